@@ -1,0 +1,32 @@
+{
+  'targets': [
+    {
+      'target_name': 'paho_mqtt_redis',
+      'sources': [
+        'native/addon.cc',
+        'native/js_thread.cc',
+        'native/persistence_call.cc',
+        'native/persistence_bridge.cc',
+        'native/persistence_bridge_wrap.cc',
+        'native/persistence_driver.cc',
+        'native/command_queue.cc',
+        'native/mqtt_client.cc',
+        'native/mqtt_client_callbacks.cc',
+        'native/mqtt_client_wrap.cc',
+        'native/mqtt_properties.cc',
+      ],
+      'includes': ['vendor/paho-mqtt-c.gypi'],
+      'include_dirs': ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      'defines': ['NAPI_VERSION=8', 'NODE_ADDON_API_DISABLE_DEPRECATED'],
+      'cflags!': ['-fno-exceptions'],
+      'cflags_cc!': ['-fno-exceptions'],
+      'cflags_cc': ['-std=c++17', '-Wall', '-Wextra', '-Wno-unused-parameter'],
+      'conditions': [
+        ['"<!(echo $PMR_SANITIZE)"=="address"', {
+          'cflags_cc': ['-fsanitize=address', '-fno-omit-frame-pointer'],
+          'ldflags': ['-fsanitize=address'],
+        }],
+      ],
+    },
+  ],
+}

@@ -1,0 +1,40 @@
+#include "addon.h"
+
+#include <MQTTAsync.h>
+
+#include <thread>
+
+#include "js_thread.h"
+#include "mqtt_client_wrap.h"
+#include "persistence_bridge_wrap.h"
+#include "persistence_driver.h"
+
+namespace pmr {
+
+Addon::Addon(Napi::Env env, Napi::Object exports) {
+  MarkJsThread();
+  Napi::Function bridge = PersistenceBridgeWrap::Define(env);
+  bridge_class = Napi::Persistent(bridge);
+  Napi::Function client = MqttClientWrap::Define(env);
+  client_class = Napi::Persistent(client);
+  exports.Set("PersistenceBridge", bridge);
+  exports.Set("MqttClient", client);
+  exports.Set("testDriver", PersistenceDriver::Exports(env));
+  DefineAddon(exports, {InstanceMethod<&Addon::PahoVersion>("pahoVersion")});
+}
+
+Napi::Value Addon::PahoVersion(const Napi::CallbackInfo& info) {
+  // Read on a helper thread: no MQTTAsync_* call runs on the JS thread, not even this one.
+  MQTTAsync_nameValue* pairs = nullptr;
+  std::thread([&pairs] { pairs = MQTTAsync_getVersionInfo(); }).join();
+  Napi::Object result = Napi::Object::New(info.Env());
+  for (MQTTAsync_nameValue* pair = pairs; pair != nullptr && pair->name != nullptr; ++pair) {
+    result.Set(pair->name, pair->value != nullptr ? pair->value : "");
+  }
+  return result;
+}
+
+}  // namespace pmr
+
+using PahoMqttRedisAddon = pmr::Addon;
+NODE_API_ADDON(PahoMqttRedisAddon)

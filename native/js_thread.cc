@@ -1,0 +1,12 @@
+#include "js_thread.h"
+
+namespace pmr {
+
+namespace {
+thread_local bool t_is_js_thread = false;
+}
+
+void MarkJsThread() { t_is_js_thread = true; }
+bool OnJsThread() { return t_is_js_thread; }
+
+}  // namespace pmr

@@ -1,0 +1,403 @@
+#include "mqtt_client.h"
+
+#include <cstring>
+
+namespace pmr {
+
+namespace {
+
+constexpr auto kTeardownWait = std::chrono::milliseconds(300);
+
+bool IsCommandKey(const std::string& key) { return key.rfind("c-", 0) == 0 || key.rfind("c5-", 0) == 0; }
+
+}  // namespace
+
+std::shared_ptr<MqttClient> MqttClient::Create(Napi::Env env, Napi::Function on_event,
+                                               std::shared_ptr<PersistenceBridge> bridge) {
+  std::shared_ptr<MqttClient> self(new MqttClient());
+  self->bridge_ = std::move(bridge);
+  self->env_ = env;
+  auto* tsfn_ref = new std::shared_ptr<MqttClient>(self);
+  self->tsfn_ = Tsfn::New(
+      env, on_event, "paho-mqtt-redis:client", 0, 1, self.get(),
+      [](Napi::Env, std::shared_ptr<MqttClient>* ref, MqttClient* client) {
+        {
+          std::lock_guard<std::mutex> lock(client->mutex_);
+          client->open_ = false;
+        }
+        delete ref;
+      },
+      tsfn_ref);
+  self->tsfn_.Unref(env);  // src/ refs it while operations are pending or connected
+  self->open_ = true;
+  self->cleanup_self_ = new std::shared_ptr<MqttClient>(self);
+  napi_add_env_cleanup_hook(env, &MqttClient::OnEnvCleanup, self->cleanup_self_);
+  return self;
+}
+
+MqttClient::~MqttClient() {
+  for (Pending* pending : pending_) delete pending;
+}
+
+void MqttClient::OnEnvCleanup(void* arg) {
+  auto* ref = static_cast<std::shared_ptr<MqttClient>*>(arg);
+  std::shared_ptr<MqttClient> self = *ref;
+  self->cleanup_self_ = nullptr;
+  delete ref;
+  self->Shutdown();
+  // Destroy the Paho client off this thread, briefly. If Paho is stuck, the client and
+  // its bridge are leaked on purpose: Paho may still call them.
+  auto keep = new std::shared_ptr<MqttClient>(self);
+  if (self->queue_.Push([keep] { (*keep)->DestroyHandle(); delete keep; })) {
+    self->queue_.Stop(kTeardownWait);
+  } else {
+    delete keep;
+  }
+}
+
+void MqttClient::Shutdown() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (open_) {
+    open_ = false;
+    tsfn_.Release();
+  }
+}
+
+void MqttClient::Ref(Napi::Env env) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (open_) tsfn_.Ref(env);
+}
+
+void MqttClient::Unref(Napi::Env env) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (open_) tsfn_.Unref(env);
+}
+
+void MqttClient::Emit(std::unique_ptr<ClientEvent> event) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!open_) return;
+  if (tsfn_.NonBlockingCall(event.get()) == napi_ok) event.release();
+}
+
+void MqttClient::EmitResult(uint64_t request, int rc, const std::string& message) {
+  auto event = std::make_unique<ClientEvent>();
+  event->request = request;
+  event->rc = rc;
+  event->text = message;
+  Emit(std::move(event));
+}
+
+void MqttClient::Queue(uint64_t request, std::function<void()> job) {
+  if (!queue_.Push(std::move(job))) EmitResult(request, MQTTASYNC_FAILURE, "the client is closed");
+}
+
+void MqttClient::QueueWithHandle(uint64_t request, std::function<void()> job) {
+  auto self = shared_from_this();
+  Queue(request, [self, request, job = std::move(job)] {
+    if (self->handle_ == nullptr) {
+      self->EmitResult(request, MQTTASYNC_FAILURE, "the client is not created or already closed");
+      return;
+    }
+    job();
+  });
+}
+
+MqttClient::Pending* MqttClient::NewPending(uint64_t request, RequestKind kind, int count) {
+  auto* pending = new Pending{this, request, kind, count};
+  std::lock_guard<std::mutex> lock(mutex_);
+  pending_.insert(pending);
+  return pending;
+}
+
+bool MqttClient::TakePending(Pending* pending) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return pending_.erase(pending) == 1;
+}
+
+void MqttClient::FillResponse(MQTTAsync_responseOptions* options, Pending* pending) {
+  options->context = pending;
+  if (mqtt_version_ >= MQTTVERSION_5) {
+    options->onSuccess5 = &MqttClient::OnSuccess5;
+    options->onFailure5 = &MqttClient::OnFailure5;
+  } else {
+    options->onSuccess = &MqttClient::OnSuccess;
+    options->onFailure = &MqttClient::OnFailure;
+  }
+}
+
+// ---- JS-thread entry points: each runs its Paho call on the command thread ----
+
+void MqttClient::Open(uint64_t request, CreateSpec spec) {
+  auto self = shared_from_this();
+  Queue(request, [self, request, spec = std::move(spec)] {
+    MQTTAsync_createOptions options = MQTTAsync_createOptions_initializer;
+    options.MQTTVersion = spec.mqtt_version;
+    options.sendWhileDisconnected = spec.send_while_disconnected;
+    options.maxBufferedMessages = spec.max_buffered_messages;
+    options.deleteOldestMessages = spec.delete_oldest_messages;
+    options.restoreMessages = spec.restore_messages;
+    options.persistQoS0 = spec.persist_qos0;
+    void* persistence_context = nullptr;
+    int type = spec.persistence_type;
+    if (type == MQTTCLIENT_PERSISTENCE_USER) {
+      persistence_context = self->bridge_->persistence();
+    } else if (type == MQTTCLIENT_PERSISTENCE_DEFAULT) {
+      persistence_context = const_cast<char*>(spec.persistence_dir.c_str());
+    }
+    PersistenceBridge::ResetThreadFailures();
+    int rc = MQTTAsync_createWithOptions(&self->handle_, spec.server_uri.c_str(), spec.client_id.c_str(), type,
+                                         persistence_context, &options);
+    auto event = std::make_unique<ClientEvent>();
+    event->request = request;
+    event->persistence_failures = PersistenceBridge::TakeThreadFailures();
+    if (rc == MQTTASYNC_SUCCESS) {
+      self->mqtt_version_ = spec.mqtt_version;
+      void* context = self.get();
+      rc = MQTTAsync_setCallbacks(self->handle_, context, &MqttClient::OnConnectionLost, &MqttClient::OnMessage,
+                                  &MqttClient::OnDeliveryComplete);
+      if (rc == MQTTASYNC_SUCCESS) rc = MQTTAsync_setConnected(self->handle_, context, &MqttClient::OnConnected);
+      if (rc == MQTTASYNC_SUCCESS && spec.mqtt_version >= MQTTVERSION_5) {
+        rc = MQTTAsync_setDisconnected(self->handle_, context, &MqttClient::OnDisconnected);
+      }
+    } else {
+      self->handle_ = nullptr;
+    }
+    event->rc = rc;
+    if (rc != MQTTASYNC_SUCCESS) event->text = MQTTAsync_strerror(rc);
+    self->Emit(std::move(event));
+  });
+}
+
+void MqttClient::Connect(uint64_t request, ConnectSpec spec) {
+  auto self = shared_from_this();
+  QueueWithHandle(request, [self, request, spec = std::move(spec)] {
+    bool v5 = self->mqtt_version_ >= MQTTVERSION_5;
+    MQTTAsync_connectOptions options = MQTTAsync_connectOptions_initializer;
+    if (v5) {
+      MQTTAsync_connectOptions options5 = MQTTAsync_connectOptions_initializer5;
+      options = options5;
+      options.cleanstart = spec.clean_start;
+    } else {
+      options.cleansession = spec.clean_session;
+    }
+    options.keepAliveInterval = spec.keep_alive_interval;
+    options.connectTimeout = spec.connect_timeout;
+    options.maxInflight = spec.max_inflight;
+    options.retryInterval = spec.retry_interval;
+    options.MQTTVersion = self->mqtt_version_;
+    if (spec.username) options.username = spec.username->c_str();
+    if (spec.password) options.password = spec.password->c_str();
+    options.automaticReconnect = spec.automatic_reconnect;
+    options.minRetryInterval = spec.min_retry_interval;
+    options.maxRetryInterval = spec.max_retry_interval;
+    std::vector<char*> uris;
+    for (const auto& uri : spec.server_uris) uris.push_back(const_cast<char*>(uri.c_str()));
+    if (!uris.empty()) {
+      options.serverURIs = uris.data();
+      options.serverURIcount = static_cast<int>(uris.size());
+    }
+    MQTTAsync_willOptions will = MQTTAsync_willOptions_initializer;
+    MQTTProperties will_properties = MQTTProperties_initializer;
+    if (spec.will) {
+      will.topicName = spec.will->topic.c_str();
+      will.payload.data = spec.will->payload.data();
+      will.payload.len = static_cast<int>(spec.will->payload.size());
+      will.qos = spec.will->qos;
+      will.retained = spec.will->retained;
+      options.will = &will;
+      if (v5) {
+        FillProperties(spec.will->properties, &will_properties);
+        options.willProperties = &will_properties;
+      }
+    }
+    MQTTAsync_SSLOptions ssl = MQTTAsync_SSLOptions_initializer;
+    if (spec.ssl) {
+      const SslSpec& s = *spec.ssl;
+      if (s.trust_store) ssl.trustStore = s.trust_store->c_str();
+      if (s.key_store) ssl.keyStore = s.key_store->c_str();
+      if (s.private_key) ssl.privateKey = s.private_key->c_str();
+      if (s.private_key_password) ssl.privateKeyPassword = s.private_key_password->c_str();
+      if (s.ca_path) ssl.CApath = s.ca_path->c_str();
+      if (s.cipher_suites) ssl.enabledCipherSuites = s.cipher_suites->c_str();
+      ssl.enableServerCertAuth = s.enable_server_cert_auth;
+      ssl.verify = s.verify;
+      ssl.sslVersion = s.ssl_version;
+      options.ssl = &ssl;
+    }
+    MQTTProperties connect_properties = MQTTProperties_initializer;
+    if (v5 && !spec.properties.empty()) {
+      FillProperties(spec.properties, &connect_properties);
+      options.connectProperties = &connect_properties;
+    }
+    Pending* pending = self->NewPending(request, RequestKind::kConnect);
+    options.context = pending;
+    if (v5) {
+      options.onSuccess5 = &MqttClient::OnSuccess5;
+      options.onFailure5 = &MqttClient::OnFailure5;
+    } else {
+      options.onSuccess = &MqttClient::OnSuccess;
+      options.onFailure = &MqttClient::OnFailure;
+    }
+    int rc = MQTTAsync_connect(self->handle_, &options);
+    MQTTProperties_free(&will_properties);
+    MQTTProperties_free(&connect_properties);
+    if (rc != MQTTASYNC_SUCCESS && self->TakePending(pending)) {
+      delete pending;
+      self->EmitResult(request, rc, MQTTAsync_strerror(rc));
+    }
+  });
+}
+
+void MqttClient::Publish(uint64_t request, PublishSpec spec) {
+  auto self = shared_from_this();
+  QueueWithHandle(request, [self, request, spec = std::move(spec)] {
+    MQTTAsync_message message = MQTTAsync_message_initializer;
+    message.payload = const_cast<char*>(spec.payload.data());
+    message.payloadlen = static_cast<int>(spec.payload.size());
+    message.qos = spec.qos;
+    message.retained = spec.retained;
+    if (self->mqtt_version_ >= MQTTVERSION_5) FillProperties(spec.properties, &message.properties);
+    MQTTAsync_responseOptions options = MQTTAsync_responseOptions_initializer;
+    Pending* pending = self->NewPending(request);
+    self->FillResponse(&options, pending);
+    PersistenceBridge::ResetThreadFailures();
+    int rc = MQTTAsync_sendMessage(self->handle_, spec.topic.c_str(), &message, &options);
+    MQTTProperties_free(&message.properties);
+    // Paho returns success even when storing the command failed: find out here.
+    std::vector<PersistenceBridge::ThreadFailure> failures;
+    for (auto& failure : PersistenceBridge::TakeThreadFailures()) {
+      if (failure.op == PersistenceOp::kPut && IsCommandKey(failure.key)) failures.push_back(std::move(failure));
+    }
+    if ((rc != MQTTASYNC_SUCCESS || !failures.empty()) && self->TakePending(pending)) {
+      delete pending;
+      auto event = std::make_unique<ClientEvent>();
+      event->request = request;
+      event->rc = rc != MQTTASYNC_SUCCESS ? rc : MQTTASYNC_PERSISTENCE_ERROR;
+      event->token = options.token;
+      event->text = rc != MQTTASYNC_SUCCESS ? MQTTAsync_strerror(rc) : "the message could not be stored";
+      event->persistence_failures = std::move(failures);
+      self->Emit(std::move(event));
+    }
+  });
+}
+
+void MqttClient::Subscribe(uint64_t request, SubscribeSpec spec) {
+  auto self = shared_from_this();
+  QueueWithHandle(request, [self, request, spec = std::move(spec)] {
+    std::vector<char*> topics;
+    for (const auto& topic : spec.topics) topics.push_back(const_cast<char*>(topic.c_str()));
+    std::vector<int> qos = spec.qos;
+    MQTTAsync_responseOptions options = MQTTAsync_responseOptions_initializer;
+    if (self->mqtt_version_ >= MQTTVERSION_5) {
+      options.subscribeOptions.noLocal = static_cast<unsigned char>(spec.no_local);
+      options.subscribeOptions.retainAsPublished = static_cast<unsigned char>(spec.retain_as_published);
+      options.subscribeOptions.retainHandling = static_cast<unsigned char>(spec.retain_handling);
+      FillProperties(spec.properties, &options.properties);
+    }
+    Pending* pending = self->NewPending(request, RequestKind::kSubscribe, static_cast<int>(topics.size()));
+    self->FillResponse(&options, pending);
+    int rc = MQTTAsync_subscribeMany(self->handle_, static_cast<int>(topics.size()), topics.data(), qos.data(), &options);
+    MQTTProperties_free(&options.properties);
+    if (rc != MQTTASYNC_SUCCESS && self->TakePending(pending)) {
+      delete pending;
+      self->EmitResult(request, rc, MQTTAsync_strerror(rc));
+    }
+  });
+}
+
+void MqttClient::Unsubscribe(uint64_t request, UnsubscribeSpec spec) {
+  auto self = shared_from_this();
+  QueueWithHandle(request, [self, request, spec = std::move(spec)] {
+    std::vector<char*> topics;
+    for (const auto& topic : spec.topics) topics.push_back(const_cast<char*>(topic.c_str()));
+    MQTTAsync_responseOptions options = MQTTAsync_responseOptions_initializer;
+    if (self->mqtt_version_ >= MQTTVERSION_5) FillProperties(spec.properties, &options.properties);
+    Pending* pending = self->NewPending(request, RequestKind::kUnsubscribe, static_cast<int>(topics.size()));
+    self->FillResponse(&options, pending);
+    int rc = MQTTAsync_unsubscribeMany(self->handle_, static_cast<int>(topics.size()), topics.data(), &options);
+    MQTTProperties_free(&options.properties);
+    if (rc != MQTTASYNC_SUCCESS && self->TakePending(pending)) {
+      delete pending;
+      self->EmitResult(request, rc, MQTTAsync_strerror(rc));
+    }
+  });
+}
+
+void MqttClient::Disconnect(uint64_t request, DisconnectSpec spec) {
+  auto self = shared_from_this();
+  QueueWithHandle(request, [self, request, spec = std::move(spec)] {
+    bool v5 = self->mqtt_version_ >= MQTTVERSION_5;
+    MQTTAsync_disconnectOptions options = MQTTAsync_disconnectOptions_initializer;
+    if (v5) {
+      MQTTAsync_disconnectOptions options5 = MQTTAsync_disconnectOptions_initializer5;
+      options = options5;
+      options.reasonCode = static_cast<enum MQTTReasonCodes>(spec.reason_code);
+      FillProperties(spec.properties, &options.properties);
+    }
+    options.timeout = spec.timeout_ms;
+    Pending* pending = self->NewPending(request);
+    options.context = pending;
+    if (v5) {
+      options.onSuccess5 = &MqttClient::OnSuccess5;
+      options.onFailure5 = &MqttClient::OnFailure5;
+    } else {
+      options.onSuccess = &MqttClient::OnSuccess;
+      options.onFailure = &MqttClient::OnFailure;
+    }
+    int rc = MQTTAsync_disconnect(self->handle_, &options);
+    MQTTProperties_free(&options.properties);
+    if (rc != MQTTASYNC_SUCCESS && self->TakePending(pending)) {
+      delete pending;
+      self->EmitResult(request, rc, MQTTAsync_strerror(rc));
+    }
+  });
+}
+
+void MqttClient::GetPendingTokens(uint64_t request) {
+  auto self = shared_from_this();
+  QueueWithHandle(request, [self, request] {
+    MQTTAsync_token* tokens = nullptr;
+    int rc = MQTTAsync_getPendingTokens(self->handle_, &tokens);
+    auto event = std::make_unique<ClientEvent>();
+    event->request = request;
+    event->rc = rc;
+    for (MQTTAsync_token* t = tokens; t != nullptr && *t != -1; ++t) event->list.push_back(*t);
+    if (tokens != nullptr) MQTTAsync_free(tokens);
+    self->Emit(std::move(event));
+  });
+}
+
+void MqttClient::IsConnected(uint64_t request) {
+  auto self = shared_from_this();
+  Queue(request, [self, request] {
+    auto event = std::make_unique<ClientEvent>();
+    event->request = request;
+    event->list.push_back(self->handle_ != nullptr && MQTTAsync_isConnected(self->handle_) ? 1 : 0);
+    self->Emit(std::move(event));
+  });
+}
+
+void MqttClient::Destroy(uint64_t request) {
+  auto self = shared_from_this();
+  Queue(request, [self, request] {
+    self->DestroyHandle();
+    self->EmitResult(request, MQTTASYNC_SUCCESS, "");
+  });
+}
+
+void MqttClient::DestroyHandle() {
+  // Command thread. Paho calls pclose from here; afterwards it calls nothing of ours.
+  if (handle_ != nullptr) MQTTAsync_destroy(&handle_);
+  handle_ = nullptr;
+  std::unordered_set<Pending*> orphans;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    orphans.swap(pending_);
+  }
+  for (Pending* pending : orphans) {
+    EmitResult(pending->request, MQTTASYNC_OPERATION_INCOMPLETE, "the client was destroyed before the operation completed");
+    delete pending;
+  }
+}
+
+}  // namespace pmr

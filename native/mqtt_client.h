@@ -1,0 +1,114 @@
+// One MQTTAsync client. Every MQTTAsync_* call runs on the client's CommandQueue thread;
+// Paho's callbacks (on Paho's threads) become ClientEvents delivered to JS through a
+// thread-safe function. Lives until MQTTAsync_destroy has returned (Paho keeps pointers).
+#pragma once
+
+#include <MQTTAsync.h>
+#include <napi.h>
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "command_queue.h"
+#include "mqtt_client_specs.h"
+#include "mqtt_properties.h"
+#include "persistence_bridge.h"
+
+namespace pmr {
+
+struct ClientEvent {
+  enum class Type { kResult, kMessage, kConnectionLost, kConnected, kDisconnected, kDeliveryComplete };
+  Type type = Type::kResult;
+  uint64_t request = 0;
+  int rc = 0;
+  int token = 0;
+  std::string text;  // error message, cause, or topic
+  std::string server_uri;
+  int mqtt_version = 0;
+  bool session_present = false;
+  std::vector<int> list;  // granted QoS, reason codes, or pending tokens
+  int reason_code = -1;
+  PropertyList properties;
+  std::unique_ptr<uint8_t[]> payload;
+  size_t payload_length = 0;
+  int qos = 0;
+  bool retained = false, dup = false;
+  std::vector<PersistenceBridge::ThreadFailure> persistence_failures;
+};
+
+class MqttClient;
+void ClientCallJs(Napi::Env env, Napi::Function on_event, MqttClient* self, ClientEvent* event);
+
+class MqttClient : public std::enable_shared_from_this<MqttClient> {
+ public:
+  static std::shared_ptr<MqttClient> Create(Napi::Env env, Napi::Function on_event,
+                                            std::shared_ptr<PersistenceBridge> bridge);
+  ~MqttClient();
+
+  // JS thread. Each queues the Paho call; its outcome arrives as a kResult event.
+  void Open(uint64_t request, CreateSpec spec);
+  void Connect(uint64_t request, ConnectSpec spec);
+  void Publish(uint64_t request, PublishSpec spec);
+  void Subscribe(uint64_t request, SubscribeSpec spec);
+  void Unsubscribe(uint64_t request, UnsubscribeSpec spec);
+  void Disconnect(uint64_t request, DisconnectSpec spec);
+  void GetPendingTokens(uint64_t request);
+  void IsConnected(uint64_t request);
+  void Destroy(uint64_t request);
+  void Ref(Napi::Env env);
+  void Unref(Napi::Env env);
+
+ private:
+  MqttClient() = default;
+  friend void ClientCallJs(Napi::Env env, Napi::Function on_event, MqttClient* self, ClientEvent* event);
+  using Tsfn = Napi::TypedThreadSafeFunction<MqttClient, ClientEvent, &ClientCallJs>;
+  static void OnEnvCleanup(void* arg);
+
+  // A request Paho answers through onSuccess/onFailure; `context` points at one.
+  enum class RequestKind { kConnect, kSubscribe, kUnsubscribe, kOther };
+  struct Pending {
+    MqttClient* client;
+    uint64_t request;
+    RequestKind kind;
+    int count;  // topics in a (un)subscribe
+  };
+  Pending* NewPending(uint64_t request, RequestKind kind = RequestKind::kOther, int count = 0);
+  void FillResponse(MQTTAsync_responseOptions* options, Pending* pending);
+  bool TakePending(Pending* pending);
+
+  void Queue(uint64_t request, std::function<void()> job);
+  void QueueWithHandle(uint64_t request, std::function<void()> job);
+  void Emit(std::unique_ptr<ClientEvent> event);
+  void EmitResult(uint64_t request, int rc, const std::string& message);
+  void DestroyHandle();
+  void Shutdown();
+
+  static void OnSuccess(void* context, MQTTAsync_successData* response);
+  static void OnSuccess5(void* context, MQTTAsync_successData5* response);
+  static void OnFailure(void* context, MQTTAsync_failureData* response);
+  static void OnFailure5(void* context, MQTTAsync_failureData5* response);
+  static void OnConnectionLost(void* context, char* cause);
+  static int OnMessage(void* context, char* topic, int topic_length, MQTTAsync_message* message);
+  static void OnDeliveryComplete(void* context, MQTTAsync_token token);
+  static void OnConnected(void* context, char* cause);
+  static void OnDisconnected(void* context, MQTTProperties* properties, enum MQTTReasonCodes reason);
+
+  std::shared_ptr<PersistenceBridge> bridge_;
+  CommandQueue queue_;
+  // Command thread only.
+  MQTTAsync handle_ = nullptr;
+  int mqtt_version_ = MQTTVERSION_DEFAULT;
+
+  std::mutex mutex_;  // guards open_, tsfn_ calls and pending_
+  bool open_ = false;
+  Tsfn tsfn_;
+  std::unordered_set<Pending*> pending_;
+
+  napi_env env_ = nullptr;
+  std::shared_ptr<MqttClient>* cleanup_self_ = nullptr;
+};
+
+}  // namespace pmr

@@ -1,0 +1,218 @@
+// MqttClient, part two: Paho's callbacks (on Paho's threads) and their delivery to JS.
+#include <cstring>
+
+#include "mqtt_client.h"
+
+namespace pmr {
+
+namespace {
+
+MqttClient* ClientOf(void* context) { return static_cast<MqttClient*>(context); }
+
+}  // namespace
+
+// onSuccess/onFailure fire exactly once per Pending; a Pending already taken (the call
+// failed synchronously, or destroy cleaned up) is ignored.
+void MqttClient::OnSuccess(void* context, MQTTAsync_successData* response) {
+  auto* pending = static_cast<Pending*>(context);
+  MqttClient* self = pending->client;
+  if (!self->TakePending(pending)) return;
+  auto event = std::make_unique<ClientEvent>();
+  event->request = pending->request;
+  if (response != nullptr) {
+    event->token = response->token;
+    if (pending->kind == RequestKind::kConnect) {
+      if (response->alt.connect.serverURI != nullptr) event->server_uri = response->alt.connect.serverURI;
+      event->mqtt_version = response->alt.connect.MQTTVersion;
+      event->session_present = response->alt.connect.sessionPresent != 0;
+    } else if (pending->kind == RequestKind::kSubscribe) {
+      if (pending->count == 1) {
+        event->list.push_back(response->alt.qos);
+      } else if (response->alt.qosList != nullptr) {
+        event->list.assign(response->alt.qosList, response->alt.qosList + pending->count);
+      }
+    }
+  }
+  delete pending;
+  self->Emit(std::move(event));
+}
+
+void MqttClient::OnSuccess5(void* context, MQTTAsync_successData5* response) {
+  auto* pending = static_cast<Pending*>(context);
+  MqttClient* self = pending->client;
+  if (!self->TakePending(pending)) return;
+  auto event = std::make_unique<ClientEvent>();
+  event->request = pending->request;
+  if (response != nullptr) {
+    event->token = response->token;
+    event->reason_code = response->reasonCode;
+    event->properties = CopyProperties(response->properties);
+    if (pending->kind == RequestKind::kConnect) {
+      if (response->alt.connect.serverURI != nullptr) event->server_uri = response->alt.connect.serverURI;
+      event->mqtt_version = response->alt.connect.MQTTVersion;
+      event->session_present = response->alt.connect.sessionPresent != 0;
+    } else if (pending->kind == RequestKind::kSubscribe || pending->kind == RequestKind::kUnsubscribe) {
+      const auto& codes = pending->kind == RequestKind::kSubscribe ? response->alt.sub.reasonCodes : response->alt.unsub.reasonCodes;
+      int count = pending->kind == RequestKind::kSubscribe ? response->alt.sub.reasonCodeCount : response->alt.unsub.reasonCodeCount;
+      if (codes != nullptr && count > 0) {
+        event->list.assign(codes, codes + count);
+      } else {
+        event->list.push_back(response->reasonCode);
+      }
+    }
+  }
+  delete pending;
+  self->Emit(std::move(event));
+}
+
+void MqttClient::OnFailure(void* context, MQTTAsync_failureData* response) {
+  auto* pending = static_cast<Pending*>(context);
+  MqttClient* self = pending->client;
+  if (!self->TakePending(pending)) return;
+  auto event = std::make_unique<ClientEvent>();
+  event->request = pending->request;
+  delete pending;
+  event->rc = MQTTASYNC_FAILURE;
+  if (response != nullptr) {
+    event->token = response->token;
+    event->rc = response->code != 0 ? response->code : MQTTASYNC_FAILURE;
+    event->text = response->message != nullptr ? response->message : MQTTAsync_strerror(event->rc);
+  }
+  self->Emit(std::move(event));
+}
+
+void MqttClient::OnFailure5(void* context, MQTTAsync_failureData5* response) {
+  auto* pending = static_cast<Pending*>(context);
+  MqttClient* self = pending->client;
+  if (!self->TakePending(pending)) return;
+  auto event = std::make_unique<ClientEvent>();
+  event->request = pending->request;
+  delete pending;
+  event->rc = MQTTASYNC_FAILURE;
+  if (response != nullptr) {
+    event->token = response->token;
+    event->rc = response->code != 0 ? response->code : MQTTASYNC_FAILURE;
+    event->reason_code = response->reasonCode;
+    event->text = response->message != nullptr ? response->message : MQTTAsync_strerror(event->rc);
+    event->properties = CopyProperties(response->properties);
+  }
+  self->Emit(std::move(event));
+}
+
+void MqttClient::OnConnectionLost(void* context, char* cause) {
+  auto event = std::make_unique<ClientEvent>();
+  event->type = ClientEvent::Type::kConnectionLost;
+  event->text = cause != nullptr ? cause : "connection lost";
+  ClientOf(context)->Emit(std::move(event));
+}
+
+int MqttClient::OnMessage(void* context, char* topic, int topic_length, MQTTAsync_message* message) {
+  auto event = std::make_unique<ClientEvent>();
+  event->type = ClientEvent::Type::kMessage;
+  event->text = topic_length > 0 ? std::string(topic, static_cast<size_t>(topic_length)) : std::string(topic);
+  if (message->payloadlen > 0) {
+    event->payload_length = static_cast<size_t>(message->payloadlen);
+    event->payload.reset(new uint8_t[event->payload_length]);
+    memcpy(event->payload.get(), message->payload, event->payload_length);
+  }
+  event->qos = message->qos;
+  event->retained = message->retained != 0;
+  event->dup = message->dup != 0;
+  event->token = message->msgid;
+  event->properties = CopyProperties(message->properties);
+  MQTTAsync_freeMessage(&message);
+  MQTTAsync_free(topic);
+  ClientOf(context)->Emit(std::move(event));
+  return 1;
+}
+
+void MqttClient::OnDeliveryComplete(void* context, MQTTAsync_token token) {
+  auto event = std::make_unique<ClientEvent>();
+  event->type = ClientEvent::Type::kDeliveryComplete;
+  event->token = token;
+  ClientOf(context)->Emit(std::move(event));
+}
+
+void MqttClient::OnConnected(void* context, char* cause) {
+  auto event = std::make_unique<ClientEvent>();
+  event->type = ClientEvent::Type::kConnected;
+  event->text = cause != nullptr ? cause : "";
+  ClientOf(context)->Emit(std::move(event));
+}
+
+void MqttClient::OnDisconnected(void* context, MQTTProperties* properties, enum MQTTReasonCodes reason) {
+  auto event = std::make_unique<ClientEvent>();
+  event->type = ClientEvent::Type::kDisconnected;
+  event->reason_code = reason;
+  if (properties != nullptr) event->properties = CopyProperties(*properties);
+  ClientOf(context)->Emit(std::move(event));
+}
+
+void ClientCallJs(Napi::Env env, Napi::Function on_event, MqttClient* self, ClientEvent* raw) {
+  std::unique_ptr<ClientEvent> event(raw);
+  if (env == nullptr) return;
+  static const char* const kTypes[] = {"result", "message", "connectionLost", "connected", "disconnected", "deliveryComplete"};
+  Napi::Object js = Napi::Object::New(env);
+  js.Set("type", kTypes[static_cast<int>(event->type)]);
+  switch (event->type) {
+    case ClientEvent::Type::kResult: {
+      js.Set("request", static_cast<double>(event->request));
+      js.Set("rc", event->rc);
+      js.Set("token", event->token);
+      if (!event->text.empty()) js.Set("message", event->text);
+      Napi::Array list = Napi::Array::New(env, event->list.size());
+      for (size_t i = 0; i < event->list.size(); ++i) list.Set(static_cast<uint32_t>(i), event->list[i]);
+      js.Set("list", list);
+      if (event->reason_code >= 0) js.Set("reasonCode", event->reason_code);
+      Napi::Array failures = Napi::Array::New(env, event->persistence_failures.size());
+      for (size_t i = 0; i < event->persistence_failures.size(); ++i) {
+        const auto& f = event->persistence_failures[i];
+        Napi::Object failure = Napi::Object::New(env);
+        failure.Set("op", OpName(f.op));
+        failure.Set("key", f.key);
+        failure.Set("code", FailureCode(f.failure));
+        failure.Set("message", f.message);
+        failures.Set(static_cast<uint32_t>(i), failure);
+      }
+      js.Set("persistenceFailures", failures);
+      if (!event->server_uri.empty()) {
+        js.Set("serverURI", event->server_uri);
+        js.Set("mqttVersion", event->mqtt_version);
+        js.Set("sessionPresent", event->session_present);
+      }
+      break;
+    }
+    case ClientEvent::Type::kMessage:
+      js.Set("topic", event->text);
+      if (event->payload_length == 0) {
+        js.Set("payload", Napi::Buffer<uint8_t>::New(env, 0));
+      } else {
+        js.Set("payload", Napi::Buffer<uint8_t>::NewOrCopy(env, event->payload.release(), event->payload_length,
+                                                           [](Napi::Env, uint8_t* owned) { delete[] owned; }));
+      }
+      js.Set("qos", event->qos);
+      js.Set("retained", event->retained);
+      js.Set("dup", event->dup);
+      js.Set("msgid", event->token);
+      break;
+    case ClientEvent::Type::kConnectionLost:
+    case ClientEvent::Type::kConnected:
+      js.Set("cause", event->text);
+      break;
+    case ClientEvent::Type::kDisconnected:
+      js.Set("reasonCode", event->reason_code);
+      break;
+    case ClientEvent::Type::kDeliveryComplete:
+      js.Set("token", event->token);
+      break;
+  }
+  if (!event->properties.empty()) js.Set("properties", PropertiesToJs(env, event->properties));
+  try {
+    on_event.Call({js});
+  } catch (const Napi::Error& error) {
+    // Listener errors are rethrown by src/ on a later tick; never unwind through Node-API.
+    fprintf(stderr, "paho-mqtt-redis: client event handler threw: %s\n", error.Message().c_str());
+  }
+}
+
+}  // namespace pmr

@@ -1,0 +1,70 @@
+// Plain copies of what JS asked for, read on the JS thread and carried to the command
+// thread, where they become Paho's option structs (which point into these strings).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "mqtt_properties.h"
+
+namespace pmr {
+
+struct CreateSpec {
+  std::string server_uri, client_id;
+  int persistence_type = 1;  // MQTTCLIENT_PERSISTENCE_NONE
+  std::string persistence_dir;
+  int mqtt_version = 4;
+  int send_while_disconnected = 0, max_buffered_messages = 100, delete_oldest_messages = 0;
+  int restore_messages = 1, persist_qos0 = 0;
+};
+
+struct SslSpec {
+  std::optional<std::string> trust_store, key_store, private_key, private_key_password, ca_path, cipher_suites;
+  int enable_server_cert_auth = 1, verify = 0, ssl_version = 0;
+};
+
+struct WillSpec {
+  std::string topic;
+  std::string payload;
+  int qos = 0, retained = 0;
+  PropertyList properties;
+};
+
+struct ConnectSpec {
+  int keep_alive_interval = 60, clean_session = 1, clean_start = 0, connect_timeout = 30;
+  int max_inflight = 65535, retry_interval = 0;
+  std::optional<std::string> username, password;
+  std::optional<WillSpec> will;
+  std::optional<SslSpec> ssl;
+  int automatic_reconnect = 0, min_retry_interval = 1, max_retry_interval = 60;
+  std::vector<std::string> server_uris;
+  PropertyList properties;
+};
+
+struct PublishSpec {
+  std::string topic;
+  std::string payload;
+  int qos = 0, retained = 0;
+  PropertyList properties;
+};
+
+struct SubscribeSpec {
+  std::vector<std::string> topics;
+  std::vector<int> qos;
+  int no_local = 0, retain_as_published = 0, retain_handling = 0;
+  PropertyList properties;
+};
+
+struct UnsubscribeSpec {
+  std::vector<std::string> topics;
+  PropertyList properties;
+};
+
+struct DisconnectSpec {
+  int timeout_ms = 0;
+  int reason_code = 0;
+  PropertyList properties;
+};
+
+}  // namespace pmr

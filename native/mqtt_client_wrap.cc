@@ -1,0 +1,191 @@
+#include "mqtt_client_wrap.h"
+
+#include "persistence_bridge_wrap.h"
+
+namespace pmr {
+
+namespace {
+
+uint64_t RequestId(const Napi::CallbackInfo& info) {
+  return static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value());
+}
+
+Napi::Object SpecOf(const Napi::CallbackInfo& info) {
+  if (!info[1].IsObject()) throw Napi::TypeError::New(info.Env(), "expected an options object");
+  return info[1].As<Napi::Object>();
+}
+
+int GetInt(const Napi::Object& o, const char* name, int fallback) {
+  Napi::Value v = o.Get(name);
+  if (v.IsBoolean()) return v.As<Napi::Boolean>().Value() ? 1 : 0;
+  return v.IsNumber() ? v.As<Napi::Number>().Int32Value() : fallback;
+}
+
+std::optional<std::string> GetOptString(const Napi::Object& o, const char* name) {
+  Napi::Value v = o.Get(name);
+  if (v.IsString()) return v.As<Napi::String>().Utf8Value();
+  if (v.IsBuffer()) {
+    auto buffer = v.As<Napi::Buffer<char>>();
+    return std::string(buffer.Data(), buffer.Length());
+  }
+  return std::nullopt;
+}
+
+std::string GetString(const Napi::Object& o, const char* name) { return GetOptString(o, name).value_or(""); }
+
+std::vector<std::string> GetStrings(const Napi::Value& value) {
+  std::vector<std::string> out;
+  if (!value.IsArray()) return out;
+  Napi::Array array = value.As<Napi::Array>();
+  for (uint32_t i = 0; i < array.Length(); ++i) out.push_back(array.Get(i).As<Napi::String>().Utf8Value());
+  return out;
+}
+
+}  // namespace
+
+Napi::Function MqttClientWrap::Define(Napi::Env env) {
+  return DefineClass(env, "MqttClient",
+                     {
+                         InstanceMethod<&MqttClientWrap::Open>("open"),
+                         InstanceMethod<&MqttClientWrap::Connect>("connect"),
+                         InstanceMethod<&MqttClientWrap::Publish>("publish"),
+                         InstanceMethod<&MqttClientWrap::Subscribe>("subscribe"),
+                         InstanceMethod<&MqttClientWrap::Unsubscribe>("unsubscribe"),
+                         InstanceMethod<&MqttClientWrap::Disconnect>("disconnect"),
+                         InstanceMethod<&MqttClientWrap::GetPendingTokens>("getPendingTokens"),
+                         InstanceMethod<&MqttClientWrap::IsConnected>("isConnected"),
+                         InstanceMethod<&MqttClientWrap::Destroy>("destroy"),
+                         InstanceMethod<&MqttClientWrap::Ref>("ref"),
+                         InstanceMethod<&MqttClientWrap::Unref>("unref"),
+                     });
+}
+
+MqttClientWrap::MqttClientWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<MqttClientWrap>(info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsFunction()) throw Napi::TypeError::New(env, "MqttClient(onEvent, bridge?) expects a function");
+  std::shared_ptr<PersistenceBridge> bridge;
+  if (info.Length() > 1 && !info[1].IsNull() && !info[1].IsUndefined()) bridge = PersistenceBridgeWrap::BridgeOf(info[1]);
+  client_ = MqttClient::Create(env, info[0].As<Napi::Function>(), std::move(bridge));
+}
+
+Napi::Value MqttClientWrap::Open(const Napi::CallbackInfo& info) {
+  Napi::Object o = SpecOf(info);
+  CreateSpec spec;
+  spec.server_uri = GetString(o, "serverURI");
+  spec.client_id = GetString(o, "clientId");
+  spec.persistence_type = GetInt(o, "persistenceType", spec.persistence_type);
+  spec.persistence_dir = GetString(o, "persistenceDir");
+  spec.mqtt_version = GetInt(o, "mqttVersion", spec.mqtt_version);
+  spec.send_while_disconnected = GetInt(o, "sendWhileDisconnected", 0);
+  spec.max_buffered_messages = GetInt(o, "maxBufferedMessages", 100);
+  spec.delete_oldest_messages = GetInt(o, "deleteOldestMessages", 0);
+  spec.restore_messages = GetInt(o, "restoreMessages", 1);
+  spec.persist_qos0 = GetInt(o, "persistQoS0", 0);
+  client_->Open(RequestId(info), std::move(spec));
+  return info.Env().Undefined();
+}
+
+Napi::Value MqttClientWrap::Connect(const Napi::CallbackInfo& info) {
+  Napi::Object o = SpecOf(info);
+  ConnectSpec spec;
+  spec.keep_alive_interval = GetInt(o, "keepAliveInterval", spec.keep_alive_interval);
+  spec.clean_session = GetInt(o, "cleanSession", spec.clean_session);
+  spec.clean_start = GetInt(o, "cleanStart", spec.clean_start);
+  spec.connect_timeout = GetInt(o, "connectTimeout", spec.connect_timeout);
+  spec.max_inflight = GetInt(o, "maxInflight", spec.max_inflight);
+  spec.retry_interval = GetInt(o, "retryInterval", spec.retry_interval);
+  spec.username = GetOptString(o, "username");
+  spec.password = GetOptString(o, "password");
+  if (o.Get("will").IsObject()) {
+    Napi::Object w = o.Get("will").As<Napi::Object>();
+    spec.will = WillSpec{GetString(w, "topic"), GetString(w, "payload"), GetInt(w, "qos", 0), GetInt(w, "retained", 0),
+                         PropertiesFromJs(w.Get("properties"))};
+  }
+  if (o.Get("ssl").IsObject()) {
+    Napi::Object s = o.Get("ssl").As<Napi::Object>();
+    SslSpec ssl;
+    ssl.trust_store = GetOptString(s, "trustStore");
+    ssl.key_store = GetOptString(s, "keyStore");
+    ssl.private_key = GetOptString(s, "privateKey");
+    ssl.private_key_password = GetOptString(s, "privateKeyPassword");
+    ssl.ca_path = GetOptString(s, "caPath");
+    ssl.cipher_suites = GetOptString(s, "enabledCipherSuites");
+    ssl.enable_server_cert_auth = GetInt(s, "enableServerCertAuth", 1);
+    ssl.verify = GetInt(s, "verify", 0);
+    ssl.ssl_version = GetInt(s, "sslVersion", 0);
+    spec.ssl = ssl;
+  }
+  spec.automatic_reconnect = GetInt(o, "automaticReconnect", 0);
+  spec.min_retry_interval = GetInt(o, "minRetryInterval", 1);
+  spec.max_retry_interval = GetInt(o, "maxRetryInterval", 60);
+  spec.server_uris = GetStrings(o.Get("serverURIs"));
+  spec.properties = PropertiesFromJs(o.Get("properties"));
+  client_->Connect(RequestId(info), std::move(spec));
+  return info.Env().Undefined();
+}
+
+Napi::Value MqttClientWrap::Publish(const Napi::CallbackInfo& info) {
+  Napi::Object o = SpecOf(info);
+  PublishSpec spec;
+  spec.topic = GetString(o, "topic");
+  spec.payload = GetString(o, "payload");  // a Buffer, copied once
+  spec.qos = GetInt(o, "qos", 0);
+  spec.retained = GetInt(o, "retained", 0);
+  spec.properties = PropertiesFromJs(o.Get("properties"));
+  client_->Publish(RequestId(info), std::move(spec));
+  return info.Env().Undefined();
+}
+
+Napi::Value MqttClientWrap::Subscribe(const Napi::CallbackInfo& info) {
+  Napi::Object o = SpecOf(info);
+  SubscribeSpec spec;
+  spec.topics = GetStrings(o.Get("topics"));
+  Napi::Array qos = o.Get("qos").As<Napi::Array>();
+  for (uint32_t i = 0; i < qos.Length(); ++i) spec.qos.push_back(qos.Get(i).As<Napi::Number>().Int32Value());
+  spec.no_local = GetInt(o, "noLocal", 0);
+  spec.retain_as_published = GetInt(o, "retainAsPublished", 0);
+  spec.retain_handling = GetInt(o, "retainHandling", 0);
+  spec.properties = PropertiesFromJs(o.Get("properties"));
+  client_->Subscribe(RequestId(info), std::move(spec));
+  return info.Env().Undefined();
+}
+
+Napi::Value MqttClientWrap::Unsubscribe(const Napi::CallbackInfo& info) {
+  Napi::Object o = SpecOf(info);
+  client_->Unsubscribe(RequestId(info), UnsubscribeSpec{GetStrings(o.Get("topics")), PropertiesFromJs(o.Get("properties"))});
+  return info.Env().Undefined();
+}
+
+Napi::Value MqttClientWrap::Disconnect(const Napi::CallbackInfo& info) {
+  Napi::Object o = SpecOf(info);
+  client_->Disconnect(RequestId(info), DisconnectSpec{GetInt(o, "timeout", 0), GetInt(o, "reasonCode", 0),
+                                                      PropertiesFromJs(o.Get("properties"))});
+  return info.Env().Undefined();
+}
+
+Napi::Value MqttClientWrap::GetPendingTokens(const Napi::CallbackInfo& info) {
+  client_->GetPendingTokens(RequestId(info));
+  return info.Env().Undefined();
+}
+
+Napi::Value MqttClientWrap::IsConnected(const Napi::CallbackInfo& info) {
+  client_->IsConnected(RequestId(info));
+  return info.Env().Undefined();
+}
+
+Napi::Value MqttClientWrap::Destroy(const Napi::CallbackInfo& info) {
+  client_->Destroy(RequestId(info));
+  return info.Env().Undefined();
+}
+
+Napi::Value MqttClientWrap::Ref(const Napi::CallbackInfo& info) {
+  client_->Ref(info.Env());
+  return info.Env().Undefined();
+}
+
+Napi::Value MqttClientWrap::Unref(const Napi::CallbackInfo& info) {
+  client_->Unref(info.Env());
+  return info.Env().Undefined();
+}
+
+}  // namespace pmr

@@ -1,0 +1,104 @@
+// The C side of a user persistence: owns the MQTTClient_persistence struct Paho calls,
+// forwards each callback to a JS ClientPersistence through a thread-safe function, and
+// blocks the calling C thread (with a deadline) until JS settles the call.
+#pragma once
+
+#include <MQTTClientPersistence.h>
+#include <napi.h>
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "persistence_call.h"
+
+namespace pmr {
+
+// What travels through the thread-safe function: a request for the store, or a
+// failure the native side detected and JS must hear about.
+struct BridgeMessage {
+  CallPtr call;  // set for requests
+  PersistenceOp op = PersistenceOp::kOpen;
+  std::string key;
+  CallFailure failure = CallFailure::kNone;
+  std::string message;
+};
+
+class PersistenceBridge;
+// The thread-safe function's JS-thread half (a free function: the class is incomplete
+// where the thread-safe-function type is named).
+void BridgeCallJs(Napi::Env env, Napi::Function dispatch, PersistenceBridge* self, BridgeMessage* message);
+
+class PersistenceBridge : public std::enable_shared_from_this<PersistenceBridge> {
+ public:
+  // dispatch(id, opIndex, key, data?, clientId?, serverURI?) must end in settle/fail;
+  // onFailure(op, key, code, message) hears failures detected natively.
+  static std::shared_ptr<PersistenceBridge> Create(Napi::Env env, Napi::Function dispatch,
+                                                   Napi::Function on_failure, uint32_t timeout_ms);
+  ~PersistenceBridge();
+
+  // The struct to hand to MQTTAsync_create; valid while this object lives.
+  MQTTClient_persistence* persistence() { return &persistence_; }
+  uint32_t timeout_ms() const { return timeout_ms_; }
+
+  // JS thread: answers for call `id`. False if the call is no longer waiting.
+  bool Settle(Napi::Env env, uint64_t id, Napi::Value value);
+  bool FailCall(uint64_t id, const std::string& message);
+  // JS thread: stop forwarding; every waiting and future callback fails with -2.
+  void Close();
+
+  // Failures seen by callbacks on the calling thread since the last Reset: lets the
+  // client learn of a `c-` put that Paho swallowed inside MQTTAsync_sendMessage.
+  struct ThreadFailure {
+    PersistenceOp op;
+    std::string key;
+    CallFailure failure;
+    std::string message;
+  };
+  static void ResetThreadFailures();
+  static std::vector<ThreadFailure> TakeThreadFailures();
+
+ private:
+  PersistenceBridge(uint32_t timeout_ms);
+  friend void BridgeCallJs(Napi::Env env, Napi::Function dispatch, PersistenceBridge* self, BridgeMessage* message);
+  using Tsfn = Napi::TypedThreadSafeFunction<PersistenceBridge, BridgeMessage, &BridgeCallJs>;
+  static void OnEnvCleanup(void* arg);
+
+  // Runs one callback from a C thread: forward, wait, and on failure return false.
+  bool Forward(const CallPtr& call);
+  bool ForwardAndWait(const CallPtr& call);
+  void Report(PersistenceOp op, const std::string& key, CallFailure failure, std::string message);
+  void ReportOnJsThread(Napi::Env env, PersistenceOp op, const std::string& key, CallFailure failure,
+                        const std::string& message);
+  void Shutdown();
+  CallPtr NewCall(PersistenceOp op, const char* key);
+
+  // Paho's callbacks. `handle`/`context` are this object.
+  static int Open(void** handle, const char* client_id, const char* server_uri, void* context);
+  static int CloseStore(void* handle);
+  static int Put(void* handle, char* key, int bufcount, char* buffers[], int buflens[]);
+  static int Get(void* handle, char* key, char** buffer, int* buflen);
+  static int Remove(void* handle, char* key);
+  static int Keys(void* handle, char*** keys, int* nkeys);
+  static int Clear(void* handle);
+  static int ContainsKey(void* handle, char* key);
+
+  const uint32_t timeout_ms_;
+  MQTTClient_persistence persistence_;
+  std::atomic<uint64_t> next_id_{1};
+
+  std::mutex mutex_;  // guards open_, tsfn_ calls and calls_
+  bool open_ = false;
+  Tsfn tsfn_;
+  std::unordered_map<uint64_t, CallPtr> calls_;
+
+  // JS-thread-only state.
+  napi_env env_ = nullptr;
+  Napi::FunctionReference on_failure_;
+  std::shared_ptr<PersistenceBridge>* cleanup_self_ = nullptr;
+};
+
+}  // namespace pmr

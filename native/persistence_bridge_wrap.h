@@ -1,0 +1,29 @@
+// The JS face of a PersistenceBridge: `new PersistenceBridge(dispatch, onFailure, timeoutMs)`.
+#pragma once
+
+#include <napi.h>
+
+#include <memory>
+
+#include "persistence_bridge.h"
+
+namespace pmr {
+
+class PersistenceBridgeWrap : public Napi::ObjectWrap<PersistenceBridgeWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+  explicit PersistenceBridgeWrap(const Napi::CallbackInfo& info);
+
+  // Native users (the client, the test driver) get the bridge from a JS object.
+  static std::shared_ptr<PersistenceBridge> BridgeOf(const Napi::Value& value);
+
+ private:
+  Napi::Value Settle(const Napi::CallbackInfo& info);
+  Napi::Value Fail(const Napi::CallbackInfo& info);
+  Napi::Value Close(const Napi::CallbackInfo& info);
+  Napi::Value TimeoutMs(const Napi::CallbackInfo& info);
+
+  std::shared_ptr<PersistenceBridge> bridge_;
+};
+
+}  // namespace pmr

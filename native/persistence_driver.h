@@ -1,0 +1,62 @@
+// Test-only: drives a bridge's MQTTClient_persistence struct exactly as Paho does (through
+// its function pointers, from native threads, freeing results with MQTTAsync_free).
+#pragma once
+
+#include <napi.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "persistence_bridge.h"
+
+namespace pmr {
+
+struct DriverStep {
+  PersistenceOp op;
+  std::string key;
+  std::vector<std::vector<char>> buffers;
+  std::string client_id, server_uri;
+  // results
+  int rc = 0;
+  std::vector<char> data;
+  std::vector<std::string> keys;
+};
+
+struct StressReport {
+  uint64_t calls = 0;
+  uint64_t failures = 0;
+  std::vector<std::string> problems;  // the first few, for the test's message
+  std::vector<double> latencies_us;
+};
+
+class PersistenceDriver : public Napi::AsyncWorker {
+ public:
+  // { runScript(bridge, steps), runStress(bridge, {threads, iterations, clientId, serverURI}),
+  //   callOnJsThread(bridge, op, key) }
+  static Napi::Object Exports(Napi::Env env);
+
+ private:
+  PersistenceDriver(Napi::Env env, std::shared_ptr<PersistenceBridge> bridge);
+  void Execute() override;
+  void OnOK() override;
+  void OnError(const Napi::Error& error) override;
+
+  static Napi::Value RunScript(const Napi::CallbackInfo& info);
+  static Napi::Value RunStress(const Napi::CallbackInfo& info);
+  static Napi::Value CallOnJsThread(const Napi::CallbackInfo& info);
+
+  void ExecuteScript();
+  void ExecuteStress();
+  static void StressThread(MQTTClient_persistence* p, void* handle, int thread, int iterations, StressReport* report);
+
+  std::shared_ptr<PersistenceBridge> bridge_;
+  Napi::Promise::Deferred deferred_;
+  bool stress_ = false;
+  std::vector<DriverStep> steps_;
+  int threads_ = 1, iterations_ = 0;
+  std::string client_id_, server_uri_;
+  StressReport report_;
+};
+
+}  // namespace pmr

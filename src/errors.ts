@@ -1,0 +1,112 @@
+/**
+ * Every error this package raises carries a stable `code` (a string users can switch on)
+ * and, where Paho produced it, Paho's numeric return code in `pahoCode`.
+ */
+export type PahoErrorCode =
+  | 'ERR_PAHO_FAILURE'
+  | 'ERR_PAHO_PERSISTENCE'
+  | 'ERR_PAHO_DISCONNECTED'
+  | 'ERR_PAHO_MAX_MESSAGES_INFLIGHT'
+  | 'ERR_PAHO_BAD_UTF8_STRING'
+  | 'ERR_PAHO_NULL_PARAMETER'
+  | 'ERR_PAHO_TOPICNAME_TRUNCATED'
+  | 'ERR_PAHO_BAD_STRUCTURE'
+  | 'ERR_PAHO_BAD_QOS'
+  | 'ERR_PAHO_NO_MORE_MSGIDS'
+  | 'ERR_PAHO_OPERATION_INCOMPLETE'
+  | 'ERR_PAHO_MAX_BUFFERED_MESSAGES'
+  | 'ERR_PAHO_SSL_NOT_SUPPORTED'
+  | 'ERR_PAHO_BAD_PROTOCOL'
+  | 'ERR_PAHO_BAD_MQTT_OPTION'
+  | 'ERR_PAHO_WRONG_MQTT_VERSION'
+  | 'ERR_PAHO_0_LEN_WILL_TOPIC'
+  | 'ERR_PAHO_COMMAND_IGNORED'
+  | 'ERR_PAHO_MAX_BUFFERED'
+  | 'ERR_PAHO_CONNECT_REFUSED'
+  | 'ERR_PAHO_UNKNOWN';
+
+export type PersistenceErrorCode =
+  /** The store threw, rejected, or a Redis command failed. */
+  | 'ERR_PERSISTENCE_STORE'
+  /** The store did not answer within operationTimeoutMs. */
+  | 'ERR_PERSISTENCE_TIMEOUT'
+  /** The store answered with a value of the wrong type. */
+  | 'ERR_PERSISTENCE_BAD_RESULT'
+  /** `get` of a key that is not stored. */
+  | 'ERR_PERSISTENCE_NO_SUCH_KEY'
+  /** The Node environment is shutting down; the call was refused. */
+  | 'ERR_PERSISTENCE_CLOSING'
+  /** A Paho callback arrived on the JS thread, where waiting would deadlock. */
+  | 'ERR_PERSISTENCE_JS_THREAD'
+  /** The store was used before open() or after close(). */
+  | 'ERR_PERSISTENCE_NOT_OPEN'
+  /** Stored data could not be decrypted (wrong key or tampered value). */
+  | 'ERR_PERSISTENCE_DECRYPT'
+  /** Redis refused the credentials or the connection. */
+  | 'ERR_PERSISTENCE_CONNECTION';
+
+export type ErrorCode = PahoErrorCode | PersistenceErrorCode | 'ERR_INVALID_ARG' | 'ERR_CLIENT_CLOSED';
+
+/** Base class: `code` is stable across releases; `message` is for humans. */
+export class PahoMqttRedisError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'PahoMqttRedisError';
+    this.code = code;
+  }
+}
+
+/** An error returned by a Paho C call, with Paho's numeric return code. */
+export class PahoError extends PahoMqttRedisError {
+  readonly pahoCode: number;
+  constructor(code: PahoErrorCode, pahoCode: number, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+    this.name = 'PahoError';
+    this.pahoCode = pahoCode;
+  }
+}
+
+/** A failed persistence operation: which op, which key, and why. */
+export class PersistenceError extends PahoMqttRedisError {
+  readonly op: string;
+  readonly key: string | undefined;
+  constructor(code: PersistenceErrorCode, op: string, key: string | undefined, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+    this.name = 'PersistenceError';
+    this.op = op;
+    this.key = key;
+  }
+}
+
+const PAHO_CODES: Record<number, PahoErrorCode> = {
+  [-1]: 'ERR_PAHO_FAILURE',
+  [-2]: 'ERR_PAHO_PERSISTENCE',
+  [-3]: 'ERR_PAHO_DISCONNECTED',
+  [-4]: 'ERR_PAHO_MAX_MESSAGES_INFLIGHT',
+  [-5]: 'ERR_PAHO_BAD_UTF8_STRING',
+  [-6]: 'ERR_PAHO_NULL_PARAMETER',
+  [-7]: 'ERR_PAHO_TOPICNAME_TRUNCATED',
+  [-8]: 'ERR_PAHO_BAD_STRUCTURE',
+  [-9]: 'ERR_PAHO_BAD_QOS',
+  [-10]: 'ERR_PAHO_NO_MORE_MSGIDS',
+  [-11]: 'ERR_PAHO_OPERATION_INCOMPLETE',
+  [-12]: 'ERR_PAHO_MAX_BUFFERED_MESSAGES',
+  [-13]: 'ERR_PAHO_SSL_NOT_SUPPORTED',
+  [-14]: 'ERR_PAHO_BAD_PROTOCOL',
+  [-15]: 'ERR_PAHO_BAD_MQTT_OPTION',
+  [-16]: 'ERR_PAHO_WRONG_MQTT_VERSION',
+  [-17]: 'ERR_PAHO_0_LEN_WILL_TOPIC',
+  [-18]: 'ERR_PAHO_COMMAND_IGNORED',
+  [-19]: 'ERR_PAHO_MAX_BUFFERED',
+};
+
+/** Maps a Paho return code (MQTTASYNC_*, or a positive CONNACK refusal) to its stable code. */
+export function pahoErrorCode(rc: number): PahoErrorCode {
+  if (rc > 0) return 'ERR_PAHO_CONNECT_REFUSED';
+  return PAHO_CODES[rc] ?? 'ERR_PAHO_UNKNOWN';
+}
+
+export function invalidArg(message: string): PahoMqttRedisError {
+  return new PahoMqttRedisError('ERR_INVALID_ARG', message);
+}

@@ -1,0 +1,2 @@
+export { MemoryPersistence } from './memory-persistence';
+export { RedisPersistence, type RedisPersistenceOptions } from './redis-persistence';

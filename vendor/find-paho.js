@@ -1,0 +1,75 @@
+#!/usr/bin/env node
+'use strict';
+// Finds the Eclipse Paho MQTT C library (libpaho-mqtt3as) for binding.gyp, for the host or
+// for a cross sysroot, and checks its version is new enough (>= 1.3.6: MQTTAsync_malloc).
+//
+//   node vendor/find-paho.js include|libdir|version [target_arch]
+//
+// Environment:
+//   PAHO_MQTT_C_ROOT   a prefix holding include/ and lib/ (a local Paho build), or
+//   PAHO_SYSROOT       a cross sysroot with Debian's libpaho-mqtt-dev:<arch> (default: /)
+const fs = require('node:fs');
+const path = require('node:path');
+
+const MIN_VERSION = [1, 3, 6];
+const TRIPLETS = { x64: 'x86_64-linux-gnu', arm64: 'aarch64-linux-gnu', arm: 'arm-linux-gnueabihf', ia32: 'i386-linux-gnu' };
+
+function fail(message) {
+  process.stderr.write(`paho-mqtt-redis: ${message}\n`);
+  process.exit(1);
+}
+
+function candidates(arch) {
+  if (process.env.PAHO_MQTT_C_ROOT) {
+    const root = process.env.PAHO_MQTT_C_ROOT;
+    return [{ include: path.join(root, 'include'), libdirs: [path.join(root, 'lib'), path.join(root, 'lib64')] }];
+  }
+  const sysroot = process.env.PAHO_SYSROOT || '/';
+  const triplet = TRIPLETS[arch] || TRIPLETS[process.arch];
+  return [{
+    include: path.join(sysroot, 'usr/include'),
+    libdirs: [path.join(sysroot, 'usr/lib', triplet), path.join(sysroot, 'usr/lib'), path.join(sysroot, 'usr/local/lib')],
+  }];
+}
+
+function readVersion(libdir, include) {
+  // Debian ships the CMake package version; a plain build may only have the headers.
+  const cmake = path.join(libdir, 'cmake/eclipse-paho-mqtt-c/eclipse-paho-mqtt-cConfigVersion.cmake');
+  if (fs.existsSync(cmake)) {
+    const match = /PACKAGE_VERSION "([0-9.]+)"/.exec(fs.readFileSync(cmake, 'utf8'));
+    if (match) return match[1];
+  }
+  const header = fs.readFileSync(path.join(include, 'MQTTAsync.h'), 'utf8');
+  return header.includes('MQTTAsync_malloc') ? '1.3.6+' : '1.3.5-';
+}
+
+function atLeast(version, min) {
+  const parts = version.replace(/[^0-9.]/g, '').split('.').map(Number);
+  if (version.endsWith('-')) return false;
+  for (let i = 0; i < min.length; i++) {
+    if ((parts[i] || 0) !== min[i]) return (parts[i] || 0) > min[i];
+  }
+  return true;
+}
+
+function find(arch) {
+  for (const c of candidates(arch)) {
+    if (!fs.existsSync(path.join(c.include, 'MQTTAsync.h'))) continue;
+    const libdir = c.libdirs.find((d) => fs.existsSync(path.join(d, 'libpaho-mqtt3as.so')) || fs.existsSync(path.join(d, 'libpaho-mqtt3as.a')));
+    if (!libdir) continue;
+    const version = readVersion(libdir, c.include);
+    if (!atLeast(version, MIN_VERSION)) fail(`Paho MQTT C ${version} found in ${libdir}; version >= ${MIN_VERSION.join('.')} is needed (MQTTAsync_malloc)`);
+    return { include: c.include, libdir, version };
+  }
+  fail(`Paho MQTT C (MQTTAsync.h and libpaho-mqtt3as) not found for ${arch}. On Debian/Ubuntu: apt-get install libpaho-mqtt-dev` +
+    ` (cross: libpaho-mqtt-dev:<arch> and PAHO_SYSROOT=/), or set PAHO_MQTT_C_ROOT to a Paho install prefix.`);
+}
+
+if (require.main === module) {
+  const [what, arch] = process.argv.slice(2);
+  const found = find(arch || process.arch);
+  if (!(what in found)) fail(`usage: find-paho.js include|libdir|version [arch]`);
+  process.stdout.write(found[what]);
+}
+
+module.exports = { find, atLeast };
