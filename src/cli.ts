@@ -17,8 +17,8 @@ export interface CliIO {
   stdin: NodeJS.ReadableStream & { isTTY?: boolean };
 }
 
-/** Default key prefix of the hashes (`${prefix}${clientId}:${serverURI}`). */
-export const DEFAULT_KEY_PREFIX = 'paho:';
+/** Default key prefix of the hashes (`${prefix}${clientId}:${serverURI}`): RedisPersistence's default. */
+export const DEFAULT_KEY_PREFIX = '';
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 
 class UsageError extends Error {}
@@ -35,7 +35,7 @@ Run 'paho-mqtt-redis <command> --help' for the options of a command.
 
 const CONNECTION_HELP = `Connection:
   --url URL                 Redis URL (default ${DEFAULT_REDIS_URL}, or $PAHO_MQTT_REDIS_URL)
-  --key-prefix P            prefix of the hash names (default "${DEFAULT_KEY_PREFIX}")
+  --key-prefix P            prefix of the hash names (default: none, like RedisPersistence)
 Target (one of):
   --client-id ID --server-uri URI   the hash \${prefix}\${clientId}:\${serverURI}
   --hash NAME                       a hash name, used as given
@@ -68,7 +68,7 @@ ${CONNECTION_HELP}Options:
 
 const DEMO_HELP = `Usage: paho-mqtt-redis demo [options]
 
-Runs the demo (dist/src/demo.js); its options are described by the demo itself.
+Runs the demo (dist/src/demo.js); the arguments after 'demo' are passed to it.
 `;
 
 type Values = Record<string, string | boolean | undefined>;
@@ -347,18 +347,21 @@ export async function clearCommand(args: string[], io: CliIO): Promise<number> {
 
 export async function demoCommand(args: string[], io: CliIO): Promise<number> {
   const spec = path.join(__dirname, 'demo');
-  let mod: { runDemo?: (argv: string[], io?: CliIO) => unknown };
+  const wantsHelp = args.includes('--help') || args.includes('-h');
+  let mod: { runDemo?: (argv: string[], io?: CliIO) => unknown; demoUsage?: unknown };
   try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    mod = require(spec);
+    // loaded lazily: the CLI works without the demo
+    mod = require(spec); // eslint-disable-line @typescript-eslint/no-require-imports
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    if (e.code === 'MODULE_NOT_FOUND' && String(e.message).includes(spec)) {
-      if (args.includes('--help') || args.includes('-h')) { io.stdout.write(DEMO_HELP); return 0; }
-      io.stderr.write(`paho-mqtt-redis demo: the demo is not part of this build (${spec}.js is missing)\n`);
-      return 1;
-    }
-    throw err;
+    if (e.code !== 'MODULE_NOT_FOUND' || !String(e.message).includes(spec)) throw err;
+    if (wantsHelp) { io.stdout.write(DEMO_HELP); return 0; }
+    io.stderr.write(`paho-mqtt-redis demo: the demo is not part of this build (${spec}.js is missing)\n`);
+    return 1;
+  }
+  if (wantsHelp) { // the demo may describe its options in an exported `demoUsage` string
+    io.stdout.write(DEMO_HELP + (typeof mod.demoUsage === 'string' ? `\n${mod.demoUsage.trimEnd()}\n` : ''));
+    return 0;
   }
   if (typeof mod.runDemo !== 'function') {
     io.stderr.write(`paho-mqtt-redis demo: ${spec}.js does not export runDemo()\n`);

@@ -12,6 +12,9 @@
  *   UNSUBSCRIBE: int count, count x topic NUL; v5 keys end with the MQTT 5 property block.
  * - `q-N`/`q5-N` (MQTTPersistence_persistQueueEntry / restoreQueueEntry): int payloadlen,
  *   payload, int qos, int retained, int dup, int msgid, topic NUL, int topicLen [, v5 properties].
+ *   (Paho 1.3.12 never actually writes `q5-`: persistQueueEntry keeps MQTTProperties_write's
+ *   positive result in rc and then skips pput. Decoded anyway, in case a later release fixes it.)
+ * Validated against bytes captured from Debian's libpaho-mqtt 1.3.12 (see the tests).
  */
 import * as os from 'node:os';
 

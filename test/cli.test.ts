@@ -135,6 +135,10 @@ test('inspect --json decodes every hand-built record, sorted by kind then number
   // --hash names the same hash directly
   const viaHash = await run(['inspect', '--url', url, '--hash', HASH, '--json']);
   assert.deepEqual(JSON.parse(viaHash.out), rows);
+  // without --key-prefix the hash is `${clientId}:${serverURI}`, as RedisPersistence names it by default
+  await fill(`${CLIENT}:${URI}`, { 'sc-2': RECORDS['sc-2'] });
+  const noPrefix = await run(['inspect', '--url', url, '--client-id', CLIENT, '--server-uri', URI, '--json']);
+  assert.deepEqual(JSON.parse(noPrefix.out).map((x: { key: string }) => x.key), ['sc-2']);
 });
 
 test('inspect prints a table', async () => {
