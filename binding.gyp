@@ -14,6 +14,7 @@
         'native/mqtt_client_callbacks.cc',
         'native/mqtt_client_wrap.cc',
         'native/mqtt_properties.cc',
+        'native/trace_sink.cc',
       ],
       'includes': ['vendor/paho-mqtt-c.gypi'],
       'include_dirs': ["<!(node -p \"require('node-addon-api').include_dir\")"],

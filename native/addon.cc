@@ -8,6 +8,7 @@
 #include "mqtt_client_wrap.h"
 #include "persistence_bridge_wrap.h"
 #include "persistence_driver.h"
+#include "trace_sink.h"
 
 namespace pmr {
 
@@ -20,6 +21,7 @@ Addon::Addon(Napi::Env env, Napi::Object exports) {
   exports.Set("PersistenceBridge", bridge);
   exports.Set("MqttClient", client);
   exports.Set("testDriver", PersistenceDriver::Exports(env));
+  exports.Set("setTrace", Napi::Function::New(env, &TraceSink::SetTrace));
   DefineAddon(exports, {InstanceMethod<&Addon::PahoVersion>("pahoVersion")});
 }
 

@@ -13,3 +13,4 @@ import { native } from './native';
 export function pahoVersion(): Record<string, string> {
   return native.pahoVersion();
 }
+export { setTraceLogger, type TraceLevel, type TraceLogger } from './trace';

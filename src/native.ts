@@ -84,6 +84,8 @@ export interface NativeAddon {
   MqttClient: new (onEvent: (event: NativeClientEvent) => void, bridge: NativePersistenceBridge | null) => NativeMqttClient;
   testDriver: NativeTestDriver;
   pahoVersion(): Record<string, string>;
+  /** Process-wide Paho trace, delivered to this environment's logger; level 0 turns it off. */
+  setTrace(level: number, logger?: (level: number, message: string) => void): void;
 }
 
 function load(): NativeAddon {

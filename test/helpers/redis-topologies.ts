@@ -58,6 +58,9 @@ async function info(port: number, section: string): Promise<Record<string, strin
   return out;
 }
 
+/** Full syncs start at once (the default waits 5 s for more replicas to share a diskless transfer). */
+const FAST_SYNC = ['--repl-diskless-sync-delay', '0'];
+
 // ---------------------------------------------------------------------------------------
 // Cluster
 
@@ -85,7 +88,7 @@ export async function startRedisCluster(opts: { masters?: number; replicasPerMas
       const busPort = await freePort();
       servers.push(await startRedis({
         args: ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-port', String(busPort),
-          '--cluster-node-timeout', '3000', '--cluster-require-full-coverage', 'yes'],
+          '--cluster-node-timeout', '3000', '--cluster-require-full-coverage', 'yes', ...FAST_SYNC],
       }));
     }));
     const addrs = servers.map((s) => `127.0.0.1:${s.port}`);
@@ -226,9 +229,9 @@ export async function startSentinelSetup(opts: { sentinels?: number; name?: stri
     await Promise.all(servers.map((s) => s.stop()));
   };
   try {
-    const master = await startRedis();
+    const master = await startRedis({ args: FAST_SYNC });
     servers.push(master);
-    const replica = await startRedis({ args: ['--replicaof', '127.0.0.1', String(master.port)] });
+    const replica = await startRedis({ args: [...FAST_SYNC, '--replicaof', '127.0.0.1', String(master.port)] });
     servers.push(replica);
     await waitFor('replica in sync', async () => (await info(replica.port, 'replication')).master_link_status === 'up');
     const sentinels: HostPort[] = [];
@@ -256,19 +259,23 @@ export async function startSentinelSetup(opts: { sentinels?: number; name?: stri
       async failover() {
         const oldMaster = setup.masterPort;
         const newMaster = setup.replicaPort;
+        const t0 = Date.now();
         await waitFor('SENTINEL FAILOVER accepted', async () => {
           await command(sentinels[0].port, ['SENTINEL', 'FAILOVER', name]); // -NOGOODSLAVE until the replica is known
           return true;
         }, 15_000);
+        if (process.env.PMR_TOPO_DEBUG) console.error('failover: accepted', Date.now() - t0);
         await Promise.all(sentinels.map((s) => waitFor(`sentinel ${s.port} reports the new master`, async () => {
           const addr = await command(s.port, ['SENTINEL', 'GET-MASTER-ADDR-BY-NAME', name]) as string[];
           return addr[1] === String(newMaster);
         })));
+        if (process.env.PMR_TOPO_DEBUG) console.error('failover: sentinels switched', Date.now() - t0);
         await waitFor('new master role', async () => (await info(newMaster, 'replication')).role === 'master');
         await waitFor('old master replicates from the new one', async () => {
           const r = await info(oldMaster, 'replication');
           return r.master_port === String(newMaster) && r.master_link_status === 'up';
         }, 30_000);
+        if (process.env.PMR_TOPO_DEBUG) console.error('failover: old master replicating', Date.now() - t0);
         setup.masterPort = newMaster;
         setup.replicaPort = oldMaster;
       },
