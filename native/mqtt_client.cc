@@ -45,6 +45,9 @@ void MqttClient::OnEnvCleanup(void* arg) {
   self->cleanup_self_ = nullptr;
   delete ref;
   self->Shutdown();
+  // Release the store first, so Paho's pclose and removes during destroy fail at once
+  // instead of waiting for this (blocked) JS thread.
+  if (self->bridge_) self->bridge_->Shutdown();
   // Destroy the Paho client off this thread, briefly. If Paho is stuck, the client and
   // its bridge are leaked on purpose: Paho may still call them.
   auto keep = new std::shared_ptr<MqttClient>(self);

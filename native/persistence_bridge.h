@@ -49,6 +49,8 @@ class PersistenceBridge : public std::enable_shared_from_this<PersistenceBridge>
   bool FailCall(uint64_t id, const std::string& message);
   // JS thread: stop forwarding; every waiting and future callback fails with -2.
   void Close();
+  // Same, from a teardown path (idempotent; the bridge's own cleanup hook may still run).
+  void Shutdown();
 
   // Failures seen by callbacks on the calling thread since the last Reset: lets the
   // client learn of a `c-` put that Paho swallowed inside MQTTAsync_sendMessage.
@@ -73,7 +75,6 @@ class PersistenceBridge : public std::enable_shared_from_this<PersistenceBridge>
   void Report(PersistenceOp op, const std::string& key, CallFailure failure, std::string message);
   void ReportOnJsThread(Napi::Env env, PersistenceOp op, const std::string& key, CallFailure failure,
                         const std::string& message);
-  void Shutdown();
   CallPtr NewCall(PersistenceOp op, const char* key);
 
   // Paho's callbacks. `handle`/`context` are this object.
