@@ -10,6 +10,13 @@ constexpr auto kTeardownWait = std::chrono::milliseconds(300);
 
 bool IsCommandKey(const std::string& key) { return key.rfind("c-", 0) == 0 || key.rfind("c5-", 0) == 0; }
 
+// Paho takes char* arrays; it copies what it keeps, so pointers into the spec suffice.
+std::vector<char*> CStrings(const std::vector<std::string>& strings) {
+  std::vector<char*> out;
+  for (const auto& s : strings) out.push_back(const_cast<char*>(s.c_str()));
+  return out;
+}
+
 }  // namespace
 
 std::shared_ptr<MqttClient> MqttClient::Create(Napi::Env env, Napi::Function on_event,
@@ -117,6 +124,14 @@ bool MqttClient::TakePending(Pending* pending) {
   return pending_.erase(pending) == 1;
 }
 
+void MqttClient::FailIfRefused(int rc, Pending* pending) {
+  // Paho refused the call outright: its callbacks will not fire for this request.
+  if (rc == MQTTASYNC_SUCCESS || !TakePending(pending)) return;
+  uint64_t request = pending->request;
+  delete pending;
+  EmitResult(request, rc, MQTTAsync_strerror(rc));
+}
+
 void MqttClient::FillResponse(MQTTAsync_responseOptions* options, Pending* pending) {
   options->context = pending;
   if (mqtt_version_ >= MQTTVERSION_5) {
@@ -193,8 +208,7 @@ void MqttClient::Connect(uint64_t request, ConnectSpec spec) {
     options.automaticReconnect = spec.automatic_reconnect;
     options.minRetryInterval = spec.min_retry_interval;
     options.maxRetryInterval = spec.max_retry_interval;
-    std::vector<char*> uris;
-    for (const auto& uri : spec.server_uris) uris.push_back(const_cast<char*>(uri.c_str()));
+    std::vector<char*> uris = CStrings(spec.server_uris);
     if (!uris.empty()) {
       options.serverURIs = uris.data();
       options.serverURIcount = static_cast<int>(uris.size());
@@ -244,10 +258,7 @@ void MqttClient::Connect(uint64_t request, ConnectSpec spec) {
     int rc = MQTTAsync_connect(self->handle_, &options);
     MQTTProperties_free(&will_properties);
     MQTTProperties_free(&connect_properties);
-    if (rc != MQTTASYNC_SUCCESS && self->TakePending(pending)) {
-      delete pending;
-      self->EmitResult(request, rc, MQTTAsync_strerror(rc));
-    }
+    self->FailIfRefused(rc, pending);
   });
 }
 
@@ -287,8 +298,7 @@ void MqttClient::Publish(uint64_t request, PublishSpec spec) {
 void MqttClient::Subscribe(uint64_t request, SubscribeSpec spec) {
   auto self = shared_from_this();
   QueueWithHandle(request, [self, request, spec = std::move(spec)] {
-    std::vector<char*> topics;
-    for (const auto& topic : spec.topics) topics.push_back(const_cast<char*>(topic.c_str()));
+    std::vector<char*> topics = CStrings(spec.topics);
     std::vector<int> qos = spec.qos;
     MQTTAsync_responseOptions options = MQTTAsync_responseOptions_initializer;
     if (self->mqtt_version_ >= MQTTVERSION_5) {
@@ -301,28 +311,21 @@ void MqttClient::Subscribe(uint64_t request, SubscribeSpec spec) {
     self->FillResponse(&options, pending);
     int rc = MQTTAsync_subscribeMany(self->handle_, static_cast<int>(topics.size()), topics.data(), qos.data(), &options);
     MQTTProperties_free(&options.properties);
-    if (rc != MQTTASYNC_SUCCESS && self->TakePending(pending)) {
-      delete pending;
-      self->EmitResult(request, rc, MQTTAsync_strerror(rc));
-    }
+    self->FailIfRefused(rc, pending);
   });
 }
 
 void MqttClient::Unsubscribe(uint64_t request, UnsubscribeSpec spec) {
   auto self = shared_from_this();
   QueueWithHandle(request, [self, request, spec = std::move(spec)] {
-    std::vector<char*> topics;
-    for (const auto& topic : spec.topics) topics.push_back(const_cast<char*>(topic.c_str()));
+    std::vector<char*> topics = CStrings(spec.topics);
     MQTTAsync_responseOptions options = MQTTAsync_responseOptions_initializer;
     if (self->mqtt_version_ >= MQTTVERSION_5) FillProperties(spec.properties, &options.properties);
     Pending* pending = self->NewPending(request, RequestKind::kUnsubscribe, static_cast<int>(topics.size()));
     self->FillResponse(&options, pending);
     int rc = MQTTAsync_unsubscribeMany(self->handle_, static_cast<int>(topics.size()), topics.data(), &options);
     MQTTProperties_free(&options.properties);
-    if (rc != MQTTASYNC_SUCCESS && self->TakePending(pending)) {
-      delete pending;
-      self->EmitResult(request, rc, MQTTAsync_strerror(rc));
-    }
+    self->FailIfRefused(rc, pending);
   });
 }
 
@@ -349,10 +352,7 @@ void MqttClient::Disconnect(uint64_t request, DisconnectSpec spec) {
     }
     int rc = MQTTAsync_disconnect(self->handle_, &options);
     MQTTProperties_free(&options.properties);
-    if (rc != MQTTASYNC_SUCCESS && self->TakePending(pending)) {
-      delete pending;
-      self->EmitResult(request, rc, MQTTAsync_strerror(rc));
-    }
+    self->FailIfRefused(rc, pending);
   });
 }
 

@@ -78,6 +78,7 @@ class MqttClient : public std::enable_shared_from_this<MqttClient> {
   Pending* NewPending(uint64_t request, RequestKind kind = RequestKind::kOther, int count = 0);
   void FillResponse(MQTTAsync_responseOptions* options, Pending* pending);
   bool TakePending(Pending* pending);
+  void FailIfRefused(int rc, Pending* pending);
 
   void Queue(uint64_t request, std::function<void()> job);
   void QueueWithHandle(uint64_t request, std::function<void()> job);

@@ -65,19 +65,26 @@ void MqttClient::OnSuccess5(void* context, MQTTAsync_successData5* response) {
   self->Emit(std::move(event));
 }
 
-void MqttClient::OnFailure(void* context, MQTTAsync_failureData* response) {
-  auto* pending = static_cast<Pending*>(context);
-  MqttClient* self = pending->client;
-  if (!self->TakePending(pending)) return;
+// Both failure structs carry token, code and message; v5 adds a reason code and properties.
+template <typename FailureData>
+std::unique_ptr<ClientEvent> FailureEvent(uint64_t request, FailureData* response) {
   auto event = std::make_unique<ClientEvent>();
-  event->request = pending->request;
-  delete pending;
+  event->request = request;
   event->rc = MQTTASYNC_FAILURE;
   if (response != nullptr) {
     event->token = response->token;
     event->rc = response->code != 0 ? response->code : MQTTASYNC_FAILURE;
     event->text = response->message != nullptr ? response->message : MQTTAsync_strerror(event->rc);
   }
+  return event;
+}
+
+void MqttClient::OnFailure(void* context, MQTTAsync_failureData* response) {
+  auto* pending = static_cast<Pending*>(context);
+  MqttClient* self = pending->client;
+  if (!self->TakePending(pending)) return;
+  auto event = FailureEvent(pending->request, response);
+  delete pending;
   self->Emit(std::move(event));
 }
 
@@ -85,15 +92,10 @@ void MqttClient::OnFailure5(void* context, MQTTAsync_failureData5* response) {
   auto* pending = static_cast<Pending*>(context);
   MqttClient* self = pending->client;
   if (!self->TakePending(pending)) return;
-  auto event = std::make_unique<ClientEvent>();
-  event->request = pending->request;
+  auto event = FailureEvent(pending->request, response);
   delete pending;
-  event->rc = MQTTASYNC_FAILURE;
   if (response != nullptr) {
-    event->token = response->token;
-    event->rc = response->code != 0 ? response->code : MQTTASYNC_FAILURE;
     event->reason_code = response->reasonCode;
-    event->text = response->message != nullptr ? response->message : MQTTAsync_strerror(event->rc);
     event->properties = CopyProperties(response->properties);
   }
   self->Emit(std::move(event));
