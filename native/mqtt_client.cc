@@ -65,6 +65,18 @@ void MqttClient::OnEnvCleanup(void* arg) {
   }
 }
 
+void MqttClient::Dispose() {
+  std::shared_ptr<MqttClient> keep = shared_from_this();
+  if (cleanup_self_ != nullptr) {
+    napi_remove_env_cleanup_hook(env_, &MqttClient::OnEnvCleanup, cleanup_self_);
+    delete cleanup_self_;
+    cleanup_self_ = nullptr;
+  }
+  Shutdown();
+  // Destroy already ran, so the thread is idle or about to be: this join is short.
+  queue_.Stop(kTeardownWait);
+}
+
 void MqttClient::Shutdown() {
   std::lock_guard<std::mutex> lock(mutex_);
   if (open_) {

@@ -58,6 +58,9 @@ class MqttClient : public std::enable_shared_from_this<MqttClient> {
   void GetPendingTokens(uint64_t request);
   void IsConnected(uint64_t request);
   void Destroy(uint64_t request);
+  // JS thread, after Destroy's result: ends the command thread and the event function, so
+  // a closed client holds no thread and no environment hook.
+  void Dispose();
   void Ref(Napi::Env env);
   void Unref(Napi::Env env);
 

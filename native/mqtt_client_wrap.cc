@@ -55,6 +55,7 @@ Napi::Function MqttClientWrap::Define(Napi::Env env) {
                          InstanceMethod<&MqttClientWrap::GetPendingTokens>("getPendingTokens"),
                          InstanceMethod<&MqttClientWrap::IsConnected>("isConnected"),
                          InstanceMethod<&MqttClientWrap::Destroy>("destroy"),
+                         InstanceMethod<&MqttClientWrap::Dispose>("dispose"),
                          InstanceMethod<&MqttClientWrap::Ref>("ref"),
                          InstanceMethod<&MqttClientWrap::Unref>("unref"),
                      });
@@ -175,6 +176,11 @@ Napi::Value MqttClientWrap::IsConnected(const Napi::CallbackInfo& info) {
 
 Napi::Value MqttClientWrap::Destroy(const Napi::CallbackInfo& info) {
   client_->Destroy(RequestId(info));
+  return info.Env().Undefined();
+}
+
+Napi::Value MqttClientWrap::Dispose(const Napi::CallbackInfo& info) {
+  client_->Dispose();
   return info.Env().Undefined();
 }
 

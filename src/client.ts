@@ -208,6 +208,7 @@ export class AsyncClient extends EventEmitter {
     try {
       await this.request('close', (id) => this.native.destroy(id), true);
     } finally {
+      this.native.dispose();
       this.bridge?.close();
       if (this.bridge) storesInUse.delete(this.bridge.store);
       this.sessionActive = false;

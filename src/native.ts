@@ -61,6 +61,8 @@ export interface NativeMqttClient {
   getPendingTokens(request: number): void;
   isConnected(request: number): void;
   destroy(request: number): void;
+  /** After destroy's result: ends the command thread and the event channel. */
+  dispose(): void;
   ref(): void;
   unref(): void;
 }
