@@ -5,6 +5,7 @@
       'sources': [
         'native/addon.cc',
         'native/js_thread.cc',
+        'native/key_ledger.cc',
         'native/persistence_call.cc',
         'native/persistence_bridge.cc',
         'native/persistence_bridge_wrap.cc',

@@ -122,6 +122,7 @@ bool PersistenceBridge::Forward(const CallPtr& call) {
 }
 
 bool PersistenceBridge::ForwardAndWait(const CallPtr& call) {
+  forwarded_.fetch_add(1, std::memory_order_relaxed);
   if (OnJsThread()) {
     // Waiting here would wait for this very thread: fail fast, and say so.
     Report(call->op, call->key, CallFailure::kJsThread,
@@ -190,12 +191,13 @@ void BridgeCallJs(Napi::Env env, Napi::Function dispatch, PersistenceBridge* sel
   if (call->Finished()) return;  // timed out while queued
   Napi::Value data = env.Undefined();
   if (call->op == PersistenceOp::kPut) {
-    if (call->data_length == 0) {
+    if (call->data->empty()) {
       data = Napi::Buffer<uint8_t>::New(env, 0);
     } else {
-      uint8_t* bytes = call->data.release();
-      data = Napi::Buffer<uint8_t>::NewOrCopy(env, bytes, call->data_length,
-                                              [](Napi::Env, uint8_t* owned) { delete[] owned; });
+      // No second copy: the Buffer shares the bytes, and keeps them alive until collected.
+      auto* owner = new Bytes(call->data);
+      data = Napi::Buffer<uint8_t>::NewOrCopy(env, const_cast<uint8_t*>(call->data->data()), call->data->size(),
+                                              [](Napi::Env, uint8_t*, Bytes* held) { delete held; }, owner);
     }
   }
   try {
@@ -282,6 +284,7 @@ int PersistenceBridge::Open(void** handle, const char* client_id, const char* se
   CallPtr call = self->NewCall(PersistenceOp::kOpen, "");
   call->client_id = client_id != nullptr ? client_id : "";
   call->server_uri = server_uri != nullptr ? server_uri : "";
+  self->ledger_.Reset();
   if (!self->Forward(call)) return MQTTCLIENT_PERSISTENCE_ERROR;
   *handle = self;
   return 0;
@@ -289,6 +292,7 @@ int PersistenceBridge::Open(void** handle, const char* client_id, const char* se
 
 int PersistenceBridge::CloseStore(void* handle) {
   auto* self = FromHandle(handle);
+  self->ledger_.Reset();
   return self->Forward(self->NewCall(PersistenceOp::kClose, "")) ? 0 : MQTTCLIENT_PERSISTENCE_ERROR;
 }
 
@@ -297,28 +301,29 @@ int PersistenceBridge::Put(void* handle, char* key, int bufcount, char* buffers[
   CallPtr call = self->NewCall(PersistenceOp::kPut, key);
   size_t total = 0;
   for (int i = 0; i < bufcount; ++i) total += static_cast<size_t>(buflens[i]);
-  if (total > 0) {
-    // The one copy: Paho's buffers are only valid during this call.
-    call->data.reset(new uint8_t[total]);
-    size_t offset = 0;
-    for (int i = 0; i < bufcount; ++i) {
-      if (buflens[i] > 0) memcpy(call->data.get() + offset, buffers[i], static_cast<size_t>(buflens[i]));
-      offset += static_cast<size_t>(buflens[i]);
-    }
+  // The one copy: Paho's buffers are only valid during this call.
+  auto bytes = std::make_shared<std::vector<uint8_t>>(total);
+  size_t offset = 0;
+  for (int i = 0; i < bufcount; ++i) {
+    if (buflens[i] > 0) memcpy(bytes->data() + offset, buffers[i], static_cast<size_t>(buflens[i]));
+    offset += static_cast<size_t>(buflens[i]);
   }
-  call->data_length = total;
+  call->data = bytes;
+  self->ledger_.Added(call->key, call->data);
   return self->Forward(call) ? 0 : MQTTCLIENT_PERSISTENCE_ERROR;
 }
 
 int PersistenceBridge::Get(void* handle, char* key, char** buffer, int* buflen) {
   auto* self = FromHandle(handle);
   CallPtr call = self->NewCall(PersistenceOp::kGet, key);
-  if (!self->Forward(call)) return MQTTCLIENT_PERSISTENCE_ERROR;
+  Bytes cached = self->ledger_.CachedCommand(call->key);
+  if (!cached && !self->Forward(call)) return MQTTCLIENT_PERSISTENCE_ERROR;
+  const std::vector<uint8_t>& found = cached ? *cached : call->bytes;
   // Paho frees this with its tracked free(): it must come from MQTTAsync_malloc.
-  size_t length = call->bytes.size();
+  size_t length = found.size();
   char* out = static_cast<char*>(MQTTAsync_malloc(length > 0 ? length : 1));
   if (out == nullptr) return MQTTCLIENT_PERSISTENCE_ERROR;
-  if (length > 0) memcpy(out, call->bytes.data(), length);
+  if (length > 0) memcpy(out, found.data(), length);
   *buffer = out;
   *buflen = static_cast<int>(length);
   return 0;
@@ -326,7 +331,11 @@ int PersistenceBridge::Get(void* handle, char* key, char** buffer, int* buflen) 
 
 int PersistenceBridge::Remove(void* handle, char* key) {
   auto* self = FromHandle(handle);
-  return self->Forward(self->NewCall(PersistenceOp::kRemove, key)) ? 0 : MQTTCLIENT_PERSISTENCE_ERROR;
+  CallPtr call = self->NewCall(PersistenceOp::kRemove, key);
+  if (!self->ledger_.MayExist(call->key)) return 0;  // known absent: no round trip
+  bool ok = self->Forward(call);
+  self->ledger_.Removed(call->key, ok);
+  return ok ? 0 : MQTTCLIENT_PERSISTENCE_ERROR;
 }
 
 int PersistenceBridge::Keys(void* handle, char*** keys, int* nkeys) {
@@ -334,6 +343,7 @@ int PersistenceBridge::Keys(void* handle, char*** keys, int* nkeys) {
   CallPtr call = self->NewCall(PersistenceOp::kKeys, "");
   if (!self->Forward(call)) return MQTTCLIENT_PERSISTENCE_ERROR;
   const auto& found = call->keys;
+  self->ledger_.Learn(found);
   char** out = nullptr;
   if (!found.empty()) {
     out = static_cast<char**>(MQTTAsync_malloc(found.size() * sizeof(char*)));
@@ -355,7 +365,9 @@ int PersistenceBridge::Keys(void* handle, char*** keys, int* nkeys) {
 
 int PersistenceBridge::Clear(void* handle) {
   auto* self = FromHandle(handle);
-  return self->Forward(self->NewCall(PersistenceOp::kClear, "")) ? 0 : MQTTCLIENT_PERSISTENCE_ERROR;
+  if (!self->Forward(self->NewCall(PersistenceOp::kClear, ""))) return MQTTCLIENT_PERSISTENCE_ERROR;
+  self->ledger_.Cleared();
+  return 0;
 }
 
 int PersistenceBridge::ContainsKey(void* handle, char* key) {

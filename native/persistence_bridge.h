@@ -13,6 +13,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "key_ledger.h"
 #include "persistence_call.h"
 
 namespace pmr {
@@ -43,6 +44,8 @@ class PersistenceBridge : public std::enable_shared_from_this<PersistenceBridge>
   // The struct to hand to MQTTAsync_create; valid while this object lives.
   MQTTClient_persistence* persistence() { return &persistence_; }
   uint32_t timeout_ms() const { return timeout_ms_; }
+  KeyLedger::Stats ledger_stats() { return ledger_.stats(); }
+  uint64_t forwarded() const { return forwarded_.load(); }
 
   // JS thread: answers for call `id`. False if the call is no longer waiting.
   bool Settle(Napi::Env env, uint64_t id, Napi::Value value);
@@ -90,6 +93,8 @@ class PersistenceBridge : public std::enable_shared_from_this<PersistenceBridge>
   const uint32_t timeout_ms_;
   MQTTClient_persistence persistence_;
   std::atomic<uint64_t> next_id_{1};
+  std::atomic<uint64_t> forwarded_{0};
+  KeyLedger ledger_;
 
   std::mutex mutex_;  // guards open_, tsfn_ calls and calls_
   bool open_ = false;

@@ -11,6 +11,7 @@ Napi::Function PersistenceBridgeWrap::Define(Napi::Env env) {
                          InstanceMethod<&PersistenceBridgeWrap::Fail>("fail"),
                          InstanceMethod<&PersistenceBridgeWrap::Close>("close"),
                          InstanceAccessor<&PersistenceBridgeWrap::TimeoutMs>("timeoutMs"),
+                         InstanceMethod<&PersistenceBridgeWrap::Stats>("stats"),
                      });
 }
 
@@ -51,6 +52,19 @@ Napi::Value PersistenceBridgeWrap::Close(const Napi::CallbackInfo& info) {
 
 Napi::Value PersistenceBridgeWrap::TimeoutMs(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), bridge_->timeout_ms());
+}
+
+}  // namespace pmr
+
+namespace pmr {
+
+Napi::Value PersistenceBridgeWrap::Stats(const Napi::CallbackInfo& info) {
+  Napi::Object stats = Napi::Object::New(info.Env());
+  KeyLedger::Stats ledger = bridge_->ledger_stats();
+  stats.Set("forwarded", static_cast<double>(bridge_->forwarded()));
+  stats.Set("skippedRemoves", static_cast<double>(ledger.skipped_removes));
+  stats.Set("cachedGets", static_cast<double>(ledger.cached_gets));
+  return stats;
 }
 
 }  // namespace pmr

@@ -22,6 +22,7 @@ class PersistenceBridgeWrap : public Napi::ObjectWrap<PersistenceBridgeWrap> {
   Napi::Value Fail(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value TimeoutMs(const Napi::CallbackInfo& info);
+  Napi::Value Stats(const Napi::CallbackInfo& info);
 
   std::shared_ptr<PersistenceBridge> bridge_;
 };

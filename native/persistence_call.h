@@ -30,9 +30,9 @@ class PersistenceCall {
   // open's arguments.
   std::string client_id;
   std::string server_uri;
-  // put's data: Paho's buffers copied once, handed to JS as an external Buffer.
-  std::unique_ptr<uint8_t[]> data;
-  size_t data_length = 0;
+  // put's data: Paho's buffers copied once, handed to JS as an external Buffer (and kept
+  // by the KeyLedger for commands).
+  std::shared_ptr<const std::vector<uint8_t>> data;
 
   // Answer side; each returns false if the call was already finished (late answer).
   bool Succeed();

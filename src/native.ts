@@ -18,6 +18,8 @@ export interface NativePersistenceBridge {
   fail(id: number, message: string): boolean;
   close(): void;
   readonly timeoutMs: number;
+  /** Calls sent to the store, and round trips the key ledger spared. */
+  stats(): { forwarded: number; skippedRemoves: number; cachedGets: number };
 }
 
 export interface NativeProperty { id: number; value: number | string | Buffer | [string, string] }

@@ -1,0 +1,51 @@
+// What the bridge knows about a store's keys, so it can skip round trips Paho makes
+// needlessly. Paho removes up to four keys per acknowledged message (s5-, sc5-, s-, sc-)
+// of which usually one exists, and reads back every queued command (c-) it just wrote.
+// Once the store's key list has been read (Paho does so at create), a remove of a key the
+// ledger knows to be absent succeeds without asking the store, and a command written in
+// this session is read from memory (which also spares Paho a crash on a failed read).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+namespace pmr {
+
+using Bytes = std::shared_ptr<const std::vector<uint8_t>>;
+
+class KeyLedger {
+ public:
+  struct Stats {
+    uint64_t skipped_removes = 0;
+    uint64_t cached_gets = 0;
+  };
+
+  // open/close: nothing is known about the (new) keyspace.
+  void Reset();
+  // The store listed its keys: from now on the ledger is complete.
+  void Learn(const std::vector<std::string>& keys);
+  // Before a put is forwarded (whatever its outcome, the key may exist afterwards).
+  void Added(const std::string& key, const Bytes& data);
+  // False only when the key is known to be absent.
+  bool MayExist(const std::string& key);
+  // After a remove was forwarded; `succeeded` says whether the store confirmed it.
+  void Removed(const std::string& key, bool succeeded);
+  void Cleared();
+  // The body of a command (c-/c5-) put in this session, or null.
+  Bytes CachedCommand(const std::string& key);
+  Stats stats();
+
+ private:
+  std::mutex mutex_;
+  bool complete_ = false;
+  std::unordered_set<std::string> keys_;
+  std::unordered_map<std::string, Bytes> commands_;
+  Stats stats_;
+};
+
+}  // namespace pmr
