@@ -3,7 +3,7 @@ export type { CreateOptions, ConnectOptions, SslOptions, WillOptions, QoS, Persi
 export type { MqttProperties } from './properties';
 export type { ClientPersistence, MaybePromise, PersistenceOp } from './persistence';
 export { MemoryPersistence } from './memory-persistence';
-export { RedisPersistence, type RedisPersistenceOptions } from './redis-persistence';
+export { RedisPersistence, type RedisPersistenceOptions, type EncryptionOptions, type AckReplicasOptions, type ResealResult } from './redis-persistence';
 export { PahoMqttRedisError, PahoError, PersistenceError, type ErrorCode, type PahoErrorCode, type PersistenceErrorCode } from './errors';
 export { ValueSealer } from './sealing';
 export { decodeRecord, parseKey } from './paho-records';

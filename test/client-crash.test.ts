@@ -74,6 +74,7 @@ async function killAndRestart(qos: QoS): Promise<void> {
     const exit = await first.exited;
     assert.equal(exit.signal, 'SIGKILL');
   } finally {
+    first.kill('SIGKILL'); // no-op after a normal run
     process.kill(broker.pid, 'SIGCONT');
   }
   assert.ok(acks < TOTAL && !first.lines.includes('done'), 'killed mid-stream');
@@ -87,8 +88,9 @@ async function killAndRestart(qos: QoS): Promise<void> {
   assert.ok(second.lines.includes(`restored ${WINDOW}`), `restored count: ${second.lines[0]}`);
   assert.ok(second.lines.includes('done'));
 
-  await waitFor(() => arrivals(topic).slice(1).every((c) => c > 0),
-    `every number on ${topic} (missing: ${arrivals(topic).flatMap((c, n) => (n > 0 && c === 0 ? [n] : [])).join(',')})`, 15_000);
+  await waitFor(() => arrivals(topic).slice(1).every((c) => c > 0), `every number on ${topic}`, 15_000).catch((e: Error) => {
+    throw new Error(`${e.message}; missing: ${arrivals(topic).flatMap((c, n) => (n > 0 && c === 0 ? [n] : [])).join(',')}`);
+  });
   await sleep(300); // late duplicates, if any, would arrive now
   const counts = arrivals(topic);
   for (let n = 1; n <= TOTAL; n++) {

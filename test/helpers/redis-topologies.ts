@@ -109,13 +109,25 @@ export async function startRedisCluster(opts: { masters?: number; replicasPerMas
   const stop = async (): Promise<void> => { await Promise.all(servers.map((s) => s.stop())); };
   try {
     const count = masters * (1 + replicas);
-    await Promise.all(Array.from({ length: count }, async () => {
-      const busPort = await freePort();
-      servers.push(await startRedis({
-        args: ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-port', String(busPort),
-          '--cluster-node-timeout', '3000', '--cluster-require-full-coverage', 'yes', ...FAST_SYNC],
-      }));
-    }));
+    const used = new Set<number>();
+    for (let i = 0; i < count; i++) {
+      // startRedis retries a taken client port, but not a taken bus port: retry that here.
+      for (let attempt = 0; ; attempt++) {
+        const busPort = await freePort();
+        if (used.has(busPort) || servers.some((s) => s.port === busPort)) continue;
+        try {
+          const node = await startRedis({
+            args: ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-port', String(busPort),
+              '--cluster-node-timeout', '3000', '--cluster-require-full-coverage', 'yes', ...FAST_SYNC],
+          });
+          used.add(busPort);
+          servers.push(node);
+          break;
+        } catch (err) {
+          if (attempt >= 3) throw err;
+        }
+      }
+    }
     const addrs = servers.map((s) => `127.0.0.1:${s.port}`);
     await new Promise<void>((resolve, reject) => {
       execFile('redis-cli', ['--cluster', 'create', ...addrs, '--cluster-replicas', String(replicas), '--cluster-yes'],
