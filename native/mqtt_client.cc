@@ -163,6 +163,8 @@ void MqttClient::Open(uint64_t request, CreateSpec spec) {
     MQTTAsync_createOptions options = MQTTAsync_createOptions_initializer;
     options.MQTTVersion = spec.mqtt_version;
     options.sendWhileDisconnected = spec.send_while_disconnected;
+    // Also before the first connect and after a disconnect, not only after a connection loss.
+    options.allowDisconnectedSendAtAnyTime = spec.send_while_disconnected;
     options.maxBufferedMessages = spec.max_buffered_messages;
     options.deleteOldestMessages = spec.delete_oldest_messages;
     options.restoreMessages = spec.restore_messages;
@@ -294,13 +296,18 @@ void MqttClient::Publish(uint64_t request, PublishSpec spec) {
     for (auto& failure : PersistenceBridge::TakeThreadFailures()) {
       if (failure.op == PersistenceOp::kPut && IsCommandKey(failure.key)) failures.push_back(std::move(failure));
     }
-    if ((rc != MQTTASYNC_SUCCESS || !failures.empty()) && self->TakePending(pending)) {
-      delete pending;
+    // When Paho accepted the message, it still holds `pending` as the command's context
+    // and will answer it later (that late answer is ignored): only a refused call frees it.
+    bool refused = rc != MQTTASYNC_SUCCESS;
+    if (refused ? self->TakePending(pending) : !failures.empty()) {
+      if (refused) delete pending;
       auto event = std::make_unique<ClientEvent>();
       event->request = request;
       event->rc = rc != MQTTASYNC_SUCCESS ? rc : MQTTASYNC_PERSISTENCE_ERROR;
       event->token = options.token;
-      event->text = rc != MQTTASYNC_SUCCESS ? MQTTAsync_strerror(rc) : "the message could not be stored";
+      event->text = refused ? MQTTAsync_strerror(rc)
+                            : "the message could not be stored; Paho keeps it in memory and may still deliver it, "
+                              "but it will not survive a restart";
       event->persistence_failures = std::move(failures);
       self->Emit(std::move(event));
     }

@@ -54,7 +54,8 @@ void MqttClient::OnSuccess5(void* context, MQTTAsync_successData5* response) {
     } else if (pending->kind == RequestKind::kSubscribe || pending->kind == RequestKind::kUnsubscribe) {
       const auto& codes = pending->kind == RequestKind::kSubscribe ? response->alt.sub.reasonCodes : response->alt.unsub.reasonCodes;
       int count = pending->kind == RequestKind::kSubscribe ? response->alt.sub.reasonCodeCount : response->alt.unsub.reasonCodeCount;
-      if (codes != nullptr && count > 0) {
+      // For one topic Paho sets the count but leaves the array uninitialised: use reasonCode.
+      if (pending->count > 1 && codes != nullptr && count > 0) {
         event->list.assign(codes, codes + count);
       } else {
         event->list.push_back(response->reasonCode);
@@ -150,9 +151,9 @@ void MqttClient::OnDisconnected(void* context, MQTTProperties* properties, enum 
   ClientOf(context)->Emit(std::move(event));
 }
 
-void ClientCallJs(Napi::Env env, Napi::Function on_event, MqttClient* self, ClientEvent* raw) {
-  std::unique_ptr<ClientEvent> event(raw);
-  if (env == nullptr) return;
+namespace {
+
+Napi::Object EventToJs(Napi::Env env, std::unique_ptr<ClientEvent>& event) {
   static const char* const kTypes[] = {"result", "message", "connectionLost", "connected", "disconnected", "deliveryComplete"};
   Napi::Object js = Napi::Object::New(env);
   js.Set("type", kTypes[static_cast<int>(event->type)]);
@@ -209,11 +210,20 @@ void ClientCallJs(Napi::Env env, Napi::Function on_event, MqttClient* self, Clie
       break;
   }
   if (!event->properties.empty()) js.Set("properties", PropertiesToJs(env, event->properties));
+  return js;
+}
+
+}  // namespace
+
+void ClientCallJs(Napi::Env env, Napi::Function on_event, MqttClient*, ClientEvent* raw) {
+  std::unique_ptr<ClientEvent> event(raw);
+  if (env == nullptr) return;
   try {
-    on_event.Call({js});
+    // Building the event can throw too, when the environment is terminating (worker exit).
+    on_event.Call({EventToJs(env, event)});
   } catch (const Napi::Error& error) {
-    // Listener errors are rethrown by src/ on a later tick; never unwind through Node-API.
-    fprintf(stderr, "paho-mqtt-redis: client event handler threw: %s\n", error.Message().c_str());
+    // src/ rethrows listener errors on a later tick; nothing may unwind through Node-API.
+    if (!error.Message().empty()) fprintf(stderr, "paho-mqtt-redis: client event delivery failed: %s\n", error.Message().c_str());
   }
 }
 

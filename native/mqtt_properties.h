@@ -2,7 +2,10 @@
 // threads as plain C++ values. JS sees them as [{ id, value }]; src/ names them.
 #pragma once
 
+// Debian's MQTTProperties.h has no C++ guard of its own.
+extern "C" {
 #include <MQTTProperties.h>
+}
 #include <napi.h>
 
 #include <cstdint>

@@ -168,11 +168,13 @@ void PersistenceBridge::ReportOnJsThread(Napi::Env env, PersistenceOp op, const 
                                          CallFailure failure, const std::string& message) {
   if (on_failure_.IsEmpty()) return;
   try {
+    Napi::HandleScope scope(env);
     on_failure_.Call({Napi::String::New(env, OpName(op)), Napi::String::New(env, key),
                       Napi::String::New(env, FailureCode(failure)), Napi::String::New(env, message)});
   } catch (const Napi::Error& error) {
     // A throwing listener must not become an uncaught exception inside a native callback.
-    fprintf(stderr, "paho-mqtt-redis: persistence failure listener threw: %s\n", error.Message().c_str());
+    // An empty message means the environment is terminating: nothing to tell.
+    if (!error.Message().empty()) fprintf(stderr, "paho-mqtt-redis: persistence failure listener threw: %s\n", error.Message().c_str());
   }
 }
 
@@ -189,18 +191,18 @@ void BridgeCallJs(Napi::Env env, Napi::Function dispatch, PersistenceBridge* sel
   }
   const CallPtr& call = message->call;
   if (call->Finished()) return;  // timed out while queued
-  Napi::Value data = env.Undefined();
-  if (call->op == PersistenceOp::kPut) {
-    if (call->data->empty()) {
-      data = Napi::Buffer<uint8_t>::New(env, 0);
-    } else {
-      // No second copy: the Buffer shares the bytes, and keeps them alive until collected.
-      auto* owner = new Bytes(call->data);
-      data = Napi::Buffer<uint8_t>::NewOrCopy(env, const_cast<uint8_t*>(call->data->data()), call->data->size(),
-                                              [](Napi::Env, uint8_t*, Bytes* held) { delete held; }, owner);
-    }
-  }
   try {
+    Napi::Value data = env.Undefined();
+    if (call->op == PersistenceOp::kPut) {
+      if (call->data->empty()) {
+        data = Napi::Buffer<uint8_t>::New(env, 0);
+      } else {
+        // No second copy: the Buffer shares the bytes, and keeps them alive until collected.
+        auto* owner = new Bytes(call->data);
+        data = Napi::Buffer<uint8_t>::NewOrCopy(env, const_cast<uint8_t*>(call->data->data()), call->data->size(),
+                                                [](Napi::Env, uint8_t*, Bytes* held) { delete held; }, owner);
+      }
+    }
     napi_value args[] = {
         Napi::Number::New(env, static_cast<double>(call->id)),
         Napi::Number::New(env, static_cast<double>(call->op)),
@@ -211,7 +213,8 @@ void BridgeCallJs(Napi::Env env, Napi::Function dispatch, PersistenceBridge* sel
     };
     dispatch.Call(6, args);
   } catch (const Napi::Error& error) {
-    // The TS dispatcher catches store errors itself; this is a last line of defence.
+    // The TS dispatcher catches store errors itself; this catches a terminating
+    // environment (worker exit) and is a last line of defence. The C thread is released.
     if (self->FailCall(call->id, error.Message())) {
       self->ReportOnJsThread(env, call->op, call->key, CallFailure::kStore, error.Message());
     }

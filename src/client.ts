@@ -243,7 +243,8 @@ export class AsyncClient extends EventEmitter {
     const failure = event.persistenceFailures[0];
     if (failure) {
       const claimed = this.bridge?.takeClaimed(failure.key);
-      const message = `${what}: the store failed during ${failure.op}('${failure.key}'): ${claimed?.message ?? failure.message}`;
+      const target = failure.key ? `${failure.op}('${failure.key}')` : failure.op;
+      const message = `${what}: the store failed during ${target}: ${claimed?.message ?? failure.message}`;
       return new PersistenceError((claimed?.code ?? failure.code) as PersistenceErrorCode, failure.op, failure.key, message,
         { cause: claimed?.cause ?? claimed });
     }
