@@ -4,12 +4,19 @@
 // Once the store's key list has been read (Paho does so at create), a remove of a key the
 // ledger knows to be absent succeeds without asking the store, and a command written in
 // this session is read from memory (which also spares Paho a crash on a failed read).
+//
+// It also closes a gap in Paho: the send thread removes a QoS 1/2 PUBLISH command (c-N)
+// before it stores the sent packet (s-N), so a crash between the two loses a message Paho
+// had accepted. The ledger defers that remove until the thread's next call (normally the
+// s-N put) has been made; a crash in between then yields a duplicate, never a loss.
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -23,6 +30,7 @@ class KeyLedger {
   struct Stats {
     uint64_t skipped_removes = 0;
     uint64_t cached_gets = 0;
+    uint64_t deferred_removes = 0;
   };
 
   // open/close: nothing is known about the (new) keyspace.
@@ -36,8 +44,14 @@ class KeyLedger {
   // After a remove was forwarded; `succeeded` says whether the store confirmed it.
   void Removed(const std::string& key, bool succeeded);
   void Cleared();
-  // The body of a command (c-/c5-) put in this session, or null.
+  // The body of a command (c-/c5-) put or read in this session, or null.
   Bytes CachedCommand(const std::string& key);
+  void Fetched(const std::string& key, const Bytes& data);
+  // Defers the remove of a QoS 1/2 PUBLISH command; false (not deferred) for anything else.
+  bool DeferRemove(const std::string& key);
+  // The remove this thread deferred, if any, now due.
+  std::optional<std::string> TakeDeferred();
+  std::vector<std::string> TakeAllDeferred();
   Stats stats();
 
  private:
@@ -45,6 +59,7 @@ class KeyLedger {
   bool complete_ = false;
   std::unordered_set<std::string> keys_;
   std::unordered_map<std::string, Bytes> commands_;
+  std::unordered_map<std::thread::id, std::string> deferred_;
   Stats stats_;
 };
 

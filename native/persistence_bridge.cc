@@ -293,8 +293,19 @@ int PersistenceBridge::Open(void** handle, const char* client_id, const char* se
   return 0;
 }
 
+void PersistenceBridge::FlushDeferred() {
+  if (auto key = ledger_.TakeDeferred()) ForwardRemove(*key);
+}
+
+bool PersistenceBridge::ForwardRemove(const std::string& key) {
+  bool ok = Forward(NewCall(PersistenceOp::kRemove, key.c_str()));
+  ledger_.Removed(key, ok);
+  return ok;
+}
+
 int PersistenceBridge::CloseStore(void* handle) {
   auto* self = FromHandle(handle);
+  for (const std::string& key : self->ledger_.TakeAllDeferred()) self->ForwardRemove(key);
   self->ledger_.Reset();
   return self->Forward(self->NewCall(PersistenceOp::kClose, "")) ? 0 : MQTTCLIENT_PERSISTENCE_ERROR;
 }
@@ -312,15 +323,25 @@ int PersistenceBridge::Put(void* handle, char* key, int bufcount, char* buffers[
     offset += static_cast<size_t>(buflens[i]);
   }
   call->data = bytes;
+  // A deferred command remove is due once the sent packet (s-N) is stored; any other put
+  // means the thread moved on, so it is due before.
+  bool sent_publish = call->key.rfind("s-", 0) == 0 || call->key.rfind("s5-", 0) == 0;
+  if (!sent_publish) self->FlushDeferred();
   self->ledger_.Added(call->key, call->data);
-  return self->Forward(call) ? 0 : MQTTCLIENT_PERSISTENCE_ERROR;
+  bool ok = self->Forward(call);
+  if (sent_publish) self->FlushDeferred();
+  return ok ? 0 : MQTTCLIENT_PERSISTENCE_ERROR;
 }
 
 int PersistenceBridge::Get(void* handle, char* key, char** buffer, int* buflen) {
   auto* self = FromHandle(handle);
+  self->FlushDeferred();
   CallPtr call = self->NewCall(PersistenceOp::kGet, key);
   Bytes cached = self->ledger_.CachedCommand(call->key);
-  if (!cached && !self->Forward(call)) return MQTTCLIENT_PERSISTENCE_ERROR;
+  if (!cached) {
+    if (!self->Forward(call)) return MQTTCLIENT_PERSISTENCE_ERROR;
+    self->ledger_.Fetched(call->key, std::make_shared<const std::vector<uint8_t>>(call->bytes));
+  }
   const std::vector<uint8_t>& found = cached ? *cached : call->bytes;
   // Paho frees this with its tracked free(): it must come from MQTTAsync_malloc.
   size_t length = found.size();
@@ -334,15 +355,16 @@ int PersistenceBridge::Get(void* handle, char* key, char** buffer, int* buflen) 
 
 int PersistenceBridge::Remove(void* handle, char* key) {
   auto* self = FromHandle(handle);
-  CallPtr call = self->NewCall(PersistenceOp::kRemove, key);
-  if (!self->ledger_.MayExist(call->key)) return 0;  // known absent: no round trip
-  bool ok = self->Forward(call);
-  self->ledger_.Removed(call->key, ok);
-  return ok ? 0 : MQTTCLIENT_PERSISTENCE_ERROR;
+  self->FlushDeferred();
+  std::string name = key != nullptr ? key : "";
+  if (!self->ledger_.MayExist(name)) return 0;  // known absent: no round trip
+  if (self->ledger_.DeferRemove(name)) return 0;  // due after the s-N put (see KeyLedger)
+  return self->ForwardRemove(name) ? 0 : MQTTCLIENT_PERSISTENCE_ERROR;
 }
 
 int PersistenceBridge::Keys(void* handle, char*** keys, int* nkeys) {
   auto* self = FromHandle(handle);
+  self->FlushDeferred();
   CallPtr call = self->NewCall(PersistenceOp::kKeys, "");
   if (!self->Forward(call)) return MQTTCLIENT_PERSISTENCE_ERROR;
   const auto& found = call->keys;
@@ -368,6 +390,7 @@ int PersistenceBridge::Keys(void* handle, char*** keys, int* nkeys) {
 
 int PersistenceBridge::Clear(void* handle) {
   auto* self = FromHandle(handle);
+  self->FlushDeferred();
   if (!self->Forward(self->NewCall(PersistenceOp::kClear, ""))) return MQTTCLIENT_PERSISTENCE_ERROR;
   self->ledger_.Cleared();
   return 0;
@@ -375,6 +398,7 @@ int PersistenceBridge::Clear(void* handle) {
 
 int PersistenceBridge::ContainsKey(void* handle, char* key) {
   auto* self = FromHandle(handle);
+  self->FlushDeferred();
   CallPtr call = self->NewCall(PersistenceOp::kContainsKey, key);
   if (!self->Forward(call)) return MQTTCLIENT_PERSISTENCE_ERROR;
   return call->contains ? 0 : MQTTCLIENT_PERSISTENCE_ERROR;

@@ -79,6 +79,9 @@ class PersistenceBridge : public std::enable_shared_from_this<PersistenceBridge>
   void ReportOnJsThread(Napi::Env env, PersistenceOp op, const std::string& key, CallFailure failure,
                         const std::string& message);
   CallPtr NewCall(PersistenceOp op, const char* key);
+  // Command removes the KeyLedger deferred (see key_ledger.h).
+  void FlushDeferred();
+  bool ForwardRemove(const std::string& key);
 
   // Paho's callbacks. `handle`/`context` are this object.
   static int Open(void** handle, const char* client_id, const char* server_uri, void* context);

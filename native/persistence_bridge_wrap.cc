@@ -64,6 +64,7 @@ Napi::Value PersistenceBridgeWrap::Stats(const Napi::CallbackInfo& info) {
   stats.Set("forwarded", static_cast<double>(bridge_->forwarded()));
   stats.Set("skippedRemoves", static_cast<double>(ledger.skipped_removes));
   stats.Set("cachedGets", static_cast<double>(ledger.cached_gets));
+  stats.Set("deferredRemoves", static_cast<double>(ledger.deferred_removes));
   return stats;
 }
 

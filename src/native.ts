@@ -19,7 +19,7 @@ export interface NativePersistenceBridge {
   close(): void;
   readonly timeoutMs: number;
   /** Calls sent to the store, and round trips the key ledger spared. */
-  stats(): { forwarded: number; skippedRemoves: number; cachedGets: number };
+  stats(): { forwarded: number; skippedRemoves: number; cachedGets: number; deferredRemoves: number };
 }
 
 export interface NativeProperty { id: number; value: number | string | Buffer | [string, string] }
