@@ -7,7 +7,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { AsyncClient, MemoryPersistence, PahoMqttRedisError, PersistenceError, RedisPersistence } from '../src/index';
 import { startMosquitto, startRedis, type MosquittoServer, type RedisServer } from './helpers/servers';
-import { Inbox, closeAll, hashKeys, runFixture, sleep, uid, waitFor, stopOnCrash } from './fixtures/client-common';
+import { Inbox, closeAll, hashKeys, runFixture, sleep, uid, waitFor } from './fixtures/client-common';
 
 let broker: MosquittoServer;
 let redis: RedisServer;
@@ -15,7 +15,6 @@ const clients = new Set<AsyncClient>();
 
 before(async () => {
   [broker, redis] = await Promise.all([startMosquitto(), startRedis()]);
-  stopOnCrash(broker.pid, redis.pid);
 });
 after(async () => {
   await closeAll(clients);

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
 import { AsyncClient } from '../src/index';
 import { startMosquitto, startRedis, type MosquittoServer, type RedisServer } from './helpers/servers';
-import { Inbox, closeAll, fixture, runFixture, uid, stopOnCrash } from './fixtures/client-common';
+import { Inbox, closeAll, fixture, runFixture, uid } from './fixtures/client-common';
 
 let broker: MosquittoServer;
 let redis: RedisServer;
@@ -15,7 +15,6 @@ const clients = new Set<AsyncClient>();
 
 before(async () => {
   [broker, redis] = await Promise.all([startMosquitto(), startRedis()]);
-  stopOnCrash(broker.pid, redis.pid);
 });
 after(async () => {
   await closeAll(clients);

@@ -6,7 +6,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { AsyncClient, MemoryPersistence, PahoError, type SslOptions } from '../src/index';
 import { makeTestCA, startMosquitto, type MosquittoServer, type TlsFiles } from './helpers/servers';
-import { Inbox, closeAll, uid, stopOnCrash } from './fixtures/client-common';
+import { Inbox, closeAll, uid } from './fixtures/client-common';
 
 let ca: TlsFiles;
 let broker: MosquittoServer;
@@ -19,7 +19,6 @@ before(async () => {
     startMosquitto({ tls: ca }),
     startMosquitto({ tls: ca, extraConfig: 'require_certificate true' }),
   ]);
-  stopOnCrash(broker.pid, mtlsBroker.pid);
 });
 after(async () => {
   await closeAll(clients);

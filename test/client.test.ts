@@ -10,7 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { AsyncClient, MemoryPersistence, PahoError, PahoMqttRedisError, PersistenceError, type CreateOptions } from '../src/index';
 import { startMosquitto, freePort, type MosquittoServer } from './helpers/servers';
-import { Inbox, closeAll, uid, waitFor, stopOnCrash } from './fixtures/client-common';
+import { Inbox, closeAll, uid, waitFor } from './fixtures/client-common';
 
 let broker: MosquittoServer;
 const clients = new Set<AsyncClient>();
@@ -39,7 +39,6 @@ async function rejectsWith(p: Promise<unknown> | (() => Promise<unknown>), code:
 
 before(async () => {
   broker = await startMosquitto();
-  stopOnCrash(broker.pid);
 });
 after(async () => {
   await closeAll(clients);

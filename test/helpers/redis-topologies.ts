@@ -6,13 +6,13 @@
  *
  * Never touches the shared Redis (:6379).
  */
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import Redis from 'ioredis';
-import { startRedis, freePort, type RedisServer } from './servers';
+import { startRedis, freePort, spawnTracked, type RedisServer } from './servers';
 
 export interface HostPort { host: string; port: number }
 
@@ -221,9 +221,7 @@ async function startSentinel(name: string, masterPort: number, quorum: number): 
       `sentinel failover-timeout ${name} 5000`,
       `sentinel parallel-syncs ${name} 1`,
     ].join('\n') + '\n');
-    const fd = fs.openSync(logFile, 'a');
-    const child = spawn('redis-server', [conf, '--sentinel'], { cwd: dir, stdio: ['ignore', fd, fd] });
-    fs.closeSync(fd);
+    const child = spawnTracked('redis-server', [conf, '--sentinel'], logFile, dir);
     trackedSentinels.add(child);
     child.once('exit', () => trackedSentinels.delete(child));
     child.unref();

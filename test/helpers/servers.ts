@@ -82,7 +82,32 @@ function removeTmpDirs(): void {
   tmpDirs.clear();
 }
 
+// A native crash (or SIGKILL) skips the exit hooks: a watchdog process, started with the
+// first server, kills whatever is listed in the pid file once this process is gone.
+let pidFile: string | undefined;
+let watchdog: ChildProcess | undefined;
+
+function writePidFile(): void {
+  if (!pidFile) return;
+  const pids = [...tracked].map((c) => c.pid).filter((p): p is number => p !== undefined);
+  try { fs.writeFileSync(pidFile, pids.join(' ')); } catch { /* tmp dir gone at exit */ }
+}
+
+function startWatchdog(): void {
+  if (watchdog) return;
+  pidFile = path.join(os.tmpdir(), `pmr-servers-${process.pid}.pids`);
+  fs.writeFileSync(pidFile, '');
+  const script = `while kill -0 ${process.pid} 2>/dev/null; do sleep 0.5; done; ` +
+    `p=$(cat '${pidFile}' 2>/dev/null); if [ -n "$p" ]; then kill -CONT $p 2>/dev/null; kill -9 $p 2>/dev/null; fi; rm -f '${pidFile}'`;
+  watchdog = spawn('sh', ['-c', script], { detached: true, stdio: 'ignore' });
+  watchdog.unref();
+}
+
 function killAllTracked(): void {
+  if (watchdog?.pid !== undefined) {
+    try { process.kill(watchdog.pid, 'SIGKILL'); } catch { /* gone */ }
+    if (pidFile) fs.rmSync(pidFile, { force: true });
+  }
   for (const child of tracked) {
     if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
       try { process.kill(child.pid, 'SIGKILL'); } catch { /* already gone */ }
@@ -122,7 +147,8 @@ function isRunning(child: ChildProcess | undefined): child is ChildProcess {
   return child !== undefined && child.exitCode === null && child.signalCode === null;
 }
 
-function spawnTracked(cmd: string, args: string[], logFile: string, cwd: string): ChildProcess {
+/** Spawns a server process tracked like the others (killed at exit, and by the watchdog). */
+export function spawnTracked(cmd: string, args: string[], logFile: string, cwd: string): ChildProcess {
   stopAllOnExit();
   const fd = fs.openSync(logFile, 'a');
   let child: ChildProcess;
@@ -132,7 +158,9 @@ function spawnTracked(cmd: string, args: string[], logFile: string, cwd: string)
     fs.closeSync(fd);
   }
   tracked.add(child);
-  child.once('exit', () => tracked.delete(child));
+  startWatchdog();
+  writePidFile();
+  child.once('exit', () => { tracked.delete(child); writePidFile(); });
   child.once('error', () => tracked.delete(child));
   // A forgotten server must not keep the test process alive; the exit hook kills it.
   child.unref();
