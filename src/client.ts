@@ -195,12 +195,14 @@ export class AsyncClient extends EventEmitter {
   unref(): this {
     this.allowRef = false;
     this.updateRef();
+    this.bridge?.store.unref?.();
     return this;
   }
 
   ref(): this {
     this.allowRef = true;
     this.updateRef();
+    this.bridge?.store.ref?.();
     return this;
   }
 

@@ -20,6 +20,10 @@ export interface ClientPersistence {
   keys(): MaybePromise<string[]>;
   clear(): MaybePromise<void>;
   containsKey(key: string): MaybePromise<boolean>;
+  /** Optional: let the process exit while the store's connections are open (client.unref()). */
+  unref?(): void;
+  /** Optional: undo unref(). */
+  ref?(): void;
 }
 
 /** The eight operation names, as reported in `PersistenceError.op`. */

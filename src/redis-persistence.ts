@@ -110,6 +110,7 @@ export class RedisPersistence implements ClientPersistence {
   private epoch = 0;
   private name: string | undefined;
   private lastError: Error | undefined;
+  private refSockets = true;
   private readonly sealer: ValueSealer | undefined;
   private readonly ack: AckReplicasOptions | undefined;
 
@@ -224,6 +225,26 @@ export class RedisPersistence implements ClientPersistence {
       this.redis = redis;
     }
     this.name = name;
+  }
+
+  /**
+   * Lets the process exit while this store's own connection is open (AsyncClient.unref()
+   * calls it); a user-supplied client is left alone. `ref()` undoes it.
+   */
+  unref(): void {
+    this.refSockets = false;
+    this.applyRef(this.redis);
+  }
+
+  ref(): void {
+    this.refSockets = true;
+    this.applyRef(this.redis);
+  }
+
+  private applyRef(redis: AnyClient | undefined): void {
+    if (redis === undefined || redis === this.userClient) return;
+    const stream = (redis as unknown as { stream?: { ref?(): void; unref?(): void } }).stream;
+    if (this.refSockets) stream?.ref?.(); else stream?.unref?.();
   }
 
   async close(): Promise<void> {
@@ -406,6 +427,7 @@ export class RedisPersistence implements ClientPersistence {
     // A refused SELECT (e.g. an ACL user without +select) only surfaces as an 'error' event, and
     // ioredis then carries on in db 0: catch it, so open() fails instead of using the wrong db.
     let selectError: Error | undefined;
+    redis.on('connect', () => this.applyRef(redis)); // every (re)connection has a new socket
     redis.on('error', (err: Error) => {
       this.lastError = err;
       if ((err as { command?: { name?: string } }).command?.name === 'select') selectError = err;

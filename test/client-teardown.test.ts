@@ -80,8 +80,7 @@ describe('process exit with live clients', () => {
 
   it('a script that ends with a connected but unref()ed client exits by itself', () => unrefExits());
 
-  it('... also when the client persists to Redis', { todo: "client.unref() leaves RedisPersistence's ioredis socket referenced" },
-    () => unrefExits(redis.url));
+  it('... also when the client persists to Redis', () => unrefExits(redis.url));
 });
 
 describe('worker threads', () => {
