@@ -23,6 +23,8 @@
       'cflags!': ['-fno-exceptions'],
       'cflags_cc!': ['-fno-exceptions'],
       'cflags_cc': ['-std=c++17', '-Wall', '-Wextra', '-Wno-unused-parameter'],
+      # Paho's threads may still run addon code while a worker's environment unloads it.
+      'ldflags': ['-Wl,-z,nodelete'],
       'conditions': [
         ['"<!(echo $PMR_SANITIZE)"=="address"', {
           'cflags_cc': ['-fsanitize=address', '-fno-omit-frame-pointer'],

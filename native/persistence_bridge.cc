@@ -327,7 +327,9 @@ int PersistenceBridge::Put(void* handle, char* key, int bufcount, char* buffers[
   // means the thread moved on, so it is due before.
   bool sent_publish = call->key.rfind("s-", 0) == 0 || call->key.rfind("s5-", 0) == 0;
   if (!sent_publish) self->FlushDeferred();
-  self->ledger_.Added(call->key, call->data);
+  // The ledger keeps its own copy of a command: a store may write into the Buffer it got.
+  bool command = call->key.rfind("c-", 0) == 0 || call->key.rfind("c5-", 0) == 0;
+  self->ledger_.Added(call->key, command ? std::make_shared<const std::vector<uint8_t>>(*bytes) : nullptr);
   bool ok = self->Forward(call);
   if (sent_publish) self->FlushDeferred();
   return ok ? 0 : MQTTCLIENT_PERSISTENCE_ERROR;

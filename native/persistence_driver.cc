@@ -93,7 +93,7 @@ const char* const kKeyPrefixes[] = {"c-", "s-", "sc-", "r-", "q-", "c5-", "s5-",
 }  // namespace
 
 PersistenceDriver::PersistenceDriver(Napi::Env env, std::shared_ptr<PersistenceBridge> bridge)
-    : Napi::AsyncWorker(env, "paho-mqtt-redis:test-driver"), bridge_(std::move(bridge)),
+    : env_(env), bridge_(std::move(bridge)),
       deferred_(Napi::Promise::Deferred::New(env)) {}
 
 Napi::Object PersistenceDriver::Exports(Napi::Env env) {
@@ -280,6 +280,43 @@ void PersistenceDriver::OnOK() {
     results.Set(static_cast<uint32_t>(i), result);
   }
   deferred_.Resolve(results);
+}
+
+namespace {
+// The thread-safe function is freed at environment teardown even while a thread still
+// holds it: the driver thread calls it only under `mutex` while `alive`.
+struct DoneGate {
+  std::mutex mutex;
+  bool alive = true;
+};
+}  // namespace
+
+void PersistenceDriver::Queue() {
+  auto gate = std::make_shared<DoneGate>();
+  auto* gate_ref = new std::shared_ptr<DoneGate>(gate);
+  // Ref'd, like an AsyncWorker: a pending run keeps the event loop alive.
+  done_ = Napi::ThreadSafeFunction::New(
+      env_, Napi::Function::New(env_, [](const Napi::CallbackInfo&) {}), "paho-mqtt-redis:test-driver", 0, 1,
+      [gate_ref](Napi::Env) {
+        {
+          std::lock_guard<std::mutex> lock((*gate_ref)->mutex);
+          (*gate_ref)->alive = false;
+        }
+        delete gate_ref;
+      });
+  std::thread([self = this, gate] {
+    self->Execute();
+    std::lock_guard<std::mutex> lock(gate->mutex);
+    if (!gate->alive) return;  // the environment is gone: nobody to answer (the driver leaks)
+    Napi::ThreadSafeFunction done = self->done_;
+    done.NonBlockingCall([self](Napi::Env env, Napi::Function) {
+      if (env == nullptr) return;
+      Napi::HandleScope scope(env);
+      if (self->error_.empty()) self->OnOK(); else self->OnError(Napi::Error::New(env, self->error_));
+      delete self;
+    });
+    done.Release();
+  }).detach();
 }
 
 void PersistenceDriver::OnError(const Napi::Error& error) { deferred_.Reject(error.Value()); }

@@ -30,7 +30,10 @@ struct StressReport {
   std::vector<double> latencies_us;
 };
 
-class PersistenceDriver : public Napi::AsyncWorker {
+// Not a Napi::AsyncWorker: the calls it makes may block for a store's whole timeout, and
+// Node joins the libuv pool at process.exit() and drains pool work before a worker's
+// cleanup hooks run, so pool work must never wait on JS. It runs on its own thread.
+class PersistenceDriver {
  public:
   // { runScript(bridge, steps), runStress(bridge, {threads, iterations, clientId, serverURI}),
   //   callOnJsThread(bridge, op, key) }
@@ -38,9 +41,12 @@ class PersistenceDriver : public Napi::AsyncWorker {
 
  private:
   PersistenceDriver(Napi::Env env, std::shared_ptr<PersistenceBridge> bridge);
-  void Execute() override;
-  void OnOK() override;
-  void OnError(const Napi::Error& error) override;
+  void Execute();
+  void OnOK();
+  void OnError(const Napi::Error& error);
+  void Queue();
+  void SetError(const std::string& message) { error_ = message; }
+  Napi::Env Env() { return env_; }
 
   static Napi::Value RunScript(const Napi::CallbackInfo& info);
   static Napi::Value RunStress(const Napi::CallbackInfo& info);
@@ -50,6 +56,9 @@ class PersistenceDriver : public Napi::AsyncWorker {
   void ExecuteStress();
   static void StressThread(MQTTClient_persistence* p, void* handle, int thread, int iterations, StressReport* report);
 
+  Napi::Env env_;
+  std::string error_;
+  Napi::ThreadSafeFunction done_;
   std::shared_ptr<PersistenceBridge> bridge_;
   Napi::Promise::Deferred deferred_;
   bool stress_ = false;

@@ -13,17 +13,9 @@ import * as path from 'node:path';
 const FIXTURE = path.join(__dirname, 'fixtures', 'teardown-child.js');
 const GIVE_UP_MS = 6000;
 
-/**
- * Known native bug (see the bridge-teardown report): the test driver runs its blocked calls
- * on the libuv threadpool (Napi::AsyncWorker), and Node joins that pool at process.exit()
- * (uv_library_shutdown) and waits for pool work before a worker's cleanup hooks run, so
- * every case below hangs until the store timeout (then the stress thread blocks again).
- * These stay `todo` until native/persistence_driver.cc is fixed; set
- * PMR_EXPECT_CLEAN_TEARDOWN=1 to run them as ordinary tests.
- */
-const KNOWN_BUG = process.env.PMR_EXPECT_CLEAN_TEARDOWN
-  ? undefined
-  : 'native bug: blocked test-driver calls hang teardown (libuv threadpool); see report';
+// The test driver runs its calls on a thread of its own, not on the libuv pool: Node joins
+// that pool at process.exit() and drains it before a worker's cleanup hooks run, so pool
+// work that waits on JS would hang every case below.
 
 interface ChildRun {
   code: number | null;
@@ -81,7 +73,7 @@ function assertNoCrash(run: ChildRun): void {
 }
 
 describe('teardown with C threads blocked in a persistence callback', () => {
-  it('process.exit(0) exits within 1 s, cleanly', { todo: KNOWN_BUG }, async () => {
+  it('process.exit(0) exits within 1 s, cleanly', async () => {
     const run = await runChild('exit');
     assert.match(run.stdout, /^BLOCKED 4$/m, `the fixture did not block its threads: ${describeRun(run)}`);
     assertNoCrash(run);
@@ -91,7 +83,7 @@ describe('teardown with C threads blocked in a persistence callback', () => {
     assert.ok(ms < 1000, `exit took ${ms} ms after process.exit()`);
   });
 
-  it('an uncaught exception exits with code 1 promptly, without a crash signal', { todo: KNOWN_BUG }, async () => {
+  it('an uncaught exception exits with code 1 promptly, without a crash signal', async () => {
     const run = await runChild('throw');
     assert.match(run.stdout, /^BLOCKED 4$/m, `the fixture did not block its threads: ${describeRun(run)}`);
     assertNoCrash(run);
@@ -101,7 +93,7 @@ describe('teardown with C threads blocked in a persistence callback', () => {
     assert.ok(ms < 1000, `exit took ${ms} ms after the throw`);
   });
 
-  it('worker.terminate() resolves within 1 s and the parent stays healthy', { todo: KNOWN_BUG }, async () => {
+  it('worker.terminate() resolves within 1 s and the parent stays healthy', async () => {
     const run = await runChild('worker-terminate');
     assertNoCrash(run);
     assert.equal(run.code, 0, describeRun(run));
@@ -112,7 +104,7 @@ describe('teardown with C threads blocked in a persistence callback', () => {
     assert.equal(run.result.roundTrip, true, 'the parent could not use the bridge afterwards');
   });
 
-  it('a worker calling process.exit() itself ends within 1 s and the parent stays healthy', { todo: KNOWN_BUG }, async () => {
+  it('a worker calling process.exit() itself ends within 1 s and the parent stays healthy', async () => {
     const run = await runChild('worker-exit');
     assertNoCrash(run);
     assert.equal(run.code, 0, describeRun(run));

@@ -27,15 +27,6 @@ const ALL_OPS: DriverStepSpec[] = [
   { op: 'close' },
 ];
 
-/**
- * Known native bug (see report): for c-/c5- keys the put Buffer handed to the store shares
- * its bytes with the KeyLedger's command cache, which later answers Paho's pget without
- * asking the store. Set PMR_EXPECT_ALIASING_FIX=1 to run the test as an ordinary one.
- */
-const ALIASING_BUG = process.env.PMR_EXPECT_ALIASING_FIX
-  ? undefined
-  : 'native bug: the put Buffer aliases the KeyLedger command cache; see report';
-
 // ---------------------------------------------------------------------------------------
 
 let redis: RedisServer;
@@ -284,7 +275,7 @@ describe('bridge failure paths', () => {
     h.bridge.close();
   });
 
-  it('a store writing into the Buffer it was given cannot change what Paho reads back', { todo: ALIASING_BUG }, async () => {
+  it('a store writing into the Buffer it was given cannot change what Paho reads back', async () => {
     // Legal by the store contract (e.g. in-place encryption, or zeroing after use).
     const memory = new MemoryPersistence();
     const h = harness(customStore({
