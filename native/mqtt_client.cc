@@ -144,16 +144,6 @@ void MqttClient::FailIfRefused(int rc, Pending* pending) {
   EmitResult(request, rc, MQTTAsync_strerror(rc));
 }
 
-void MqttClient::FillResponse(MQTTAsync_responseOptions* options, Pending* pending) {
-  options->context = pending;
-  if (mqtt_version_ >= MQTTVERSION_5) {
-    options->onSuccess5 = &MqttClient::OnSuccess5;
-    options->onFailure5 = &MqttClient::OnFailure5;
-  } else {
-    options->onSuccess = &MqttClient::OnSuccess;
-    options->onFailure = &MqttClient::OnFailure;
-  }
-}
 
 // ---- JS-thread entry points: each runs its Paho call on the command thread ----
 
@@ -261,14 +251,7 @@ void MqttClient::Connect(uint64_t request, ConnectSpec spec) {
       options.connectProperties = &connect_properties;
     }
     Pending* pending = self->NewPending(request, RequestKind::kConnect);
-    options.context = pending;
-    if (v5) {
-      options.onSuccess5 = &MqttClient::OnSuccess5;
-      options.onFailure5 = &MqttClient::OnFailure5;
-    } else {
-      options.onSuccess = &MqttClient::OnSuccess;
-      options.onFailure = &MqttClient::OnFailure;
-    }
+    self->SetCallbacks(&options, pending);
     int rc = MQTTAsync_connect(self->handle_, &options);
     MQTTProperties_free(&will_properties);
     MQTTProperties_free(&connect_properties);
@@ -287,7 +270,7 @@ void MqttClient::Publish(uint64_t request, PublishSpec spec) {
     if (self->mqtt_version_ >= MQTTVERSION_5) FillProperties(spec.properties, &message.properties);
     MQTTAsync_responseOptions options = MQTTAsync_responseOptions_initializer;
     Pending* pending = self->NewPending(request);
-    self->FillResponse(&options, pending);
+    self->SetCallbacks(&options, pending);
     PersistenceBridge::ResetThreadFailures();
     int rc = MQTTAsync_sendMessage(self->handle_, spec.topic.c_str(), &message, &options);
     MQTTProperties_free(&message.properties);
@@ -327,7 +310,7 @@ void MqttClient::Subscribe(uint64_t request, SubscribeSpec spec) {
       FillProperties(spec.properties, &options.properties);
     }
     Pending* pending = self->NewPending(request, RequestKind::kSubscribe, static_cast<int>(topics.size()));
-    self->FillResponse(&options, pending);
+    self->SetCallbacks(&options, pending);
     int rc = MQTTAsync_subscribeMany(self->handle_, static_cast<int>(topics.size()), topics.data(), qos.data(), &options);
     MQTTProperties_free(&options.properties);
     self->FailIfRefused(rc, pending);
@@ -341,7 +324,7 @@ void MqttClient::Unsubscribe(uint64_t request, UnsubscribeSpec spec) {
     MQTTAsync_responseOptions options = MQTTAsync_responseOptions_initializer;
     if (self->mqtt_version_ >= MQTTVERSION_5) FillProperties(spec.properties, &options.properties);
     Pending* pending = self->NewPending(request, RequestKind::kUnsubscribe, static_cast<int>(topics.size()));
-    self->FillResponse(&options, pending);
+    self->SetCallbacks(&options, pending);
     int rc = MQTTAsync_unsubscribeMany(self->handle_, static_cast<int>(topics.size()), topics.data(), &options);
     MQTTProperties_free(&options.properties);
     self->FailIfRefused(rc, pending);
@@ -361,14 +344,7 @@ void MqttClient::Disconnect(uint64_t request, DisconnectSpec spec) {
     }
     options.timeout = spec.timeout_ms;
     Pending* pending = self->NewPending(request);
-    options.context = pending;
-    if (v5) {
-      options.onSuccess5 = &MqttClient::OnSuccess5;
-      options.onFailure5 = &MqttClient::OnFailure5;
-    } else {
-      options.onSuccess = &MqttClient::OnSuccess;
-      options.onFailure = &MqttClient::OnFailure;
-    }
+    self->SetCallbacks(&options, pending);
     int rc = MQTTAsync_disconnect(self->handle_, &options);
     MQTTProperties_free(&options.properties);
     self->FailIfRefused(rc, pending);

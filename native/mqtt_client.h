@@ -79,8 +79,21 @@ class MqttClient : public std::enable_shared_from_this<MqttClient> {
     int count;  // topics in a (un)subscribe
   };
   Pending* NewPending(uint64_t request, RequestKind kind = RequestKind::kOther, int count = 0);
-  void FillResponse(MQTTAsync_responseOptions* options, Pending* pending);
+  // Connect, disconnect and response options all carry the same callback fields.
+  template <typename Options>
+  void SetCallbacks(Options* options, Pending* pending) {
+    options->context = pending;
+    if (mqtt_version_ >= MQTTVERSION_5) {
+      options->onSuccess5 = &MqttClient::OnSuccess5;
+      options->onFailure5 = &MqttClient::OnFailure5;
+    } else {
+      options->onSuccess = &MqttClient::OnSuccess;
+      options->onFailure = &MqttClient::OnFailure;
+    }
+  }
   bool TakePending(Pending* pending);
+  // The client of a Pending Paho answers, or null if it was already answered.
+  static MqttClient* Claim(Pending* pending) { return pending->client->TakePending(pending) ? pending->client : nullptr; }
   void FailIfRefused(int rc, Pending* pending);
 
   void Queue(uint64_t request, std::function<void()> job);

@@ -15,8 +15,8 @@ MqttClient* ClientOf(void* context) { return static_cast<MqttClient*>(context); 
 // failed synchronously, or destroy cleaned up) is ignored.
 void MqttClient::OnSuccess(void* context, MQTTAsync_successData* response) {
   auto* pending = static_cast<Pending*>(context);
-  MqttClient* self = pending->client;
-  if (!self->TakePending(pending)) return;
+  MqttClient* self = Claim(pending);
+  if (self == nullptr) return;
   auto event = std::make_unique<ClientEvent>();
   event->request = pending->request;
   if (response != nullptr) {
@@ -39,8 +39,8 @@ void MqttClient::OnSuccess(void* context, MQTTAsync_successData* response) {
 
 void MqttClient::OnSuccess5(void* context, MQTTAsync_successData5* response) {
   auto* pending = static_cast<Pending*>(context);
-  MqttClient* self = pending->client;
-  if (!self->TakePending(pending)) return;
+  MqttClient* self = Claim(pending);
+  if (self == nullptr) return;
   auto event = std::make_unique<ClientEvent>();
   event->request = pending->request;
   if (response != nullptr) {
@@ -82,8 +82,8 @@ std::unique_ptr<ClientEvent> FailureEvent(uint64_t request, FailureData* respons
 
 void MqttClient::OnFailure(void* context, MQTTAsync_failureData* response) {
   auto* pending = static_cast<Pending*>(context);
-  MqttClient* self = pending->client;
-  if (!self->TakePending(pending)) return;
+  MqttClient* self = Claim(pending);
+  if (self == nullptr) return;
   auto event = FailureEvent(pending->request, response);
   delete pending;
   self->Emit(std::move(event));
@@ -91,8 +91,8 @@ void MqttClient::OnFailure(void* context, MQTTAsync_failureData* response) {
 
 void MqttClient::OnFailure5(void* context, MQTTAsync_failureData5* response) {
   auto* pending = static_cast<Pending*>(context);
-  MqttClient* self = pending->client;
-  if (!self->TakePending(pending)) return;
+  MqttClient* self = Claim(pending);
+  if (self == nullptr) return;
   auto event = FailureEvent(pending->request, response);
   delete pending;
   if (response != nullptr) {
