@@ -296,7 +296,8 @@ export async function inspectCommand(args: string[], io: CliIO): Promise<number>
   }
   const rows = decodeEntries(hash, await withRedis(url, (redis) => redis.hgetallBuffer(hash)), sealer);
   if (v.json) {
-    io.stdout.write(JSON.stringify(rows, null, 2) + '\n');
+    // Sizes, not payload bytes: inspect describes records, it does not dump messages.
+    io.stdout.write(JSON.stringify(rows, (name, value: unknown) => (name === 'payload' ? undefined : value), 2) + '\n');
   } else if (rows.length === 0) {
     io.stdout.write(`hash ${printable(hash)} is empty or does not exist\n`);
   } else {

@@ -57,6 +57,7 @@ export interface ConnectOptions {
   will?: WillOptions;
   ssl?: SslOptions;
   automaticReconnect?: boolean | { minRetryInterval?: number; maxRetryInterval?: number };
+  /** QoS 1/2 messages in flight at once (default 20 for MQTT 3, 65535 for MQTT 5). */
   maxInflight?: number;
   /** Alternatives to the create-time serverURI, tried in order. */
   serverURIs?: string[];
@@ -159,7 +160,11 @@ export function toConnectSpec(options: ConnectOptions, mqttVersion: number, serv
     cleanSession: optionalBoolean(options.cleanSession, 'cleanSession') ?? true,
     cleanStart: optionalBoolean(options.cleanStart, 'cleanStart') ?? true,
     connectTimeout: integerIn(options.connectTimeout, 30, 1, 3600, 'connectTimeout'),
-    maxInflight: integerIn(options.maxInflight, 65535, 1, 65535, 'maxInflight'),
+    // MQTT 3 brokers cannot say how many QoS 1/2 messages they take at once, and mosquitto
+    // (max_inflight_messages 20) completes the QoS 2 handshake for messages past that and
+    // then drops them. 20 is safe; Paho queues (and persists) the rest. MQTT 5 brokers
+    // announce a receive maximum, which Paho honours.
+    maxInflight: integerIn(options.maxInflight, v5 ? 65535 : 20, 1, 65535, 'maxInflight'),
     username: options.username,
     password: options.password,
     automaticReconnect: reconnect === undefined ? false : Boolean(reconnect),

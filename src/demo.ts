@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 import Redis from 'ioredis';
 import { AsyncClient } from './client';
 import { findBroker, findRedis } from './demo-servers';
-import { parseKey } from './paho-records';
+import { decodeRecord } from './paho-records';
 
 export const demoUsage = `Demo options:
   --redis-url URL     Redis to persist to (default: 127.0.0.1:6379 if it answers, else a throwaway redis-server)
@@ -90,18 +90,25 @@ export async function runDemo(argv: string[] = process.argv.slice(2), io: Io = p
   await exited(first);
   const ackedBeforeCrash = acked;
   const hashName = await findHash(raw, clientId);
-  const pendingKeys = hashName ? await raw.hkeys(hashName) : [];
+  const pending = hashName ? await raw.hgetallBuffer(hashName) : {};
+  const pendingKeys = Object.keys(pending);
   const pendingByKind: Record<string, number> = {};
+  // Paho accepts publishes in order, so what it accepted is 1..K: the highest number either
+  // acknowledged or still stored. The restarted publisher goes on from K + 1, so Paho's
+  // resends are not published a second time.
+  let lastAccepted = maxAcked;
   for (const key of pendingKeys) {
-    const kind = parseKey(key).kind;
-    pendingByKind[kind] = (pendingByKind[kind] ?? 0) + 1;
+    const record = decodeRecord(key, pending[key]);
+    pendingByKind[record.kind] = (pendingByKind[record.kind] ?? 0) + 1;
+    const n = Number(record.payload?.toString());
+    if (Number.isInteger(n)) lastAccepted = Math.max(lastAccepted, n);
   }
   io.stderr.write(`\ndemo: publisher killed (SIGKILL) after ${ackedBeforeCrash} acks; ${pendingKeys.length} entries pending in Redis\n`);
 
-  // Run 2: same clientId and store: Paho restores and resends; the stream resumes after the last ack.
+  // Run 2: same clientId and store: Paho restores and resends; the stream resumes after them.
   let restoredAtRestart = 0;
   let redelivered = 0;
-  const second = publisher([...common, '--resume', '--from', String(maxAcked + 1), '--to', String(count)], (event) => {
+  const second = publisher([...common, '--resume', '--from', String(lastAccepted + 1), '--to', String(count)], (event) => {
     if (event.event === 'started') restoredAtRestart = event.restored as number;
     if (event.event === 'done') redelivered = event.redelivered as number;
     if (event.event === 'ack' && (event.n as number) % 100 === 0) progress(`demo: run 2: up to ${event.n as number}, ${seen.size} received`);
@@ -135,7 +142,7 @@ export async function runDemo(argv: string[] = process.argv.slice(2), io: Io = p
       `  redelivered from Redis      ${summary.redelivered}\n` +
       `  received (distinct)         ${summary.received}\n` +
       `  lost                        ${summary.lost}\n` +
-      `  duplicates (QoS 1 allows)   ${summary.duplicates}\n` +
+      `  duplicates                  ${summary.duplicates}\n` +
       `  Redis hash entries at end   ${summary.hashEntriesAtEnd}\n`);
   }
   return code === 0 && summary.lost === 0 && summary.hashEntriesAtEnd === 0 ? 0 : 1;

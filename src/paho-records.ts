@@ -46,6 +46,8 @@ export interface DecodedRecord {
   retained?: boolean;
   dup?: boolean;
   payloadSize?: number;
+  /** The message payload (PUBLISH records and queue entries); a view into the value. */
+  payload?: Buffer;
   commandType?: CommandType | string;
   /** Paho's MQTTAsync_token of a queued command. */
   token?: number;
@@ -225,7 +227,7 @@ function decodePacket(r: Reader, out: DecodedRecord, expectedType: number, keyNu
     if (qos > 0) out.packetId = r.u16be('packet id');
     if (out.mqtt5) out.propertiesLength = r.properties();
     out.payloadSize = r.remaining;
-    r.pos = r.buf.length;
+    out.payload = r.bytes(r.remaining, 'payload');
     if (qos === 0) out.error = 'QoS 0 PUBLISH: Paho never persists these';
   } else {
     // PUBREL: packet id; MQTT 5 may add a reason code and properties (Paho writes neither).
@@ -254,7 +256,7 @@ function decodeCommand(r: Reader, out: DecodedRecord): void {
     case PUBLISH: {
       out.topic = r.cstring('topic');
       const payloadLen = checkedLength(r.int('payload length'), r, 'payload length');
-      r.bytes(payloadLen, 'payload');
+      out.payload = r.bytes(payloadLen, 'payload');
       out.payloadSize = payloadLen;
       out.qos = r.int('qos');
       out.retained = r.int('retained') !== 0;
@@ -288,7 +290,7 @@ function decodeCommand(r: Reader, out: DecodedRecord): void {
 /** An inbound message not yet delivered, as MQTTPersistence_persistQueueEntry stores it. */
 function decodeQueueEntry(r: Reader, out: DecodedRecord): void {
   const payloadLen = checkedLength(r.int('payload length'), r, 'payload length');
-  r.bytes(payloadLen, 'payload');
+  out.payload = r.bytes(payloadLen, 'payload');
   out.payloadSize = payloadLen;
   out.qos = r.int('qos');
   out.retained = r.int('retained') !== 0;

@@ -1,62 +1,12 @@
-import Redis, { type Cluster, type RedisOptions, type ChainableCommander } from 'ioredis';
+import Redis, { type RedisOptions } from 'ioredis';
 import type { ClientPersistence } from './persistence';
 import { PahoMqttRedisError, PersistenceError, invalidArg } from './errors';
-import { ValueSealer, sealedKeyId } from './sealing';
+import { type ValueSealer, sealedKeyId } from './sealing';
+import { type AckReplicasOptions, type AnyClient, type RedisPersistenceOptions, checkOptions } from './redis-options';
+import { SecretRedactor, redactUrl } from './redis-redaction';
+import { type WriteCommand, writeAndWait } from './redis-ack-replicas';
 
-export interface RedisPersistenceOptions {
-  /** `redis://` or `rediss://` URL; credentials and `/db` allowed. Exclusive with `client`. */
-  url?: string;
-  /** Passed to ioredis (tls, username, password, db, ...). Not allowed with `client`. */
-  redisOptions?: RedisOptions;
-  /** A user-owned connection: used as is and never quit() by close(). Exclusive with `url`. */
-  client?: Redis | Cluster;
-  /** Prepended to the hash name: `${keyPrefix}${clientId}:${serverURI}`. Default ''. */
-  keyPrefix?: string;
-  /** Per-command timeout in ms (positive integer, default 5000). Also bounds open(). */
-  operationTimeoutMs?: number;
-  /**
-   * Encrypts every value at rest (AES-256-GCM, see ValueSealer): put() seals, get() unseals, so
-   * Paho only ever sees plaintext. Each value is bound to its place (hash name + '\0' + field):
-   * a value copied to another field or hash does not decrypt. Hash and field names (client id,
-   * server URI, Paho's `s-1`/`c-12` keys) stay readable.
-   *
-   * A value that does not decrypt (wrong key, unknown keyId, tampered, or plaintext written
-   * before encryption was enabled) makes get() reject with ERR_PERSISTENCE_DECRYPT; nothing is
-   * ever deleted because of it.
-   *
-   * Key rotation: give the new key a new `keyId` and move the old one into `previousKeys`
-   * (`{ [oldKeyId]: oldKey }`). New and rewritten values are sealed with the new key; values
-   * sealed with an old key stay readable while that key is listed. Paho rewrites most records
-   * as it works (every in-flight message and command is short-lived), and `reseal()` rewrites
-   * the rest of one client's hash at once; after that, the old key can be dropped.
-   */
-  encryption?: EncryptionOptions;
-  /**
-   * After each write (put/remove/clear) run `WAIT replicas timeoutMs` on the same connection
-   * and fail the operation (ERR_PERSISTENCE_STORE) when fewer replicas acknowledged it. This
-   * narrows, but does not close, the window in which a failover loses acknowledged writes: Redis
-   * replication stays asynchronous, and a failed WAIT does not undo the write on the master.
-   * With a Cluster client, the write and its WAIT are sent as one pipeline to the master owning
-   * the hash's slot. `timeoutMs` must be below operationTimeoutMs.
-   */
-  ackReplicas?: AckReplicasOptions;
-}
-
-export interface EncryptionOptions {
-  /** The current 32-byte AES-256 key; every new value is sealed with it. */
-  key: Buffer;
-  /** Names the current key inside each sealed value (1..255 printable ASCII characters). */
-  keyId: string;
-  /** Older keys by keyId, only to read values sealed before a rotation. */
-  previousKeys?: Record<string, Buffer>;
-}
-
-export interface AckReplicasOptions {
-  /** How many replicas must acknowledge each write (positive integer). */
-  replicas: number;
-  /** How long WAIT may wait for them, in ms (positive integer, below operationTimeoutMs). */
-  timeoutMs: number;
-}
+export type { RedisPersistenceOptions, EncryptionOptions, AckReplicasOptions } from './redis-options';
 
 /** What reseal() did to the hash of the open client. */
 export interface ResealResult {
@@ -68,14 +18,7 @@ export interface ResealResult {
   skipped: number;
 }
 
-const DEFAULT_URL = 'redis://127.0.0.1:6379';
-const DEFAULT_OPERATION_TIMEOUT_MS = 5000;
-const MAX_TIMER_MS = 2_147_483_647;
 const TIMED_OUT = 'Command timed out'; // ioredis' commandTimeout message
-
-type AnyClient = Redis | Cluster;
-
-const OPTION_NAMES = new Set(['url', 'redisOptions', 'client', 'keyPrefix', 'operationTimeoutMs', 'encryption', 'ackReplicas']);
 
 /** Sets field ARGV[1] to ARGV[3] only while it still holds ARGV[2] (a compare-and-set for reseal). */
 const CAS_SCRIPT = "if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then redis.call('HSET', KEYS[1], ARGV[1], ARGV[3]) return 1 end return 0";
@@ -100,8 +43,8 @@ export class RedisPersistence implements ClientPersistence {
   private readonly url: string | undefined;
   private readonly redisOptions: RedisOptions | undefined;
   private readonly userClient: AnyClient | undefined;
-  /** Strings that must never appear in an error message (passwords). */
-  private readonly secrets: string[];
+  /** Masks the passwords from the options in every message and error cause. */
+  private readonly redactor: SecretRedactor;
   /** Set when the user client has no commandTimeout of its own that is short enough. */
   private readonly wrapTimeout: boolean;
   private redis: AnyClient | undefined;
@@ -115,80 +58,15 @@ export class RedisPersistence implements ClientPersistence {
   private readonly ack: AckReplicasOptions | undefined;
 
   constructor(options: RedisPersistenceOptions = {}) {
-    if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-      throw invalidArg('RedisPersistence: options must be an object');
-    }
-    for (const k of Object.keys(options)) {
-      if (!OPTION_NAMES.has(k)) {
-        throw invalidArg(`RedisPersistence: unknown option '${k}' (expected one of ${[...OPTION_NAMES].join(', ')})`);
-      }
-    }
-    const { url, redisOptions, client, keyPrefix = '', operationTimeoutMs = DEFAULT_OPERATION_TIMEOUT_MS, encryption, ackReplicas } = options;
-
-    if (url !== undefined && client !== undefined) {
-      throw invalidArg('RedisPersistence: options.url and options.client are exclusive; give one of them');
-    }
-    if (redisOptions !== undefined && client !== undefined) {
-      throw invalidArg('RedisPersistence: options.redisOptions cannot be combined with options.client (configure your client instead)');
-    }
-    this.secrets = [];
-    if (url !== undefined) {
-      if (typeof url !== 'string') throw invalidArg(`RedisPersistence: options.url must be a string, got ${typeof url}`);
-      let parsed: URL;
-      try {
-        parsed = new URL(url);
-      } catch {
-        // Never echo the url: it may hold a password.
-        throw invalidArg('RedisPersistence: options.url is not a valid URL (expected redis://[[user]:password@]host[:port][/db] or rediss://...)');
-      }
-      if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') {
-        throw invalidArg(`RedisPersistence: options.url must use the redis:// or rediss:// scheme, got '${parsed.protocol}//'`);
-      }
-      if (!url.startsWith(parsed.protocol)) {
-        // ioredis only recognises lower-case "rediss://" as TLS.
-        throw invalidArg('RedisPersistence: the scheme of options.url must be written in lower case');
-      }
-      if (parsed.password) this.secrets.push(parsed.password, safeDecode(parsed.password));
-    }
-    if (redisOptions !== undefined) {
-      if (redisOptions === null || typeof redisOptions !== 'object') {
-        throw invalidArg('RedisPersistence: options.redisOptions must be an object');
-      }
-      if (redisOptions.keyPrefix !== undefined && redisOptions.keyPrefix !== '') {
-        throw invalidArg('RedisPersistence: use options.keyPrefix, not options.redisOptions.keyPrefix (the hash name must stay explicit)');
-      }
-      if (typeof redisOptions.password === 'string' && redisOptions.password) this.secrets.push(redisOptions.password);
-      if (typeof redisOptions.sentinelPassword === 'string' && redisOptions.sentinelPassword) this.secrets.push(redisOptions.sentinelPassword);
-      if (redisOptions.sentinels !== undefined && (!Array.isArray(redisOptions.sentinels) || redisOptions.sentinels.length === 0
-        || typeof redisOptions.name !== 'string' || redisOptions.name === '')) {
-        throw invalidArg('RedisPersistence: Sentinel needs options.redisOptions.sentinels (a non-empty array of { host, port }) and options.redisOptions.name (the master name)');
-      }
-      if (redisOptions.sentinels !== undefined && url !== undefined) {
-        throw invalidArg('RedisPersistence: give either options.url or options.redisOptions.sentinels, not both (with Sentinel, the master address comes from the sentinels)');
-      }
-    }
-    if (client !== undefined) {
-      const c = client as unknown as Record<string, unknown> | null;
-      if (c === null || typeof c !== 'object' || typeof c.hgetBuffer !== 'function' || typeof c.hset !== 'function') {
-        throw invalidArg('RedisPersistence: options.client must be an ioredis Redis or Cluster instance');
-      }
-    }
-    if (typeof keyPrefix !== 'string') {
-      throw invalidArg(`RedisPersistence: options.keyPrefix must be a string, got ${typeof keyPrefix}`);
-    }
-    if (typeof operationTimeoutMs !== 'number' || !Number.isInteger(operationTimeoutMs)
-      || operationTimeoutMs <= 0 || operationTimeoutMs > MAX_TIMER_MS) {
-      throw invalidArg(`RedisPersistence: options.operationTimeoutMs must be a positive integer number of milliseconds (at most ${MAX_TIMER_MS}), got ${String(operationTimeoutMs)}`);
-    }
-
-    this.sealer = encryption === undefined ? undefined : makeSealer(encryption);
-    this.ack = ackReplicas === undefined ? undefined : checkAck(ackReplicas, operationTimeoutMs);
-
-    this.url = client === undefined ? (url ?? (redisOptions === undefined ? DEFAULT_URL : undefined)) : undefined;
+    const { url, redisOptions, client, keyPrefix, operationTimeoutMs, sealer, ack, secrets } = checkOptions(options);
+    this.sealer = sealer;
+    this.ack = ack;
+    this.url = url;
     this.redisOptions = redisOptions;
     this.userClient = client;
     this.keyPrefix = keyPrefix;
     this.operationTimeoutMs = operationTimeoutMs;
+    this.redactor = new SecretRedactor(secrets);
     const ownTimeout = (client as { options?: { commandTimeout?: unknown } } | undefined)?.options?.commandTimeout;
     this.wrapTimeout = client !== undefined
       && !(typeof ownTimeout === 'number' && ownTimeout > 0 && ownTimeout <= operationTimeoutMs);
@@ -348,39 +226,13 @@ export class RedisPersistence implements ClientPersistence {
   // -------------------------------------------------------------------------------------
 
   /**
-   * Runs one write on hash `name`. With ackReplicas, the write and `WAIT replicas timeoutMs` go
-   * out as one pipeline on one connection - for a Cluster, to the master owning the hash's slot
-   * (WAIT itself has no key, so sent alone it would go to a random node) - and too few
-   * acknowledgements fail the operation.
+   * Runs one write on hash `name`. With ackReplicas, the write is followed by WAIT (see
+   * writeAndWait) and too few acknowledgements fail the operation.
    */
-  private async write(op: string, key: string | undefined, redis: AnyClient, name: string,
-    cmd: (c: AnyClient | ChainableCommander) => unknown): Promise<unknown> {
-    const ack = this.ack;
+  private async write(op: string, key: string | undefined, redis: AnyClient, name: string, cmd: WriteCommand): Promise<unknown> {
     try {
-      if (ack === undefined) return await this.bound(cmd(redis) as Promise<unknown>);
-      const wait = ['WAIT', String(ack.replicas), String(ack.timeoutMs)] as const;
-      const pipeline = redis.pipeline();
-      cmd(pipeline);
-      pipeline.call(...wait);
-      let [[writeErr, reply], [waitErr, acked]] = pipelineReplies(await this.bound(pipeline.exec()));
-      if (writeErr && redis.isCluster && /^(MOVED|ASK) /.test(writeErr.message)) {
-        // The slot moved. ioredis only follows a redirection in a pipeline whose other commands
-        // are read-only, so send the write alone (ioredis follows MOVED and updates its slot
-        // map), then WAIT behind a read of the same hash: same node, same connection.
-        reply = await this.bound(cmd(redis) as Promise<unknown>);
-        let pinErr: Error | null;
-        [[pinErr], [waitErr, acked]] = pipelineReplies(await this.bound(redis.pipeline().exists(name).call(...wait).exec()));
-        writeErr = pinErr;
-      }
-      if (writeErr) throw writeErr;
-      if (waitErr) throw waitErr;
-      if (typeof acked !== 'number' || acked < ack.replicas) {
-        const what = key === undefined ? `Redis ${op} on hash '${name}'` : `Redis ${op} of key '${key}' in hash '${name}'`;
-        throw new PersistenceError('ERR_PERSISTENCE_STORE', op, key,
-          `${what}: only ${String(acked)} of ${ack.replicas} required replica(s) acknowledged the write within ${ack.timeoutMs} ms (WAIT); `
-          + 'the master applied it, but a failover could lose it');
-      }
-      return reply;
+      if (this.ack === undefined) return await this.bound(cmd(redis) as Promise<unknown>);
+      return await writeAndWait(op, key, redis, name, this.ack, (p) => this.bound(p), cmd);
     } catch (e) {
       throw this.storeError(op, key, e);
     }
@@ -437,9 +289,9 @@ export class RedisPersistence implements ClientPersistence {
       await withTimeout(redis.connect(), openTimeoutMs);
     } catch (err) {
       redis.disconnect(); // stop the background reconnection of a store that failed to open
-      const reason = err === TIMEOUT ? `no answer within ${openTimeoutMs} ms` : this.describe(this.lastError ?? err);
+      const reason = err === TIMEOUT ? `no answer within ${openTimeoutMs} ms` : this.redactor.describe(this.lastError ?? err);
       throw new PersistenceError('ERR_PERSISTENCE_CONNECTION', 'open', undefined,
-        `RedisPersistence: cannot connect to Redis at ${this.where()}: ${reason}`, { cause: this.sanitize(this.lastError ?? err) });
+        `RedisPersistence: cannot connect to Redis at ${this.where()}: ${reason}`, { cause: this.redactor.sanitize(this.lastError ?? err) });
     }
     const db = redis.options.db ?? 0;
     if (db !== 0) {
@@ -448,8 +300,8 @@ export class RedisPersistence implements ClientPersistence {
       if (selectError !== undefined) {
         redis.disconnect();
         throw new PersistenceError('ERR_PERSISTENCE_CONNECTION', 'open', undefined,
-          `RedisPersistence: connected to Redis at ${this.where()} but cannot select database ${db}: ${this.describe(selectError)}`,
-          { cause: this.sanitize(selectError) });
+          `RedisPersistence: connected to Redis at ${this.where()} but cannot select database ${db}: ${this.redactor.describe(selectError)}`,
+          { cause: this.redactor.sanitize(selectError) });
       }
     }
     return redis;
@@ -465,9 +317,9 @@ export class RedisPersistence implements ClientPersistence {
       if (client.status === 'wait') await withTimeout(client.connect(), this.operationTimeoutMs);
       await withTimeout(client.ping(), this.operationTimeoutMs);
     } catch (err) {
-      const reason = err === TIMEOUT ? `no answer within ${this.operationTimeoutMs} ms` : this.describe(err);
+      const reason = err === TIMEOUT ? `no answer within ${this.operationTimeoutMs} ms` : this.redactor.describe(err);
       throw new PersistenceError('ERR_PERSISTENCE_CONNECTION', 'open', undefined,
-        `RedisPersistence: the supplied Redis client cannot reach Redis: ${reason}`, { cause: err === TIMEOUT ? undefined : this.sanitize(err) });
+        `RedisPersistence: the supplied Redis client cannot reach Redis: ${reason}`, { cause: err === TIMEOUT ? undefined : this.redactor.sanitize(err) });
     }
     return client;
   }
@@ -487,16 +339,16 @@ export class RedisPersistence implements ClientPersistence {
     const what = key === undefined ? `Redis ${op} on hash '${this.name}'` : `Redis ${op} of key '${key}' in hash '${this.name}'`;
     if (err === TIMEOUT || (err instanceof Error && err.message === TIMED_OUT)) {
       return new PersistenceError('ERR_PERSISTENCE_TIMEOUT', op, key,
-        `${what} timed out after ${this.operationTimeoutMs} ms`, { cause: err === TIMEOUT ? undefined : this.sanitize(err) });
+        `${what} timed out after ${this.operationTimeoutMs} ms`, { cause: err === TIMEOUT ? undefined : this.redactor.sanitize(err) });
     }
-    const reason = this.describe(err);
+    const reason = this.redactor.describe(err);
     const hint = /^NOPERM/.test(reason)
       ? ' (the Redis ACL user lacks this command or this key: check its command list and key pattern, and options.keyPrefix)' : '';
-    return new PersistenceError('ERR_PERSISTENCE_STORE', op, key, `${what} failed: ${reason}${hint}`, { cause: this.sanitize(err) });
+    return new PersistenceError('ERR_PERSISTENCE_STORE', op, key, `${what} failed: ${reason}${hint}`, { cause: this.redactor.sanitize(err) });
   }
 
   private where(): string {
-    if (this.url !== undefined) return this.redact(redactUrl(this.url));
+    if (this.url !== undefined) return this.redactor.redact(redactUrl(this.url));
     const o = this.redisOptions ?? {};
     if (o.sentinels !== undefined) {
       const list = o.sentinels.map((a) => `${a.host ?? '127.0.0.1'}:${a.port ?? 26379}`).join(', ');
@@ -504,45 +356,7 @@ export class RedisPersistence implements ClientPersistence {
     }
     return o.path ? `unix:${o.path}` : `${o.host ?? '127.0.0.1'}:${o.port ?? 6379}`;
   }
-
-  private describe(err: unknown): string {
-    const msg = err instanceof Error ? err.message || err.name : String(err);
-    return this.redact(msg);
-  }
-
-  private redact(text: string): string {
-    let out = text;
-    for (const s of this.secrets) if (s) out = out.split(s).join('***');
-    return out;
-  }
-
-  /**
-   * The original error, or a copy without secrets: no password in its message or stack, and no
-   * AUTH/HELLO arguments in the `command` ioredis attaches to reply errors.
-   */
-  private sanitize(err: unknown): unknown {
-    if (!(err instanceof Error)) return err;
-    const command = (err as { command?: { name?: unknown; args?: unknown } }).command;
-    const clean = this.redact(err.message);
-    if (clean === err.message && command === undefined) return err;
-    const copy = new Error(clean) as Error & { command?: unknown };
-    copy.name = err.name;
-    copy.stack = this.redact(err.stack ?? clean);
-    if (command !== undefined && command !== null && typeof command === 'object') {
-      const name = typeof command.name === 'string' ? command.name : String(command.name);
-      const args = Array.isArray(command.args) ? command.args : [];
-      copy.command = {
-        name,
-        args: SECRET_ARG_COMMANDS.has(name.toLowerCase()) ? args.map(() => '***')
-          : args.map((a) => (typeof a === 'string' ? this.redact(a) : a)),
-      };
-    }
-    return copy;
-  }
 }
-
-/** Commands whose arguments carry credentials. */
-const SECRET_ARG_COMMANDS = new Set(['auth', 'hello', 'migrate', 'config', 'acl']);
 
 const TIMEOUT = Symbol('timeout');
 
@@ -552,61 +366,4 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   return Promise.race([p, t]).finally(() => clearTimeout(timer));
 }
 
-function makeSealer(encryption: EncryptionOptions): ValueSealer {
-  if (encryption === null || typeof encryption !== 'object' || Array.isArray(encryption)) {
-    throw invalidArg('RedisPersistence: options.encryption must be an object { key, keyId, previousKeys? }');
-  }
-  for (const k of Object.keys(encryption)) {
-    if (!['key', 'keyId', 'previousKeys'].includes(k)) {
-      throw invalidArg(`RedisPersistence: unknown option 'encryption.${k}' (expected key, keyId, previousKeys)`);
-    }
-  }
-  try {
-    return new ValueSealer({ key: encryption.key, keyId: encryption.keyId, previousKeys: encryption.previousKeys });
-  } catch (e) {
-    throw invalidArg(`RedisPersistence: options.encryption: ${e instanceof Error ? e.message : String(e)}`);
-  }
-}
-
-function checkAck(ack: AckReplicasOptions, operationTimeoutMs: number): AckReplicasOptions {
-  if (ack === null || typeof ack !== 'object' || Array.isArray(ack)) {
-    throw invalidArg('RedisPersistence: options.ackReplicas must be an object { replicas, timeoutMs }');
-  }
-  for (const k of Object.keys(ack)) {
-    if (k !== 'replicas' && k !== 'timeoutMs') {
-      throw invalidArg(`RedisPersistence: unknown option 'ackReplicas.${k}' (expected replicas, timeoutMs)`);
-    }
-  }
-  const { replicas, timeoutMs } = ack;
-  if (typeof replicas !== 'number' || !Number.isInteger(replicas) || replicas < 1) {
-    throw invalidArg(`RedisPersistence: options.ackReplicas.replicas must be a positive integer, got ${String(replicas)}`);
-  }
-  if (typeof timeoutMs !== 'number' || !Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs >= operationTimeoutMs) {
-    throw invalidArg(`RedisPersistence: options.ackReplicas.timeoutMs must be a positive integer below operationTimeoutMs (${operationTimeoutMs}), got ${String(timeoutMs)}`);
-  }
-  return { replicas, timeoutMs };
-}
-
-type Reply = [Error | null, unknown];
-
-/** The [error, reply] pairs of a two-command pipeline. */
-function pipelineReplies(results: Reply[] | null): [Reply, Reply] {
-  if (results === null || results.length !== 2) throw new Error('unexpected pipeline reply');
-  return [results[0], results[1]];
-}
-
 function noop(): void { /* nothing */ }
-
-function safeDecode(s: string): string {
-  try { return decodeURIComponent(s); } catch { return s; }
-}
-
-function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return '(invalid url)';
-  }
-}
