@@ -131,7 +131,7 @@ test('parseKey: unknown keys and non-numeric suffixes', () => {
 
 test('sent PUBLISH (s-, QoS 1): topic, qos, packet id, flags, payload size', () => {
   assert.deepEqual(decodeRecord('s-7', FIXTURES['s-7']), {
-    kind: 'sentPublish', mqtt5: false, dup: false, qos: 1, retained: false, topic: 'a/b', packetId: 7, payloadSize: 5,
+    kind: 'sentPublish', mqtt5: false, dup: false, qos: 1, retained: false, topic: 'a/b', packetId: 7, payloadSize: 5, payload: Buffer.from('hello'),
   });
 });
 
@@ -140,7 +140,7 @@ test('sent PUBLISH (s5-, QoS 2, dup, retained, properties, 2-byte remaining leng
   assert.equal(rec[1] & 0x80, 0x80, 'fixture must use a multi-byte remaining length');
   assert.deepEqual(decodeRecord('s5-65535', rec), {
     kind: 'sentPublish', mqtt5: true, dup: true, qos: 2, retained: true, topic: 'sensors/ü', packetId: 65535,
-    propertiesLength: PROPS.length, payloadSize: 300,
+    propertiesLength: PROPS.length, payloadSize: 300, payload: Buffer.alloc(300, 7),
   });
 });
 
@@ -154,19 +154,19 @@ test('sent PUBREL (sc-, sc5-)', () => {
 
 test('received QoS 2 PUBLISH (r-, r5-)', () => {
   assert.deepEqual(decodeRecord('r-12', FIXTURES['r-12']), {
-    kind: 'receivedQoS2', mqtt5: false, dup: false, qos: 2, retained: false, topic: 'in/q2', packetId: 12, payloadSize: binary.length,
+    kind: 'receivedQoS2', mqtt5: false, dup: false, qos: 2, retained: false, topic: 'in/q2', packetId: 12, payloadSize: binary.length, payload: binary,
   });
   assert.deepEqual(decodeRecord('r5-13', FIXTURES['r5-13']), {
-    kind: 'receivedQoS2', mqtt5: true, dup: false, qos: 2, retained: false, topic: 'in/v5', packetId: 13, propertiesLength: 1, payloadSize: 0,
+    kind: 'receivedQoS2', mqtt5: true, dup: false, qos: 2, retained: false, topic: 'in/v5', packetId: 13, propertiesLength: 1, payloadSize: 0, payload: Buffer.alloc(0),
   });
 });
 
 test('queued PUBLISH command (c-, c5-), binary payload with NULs', () => {
   assert.deepEqual(decodeRecord('c-1', FIXTURES['c-1']), {
-    kind: 'command', mqtt5: false, sequence: 1, commandType: 'PUBLISH', token: 1, topic: 'out/x', payloadSize: binary.length, qos: 1, retained: true,
+    kind: 'command', mqtt5: false, sequence: 1, commandType: 'PUBLISH', token: 1, topic: 'out/x', payloadSize: binary.length, payload: binary, qos: 1, retained: true,
   });
   assert.deepEqual(decodeRecord('c5-2', FIXTURES['c5-2']), {
-    kind: 'command', mqtt5: true, sequence: 2, commandType: 'PUBLISH', token: 2, topic: 'out/v5', payloadSize: 1, qos: 2, retained: false, propertiesLength: PROPS.length,
+    kind: 'command', mqtt5: true, sequence: 2, commandType: 'PUBLISH', token: 2, topic: 'out/v5', payloadSize: 1, payload: Buffer.from('p'), qos: 2, retained: false, propertiesLength: PROPS.length,
   });
 });
 
@@ -184,10 +184,10 @@ test('queued SUBSCRIBE / UNSUBSCRIBE commands', () => {
 
 test('undelivered inbound message (q-, q5-)', () => {
   assert.deepEqual(decodeRecord('q-999999', FIXTURES['q-999999']), {
-    kind: 'undeliveredInbound', mqtt5: false, sequence: 999999, payloadSize: 6, qos: 1, retained: false, dup: true, packetId: 42, topic: 'q/t',
+    kind: 'undeliveredInbound', mqtt5: false, sequence: 999999, payloadSize: 6, payload: Buffer.from('queued'), qos: 1, retained: false, dup: true, packetId: 42, topic: 'q/t',
   });
   assert.deepEqual(decodeRecord('q5-0', FIXTURES['q5-0']), {
-    kind: 'undeliveredInbound', mqtt5: true, sequence: 0, payloadSize: binary.length, qos: 0, retained: true, dup: false, packetId: 0, topic: 'q/v5', propertiesLength: PROPS.length,
+    kind: 'undeliveredInbound', mqtt5: true, sequence: 0, payloadSize: binary.length, payload: binary, qos: 0, retained: true, dup: false, packetId: 0, topic: 'q/v5', propertiesLength: PROPS.length,
   });
 });
 
