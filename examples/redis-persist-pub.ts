@@ -15,7 +15,7 @@ async function main(): Promise<void> {
   await client.connect({ cleanSession: false });
   for (let i = 0; i < 5; i++) {
     const { token } = await client.publish('test', Buffer.from(`Hello there #${i}`), { qos: 1 });
-    console.log(`published message #${i} (token ${token}), stored in Redis hash '${persistence.hashName}' until acknowledged`);
+    console.log(`message #${i} acknowledged (token ${token}); Redis hash '${persistence.hashName}' held it until then`);
   }
   await client.disconnect({ timeout: 1000 });
   await client.close();
