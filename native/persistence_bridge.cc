@@ -339,7 +339,8 @@ int PersistenceBridge::Get(void* handle, char* key, char** buffer, int* buflen) 
   auto* self = FromHandle(handle);
   self->FlushDeferred();
   CallPtr call = self->NewCall(PersistenceOp::kGet, key);
-  Bytes cached = self->ledger_.CachedCommand(call->key);
+  // On a JS thread nothing is answered, not even from memory: Forward refuses it.
+  Bytes cached = OnJsThread() ? nullptr : self->ledger_.CachedCommand(call->key);
   if (!cached) {
     if (!self->Forward(call)) return MQTTCLIENT_PERSISTENCE_ERROR;
     self->ledger_.Fetched(call->key, std::make_shared<const std::vector<uint8_t>>(call->bytes));
