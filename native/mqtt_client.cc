@@ -303,10 +303,21 @@ void MqttClient::Subscribe(uint64_t request, SubscribeSpec spec) {
     std::vector<char*> topics = CStrings(spec.topics);
     std::vector<int> qos = spec.qos;
     MQTTAsync_responseOptions options = MQTTAsync_responseOptions_initializer;
+    std::vector<MQTTSubscribe_options> per_topic(topics.size(), MQTTSubscribe_options(MQTTSubscribe_options_initializer));
     if (self->mqtt_version_ >= MQTTVERSION_5) {
-      options.subscribeOptions.noLocal = static_cast<unsigned char>(spec.no_local);
-      options.subscribeOptions.retainAsPublished = static_cast<unsigned char>(spec.retain_as_published);
-      options.subscribeOptions.retainHandling = static_cast<unsigned char>(spec.retain_handling);
+      auto at = [](const std::vector<int>& values, size_t i) { return static_cast<unsigned char>(i < values.size() ? values[i] : 0); };
+      for (size_t i = 0; i < per_topic.size(); ++i) {
+        per_topic[i].noLocal = at(spec.no_local, i);
+        per_topic[i].retainAsPublished = at(spec.retain_as_published, i);
+        per_topic[i].retainHandling = at(spec.retain_handling, i);
+      }
+      // Paho reads subscribeOptions for one topic and the list for several.
+      if (per_topic.size() == 1) {
+        options.subscribeOptions = per_topic[0];
+      } else {
+        options.subscribeOptionsCount = static_cast<int>(per_topic.size());
+        options.subscribeOptionsList = per_topic.data();
+      }
       FillProperties(spec.properties, &options.properties);
     }
     Pending* pending = self->NewPending(request, RequestKind::kSubscribe, static_cast<int>(topics.size()));

@@ -52,7 +52,8 @@ struct PublishSpec {
 struct SubscribeSpec {
   std::vector<std::string> topics;
   std::vector<int> qos;
-  int no_local = 0, retain_as_published = 0, retain_handling = 0;
+  // One entry per topic (MQTT 5 subscription options).
+  std::vector<int> no_local, retain_as_published, retain_handling;
   PropertyList properties;
 };
 

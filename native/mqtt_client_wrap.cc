@@ -31,6 +31,19 @@ std::optional<std::string> GetOptString(const Napi::Object& o, const char* name)
   return std::nullopt;
 }
 
+// An array of numbers or booleans (booleans as 0/1); absent entries read as 0.
+std::vector<int> GetInts(const Napi::Value& value) {
+  std::vector<int> out;
+  if (!value.IsArray()) return out;
+  Napi::Array array = value.As<Napi::Array>();
+  for (uint32_t i = 0; i < array.Length(); ++i) {
+    Napi::Value item = array.Get(i);
+    out.push_back(item.IsBoolean() ? (item.As<Napi::Boolean>().Value() ? 1 : 0)
+                                   : item.IsNumber() ? item.As<Napi::Number>().Int32Value() : 0);
+  }
+  return out;
+}
+
 std::string GetString(const Napi::Object& o, const char* name) { return GetOptString(o, name).value_or(""); }
 
 std::vector<std::string> GetStrings(const Napi::Value& value) {
@@ -141,11 +154,10 @@ Napi::Value MqttClientWrap::Subscribe(const Napi::CallbackInfo& info) {
   Napi::Object o = SpecOf(info);
   SubscribeSpec spec;
   spec.topics = GetStrings(o.Get("topics"));
-  Napi::Array qos = o.Get("qos").As<Napi::Array>();
-  for (uint32_t i = 0; i < qos.Length(); ++i) spec.qos.push_back(qos.Get(i).As<Napi::Number>().Int32Value());
-  spec.no_local = GetInt(o, "noLocal", 0);
-  spec.retain_as_published = GetInt(o, "retainAsPublished", 0);
-  spec.retain_handling = GetInt(o, "retainHandling", 0);
+  spec.qos = GetInts(o.Get("qos"));
+  spec.no_local = GetInts(o.Get("noLocal"));
+  spec.retain_as_published = GetInts(o.Get("retainAsPublished"));
+  spec.retain_handling = GetInts(o.Get("retainHandling"));
   spec.properties = PropertiesFromJs(o.Get("properties"));
   client_->Subscribe(RequestId(info), std::move(spec));
   return info.Env().Undefined();

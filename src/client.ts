@@ -144,14 +144,25 @@ export class AsyncClient extends EventEmitter {
 
   async subscribeMany(subscriptions: ({ topic: string } & SubscribeOptions)[]): Promise<number[]> {
     if (!Array.isArray(subscriptions) || subscriptions.length === 0) throw invalidArg('subscribeMany needs a non-empty array of { topic, qos }');
-    const first = subscriptions[0];
+    subscriptions.forEach((s, i) => {
+      const what = `subscriptions[${i}]`;
+      const v5Only = s.noLocal !== undefined || s.retainAsPublished !== undefined || s.retainHandling !== undefined;
+      if (v5Only && this.mqttVersion !== 5) throw invalidArg(`${what}: noLocal, retainAsPublished and retainHandling need mqttVersion 5`);
+      if (s.noLocal !== undefined && typeof s.noLocal !== 'boolean') throw invalidArg(`${what}.noLocal must be a boolean`);
+      if (s.retainAsPublished !== undefined && typeof s.retainAsPublished !== 'boolean') throw invalidArg(`${what}.retainAsPublished must be a boolean`);
+      if (s.retainHandling !== undefined && s.retainHandling !== 0 && s.retainHandling !== 1 && s.retainHandling !== 2) {
+        throw invalidArg(`${what}.retainHandling must be 0, 1 or 2`);
+      }
+      // One SUBSCRIBE packet carries one property set.
+      if (i > 0 && s.properties !== undefined) throw invalidArg(`${what}.properties: subscribe properties apply to the whole request; give them on the first subscription`);
+    });
     const spec = {
       topics: subscriptions.map((s) => validateTopicFilter(s.topic)),
       qos: subscriptions.map((s, i) => validateQoS(s.qos ?? 0, `subscriptions[${i}].qos`)),
-      noLocal: first.noLocal,
-      retainAsPublished: first.retainAsPublished,
-      retainHandling: first.retainHandling,
-      properties: this.v5Properties(first.properties, 'subscribe properties'),
+      noLocal: subscriptions.map((s) => s.noLocal ?? false),
+      retainAsPublished: subscriptions.map((s) => s.retainAsPublished ?? false),
+      retainHandling: subscriptions.map((s) => s.retainHandling ?? 0),
+      properties: this.v5Properties(subscriptions[0].properties, 'subscribe properties'),
     };
     const event = await this.request('subscribe', (id) => this.native.subscribe(id, spec));
     return event.list;

@@ -56,8 +56,9 @@ export interface NativeMqttClient {
   open(request: number, spec: NativeCreateSpec): void;
   connect(request: number, spec: NativeConnectSpec): void;
   publish(request: number, spec: { topic: string; payload: Buffer; qos: number; retained: boolean; properties?: NativeProperty[] }): void;
-  subscribe(request: number, spec: { topics: string[]; qos: number[]; noLocal?: boolean; retainAsPublished?: boolean;
-    retainHandling?: number; properties?: NativeProperty[] }): void;
+  /** One entry per topic in qos, noLocal, retainAsPublished and retainHandling. */
+  subscribe(request: number, spec: { topics: string[]; qos: number[]; noLocal?: boolean[]; retainAsPublished?: boolean[];
+    retainHandling?: number[]; properties?: NativeProperty[] }): void;
   unsubscribe(request: number, spec: { topics: string[]; properties?: NativeProperty[] }): void;
   disconnect(request: number, spec: { timeout: number; reasonCode?: number; properties?: NativeProperty[] }): void;
   getPendingTokens(request: number): void;

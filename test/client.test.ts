@@ -132,6 +132,26 @@ function roundTrips(mqttVersion: 4 | 5): void {
 
 roundTrips(4);
 
+describe('MQTT 5 subscription options', () => {
+  it('subscribeMany applies each subscription its own noLocal', async () => {
+    const c = await connected({ mqttVersion: 5 });
+    const inbox = new Inbox(c);
+    const root = uid('nl');
+    await c.subscribeMany([{ topic: `${root}/own`, qos: 1, noLocal: true }, { topic: `${root}/echo`, qos: 1, noLocal: false }]);
+    await c.publish(`${root}/own`, Buffer.from('own'), { qos: 1 });
+    await c.publish(`${root}/echo`, Buffer.from('echo'), { qos: 1 });
+    await waitFor(() => inbox.on(`${root}/echo`).length === 1, 'the echo of the noLocal=false subscription');
+    // Same connection, in order: had noLocal been ignored, 'own' would have come back first.
+    assert.deepEqual(inbox.messages.filter((m) => m.topic.startsWith(root)).map((m) => m.payload.toString()), ['echo']);
+  });
+
+  it('rejects bad per-subscription options', async () => {
+    const c = await client({ mqttVersion: 5 });
+    await rejectsWith(() => c.subscribeMany([{ topic: 'a' }, { topic: 'b', retainHandling: 3 as never }]), 'ERR_INVALID_ARG', /subscriptions\[1\]\.retainHandling/);
+    await rejectsWith(() => c.subscribeMany([{ topic: 'a' }, { topic: 'b', properties: {} }]), 'ERR_INVALID_ARG', /whole request/);
+  });
+});
+
 describe('many clients in one process', () => {
   it('10 clients publish to and receive from each other concurrently (QoS 1)', async () => {
     const root = uid('ring');
@@ -166,6 +186,7 @@ describe('argument validation (ERR_INVALID_ARG, before any native call)', () => 
     await rejectsWith(() => c.subscribe('a/#/b'), 'ERR_INVALID_ARG', /'a\/#\/b'.*'#' must be a whole last level/);
     await rejectsWith(() => c.subscribe('a/b', { qos: 3 as never }), 'ERR_INVALID_ARG', /qos/);
     await rejectsWith(() => c.unsubscribe('a+'), 'ERR_INVALID_ARG', /'\+' must be a whole level/);
+    await rejectsWith(() => c.subscribe('a/b', { noLocal: true }), 'ERR_INVALID_ARG', /need mqttVersion 5/);
     assert.deepEqual(await c.getPendingTokens(), [], 'nothing reached Paho');
   });
 });
