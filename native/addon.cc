@@ -10,7 +10,7 @@
 #include "persistence_driver.h"
 #include "trace_sink.h"
 
-namespace pmr {
+namespace paho_redis {
 
 Addon::Addon(Napi::Env env, Napi::Object exports) {
   MarkJsThread();
@@ -36,7 +36,7 @@ Napi::Value Addon::PahoVersion(const Napi::CallbackInfo& info) {
   return result;
 }
 
-}  // namespace pmr
+}  // namespace paho_redis
 
-using PahoMqttRedisAddon = pmr::Addon;
+using PahoMqttRedisAddon = paho_redis::Addon;
 NODE_API_ADDON(PahoMqttRedisAddon)

@@ -4,7 +4,7 @@
 
 #include <napi.h>
 
-namespace pmr {
+namespace paho_redis {
 
 class Addon : public Napi::Addon<Addon> {
  public:
@@ -18,4 +18,4 @@ class Addon : public Napi::Addon<Addon> {
   Napi::Value PahoVersion(const Napi::CallbackInfo& info);
 };
 
-}  // namespace pmr
+}  // namespace paho_redis

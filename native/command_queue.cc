@@ -2,7 +2,7 @@
 
 #include <memory>
 
-namespace pmr {
+namespace paho_redis {
 
 // Shared with the thread, so a detached thread never touches freed memory.
 struct CommandQueue::State {
@@ -55,4 +55,4 @@ void CommandQueue::Run(std::shared_ptr<State> state) {
   state->changed.notify_all();
 }
 
-}  // namespace pmr
+}  // namespace paho_redis

@@ -9,7 +9,7 @@
 #include <mutex>
 #include <thread>
 
-namespace pmr {
+namespace paho_redis {
 
 class CommandQueue {
  public:
@@ -31,4 +31,4 @@ class CommandQueue {
   std::thread thread_;
 };
 
-}  // namespace pmr
+}  // namespace paho_redis

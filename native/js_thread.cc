@@ -1,6 +1,6 @@
 #include "js_thread.h"
 
-namespace pmr {
+namespace paho_redis {
 
 namespace {
 thread_local bool t_is_js_thread = false;
@@ -9,4 +9,4 @@ thread_local bool t_is_js_thread = false;
 void MarkJsThread() { t_is_js_thread = true; }
 bool OnJsThread() { return t_is_js_thread; }
 
-}  // namespace pmr
+}  // namespace paho_redis

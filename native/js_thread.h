@@ -2,10 +2,10 @@
 // not wait for JavaScript: the thread it would wait for is itself.
 #pragma once
 
-namespace pmr {
+namespace paho_redis {
 
 // Marks the calling thread as the JS thread of a Node environment (main or worker).
 void MarkJsThread();
 bool OnJsThread();
 
-}  // namespace pmr
+}  // namespace paho_redis

@@ -2,7 +2,7 @@
 
 #include <cstring>
 
-namespace pmr {
+namespace paho_redis {
 
 namespace {
 
@@ -18,7 +18,8 @@ bool IsQosPublish(const std::vector<uint8_t>& body) {
   };
   int type = 0, payload_length = 0, qos = 0;
   if (!read_int(0, &type) || type != 3) return false;
-  const uint8_t* topic_end = static_cast<const uint8_t*>(memchr(body.data() + 8, 0, body.size() > 8 ? body.size() - 8 : 0));
+  const uint8_t* topic_end =
+      static_cast<const uint8_t*>(memchr(body.data() + 8, 0, body.size() > 8 ? body.size() - 8 : 0));
   if (topic_end == nullptr) return false;
   size_t at = static_cast<size_t>(topic_end - body.data()) + 1;
   if (!read_int(at, &payload_length) || payload_length < 0) return false;
@@ -113,4 +114,4 @@ KeyLedger::Stats KeyLedger::stats() {
   return stats_;
 }
 
-}  // namespace pmr
+}  // namespace paho_redis

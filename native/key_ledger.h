@@ -21,7 +21,7 @@
 #include <unordered_set>
 #include <vector>
 
-namespace pmr {
+namespace paho_redis {
 
 using Bytes = std::shared_ptr<const std::vector<uint8_t>>;
 
@@ -63,4 +63,4 @@ class KeyLedger {
   Stats stats_;
 };
 
-}  // namespace pmr
+}  // namespace paho_redis

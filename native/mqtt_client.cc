@@ -2,7 +2,7 @@
 
 #include <cstring>
 
-namespace pmr {
+namespace paho_redis {
 
 namespace {
 
@@ -58,7 +58,10 @@ void MqttClient::OnEnvCleanup(void* arg) {
   // Destroy the Paho client off this thread, briefly. If Paho is stuck, the client and
   // its bridge are leaked on purpose: Paho may still call them.
   auto keep = new std::shared_ptr<MqttClient>(self);
-  if (self->queue_.Push([keep] { (*keep)->DestroyHandle(); delete keep; })) {
+  if (self->queue_.Push([keep] {
+        (*keep)->DestroyHandle();
+        delete keep;
+      })) {
     self->queue_.Stop(kTeardownWait);
   } else {
     delete keep;
@@ -144,7 +147,6 @@ void MqttClient::FailIfRefused(int rc, Pending* pending) {
   EmitResult(request, rc, MQTTAsync_strerror(rc));
 }
 
-
 // ---- JS-thread entry points: each runs its Paho call on the command thread ----
 
 void MqttClient::Open(uint64_t request, CreateSpec spec) {
@@ -167,17 +169,18 @@ void MqttClient::Open(uint64_t request, CreateSpec spec) {
       persistence_context = const_cast<char*>(spec.persistence_dir.c_str());
     }
     PersistenceBridge::ResetThreadFailures();
-    int rc = MQTTAsync_createWithOptions(&self->handle_, spec.server_uri.c_str(), spec.client_id.c_str(), type,
-                                         persistence_context, &options);
+    int rc = MQTTAsync_createWithOptions(&self->handle_, spec.server_uri.c_str(), spec.client_id.c_str(),
+                                         type, persistence_context, &options);
     auto event = std::make_unique<ClientEvent>();
     event->request = request;
     event->persistence_failures = PersistenceBridge::TakeThreadFailures();
     if (rc == MQTTASYNC_SUCCESS) {
       self->mqtt_version_ = spec.mqtt_version;
       void* context = self.get();
-      rc = MQTTAsync_setCallbacks(self->handle_, context, &MqttClient::OnConnectionLost, &MqttClient::OnMessage,
-                                  &MqttClient::OnDeliveryComplete);
-      if (rc == MQTTASYNC_SUCCESS) rc = MQTTAsync_setConnected(self->handle_, context, &MqttClient::OnConnected);
+      rc = MQTTAsync_setCallbacks(self->handle_, context, &MqttClient::OnConnectionLost,
+                                  &MqttClient::OnMessage, &MqttClient::OnDeliveryComplete);
+      if (rc == MQTTASYNC_SUCCESS)
+        rc = MQTTAsync_setConnected(self->handle_, context, &MqttClient::OnConnected);
       if (rc == MQTTASYNC_SUCCESS && spec.mqtt_version >= MQTTVERSION_5) {
         rc = MQTTAsync_setDisconnected(self->handle_, context, &MqttClient::OnDisconnected);
       }
@@ -277,7 +280,8 @@ void MqttClient::Publish(uint64_t request, PublishSpec spec) {
     // Paho returns success even when storing the command failed: find out here.
     std::vector<PersistenceBridge::ThreadFailure> failures;
     for (auto& failure : PersistenceBridge::TakeThreadFailures()) {
-      if (failure.op == PersistenceOp::kPut && IsCommandKey(failure.key)) failures.push_back(std::move(failure));
+      if (failure.op == PersistenceOp::kPut && IsCommandKey(failure.key))
+        failures.push_back(std::move(failure));
     }
     // When Paho accepted the message, it still holds `pending` as the command's context
     // and will answer it later (that late answer is ignored): only a refused call frees it.
@@ -288,9 +292,10 @@ void MqttClient::Publish(uint64_t request, PublishSpec spec) {
       event->request = request;
       event->rc = rc != MQTTASYNC_SUCCESS ? rc : MQTTASYNC_PERSISTENCE_ERROR;
       event->token = options.token;
-      event->text = refused ? MQTTAsync_strerror(rc)
-                            : "the message could not be stored; Paho keeps it in memory and may still deliver it, "
-                              "but it will not survive a restart";
+      event->text =
+          refused ? MQTTAsync_strerror(rc)
+                  : "the message could not be stored; Paho keeps it in memory and may still deliver it, "
+                    "but it will not survive a restart";
       event->persistence_failures = std::move(failures);
       self->Emit(std::move(event));
     }
@@ -303,9 +308,12 @@ void MqttClient::Subscribe(uint64_t request, SubscribeSpec spec) {
     std::vector<char*> topics = CStrings(spec.topics);
     std::vector<int> qos = spec.qos;
     MQTTAsync_responseOptions options = MQTTAsync_responseOptions_initializer;
-    std::vector<MQTTSubscribe_options> per_topic(topics.size(), MQTTSubscribe_options(MQTTSubscribe_options_initializer));
+    std::vector<MQTTSubscribe_options> per_topic(topics.size(),
+                                                 MQTTSubscribe_options(MQTTSubscribe_options_initializer));
     if (self->mqtt_version_ >= MQTTVERSION_5) {
-      auto at = [](const std::vector<int>& values, size_t i) { return static_cast<unsigned char>(i < values.size() ? values[i] : 0); };
+      auto at = [](const std::vector<int>& values, size_t i) {
+        return static_cast<unsigned char>(i < values.size() ? values[i] : 0);
+      };
       for (size_t i = 0; i < per_topic.size(); ++i) {
         per_topic[i].noLocal = at(spec.no_local, i);
         per_topic[i].retainAsPublished = at(spec.retain_as_published, i);
@@ -322,7 +330,8 @@ void MqttClient::Subscribe(uint64_t request, SubscribeSpec spec) {
     }
     Pending* pending = self->NewPending(request, RequestKind::kSubscribe, static_cast<int>(topics.size()));
     self->SetCallbacks(&options, pending);
-    int rc = MQTTAsync_subscribeMany(self->handle_, static_cast<int>(topics.size()), topics.data(), qos.data(), &options);
+    int rc = MQTTAsync_subscribeMany(self->handle_, static_cast<int>(topics.size()), topics.data(),
+                                     qos.data(), &options);
     MQTTProperties_free(&options.properties);
     self->FailIfRefused(rc, pending);
   });
@@ -336,7 +345,8 @@ void MqttClient::Unsubscribe(uint64_t request, UnsubscribeSpec spec) {
     if (self->mqtt_version_ >= MQTTVERSION_5) FillProperties(spec.properties, &options.properties);
     Pending* pending = self->NewPending(request, RequestKind::kUnsubscribe, static_cast<int>(topics.size()));
     self->SetCallbacks(&options, pending);
-    int rc = MQTTAsync_unsubscribeMany(self->handle_, static_cast<int>(topics.size()), topics.data(), &options);
+    int rc =
+        MQTTAsync_unsubscribeMany(self->handle_, static_cast<int>(topics.size()), topics.data(), &options);
     MQTTProperties_free(&options.properties);
     self->FailIfRefused(rc, pending);
   });
@@ -404,9 +414,10 @@ void MqttClient::DestroyHandle() {
     orphans.swap(pending_);
   }
   for (Pending* pending : orphans) {
-    EmitResult(pending->request, MQTTASYNC_OPERATION_INCOMPLETE, "the client was destroyed before the operation completed");
+    EmitResult(pending->request, MQTTASYNC_OPERATION_INCOMPLETE,
+               "the client was destroyed before the operation completed");
     delete pending;
   }
 }
 
-}  // namespace pmr
+}  // namespace paho_redis

@@ -17,7 +17,7 @@
 #include "mqtt_properties.h"
 #include "persistence_bridge.h"
 
-namespace pmr {
+namespace paho_redis {
 
 struct ClientEvent {
   enum class Type { kResult, kMessage, kConnectionLost, kConnected, kDisconnected, kDeliveryComplete };
@@ -93,7 +93,9 @@ class MqttClient : public std::enable_shared_from_this<MqttClient> {
   }
   bool TakePending(Pending* pending);
   // The client of a Pending Paho answers, or null if it was already answered.
-  static MqttClient* Claim(Pending* pending) { return pending->client->TakePending(pending) ? pending->client : nullptr; }
+  static MqttClient* Claim(Pending* pending) {
+    return pending->client->TakePending(pending) ? pending->client : nullptr;
+  }
   void FailIfRefused(int rc, Pending* pending);
 
   void Queue(uint64_t request, std::function<void()> job);
@@ -128,4 +130,4 @@ class MqttClient : public std::enable_shared_from_this<MqttClient> {
   std::shared_ptr<MqttClient>* cleanup_self_ = nullptr;
 };
 
-}  // namespace pmr
+}  // namespace paho_redis

@@ -3,7 +3,7 @@
 
 #include "mqtt_client.h"
 
-namespace pmr {
+namespace paho_redis {
 
 namespace {
 
@@ -52,8 +52,10 @@ void MqttClient::OnSuccess5(void* context, MQTTAsync_successData5* response) {
       event->mqtt_version = response->alt.connect.MQTTVersion;
       event->session_present = response->alt.connect.sessionPresent != 0;
     } else if (pending->kind == RequestKind::kSubscribe || pending->kind == RequestKind::kUnsubscribe) {
-      const auto& codes = pending->kind == RequestKind::kSubscribe ? response->alt.sub.reasonCodes : response->alt.unsub.reasonCodes;
-      int count = pending->kind == RequestKind::kSubscribe ? response->alt.sub.reasonCodeCount : response->alt.unsub.reasonCodeCount;
+      const auto& codes = pending->kind == RequestKind::kSubscribe ? response->alt.sub.reasonCodes
+                                                                   : response->alt.unsub.reasonCodes;
+      int count = pending->kind == RequestKind::kSubscribe ? response->alt.sub.reasonCodeCount
+                                                           : response->alt.unsub.reasonCodeCount;
       // For one topic Paho sets the count but leaves the array uninitialised: use reasonCode.
       if (pending->count > 1 && codes != nullptr && count > 0) {
         event->list.assign(codes, codes + count);
@@ -154,7 +156,8 @@ void MqttClient::OnDisconnected(void* context, MQTTProperties* properties, enum 
 namespace {
 
 Napi::Object EventToJs(Napi::Env env, std::unique_ptr<ClientEvent>& event) {
-  static const char* const kTypes[] = {"result", "message", "connectionLost", "connected", "disconnected", "deliveryComplete"};
+  static const char* const kTypes[] = {"result",    "message",      "connectionLost",
+                                       "connected", "disconnected", "deliveryComplete"};
   Napi::Object js = Napi::Object::New(env);
   js.Set("type", kTypes[static_cast<int>(event->type)]);
   switch (event->type) {
@@ -190,8 +193,9 @@ Napi::Object EventToJs(Napi::Env env, std::unique_ptr<ClientEvent>& event) {
       if (event->payload_length == 0) {
         js.Set("payload", Napi::Buffer<uint8_t>::New(env, 0));
       } else {
-        js.Set("payload", Napi::Buffer<uint8_t>::NewOrCopy(env, event->payload.release(), event->payload_length,
-                                                           [](Napi::Env, uint8_t* owned) { delete[] owned; }));
+        js.Set("payload",
+               Napi::Buffer<uint8_t>::NewOrCopy(env, event->payload.release(), event->payload_length,
+                                                [](Napi::Env, uint8_t* owned) { delete[] owned; }));
       }
       js.Set("qos", event->qos);
       js.Set("retained", event->retained);
@@ -223,8 +227,9 @@ void ClientCallJs(Napi::Env env, Napi::Function on_event, MqttClient*, ClientEve
     on_event.Call({EventToJs(env, event)});
   } catch (const Napi::Error& error) {
     // src/ rethrows listener errors on a later tick; nothing may unwind through Node-API.
-    if (!error.Message().empty()) fprintf(stderr, "paho-mqtt-redis: client event delivery failed: %s\n", error.Message().c_str());
+    if (!error.Message().empty())
+      fprintf(stderr, "paho-mqtt-redis: client event delivery failed: %s\n", error.Message().c_str());
   }
 }
 
-}  // namespace pmr
+}  // namespace paho_redis

@@ -8,7 +8,7 @@
 
 #include "mqtt_properties.h"
 
-namespace pmr {
+namespace paho_redis {
 
 struct CreateSpec {
   std::string server_uri, client_id;
@@ -20,7 +20,8 @@ struct CreateSpec {
 };
 
 struct SslSpec {
-  std::optional<std::string> trust_store, key_store, private_key, private_key_password, ca_path, cipher_suites;
+  std::optional<std::string> trust_store, key_store, private_key, private_key_password, ca_path,
+      cipher_suites;
   int enable_server_cert_auth = 1, verify = 0, ssl_version = 0;
 };
 
@@ -68,4 +69,4 @@ struct DisconnectSpec {
   PropertyList properties;
 };
 
-}  // namespace pmr
+}  // namespace paho_redis

@@ -2,7 +2,7 @@
 
 #include "persistence_bridge_wrap.h"
 
-namespace pmr {
+namespace paho_redis {
 
 namespace {
 
@@ -38,8 +38,9 @@ std::vector<int> GetInts(const Napi::Value& value) {
   Napi::Array array = value.As<Napi::Array>();
   for (uint32_t i = 0; i < array.Length(); ++i) {
     Napi::Value item = array.Get(i);
-    out.push_back(item.IsBoolean() ? (item.As<Napi::Boolean>().Value() ? 1 : 0)
-                                   : item.IsNumber() ? item.As<Napi::Number>().Int32Value() : 0);
+    out.push_back(item.IsBoolean()  ? (item.As<Napi::Boolean>().Value() ? 1 : 0)
+                  : item.IsNumber() ? item.As<Napi::Number>().Int32Value()
+                                    : 0);
   }
   return out;
 }
@@ -76,9 +77,11 @@ Napi::Function MqttClientWrap::Define(Napi::Env env) {
 
 MqttClientWrap::MqttClientWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<MqttClientWrap>(info) {
   Napi::Env env = info.Env();
-  if (!info[0].IsFunction()) throw Napi::TypeError::New(env, "MqttClient(onEvent, bridge?) expects a function");
+  if (!info[0].IsFunction())
+    throw Napi::TypeError::New(env, "MqttClient(onEvent, bridge?) expects a function");
   std::shared_ptr<PersistenceBridge> bridge;
-  if (info.Length() > 1 && !info[1].IsNull() && !info[1].IsUndefined()) bridge = PersistenceBridgeWrap::BridgeOf(info[1]);
+  if (info.Length() > 1 && !info[1].IsNull() && !info[1].IsUndefined())
+    bridge = PersistenceBridgeWrap::BridgeOf(info[1]);
   client_ = MqttClient::Create(env, info[0].As<Napi::Function>(), std::move(bridge));
 }
 
@@ -112,8 +115,8 @@ Napi::Value MqttClientWrap::Connect(const Napi::CallbackInfo& info) {
   spec.password = GetOptString(o, "password");
   if (o.Get("will").IsObject()) {
     Napi::Object w = o.Get("will").As<Napi::Object>();
-    spec.will = WillSpec{GetString(w, "topic"), GetString(w, "payload"), GetInt(w, "qos", 0), GetInt(w, "retained", 0),
-                         PropertiesFromJs(w.Get("properties"))};
+    spec.will = WillSpec{GetString(w, "topic"), GetString(w, "payload"), GetInt(w, "qos", 0),
+                         GetInt(w, "retained", 0), PropertiesFromJs(w.Get("properties"))};
   }
   if (o.Get("ssl").IsObject()) {
     Napi::Object s = o.Get("ssl").As<Napi::Object>();
@@ -165,7 +168,8 @@ Napi::Value MqttClientWrap::Subscribe(const Napi::CallbackInfo& info) {
 
 Napi::Value MqttClientWrap::Unsubscribe(const Napi::CallbackInfo& info) {
   Napi::Object o = SpecOf(info);
-  client_->Unsubscribe(RequestId(info), UnsubscribeSpec{GetStrings(o.Get("topics")), PropertiesFromJs(o.Get("properties"))});
+  client_->Unsubscribe(RequestId(info),
+                       UnsubscribeSpec{GetStrings(o.Get("topics")), PropertiesFromJs(o.Get("properties"))});
   return info.Env().Undefined();
 }
 
@@ -206,4 +210,4 @@ Napi::Value MqttClientWrap::Unref(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-}  // namespace pmr
+}  // namespace paho_redis

@@ -8,7 +8,7 @@
 
 #include "mqtt_client.h"
 
-namespace pmr {
+namespace paho_redis {
 
 class MqttClientWrap : public Napi::ObjectWrap<MqttClientWrap> {
  public:
@@ -32,4 +32,4 @@ class MqttClientWrap : public Napi::ObjectWrap<MqttClientWrap> {
   std::shared_ptr<MqttClient> client_;
 };
 
-}  // namespace pmr
+}  // namespace paho_redis

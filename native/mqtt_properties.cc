@@ -1,6 +1,6 @@
 #include "mqtt_properties.h"
 
-namespace pmr {
+namespace paho_redis {
 
 namespace {
 
@@ -18,10 +18,16 @@ PropertyList CopyProperties(const MQTTProperties& properties) {
     PropertyValue v;
     v.id = p.identifier;
     switch (MQTTProperty_getType(p.identifier)) {
-      case MQTTPROPERTY_TYPE_BYTE: v.number = p.value.byte; break;
-      case MQTTPROPERTY_TYPE_TWO_BYTE_INTEGER: v.number = p.value.integer2; break;
+      case MQTTPROPERTY_TYPE_BYTE:
+        v.number = p.value.byte;
+        break;
+      case MQTTPROPERTY_TYPE_TWO_BYTE_INTEGER:
+        v.number = p.value.integer2;
+        break;
       case MQTTPROPERTY_TYPE_FOUR_BYTE_INTEGER:
-      case MQTTPROPERTY_TYPE_VARIABLE_BYTE_INTEGER: v.number = p.value.integer4; break;
+      case MQTTPROPERTY_TYPE_VARIABLE_BYTE_INTEGER:
+        v.number = p.value.integer4;
+        break;
       case MQTTPROPERTY_TYPE_UTF_8_STRING_PAIR:
         v.value.assign(p.value.value.data, static_cast<size_t>(p.value.value.len));
         [[fallthrough]];
@@ -40,10 +46,16 @@ bool FillProperties(const PropertyList& list, MQTTProperties* out) {
     int type = MQTTProperty_getType(p.identifier);
     if (type < 0) return false;
     switch (type) {
-      case MQTTPROPERTY_TYPE_BYTE: p.value.byte = static_cast<unsigned char>(v.number); break;
-      case MQTTPROPERTY_TYPE_TWO_BYTE_INTEGER: p.value.integer2 = static_cast<unsigned short>(v.number); break;
+      case MQTTPROPERTY_TYPE_BYTE:
+        p.value.byte = static_cast<unsigned char>(v.number);
+        break;
+      case MQTTPROPERTY_TYPE_TWO_BYTE_INTEGER:
+        p.value.integer2 = static_cast<unsigned short>(v.number);
+        break;
       case MQTTPROPERTY_TYPE_FOUR_BYTE_INTEGER:
-      case MQTTPROPERTY_TYPE_VARIABLE_BYTE_INTEGER: p.value.integer4 = v.number; break;
+      case MQTTPROPERTY_TYPE_VARIABLE_BYTE_INTEGER:
+        p.value.integer4 = v.number;
+        break;
       case MQTTPROPERTY_TYPE_UTF_8_STRING_PAIR:
         p.value.value.data = const_cast<char*>(v.value.data());
         p.value.value.len = static_cast<int>(v.value.size());
@@ -107,4 +119,4 @@ PropertyList PropertiesFromJs(const Napi::Value& value) {
   return list;
 }
 
-}  // namespace pmr
+}  // namespace paho_redis

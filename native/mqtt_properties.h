@@ -12,13 +12,13 @@ extern "C" {
 #include <string>
 #include <vector>
 
-namespace pmr {
+namespace paho_redis {
 
 struct PropertyValue {
   int id = 0;
-  uint32_t number = 0;   // byte and integer types
-  std::string data;      // string, binary, or a user property's name
-  std::string value;     // a user property's value
+  uint32_t number = 0;  // byte and integer types
+  std::string data;     // string, binary, or a user property's name
+  std::string value;    // a user property's value
 };
 using PropertyList = std::vector<PropertyValue>;
 
@@ -28,4 +28,4 @@ bool FillProperties(const PropertyList& list, MQTTProperties* out);
 Napi::Array PropertiesToJs(Napi::Env env, const PropertyList& list);
 PropertyList PropertiesFromJs(const Napi::Value& value);
 
-}  // namespace pmr
+}  // namespace paho_redis

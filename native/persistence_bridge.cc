@@ -6,7 +6,7 @@
 
 #include "js_thread.h"
 
-namespace pmr {
+namespace paho_redis {
 
 namespace {
 
@@ -19,11 +19,16 @@ std::string DescribeType(const Napi::Value& value) {
   if (value.IsUndefined()) return "undefined";
   if (value.IsArray()) return "an array";
   switch (value.Type()) {
-    case napi_boolean: return "a boolean";
-    case napi_number: return "a number";
-    case napi_string: return "a string";
-    case napi_function: return "a function";
-    default: return "an object";
+    case napi_boolean:
+      return "a boolean";
+    case napi_number:
+      return "a number";
+    case napi_string:
+      return "a string";
+    case napi_function:
+      return "a function";
+    default:
+      return "an object";
   }
 }
 
@@ -157,7 +162,8 @@ bool PersistenceBridge::ForwardAndWait(const CallPtr& call) {
   return failure == CallFailure::kNone;
 }
 
-void PersistenceBridge::Report(PersistenceOp op, const std::string& key, CallFailure failure, std::string message) {
+void PersistenceBridge::Report(PersistenceOp op, const std::string& key, CallFailure failure,
+                               std::string message) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (!open_) return;  // the environment is gone: nobody is left to tell
   auto* report = new BridgeMessage{nullptr, op, key, failure, std::move(message)};
@@ -174,7 +180,8 @@ void PersistenceBridge::ReportOnJsThread(Napi::Env env, PersistenceOp op, const 
   } catch (const Napi::Error& error) {
     // A throwing listener must not become an uncaught exception inside a native callback.
     // An empty message means the environment is terminating: nothing to tell.
-    if (!error.Message().empty()) fprintf(stderr, "paho-mqtt-redis: persistence failure listener threw: %s\n", error.Message().c_str());
+    if (!error.Message().empty())
+      fprintf(stderr, "paho-mqtt-redis: persistence failure listener threw: %s\n", error.Message().c_str());
   }
 }
 
@@ -199,8 +206,9 @@ void BridgeCallJs(Napi::Env env, Napi::Function dispatch, PersistenceBridge* sel
       } else {
         // No second copy: the Buffer shares the bytes, and keeps them alive until collected.
         auto* owner = new Bytes(call->data);
-        data = Napi::Buffer<uint8_t>::NewOrCopy(env, const_cast<uint8_t*>(call->data->data()), call->data->size(),
-                                                [](Napi::Env, uint8_t*, Bytes* held) { delete held; }, owner);
+        data = Napi::Buffer<uint8_t>::NewOrCopy(
+            env, const_cast<uint8_t*>(call->data->data()), call->data->size(),
+            [](Napi::Env, uint8_t*, Bytes* held) { delete held; }, owner);
       }
     }
     napi_value args[] = {
@@ -230,7 +238,8 @@ bool PersistenceBridge::Settle(Napi::Env env, uint64_t id, Napi::Value value) {
     call = found->second;
   }
   auto reject = [&](const std::string& why) {
-    if (call->Fail(CallFailure::kBadResult, why)) ReportOnJsThread(env, call->op, call->key, CallFailure::kBadResult, why);
+    if (call->Fail(CallFailure::kBadResult, why))
+      ReportOnJsThread(env, call->op, call->key, CallFailure::kBadResult, why);
     return false;
   };
   switch (call->op) {
@@ -243,13 +252,16 @@ bool PersistenceBridge::Settle(Napi::Env env, uint64_t id, Napi::Value value) {
       return call->SucceedWithBytes(std::vector<uint8_t>(begin, begin + bytes.ByteLength()));
     }
     case PersistenceOp::kKeys: {
-      if (!value.IsArray()) return reject("keys() must answer an array of strings, got " + DescribeType(value));
+      if (!value.IsArray())
+        return reject("keys() must answer an array of strings, got " + DescribeType(value));
       auto array = value.As<Napi::Array>();
       std::vector<std::string> keys;
       keys.reserve(array.Length());
       for (uint32_t i = 0; i < array.Length(); ++i) {
         Napi::Value item = array.Get(i);
-        if (!item.IsString()) return reject("keys() must answer an array of strings, item " + std::to_string(i) + " is " + DescribeType(item));
+        if (!item.IsString())
+          return reject("keys() must answer an array of strings, item " + std::to_string(i) + " is " +
+                        DescribeType(item));
         std::string key = item.As<Napi::String>().Utf8Value();
         // Paho's restore sorts on the text after '-' and crashes on keys without one.
         if (key.find('-') == std::string::npos) {
@@ -262,7 +274,8 @@ bool PersistenceBridge::Settle(Napi::Env env, uint64_t id, Napi::Value value) {
       return call->SucceedWithKeys(std::move(keys));
     }
     case PersistenceOp::kContainsKey:
-      if (!value.IsBoolean()) return reject("containsKey() must answer a boolean, got " + DescribeType(value));
+      if (!value.IsBoolean())
+        return reject("containsKey() must answer a boolean, got " + DescribeType(value));
       return call->SucceedWithBool(value.As<Napi::Boolean>().Value());
     default:
       return call->Succeed();
@@ -360,7 +373,7 @@ int PersistenceBridge::Remove(void* handle, char* key) {
   auto* self = FromHandle(handle);
   self->FlushDeferred();
   std::string name = key != nullptr ? key : "";
-  if (!self->ledger_.MayExist(name)) return 0;  // known absent: no round trip
+  if (!self->ledger_.MayExist(name)) return 0;    // known absent: no round trip
   if (self->ledger_.DeferRemove(name)) return 0;  // due after the s-N put (see KeyLedger)
   return self->ForwardRemove(name) ? 0 : MQTTCLIENT_PERSISTENCE_ERROR;
 }
@@ -407,4 +420,4 @@ int PersistenceBridge::ContainsKey(void* handle, char* key) {
   return call->contains ? 0 : MQTTCLIENT_PERSISTENCE_ERROR;
 }
 
-}  // namespace pmr
+}  // namespace paho_redis

@@ -16,7 +16,7 @@
 #include "key_ledger.h"
 #include "persistence_call.h"
 
-namespace pmr {
+namespace paho_redis {
 
 // What travels through the thread-safe function: a request for the store, or a
 // failure the native side detected and JS must hear about.
@@ -68,7 +68,8 @@ class PersistenceBridge : public std::enable_shared_from_this<PersistenceBridge>
 
  private:
   PersistenceBridge(uint32_t timeout_ms);
-  friend void BridgeCallJs(Napi::Env env, Napi::Function dispatch, PersistenceBridge* self, BridgeMessage* message);
+  friend void BridgeCallJs(Napi::Env env, Napi::Function dispatch, PersistenceBridge* self,
+                           BridgeMessage* message);
   using Tsfn = Napi::TypedThreadSafeFunction<PersistenceBridge, BridgeMessage, &BridgeCallJs>;
   static void OnEnvCleanup(void* arg);
 
@@ -110,4 +111,4 @@ class PersistenceBridge : public std::enable_shared_from_this<PersistenceBridge>
   std::shared_ptr<PersistenceBridge>* cleanup_self_ = nullptr;
 };
 
-}  // namespace pmr
+}  // namespace paho_redis

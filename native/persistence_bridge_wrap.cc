@@ -2,7 +2,7 @@
 
 #include "addon.h"
 
-namespace pmr {
+namespace paho_redis {
 
 Napi::Function PersistenceBridgeWrap::Define(Napi::Env env) {
   return DefineClass(env, "PersistenceBridge",
@@ -15,10 +15,12 @@ Napi::Function PersistenceBridgeWrap::Define(Napi::Env env) {
                      });
 }
 
-PersistenceBridgeWrap::PersistenceBridgeWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<PersistenceBridgeWrap>(info) {
+PersistenceBridgeWrap::PersistenceBridgeWrap(const Napi::CallbackInfo& info)
+    : Napi::ObjectWrap<PersistenceBridgeWrap>(info) {
   Napi::Env env = info.Env();
   if (info.Length() < 3 || !info[0].IsFunction() || !info[1].IsFunction() || !info[2].IsNumber()) {
-    throw Napi::TypeError::New(env, "PersistenceBridge(dispatch, onFailure, timeoutMs) expects two functions and a number");
+    throw Napi::TypeError::New(
+        env, "PersistenceBridge(dispatch, onFailure, timeoutMs) expects two functions and a number");
   }
   double timeout = info[2].As<Napi::Number>().DoubleValue();
   if (!(timeout >= 1 && timeout <= 3600000)) {
@@ -37,12 +39,15 @@ std::shared_ptr<PersistenceBridge> PersistenceBridgeWrap::BridgeOf(const Napi::V
 }
 
 Napi::Value PersistenceBridgeWrap::Settle(const Napi::CallbackInfo& info) {
-  return Napi::Boolean::New(info.Env(), bridge_->Settle(info.Env(), static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value()), info[1]));
+  return Napi::Boolean::New(
+      info.Env(),
+      bridge_->Settle(info.Env(), static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value()), info[1]));
 }
 
 Napi::Value PersistenceBridgeWrap::Fail(const Napi::CallbackInfo& info) {
   std::string message = info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "store failure";
-  return Napi::Boolean::New(info.Env(), bridge_->FailCall(static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value()), message));
+  return Napi::Boolean::New(
+      info.Env(), bridge_->FailCall(static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value()), message));
 }
 
 Napi::Value PersistenceBridgeWrap::Close(const Napi::CallbackInfo& info) {
@@ -54,9 +59,9 @@ Napi::Value PersistenceBridgeWrap::TimeoutMs(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), bridge_->timeout_ms());
 }
 
-}  // namespace pmr
+}  // namespace paho_redis
 
-namespace pmr {
+namespace paho_redis {
 
 Napi::Value PersistenceBridgeWrap::Stats(const Napi::CallbackInfo& info) {
   Napi::Object stats = Napi::Object::New(info.Env());
@@ -68,4 +73,4 @@ Napi::Value PersistenceBridgeWrap::Stats(const Napi::CallbackInfo& info) {
   return stats;
 }
 
-}  // namespace pmr
+}  // namespace paho_redis

@@ -7,7 +7,7 @@
 
 #include "persistence_bridge.h"
 
-namespace pmr {
+namespace paho_redis {
 
 class PersistenceBridgeWrap : public Napi::ObjectWrap<PersistenceBridgeWrap> {
  public:
@@ -27,4 +27,4 @@ class PersistenceBridgeWrap : public Napi::ObjectWrap<PersistenceBridgeWrap> {
   std::shared_ptr<PersistenceBridge> bridge_;
 };
 
-}  // namespace pmr
+}  // namespace paho_redis

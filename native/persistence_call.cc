@@ -1,29 +1,43 @@
 #include "persistence_call.h"
 
-namespace pmr {
+namespace paho_redis {
 
 const char* OpName(PersistenceOp op) {
   switch (op) {
-    case PersistenceOp::kOpen: return "open";
-    case PersistenceOp::kClose: return "close";
-    case PersistenceOp::kPut: return "put";
-    case PersistenceOp::kGet: return "get";
-    case PersistenceOp::kRemove: return "remove";
-    case PersistenceOp::kKeys: return "keys";
-    case PersistenceOp::kClear: return "clear";
-    case PersistenceOp::kContainsKey: return "containsKey";
+    case PersistenceOp::kOpen:
+      return "open";
+    case PersistenceOp::kClose:
+      return "close";
+    case PersistenceOp::kPut:
+      return "put";
+    case PersistenceOp::kGet:
+      return "get";
+    case PersistenceOp::kRemove:
+      return "remove";
+    case PersistenceOp::kKeys:
+      return "keys";
+    case PersistenceOp::kClear:
+      return "clear";
+    case PersistenceOp::kContainsKey:
+      return "containsKey";
   }
   return "unknown";
 }
 
 const char* FailureCode(CallFailure failure) {
   switch (failure) {
-    case CallFailure::kNone: return "";
-    case CallFailure::kStore: return "ERR_PERSISTENCE_STORE";
-    case CallFailure::kTimeout: return "ERR_PERSISTENCE_TIMEOUT";
-    case CallFailure::kBadResult: return "ERR_PERSISTENCE_BAD_RESULT";
-    case CallFailure::kClosing: return "ERR_PERSISTENCE_CLOSING";
-    case CallFailure::kJsThread: return "ERR_PERSISTENCE_JS_THREAD";
+    case CallFailure::kNone:
+      return "";
+    case CallFailure::kStore:
+      return "ERR_PERSISTENCE_STORE";
+    case CallFailure::kTimeout:
+      return "ERR_PERSISTENCE_TIMEOUT";
+    case CallFailure::kBadResult:
+      return "ERR_PERSISTENCE_BAD_RESULT";
+    case CallFailure::kClosing:
+      return "ERR_PERSISTENCE_CLOSING";
+    case CallFailure::kJsThread:
+      return "ERR_PERSISTENCE_JS_THREAD";
   }
   return "ERR_PERSISTENCE_STORE";
 }
@@ -92,4 +106,4 @@ bool PersistenceCall::Finished() {
   return finished_;
 }
 
-}  // namespace pmr
+}  // namespace paho_redis

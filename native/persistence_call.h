@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-namespace pmr {
+namespace paho_redis {
 
 enum class PersistenceOp : uint8_t { kOpen, kClose, kPut, kGet, kRemove, kKeys, kClear, kContainsKey };
 const char* OpName(PersistenceOp op);
@@ -63,4 +63,4 @@ class PersistenceCall {
 
 using CallPtr = std::shared_ptr<PersistenceCall>;
 
-}  // namespace pmr
+}  // namespace paho_redis

@@ -9,7 +9,7 @@
 
 #include "persistence_bridge_wrap.h"
 
-namespace pmr {
+namespace paho_redis {
 
 namespace {
 
@@ -30,7 +30,9 @@ void RunStep(MQTTClient_persistence* p, void** handle, DriverStep& step) {
     case PersistenceOp::kOpen:
       step.rc = p->popen(handle, step.client_id.c_str(), step.server_uri.c_str(), p->context);
       break;
-    case PersistenceOp::kClose: step.rc = p->pclose(*handle); break;
+    case PersistenceOp::kClose:
+      step.rc = p->pclose(*handle);
+      break;
     case PersistenceOp::kPut: {
       std::vector<char*> bufs;
       std::vector<int> lens;
@@ -51,7 +53,9 @@ void RunStep(MQTTClient_persistence* p, void** handle, DriverStep& step) {
       }
       break;
     }
-    case PersistenceOp::kRemove: step.rc = p->premove(*handle, key); break;
+    case PersistenceOp::kRemove:
+      step.rc = p->premove(*handle, key);
+      break;
     case PersistenceOp::kKeys: {
       char** keys = reinterpret_cast<char**>(0x1);  // Paho passes garbage; both outputs must be set
       int count = -1;
@@ -65,8 +69,12 @@ void RunStep(MQTTClient_persistence* p, void** handle, DriverStep& step) {
       }
       break;
     }
-    case PersistenceOp::kClear: step.rc = p->pclear(*handle); break;
-    case PersistenceOp::kContainsKey: step.rc = p->pcontainskey(*handle, key); break;
+    case PersistenceOp::kClear:
+      step.rc = p->pclear(*handle);
+      break;
+    case PersistenceOp::kContainsKey:
+      step.rc = p->pcontainskey(*handle, key);
+      break;
   }
 }
 
@@ -75,7 +83,8 @@ std::vector<std::vector<char>> MakeBuffers(int thread, int iteration, int count)
   std::vector<std::vector<char>> buffers;
   for (int b = 0; b < count; ++b) {
     std::vector<char> buffer(static_cast<size_t>((iteration * 7 + b * 13) % 97));
-    for (size_t i = 0; i < buffer.size(); ++i) buffer[i] = static_cast<char>((thread * 31 + iteration + b + i) % 256);
+    for (size_t i = 0; i < buffer.size(); ++i)
+      buffer[i] = static_cast<char>((thread * 31 + iteration + b + i) % 256);
     buffers.push_back(std::move(buffer));
   }
   return buffers;
@@ -93,8 +102,7 @@ const char* const kKeyPrefixes[] = {"c-", "s-", "sc-", "r-", "q-", "c5-", "s5-",
 }  // namespace
 
 PersistenceDriver::PersistenceDriver(Napi::Env env, std::shared_ptr<PersistenceBridge> bridge)
-    : env_(env), bridge_(std::move(bridge)),
-      deferred_(Napi::Promise::Deferred::New(env)) {}
+    : env_(env), bridge_(std::move(bridge)), deferred_(Napi::Promise::Deferred::New(env)) {}
 
 Napi::Object PersistenceDriver::Exports(Napi::Env env) {
   Napi::Object exports = Napi::Object::New(env);
@@ -115,7 +123,8 @@ Napi::Value PersistenceDriver::RunScript(const Napi::CallbackInfo& info) {
     step.op = ParseOp(env, spec.Get("op"));
     if (spec.Get("key").IsString()) step.key = spec.Get("key").As<Napi::String>().Utf8Value();
     if (spec.Get("clientId").IsString()) step.client_id = spec.Get("clientId").As<Napi::String>().Utf8Value();
-    if (spec.Get("serverURI").IsString()) step.server_uri = spec.Get("serverURI").As<Napi::String>().Utf8Value();
+    if (spec.Get("serverURI").IsString())
+      step.server_uri = spec.Get("serverURI").As<Napi::String>().Utf8Value();
     if (spec.Get("buffers").IsArray()) {
       Napi::Array buffers = spec.Get("buffers").As<Napi::Array>();
       for (uint32_t b = 0; b < buffers.Length(); ++b) {
@@ -184,7 +193,8 @@ void PersistenceDriver::StressThread(MQTTClient_persistence* p, void* handle, in
   auto timed = [report](auto&& fn) {
     auto start = std::chrono::steady_clock::now();
     fn();
-    report->latencies_us.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count());
+    report->latencies_us.push_back(
+        std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count());
     ++report->calls;
   };
   // One cycle = put, get, containsKey, remove, containsKey (+ keys every 20th cycle).
@@ -200,7 +210,8 @@ void PersistenceDriver::StressThread(MQTTClient_persistence* p, void* handle, in
     timed([&] { RunStep(p, &handle, get); });
     std::vector<char> expected;
     for (auto& b : put.buffers) expected.insert(expected.end(), b.begin(), b.end());
-    if (get.rc != 0 || get.data != expected) problem("get " + put.key + " rc " + std::to_string(get.rc) + " returned different bytes");
+    if (get.rc != 0 || get.data != expected)
+      problem("get " + put.key + " rc " + std::to_string(get.rc) + " returned different bytes");
 
     DriverStep has = Step(PersistenceOp::kContainsKey, put.key);
     timed([&] { RunStep(p, &handle, has); });
@@ -220,7 +231,8 @@ void PersistenceDriver::StressThread(MQTTClient_persistence* p, void* handle, in
 
     DriverStep gone = Step(PersistenceOp::kContainsKey, put.key);
     timed([&] { RunStep(p, &handle, gone); });
-    if (gone.rc != MQTTCLIENT_PERSISTENCE_ERROR) problem("containsKey " + put.key + " after remove rc " + std::to_string(gone.rc));
+    if (gone.rc != MQTTCLIENT_PERSISTENCE_ERROR)
+      problem("containsKey " + put.key + " after remove rc " + std::to_string(gone.rc));
   }
 }
 
@@ -234,7 +246,8 @@ void PersistenceDriver::ExecuteStress() {
   std::vector<StressReport> reports(static_cast<size_t>(threads_));
   std::vector<std::thread> workers;
   for (int t = 0; t < threads_; ++t) {
-    workers.emplace_back(&PersistenceDriver::StressThread, p, handle, t, iterations_, &reports[static_cast<size_t>(t)]);
+    workers.emplace_back(&PersistenceDriver::StressThread, p, handle, t, iterations_,
+                         &reports[static_cast<size_t>(t)]);
   }
   for (auto& worker : workers) worker.join();
   for (auto& r : reports) {
@@ -254,11 +267,14 @@ void PersistenceDriver::OnOK() {
     result.Set("calls", static_cast<double>(report_.calls));
     result.Set("failures", static_cast<double>(report_.failures));
     Napi::Array problems = Napi::Array::New(env, report_.problems.size());
-    for (size_t i = 0; i < report_.problems.size(); ++i) problems.Set(static_cast<uint32_t>(i), report_.problems[i]);
+    for (size_t i = 0; i < report_.problems.size(); ++i)
+      problems.Set(static_cast<uint32_t>(i), report_.problems[i]);
     result.Set("problems", problems);
     auto& lat = report_.latencies_us;
     std::sort(lat.begin(), lat.end());
-    auto pct = [&lat](double q) { return lat.empty() ? 0.0 : lat[std::min(lat.size() - 1, static_cast<size_t>(q * lat.size()))]; };
+    auto pct = [&lat](double q) {
+      return lat.empty() ? 0.0 : lat[std::min(lat.size() - 1, static_cast<size_t>(q * lat.size()))];
+    };
     result.Set("medianUs", pct(0.5));
     result.Set("p99Us", pct(0.99));
     result.Set("maxUs", lat.empty() ? 0.0 : lat.back());
@@ -271,7 +287,8 @@ void PersistenceDriver::OnOK() {
     Napi::Object result = Napi::Object::New(env);
     result.Set("op", kOpNames[static_cast<int>(step.op)]);
     result.Set("rc", step.rc);
-    if (step.op == PersistenceOp::kGet && step.rc == 0) result.Set("data", Napi::Buffer<char>::Copy(env, step.data.data(), step.data.size()));
+    if (step.op == PersistenceOp::kGet && step.rc == 0)
+      result.Set("data", Napi::Buffer<char>::Copy(env, step.data.data(), step.data.size()));
     if (step.op == PersistenceOp::kKeys && step.rc == 0) {
       Napi::Array keys = Napi::Array::New(env, step.keys.size());
       for (size_t k = 0; k < step.keys.size(); ++k) keys.Set(static_cast<uint32_t>(k), step.keys[k]);
@@ -295,15 +312,14 @@ void PersistenceDriver::Queue() {
   auto gate = std::make_shared<DoneGate>();
   auto* gate_ref = new std::shared_ptr<DoneGate>(gate);
   // Ref'd, like an AsyncWorker: a pending run keeps the event loop alive.
-  done_ = Napi::ThreadSafeFunction::New(
-      env_, Napi::Function::New(env_, [](const Napi::CallbackInfo&) {}), "paho-mqtt-redis:test-driver", 0, 1,
-      [gate_ref](Napi::Env) {
-        {
-          std::lock_guard<std::mutex> lock((*gate_ref)->mutex);
-          (*gate_ref)->alive = false;
-        }
-        delete gate_ref;
-      });
+  done_ = Napi::ThreadSafeFunction::New(env_, Napi::Function::New(env_, [](const Napi::CallbackInfo&) {}),
+                                        "paho-mqtt-redis:test-driver", 0, 1, [gate_ref](Napi::Env) {
+                                          {
+                                            std::lock_guard<std::mutex> lock((*gate_ref)->mutex);
+                                            (*gate_ref)->alive = false;
+                                          }
+                                          delete gate_ref;
+                                        });
   std::thread([self = this, gate] {
     self->Execute();
     std::lock_guard<std::mutex> lock(gate->mutex);
@@ -312,7 +328,10 @@ void PersistenceDriver::Queue() {
     done.NonBlockingCall([self](Napi::Env env, Napi::Function) {
       if (env == nullptr) return;
       Napi::HandleScope scope(env);
-      if (self->error_.empty()) self->OnOK(); else self->OnError(Napi::Error::New(env, self->error_));
+      if (self->error_.empty())
+        self->OnOK();
+      else
+        self->OnError(Napi::Error::New(env, self->error_));
       delete self;
     });
     done.Release();
@@ -321,4 +340,4 @@ void PersistenceDriver::Queue() {
 
 void PersistenceDriver::OnError(const Napi::Error& error) { deferred_.Reject(error.Value()); }
 
-}  // namespace pmr
+}  // namespace paho_redis

@@ -10,7 +10,7 @@
 
 #include "persistence_bridge.h"
 
-namespace pmr {
+namespace paho_redis {
 
 struct DriverStep {
   PersistenceOp op;
@@ -54,7 +54,8 @@ class PersistenceDriver {
 
   void ExecuteScript();
   void ExecuteStress();
-  static void StressThread(MQTTClient_persistence* p, void* handle, int thread, int iterations, StressReport* report);
+  static void StressThread(MQTTClient_persistence* p, void* handle, int thread, int iterations,
+                           StressReport* report);
 
   Napi::Env env_;
   std::string error_;
@@ -68,4 +69,4 @@ class PersistenceDriver {
   StressReport report_;
 };
 
-}  // namespace pmr
+}  // namespace paho_redis

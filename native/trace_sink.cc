@@ -7,14 +7,16 @@
 #include <unordered_map>
 #include <unordered_set>
 
-namespace pmr {
+namespace paho_redis {
 
 namespace {
 
 // Process-wide by necessity: Paho has one trace callback for the whole process.
 std::mutex g_sinks_mutex;
 std::unordered_map<napi_env, std::shared_ptr<TraceSink>>& Sinks() {
-  static auto* sinks = new std::unordered_map<napi_env, std::shared_ptr<TraceSink>>();  // never destroyed: Paho may trace at exit
+  static auto* sinks =
+      new std::unordered_map<napi_env,
+                             std::shared_ptr<TraceSink>>();  // never destroyed: Paho may trace at exit
   return *sinks;
 }
 
@@ -96,10 +98,12 @@ void TraceSink::Remove(napi_env env) {
 Napi::Value TraceSink::SetTrace(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int level = info[0].IsNumber() ? info[0].As<Napi::Number>().Int32Value() : 0;
-  if (level < 0 || level > MQTTASYNC_TRACE_FATAL) throw Napi::RangeError::New(env, "trace level must be 0 (off) to 7");
+  if (level < 0 || level > MQTTASYNC_TRACE_FATAL)
+    throw Napi::RangeError::New(env, "trace level must be 0 (off) to 7");
   Remove(env);
   if (level == 0) return env.Undefined();
-  if (!info[1].IsFunction()) throw Napi::TypeError::New(env, "setTrace(level, logger) needs a logger function");
+  if (!info[1].IsFunction())
+    throw Napi::TypeError::New(env, "setTrace(level, logger) needs a logger function");
   auto sink = std::make_shared<TraceSink>();
   sink->level_ = level;
   sink->env_ = env;
@@ -119,4 +123,4 @@ void TraceCallJs(Napi::Env env, Napi::Function logger, TraceSink*, TraceLine* ra
   }
 }
 
-}  // namespace pmr
+}  // namespace paho_redis

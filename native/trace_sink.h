@@ -8,7 +8,7 @@
 #include <memory>
 #include <string>
 
-namespace pmr {
+namespace paho_redis {
 
 struct TraceLine {
   int level;
@@ -37,4 +37,4 @@ class TraceSink {
   Tsfn tsfn_;
 };
 
-}  // namespace pmr
+}  // namespace paho_redis
