@@ -71,7 +71,13 @@ export class PahoError extends PahoMqttRedisError {
 export class PersistenceError extends PahoMqttRedisError {
   readonly op: string;
   readonly key: string | undefined;
-  constructor(code: PersistenceErrorCode, op: string, key: string | undefined, message: string, options?: { cause?: unknown }) {
+  constructor(
+    code: PersistenceErrorCode,
+    op: string,
+    key: string | undefined,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
     super(code, message, options);
     this.name = 'PersistenceError';
     this.op = op;
