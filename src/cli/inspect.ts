@@ -3,6 +3,8 @@ import * as fs from 'node:fs';
 import { decodeRecord, parseKey, compareRecordKeys, type DecodedRecord } from '../persistence/paho-records';
 import { ValueEncryptor, isEncrypted, encryptedKeyId } from '../persistence/redis/encryption';
 import { DEFAULT_KEY_PREFIX } from '../persistence/redis/options';
+import { quarantineHashName, quarantinedRecords } from '../persistence/redis/quarantine';
+import type { QuarantinedRecord } from '../persistence/client-persistence';
 import {
   CONNECTION_OPTIONS,
   type CliIO,
@@ -98,6 +100,17 @@ export function formatRows(rows: InspectRow[]): string {
   );
 }
 
+/** Records set aside at restore (damaged): where they were moved, and why. */
+export function formatQuarantined(hash: string, records: QuarantinedRecord[]): string {
+  return (
+    `quarantined (damaged records set aside at restore, in ${printable(hash)}): ${entries(records.length)}\n` +
+    table(
+      ['KEY', 'SET ASIDE', 'SIZE', 'REASON'],
+      records.map((r) => [printable(r.key), new Date(r.at).toISOString(), `${r.value.length} B`, printable(r.reason)]),
+    )
+  );
+}
+
 export async function inspectCommand(args: string[], io: CliIO): Promise<number> {
   const v = parse(args, {
     ...CONNECTION_OPTIONS,
@@ -154,15 +167,32 @@ export async function inspectCommand(args: string[], io: CliIO): Promise<number>
       throw new UsageError((err as Error).message);
     }
   }
-  const rows = decodeEntries(hash, await withRedis(url, (redis) => redis.hgetallBuffer(hash)), encryptor);
+  const [stored, setAside] = await withRedis(url, (redis) =>
+    Promise.all([redis.hgetallBuffer(hash), redis.hgetallBuffer(quarantineHashName(hash))]),
+  );
+  const rows = decodeEntries(hash, stored, encryptor);
+  const quarantined = quarantinedRecords(setAside);
   if (v.json) {
     // Sizes, not payload bytes: inspect describes records, it does not dump messages.
-    io.stdout.write(JSON.stringify(rows, (name, value: unknown) => (name === 'payload' ? undefined : value), 2) + '\n');
-  } else if (rows.length === 0) {
+    // Quarantined records follow the stored ones, marked `quarantined: true`.
+    const setAsideRows = quarantined.map((r) => ({
+      key: r.key,
+      kind: parseKey(r.key).kind,
+      storedSize: r.value.length,
+      quarantined: true,
+      reason: r.reason,
+      setAsideAt: new Date(r.at).toISOString(),
+    }));
+    const out = [...rows, ...setAsideRows];
+    io.stdout.write(JSON.stringify(out, (name, value: unknown) => (name === 'payload' ? undefined : value), 2) + '\n');
+    return 0;
+  }
+  if (rows.length === 0) {
     io.stdout.write(`hash ${printable(hash)} is empty or does not exist\n`);
   } else {
     io.stdout.write(`hash ${printable(hash)}: ${entries(rows.length)}\n`);
     io.stdout.write(formatRows(rows));
   }
+  if (quarantined.length > 0) io.stdout.write(formatQuarantined(quarantineHashName(hash), quarantined));
   return 0;
 }

@@ -68,6 +68,22 @@ interface Pending {
   reject(error: Error): void;
 }
 
+/** The error create() fails with when restoring from the store failed, if it did. */
+function restoreError(failures: PersistenceError[] | undefined): PersistenceError | undefined {
+  const first = failures?.[0];
+  if (first === undefined) return undefined;
+  if (first.code === 'ERR_PERSISTENCE_CORRUPT' || first.code === 'ERR_PERSISTENCE_VERSION') return first;
+  const target = first.key ? `${first.op}('${first.key}')` : first.op;
+  return new PersistenceError(
+    'ERR_PERSISTENCE_RESTORE',
+    first.op,
+    first.key,
+    `create: restoring from the store failed during ${target}, so the client was not created and nothing ` +
+      `stored was changed (retry create() when the store answers): ${first.message}`,
+    { cause: first },
+  );
+}
+
 /** Stores in use by a live client: a store instance holds one client's keyspace. */
 const storesInUse = new WeakSet<object>();
 
@@ -105,6 +121,7 @@ export class AsyncClient extends EventEmitter {
       new StoreBridge(store, {
         operationTimeoutMs: options.operationTimeoutMs,
         claimCommandPuts: true,
+        checkRestore: { mqttVersion: this.mqttVersion },
         onFailure: (error) => this.emit('persistenceError', error),
       });
     this.native = new native.MqttClient((event) => {
@@ -155,10 +172,24 @@ export class AsyncClient extends EventEmitter {
     try {
       await client.request('create', (id) => client.native.open(id, spec));
     } catch (error) {
+      const restore = client.bridge?.endRestore();
       await client.close().catch(() => undefined);
-      throw error;
+      throw restoreError(restore?.failures) ?? error;
     }
+    const restore = client.bridge?.endRestore();
+    const failed = restoreError(restore?.failures);
+    if (failed) {
+      // Paho went on without what it could not read: destroy it before it writes over those records.
+      await client.close().catch(() => undefined);
+      throw failed;
+    }
+    // After the caller's `await` has resumed, so listeners attached right after create() hear them.
+    if (restore?.quarantined.length) setImmediate(() => restore.quarantined.forEach((e) => client.reportRestored(e)));
     return client;
+  }
+
+  private reportRestored(error: PersistenceError): void {
+    if (!this.isClosed) this.emit('persistenceError', error);
   }
 
   get isClosed(): boolean {

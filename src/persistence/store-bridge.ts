@@ -12,6 +12,7 @@ import {
   type PersistenceOp,
   PERSISTENCE_OPS,
 } from './client-persistence';
+import { RestoreCheck } from './restore-check';
 
 export interface StoreBridgeOptions {
   /** How long a Paho thread waits for the store (default: the store's own operationTimeoutMs, else 5000). */
@@ -23,6 +24,19 @@ export interface StoreBridgeOptions {
    * that publish with them instead (Paho itself swallows them). They wait in `claimed`.
    */
   claimCommandPuts?: boolean;
+  /**
+   * Check the records at restore (see restore-check.ts) and hold failures from open until
+   * endRestore(). `mqttVersion` is the client's: an MQTT 3 client refuses MQTT 5 records.
+   */
+  checkRestore?: { mqttVersion: number };
+}
+
+/** What happened while Paho restored from the store (see StoreBridge.endRestore). */
+export interface RestoreOutcome {
+  /** Store failures during restore: records may have been left behind, so create() must fail. */
+  failures: PersistenceError[];
+  /** One ERR_PERSISTENCE_CORRUPT per damaged record set aside. */
+  quarantined: PersistenceError[];
 }
 
 const COMMAND_KEY = /^c5?-/;
@@ -49,6 +63,9 @@ export class StoreBridge {
   readonly timeoutMs: number;
   private readonly claimed = new Map<string, PersistenceError>();
   private closed = false;
+  /** From open until endRestore(): the records are checked, and failures held for create(). */
+  private restore: RestoreCheck | undefined;
+  private restoreFailures: PersistenceError[] = [];
 
   constructor(
     readonly store: ClientPersistence,
@@ -69,6 +86,14 @@ export class StoreBridge {
     const error = this.claimed.get(key);
     this.claimed.delete(key);
     return error;
+  }
+
+  /** Ends the restore phase (create() answered) and tells what happened during it. */
+  endRestore(): RestoreOutcome {
+    const outcome = { failures: this.restoreFailures, quarantined: this.restore?.quarantined ?? [] };
+    this.restore = undefined;
+    this.restoreFailures = [];
+    return outcome;
   }
 
   /** Stops forwarding: Paho's later callbacks fail at once. Idempotent. */
@@ -114,6 +139,7 @@ export class StoreBridge {
     const store = this.store;
     switch (op) {
       case 'open':
+        if (this.options.checkRestore) this.restore = new RestoreCheck(store, this.options.checkRestore.mqttVersion);
         return store.open(clientId ?? '', serverURI ?? '');
       case 'close':
         return store.close();
@@ -124,7 +150,7 @@ export class StoreBridge {
       case 'remove':
         return store.remove(key);
       case 'keys':
-        return store.keys();
+        return this.restore !== undefined ? this.restore.keys() : store.keys();
       case 'clear':
         return store.clear();
       case 'containsKey':
@@ -153,6 +179,11 @@ export class StoreBridge {
   }
 
   private report(error: PersistenceError): void {
+    // During restore no listener can exist yet: create() fails with these instead.
+    if (this.restore !== undefined) {
+      this.restoreFailures.push(error);
+      return;
+    }
     this.options.onFailure(error);
   }
 }
