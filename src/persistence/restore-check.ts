@@ -14,6 +14,18 @@ import { decodeRecord, parseKey } from './paho-records';
 /** Records read at once while checking (bounded, so a huge hash does not flood the store). */
 const READ_CONCURRENCY = 64;
 
+/** Why Paho must not restore this record, or undefined when it can. */
+export function restoreProblem(key: string, value: Buffer): string | undefined {
+  const decoded = decodeRecord(key, value);
+  if (decoded.error !== undefined) return decoded.error;
+  // Sound, but Debian's Paho 1.3.12 dies (SIGSEGV on its send thread) sending a restored MQTT 3
+  // UNSUBSCRIBE, even one it wrote itself (found by the mutation test; MQTT 5 ones are fine).
+  if (decoded.kind === 'command' && !decoded.mqtt5 && decoded.commandType === 'UNSUBSCRIBE') {
+    return 'a queued MQTT 3 UNSUBSCRIBE: Paho 1.3.12 crashes sending a restored one; unsubscribe again after connecting';
+  }
+  return undefined;
+}
+
 export class RestoreCheck {
   /** Keys already read and found sound during this restore (Paho asks for the list three times). */
   private readonly sound = new Set<string>();
@@ -46,11 +58,10 @@ export class RestoreCheck {
     return kept;
   }
 
-  /** The reason a record is damaged, or undefined when Paho can restore it. */
+  /** The reason a record must be set aside, or undefined when Paho can restore it. */
   private async check(key: unknown): Promise<string | undefined> {
     if (typeof key !== 'string') return undefined; // the bridge reports the bad result type
-    const value = await this.store.get(key);
-    return decodeRecord(key, value).error;
+    return restoreProblem(key, await this.store.get(key));
   }
 
   private async setAside(key: string, reason: string): Promise<void> {
@@ -73,17 +84,23 @@ export class RestoreCheck {
     this.quarantined.push(report);
   }
 
-  /** Paho refuses to restore MQTT 5 records into an MQTT 3 client: say so, naming the record. */
+  /**
+   * Paho writes one key form per client (`c-` or `c5-`, ...). It refuses MQTT 5 packets in an
+   * MQTT 3 client, and an MQTT 3 command restored into an MQTT 5 client crashed it when sent
+   * (found by the mutation test): a store holding the other version's records fails create(),
+   * naming one.
+   */
   private refuseOtherVersion(keys: string[]): void {
-    if (this.mqttVersion >= 5) return;
-    const v5 = keys.find((key) => typeof key === 'string' && parseKey(key).mqtt5);
-    if (v5 === undefined) return;
+    const v5Client = this.mqttVersion >= 5;
+    const other = keys.find((key) => typeof key === 'string' && parseKey(key).mqtt5 !== v5Client);
+    if (other === undefined) return;
+    const mine = v5Client ? 'MQTT 5' : `MQTT ${this.mqttVersion === 3 ? '3.1' : '3.1.1'}`;
     throw new PersistenceError(
       'ERR_PERSISTENCE_VERSION',
       'restore',
-      v5,
-      `the store holds MQTT 5 record '${v5}' but this client uses MQTT ${this.mqttVersion === 3 ? '3.1' : '3.1.1'}: ` +
-        `create it with mqttVersion: 5, or use another client id or store for the MQTT 3 client`,
+      other,
+      `the store holds MQTT ${v5Client ? '3' : '5'} record '${other}' but this client uses ${mine}: ` +
+        `create it with the MQTT version that wrote the records, or give each version its own client id or store`,
     );
   }
 }
