@@ -34,6 +34,7 @@ MqttClient::~MqttClient() {
 
 void MqttClient::OnTeardown() {
   events_.Close();
+  inbound_.Close();
   // Release the store first, so Paho's pclose and removes during destroy fail at once
   // instead of waiting for this (blocked) JS thread.
   if (bridge_) bridge_->Shutdown();
@@ -52,6 +53,7 @@ void MqttClient::OnTeardown() {
 
 void MqttClient::Dispose() {
   std::shared_ptr<MqttClient> keep = shared_from_this();
+  inbound_.Close();
   events_.Dispose();
   // Destroy already ran, so the thread is idle or about to be: this join is short.
   queue_.Stop(kTeardownWait);
@@ -62,7 +64,11 @@ void MqttClient::Ref(Napi::Env env) { events_.Ref(env); }
 void MqttClient::Unref(Napi::Env env) { events_.Unref(env); }
 
 void MqttClient::Emit(std::unique_ptr<ClientEvent> event) {
-  if (events_.Send(event.get())) event.release();
+  if (events_.Send(event.get())) {
+    event.release();
+  } else if (event->type == ClientEvent::Type::kMessage) {
+    inbound_.Release(event->gated_bytes);
+  }
 }
 
 void MqttClient::EmitResult(uint64_t request, int rc, const std::string& message) {
@@ -122,6 +128,9 @@ void MqttClient::Open(uint64_t request, CreateSpec spec) {
     options.deleteOldestMessages = spec.delete_oldest_messages;
     options.restoreMessages = spec.restore_messages;
     options.persistQoS0 = spec.persist_qos0;
+    self->inbound_.Configure(static_cast<size_t>(spec.inbound_max_messages),
+                             static_cast<size_t>(spec.inbound_max_bytes),
+                             std::chrono::milliseconds(spec.inbound_max_wait_ms));
     void* persistence_context = nullptr;
     int type = spec.persistence_type;
     if (type == MQTTCLIENT_PERSISTENCE_USER) {
@@ -367,6 +376,7 @@ void MqttClient::Destroy(uint64_t request) {
 
 void MqttClient::DestroyHandle() {
   // Command thread. Paho calls pclose from here; afterwards it calls nothing of ours.
+  inbound_.Close();  // a receive thread waiting for room holds the mutex destroy needs
   if (handle_ != nullptr) MQTTAsync_destroy(&handle_);
   handle_ = nullptr;
   std::unordered_set<Pending*> orphans;

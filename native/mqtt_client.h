@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "command_queue.h"
+#include "inbound_gate.h"
 #include "js_channel.h"
 #include "mqtt_client_specs.h"
 #include "mqtt_properties.h"
@@ -37,6 +38,7 @@ struct ClientEvent {
   size_t payload_length = 0;
   int qos = 0;
   bool retained = false, dup = false;
+  size_t gated_bytes = 0;  // kMessage: what InboundGate counted for it
   std::vector<PersistenceBridge::ThreadFailure> persistence_failures;
 };
 
@@ -126,6 +128,7 @@ class MqttClient : public std::enable_shared_from_this<MqttClient> {
   int mqtt_version_ = MQTTVERSION_DEFAULT;
 
   JsChannel<MqttClient, ClientEvent, &ClientCallJs> events_;
+  InboundGate inbound_;
   std::mutex mutex_;  // guards pending_
   std::unordered_set<Pending*> pending_;
 };

@@ -123,7 +123,11 @@ int MqttClient::OnMessage(void* context, char* topic, int topic_length, MQTTAsyn
   event->properties = CopyProperties(message->properties);
   MQTTAsync_freeMessage(&message);
   MQTTAsync_free(topic);
-  ClientOf(context)->Emit(std::move(event));
+  MqttClient* self = ClientOf(context);
+  // Waits (bounded) while JS is behind: backpressure instead of an unbounded queue.
+  event->gated_bytes = event->payload_length + event->text.size();
+  self->inbound_.Admit(event->gated_bytes);
+  self->Emit(std::move(event));
   return 1;
 }
 
@@ -215,9 +219,15 @@ Napi::Object EventToJs(Napi::Env env, std::unique_ptr<ClientEvent>& event) {
 
 }  // namespace
 
-void ClientCallJs(Napi::Env env, Napi::Function on_event, MqttClient*, ClientEvent* raw) {
+void ClientCallJs(Napi::Env env, Napi::Function on_event, MqttClient* self, ClientEvent* raw) {
   std::unique_ptr<ClientEvent> event(raw);
-  if (env == nullptr) return;
+  // Delivered (the listener ran) or dropped at teardown: either way it leaves the gate.
+  const bool gated = self != nullptr && event->type == ClientEvent::Type::kMessage;
+  const size_t gated_bytes = event->gated_bytes;
+  if (env == nullptr) {
+    if (gated) self->inbound_.Release(gated_bytes);
+    return;
+  }
   try {
     // Building the event can throw too, when the environment is terminating (worker exit).
     on_event.Call({EventToJs(env, event)});
@@ -226,6 +236,7 @@ void ClientCallJs(Napi::Env env, Napi::Function on_event, MqttClient*, ClientEve
     if (!error.Message().empty())
       fprintf(stderr, "paho-mqtt-redis: client event delivery failed: %s\n", error.Message().c_str());
   }
+  if (gated) self->inbound_.Release(gated_bytes);
 }
 
 }  // namespace paho_redis

@@ -7,9 +7,22 @@ export {
   type ConnectResult,
   type DisconnectOptions,
 } from './client/async-client';
-export type { CreateOptions, ConnectOptions, SslOptions, WillOptions, QoS, PersistenceChoice } from './client/options';
+export type {
+  CreateOptions,
+  ConnectOptions,
+  SslOptions,
+  WillOptions,
+  QoS,
+  PersistenceChoice,
+  InboundQueueOptions,
+} from './client/options';
 export type { MqttProperties } from './client/properties';
-export type { ClientPersistence, MaybePromise, PersistenceOp } from './persistence/client-persistence';
+export type {
+  ClientPersistence,
+  MaybePromise,
+  PersistenceOp,
+  QuarantinedRecord,
+} from './persistence/client-persistence';
 export { MemoryPersistence } from './persistence/memory';
 export {
   RedisPersistence,
