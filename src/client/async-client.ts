@@ -72,7 +72,9 @@ interface Pending {
 function restoreError(failures: PersistenceError[] | undefined): PersistenceError | undefined {
   const first = failures?.[0];
   if (first === undefined) return undefined;
-  if (first.code === 'ERR_PERSISTENCE_CORRUPT' || first.code === 'ERR_PERSISTENCE_VERSION') return first;
+  // The store's own open failure (e.g. ERR_PERSISTENCE_CONNECTION) and the restore check's errors say it best.
+  if (first.op === 'open' || first.code === 'ERR_PERSISTENCE_CORRUPT' || first.code === 'ERR_PERSISTENCE_VERSION')
+    return first;
   const target = first.key ? `${first.op}('${first.key}')` : first.op;
   return new PersistenceError(
     'ERR_PERSISTENCE_RESTORE',
@@ -174,6 +176,8 @@ export class AsyncClient extends EventEmitter {
     } catch (error) {
       const restore = client.bridge?.endRestore();
       await client.close().catch(() => undefined);
+      // Paho does not close a store it failed to create over; its connections would stay open.
+      await Promise.resolve(store?.close()).catch(() => undefined);
       throw restoreError(restore?.failures) ?? error;
     }
     const restore = client.bridge?.endRestore();
