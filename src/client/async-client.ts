@@ -145,7 +145,8 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
     this.connectSpec = spec;
     this.policy = policy;
     const connecting = this.connectOnce('connect').catch((error: Error) => {
-      if (!policy.retryFirstConnect || this.closing || this.policy !== policy) throw error;
+      if (this.closing) throw closedError('connect'); // Paho discarded it (rc -11) when close() destroyed the client
+      if (!policy.retryFirstConnect || this.policy !== policy) throw error;
       publishClient({ clientId: this.clientId, event: 'connectFailed', detail: error });
       const waiting = this.reconnector.waitForSuccess();
       this.reconnector.schedule(policy, error);
