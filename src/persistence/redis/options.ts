@@ -105,6 +105,15 @@ export interface CheckedOptions {
 /** RedisPersistence's default key prefix: none, as the Rust crate paho-mqtt-redis. */
 export const DEFAULT_KEY_PREFIX = '';
 
+/**
+ * The server URI as Paho hands it to a store: without the scheme Paho strips (tcp://, mqtt://,
+ * ws://, ssl://, mqtts://, wss://; lower case only, as Paho compares). `tcp://h:1883` -> `h:1883`.
+ */
+export function pahoServerURI(serverURI: string): string {
+  const scheme = /^(tcp|mqtt|ws|ssl|mqtts|wss):\/\//.exec(serverURI);
+  return scheme === null ? serverURI : serverURI.slice(scheme[0].length);
+}
+
 /** The hash holding one client's records: `${keyPrefix}${clientId}:${serverURI}` (serverURI as Paho names it, without scheme). */
 export function hashName(keyPrefix: string, clientId: string, serverURI: string): string {
   return `${keyPrefix}${clientId}:${serverURI}`;
