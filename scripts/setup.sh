@@ -41,4 +41,4 @@ if [ -z "${npm_config_nodedir:-}" ]; then
 fi
 npm ci --no-audit --no-fund --loglevel=error   # runs the addon build (install script)
 npm run --silent build:ts
-echo "setup: done ($(node -p "require('./dist/src/index.js').pahoVersion().Version") Paho C, Node $(node -v))"
+echo "setup: done ($(node -p "require('./dist/index.js').pahoVersion().Version") Paho C, Node $(node -v))"
