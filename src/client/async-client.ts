@@ -15,7 +15,6 @@ import {
   type CreateOptions,
   type DisconnectOptions,
   type PublishOptions,
-  type QoS,
   type ReconnectPolicy,
   type SubscribeOptions,
   reconnectPolicy,
@@ -33,6 +32,7 @@ import {
   type PublishResult,
   publishClient,
   publishStore,
+  toMessage,
 } from './events';
 import { type MessagesOptions, messageIterator } from './message-iterator';
 import { Reconnector } from './reconnect';
@@ -91,16 +91,11 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
         },
       });
     this.requests = new NativeRequests(this.bridge, () => this.updateRef());
-    this.native = new native.MqttClient((event) => {
-      try {
-        this.onNativeEvent(event);
-      } catch (error) {
-        // A throwing listener must surface like any other uncaught error, not inside native code.
-        process.nextTick(() => {
-          throw error;
-        });
-      }
-    }, this.bridge?.native ?? null);
+    // A throwing listener must surface like any other uncaught error, not inside native code.
+    this.native = new native.MqttClient(
+      (event) => surfaceThrows(() => this.onNativeEvent(event)),
+      this.bridge?.native ?? null,
+    );
   }
 
   /** Creates the Paho client; with a store, Paho opens it and restores pending messages. */
@@ -186,25 +181,22 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
     if (cause === 'connect' && !result.sessionPresent) this.subscriptions.clear();
     const info = { cause, sessionPresent: result.sessionPresent, serverURI: result.serverURI };
     publishClient({ clientId: this.clientId, event: 'connected', detail: info });
-    this.emit('connected', info);
+    // A throwing listener must not undo a connection that happened (nor the waiters' results).
+    surfaceThrows(() => this.emit('connected', info));
     this.reconnector.succeeded(result);
     if (cause === 'reconnect' && !result.sessionPresent && this.policy?.resubscribe) void this.resubscribe();
     return result;
   }
 
   private async resubscribe(): Promise<void> {
-    for (const group of this.subscriptions.requests()) {
-      const topics = group.map((s) => s.topic);
-      let info: { topics: string[]; granted?: number[]; error?: Error };
-      try {
-        info = { topics, granted: await this.subscribeMany(group) };
-        this.counters.resubscribed += topics.length;
-      } catch (error) {
-        info = { topics, error: error as Error };
-      }
-      publishClient({ clientId: this.clientId, event: 'resubscribed', detail: info });
-      this.emit('resubscribed', info);
-    }
+    await this.subscriptions.restore(
+      (group) => this.subscribeMany(group),
+      (info) => {
+        if (info.granted) this.counters.resubscribed += info.topics.length;
+        publishClient({ clientId: this.clientId, event: 'resubscribed', detail: info });
+        this.emit('resubscribed', info);
+      },
+    );
   }
 
   /** Resolves when the QoS flow completes (QoS 0: written to the socket). */
@@ -377,14 +369,7 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
         return;
       case 'message':
         this.counters.received += 1;
-        this.emit('message', {
-          topic: event.topic,
-          payload: event.payload,
-          qos: event.qos as QoS,
-          retained: event.retained,
-          dup: event.dup,
-          properties: fromNativeProperties(event.properties),
-        } satisfies Message);
+        this.emit('message', toMessage(event));
         return;
       case 'connected':
         return; // emitted by connectOnce(), which knows sessionPresent (Paho's callback does not)
@@ -411,6 +396,17 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
     publishClient({ clientId: this.clientId, event: 'connectionLost', detail: cause });
     this.emit('connectionLost', cause);
     if (this.policy?.enabled && !this.closing) this.reconnector.schedule(this.policy);
+  }
+}
+
+/** Runs `fn`; what it throws is rethrown outside the caller, as an uncaught exception. */
+function surfaceThrows(fn: () => void): void {
+  try {
+    fn();
+  } catch (error) {
+    process.nextTick(() => {
+      throw error;
+    });
   }
 }
 

@@ -4,8 +4,9 @@
  */
 import * as diagnostics from 'node:diagnostics_channel';
 import type { PersistenceError } from '../errors';
+import type { NativeClientEvent } from '../native';
 import type { QoS } from './options';
-import type { MqttProperties } from './properties';
+import { fromNativeProperties, type MqttProperties } from './properties';
 
 export interface Message {
   topic: string;
@@ -14,6 +15,17 @@ export interface Message {
   retained: boolean;
   dup: boolean;
   properties?: MqttProperties;
+}
+
+export function toMessage(event: Extract<NativeClientEvent, { type: 'message' }>): Message {
+  return {
+    topic: event.topic,
+    payload: event.payload,
+    qos: event.qos as QoS,
+    retained: event.retained,
+    dup: event.dup,
+    properties: fromNativeProperties(event.properties),
+  };
 }
 
 export interface ConnectResult {

@@ -46,6 +46,23 @@ export class SubscriptionRegistry {
     }
     return [...groups.values()];
   }
+
+  /** Subscribes again to every entry, one request per group; `report` hears each request's outcome. */
+  async restore(
+    subscribe: (group: SubscriptionEntry[]) => Promise<number[]>,
+    report: (info: { topics: string[]; granted?: number[]; error?: Error }) => void,
+  ): Promise<void> {
+    for (const group of this.requests()) {
+      const topics = group.map((s) => s.topic);
+      let outcome: { topics: string[]; granted?: number[]; error?: Error };
+      try {
+        outcome = { topics, granted: await subscribe(group) };
+      } catch (error) {
+        outcome = { topics, error: error instanceof Error ? error : new Error(String(error)) };
+      }
+      report(outcome);
+    }
+  }
 }
 
 /** MQTT 3.1.1 section 4.7: `+` one level, `#` the rest; wildcards at the first level skip `$` topics. */
