@@ -74,6 +74,13 @@ describe('argument errors carry ERR_INVALID_ARG', () => {
     const c = await AsyncClient.create({ serverURI: 'tcp://[::1]:1883', clientId: uid('v6') });
     clients.add(c);
     await rejectsWithCode(c.connect({ serverURIs: ['tcp://127.0.0.1:70000'] }), 'ERR_INVALID_ARG', /serverURIs\[0\]/);
+    await rejectsWithCode(c.connect({ retryFirstConnect: true }), 'ERR_INVALID_ARG', /needs automaticReconnect/);
+    await rejectsWithCode(
+      c.connect({ automaticReconnect: true, resubscribe: 'yes' as never }),
+      'ERR_INVALID_ARG',
+      /resubscribe must be a boolean/,
+    );
+    assert.equal(c.connected, false, 'nothing reached Paho');
   });
 });
 
