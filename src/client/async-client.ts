@@ -274,7 +274,10 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
     return this.closing;
   }
 
-  /** Messages as an async iterator, e.g. `for await (const m of client.messages())`; ends at close(). */
+  /**
+   * Messages as an async iterator, e.g. `for await (const m of client.messages())`; ends at close().
+   * Messages that arrive while the loop body runs wait in memory, in order.
+   */
   messages(options: MessagesOptions = {}): AsyncIterableIterator<Message> {
     if (options === null || typeof options !== 'object')
       throw invalidArg('messages(options): options must be an object');
