@@ -8,7 +8,7 @@
  *   ioredis  plain JS, no native: an awaited HSET loop, and the same op mix as runStress
  * Ratios are against the plain ioredis HSET loop (and the same-mix loop).
  *
- *   node dist/bench/bridge.bench.js [--iterations 20000] [--redis-iterations 5000]
+ *   node out/bench/bridge.bench.js [--iterations 20000] [--redis-iterations 5000]
  *        [--repeat 3] [--shared] [--pin 0]
  * --shared uses the Redis on 127.0.0.1:6379 (a hash per run, deleted at the end);
  * by default a throwaway redis-server. --pin N moves every thread of the bench (not Redis)
@@ -24,13 +24,21 @@ import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import Redis from 'ioredis';
 import { native } from '../src/native';
-import { StoreBridge } from '../src/store-bridge';
-import { MemoryPersistence } from '../src/memory-persistence';
-import { RedisPersistence } from '../src/redis-persistence';
-import type { ClientPersistence } from '../src/persistence';
+import { StoreBridge } from '../src/persistence/store-bridge';
+import { MemoryPersistence } from '../src/persistence/memory';
+import { RedisPersistence } from '../src/persistence/redis/redis-persistence';
+import type { ClientPersistence } from '../src/persistence/client-persistence';
 import { startRedis, type RedisServer } from '../test/helpers/servers';
 
-interface Row { name: string; threads: number; calls: number; medianUs: number; p99Us: number; spreadUs?: [number, number]; opsPerSec: number }
+interface Row {
+  name: string;
+  threads: number;
+  calls: number;
+  medianUs: number;
+  p99Us: number;
+  spreadUs?: [number, number];
+  opsPerSec: number;
+}
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 function quantile(sorted: number[], q: number): number {
@@ -41,7 +49,8 @@ const round = (x: number): number => Math.round(x * 10) / 10;
 /** Two worker threads ping-pong through a SharedArrayBuffer: the cost of two wake-ups. */
 async function wakeFloor(iterations: number): Promise<Row> {
   const shared = new Int32Array(new SharedArrayBuffer(8));
-  const server = new Worker(`
+  const server = new Worker(
+    `
     const { workerData } = require('node:worker_threads');
     const a = workerData;
     for (;;) {
@@ -49,8 +58,11 @@ async function wakeFloor(iterations: number): Promise<Row> {
       if (Atomics.load(a, 1) === 1) break;
       Atomics.store(a, 0, 0);
       Atomics.notify(a, 0);
-    }`, { eval: true, workerData: shared });
-  const client = new Worker(`
+    }`,
+    { eval: true, workerData: shared },
+  );
+  const client = new Worker(
+    `
     const { workerData, parentPort } = require('node:worker_threads');
     const { a, n } = workerData;
     const lat = new Float64Array(n);
@@ -61,39 +73,70 @@ async function wakeFloor(iterations: number): Promise<Row> {
       while (Atomics.load(a, 0) === 1) Atomics.wait(a, 0, 1);
       lat[i] = (performance.now() - t) * 1000;
     }
-    parentPort.postMessage(lat);`, { eval: true, workerData: { a: shared, n: iterations } });
+    parentPort.postMessage(lat);`,
+    { eval: true, workerData: { a: shared, n: iterations } },
+  );
   const started = performance.now();
-  const lat = await new Promise<Float64Array>((resolve, reject) => { client.once('message', resolve); client.once('error', reject); });
+  const lat = await new Promise<Float64Array>((resolve, reject) => {
+    client.once('message', resolve);
+    client.once('error', reject);
+  });
   const seconds = (performance.now() - started) / 1000;
   Atomics.store(shared, 1, 1);
   Atomics.store(shared, 0, 1);
   Atomics.notify(shared, 0);
   await Promise.all([server.terminate(), client.terminate()]);
   const sorted = [...lat].sort((x, y) => x - y);
-  return { name: 'floor: thread ping-pong (Atomics)', threads: 1, calls: iterations, medianUs: quantile(sorted, 0.5), p99Us: quantile(sorted, 0.99), opsPerSec: iterations / seconds };
+  return {
+    name: 'floor: thread ping-pong (Atomics)',
+    threads: 1,
+    calls: iterations,
+    medianUs: quantile(sorted, 0.5),
+    p99Us: quantile(sorted, 0.99),
+    opsPerSec: iterations / seconds,
+  };
 }
 
 /** runStress `repeat` times on a fresh bridge; the row shows the median of the run medians. */
-async function bridged(name: string, make: () => ClientPersistence, threads: number, iterations: number, repeat: number, clientId: string): Promise<Row> {
+async function bridged(
+  name: string,
+  make: () => ClientPersistence,
+  threads: number,
+  iterations: number,
+  repeat: number,
+  clientId: string,
+): Promise<Row> {
   const runs: Array<{ medianUs: number; p99Us: number; calls: number; opsPerSec: number }> = [];
   for (let r = 0; r < repeat; r++) {
     const store = make();
     const failures: string[] = [];
     const bridge = new StoreBridge(store, { onFailure: (e) => failures.push(`${e.code} ${e.message}`) });
     const started = performance.now();
-    const s = await native.testDriver.runStress(bridge.native, { threads, iterations, clientId, serverURI: 'tcp://127.0.0.1:1883' });
+    const s = await native.testDriver.runStress(bridge.native, {
+      threads,
+      iterations,
+      clientId,
+      serverURI: 'tcp://127.0.0.1:1883',
+    });
     const seconds = (performance.now() - started) / 1000;
     bridge.close();
     await store.close();
     if (s.failures > 0 || failures.length > 0) {
-      throw new Error(`${name}: ${s.failures} failed calls (${s.problems.join('; ')}) ${failures.slice(0, 3).join('; ')}`);
+      throw new Error(
+        `${name}: ${s.failures} failed calls (${s.problems.join('; ')}) ${failures.slice(0, 3).join('; ')}`,
+      );
     }
     runs.push({ medianUs: s.medianUs, p99Us: s.p99Us, calls: s.calls, opsPerSec: s.calls / seconds });
   }
   const medians = runs.map((x) => x.medianUs);
   return {
-    name, threads, calls: runs[0].calls, medianUs: median(medians), p99Us: median(runs.map((x) => x.p99Us)),
-    spreadUs: [Math.min(...medians), Math.max(...medians)], opsPerSec: median(runs.map((x) => x.opsPerSec)),
+    name,
+    threads,
+    calls: runs[0].calls,
+    medianUs: median(medians),
+    p99Us: median(runs.map((x) => x.p99Us)),
+    spreadUs: [Math.min(...medians), Math.max(...medians)],
+    opsPerSec: median(runs.map((x) => x.opsPerSec)),
   };
 }
 
@@ -123,7 +166,14 @@ async function plainRedis(url: string, hash: string, iterations: number, mix: bo
     const seconds = (performance.now() - started) / 1000;
     await redis.del(hash);
     lat.sort((a, b) => a - b);
-    return { name: mix ? 'plain ioredis, same op mix' : 'plain ioredis HSET loop (baseline)', threads: 1, calls: lat.length, medianUs: quantile(lat, 0.5), p99Us: quantile(lat, 0.99), opsPerSec: lat.length / seconds };
+    return {
+      name: mix ? 'plain ioredis, same op mix' : 'plain ioredis HSET loop (baseline)',
+      threads: 1,
+      calls: lat.length,
+      medianUs: quantile(lat, 0.5),
+      p99Us: quantile(lat, 0.99),
+      opsPerSec: lat.length / seconds,
+    };
   } finally {
     redis.disconnect();
   }
@@ -132,14 +182,18 @@ async function plainRedis(url: string, hash: string, iterations: number, mix: bo
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      iterations: { type: 'string', default: '20000' }, 'redis-iterations': { type: 'string', default: '5000' },
-      repeat: { type: 'string', default: '3' }, shared: { type: 'boolean', default: false }, pin: { type: 'string' },
+      iterations: { type: 'string', default: '20000' },
+      'redis-iterations': { type: 'string', default: '5000' },
+      repeat: { type: 'string', default: '3' },
+      shared: { type: 'boolean', default: false },
+      pin: { type: 'string' },
     },
   });
   const iterations = Number(values.iterations);
   const redisIterations = Number(values['redis-iterations']);
   const repeat = Number(values.repeat);
-  if (![iterations, redisIterations, repeat].every((n) => Number.isInteger(n) && n > 0)) throw new RangeError('--iterations, --redis-iterations and --repeat take positive integers');
+  if (![iterations, redisIterations, repeat].every((n) => Number.isInteger(n) && n > 0))
+    throw new RangeError('--iterations, --redis-iterations and --repeat take positive integers');
 
   const server: RedisServer | undefined = values.shared ? undefined : await startRedis();
   const url = server?.url ?? 'redis://127.0.0.1:6379';
@@ -154,11 +208,24 @@ async function main(): Promise<void> {
   try {
     await bridged('warm-up', () => new MemoryPersistence(), 1, 2000, 1, tag);
     rows.push(await wakeFloor(iterations));
-    for (const threads of [1, 4]) rows.push(await bridged('bridge + MemoryPersistence', () => new MemoryPersistence(), threads, iterations, repeat, tag));
+    for (const threads of [1, 4])
+      rows.push(
+        await bridged('bridge + MemoryPersistence', () => new MemoryPersistence(), threads, iterations, repeat, tag),
+      );
     rows.push(await plainRedis(url, `${tag}:plain`, redisIterations, false));
     rows.push(await plainRedis(url, `${tag}:mix`, redisIterations, true));
     const redisStore = (): RedisPersistence => new RedisPersistence({ url, operationTimeoutMs: 5000 });
-    for (const threads of [1, 4]) rows.push(await bridged('bridge + RedisPersistence', redisStore, threads, Math.ceil(redisIterations / threads), repeat, tag));
+    for (const threads of [1, 4])
+      rows.push(
+        await bridged(
+          'bridge + RedisPersistence',
+          redisStore,
+          threads,
+          Math.ceil(redisIterations / threads),
+          repeat,
+          tag,
+        ),
+      );
   } finally {
     await server?.stop();
   }
@@ -166,20 +233,43 @@ async function main(): Promise<void> {
   const hset = rows.find((r) => r.name.includes('HSET'))!;
   const mix = rows.find((r) => r.name.includes('same op mix'))!;
   const pinned = values.pin;
-  console.log(`bridge round trip per persistence callback, µs (node ${process.version}, ${os.cpus().length} CPUs, ` +
-    `${pinned !== undefined ? `pinned to CPU ${pinned}` : 'unpinned'}, load ${os.loadavg()[0].toFixed(2)}, redis ${server ? 'throwaway' : 'shared :6379'})`);
-  console.log('what                                 thr  calls    median    p99      ops/s    median/HSET  median/mix  run medians');
+  console.log(
+    `bridge round trip per persistence callback, µs (node ${process.version}, ${os.cpus().length} CPUs, ` +
+      `${pinned !== undefined ? `pinned to CPU ${pinned}` : 'unpinned'}, load ${os.loadavg()[0].toFixed(2)}, redis ${server ? 'throwaway' : 'shared :6379'})`,
+  );
+  console.log(
+    'what                                 thr  calls    median    p99      ops/s    median/HSET  median/mix  run medians',
+  );
   for (const r of rows) {
-    console.log(`${r.name.padEnd(36)} ${String(r.threads).padEnd(4)} ${String(r.calls).padEnd(8)} ${round(r.medianUs).toFixed(1).padStart(7)}  ${round(r.p99Us).toFixed(1).padStart(7)}  ${String(Math.round(r.opsPerSec)).padStart(8)}  ` +
-      `${(r.medianUs / hset.medianUs).toFixed(2).padStart(10)}  ${(r.medianUs / mix.medianUs).toFixed(2).padStart(10)}  ` +
-      `${r.spreadUs ? `${round(r.spreadUs[0])}..${round(r.spreadUs[1])}` : ''}`);
+    console.log(
+      `${r.name.padEnd(36)} ${String(r.threads).padEnd(4)} ${String(r.calls).padEnd(8)} ${round(r.medianUs).toFixed(1).padStart(7)}  ${round(r.p99Us).toFixed(1).padStart(7)}  ${String(Math.round(r.opsPerSec)).padStart(8)}  ` +
+        `${(r.medianUs / hset.medianUs).toFixed(2).padStart(10)}  ${(r.medianUs / mix.medianUs).toFixed(2).padStart(10)}  ` +
+        `${r.spreadUs ? `${round(r.spreadUs[0])}..${round(r.spreadUs[1])}` : ''}`,
+    );
   }
-  console.log('runStress mix per cycle: put, get, containsKey, remove, containsKey (+ keys every 20th); gets of c- keys are answered by the native key ledger.');
-  console.log(JSON.stringify({
-    bench: 'bridge', node: process.version, cpus: os.cpus().length, pinned: pinned ?? null, shared: Boolean(values.shared), iterations, redisIterations, repeat,
-    rows: rows.map((r) => ({ ...r, medianUs: round(r.medianUs), p99Us: round(r.p99Us), opsPerSec: Math.round(r.opsPerSec),
-      ratioVsHset: Number((r.medianUs / hset.medianUs).toFixed(3)), ratioVsMix: Number((r.medianUs / mix.medianUs).toFixed(3)) })),
-  }));
+  console.log(
+    'runStress mix per cycle: put, get, containsKey, remove, containsKey (+ keys every 20th); gets of c- keys are answered by the native key ledger.',
+  );
+  console.log(
+    JSON.stringify({
+      bench: 'bridge',
+      node: process.version,
+      cpus: os.cpus().length,
+      pinned: pinned ?? null,
+      shared: Boolean(values.shared),
+      iterations,
+      redisIterations,
+      repeat,
+      rows: rows.map((r) => ({
+        ...r,
+        medianUs: round(r.medianUs),
+        p99Us: round(r.p99Us),
+        opsPerSec: Math.round(r.opsPerSec),
+        ratioVsHset: Number((r.medianUs / hset.medianUs).toFixed(3)),
+        ratioVsMix: Number((r.medianUs / mix.medianUs).toFixed(3)),
+      })),
+    }),
+  );
 }
 
 main().catch((error: unknown) => {

@@ -2,7 +2,7 @@
  * Publish throughput (msg/s) for QoS 1 and QoS 2 with no persistence, Paho's file store,
  * MemoryPersistence and RedisPersistence, measured in one run against the same broker, and
  * reported as ratios against 'none'.
- *   node dist/bench/publish.bench.js [--messages 3000] [--window 100] [--payload 64] [--max-inflight N] [--shared]
+ *   node out/bench/publish.bench.js [--messages 3000] [--window 100] [--payload 64] [--max-inflight N] [--shared]
  * --shared uses the Redis and mosquitto on 127.0.0.1:6379/1883; by default throwaway ones.
  */
 import * as fs from 'node:fs';
@@ -12,9 +12,20 @@ import { parseArgs } from 'node:util';
 import { AsyncClient, MemoryPersistence, RedisPersistence, type PersistenceChoice } from '../src';
 import { startMosquitto, startRedis } from '../test/helpers/servers';
 
-async function run(serverURI: string, persistence: PersistenceChoice, qos: 1 | 2, messages: number, window: number, payload: Buffer,
-  maxInflight: number | undefined): Promise<number> {
-  const client = await AsyncClient.create({ serverURI, clientId: `bench-${process.pid}-${Math.random().toString(36).slice(2, 8)}`, persistence });
+async function run(
+  serverURI: string,
+  persistence: PersistenceChoice,
+  qos: 1 | 2,
+  messages: number,
+  window: number,
+  payload: Buffer,
+  maxInflight: number | undefined,
+): Promise<number> {
+  const client = await AsyncClient.create({
+    serverURI,
+    clientId: `bench-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
+    persistence,
+  });
   await client.connect({ cleanSession: true, maxInflight });
   const inFlight = new Set<Promise<unknown>>();
   const started = process.hrtime.bigint();
@@ -34,8 +45,10 @@ async function run(serverURI: string, persistence: PersistenceChoice, qos: 1 | 2
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      messages: { type: 'string', default: '3000' }, window: { type: 'string', default: '100' },
-      payload: { type: 'string', default: '64' }, shared: { type: 'boolean', default: false },
+      messages: { type: 'string', default: '3000' },
+      window: { type: 'string', default: '100' },
+      payload: { type: 'string', default: '64' },
+      shared: { type: 'boolean', default: false },
       'max-inflight': { type: 'string' },
     },
   });
@@ -70,10 +83,22 @@ async function main(): Promise<void> {
     await broker?.stop();
     await redis?.stop();
   }
-  console.log(`publish throughput, ${messages} messages of ${payload.length} bytes, ${window} outstanding, maxInflight ${maxInflight ?? 'default'}`);
+  console.log(
+    `publish throughput, ${messages} messages of ${payload.length} bytes, ${window} outstanding, maxInflight ${maxInflight ?? 'default'}`,
+  );
   console.log('store   qos  msg/s    ratio vs none');
-  for (const r of results) console.log(`${r.store.padEnd(7)} ${String(r.qos).padEnd(4)} ${String(r.msgPerSec).padEnd(8)} ${r.ratioVsNone}`);
-  console.log(JSON.stringify({ bench: 'publish', messages, window, maxInflight: maxInflight ?? 'default', payloadBytes: payload.length, results }));
+  for (const r of results)
+    console.log(`${r.store.padEnd(7)} ${String(r.qos).padEnd(4)} ${String(r.msgPerSec).padEnd(8)} ${r.ratioVsNone}`);
+  console.log(
+    JSON.stringify({
+      bench: 'publish',
+      messages,
+      window,
+      maxInflight: maxInflight ?? 'default',
+      payloadBytes: payload.length,
+      results,
+    }),
+  );
 }
 
 main().catch((error) => {

@@ -1,6 +1,6 @@
 /**
  * Publishes a few QoS 1 messages with Redis persistence: the counterpart of the Rust crate
- * paho-mqtt-redis's example. Run: node dist/examples/redis-persist-pub.js [broker] [redis]
+ * paho-mqtt-redis's example. Run: node out/examples/redis-persist-pub.js [broker] [redis]
  * While it runs, `paho-mqtt-redis inspect --list` shows its hash; when it ends, nothing is
  * left in it: every message was acknowledged and removed from the store.
  */

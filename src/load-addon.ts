@@ -10,9 +10,14 @@ import * as path from 'node:path';
 import { PahoMqttRedisError } from './errors';
 
 const PACKAGE_NAME = 'paho-mqtt-redis';
-const LOCAL_BUILDS = [path.join('build', 'Release', 'paho_mqtt_redis.node'), path.join('build', 'Debug', 'paho_mqtt_redis.node')];
+const LOCAL_BUILDS = [
+  path.join('build', 'Release', 'paho_mqtt_redis.node'),
+  path.join('build', 'Debug', 'paho_mqtt_redis.node'),
+];
 
-interface PrebuildTags { file: string }
+interface PrebuildTags {
+  file: string;
+}
 /** The parts of node-gyp-build this loader uses (it ships no types). */
 interface NodeGypBuild {
   parseTuple(name: string): { name: string } | undefined;
@@ -45,14 +50,16 @@ export function packageRoot(from: string = __dirname): string {
       }
     }
     if (path.dirname(dir) === dir) {
-      throw new PahoMqttRedisError('ERR_ADDON_NOT_LOADED', `paho-mqtt-redis: no package.json named '${PACKAGE_NAME}' at or above ${from}`);
+      throw new PahoMqttRedisError(
+        'ERR_ADDON_NOT_LOADED',
+        `paho-mqtt-redis: no package.json named '${PACKAGE_NAME}' at or above ${from}`,
+      );
     }
   }
 }
 
 /** The best prebuild for this process in root/prebuilds/, or undefined when none fits. */
 export function findPrebuild(root: string): string | undefined {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const ngb = require('node-gyp-build') as NodeGypBuild;
   const prebuilds = path.join(root, 'prebuilds');
   const tuple = readdir(prebuilds)
@@ -85,7 +92,9 @@ export function loadAddon<T>(root: string = packageRoot()): T {
     : [...(prebuild ? [prebuild] : []), ...LOCAL_BUILDS.map((file) => path.join(root, file))];
   const tried: string[] = [];
   if (!override && !prebuild) {
-    tried.push(`${path.join(root, 'prebuilds', `${process.platform}-${process.arch}`)}${path.sep}: no prebuild for this platform`);
+    tried.push(
+      `${path.join(root, 'prebuilds', `${process.platform}-${process.arch}`)}${path.sep}: no prebuild for this platform`,
+    );
   }
   for (const candidate of candidates) {
     if (!fs.existsSync(candidate)) {
@@ -93,7 +102,6 @@ export function loadAddon<T>(root: string = packageRoot()): T {
       continue;
     }
     try {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
       const addon = require(candidate) as T;
       loadedFrom = candidate;
       return addon;
@@ -102,9 +110,11 @@ export function loadAddon<T>(root: string = packageRoot()): T {
       tried.push(`${candidate}: ${(error as Error).message.split('\n')[0]}`);
     }
   }
-  throw new PahoMqttRedisError('ERR_ADDON_NOT_LOADED',
+  throw new PahoMqttRedisError(
+    'ERR_ADDON_NOT_LOADED',
     `paho-mqtt-redis: the native addon did not load for ${process.platform}-${process.arch} (Node ${process.version}). Tried:\n` +
       tried.map((line) => `  - ${line}`).join('\n') +
       '\nInstall a release with a prebuild for this platform, or build from source: `npm run build:native` ' +
-      '(needs Paho C, libpaho-mqtt-dev on Debian, and a C++ toolchain).');
+      '(needs Paho C, libpaho-mqtt-dev on Debian, and a C++ toolchain).',
+  );
 }

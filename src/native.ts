@@ -2,13 +2,18 @@
  * The one module that loads the native addon, and the typed surface of what it exports.
  * Everything else in src/ imports from here; nothing else touches the addon.
  */
-import * as path from 'node:path';
+import { loadAddon } from './load-addon';
 
 export type NativeOpIndex = 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7;
 
 /** Calls the bridge makes into JS: one per Paho persistence callback. Must end in settle/fail. */
 export type NativeDispatch = (
-  id: number, op: NativeOpIndex, key: string, data: Buffer | undefined, clientId?: string, serverURI?: string,
+  id: number,
+  op: NativeOpIndex,
+  key: string,
+  data: Buffer | undefined,
+  clientId?: string,
+  serverURI?: string,
 ) => void;
 /** Failures the native side detected itself (timeout, closing, JS thread, bad result). */
 export type NativeFailureListener = (op: string, key: string, code: string, message: string) => void;
@@ -22,43 +27,108 @@ export interface NativePersistenceBridge {
   stats(): { forwarded: number; skippedRemoves: number; cachedGets: number; deferredRemoves: number };
 }
 
-export interface NativeProperty { id: number; value: number | string | Buffer | [string, string] }
+export interface NativeProperty {
+  id: number;
+  value: number | string | Buffer | [string, string];
+}
 
-export interface NativePersistenceFailure { op: string; key: string; code: string; message: string }
+export interface NativePersistenceFailure {
+  op: string;
+  key: string;
+  code: string;
+  message: string;
+}
 
 export type NativeClientEvent =
-  | { type: 'result'; request: number; rc: number; token: number; message?: string; list: number[]; reasonCode?: number;
-      persistenceFailures: NativePersistenceFailure[]; serverURI?: string; mqttVersion?: number; sessionPresent?: boolean;
-      properties?: NativeProperty[] }
-  | { type: 'message'; topic: string; payload: Buffer; qos: number; retained: boolean; dup: boolean; msgid: number; properties?: NativeProperty[] }
+  | {
+      type: 'result';
+      request: number;
+      rc: number;
+      token: number;
+      message?: string;
+      list: number[];
+      reasonCode?: number;
+      persistenceFailures: NativePersistenceFailure[];
+      serverURI?: string;
+      mqttVersion?: number;
+      sessionPresent?: boolean;
+      properties?: NativeProperty[];
+    }
+  | {
+      type: 'message';
+      topic: string;
+      payload: Buffer;
+      qos: number;
+      retained: boolean;
+      dup: boolean;
+      msgid: number;
+      properties?: NativeProperty[];
+    }
   | { type: 'connectionLost'; cause: string }
   | { type: 'connected'; cause: string }
   | { type: 'disconnected'; reasonCode: number; properties?: NativeProperty[] }
   | { type: 'deliveryComplete'; token: number };
 
 export interface NativeCreateSpec {
-  serverURI: string; clientId: string; persistenceType: 0 | 1 | 2; persistenceDir?: string; mqttVersion: number;
-  sendWhileDisconnected: boolean; maxBufferedMessages: number; deleteOldestMessages: boolean;
-  restoreMessages: boolean; persistQoS0: boolean;
+  serverURI: string;
+  clientId: string;
+  persistenceType: 0 | 1 | 2;
+  persistenceDir?: string;
+  mqttVersion: number;
+  sendWhileDisconnected: boolean;
+  maxBufferedMessages: number;
+  deleteOldestMessages: boolean;
+  restoreMessages: boolean;
+  persistQoS0: boolean;
 }
 
 export interface NativeConnectSpec {
-  keepAliveInterval: number; cleanSession: boolean; cleanStart: boolean; connectTimeout: number;
-  maxInflight?: number; retryInterval?: number; username?: string; password?: string | Buffer;
+  keepAliveInterval: number;
+  cleanSession: boolean;
+  cleanStart: boolean;
+  connectTimeout: number;
+  maxInflight?: number;
+  retryInterval?: number;
+  username?: string;
+  password?: string | Buffer;
   will?: { topic: string; payload: Buffer; qos: number; retained: boolean; properties?: NativeProperty[] };
-  ssl?: { trustStore?: string; keyStore?: string; privateKey?: string; privateKeyPassword?: string; caPath?: string;
-    enabledCipherSuites?: string; enableServerCertAuth: boolean; verify: boolean; sslVersion?: number };
-  automaticReconnect: boolean; minRetryInterval: number; maxRetryInterval: number;
-  serverURIs?: string[]; properties?: NativeProperty[];
+  ssl?: {
+    trustStore?: string;
+    keyStore?: string;
+    privateKey?: string;
+    privateKeyPassword?: string;
+    caPath?: string;
+    enabledCipherSuites?: string;
+    enableServerCertAuth: boolean;
+    verify: boolean;
+    sslVersion?: number;
+  };
+  automaticReconnect: boolean;
+  minRetryInterval: number;
+  maxRetryInterval: number;
+  serverURIs?: string[];
+  properties?: NativeProperty[];
 }
 
 export interface NativeMqttClient {
   open(request: number, spec: NativeCreateSpec): void;
   connect(request: number, spec: NativeConnectSpec): void;
-  publish(request: number, spec: { topic: string; payload: Buffer; qos: number; retained: boolean; properties?: NativeProperty[] }): void;
+  publish(
+    request: number,
+    spec: { topic: string; payload: Buffer; qos: number; retained: boolean; properties?: NativeProperty[] },
+  ): void;
   /** One entry per topic in qos, noLocal, retainAsPublished and retainHandling. */
-  subscribe(request: number, spec: { topics: string[]; qos: number[]; noLocal?: boolean[]; retainAsPublished?: boolean[];
-    retainHandling?: number[]; properties?: NativeProperty[] }): void;
+  subscribe(
+    request: number,
+    spec: {
+      topics: string[];
+      qos: number[];
+      noLocal?: boolean[];
+      retainAsPublished?: boolean[];
+      retainHandling?: number[];
+      properties?: NativeProperty[];
+    },
+  ): void;
   unsubscribe(request: number, spec: { topics: string[]; properties?: NativeProperty[] }): void;
   disconnect(request: number, spec: { timeout: number; reasonCode?: number; properties?: NativeProperty[] }): void;
   getPendingTokens(request: number): void;
@@ -72,47 +142,50 @@ export interface NativeMqttClient {
 
 export interface DriverStepSpec {
   op: 'open' | 'close' | 'put' | 'get' | 'remove' | 'keys' | 'clear' | 'containsKey';
-  key?: string; buffers?: Buffer[]; clientId?: string; serverURI?: string;
+  key?: string;
+  buffers?: Buffer[];
+  clientId?: string;
+  serverURI?: string;
 }
-export interface DriverStepResult { op: string; rc: number; data?: Buffer; keys?: string[] }
-export interface StressResult { calls: number; failures: number; problems: string[]; medianUs: number; p99Us: number; maxUs: number }
+export interface DriverStepResult {
+  op: string;
+  rc: number;
+  data?: Buffer;
+  keys?: string[];
+}
+export interface StressResult {
+  calls: number;
+  failures: number;
+  problems: string[];
+  medianUs: number;
+  p99Us: number;
+  maxUs: number;
+}
 
 /** Test-only: calls a bridge's MQTTClient_persistence exactly as Paho does, from native threads. */
 export interface NativeTestDriver {
   runScript(bridge: NativePersistenceBridge, steps: DriverStepSpec[]): Promise<DriverStepResult[]>;
-  runStress(bridge: NativePersistenceBridge, options: { threads: number; iterations: number; clientId: string; serverURI: string }): Promise<StressResult>;
+  runStress(
+    bridge: NativePersistenceBridge,
+    options: { threads: number; iterations: number; clientId: string; serverURI: string },
+  ): Promise<StressResult>;
   callOnJsThread(bridge: NativePersistenceBridge, op: DriverStepSpec['op'], key?: string): number;
 }
 
 export interface NativeAddon {
-  PersistenceBridge: new (dispatch: NativeDispatch, onFailure: NativeFailureListener, timeoutMs: number) => NativePersistenceBridge;
-  MqttClient: new (onEvent: (event: NativeClientEvent) => void, bridge: NativePersistenceBridge | null) => NativeMqttClient;
+  PersistenceBridge: new (
+    dispatch: NativeDispatch,
+    onFailure: NativeFailureListener,
+    timeoutMs: number,
+  ) => NativePersistenceBridge;
+  MqttClient: new (
+    onEvent: (event: NativeClientEvent) => void,
+    bridge: NativePersistenceBridge | null,
+  ) => NativeMqttClient;
   testDriver: NativeTestDriver;
   pahoVersion(): Record<string, string>;
   /** Process-wide Paho trace, delivered to this environment's logger; level 0 turns it off. */
   setTrace(level: number, logger?: (level: number, message: string) => void): void;
 }
 
-function load(): NativeAddon {
-  const root = path.resolve(__dirname, '..', '..');
-  const candidates = [
-    process.env.PAHO_MQTT_REDIS_ADDON,
-    path.join(root, 'build', 'Release', 'paho_mqtt_redis.node'),
-    path.join(root, 'build', 'Debug', 'paho_mqtt_redis.node'),
-  ].filter((p): p is string => Boolean(p));
-  const errors: string[] = [];
-  for (const candidate of candidates) {
-    try {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      return require(candidate) as NativeAddon;
-    } catch (error) {
-      const e = error as NodeJS.ErrnoException;
-      if (e.code !== 'MODULE_NOT_FOUND') throw error;
-      errors.push(candidate);
-    }
-  }
-  throw new Error(`paho-mqtt-redis: the native addon is not built (looked in ${errors.join(', ')}). ` +
-    'Run `npm run build:native` (needs libpaho-mqtt-dev and a C++ toolchain).');
-}
-
-export const native: NativeAddon = load();
+export const native: NativeAddon = loadAddon<NativeAddon>();

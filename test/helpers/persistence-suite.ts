@@ -11,7 +11,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ClientPersistence } from '../../src/persistence';
+import type { ClientPersistence } from '../../src/persistence/client-persistence';
 import { PersistenceError } from '../../src/errors';
 
 export interface SuiteStore {
@@ -33,7 +33,10 @@ export async function assertPersistenceError(fn: () => unknown, code: string): P
     caught = err;
   }
   assert.ok(caught !== undefined, `expected a PersistenceError ${code}, but the call succeeded`);
-  assert.ok(caught instanceof PersistenceError, `expected a PersistenceError, got ${String(caught)}`);
+  assert.ok(
+    caught instanceof PersistenceError,
+    `expected a PersistenceError, got ${caught instanceof Error ? caught.stack : JSON.stringify(caught)}`,
+  );
   assert.equal(caught.code, code, `unexpected code; message: ${caught.message}`);
   return caught;
 }
@@ -50,7 +53,10 @@ const SERVER = 'tcp://127.0.0.1:1883';
 export function persistenceSuite(name: string, make: () => Promise<SuiteStore>): void {
   describe(`ClientPersistence contract: ${name}`, () => {
     /** Makes a store, opens it with a unique client id, runs body, always cleans up. */
-    async function withOpen(tag: string, body: (s: ClientPersistence, clientId: string) => Promise<void>): Promise<void> {
+    async function withOpen(
+      tag: string,
+      body: (s: ClientPersistence, clientId: string) => Promise<void>,
+    ): Promise<void> {
       const made = await make();
       const clientId = uniqueClientId(tag);
       try {
@@ -78,7 +84,10 @@ export function persistenceSuite(name: string, make: () => Promise<SuiteStore>):
     it('stores binary data exactly: zero bytes and all 256 byte values', async () => {
       await withOpen('binary', async (s) => {
         const all = Buffer.alloc(512);
-        for (let i = 0; i < 256; i++) { all[i] = i; all[511 - i] = i; }
+        for (let i = 0; i < 256; i++) {
+          all[i] = i;
+          all[511 - i] = i;
+        }
         const zeros = Buffer.from([0, 0, 1, 0, 0xff, 0]);
         await call(() => s.put('c-1', all));
         await call(() => s.put('c-2', zeros));
@@ -138,7 +147,10 @@ export function persistenceSuite(name: string, make: () => Promise<SuiteStore>):
         assert.deepEqual(await call(() => s.keys()), []);
         // The same store switches keyspaces: same clientId on another server URI, and
         // another clientId on the same URI.
-        const others: Array<[string, string]> = [[clientId, 'ssl://127.0.0.1:8883'], [`${clientId}-x`, SERVER]];
+        const others: Array<[string, string]> = [
+          [clientId, 'ssl://127.0.0.1:8883'],
+          [`${clientId}-x`, SERVER],
+        ];
         try {
           await call(() => s.close());
           for (const [id, uri] of others) {
@@ -206,7 +218,7 @@ export function persistenceSuite(name: string, make: () => Promise<SuiteStore>):
         await call(() => s.put('s-1', Buffer.from([1, 2, 3])));
         await call(() => s.close());
         await call(() => s.open(clientId, SERVER));
-        assert.deepEqual([...await call(() => s.keys())].sort(), ['c-1', 's-1']);
+        assert.deepEqual([...(await call(() => s.keys()))].sort(), ['c-1', 's-1']);
         assert.equal((await call(() => s.get('c-1'))).toString(), 'queued command');
         assert.deepEqual(await call(() => s.get('s-1')), Buffer.from([1, 2, 3]));
       });
@@ -227,7 +239,7 @@ export function persistenceSuite(name: string, make: () => Promise<SuiteStore>):
       }
     });
 
-    it('two stores with different client ids never see each other\'s keys', async () => {
+    it("two stores with different client ids never see each other's keys", async () => {
       const a = await make();
       const b = await make();
       const idA = uniqueClientId('a');

@@ -33,8 +33,13 @@ export interface StartRedisOptions {
 export async function startRedis(opts: StartRedisOptions = {}): Promise<RedisServer> {
   const dir = makeTmpDir('pmr-redis-');
   const logFile = path.join(dir, 'redis.log');
-  const { server, current } = await startOnFreePort('redis-server', dir, logFile,
-    (port) => redisArgs(port, dir, opts), (port) => redisPing(port, opts.tls));
+  const { server, current } = await startOnFreePort(
+    'redis-server',
+    dir,
+    logFile,
+    (port) => redisArgs(port, dir, opts),
+    (port) => redisPing(port, opts.tls),
+  );
   const scheme = opts.tls ? 'rediss' : 'redis';
   const auth = opts.password !== undefined ? `:${encodeURIComponent(opts.password)}@` : '';
   return Object.assign(server, {
@@ -59,14 +64,19 @@ function redisPing(port: number, tlsFiles?: TlsFiles, timeoutMs = 1000): Promise
   return new Promise((resolve) => {
     const sock: net.Socket = tlsFiles
       ? tls.connect({
-        host: '127.0.0.1', port, servername: 'localhost',
-        ca: fs.readFileSync(tlsFiles.caCert),
-        cert: fs.readFileSync(tlsFiles.clientCert),
-        key: fs.readFileSync(tlsFiles.clientKey),
-      })
+          host: '127.0.0.1',
+          port,
+          servername: 'localhost',
+          ca: fs.readFileSync(tlsFiles.caCert),
+          cert: fs.readFileSync(tlsFiles.clientCert),
+          key: fs.readFileSync(tlsFiles.clientKey),
+        })
       : net.connect({ host: '127.0.0.1', port });
     let buf = '';
-    const done = (ok: boolean): void => { sock.destroy(); resolve(ok); };
+    const done = (ok: boolean): void => {
+      sock.destroy();
+      resolve(ok);
+    };
     sock.setTimeout(timeoutMs, () => done(false));
     sock.once(tlsFiles ? 'secureConnect' : 'connect', () => sock.write('PING\r\n'));
     sock.on('data', (d: Buffer) => {
@@ -79,19 +89,28 @@ function redisPing(port: number, tlsFiles?: TlsFiles, timeoutMs = 1000): Promise
 
 function redisArgs(port: number, dir: string, opts: StartRedisOptions): string[] {
   const args = [
-    '--bind', '127.0.0.1',
-    '--save', '',
-    '--appendonly', 'no',
-    '--dir', dir,
-    '--daemonize', 'no',
-    '--logfile', '',
+    '--bind',
+    '127.0.0.1',
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    '--dir',
+    dir,
+    '--daemonize',
+    'no',
+    '--logfile',
+    '',
   ];
   if (opts.tls) {
     args.unshift('--port', '0', '--tls-port', String(port));
     args.push(
-      '--tls-cert-file', opts.tls.serverCert,
-      '--tls-key-file', opts.tls.serverKey,
-      '--tls-ca-cert-file', opts.tls.caCert,
+      '--tls-cert-file',
+      opts.tls.serverCert,
+      '--tls-key-file',
+      opts.tls.serverKey,
+      '--tls-ca-cert-file',
+      opts.tls.caCert,
     );
   } else {
     args.unshift('--port', String(port));

@@ -14,7 +14,10 @@ import * as path from 'node:path';
 import Redis from 'ioredis';
 import { startRedis, freePort, spawnTracked, type RedisServer } from './servers';
 
-export interface HostPort { host: string; port: number }
+export interface HostPort {
+  host: string;
+  port: number;
+}
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -30,7 +33,9 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined | fal
       last = err;
     }
     if (Date.now() > deadline) {
-      throw new Error(`${what}: not reached within ${withinMs} ms${last ? ` (last error: ${(last as Error).message})` : ''}`);
+      throw new Error(
+        `${what}: not reached within ${withinMs} ms${last ? ` (last error: ${(last as Error).message})` : ''}`,
+      );
     }
     await sleep(100);
   }
@@ -38,7 +43,14 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined | fal
 
 /** One short-lived command on a fresh connection (never the shared :6379). */
 async function command(port: number, args: (string | number)[]): Promise<unknown> {
-  const c = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableReadyCheck: false, connectTimeout: 2000, commandTimeout: 3000 });
+  const c = new Redis(port, '127.0.0.1', {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    enableReadyCheck: false,
+    connectTimeout: 2000,
+    commandTimeout: 3000,
+  });
   c.on('error', () => undefined);
   try {
     await c.connect();
@@ -71,7 +83,16 @@ async function waitReplicasAcked(masterPort: number, replicas: number): Promise<
     for (let i = 0; !key; i++) {
       const k = `pmr:probe:${i}`;
       // A cluster node answers MOVED for keys of other nodes' slots.
-      if (await c.set(k, '1').then(() => true, (e: Error) => { if (/^MOVED/.test(e.message)) return false; throw e; })) key = k;
+      if (
+        await c.set(k, '1').then(
+          () => true,
+          (e: Error) => {
+            if (/^MOVED/.test(e.message)) return false;
+            throw e;
+          },
+        )
+      )
+        key = k;
     }
     await waitFor(`replicas of ${masterPort} acknowledge writes`, async () => {
       await c.set(key, '1');
@@ -101,12 +122,16 @@ export interface RedisClusterSetup {
  * with `redis-cli --cluster create`; resolves once every node reports cluster_state:ok.
  * Each node gets an explicit --cluster-port (the default port+10000 may exceed 65535).
  */
-export async function startRedisCluster(opts: { masters?: number; replicasPerMaster?: 0 | 1 } = {}): Promise<RedisClusterSetup> {
+export async function startRedisCluster(
+  opts: { masters?: number; replicasPerMaster?: 0 | 1 } = {},
+): Promise<RedisClusterSetup> {
   const masters = opts.masters ?? 3;
   const replicas = opts.replicasPerMaster ?? 0;
   if (masters < 3) throw new Error('startRedisCluster: redis-cli needs at least 3 masters');
   const servers: RedisServer[] = [];
-  const stop = async (): Promise<void> => { await Promise.all(servers.map((s) => s.stop())); };
+  const stop = async (): Promise<void> => {
+    await Promise.all(servers.map((s) => s.stop()));
+  };
   try {
     const count = masters * (1 + replicas);
     const used = new Set<number>();
@@ -117,8 +142,19 @@ export async function startRedisCluster(opts: { masters?: number; replicasPerMas
         if (used.has(busPort) || servers.some((s) => s.port === busPort)) continue;
         try {
           const node = await startRedis({
-            args: ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-port', String(busPort),
-              '--cluster-node-timeout', '3000', '--cluster-require-full-coverage', 'yes', ...FAST_SYNC],
+            args: [
+              '--cluster-enabled',
+              'yes',
+              '--cluster-config-file',
+              'nodes.conf',
+              '--cluster-port',
+              String(busPort),
+              '--cluster-node-timeout',
+              '3000',
+              '--cluster-require-full-coverage',
+              'yes',
+              ...FAST_SYNC,
+            ],
           });
           used.add(busPort);
           servers.push(node);
@@ -130,28 +166,49 @@ export async function startRedisCluster(opts: { masters?: number; replicasPerMas
     }
     const addrs = servers.map((s) => `127.0.0.1:${s.port}`);
     await new Promise<void>((resolve, reject) => {
-      execFile('redis-cli', ['--cluster', 'create', ...addrs, '--cluster-replicas', String(replicas), '--cluster-yes'],
-        { timeout: 30_000 }, (err, stdout, stderr) => {
+      execFile(
+        'redis-cli',
+        ['--cluster', 'create', ...addrs, '--cluster-replicas', String(replicas), '--cluster-yes'],
+        { timeout: 30_000 },
+        (err, stdout, stderr) => {
           if (err) reject(new Error(`redis-cli --cluster create failed: ${err.message}\n${stdout}\n${stderr}`));
           else resolve();
-        });
+        },
+      );
     });
-    await Promise.all(servers.map((s) => waitFor(`cluster_state:ok on ${s.port}`, async () =>
-      /cluster_state:ok/.test(String(await command(s.port, ['CLUSTER', 'INFO'])))
-      && (String(await command(s.port, ['CLUSTER', 'NODES'])).trim().split('\n').length === count))));
+    await Promise.all(
+      servers.map((s) =>
+        waitFor(
+          `cluster_state:ok on ${s.port}`,
+          async () =>
+            /cluster_state:ok/.test(String(await command(s.port, ['CLUSTER', 'INFO']))) &&
+            String(await command(s.port, ['CLUSTER', 'NODES']))
+              .trim()
+              .split('\n').length === count,
+        ),
+      ),
+    );
     if (replicas > 0) {
-      await Promise.all(servers.map((s) => waitFor(`replication on ${s.port}`, async () => {
-        const r = await info(s.port, 'replication');
-        return r.role === 'master' || r.master_link_status === 'up';
-      })));
+      await Promise.all(
+        servers.map((s) =>
+          waitFor(`replication on ${s.port}`, async () => {
+            const r = await info(s.port, 'replication');
+            return r.role === 'master' || r.master_link_status === 'up';
+          }),
+        ),
+      );
     }
     // Masters first, as ioredis and the tests expect to find them.
     const roles = await Promise.all(servers.map(async (s) => (await info(s.port, 'replication')).role));
     if (replicas > 0) {
-      await Promise.all(servers.filter((_, i) => roles[i] === 'master').map((s) => waitReplicasAcked(s.port, replicas)));
+      await Promise.all(
+        servers.filter((_, i) => roles[i] === 'master').map((s) => waitReplicasAcked(s.port, replicas)),
+      );
     }
-    const ordered = servers.map((s, i) => ({ s, master: roles[i] === 'master' }))
-      .sort((a, b) => Number(b.master) - Number(a.master)).map((x) => x.s);
+    const ordered = servers
+      .map((s, i) => ({ s, master: roles[i] === 'master' }))
+      .sort((a, b) => Number(b.master) - Number(a.master))
+      .map((x) => x.s);
     return { nodes: ordered.map((s) => ({ host: '127.0.0.1', port: s.port })), servers: ordered, stop };
   } catch (err) {
     await stop();
@@ -172,7 +229,11 @@ function installExitHook(): void {
   process.on('exit', () => {
     for (const c of trackedSentinels) {
       if (c.pid !== undefined && c.exitCode === null && c.signalCode === null) {
-        try { process.kill(c.pid, 'SIGKILL'); } catch { /* gone */ }
+        try {
+          process.kill(c.pid, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
       }
     }
     if (!process.env.PMR_KEEP_TMP) for (const d of sentinelDirs) fs.rmSync(d, { recursive: true, force: true });
@@ -189,8 +250,18 @@ export function runningSentinelCount(): number {
 async function stopProcess(child: ChildProcess): Promise<void> {
   if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  try { process.kill(child.pid, 'SIGTERM'); } catch { /* gone */ }
-  const t = setTimeout(() => { try { process.kill(child.pid!, 'SIGKILL'); } catch { /* gone */ } }, 3000);
+  try {
+    process.kill(child.pid, 'SIGTERM');
+  } catch {
+    /* gone */
+  }
+  const t = setTimeout(() => {
+    try {
+      process.kill(child.pid!, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }, 3000);
   await exited;
   clearTimeout(t);
 }
@@ -198,7 +269,10 @@ async function stopProcess(child: ChildProcess): Promise<void> {
 function pingOnce(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const sock = net.connect({ host: '127.0.0.1', port });
-    const done = (ok: boolean): void => { sock.destroy(); resolve(ok); };
+    const done = (ok: boolean): void => {
+      sock.destroy();
+      resolve(ok);
+    };
     sock.setTimeout(1000, () => done(false));
     sock.once('connect', () => sock.write('PING\r\n'));
     sock.once('data', (d: Buffer) => done(d.toString('latin1').startsWith('+PONG')));
@@ -206,7 +280,11 @@ function pingOnce(port: number): Promise<boolean> {
   });
 }
 
-async function startSentinel(name: string, masterPort: number, quorum: number): Promise<{ port: number; child: ChildProcess }> {
+async function startSentinel(
+  name: string,
+  masterPort: number,
+  quorum: number,
+): Promise<{ port: number; child: ChildProcess }> {
   installExitHook();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pmr-sentinel-'));
   sentinelDirs.add(dir);
@@ -214,22 +292,34 @@ async function startSentinel(name: string, masterPort: number, quorum: number): 
   for (let attempt = 0; ; attempt++) {
     const port = await freePort();
     const conf = path.join(dir, 'sentinel.conf');
-    fs.writeFileSync(conf, [
-      `port ${port}`, 'bind 127.0.0.1', `dir ${dir}`, 'daemonize no', 'logfile ""',
-      `sentinel monitor ${name} 127.0.0.1 ${masterPort} ${quorum}`,
-      `sentinel down-after-milliseconds ${name} 1000`,
-      `sentinel failover-timeout ${name} 5000`,
-      `sentinel parallel-syncs ${name} 1`,
-    ].join('\n') + '\n');
+    fs.writeFileSync(
+      conf,
+      [
+        `port ${port}`,
+        'bind 127.0.0.1',
+        `dir ${dir}`,
+        'daemonize no',
+        'logfile ""',
+        `sentinel monitor ${name} 127.0.0.1 ${masterPort} ${quorum}`,
+        `sentinel down-after-milliseconds ${name} 1000`,
+        `sentinel failover-timeout ${name} 5000`,
+        `sentinel parallel-syncs ${name} 1`,
+      ].join('\n') + '\n',
+    );
     const child = spawnTracked('redis-server', [conf, '--sentinel'], logFile, dir);
     trackedSentinels.add(child);
     child.once('exit', () => trackedSentinels.delete(child));
     child.unref();
     try {
-      await waitFor(`sentinel on ${port}`, async () => {
-        if (child.exitCode !== null) throw new Error(`sentinel exited: ${fs.readFileSync(logFile, 'utf8').slice(-800)}`);
-        return pingOnce(port);
-      }, 10_000);
+      await waitFor(
+        `sentinel on ${port}`,
+        async () => {
+          if (child.exitCode !== null)
+            throw new Error(`sentinel exited: ${fs.readFileSync(logFile, 'utf8').slice(-800)}`);
+          return pingOnce(port);
+        },
+        10_000,
+      );
       return { port, child };
     } catch (err) {
       await stopProcess(child);
@@ -282,13 +372,24 @@ export async function startSentinelSetup(opts: { sentinels?: number; name?: stri
       sentinels.push({ host: '127.0.0.1', port: s.port });
     }
     // Each sentinel must know the replica (learnt from the master's INFO) before it can fail over.
-    await Promise.all(sentinels.map((s) => waitFor(`sentinel ${s.port} sees the replica`, async () => {
-      const list = await command(s.port, ['SENTINEL', 'REPLICAS', name]) as string[][];
-      return list.some((r) => r.includes(String(replica.port)));
-    })));
+    await Promise.all(
+      sentinels.map((s) =>
+        waitFor(`sentinel ${s.port} sees the replica`, async () => {
+          const list = (await command(s.port, ['SENTINEL', 'REPLICAS', name])) as string[][];
+          return list.some((r) => r.includes(String(replica.port)));
+        }),
+      ),
+    );
     if (count > 1) {
-      await Promise.all(sentinels.map((s) => waitFor(`sentinel ${s.port} sees its peers`, async () =>
-        (await command(s.port, ['SENTINEL', 'SENTINELS', name]) as unknown[]).length === count - 1, 20_000)));
+      await Promise.all(
+        sentinels.map((s) =>
+          waitFor(
+            `sentinel ${s.port} sees its peers`,
+            async () => ((await command(s.port, ['SENTINEL', 'SENTINELS', name])) as unknown[]).length === count - 1,
+            20_000,
+          ),
+        ),
+      );
     }
     const setup: SentinelSetup = {
       masterPort: master.port,
@@ -300,21 +401,34 @@ export async function startSentinelSetup(opts: { sentinels?: number; name?: stri
       async failover() {
         const oldMaster = setup.masterPort;
         const newMaster = setup.replicaPort;
-        await waitFor('SENTINEL FAILOVER accepted', async () => {
-          // -NOGOODSLAVE until the sentinel knows a suitable replica; -INPROG: an earlier try got through.
-          await command(sentinels[0].port, ['SENTINEL', 'FAILOVER', name])
-            .catch((e: Error) => { if (!/INPROG/.test(e.message)) throw e; });
-          return true;
-        }, 15_000);
-        await Promise.all(sentinels.map((s) => waitFor(`sentinel ${s.port} reports the new master`, async () => {
-          const addr = await command(s.port, ['SENTINEL', 'GET-MASTER-ADDR-BY-NAME', name]) as string[];
-          return addr[1] === String(newMaster);
-        })));
+        await waitFor(
+          'SENTINEL FAILOVER accepted',
+          async () => {
+            // -NOGOODSLAVE until the sentinel knows a suitable replica; -INPROG: an earlier try got through.
+            await command(sentinels[0].port, ['SENTINEL', 'FAILOVER', name]).catch((e: Error) => {
+              if (!/INPROG/.test(e.message)) throw e;
+            });
+            return true;
+          },
+          15_000,
+        );
+        await Promise.all(
+          sentinels.map((s) =>
+            waitFor(`sentinel ${s.port} reports the new master`, async () => {
+              const addr = (await command(s.port, ['SENTINEL', 'GET-MASTER-ADDR-BY-NAME', name])) as string[];
+              return addr[1] === String(newMaster);
+            }),
+          ),
+        );
         await waitFor('new master role', async () => (await info(newMaster, 'replication')).role === 'master');
-        await waitFor('old master replicates from the new one', async () => {
-          const r = await info(oldMaster, 'replication');
-          return r.master_port === String(newMaster) && r.master_link_status === 'up';
-        }, 30_000);
+        await waitFor(
+          'old master replicates from the new one',
+          async () => {
+            const r = await info(oldMaster, 'replication');
+            return r.master_port === String(newMaster) && r.master_link_status === 'up';
+          },
+          30_000,
+        );
         await waitReplicasAcked(newMaster, 1);
         setup.masterPort = newMaster;
         setup.replicaPort = oldMaster;

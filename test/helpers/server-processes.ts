@@ -27,7 +27,11 @@ export function makeTmpDir(prefix: string): string {
 function removeTmpDirs(): void {
   if (process.env.PMR_KEEP_TMP) return;
   for (const dir of tmpDirs) {
-    try { fs.rmSync(dir, { recursive: true, force: true }); } catch { /* ignore */ }
+    try {
+      fs.rmSync(dir, { recursive: true, force: true });
+    } catch {
+      /* ignore */
+    }
   }
   tmpDirs.clear();
 }
@@ -40,14 +44,19 @@ let watchdog: ChildProcess | undefined;
 function writePidFile(): void {
   if (!pidFile) return;
   const pids = [...tracked].map((c) => c.pid).filter((p): p is number => p !== undefined);
-  try { fs.writeFileSync(pidFile, pids.join(' ')); } catch { /* tmp dir gone at exit */ }
+  try {
+    fs.writeFileSync(pidFile, pids.join(' '));
+  } catch {
+    /* tmp dir gone at exit */
+  }
 }
 
 function startWatchdog(): void {
   if (watchdog) return;
   pidFile = path.join(os.tmpdir(), `pmr-servers-${process.pid}.pids`);
   fs.writeFileSync(pidFile, '');
-  const script = `while kill -0 ${process.pid} 2>/dev/null; do sleep 0.5; done; ` +
+  const script =
+    `while kill -0 ${process.pid} 2>/dev/null; do sleep 0.5; done; ` +
     `p=$(cat '${pidFile}' 2>/dev/null); if [ -n "$p" ]; then kill -CONT $p 2>/dev/null; kill -9 $p 2>/dev/null; fi; rm -f '${pidFile}'`;
   watchdog = spawn('sh', ['-c', script], { detached: true, stdio: 'ignore' });
   watchdog.unref();
@@ -55,12 +64,20 @@ function startWatchdog(): void {
 
 function killAllTracked(): void {
   if (watchdog?.pid !== undefined) {
-    try { process.kill(watchdog.pid, 'SIGKILL'); } catch { /* gone */ }
+    try {
+      process.kill(watchdog.pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
     if (pidFile) fs.rmSync(pidFile, { force: true });
   }
   for (const child of tracked) {
     if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
-      try { process.kill(child.pid, 'SIGKILL'); } catch { /* already gone */ }
+      try {
+        process.kill(child.pid, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
     }
   }
   tracked.clear();
@@ -73,7 +90,10 @@ function killAllTracked(): void {
 export function stopAllOnExit(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
-  process.on('exit', () => { killAllTracked(); removeTmpDirs(); });
+  process.on('exit', () => {
+    killAllTracked();
+    removeTmpDirs();
+  });
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     const handler = (): void => {
       killAllTracked();
@@ -110,7 +130,10 @@ export function spawnTracked(cmd: string, args: string[], logFile: string, cwd: 
   tracked.add(child);
   startWatchdog();
   writePidFile();
-  child.once('exit', () => { tracked.delete(child); writePidFile(); });
+  child.once('exit', () => {
+    tracked.delete(child);
+    writePidFile();
+  });
   child.once('error', () => tracked.delete(child));
   // A forgotten server must not keep the test process alive; the exit hook kills it.
   child.unref();
@@ -121,12 +144,24 @@ export async function stopChild(child: ChildProcess | undefined): Promise<void> 
   if (!isRunning(child) || child.pid === undefined) return;
   const pid = child.pid;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  try { process.kill(pid, 'SIGCONT'); } catch { /* ignore */ } // a frozen process can't handle SIGTERM
-  try { process.kill(pid, 'SIGTERM'); } catch { /* ignore */ }
+  try {
+    process.kill(pid, 'SIGCONT');
+  } catch {
+    /* ignore */
+  } // a frozen process can't handle SIGTERM
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    /* ignore */
+  }
   let timer: NodeJS.Timeout | undefined;
   const killed = new Promise<void>((resolve) => {
     timer = setTimeout(() => {
-      try { process.kill(pid, 'SIGKILL'); } catch { /* ignore */ }
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* ignore */
+      }
       resolve();
     }, STOP_GRACE_MS);
   });
@@ -149,14 +184,23 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 /**
  * Polls `probe` until it resolves true; rejects if the child exits or the deadline passes.
  */
-async function waitReady(child: ChildProcess, probe: () => Promise<boolean>, what: string, logFile: string): Promise<void> {
+async function waitReady(
+  child: ChildProcess,
+  probe: () => Promise<boolean>,
+  what: string,
+  logFile: string,
+): Promise<void> {
   const deadline = Date.now() + START_TIMEOUT_MS;
   let spawnError: Error | undefined;
-  child.once('error', (e) => { spawnError = e; });
+  child.once('error', (e) => {
+    spawnError = e;
+  });
   for (;;) {
     if (spawnError) throw new Error(`${what}: failed to spawn: ${spawnError.message}`);
     if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(`${what} exited during start-up (code ${child.exitCode}, signal ${child.signalCode}). Log tail:\n${logTail(logFile)}`);
+      throw new Error(
+        `${what} exited during start-up (code ${child.exitCode}, signal ${child.signalCode}). Log tail:\n${logTail(logFile)}`,
+      );
     }
     if (await probe().catch(() => false)) return;
     if (Date.now() > deadline) {
@@ -192,8 +236,11 @@ export interface TrackedServer {
  * `current()` is the server's process at the moment (it changes with restart()).
  */
 export async function startOnFreePort(
-  cmd: string, dir: string, logFile: string,
-  argsFor: (port: number) => string[], ready: (port: number) => Promise<boolean>,
+  cmd: string,
+  dir: string,
+  logFile: string,
+  argsFor: (port: number) => string[],
+  ready: (port: number) => Promise<boolean>,
 ): Promise<{ server: TrackedServer; current: () => ChildProcess }> {
   let lastErr: unknown;
   for (let attempt = 0; attempt < 5; attempt++) {

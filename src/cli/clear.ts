@@ -1,0 +1,54 @@
+/** `clear`: deletes one client's hash, after confirmation. */
+import * as readline from 'node:readline';
+import { CONNECTION_OPTIONS, type CliIO, entries, parse, printable, redisUrl, targetHash, withRedis } from './common';
+import { CLEAR_HELP } from './help';
+
+function ask(io: CliIO, question: string): Promise<string> {
+  const rl = readline.createInterface({ input: io.stdin, output: io.stdout as NodeJS.WritableStream, terminal: false });
+  return new Promise((resolve) => {
+    let answered = false;
+    rl.question(question, (answer) => {
+      answered = true;
+      rl.close();
+      resolve(answer);
+    });
+    rl.once('close', () => {
+      if (!answered) resolve('');
+    });
+  });
+}
+
+export async function clearCommand(args: string[], io: CliIO): Promise<number> {
+  const v = parse(args, { ...CONNECTION_OPTIONS, yes: { type: 'boolean', short: 'y' } });
+  if (v.help) {
+    io.stdout.write(CLEAR_HELP);
+    return 0;
+  }
+  const url = redisUrl(v);
+  const hash = targetHash(v);
+  return withRedis(url, async (redis) => {
+    const count = await redis.hlen(hash);
+    if (count === 0) {
+      io.stdout.write(`nothing to remove: hash ${printable(hash)} is empty or does not exist\n`);
+      return 0;
+    }
+    io.stdout.write(`hash ${printable(hash)} holds ${entries(count)}\n`);
+    if (!v.yes) {
+      if (!io.stdin.isTTY) {
+        io.stderr.write(
+          'paho-mqtt-redis clear: refusing to remove entries without confirmation: stdin is not a terminal; pass --yes\n',
+        );
+        return 2;
+      }
+      const answer = (await ask(io, `Remove all ${count} entries? [y/N] `)).trim().toLowerCase();
+      if (answer !== 'y' && answer !== 'yes') {
+        io.stdout.write('not removed\n');
+        return 1;
+      }
+    }
+    const res = await redis.multi().hlen(hash).del(hash).exec();
+    const removed = Number(res?.[0]?.[1] ?? 0);
+    io.stdout.write(`removed ${entries(removed)} (hash ${printable(hash)} deleted)\n`);
+    return 0;
+  });
+}

@@ -1,0 +1,51 @@
+/** Help texts of the command line. */
+export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
+
+export const USAGE = `Usage: paho-mqtt-redis <command> [options]
+
+Commands:
+  inspect   decode the Paho records stored for one client (or --list the client hashes)
+  clear     delete the hash holding one client's records
+  demo      run the demo
+
+Run 'paho-mqtt-redis <command> --help' for the options of a command.
+`;
+
+export const CONNECTION_HELP = `Connection:
+  --url URL                 Redis URL (default ${DEFAULT_REDIS_URL}, or $PAHO_MQTT_REDIS_URL)
+  --key-prefix P            prefix of the hash names (default: none, like RedisPersistence)
+Target (one of):
+  --client-id ID --server-uri URI   the hash \${prefix}\${clientId}:\${serverURI}
+  --hash NAME                       a hash name, used as given
+`;
+
+export const INSPECT_HELP = `Usage: paho-mqtt-redis inspect (--client-id ID --server-uri URI | --hash NAME) [options]
+       paho-mqtt-redis inspect --list [--url URL] [--key-prefix P] [--json]
+
+Decodes every record in a client's hash: queued commands (c-), sent PUBLISH (s-) and
+PUBREL (sc-), received QoS 2 PUBLISH (r-) and undelivered inbound messages (q-).
+
+${CONNECTION_HELP}Options:
+  --json                    print a JSON array instead of a table
+  --list                    list the hashes matching \${prefix}*:* with their entry counts
+  --encryption-key-file F   key for encrypted values: 32 raw bytes, 64 hex digits or base64
+  --key-id K                the keyId of that key (required with --encryption-key-file)
+  -h, --help                show this help
+`;
+
+export const CLEAR_HELP = `Usage: paho-mqtt-redis clear (--client-id ID --server-uri URI | --hash NAME) [options]
+
+Deletes the hash holding a client's persisted records (queued and in-flight messages are
+lost). Never run it while that client is running. Asks for confirmation on a terminal;
+without a terminal, --yes is required.
+
+${CONNECTION_HELP}Options:
+  -y, --yes                 do not ask for confirmation
+  -h, --help                show this help
+`;
+
+export const DEMO_HELP = `Usage: paho-mqtt-redis demo [options]
+
+Runs the crash-and-recover demo: a publisher with RedisPersistence is killed mid-stream and
+restarted; the demo counts what Redis kept and what arrived.
+`;

@@ -1,0 +1,168 @@
+/** `inspect`: decodes the Paho records of one client's hash, or lists the client hashes. */
+import * as fs from 'node:fs';
+import { decodeRecord, parseKey, compareRecordKeys, type DecodedRecord } from '../persistence/paho-records';
+import { ValueEncryptor, isEncrypted, encryptedKeyId } from '../persistence/redis/encryption';
+import { DEFAULT_KEY_PREFIX } from '../persistence/redis/options';
+import {
+  CONNECTION_OPTIONS,
+  type CliIO,
+  UsageError,
+  entries,
+  parse,
+  printable,
+  redisUrl,
+  table,
+  targetHash,
+  withRedis,
+} from './common';
+import { INSPECT_HELP } from './help';
+
+/** Reads a 32-byte key: the raw bytes, 64 hex digits, or base64, from a file. */
+export function readKeyFile(file: string): Buffer {
+  let raw: Buffer;
+  try {
+    raw = fs.readFileSync(file);
+  } catch (err) {
+    throw new UsageError(`cannot read --encryption-key-file: ${(err as Error).message}`);
+  }
+  if (raw.length === 32) return raw;
+  const text = raw.toString('latin1').trim();
+  if (/^[0-9a-fA-F]{64}$/.test(text)) return Buffer.from(text, 'hex');
+  if (/^[A-Za-z0-9+/_-]{43}=?$/.test(text)) {
+    const b = Buffer.from(text, 'base64');
+    if (b.length === 32) return b;
+  }
+  throw new UsageError(`${file}: not a 32-byte key (expected 32 raw bytes, 64 hex digits or base64 of 32 bytes)`);
+}
+
+export interface InspectRow extends DecodedRecord {
+  key: string;
+  /** Packet id (s-, sc-, r-) or sequence number (c-, q-) from the key. */
+  number: number | null;
+  /** Bytes stored in Redis for this field. */
+  storedSize: number;
+  /** The value is encrypted (encrypted); `encryptedKeyId` names its key. */
+  encrypted?: boolean;
+  encryptedKeyId?: string;
+}
+
+function note(row: InspectRow): string {
+  const parts: string[] = [];
+  if (row.commandType !== undefined) parts.push(String(row.commandType));
+  if (row.topics !== undefined && row.topics.length !== 1)
+    parts.push(`${row.topics.length} topics: ${row.topics.map(printable).join(', ')}`);
+  if (row.encrypted) {
+    const undecoded = row.error === undefined && row.packetId === undefined && row.sequence === undefined;
+    parts.push(
+      `encrypted (keyId ${row.encryptedKeyId})${undecoded ? ': give --encryption-key-file and --key-id to decode' : ''}`,
+    );
+  }
+  if (row.retained) parts.push('retained');
+  if (row.dup) parts.push('dup');
+  if (row.error !== undefined) parts.push(`error: ${row.error}`);
+  return parts.join('; ');
+}
+
+export function decodeEntries(hash: string, entries: Record<string, Buffer>, encryptor?: ValueEncryptor): InspectRow[] {
+  return Object.keys(entries)
+    .sort(compareRecordKeys)
+    .map((key): InspectRow => {
+      const value = entries[key];
+      const { kind, mqtt5, number } = parseKey(key);
+      const base = { key, number, storedSize: value.length };
+      if (!isEncrypted(value)) return { ...base, ...decodeRecord(key, value) };
+      const encrypted = { encrypted: true, encryptedKeyId: encryptedKeyId(value) ?? undefined };
+      if (encryptor === undefined) return { ...base, kind, mqtt5, ...encrypted };
+      try {
+        return { ...base, ...decodeRecord(key, encryptor.decrypt(`${hash}\0${key}`, value)), ...encrypted };
+      } catch (err) {
+        // decodeRecord never throws: this is decrypt's ERR_PERSISTENCE_DECRYPT
+        return { ...base, kind, mqtt5, ...encrypted, error: (err as Error).message };
+      }
+    });
+}
+
+export function formatRows(rows: InspectRow[]): string {
+  const cell = (v: number | null | undefined): string => (v === undefined || v === null ? '-' : String(v));
+  return table(
+    ['KEY', 'KIND', 'ID/SEQ', 'TOPIC', 'QOS', 'PAYLOAD', 'NOTE'],
+    rows.map((r) => [
+      printable(r.key),
+      r.kind,
+      cell(r.number),
+      r.topic === undefined ? '-' : printable(r.topic),
+      cell(r.qos),
+      r.payloadSize === undefined ? '-' : `${r.payloadSize} B`,
+      note(r),
+    ]),
+  );
+}
+
+export async function inspectCommand(args: string[], io: CliIO): Promise<number> {
+  const v = parse(args, {
+    ...CONNECTION_OPTIONS,
+    json: { type: 'boolean' },
+    list: { type: 'boolean' },
+    'encryption-key-file': { type: 'string' },
+    'key-id': { type: 'string' },
+  });
+  if (v.help) {
+    io.stdout.write(INSPECT_HELP);
+    return 0;
+  }
+  const url = redisUrl(v);
+  if (v.list) {
+    for (const f of ['client-id', 'server-uri', 'hash', 'encryption-key-file', 'key-id']) {
+      if (v[f] !== undefined) throw new UsageError(`--list cannot be combined with --${f}`);
+    }
+    const prefix = (v['key-prefix'] as string | undefined) ?? DEFAULT_KEY_PREFIX;
+    const pattern = `${prefix.replace(/[*?[\]\\]/g, '\\$&')}*:*`;
+    const found = await withRedis(url, async (redis) => {
+      const names = new Set<string>();
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000, 'TYPE', 'hash');
+        for (const k of keys) names.add(k);
+        cursor = next;
+      } while (cursor !== '0');
+      const sorted = [...names].sort();
+      const counts = await Promise.all(sorted.map((n) => redis.hlen(n)));
+      return sorted.map((hash, i) => ({ hash, entries: counts[i] }));
+    });
+    if (v.json) io.stdout.write(JSON.stringify(found, null, 2) + '\n');
+    else if (found.length === 0) io.stdout.write(`no hashes match ${pattern}\n`);
+    else
+      io.stdout.write(
+        table(
+          ['HASH', 'ENTRIES'],
+          found.map((f) => [printable(f.hash), String(f.entries)]),
+        ),
+      );
+    return 0;
+  }
+  const hash = targetHash(v);
+  const keyFile = v['encryption-key-file'] as string | undefined;
+  const keyId = v['key-id'] as string | undefined;
+  if ((keyFile === undefined) !== (keyId === undefined))
+    throw new UsageError('--encryption-key-file and --key-id go together');
+  let encryptor: ValueEncryptor | undefined;
+  if (keyFile !== undefined) {
+    const key = readKeyFile(keyFile);
+    try {
+      encryptor = new ValueEncryptor({ key, keyId: keyId as string });
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+  }
+  const rows = decodeEntries(hash, await withRedis(url, (redis) => redis.hgetallBuffer(hash)), encryptor);
+  if (v.json) {
+    // Sizes, not payload bytes: inspect describes records, it does not dump messages.
+    io.stdout.write(JSON.stringify(rows, (name, value: unknown) => (name === 'payload' ? undefined : value), 2) + '\n');
+  } else if (rows.length === 0) {
+    io.stdout.write(`hash ${printable(hash)} is empty or does not exist\n`);
+  } else {
+    io.stdout.write(`hash ${printable(hash)}: ${entries(rows.length)}\n`);
+    io.stdout.write(formatRows(rows));
+  }
+  return 0;
+}

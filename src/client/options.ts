@@ -1,0 +1,233 @@
+/**
+ * The AsyncClient's options: their public types, their validation (messages a user can act
+ * on), and their translation into the native specs.
+ */
+import { invalidArg } from '../errors';
+import type { NativeConnectSpec, NativeCreateSpec } from '../native';
+import type { ClientPersistence } from '../persistence/client-persistence';
+import { type MqttProperties, toNativeProperties } from './properties';
+
+export type QoS = 0 | 1 | 2;
+
+export type PersistenceChoice = 'none' | { dir: string } | ClientPersistence;
+
+export interface CreateOptions {
+  /** tcp://, mqtt://, ssl://, mqtts://, ws://, wss:// (Paho's schemes). */
+  serverURI: string;
+  clientId: string;
+  /** 'none', Paho's file store `{ dir }`, or any ClientPersistence (e.g. RedisPersistence). Default 'none'. */
+  persistence?: PersistenceChoice;
+  /** 3 (MQTT 3.1), 4 (3.1.1, default) or 5. */
+  mqttVersion?: 3 | 4 | 5;
+  sendWhileDisconnected?: boolean;
+  maxBufferedMessages?: number;
+  deleteOldestMessages?: boolean;
+  restoreMessages?: boolean;
+  /** Persist QoS 0 messages too (Paho's default is true; here false). */
+  persistQoS0?: boolean;
+  /** How long a Paho thread waits for the store per call (default: the store's own, else 5000). */
+  operationTimeoutMs?: number;
+}
+
+export interface WillOptions {
+  topic: string;
+  payload: Buffer;
+  qos?: QoS;
+  retained?: boolean;
+  properties?: MqttProperties;
+}
+
+export interface SslOptions {
+  /** PEM file of trusted CA certificates. */
+  trustStore?: string;
+  /** PEM file with the client certificate (and key, unless privateKey is given). */
+  keyStore?: string;
+  privateKey?: string;
+  privateKeyPassword?: string;
+  caPath?: string;
+  enabledCipherSuites?: string;
+  /** Verify the server certificate (default true). */
+  enableServerCertAuth?: boolean;
+  /** Also check the host name against the certificate (default true when enableServerCertAuth). */
+  verify?: boolean;
+}
+
+export interface ConnectOptions {
+  cleanSession?: boolean;
+  /** MQTT 5 only. */
+  cleanStart?: boolean;
+  keepAliveInterval?: number;
+  connectTimeout?: number;
+  username?: string;
+  password?: string | Buffer;
+  will?: WillOptions;
+  ssl?: SslOptions;
+  automaticReconnect?: boolean | { minRetryInterval?: number; maxRetryInterval?: number };
+  /** QoS 1/2 messages in flight at once (default 20 for MQTT 3, 65535 for MQTT 5). */
+  maxInflight?: number;
+  /** Alternatives to the create-time serverURI, tried in order. */
+  serverURIs?: string[];
+  /** MQTT 5 CONNECT properties. */
+  properties?: MqttProperties;
+}
+
+const URI = /^(tcp|mqtt|ssl|mqtts|ws|wss):\/\/[^\s/]+(:\d+)?(\/.*)?$/i;
+const TLS_URI = /^(ssl|mqtts|wss):/i;
+
+export function validateServerURI(uri: unknown, what = 'serverURI'): string {
+  if (typeof uri !== 'string' || !URI.test(uri)) {
+    throw invalidArg(
+      `${what} must look like tcp://host:port (also mqtt://, ssl://, mqtts://, ws://, wss://), got ${JSON.stringify(uri)}`,
+    );
+  }
+  return uri;
+}
+
+export function isTlsURI(uri: string): boolean {
+  return TLS_URI.test(uri);
+}
+
+export function validateQoS(qos: unknown, what = 'qos'): QoS {
+  if (qos !== 0 && qos !== 1 && qos !== 2) throw invalidArg(`${what} must be 0, 1 or 2, got ${JSON.stringify(qos)}`);
+  return qos;
+}
+
+export function validateTopicName(topic: unknown): string {
+  if (typeof topic !== 'string' || topic.length === 0) throw invalidArg('topic must be a non-empty string');
+  if (/[+#]/.test(topic))
+    throw invalidArg(`topic '${topic}' contains a wildcard (+ or #); wildcards are only for subscriptions`);
+  if (topic.includes('\0')) throw invalidArg('topic must not contain a NUL character');
+  if (Buffer.byteLength(topic) > 65535) throw invalidArg('topic is longer than 65535 bytes');
+  return topic;
+}
+
+export function validateTopicFilter(filter: unknown): string {
+  if (typeof filter !== 'string' || filter.length === 0) throw invalidArg('topic filter must be a non-empty string');
+  if (filter.includes('\0')) throw invalidArg('topic filter must not contain a NUL character');
+  const levels = filter.split('/');
+  levels.forEach((level, i) => {
+    if (level.includes('#') && (level !== '#' || i !== levels.length - 1)) {
+      throw invalidArg(`topic filter '${filter}': '#' must be a whole last level`);
+    }
+    if (level.includes('+') && level !== '+') throw invalidArg(`topic filter '${filter}': '+' must be a whole level`);
+  });
+  return filter;
+}
+
+function optionalBoolean(value: unknown, what: string): boolean | undefined {
+  if (value !== undefined && typeof value !== 'boolean') throw invalidArg(`${what} must be a boolean`);
+  return value;
+}
+
+function integerIn(value: unknown, fallback: number, min: number, max: number, what: string): number {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || (value as number) < min || (value as number) > max) {
+    throw invalidArg(`${what} must be an integer from ${min} to ${max}, got ${JSON.stringify(value)}`);
+  }
+  return value as number;
+}
+
+export function toCreateSpec(
+  options: CreateOptions,
+  persistenceType: 0 | 1 | 2,
+  dir: string | undefined,
+): NativeCreateSpec {
+  const mqttVersion = options.mqttVersion ?? 4;
+  if (mqttVersion !== 3 && mqttVersion !== 4 && mqttVersion !== 5)
+    throw invalidArg(`mqttVersion must be 3, 4 or 5, got ${JSON.stringify(mqttVersion)}`);
+  return {
+    serverURI: validateServerURI(options.serverURI),
+    clientId: options.clientId,
+    persistenceType,
+    persistenceDir: dir,
+    mqttVersion,
+    sendWhileDisconnected: optionalBoolean(options.sendWhileDisconnected, 'sendWhileDisconnected') ?? false,
+    maxBufferedMessages: integerIn(options.maxBufferedMessages, 100, 1, 1_000_000, 'maxBufferedMessages'),
+    deleteOldestMessages: optionalBoolean(options.deleteOldestMessages, 'deleteOldestMessages') ?? false,
+    restoreMessages: optionalBoolean(options.restoreMessages, 'restoreMessages') ?? true,
+    persistQoS0: optionalBoolean(options.persistQoS0, 'persistQoS0') ?? false,
+  };
+}
+
+export function validateClientId(clientId: unknown): string {
+  if (typeof clientId !== 'string' || clientId.length === 0) throw invalidArg('clientId must be a non-empty string');
+  if (clientId.includes('\0')) throw invalidArg('clientId must not contain a NUL character');
+  if (Buffer.byteLength(clientId) > 65535) throw invalidArg('clientId is longer than 65535 bytes');
+  return clientId;
+}
+
+export function toConnectSpec(options: ConnectOptions, mqttVersion: number, serverURI: string): NativeConnectSpec {
+  if (options === null || typeof options !== 'object') throw invalidArg('connect options must be an object');
+  const v5 = mqttVersion === 5;
+  if (!v5 && options.cleanStart !== undefined)
+    throw invalidArg('cleanStart is an MQTT 5 option; use cleanSession with mqttVersion 3 or 4');
+  if (!v5 && options.properties !== undefined) throw invalidArg('connect properties need mqttVersion 5');
+  const reconnect = options.automaticReconnect;
+  const retry = typeof reconnect === 'object' && reconnect !== null ? reconnect : {};
+  const minRetryInterval = integerIn(retry.minRetryInterval, 1, 1, 86400, 'automaticReconnect.minRetryInterval');
+  const maxRetryInterval = integerIn(
+    retry.maxRetryInterval,
+    60,
+    minRetryInterval,
+    86400,
+    'automaticReconnect.maxRetryInterval',
+  );
+  if (options.username !== undefined && typeof options.username !== 'string')
+    throw invalidArg('username must be a string');
+  if (options.password !== undefined && typeof options.password !== 'string' && !Buffer.isBuffer(options.password)) {
+    throw invalidArg('password must be a string or a Buffer');
+  }
+  const spec: NativeConnectSpec = {
+    keepAliveInterval: integerIn(options.keepAliveInterval, 60, 0, 65535, 'keepAliveInterval'),
+    cleanSession: optionalBoolean(options.cleanSession, 'cleanSession') ?? true,
+    cleanStart: optionalBoolean(options.cleanStart, 'cleanStart') ?? true,
+    connectTimeout: integerIn(options.connectTimeout, 30, 1, 3600, 'connectTimeout'),
+    // MQTT 3 brokers cannot say how many QoS 1/2 messages they take at once, and mosquitto
+    // (max_inflight_messages 20) completes the QoS 2 handshake for messages past that and
+    // then drops them. 20 is safe; Paho queues (and persists) the rest. MQTT 5 brokers
+    // announce a receive maximum, which Paho honours.
+    maxInflight: integerIn(options.maxInflight, v5 ? 65535 : 20, 1, 65535, 'maxInflight'),
+    username: options.username,
+    password: options.password,
+    automaticReconnect: reconnect === undefined ? false : Boolean(reconnect),
+    minRetryInterval,
+    maxRetryInterval,
+    properties: toNativeProperties(options.properties, 'connect properties'),
+  };
+  if (options.serverURIs !== undefined) {
+    if (!Array.isArray(options.serverURIs)) throw invalidArg('serverURIs must be an array of URIs');
+    spec.serverURIs = options.serverURIs.map((uri, i) => validateServerURI(uri, `serverURIs[${i}]`));
+  }
+  if (options.will !== undefined) {
+    const will = options.will;
+    if (!Buffer.isBuffer(will?.payload)) throw invalidArg('will.payload must be a Buffer');
+    spec.will = {
+      topic: validateTopicName(will.topic),
+      payload: will.payload,
+      qos: validateQoS(will.qos ?? 0, 'will.qos'),
+      retained: optionalBoolean(will.retained, 'will.retained') ?? false,
+      properties: v5 ? toNativeProperties(will.properties, 'will.properties') : undefined,
+    };
+  }
+  const tls = [serverURI, ...(spec.serverURIs ?? [])].some(isTlsURI);
+  if (options.ssl !== undefined || tls) {
+    const ssl = options.ssl ?? {};
+    for (const name of [
+      'trustStore',
+      'keyStore',
+      'privateKey',
+      'privateKeyPassword',
+      'caPath',
+      'enabledCipherSuites',
+    ] as const) {
+      if (ssl[name] !== undefined && typeof ssl[name] !== 'string') throw invalidArg(`ssl.${name} must be a string`);
+    }
+    const enableServerCertAuth = optionalBoolean(ssl.enableServerCertAuth, 'ssl.enableServerCertAuth') ?? true;
+    spec.ssl = {
+      ...ssl,
+      enableServerCertAuth,
+      verify: optionalBoolean(ssl.verify, 'ssl.verify') ?? enableServerCertAuth,
+    };
+  }
+  return spec;
+}

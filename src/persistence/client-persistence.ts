@@ -1,0 +1,58 @@
+/**
+ * The store interface Paho C's persistence is forwarded to. It mirrors Paho's eight
+ * `MQTTClient_persistence` callbacks; every method may answer with a value or a Promise of it.
+ *
+ * Contract (the native bridge relies on it):
+ * - `get` of a missing key rejects/throws; `remove` of a missing key succeeds.
+ * - `keys` answers every key stored for the client opened last, and nothing else.
+ * - Values are opaque bytes; a store must give back exactly what it was given.
+ */
+/** How long a store operation (and a Paho thread waiting for it) may take, unless a store says otherwise. */
+export const DEFAULT_OPERATION_TIMEOUT_MS = 5000;
+
+export type MaybePromise<T> = T | Promise<T>;
+
+export interface ClientPersistence {
+  /** Called once per client before any other call; names the keyspace to use. */
+  open(clientId: string, serverURI: string): MaybePromise<void>;
+  /** Called when the client is destroyed; the store may release its connections. */
+  close(): MaybePromise<void>;
+  put(key: string, data: Buffer): MaybePromise<void>;
+  get(key: string): MaybePromise<Buffer>;
+  remove(key: string): MaybePromise<void>;
+  keys(): MaybePromise<string[]>;
+  clear(): MaybePromise<void>;
+  containsKey(key: string): MaybePromise<boolean>;
+  /** Optional: let the process exit while the store's connections are open (client.unref()). */
+  unref?(): void;
+  /** Optional: undo unref(). */
+  ref?(): void;
+}
+
+/** The eight operation names, as reported in `PersistenceError.op`. */
+export type PersistenceOp = 'open' | 'close' | 'put' | 'get' | 'remove' | 'keys' | 'clear' | 'containsKey';
+
+export const PERSISTENCE_OPS: readonly PersistenceOp[] = [
+  'open',
+  'close',
+  'put',
+  'get',
+  'remove',
+  'keys',
+  'clear',
+  'containsKey',
+];
+
+/** Throws a TypeError naming the first missing method, so a bad store fails at create time. */
+export function assertClientPersistence(store: unknown, what = 'persistence'): asserts store is ClientPersistence {
+  if (store === null || typeof store !== 'object') {
+    throw new TypeError(
+      `${what} must be an object implementing ClientPersistence, got ${store === null ? 'null' : typeof store}`,
+    );
+  }
+  for (const op of PERSISTENCE_OPS) {
+    if (typeof (store as Record<string, unknown>)[op] !== 'function') {
+      throw new TypeError(`${what} must implement ClientPersistence: method '${op}' is missing`);
+    }
+  }
+}

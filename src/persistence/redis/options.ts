@@ -1,0 +1,264 @@
+/**
+ * The options of RedisPersistence and their validation: every check runs in the constructor,
+ * so a bad option fails at once (ERR_INVALID_ARG) instead of at the first command.
+ */
+import type { Redis, Cluster, RedisOptions } from 'ioredis';
+import { invalidArg } from '../../errors';
+import { DEFAULT_OPERATION_TIMEOUT_MS } from '../client-persistence';
+import { ValueEncryptor } from './encryption';
+
+export interface RedisPersistenceOptions {
+  /** `redis://` or `rediss://` URL; credentials and `/db` allowed. Exclusive with `client`. */
+  url?: string;
+  /** Passed to ioredis (tls, username, password, db, ...). Not allowed with `client`. */
+  redisOptions?: RedisOptions;
+  /** A user-owned connection: used as is and never quit() by close(). Exclusive with `url`. */
+  client?: Redis | Cluster;
+  /** Prepended to the hash name: `${keyPrefix}${clientId}:${serverURI}`. Default ''. */
+  keyPrefix?: string;
+  /** Per-command timeout in ms (positive integer, default 5000). Also bounds open(). */
+  operationTimeoutMs?: number;
+  /**
+   * Encrypts every value at rest (AES-256-GCM, see ValueEncryptor): put() encrypts, get() decrypts, so
+   * Paho only ever sees plaintext. Each value is bound to its place (hash name + '\0' + field):
+   * a value copied to another field or hash does not decrypt. Hash and field names (client id,
+   * server URI, Paho's `s-1`/`c-12` keys) stay readable.
+   *
+   * A value that does not decrypt (wrong key, unknown keyId, tampered, or plaintext written
+   * before encryption was enabled) makes get() reject with ERR_PERSISTENCE_DECRYPT; nothing is
+   * ever deleted because of it.
+   *
+   * Key rotation: give the new key a new `keyId` and move the old one into `previousKeys`
+   * (`{ [oldKeyId]: oldKey }`). New and rewritten values are encrypted with the new key; values
+   * encrypted with an old key stay readable while that key is listed. Paho rewrites most records
+   * as it works (every in-flight message and command is short-lived), and `reencrypt()` rewrites
+   * the rest of one client's hash at once; after that, the old key can be dropped.
+   */
+  encryption?: EncryptionOptions;
+  /**
+   * After each write (put/remove/clear) run `WAIT replicas timeoutMs` on the same connection
+   * and fail the operation (ERR_PERSISTENCE_STORE) when fewer replicas acknowledged it. This
+   * narrows, but does not close, the window in which a failover loses acknowledged writes: Redis
+   * replication stays asynchronous, and a failed WAIT does not undo the write on the master.
+   * With a Cluster client, the write and its WAIT are sent as one pipeline to the master owning
+   * the hash's slot. `timeoutMs` must be below operationTimeoutMs.
+   */
+  ackReplicas?: AckReplicasOptions;
+}
+
+export interface EncryptionOptions {
+  /** The current 32-byte AES-256 key; every new value is encrypted with it. */
+  key: Buffer;
+  /** Names the current key inside each encrypted value (1..255 printable ASCII characters). */
+  keyId: string;
+  /** Older keys by keyId, only to read values encrypted before a rotation. */
+  previousKeys?: Record<string, Buffer>;
+}
+
+export interface AckReplicasOptions {
+  /** How many replicas must acknowledge each write (positive integer). */
+  replicas: number;
+  /** How long WAIT may wait for them, in ms (positive integer, below operationTimeoutMs). */
+  timeoutMs: number;
+}
+
+export type AnyClient = Redis | Cluster;
+
+/** RedisPersistenceOptions once checked, with the defaults filled in. */
+export interface CheckedOptions {
+  /** What the store connects to itself; undefined with `client`, or with only `redisOptions`. */
+  url: string | undefined;
+  redisOptions: RedisOptions | undefined;
+  client: AnyClient | undefined;
+  keyPrefix: string;
+  operationTimeoutMs: number;
+  encryptor: ValueEncryptor | undefined;
+  ack: AckReplicasOptions | undefined;
+  /** Strings that must never appear in an error message (passwords). */
+  secrets: string[];
+}
+
+/** RedisPersistence's default key prefix: none, as the Rust crate paho-mqtt-redis. */
+export const DEFAULT_KEY_PREFIX = '';
+
+/** The hash holding one client's records: `${keyPrefix}${clientId}:${serverURI}` (serverURI as Paho names it, without scheme). */
+export function hashName(keyPrefix: string, clientId: string, serverURI: string): string {
+  return `${keyPrefix}${clientId}:${serverURI}`;
+}
+
+const DEFAULT_URL = 'redis://127.0.0.1:6379';
+const MAX_TIMER_MS = 2_147_483_647;
+
+const OPTION_NAMES = new Set([
+  'url',
+  'redisOptions',
+  'client',
+  'keyPrefix',
+  'operationTimeoutMs',
+  'encryption',
+  'ackReplicas',
+]);
+
+/** Validates the options of the RedisPersistence constructor; throws ERR_INVALID_ARG. */
+export function checkOptions(options: RedisPersistenceOptions): CheckedOptions {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw invalidArg('RedisPersistence: options must be an object');
+  }
+  for (const k of Object.keys(options)) {
+    if (!OPTION_NAMES.has(k)) {
+      throw invalidArg(`RedisPersistence: unknown option '${k}' (expected one of ${[...OPTION_NAMES].join(', ')})`);
+    }
+  }
+  const {
+    url,
+    redisOptions,
+    client,
+    keyPrefix = DEFAULT_KEY_PREFIX,
+    operationTimeoutMs = DEFAULT_OPERATION_TIMEOUT_MS,
+    encryption,
+    ackReplicas,
+  } = options;
+
+  if (url !== undefined && client !== undefined) {
+    throw invalidArg('RedisPersistence: options.url and options.client are exclusive; give one of them');
+  }
+  if (redisOptions !== undefined && client !== undefined) {
+    throw invalidArg(
+      'RedisPersistence: options.redisOptions cannot be combined with options.client (configure your client instead)',
+    );
+  }
+  const secrets: string[] = [];
+  if (url !== undefined) {
+    if (typeof url !== 'string') throw invalidArg(`RedisPersistence: options.url must be a string, got ${typeof url}`);
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      // Never echo the url: it may hold a password.
+      throw invalidArg(
+        'RedisPersistence: options.url is not a valid URL (expected redis://[[user]:password@]host[:port][/db] or rediss://...)',
+      );
+    }
+    if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') {
+      throw invalidArg(
+        `RedisPersistence: options.url must use the redis:// or rediss:// scheme, got '${parsed.protocol}//'`,
+      );
+    }
+    if (!url.startsWith(parsed.protocol)) {
+      // ioredis only recognises lower-case "rediss://" as TLS.
+      throw invalidArg('RedisPersistence: the scheme of options.url must be written in lower case');
+    }
+    if (parsed.password) secrets.push(parsed.password, safeDecode(parsed.password));
+  }
+  if (redisOptions !== undefined) {
+    if (redisOptions === null || typeof redisOptions !== 'object') {
+      throw invalidArg('RedisPersistence: options.redisOptions must be an object');
+    }
+    if (redisOptions.keyPrefix !== undefined && redisOptions.keyPrefix !== '') {
+      throw invalidArg(
+        'RedisPersistence: use options.keyPrefix, not options.redisOptions.keyPrefix (the hash name must stay explicit)',
+      );
+    }
+    if (typeof redisOptions.password === 'string' && redisOptions.password) secrets.push(redisOptions.password);
+    if (typeof redisOptions.sentinelPassword === 'string' && redisOptions.sentinelPassword)
+      secrets.push(redisOptions.sentinelPassword);
+    if (
+      redisOptions.sentinels !== undefined &&
+      (!Array.isArray(redisOptions.sentinels) ||
+        redisOptions.sentinels.length === 0 ||
+        typeof redisOptions.name !== 'string' ||
+        redisOptions.name === '')
+    ) {
+      throw invalidArg(
+        'RedisPersistence: Sentinel needs options.redisOptions.sentinels (a non-empty array of { host, port }) and options.redisOptions.name (the master name)',
+      );
+    }
+    if (redisOptions.sentinels !== undefined && url !== undefined) {
+      throw invalidArg(
+        'RedisPersistence: give either options.url or options.redisOptions.sentinels, not both (with Sentinel, the master address comes from the sentinels)',
+      );
+    }
+  }
+  if (client !== undefined) {
+    const c = client as unknown as Record<string, unknown> | null;
+    if (c === null || typeof c !== 'object' || typeof c.hgetBuffer !== 'function' || typeof c.hset !== 'function') {
+      throw invalidArg('RedisPersistence: options.client must be an ioredis Redis or Cluster instance');
+    }
+  }
+  if (typeof keyPrefix !== 'string') {
+    throw invalidArg(`RedisPersistence: options.keyPrefix must be a string, got ${typeof keyPrefix}`);
+  }
+  if (
+    typeof operationTimeoutMs !== 'number' ||
+    !Number.isInteger(operationTimeoutMs) ||
+    operationTimeoutMs <= 0 ||
+    operationTimeoutMs > MAX_TIMER_MS
+  ) {
+    throw invalidArg(
+      `RedisPersistence: options.operationTimeoutMs must be a positive integer number of milliseconds (at most ${MAX_TIMER_MS}), got ${String(operationTimeoutMs)}`,
+    );
+  }
+
+  return {
+    encryptor: encryption === undefined ? undefined : makeEncryptor(encryption),
+    ack: ackReplicas === undefined ? undefined : checkAck(ackReplicas, operationTimeoutMs),
+    url: client === undefined ? (url ?? (redisOptions === undefined ? DEFAULT_URL : undefined)) : undefined,
+    redisOptions,
+    client,
+    keyPrefix,
+    operationTimeoutMs,
+    secrets,
+  };
+}
+
+function makeEncryptor(encryption: EncryptionOptions): ValueEncryptor {
+  if (encryption === null || typeof encryption !== 'object' || Array.isArray(encryption)) {
+    throw invalidArg('RedisPersistence: options.encryption must be an object { key, keyId, previousKeys? }');
+  }
+  for (const k of Object.keys(encryption)) {
+    if (!['key', 'keyId', 'previousKeys'].includes(k)) {
+      throw invalidArg(`RedisPersistence: unknown option 'encryption.${k}' (expected key, keyId, previousKeys)`);
+    }
+  }
+  try {
+    return new ValueEncryptor({ key: encryption.key, keyId: encryption.keyId, previousKeys: encryption.previousKeys });
+  } catch (e) {
+    throw invalidArg(`RedisPersistence: options.encryption: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
+function checkAck(ack: AckReplicasOptions, operationTimeoutMs: number): AckReplicasOptions {
+  if (ack === null || typeof ack !== 'object' || Array.isArray(ack)) {
+    throw invalidArg('RedisPersistence: options.ackReplicas must be an object { replicas, timeoutMs }');
+  }
+  for (const k of Object.keys(ack)) {
+    if (k !== 'replicas' && k !== 'timeoutMs') {
+      throw invalidArg(`RedisPersistence: unknown option 'ackReplicas.${k}' (expected replicas, timeoutMs)`);
+    }
+  }
+  const { replicas, timeoutMs } = ack;
+  if (typeof replicas !== 'number' || !Number.isInteger(replicas) || replicas < 1) {
+    throw invalidArg(
+      `RedisPersistence: options.ackReplicas.replicas must be a positive integer, got ${String(replicas)}`,
+    );
+  }
+  if (
+    typeof timeoutMs !== 'number' ||
+    !Number.isInteger(timeoutMs) ||
+    timeoutMs < 1 ||
+    timeoutMs >= operationTimeoutMs
+  ) {
+    throw invalidArg(
+      `RedisPersistence: options.ackReplicas.timeoutMs must be a positive integer below operationTimeoutMs (${operationTimeoutMs}), got ${String(timeoutMs)}`,
+    );
+  }
+  return { replicas, timeoutMs };
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}

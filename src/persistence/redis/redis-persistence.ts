@@ -1,0 +1,471 @@
+import Redis, { type RedisOptions } from 'ioredis';
+import type { ClientPersistence } from '../client-persistence';
+import { PahoMqttRedisError, PersistenceError, invalidArg } from '../../errors';
+import { type ValueEncryptor, encryptedKeyId } from './encryption';
+import {
+  type AckReplicasOptions,
+  type AnyClient,
+  type RedisPersistenceOptions,
+  checkOptions,
+  hashName,
+} from './options';
+import { SecretRedactor, redactUrl } from './redaction';
+import { type WriteCommand, writeAndWait } from './ack-replicas';
+
+export type { RedisPersistenceOptions, EncryptionOptions, AckReplicasOptions } from './options';
+
+/** What reencrypt() did to the hash of the open client. */
+export interface ReencryptResult {
+  /** Values rewritten with the current key. */
+  reencrypted: number;
+  /** Values already encrypted with the current key. */
+  current: number;
+  /** Values changed or removed by someone else while reencrypt() ran (left as they were). */
+  skipped: number;
+}
+
+const TIMED_OUT = 'Command timed out'; // ioredis' commandTimeout message
+
+/** Sets field ARGV[1] to ARGV[3] only while it still holds ARGV[2] (a compare-and-set for reencrypt). */
+const CAS_SCRIPT =
+  "if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then redis.call('HSET', KEYS[1], ARGV[1], ARGV[3]) return 1 end return 0";
+
+/**
+ * Stores each client's persistence in one Redis hash named `${keyPrefix}${clientId}:${serverURI}`
+ * (with the default empty prefix, the layout of the Rust crate paho-mqtt-redis). One command
+ * per operation: HSET, HGET, HDEL, HKEYS, DEL, HEXISTS.
+ *
+ * The connection is made at open(). Every command is bounded by `operationTimeoutMs`; while
+ * Redis is unreachable commands fail (ERR_PERSISTENCE_STORE / ERR_PERSISTENCE_TIMEOUT) and
+ * ioredis keeps reconnecting in the background, so the store recovers when Redis is back.
+ *
+ * Deployments: a url or redisOptions (AUTH/ACL user, TLS, db), Sentinel through
+ * `redisOptions: { sentinels, name }` (the store then also enables ioredis' failoverDetector
+ * and reconnects on READONLY unless you set those yourself), or Cluster through
+ * `client: new Cluster(...)` (one client = one hash = one slot). See docs/redis-deployments.md.
+ */
+export class RedisPersistence implements ClientPersistence {
+  readonly operationTimeoutMs: number;
+  readonly keyPrefix: string;
+  private readonly url: string | undefined;
+  private readonly redisOptions: RedisOptions | undefined;
+  private readonly userClient: AnyClient | undefined;
+  /** Masks the passwords from the options in every message and error cause. */
+  private readonly redactor: SecretRedactor;
+  /** Set when the user client has no commandTimeout of its own that is short enough. */
+  private readonly wrapTimeout: boolean;
+  private redis: AnyClient | undefined;
+  private connecting: Promise<AnyClient> | undefined;
+  /** Bumped by close(), so an open() that was connecting meanwhile does not resurrect the store. */
+  private epoch = 0;
+  private name: string | undefined;
+  private lastError: Error | undefined;
+  private refSockets = true;
+  private readonly encryptor: ValueEncryptor | undefined;
+  private readonly ack: AckReplicasOptions | undefined;
+
+  constructor(options: RedisPersistenceOptions = {}) {
+    const { url, redisOptions, client, keyPrefix, operationTimeoutMs, encryptor, ack, secrets } = checkOptions(options);
+    this.encryptor = encryptor;
+    this.ack = ack;
+    this.url = url;
+    this.redisOptions = redisOptions;
+    this.userClient = client;
+    this.keyPrefix = keyPrefix;
+    this.operationTimeoutMs = operationTimeoutMs;
+    this.redactor = new SecretRedactor(secrets);
+    const ownTimeout = (client as { options?: { commandTimeout?: unknown } } | undefined)?.options?.commandTimeout;
+    this.wrapTimeout =
+      client !== undefined && !(typeof ownTimeout === 'number' && ownTimeout > 0 && ownTimeout <= operationTimeoutMs);
+  }
+
+  /** The name of the hash in use: `${keyPrefix}${clientId}:${serverURI}`. Undefined until open. */
+  get hashName(): string | undefined {
+    return this.name;
+  }
+
+  /** True between a successful open() and close(). */
+  get isOpen(): boolean {
+    return this.name !== undefined;
+  }
+
+  async open(clientId: string, serverURI: string): Promise<void> {
+    if (typeof clientId !== 'string' || typeof serverURI !== 'string') {
+      throw new PersistenceError(
+        'ERR_PERSISTENCE_STORE',
+        'open',
+        undefined,
+        'RedisPersistence.open: clientId and serverURI must be strings',
+      );
+    }
+    const name = hashName(this.keyPrefix, clientId, serverURI);
+    if (this.redis === undefined) {
+      const epoch = this.epoch;
+      if (this.connecting === undefined) {
+        this.connecting = this.userClient !== undefined ? this.openUserClient() : this.connectOwn();
+        this.connecting
+          .then(
+            () => undefined,
+            () => undefined,
+          )
+          .finally(() => {
+            this.connecting = undefined;
+          });
+      }
+      const redis = await this.connecting;
+      if (epoch !== this.epoch) {
+        if (redis !== this.userClient) redis.disconnect();
+        throw new PersistenceError(
+          'ERR_PERSISTENCE_NOT_OPEN',
+          'open',
+          undefined,
+          'RedisPersistence.open: the store was closed while it was connecting',
+        );
+      }
+      this.redis = redis;
+    }
+    this.name = name;
+  }
+
+  /**
+   * Lets the process exit while this store's own connection is open (AsyncClient.unref()
+   * calls it); a user-supplied client is left alone. `ref()` undoes it.
+   */
+  unref(): void {
+    this.refSockets = false;
+    this.applyRef(this.redis);
+  }
+
+  ref(): void {
+    this.refSockets = true;
+    this.applyRef(this.redis);
+  }
+
+  private applyRef(redis: AnyClient | undefined): void {
+    if (redis === undefined || redis === this.userClient) return;
+    const stream = (redis as unknown as { stream?: { ref?(): void; unref?(): void } }).stream;
+    if (this.refSockets) stream?.ref?.();
+    else stream?.unref?.();
+  }
+
+  async close(): Promise<void> {
+    const redis = this.redis;
+    this.epoch += 1;
+    this.name = undefined;
+    this.redis = undefined;
+    if (redis === undefined || redis === this.userClient) return;
+    try {
+      await withTimeout(redis.quit(), this.operationTimeoutMs);
+    } catch {
+      // Unreachable Redis: don't wait for it.
+    } finally {
+      redis.disconnect();
+    }
+  }
+
+  put(key: string, data: Buffer): Promise<void> {
+    const redis = this.redis;
+    if (redis === undefined) return this.notOpen('put', key);
+    const name = this.name!;
+    let value: Buffer;
+    try {
+      value = this.encryptor !== undefined ? this.encryptor.encrypt(`${name}\0${key}`, data) : data;
+    } catch (e) {
+      return Promise.reject(this.storeError('put', key, e));
+    }
+    return this.write('put', key, redis, name, (c) => c.hset(name, key, value)).then(noop);
+  }
+
+  get(key: string): Promise<Buffer> {
+    const redis = this.redis;
+    if (redis === undefined) return this.notOpen('get', key);
+    const name = this.name!;
+    return this.bound(redis.hgetBuffer(name, key)).then(
+      (value) => {
+        if (value === null) {
+          throw new PersistenceError(
+            'ERR_PERSISTENCE_NO_SUCH_KEY',
+            'get',
+            key,
+            `no such key: '${key}' in Redis hash '${name}'`,
+          );
+        }
+        return this.encryptor !== undefined ? this.decrypt('get', name, key, value) : value;
+      },
+      (e) => {
+        throw this.storeError('get', key, e);
+      },
+    );
+  }
+
+  remove(key: string): Promise<void> {
+    const redis = this.redis;
+    if (redis === undefined) return this.notOpen('remove', key);
+    const name = this.name!;
+    return this.write('remove', key, redis, name, (c) => c.hdel(name, key)).then(noop);
+  }
+
+  keys(): Promise<string[]> {
+    const redis = this.redis;
+    if (redis === undefined) return this.notOpen('keys', undefined);
+    return this.bound(redis.hkeys(this.name!)).catch((e) => {
+      throw this.storeError('keys', undefined, e);
+    });
+  }
+
+  clear(): Promise<void> {
+    const redis = this.redis;
+    if (redis === undefined) return this.notOpen('clear', undefined);
+    const name = this.name!;
+    return this.write('clear', undefined, redis, name, (c) => c.del(name)).then(noop);
+  }
+
+  containsKey(key: string): Promise<boolean> {
+    const redis = this.redis;
+    if (redis === undefined) return this.notOpen('containsKey', key);
+    return this.bound(redis.hexists(this.name!, key)).then(
+      (n) => n === 1,
+      (e) => {
+        throw this.storeError('containsKey', key, e);
+      },
+    );
+  }
+
+  /**
+   * Rewrites every value of the open client's hash that is not encrypted with the current key
+   * (encrypted with one of previousKeys, or - with `encryptPlaintext` - not encrypted at all, e.g.
+   * written before encryption was enabled), so the old key can be retired. Each value is
+   * replaced only if it is still unchanged (an EVAL compare-and-set, so the ACL user needs
+   * +eval), so it is safe while Paho uses the store. Rejects with ERR_PERSISTENCE_DECRYPT on the
+   * first value that no configured key opens; nothing is deleted.
+   */
+  async reencrypt(options: { encryptPlaintext?: boolean } = {}): Promise<ReencryptResult> {
+    const redis = this.redis;
+    if (redis === undefined) return this.notOpen('reencrypt', undefined);
+    const encryptor = this.encryptor;
+    if (encryptor === undefined) {
+      throw invalidArg('RedisPersistence.reencrypt: the store has no options.encryption');
+    }
+    const name = this.name!;
+    const result: ReencryptResult = { reencrypted: 0, current: 0, skipped: 0 };
+    const fields = await this.bound(redis.hkeys(name)).catch((e) => {
+      throw this.storeError('reencrypt', undefined, e);
+    });
+    for (const field of fields) {
+      const value = await this.bound(redis.hgetBuffer(name, field)).catch((e) => {
+        throw this.storeError('reencrypt', field, e);
+      });
+      if (value === null) {
+        result.skipped += 1;
+        continue;
+      }
+      const keyId = encryptedKeyId(value);
+      if (keyId === encryptor.keyId) {
+        result.current += 1;
+        continue;
+      }
+      const plain =
+        keyId === null && options.encryptPlaintext === true ? value : this.decrypt('reencrypt', name, field, value);
+      const fresh = encryptor.encrypt(`${name}\0${field}`, plain);
+      const swapped = await this.write('reencrypt', field, redis, name, (c) =>
+        c.eval(CAS_SCRIPT, 1, name, field, value, fresh),
+      );
+      if (swapped === 1) result.reencrypted += 1;
+      else result.skipped += 1;
+    }
+    return result;
+  }
+
+  // -------------------------------------------------------------------------------------
+
+  /**
+   * Runs one write on hash `name`. With ackReplicas, the write is followed by WAIT (see
+   * writeAndWait) and too few acknowledgements fail the operation.
+   */
+  private async write(
+    op: string,
+    key: string | undefined,
+    redis: AnyClient,
+    name: string,
+    cmd: WriteCommand,
+  ): Promise<unknown> {
+    try {
+      if (this.ack === undefined) return await this.bound(cmd(redis) as Promise<unknown>);
+      return await writeAndWait(op, key, redis, name, this.ack, (p) => this.bound(p), cmd);
+    } catch (e) {
+      throw this.storeError(op, key, e);
+    }
+  }
+
+  private decrypt(op: string, name: string, key: string, value: Buffer): Buffer {
+    try {
+      return this.encryptor!.decrypt(`${name}\0${key}`, value);
+    } catch (e) {
+      const why = e instanceof Error ? e.message : String(e);
+      const plaintext =
+        encryptedKeyId(value) === null
+          ? ' (a value written before encryption was enabled can be encrypted with reencrypt({ encryptPlaintext: true }))'
+          : '';
+      throw new PersistenceError(
+        'ERR_PERSISTENCE_DECRYPT',
+        op,
+        key,
+        `RedisPersistence.${op}: cannot decrypt key '${key}' in hash '${name}' (${why}). The value was left in Redis untouched; ` +
+          `check options.encryption (key, keyId, previousKeys)${plaintext}`,
+        { cause: e },
+      );
+    }
+  }
+
+  // -------------------------------------------------------------------------------------
+
+  private async connectOwn(): Promise<Redis> {
+    const user = this.redisOptions ?? {};
+    const options: RedisOptions = {
+      maxRetriesPerRequest: 1,
+      enableOfflineQueue: true,
+      retryStrategy: (times: number) => Math.min(times * 50, 1000),
+      connectTimeout: this.operationTimeoutMs,
+      ...user,
+      // Not negotiable: connect at open(), bound every command, our own explicit hash name.
+      lazyConnect: true,
+      commandTimeout: this.operationTimeoutMs,
+      keyPrefix: '',
+    };
+    if (user.sentinels !== undefined) {
+      // Leave a demoted master as soon as the sentinels announce +switch-master (instead of
+      // writing to it until Sentinel reconfigures it, which can take seconds), and reconnect
+      // (through the sentinels) if a write still meets a read-only replica.
+      if (user.failoverDetector === undefined) options.failoverDetector = true;
+      if (user.reconnectOnError === undefined)
+        options.reconnectOnError = (err: Error) => (/^READONLY/.test(err.message) ? 1 : false);
+    }
+    const redis = this.url !== undefined ? new Redis(this.url, options) : new Redis(options);
+    this.lastError = undefined;
+    // Without a listener ioredis prints every connection error; keep the last one for messages.
+    // A refused SELECT (e.g. an ACL user without +select) only surfaces as an 'error' event, and
+    // ioredis then carries on in db 0: catch it, so open() fails instead of using the wrong db.
+    let selectError: Error | undefined;
+    redis.on('connect', () => this.applyRef(redis)); // every (re)connection has a new socket
+    redis.on('error', (err: Error) => {
+      this.lastError = err;
+      if ((err as { command?: { name?: string } }).command?.name === 'select') selectError = err;
+    });
+    const openTimeoutMs =
+      (typeof user.connectTimeout === 'number' ? user.connectTimeout : this.operationTimeoutMs) + 1000;
+    try {
+      await withTimeout(redis.connect(), openTimeoutMs);
+    } catch (err) {
+      redis.disconnect(); // stop the background reconnection of a store that failed to open
+      const reason =
+        err === TIMEOUT ? `no answer within ${openTimeoutMs} ms` : this.redactor.describe(this.lastError ?? err);
+      throw new PersistenceError(
+        'ERR_PERSISTENCE_CONNECTION',
+        'open',
+        undefined,
+        `RedisPersistence: cannot connect to Redis at ${this.where()}: ${reason}`,
+        { cause: this.redactor.sanitize(this.lastError ?? err) },
+      );
+    }
+    const db = redis.options.db ?? 0;
+    if (db !== 0) {
+      // Any reply to this PING (even NOPERM) comes after the reply to ioredis' SELECT.
+      await withTimeout(redis.ping(), this.operationTimeoutMs).catch(noop);
+      if (selectError !== undefined) {
+        redis.disconnect();
+        throw new PersistenceError(
+          'ERR_PERSISTENCE_CONNECTION',
+          'open',
+          undefined,
+          `RedisPersistence: connected to Redis at ${this.where()} but cannot select database ${db}: ${this.redactor.describe(selectError)}`,
+          { cause: this.redactor.sanitize(selectError) },
+        );
+      }
+    }
+    return redis;
+  }
+
+  private async openUserClient(): Promise<AnyClient> {
+    const client = this.userClient!;
+    if (client.status === 'end') {
+      throw new PersistenceError(
+        'ERR_PERSISTENCE_CONNECTION',
+        'open',
+        undefined,
+        'RedisPersistence: the supplied Redis client has been closed',
+      );
+    }
+    try {
+      if (client.status === 'wait') await withTimeout(client.connect(), this.operationTimeoutMs);
+      await withTimeout(client.ping(), this.operationTimeoutMs);
+    } catch (err) {
+      const reason = err === TIMEOUT ? `no answer within ${this.operationTimeoutMs} ms` : this.redactor.describe(err);
+      throw new PersistenceError(
+        'ERR_PERSISTENCE_CONNECTION',
+        'open',
+        undefined,
+        `RedisPersistence: the supplied Redis client cannot reach Redis: ${reason}`,
+        { cause: err === TIMEOUT ? undefined : this.redactor.sanitize(err) },
+      );
+    }
+    return client;
+  }
+
+  /** Bounds a command when the user-supplied client has no suitable commandTimeout. */
+  private bound<T>(p: Promise<T>): Promise<T> {
+    return this.wrapTimeout ? withTimeout(p, this.operationTimeoutMs) : p;
+  }
+
+  private notOpen(op: string, key: string | undefined): Promise<never> {
+    return Promise.reject(
+      new PersistenceError('ERR_PERSISTENCE_NOT_OPEN', op, key, `RedisPersistence.${op}: the store is not open`),
+    );
+  }
+
+  private storeError(op: string, key: string | undefined, err: unknown): PersistenceError {
+    if (err instanceof PahoMqttRedisError) return err as PersistenceError;
+    const what =
+      key === undefined ? `Redis ${op} on hash '${this.name}'` : `Redis ${op} of key '${key}' in hash '${this.name}'`;
+    if (err === TIMEOUT || (err instanceof Error && err.message === TIMED_OUT)) {
+      return new PersistenceError(
+        'ERR_PERSISTENCE_TIMEOUT',
+        op,
+        key,
+        `${what} timed out after ${this.operationTimeoutMs} ms`,
+        { cause: err === TIMEOUT ? undefined : this.redactor.sanitize(err) },
+      );
+    }
+    const reason = this.redactor.describe(err);
+    const hint = /^NOPERM/.test(reason)
+      ? ' (the Redis ACL user lacks this command or this key: check its command list and key pattern, and options.keyPrefix)'
+      : '';
+    return new PersistenceError('ERR_PERSISTENCE_STORE', op, key, `${what} failed: ${reason}${hint}`, {
+      cause: this.redactor.sanitize(err),
+    });
+  }
+
+  private where(): string {
+    if (this.url !== undefined) return this.redactor.redact(redactUrl(this.url));
+    const o = this.redisOptions ?? {};
+    if (o.sentinels !== undefined) {
+      const list = o.sentinels.map((a) => `${a.host ?? '127.0.0.1'}:${a.port ?? 26379}`).join(', ');
+      return `master '${o.name}' via sentinels ${list}`;
+    }
+    return o.path ? `unix:${o.path}` : `${o.host ?? '127.0.0.1'}:${o.port ?? 6379}`;
+  }
+}
+
+/** Compared by identity: our own deadline, as opposed to ioredis' commandTimeout. */
+const TIMEOUT = new Error('operation deadline passed');
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout;
+  const t = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(TIMEOUT), ms);
+  });
+  return Promise.race([p, t]).finally(() => clearTimeout(timer));
+}
+
+function noop(): void {
+  /* nothing */
+}

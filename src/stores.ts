@@ -1,2 +1,0 @@
-export { MemoryPersistence } from './memory-persistence';
-export { RedisPersistence, type RedisPersistenceOptions } from './redis-persistence';

@@ -1,0 +1,209 @@
+/**
+ * AsyncClient with a ClientPersistence: RedisPersistence keeps only what is in flight,
+ * store failures surface (publish rejections and 'persistenceError' events), and messages
+ * queued while never connected survive into a new process that restores and sends them.
+ */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { AsyncClient, MemoryPersistence, PahoMqttRedisError, PersistenceError, RedisPersistence } from '../../src';
+import { startMosquitto, startRedis, type MosquittoServer, type RedisServer } from '../helpers/servers';
+import { Inbox, closeAll, hashKeys, runFixture, sleep, uid, waitFor } from '../fixtures/client-common';
+
+let broker: MosquittoServer;
+let redis: RedisServer;
+const clients = new Set<AsyncClient>();
+
+before(async () => {
+  [broker, redis] = await Promise.all([startMosquitto(), startRedis()]);
+});
+after(async () => {
+  await closeAll(clients);
+  await Promise.all([broker?.stop(), redis?.stop()]);
+});
+
+/** A MemoryPersistence whose put/remove can be made to throw for chosen keys. */
+function faultyStore(): { store: MemoryPersistence; failPut?: RegExp; failRemove?: RegExp } {
+  const control: { store: MemoryPersistence; failPut?: RegExp; failRemove?: RegExp } = {
+    store: new MemoryPersistence(),
+  };
+  const put = control.store.put.bind(control.store);
+  const remove = control.store.remove.bind(control.store);
+  control.store.put = (key: string, data: Buffer) => {
+    if (control.failPut?.test(key)) throw new Error(`injected put failure for ${key}`);
+    put(key, data);
+  };
+  control.store.remove = (key: string) => {
+    if (control.failRemove?.test(key)) throw new Error(`injected remove failure for ${key}`);
+    remove(key);
+  };
+  return control;
+}
+
+describe('RedisPersistence under a live client', () => {
+  it('holds in-flight QoS 1/2 state in `${clientId}:${host:port}` and nothing once all is acknowledged', async () => {
+    const clientId = uid('rp');
+    const store = new RedisPersistence({ url: redis.url });
+    const client = await AsyncClient.create({ serverURI: broker.url, clientId, persistence: store });
+    clients.add(client);
+    const failures: PersistenceError[] = [];
+    client.on('persistenceError', (e) => failures.push(e));
+    // Paho hands the store the URI without its scheme.
+    assert.equal(store.hashName, `${clientId}:127.0.0.1:${broker.port}`);
+    await client.connect({ cleanSession: false });
+    const inbox = new Inbox(client);
+    const topic = uid('rp-topic');
+    await client.subscribe(topic, { qos: 2 }); // inbound QoS 2 goes through the store too (r- keys)
+    const hash = store.hashName;
+    process.kill(broker.pid, 'SIGSTOP'); // hold the acknowledgements
+    let publishing: Promise<unknown>;
+    try {
+      publishing = Promise.all(
+        Array.from({ length: 10 }, (_, i) => client.publish(topic, Buffer.from(`m${i}`), { qos: i % 2 === 0 ? 1 : 2 })),
+      );
+      await waitFor(
+        async () => (await hashKeys(redis.port, hash)).filter((k) => /^s-\d+$/.test(k)).length === 10,
+        '10 unacknowledged PUBLISH records (s-N) in the hash',
+      );
+    } finally {
+      process.kill(broker.pid, 'SIGCONT');
+    }
+    await publishing;
+    await inbox.count(10);
+    assert.deepEqual(
+      inbox.messages.map((m) => m.payload.toString()).sort(),
+      Array.from({ length: 10 }, (_, i) => `m${i}`).sort(),
+    );
+    await waitFor(async () => (await hashKeys(redis.port, hash)).length === 0, 'an empty hash');
+    assert.deepEqual(await client.getPendingTokens(), []);
+    await client.disconnect({ timeout: 1000 });
+    await client.close();
+    assert.deepEqual(await hashKeys(redis.port, hash), []);
+    assert.deepEqual(failures, []);
+  });
+});
+
+describe('sendWhileDisconnected across processes', () => {
+  it('messages published before any connect are restored, sent and completed by a new process', async () => {
+    const clientId = uid('swd');
+    const topic = uid('swd-topic');
+    const count = 5;
+    const subscriber = await AsyncClient.create({ serverURI: broker.url, clientId: uid('swd-sub') });
+    clients.add(subscriber);
+    const inbox = new Inbox(subscriber);
+    await subscriber.connect();
+    await subscriber.subscribe(topic, { qos: 1 });
+
+    const store = new RedisPersistence({ url: redis.url });
+    const offline = await AsyncClient.create({
+      serverURI: broker.url,
+      clientId,
+      persistence: store,
+      sendWhileDisconnected: true,
+    });
+    clients.add(offline);
+    const hash = store.hashName!;
+    const outcomes: unknown[] = [];
+    for (let i = 0; i < count; i++) {
+      // Never connected: these stay pending (not awaited) until close.
+      offline.publish(topic, Buffer.from(`offline-${i}`), { qos: 1 }).then(
+        (r) => outcomes.push(r),
+        (e) => outcomes.push(e),
+      );
+    }
+    await waitFor(
+      async () => (await hashKeys(redis.port, hash)).length === count,
+      `${count} queued commands in the hash`,
+    );
+    assert.deepEqual(await hashKeys(redis.port, hash), Array.from({ length: count }, (_, i) => `c-${i + 1}`).sort());
+    await offline.close();
+    await waitFor(() => outcomes.length === count, 'the pending publishes to settle at close');
+    assert.ok(
+      outcomes.every((o) => o instanceof PahoMqttRedisError),
+      `pending publishes end rejected: ${outcomes.map(String).join('; ')}`,
+    );
+    assert.equal((await hashKeys(redis.port, hash)).length, count, 'close keeps the queued commands');
+    assert.equal(inbox.messages.length, 0);
+
+    const child = runFixture('client-restore', { serverURI: broker.url, clientId, redisUrl: redis.url });
+    const exit = await child.exited;
+    assert.equal(exit.code, 0, `child failed: ${child.stderr()}`);
+    const events = child.lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    const restored = events.find((e) => e.restored)?.restored as number[];
+    assert.equal(restored.length, count, `restored tokens: ${JSON.stringify(restored)}`);
+    const completed = events.filter((e) => e.deliveryComplete !== undefined).map((e) => e.deliveryComplete as number);
+    assert.deepEqual([...completed].sort(), [...restored].sort(), 'deliveryComplete fired for each restored message');
+    assert.ok(
+      events.some((e) => e.done),
+      'the child finished',
+    );
+    assert.deepEqual(
+      events.filter((e) => e.persistenceError),
+      [],
+    );
+
+    await inbox.count(count);
+    assert.deepEqual(
+      inbox.messages.map((m) => m.payload.toString()),
+      Array.from({ length: count }, (_, i) => `offline-${i}`),
+    );
+    assert.deepEqual(await hashKeys(redis.port, hash), []);
+  });
+});
+
+describe('store failures', () => {
+  it("failures of other operations (remove) arrive as 'persistenceError' events with op and key", async () => {
+    const faulty = faultyStore();
+    const client = await AsyncClient.create({ serverURI: broker.url, clientId: uid('rf'), persistence: faulty.store });
+    clients.add(client);
+    const events: PersistenceError[] = [];
+    client.on('persistenceError', (e) => events.push(e));
+    await client.connect();
+    faulty.failRemove = /^s-/;
+    const { token } = await client.publish(uid('rf-topic'), Buffer.from('x'), { qos: 1 });
+    assert.equal(typeof token, 'number');
+    await waitFor(() => events.length > 0, "a 'persistenceError' event");
+    const [event] = events;
+    assert.ok(event instanceof PersistenceError);
+    assert.ok(event instanceof PahoMqttRedisError);
+    assert.equal(event.code, 'ERR_PERSISTENCE_STORE');
+    assert.equal(event.op, 'remove');
+    assert.match(event.key ?? '', /^s-\d+$/);
+    assert.match(event.message, /injected remove failure/);
+    assert.ok(
+      events.every((e) => e.op === 'remove'),
+      events.map((e) => e.message).join('; '),
+    );
+  });
+
+  it('a failing put of the queued command rejects publish with a PersistenceError and emits no event', async () => {
+    const faulty = faultyStore();
+    const client = await AsyncClient.create({ serverURI: broker.url, clientId: uid('pf'), persistence: faulty.store });
+    clients.add(client);
+    const events: PersistenceError[] = [];
+    client.on('persistenceError', (e) => events.push(e));
+    await client.connect();
+    const topic = uid('pf-topic');
+    const inbox = new Inbox(client);
+    await client.subscribe(topic, { qos: 1 });
+
+    faulty.failPut = /^c-/;
+    await assert.rejects(client.publish(topic, Buffer.from('unstored'), { qos: 1 }), (e: unknown) => {
+      assert.ok(e instanceof PersistenceError, String(e));
+      assert.equal(e.code, 'ERR_PERSISTENCE_STORE');
+      assert.equal(e.op, 'put');
+      assert.match(e.key ?? '', /^c-\d+$/);
+      assert.match(e.message, /injected put failure/);
+      return true;
+    });
+    faulty.failPut = undefined;
+    // Paho sends the unstored message from memory anyway; let its flow finish, then check
+    // the client still works and that the failure was reported only through the rejection.
+    await client.publish(topic, Buffer.from('stored'), { qos: 1 });
+    await waitFor(() => inbox.on(topic).some((m) => m.payload.toString() === 'stored'), 'the second message');
+    await sleep(200);
+    assert.deepEqual(
+      events.map((e) => `${e.op} ${e.key}`),
+      [],
+    );
+  });
+});

@@ -1,0 +1,442 @@
+/**
+ * RedisPersistence against real, throw-away redis-servers configured as deployments are:
+ * AUTH (requirepass), an ACL user limited to the store's commands and key prefix, TLS with
+ * client certificates, db index, keyspace isolation, and encryption at rest.
+ */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as util from 'node:util';
+import Redis from 'ioredis';
+import { RedisPersistence } from '../../src/persistence/redis/redis-persistence';
+import { PersistenceError } from '../../src/errors';
+import { persistenceSuite, assertPersistenceError, uniqueClientId } from '../helpers/persistence-suite';
+import { startRedis, makeTestCA, runningServerCount, type RedisServer } from '../helpers/servers';
+
+const URI = 'tcp://127.0.0.1:1883';
+
+async function openFails(store: RedisPersistence): Promise<PersistenceError> {
+  return assertPersistenceError(() => store.open('c', URI), 'ERR_PERSISTENCE_CONNECTION');
+}
+
+/** Asserts no secret (raw or URL-encoded) appears anywhere a logger could print the error. */
+function assertNoSecret(err: unknown, secrets: string[]): void {
+  const e = err as Error;
+  const text = [
+    e.message,
+    String(e.stack),
+    JSON.stringify(e),
+    util.inspect(e, { depth: Infinity, showHidden: true }),
+    util.format('%o', e),
+  ].join('\n');
+  for (const s of secrets) {
+    for (const form of [s, encodeURIComponent(s)])
+      assert.ok(!text.includes(form), `secret leaked into the error:\n${text}`);
+  }
+}
+
+const servers: RedisServer[] = [];
+let plain: RedisServer;
+let raw: Redis;
+let tmp: string;
+
+before(async () => {
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pmr-security-'));
+  plain = await startRedis();
+  servers.push(plain);
+  raw = new Redis(plain.port, '127.0.0.1', { maxRetriesPerRequest: 1 });
+});
+
+after(async () => {
+  raw?.disconnect();
+  await Promise.all(servers.map((s) => s.stop()));
+  fs.rmSync(tmp, { recursive: true, force: true });
+  assert.equal(runningServerCount(), 0, 'a redis-server started by this file is still running');
+});
+
+describe('AUTH (requirepass)', () => {
+  const password = 'p@ss:w/rd%R1ght';
+  let secured: RedisServer;
+  before(async () => {
+    secured = await startRedis({ password });
+    servers.push(secured);
+  });
+
+  it('redis://:password@host:port works', async () => {
+    assert.ok(secured.url.includes(`:${encodeURIComponent(password)}@`));
+    const store = new RedisPersistence({ url: secured.url });
+    await store.open(uniqueClientId('auth'), URI);
+    try {
+      await store.put('s-1', Buffer.from('authenticated'));
+      assert.equal((await store.get('s-1')).toString(), 'authenticated');
+    } finally {
+      await store.clear();
+      await store.close();
+    }
+  });
+
+  it('a wrong password fails open(); the password appears nowhere in the error or its cause', async () => {
+    const wrong = 'Wr0ng-p@ss/w%rd';
+    const enc = encodeURIComponent(wrong);
+    for (const options of [
+      { url: `redis://:${enc}@127.0.0.1:${secured.port}` },
+      { url: `redis://default:${enc}@127.0.0.1:${secured.port}/0` },
+      { redisOptions: { host: '127.0.0.1', port: secured.port, password: wrong } },
+    ]) {
+      const err = await openFails(new RedisPersistence({ ...options, operationTimeoutMs: 2000 }));
+      assert.match(err.message, /WRONGPASS/);
+      assert.match(err.message, new RegExp(`127\\.0\\.0\\.1:${secured.port}`), 'says where it tried to connect');
+      assert.ok(err.cause !== undefined, 'keeps a (sanitized) cause');
+      assertNoSecret(err, [wrong, password]);
+    }
+  });
+
+  it('no password fails open() with NOAUTH', async () => {
+    const err = await openFails(
+      new RedisPersistence({ url: `redis://127.0.0.1:${secured.port}`, operationTimeoutMs: 2000 }),
+    );
+    assert.match(err.message, /NOAUTH/);
+  });
+});
+
+describe('ACL user limited to its commands and to ~mqtt:*', () => {
+  // The six commands the store runs, +info for ioredis' ready check (or set
+  // redisOptions.enableReadyCheck: false), +ping only for a user-supplied client.
+  const COMMANDS = '+hset +hget +hdel +hkeys +del +hexists +info +ping';
+  const pw = 'mqtt-Pa55w0rd';
+  let acl: RedisServer;
+  let admin: Redis;
+  let mqttUrl: string;
+  before(async () => {
+    const aclFile = path.join(tmp, 'users.acl');
+    fs.writeFileSync(
+      aclFile,
+      [
+        'user default on nopass ~* &* +@all',
+        `user mqtt on >${pw} resetkeys ~mqtt:* resetchannels -@all ${COMMANDS}`,
+        `user mqttmin on >${pw} resetkeys ~mqtt:* resetchannels -@all +hset +hget +hdel +hkeys +del +hexists`,
+      ].join('\n') + '\n',
+    );
+    acl = await startRedis({ aclFile });
+    servers.push(acl);
+    admin = new Redis(acl.port, '127.0.0.1');
+    await admin.call('ACL', 'LOG', 'RESET');
+    mqttUrl = `redis://mqtt:${pw}@127.0.0.1:${acl.port}`;
+  });
+  after(() => {
+    admin.disconnect();
+  });
+
+  persistenceSuite('RedisPersistence as ACL user mqtt with keyPrefix mqtt:', async () => ({
+    store: new RedisPersistence({ url: mqttUrl, keyPrefix: 'mqtt:', operationTimeoutMs: 3000 }),
+    cleanup: async () => undefined,
+  }));
+
+  it('the suite ran without a single denied command (ACL LOG is empty)', async () => {
+    assert.deepEqual(await admin.call('ACL', 'LOG'), []);
+  });
+
+  it('the six data commands alone suffice when the ready check is off', async () => {
+    const store = new RedisPersistence({
+      url: `redis://mqttmin:${pw}@127.0.0.1:${acl.port}`,
+      keyPrefix: 'mqtt:',
+      redisOptions: { enableReadyCheck: false },
+    });
+    await store.open(uniqueClientId('min'), URI);
+    try {
+      await store.put('s-1', Buffer.from('x'));
+      assert.equal((await store.get('s-1')).toString(), 'x');
+      assert.deepEqual(await store.keys(), ['s-1']);
+      assert.equal(await store.containsKey('s-1'), true);
+      await store.remove('s-1');
+      await store.put('s-2', Buffer.from('y'));
+      await store.clear();
+    } finally {
+      await store.close();
+    }
+    assert.deepEqual(await admin.call('ACL', 'LOG'), []);
+  });
+
+  it('without the prefix (a key outside ~mqtt:*) every operation fails with a NOPERM-derived error', async () => {
+    const store = new RedisPersistence({ url: mqttUrl, operationTimeoutMs: 2000 });
+    await store.open('plain-client', URI);
+    try {
+      for (const [op, fn] of [
+        ['put', () => store.put('s-1', Buffer.from('x'))],
+        ['get', () => store.get('s-1')],
+        ['keys', () => store.keys()],
+        ['clear', () => store.clear()],
+      ] as const) {
+        const err = await assertPersistenceError(fn, 'ERR_PERSISTENCE_STORE');
+        assert.equal(err.op, op);
+        assert.match(err.message, /NOPERM/);
+        assert.match(err.message, /ACL user .*keyPrefix/, 'the message says what to check');
+        assert.match(err.message, /hash 'plain-client:tcp:\/\/127\.0\.0\.1:1883'/);
+        assertNoSecret(err, [pw]);
+      }
+    } finally {
+      await store.close();
+    }
+    await admin.call('ACL', 'LOG', 'RESET');
+  });
+
+  it('a db index the user may not SELECT fails open() instead of silently using db 0', async () => {
+    const err = await openFails(
+      new RedisPersistence({ url: `${mqttUrl}/3`, keyPrefix: 'mqtt:', operationTimeoutMs: 2000 }),
+    );
+    assert.match(err.message, /cannot select database 3: NOPERM/);
+    assertNoSecret(err, [pw]);
+  });
+});
+
+describe('TLS (server verifies the client certificate)', () => {
+  let secure: RedisServer;
+  let ca: Buffer;
+  let cert: Buffer;
+  let key: Buffer;
+  before(async () => {
+    const files = await makeTestCA();
+    [ca, cert, key] = [files.caCert, files.clientCert, files.clientKey].map((f) => fs.readFileSync(f));
+    secure = await startRedis({ tls: files });
+    servers.push(secure);
+  });
+
+  it('rediss:// with tls { ca, cert, key } works', async () => {
+    const store = new RedisPersistence({ url: secure.url, redisOptions: { tls: { ca, cert, key } } });
+    await store.open(uniqueClientId('tls'), URI);
+    try {
+      await store.put('s-1', Buffer.from([0, 255, 0]));
+      assert.deepEqual(await store.get('s-1'), Buffer.from([0, 255, 0]));
+    } finally {
+      await store.clear();
+      await store.close();
+    }
+  });
+
+  it('without the CA, open() fails: the self-signed chain is not trusted', async () => {
+    const err = await openFails(
+      new RedisPersistence({ url: secure.url, redisOptions: { tls: { cert, key } }, operationTimeoutMs: 2000 }),
+    );
+    assert.match(err.message, /self[- ]signed certificate/i);
+  });
+
+  it('without a client certificate, open() fails: the server requires one', async () => {
+    const err = await openFails(
+      new RedisPersistence({ url: secure.url, redisOptions: { tls: { ca } }, operationTimeoutMs: 2000 }),
+    );
+    assert.match(err.message, /certificate required|ECONNRESET|socket/i);
+  });
+});
+
+describe('db index and isolation', () => {
+  let other: RedisServer;
+  before(async () => {
+    other = await startRedis();
+    servers.push(other);
+  });
+
+  for (const [how, options] of [
+    ['url /3', () => ({ url: `redis://127.0.0.1:${plain.port}/3` })],
+    ['redisOptions.db', () => ({ redisOptions: { host: '127.0.0.1', port: plain.port, db: 3 } })],
+  ] as const) {
+    it(`${how}: data lands in db 3 and nowhere else`, async () => {
+      const id = uniqueClientId('db');
+      const store = new RedisPersistence(options());
+      await store.open(id, URI);
+      const db3 = new Redis(plain.port, '127.0.0.1', { lazyConnect: true });
+      try {
+        await store.put('s-1', Buffer.from('three'));
+        await db3.connect();
+        await db3.select(3);
+        assert.equal(await db3.hget(`${id}:${URI}`, 's-1'), 'three');
+        assert.equal(await raw.exists(`${id}:${URI}`), 0, 'nothing in db 0');
+      } finally {
+        await store.clear();
+        await store.close();
+        db3.disconnect();
+      }
+    });
+  }
+
+  it('the same clientId on two servers: two separate hashes', async () => {
+    const id = uniqueClientId('twoservers');
+    const a = new RedisPersistence({ url: plain.url });
+    const b = new RedisPersistence({ url: other.url });
+    await a.open(id, URI);
+    await b.open(id, URI);
+    try {
+      await a.put('s-1', Buffer.from('on a'));
+      assert.deepEqual(await b.keys(), []);
+      await b.put('s-2', Buffer.from('on b'));
+      assert.deepEqual(await a.keys(), ['s-1']);
+      assert.equal(await a.containsKey('s-2'), false);
+      await b.clear();
+      assert.equal((await a.get('s-1')).toString(), 'on a');
+    } finally {
+      for (const s of [a, b]) {
+        await s.clear();
+        await s.close();
+      }
+    }
+  });
+
+  it('two keyPrefixes on one server, same clientId: never see each other', async () => {
+    const id = uniqueClientId('prefixes');
+    const a = new RedisPersistence({ url: plain.url, keyPrefix: 'site-a:' });
+    const b = new RedisPersistence({ url: plain.url, keyPrefix: 'site-b:' });
+    await a.open(id, URI);
+    await b.open(id, URI);
+    try {
+      await a.put('s-1', Buffer.from('a'));
+      await b.put('s-1', Buffer.from('b'));
+      await b.put('c-9', Buffer.from('b'));
+      assert.deepEqual(await a.keys(), ['s-1']);
+      assert.equal((await a.get('s-1')).toString(), 'a');
+      await b.clear();
+      assert.equal((await a.get('s-1')).toString(), 'a');
+      assert.deepEqual(await raw.keys(`*${id}*`), [`site-a:${id}:${URI}`]);
+    } finally {
+      for (const s of [a, b]) {
+        await s.clear();
+        await s.close();
+      }
+    }
+  });
+});
+
+describe('encryption at rest', () => {
+  const key1 = crypto.randomBytes(32);
+  const key2 = crypto.randomBytes(32);
+  const secret = 'TOP SECRET payload: door code 4711';
+  const enc = (encryption: object, extra: object = {}): RedisPersistence =>
+    new RedisPersistence({ url: plain.url, encryption: encryption as never, ...extra });
+
+  persistenceSuite('RedisPersistence with encryption', async () => ({
+    store: enc({ key: key1, keyId: 'k1' }, { operationTimeoutMs: 3000 }),
+    cleanup: async () => undefined,
+  }));
+
+  it('Redis holds only encrypted values; a new store with the same key restores them', async () => {
+    const id = uniqueClientId('encrypted');
+    const name = `${id}:${URI}`;
+    const store = enc({ key: key1, keyId: 'k1' });
+    await store.open(id, URI);
+    await store.put('s-1', Buffer.from(secret));
+    await store.put('c-2', Buffer.from(`${secret} again`));
+    await store.put('r-3', Buffer.alloc(0));
+    assert.equal((await store.get('s-1')).toString(), secret);
+    await store.close();
+    const all = await raw.hgetallBuffer(name);
+    assert.deepEqual(Object.keys(all).sort(), ['c-2', 'r-3', 's-1']);
+    for (const v of Object.values(all)) {
+      assert.equal(v.subarray(0, 4).toString(), 'PMRS');
+      assert.ok(!v.includes(Buffer.from('SECRET')) && !v.includes(Buffer.from('4711')), 'plaintext visible in Redis');
+    }
+    const again = enc({ key: key1, keyId: 'k1' });
+    await again.open(id, URI);
+    try {
+      assert.deepEqual((await again.keys()).sort(), ['c-2', 'r-3', 's-1']);
+      assert.equal((await again.get('c-2')).toString(), `${secret} again`);
+      assert.equal((await again.get('r-3')).length, 0);
+    } finally {
+      await again.clear();
+      await again.close();
+    }
+  });
+
+  it('a wrong key, an unknown keyId or a moved value: ERR_PERSISTENCE_DECRYPT, and nothing is deleted', async () => {
+    const id = uniqueClientId('wrongkey');
+    const name = `${id}:${URI}`;
+    const good = enc({ key: key1, keyId: 'k1' });
+    await good.open(id, URI);
+    for (const k of ['s-1', 's-2', 'c-3']) await good.put(k, Buffer.from(`${secret} ${k}`));
+    await good.close();
+    const before = await raw.hgetallBuffer(name);
+    await raw.hset(name, 'moved', before['s-1']);
+    const checks: Array<[object, string, RegExp]> = [
+      [{ key: key2, keyId: 'k1' }, 's-1', /authentication failed/],
+      [{ key: key1, keyId: 'k9' }, 's-2', /keyId "k1".*neither the current key/],
+      [{ key: key1, keyId: 'k1' }, 'moved', /authentication failed/],
+    ];
+    for (const [encryption, field, why] of checks) {
+      const store = enc(encryption);
+      await store.open(id, URI);
+      try {
+        const err = await assertPersistenceError(() => store.get(field), 'ERR_PERSISTENCE_DECRYPT');
+        assert.equal(err.op, 'get');
+        assert.equal(err.key, field);
+        assert.match(err.message, why);
+        assert.match(err.message, new RegExp(`cannot decrypt key '${field}' in hash '${id}.*left in Redis untouched`));
+        assert.deepEqual((await store.keys()).sort(), ['c-3', 'moved', 's-1', 's-2']);
+      } finally {
+        await store.close();
+      }
+    }
+    const afterAll = await raw.hgetallBuffer(name);
+    assert.deepEqual(afterAll, { ...before, moved: before['s-1'] }, 'the hash is byte-for-byte unchanged');
+    await raw.del(name);
+  });
+
+  it('key rotation: new keyId encrypts new values, previousKeys reads old ones, reencrypt() retires the old key', async () => {
+    const id = uniqueClientId('rotate');
+    const name = `${id}:${URI}`;
+    const keyIdOf = async (f: string): Promise<string> => {
+      const v = (await raw.hgetBuffer(name, f))!;
+      return v.toString('latin1', 6, 6 + v[5]);
+    };
+    const v1 = enc({ key: key1, keyId: 'k1' });
+    await v1.open(id, URI);
+    for (const k of ['s-1', 's-2', 's-3']) await v1.put(k, Buffer.from(`old ${k}`));
+    await v1.close();
+
+    const v2 = enc({ key: key2, keyId: 'k2', previousKeys: { k1: key1 } });
+    await v2.open(id, URI);
+    assert.equal((await v2.get('s-1')).toString(), 'old s-1', 'old values stay readable');
+    await v2.put('s-2', Buffer.from('rewritten s-2'));
+    await v2.put('s-4', Buffer.from('new s-4'));
+    assert.equal(await keyIdOf('s-1'), 'k1');
+    assert.equal(await keyIdOf('s-2'), 'k2');
+    assert.equal(await keyIdOf('s-4'), 'k2');
+    assert.deepEqual(await v2.reencrypt(), { reencrypted: 2, current: 2, skipped: 0 });
+    for (const k of ['s-1', 's-2', 's-3', 's-4']) assert.equal(await keyIdOf(k), 'k2');
+    await v2.close();
+
+    const v3 = enc({ key: key2, keyId: 'k2' }); // the old key is gone
+    await v3.open(id, URI);
+    try {
+      assert.equal((await v3.get('s-3')).toString(), 'old s-3');
+      assert.equal((await v3.get('s-2')).toString(), 'rewritten s-2');
+    } finally {
+      await v3.clear();
+      await v3.close();
+    }
+  });
+
+  it('reencrypt({ encryptPlaintext: true }) encrypts a hash written without encryption', async () => {
+    const id = uniqueClientId('migrate');
+    const before = new RedisPersistence({ url: plain.url });
+    await before.open(id, URI);
+    await before.put('s-1', Buffer.from(secret));
+    await before.close();
+    const store = enc({ key: key1, keyId: 'k1' });
+    await store.open(id, URI);
+    try {
+      await assertPersistenceError(() => store.get('s-1'), 'ERR_PERSISTENCE_DECRYPT');
+      await assertPersistenceError(() => store.reencrypt(), 'ERR_PERSISTENCE_DECRYPT');
+      assert.deepEqual(await store.reencrypt({ encryptPlaintext: true }), { reencrypted: 1, current: 0, skipped: 0 });
+      assert.ok(!(await raw.hgetBuffer(`${id}:${URI}`, 's-1'))!.includes(Buffer.from('SECRET')));
+      assert.equal((await store.get('s-1')).toString(), secret);
+    } finally {
+      await store.clear();
+      await store.close();
+    }
+  });
+
+  it('rejects a bad key without echoing it', () => {
+    assert.throws(() => enc({ key: Buffer.alloc(16, 0x41), keyId: 'k1' }), /options\.encryption: key must be 32 bytes/);
+    assert.throws(() => enc({ key: key1, keyId: 'k1', extra: 1 }), /unknown option 'encryption\.extra'/);
+  });
+});

@@ -1,0 +1,176 @@
+/**
+ * The bridge's KeyLedger: removes of keys known absent skip the store, queued commands are
+ * read from memory, and a QoS 1/2 command's remove waits until its sent packet is stored
+ * (Paho removes c-N before it writes s-N; a crash in between would lose the message).
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { AsyncClient, MemoryPersistence } from '../../src';
+import { native } from '../../src/native';
+import { StoreBridge } from '../../src/persistence/store-bridge';
+import { startMosquitto, type MosquittoServer } from '../helpers/servers';
+
+type LogEntry = [op: string, key: string];
+
+/** A MemoryPersistence that logs every call in order. */
+function recordingStore(): { store: MemoryPersistence; log: LogEntry[] } {
+  const store = new MemoryPersistence();
+  const log: LogEntry[] = [];
+  for (const op of ['put', 'get', 'remove', 'keys', 'clear', 'containsKey'] as const) {
+    const original = (store[op] as (...args: unknown[]) => unknown).bind(store);
+    (store as unknown as Record<string, unknown>)[op] = (...args: unknown[]) => {
+      log.push([op, typeof args[0] === 'string' ? args[0] : '']);
+      return original(...args);
+    };
+  }
+  return { store, log };
+}
+
+/** A persisted PUBLISH command as MQTTAsync_persistCommand writes it (little-endian ints). */
+function publishCommand(qos: number): Buffer {
+  const int = (n: number) => {
+    const b = Buffer.alloc(4);
+    b.writeInt32LE(n);
+    return b;
+  };
+  const payload = Buffer.from('payload');
+  return Buffer.concat([int(3), int(1), Buffer.from('a/b\0'), int(payload.length), payload, int(qos), int(0)]);
+}
+
+describe('KeyLedger through a live client', () => {
+  let broker: MosquittoServer;
+  before(async () => {
+    broker = await startMosquitto();
+  });
+  after(async () => {
+    await broker.stop();
+  });
+
+  for (const qos of [1, 2] as const) {
+    it(`QoS ${qos}: a command is removed only after its sent packet is stored, and nothing is left`, async () => {
+      const { store, log } = recordingStore();
+      const client = await AsyncClient.create({
+        serverURI: broker.url,
+        clientId: `ledger-${qos}-${process.pid}`,
+        persistence: store,
+      });
+      await client.connect({ cleanSession: true });
+      log.length = 0;
+      const messages = 50;
+      await Promise.all(
+        Array.from({ length: messages }, (_, i) => client.publish('ledger/t', Buffer.from(String(i)), { qos })),
+      );
+      await client.disconnect({ timeout: 1000 });
+
+      // Every removed command had a sent packet stored after its own put.
+      let sentStored = 0;
+      let commandsRemoved = 0;
+      for (const [op, key] of log) {
+        if (op === 'put' && key.startsWith('s-')) sentStored++;
+        if (op === 'remove' && key.startsWith('c-')) {
+          commandsRemoved++;
+          assert.ok(sentStored >= commandsRemoved, `remove ${key} came before the sent packet was stored`);
+        }
+      }
+      assert.equal(commandsRemoved, messages);
+      // No needless round trips: no gets (commands come from memory), and per message
+      // QoS 1: 2 puts + 2 removes, QoS 2: 3 puts + 3 removes.
+      assert.equal(log.filter(([op]) => op === 'get').length, 0);
+      assert.equal(log.filter(([op]) => op === 'put').length, messages * (qos + 1));
+      assert.equal(log.filter(([op]) => op === 'remove').length, messages * (qos + 1));
+      assert.deepEqual(store.keys(), [], 'the store is empty once every message is acknowledged');
+      await client.close();
+    });
+  }
+});
+
+describe('KeyLedger through the native test driver', () => {
+  const open = { op: 'open' as const, clientId: 'ledger-driver', serverURI: 'tcp://127.0.0.1:1883' };
+
+  it('skips removes of keys known absent only after the key list was read', async () => {
+    const { store, log } = recordingStore();
+    const bridge = new StoreBridge(store, { onFailure: () => undefined });
+    await native.testDriver.runScript(bridge.native, [open, { op: 'remove', key: 's-1' }]);
+    assert.deepEqual(
+      log.filter(([op]) => op === 'remove'),
+      [['remove', 's-1']],
+      'forwarded while the key list is unknown',
+    );
+    const results = await native.testDriver.runScript(bridge.native, [
+      { op: 'keys' },
+      { op: 'remove', key: 's-2' },
+      { op: 'put', key: 's-3', buffers: [Buffer.from('x')] },
+      { op: 'remove', key: 's-3' },
+    ]);
+    assert.deepEqual(
+      results.map((r) => r.rc),
+      [0, 0, 0, 0],
+    );
+    assert.deepEqual(
+      log.filter(([op]) => op === 'remove'),
+      [
+        ['remove', 's-1'],
+        ['remove', 's-3'],
+      ],
+    );
+    assert.equal(bridge.native.stats().skippedRemoves, 1);
+    bridge.close();
+  });
+
+  // Deferral is per thread, and each runScript runs on a pool thread: one script per case.
+  it('defers the remove of a QoS 1 PUBLISH command until the next s- put, and serves its get from memory', async () => {
+    const { store, log } = recordingStore();
+    const bridge = new StoreBridge(store, { onFailure: () => undefined });
+    const body = publishCommand(1);
+    const results = await native.testDriver.runScript(bridge.native, [
+      open,
+      { op: 'keys' },
+      { op: 'put', key: 'c-1', buffers: [body.subarray(0, 8), body.subarray(8)] },
+      { op: 'get', key: 'c-1' },
+      { op: 'remove', key: 'c-1' },
+      { op: 'put', key: 's-1', buffers: [Buffer.from([0x32, 0])] },
+    ]);
+    assert.deepEqual(
+      results.map((r) => r.rc),
+      [0, 0, 0, 0, 0, 0],
+    );
+    assert.deepEqual(results[3].data, body, 'get answers the command as put');
+    const order = log.filter(([op]) => op !== 'keys').map(([op, key]) => `${op} ${key}`);
+    assert.deepEqual(order, ['put c-1', 'put s-1', 'remove c-1'], 'the command is removed only after s-1 is stored');
+    assert.deepEqual(store.keys(), ['s-1']);
+    assert.deepEqual(bridge.native.stats(), { forwarded: 5, skippedRemoves: 0, cachedGets: 1, deferredRemoves: 1 });
+    bridge.close();
+  });
+
+  it('removes a QoS 0 command at once, and flushes a deferred remove before any other call and at close', async () => {
+    const { store, log } = recordingStore();
+    const bridge = new StoreBridge(store, { onFailure: () => undefined });
+    const results = await native.testDriver.runScript(bridge.native, [
+      open,
+      { op: 'keys' },
+      { op: 'put', key: 'c-1', buffers: [publishCommand(0)] },
+      { op: 'remove', key: 'c-1' },
+      { op: 'put', key: 'c-2', buffers: [publishCommand(2)] },
+      { op: 'remove', key: 'c-2' },
+      { op: 'containsKey', key: 'zz-1' },
+      { op: 'put', key: 'c-3', buffers: [publishCommand(1)] },
+      { op: 'remove', key: 'c-3' },
+      { op: 'close' },
+    ]);
+    assert.deepEqual(
+      results.map((r) => r.rc),
+      [0, 0, 0, 0, 0, 0, -2, 0, 0, 0],
+    );
+    const order = log.filter(([op]) => op !== 'keys').map(([op, key]) => `${op} ${key}`);
+    assert.deepEqual(order, [
+      'put c-1',
+      'remove c-1', // QoS 0: not deferred
+      'put c-2',
+      'remove c-2',
+      'containsKey zz-1', // due before the thread's next call
+      'put c-3',
+      'remove c-3', // due at close
+    ]);
+    bridge.close();
+  });
+});

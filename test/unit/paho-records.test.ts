@@ -1,0 +1,487 @@
+/**
+ * Hand-built records, laid out buffer by buffer the way Paho C 1.3.12 hands them to pput:
+ * - s-/r- : MQTTPacket_send_publish -> MQTTPacket_sends -> MQTTPersistence_putPacket
+ *           [fixed header + remaining length][topic length BE16][topic][msgid BE16 (+v5 props)][payload]
+ *           (r-: MQTTPacket_Factory stores the received header + remaining length + data)
+ * - sc-   : MQTTPacket_send_ack(PUBREL) -> MQTTPacket_send -> putPacket: [0x62, 0x02][msgid BE16]
+ * - c-    : MQTTAsync_persistCommand
+ * - q-    : MQTTPersistence_persistQueueEntry
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as os from 'node:os';
+import { parseKey, decodeRecord, compareRecordKeys } from '../../src/persistence/paho-records';
+
+const LE = os.endianness() === 'LE';
+
+function int(n: number, le = LE): Buffer {
+  const b = Buffer.alloc(4);
+  if (le) b.writeInt32LE(n);
+  else b.writeInt32BE(n);
+  return b;
+}
+const be16 = (n: number): Buffer => {
+  const b = Buffer.alloc(2);
+  b.writeUInt16BE(n);
+  return b;
+};
+const cstr = (s: string): Buffer => Buffer.concat([Buffer.from(s, 'utf8'), Buffer.from([0])]);
+function vbi(n: number): Buffer {
+  const out: number[] = [];
+  do {
+    let d = n % 128;
+    n = Math.floor(n / 128);
+    if (n > 0) d |= 128;
+    out.push(d);
+  } while (n > 0);
+  return Buffer.from(out);
+}
+/** MQTT 5 property block: payload format indicator (0x01) = 1, message expiry (0x02) = 60. */
+const PROPS = Buffer.concat([vbi(7), Buffer.from([0x01, 0x01, 0x02, 0, 0, 0, 60])]);
+const NO_PROPS = vbi(0);
+
+function publishPacket(o: {
+  topic: string;
+  qos: number;
+  msgId?: number;
+  retained?: boolean;
+  dup?: boolean;
+  props?: Buffer;
+  payload: Buffer;
+}): Buffer {
+  const topic = Buffer.from(o.topic, 'utf8');
+  const varHeader = Buffer.concat([o.qos > 0 ? be16(o.msgId ?? 0) : Buffer.alloc(0), o.props ?? Buffer.alloc(0)]);
+  const rest = [be16(topic.length), topic, varHeader, o.payload];
+  const remaining = rest.reduce((n, b) => n + b.length, 0);
+  const header = (3 << 4) | (o.dup ? 8 : 0) | (o.qos << 1) | (o.retained ? 1 : 0);
+  return Buffer.concat([Buffer.from([header]), vbi(remaining), ...rest]);
+}
+const pubrelPacket = (msgId: number): Buffer => Buffer.concat([Buffer.from([0x62, 0x02]), be16(msgId)]);
+
+function publishCommand(
+  o: { token: number; topic: string; payload: Buffer; qos: number; retained: number; props?: Buffer },
+  le = LE,
+): Buffer {
+  return Buffer.concat([
+    int(3, le),
+    int(o.token, le),
+    cstr(o.topic),
+    int(o.payload.length, le),
+    o.payload,
+    int(o.qos, le),
+    int(o.retained, le),
+    o.props ?? Buffer.alloc(0),
+  ]);
+}
+/** MQTTSubscribe_options: "MQSO", int struct_version, noLocal, retainAsPublished, retainHandling, pad. */
+const subOpts = (noLocal: number): Buffer =>
+  Buffer.concat([Buffer.from('MQSO'), int(0), Buffer.from([noLocal, 0, 0, 0])]);
+function subscribeCommand(token: number, subs: Array<[string, number]>, v5: boolean): Buffer {
+  const parts = [int(8), int(token), int(subs.length)];
+  for (const [t, q] of subs) parts.push(cstr(t), int(q), ...(v5 ? [subOpts(1)] : []));
+  if (v5) parts.push(NO_PROPS);
+  return Buffer.concat(parts);
+}
+const unsubscribeCommand = (token: number, topics: string[]): Buffer =>
+  Buffer.concat([int(10), int(token), int(topics.length), ...topics.map(cstr)]);
+function queueEntry(o: {
+  payload: Buffer;
+  qos: number;
+  retained: number;
+  dup: number;
+  msgId: number;
+  topic: string;
+  props?: Buffer;
+}): Buffer {
+  return Buffer.concat([
+    int(o.payload.length),
+    o.payload,
+    int(o.qos),
+    int(o.retained),
+    int(o.dup),
+    int(o.msgId),
+    cstr(o.topic),
+    int(Buffer.byteLength(o.topic)),
+    o.props ?? Buffer.alloc(0),
+  ]);
+}
+
+const binary = Buffer.from([0, 1, 2, 0, 255, 0, 10, 13]);
+
+/** Every well-formed fixture, used again by the truncation test. */
+const FIXTURES: Record<string, Buffer> = {
+  's-7': publishPacket({ topic: 'a/b', qos: 1, msgId: 7, payload: Buffer.from('hello') }),
+  's5-65535': publishPacket({
+    topic: 'sensors/ü',
+    qos: 2,
+    msgId: 65535,
+    dup: true,
+    retained: true,
+    props: PROPS,
+    payload: Buffer.alloc(300, 7),
+  }),
+  'sc-9': pubrelPacket(9),
+  'sc5-10': pubrelPacket(10),
+  'r-12': publishPacket({ topic: 'in/q2', qos: 2, msgId: 12, payload: binary }),
+  'r5-13': publishPacket({ topic: 'in/v5', qos: 2, msgId: 13, props: NO_PROPS, payload: Buffer.alloc(0) }),
+  'c-1': publishCommand({ token: 1, topic: 'out/x', payload: binary, qos: 1, retained: 1 }),
+  'c5-2': publishCommand({ token: 2, topic: 'out/v5', payload: Buffer.from('p'), qos: 2, retained: 0, props: PROPS }),
+  'c-3': subscribeCommand(
+    3,
+    [
+      ['t/1', 0],
+      ['t/#', 2],
+    ],
+    false,
+  ),
+  'c5-4': subscribeCommand(4, [['only/+', 1]], true),
+  'c-5': unsubscribeCommand(5, ['t/1', 't/#', 'x']),
+  'q-999999': queueEntry({ payload: Buffer.from('queued'), qos: 1, retained: 0, dup: 1, msgId: 42, topic: 'q/t' }),
+  'q5-0': queueEntry({ payload: binary, qos: 0, retained: 1, dup: 0, msgId: 0, topic: 'q/v5', props: PROPS }),
+};
+
+/**
+ * Bytes captured from Debian's libpaho-mqtt 1.3.12 (x86-64) through a logging user persistence,
+ * against a local mosquitto: MQTTAsync with MQTT 3.1.1 and with MQTT 5 (message expiry 60 s).
+ */
+const CAPTURED: Array<[string, string, Record<string, unknown>]> = [
+  [
+    'c-1',
+    '08000000010000000200000070726f62652f2300020000006f746865722f2b0001000000',
+    { commandType: 'SUBSCRIBE', token: 1, topics: ['probe/#', 'other/+'], qoss: [2, 1] },
+  ],
+  ['c-5', '0a00000005000000010000006f746865722f2b00', { commandType: 'UNSUBSCRIBE', topics: ['other/+'] }],
+  [
+    'q-1',
+    '060000006162636465660100000000000000000000000100000070726f62652f71310008000000',
+    { topic: 'probe/q1', payloadSize: 6, qos: 1, retained: false, dup: false, packetId: 1 },
+  ],
+  ['sc-4', '62020004', { packetId: 4 }],
+  ['r-2', '3412000870726f62652f71320002616263646566', { topic: 'probe/q2', qos: 2, packetId: 2, payloadSize: 6 }],
+  [
+    'c5-1',
+    '08000000010000000200000070726f62652f2300020000004d51534f00000000000000006f746865722f2b00010000004d51534f000000000000000000',
+    { topics: ['probe/#', 'other/+'], qoss: [2, 1], propertiesLength: 1 },
+  ],
+  // the 12th byte of MQTTSubscribe_options is struct padding: Paho stores whatever was there (0x2d)
+  [
+    'c5-2',
+    '08000000020000000100000073696e676c652f7800010000004d51534f000000000000002d00',
+    { topic: 'single/x', qos: 1 },
+  ],
+  [
+    'c5-3',
+    '030000000300000070726f62652f71310006000000616263646566010000000000000005020000003c',
+    { commandType: 'PUBLISH', topic: 'probe/q1', payloadSize: 6, qos: 1, retained: false, propertiesLength: 6 },
+  ],
+  [
+    's5-4',
+    '3418000870726f62652f7132000405020000003c616263646566',
+    { topic: 'probe/q2', qos: 2, packetId: 4, propertiesLength: 6, payloadSize: 6 },
+  ],
+  [
+    'c5-5',
+    '0a00000005000000010000006f746865722f2b0000',
+    { commandType: 'UNSUBSCRIBE', topics: ['other/+'], propertiesLength: 1 },
+  ],
+];
+
+test(
+  'records captured from the real library decode without error',
+  { skip: !LE && 'captured on little-endian' },
+  () => {
+    for (const [key, hex, expected] of CAPTURED) {
+      const d = decodeRecord(key, Buffer.from(hex, 'hex')) as unknown as Record<string, unknown>;
+      assert.equal(d.error, undefined, `${key}: ${String(d.error)}`);
+      for (const [field, value] of Object.entries(expected)) assert.deepEqual(d[field], value, `${key}.${field}`);
+    }
+  },
+);
+
+test('parseKey: every Paho prefix, v3 and v5, and the number', () => {
+  assert.deepEqual(parseKey('s-12'), { kind: 'sentPublish', mqtt5: false, number: 12 });
+  assert.deepEqual(parseKey('s5-12'), { kind: 'sentPublish', mqtt5: true, number: 12 });
+  assert.deepEqual(parseKey('sc-3'), { kind: 'sentPubrel', mqtt5: false, number: 3 });
+  assert.deepEqual(parseKey('sc5-65535'), { kind: 'sentPubrel', mqtt5: true, number: 65535 });
+  assert.deepEqual(parseKey('r-1'), { kind: 'receivedQoS2', mqtt5: false, number: 1 });
+  assert.deepEqual(parseKey('r5-2'), { kind: 'receivedQoS2', mqtt5: true, number: 2 });
+  assert.deepEqual(parseKey('c-0'), { kind: 'command', mqtt5: false, number: 0 });
+  assert.deepEqual(parseKey('c5-999999'), { kind: 'command', mqtt5: true, number: 999999 });
+  assert.deepEqual(parseKey('q-4'), { kind: 'undeliveredInbound', mqtt5: false, number: 4 });
+  assert.deepEqual(parseKey('q5-5'), { kind: 'undeliveredInbound', mqtt5: true, number: 5 });
+});
+
+test('parseKey: unknown keys and non-numeric suffixes', () => {
+  assert.deepEqual(parseKey('x-1'), { kind: 'unknown', mqtt5: false, number: null });
+  assert.deepEqual(parseKey(''), { kind: 'unknown', mqtt5: false, number: null });
+  assert.deepEqual(parseKey('s-'), { kind: 'sentPublish', mqtt5: false, number: null });
+  assert.deepEqual(parseKey('s-1a'), { kind: 'sentPublish', mqtt5: false, number: null });
+  assert.deepEqual(parseKey('c--1'), { kind: 'command', mqtt5: false, number: null });
+});
+
+test('sent PUBLISH (s-, QoS 1): topic, qos, packet id, flags, payload size', () => {
+  assert.deepEqual(decodeRecord('s-7', FIXTURES['s-7']), {
+    kind: 'sentPublish',
+    mqtt5: false,
+    dup: false,
+    qos: 1,
+    retained: false,
+    topic: 'a/b',
+    packetId: 7,
+    payloadSize: 5,
+    payload: Buffer.from('hello'),
+  });
+});
+
+test('sent PUBLISH (s5-, QoS 2, dup, retained, properties, 2-byte remaining length)', () => {
+  const rec = FIXTURES['s5-65535'];
+  assert.equal(rec[1] & 0x80, 0x80, 'fixture must use a multi-byte remaining length');
+  assert.deepEqual(decodeRecord('s5-65535', rec), {
+    kind: 'sentPublish',
+    mqtt5: true,
+    dup: true,
+    qos: 2,
+    retained: true,
+    topic: 'sensors/ü',
+    packetId: 65535,
+    propertiesLength: PROPS.length,
+    payloadSize: 300,
+    payload: Buffer.alloc(300, 7),
+  });
+});
+
+test('sent PUBREL (sc-, sc5-)', () => {
+  assert.deepEqual(decodeRecord('sc-9', FIXTURES['sc-9']), {
+    kind: 'sentPubrel',
+    mqtt5: false,
+    dup: false,
+    packetId: 9,
+  });
+  assert.deepEqual(decodeRecord('sc5-10', FIXTURES['sc5-10']), {
+    kind: 'sentPubrel',
+    mqtt5: true,
+    dup: false,
+    packetId: 10,
+  });
+  // an MQTT 5 PUBREL with reason code and properties also decodes
+  const long = Buffer.concat([Buffer.from([0x62, 0x04]), be16(11), Buffer.from([0x92]), vbi(0)]);
+  assert.deepEqual(decodeRecord('sc5-11', long), {
+    kind: 'sentPubrel',
+    mqtt5: true,
+    dup: false,
+    packetId: 11,
+    propertiesLength: 1,
+  });
+});
+
+test('received QoS 2 PUBLISH (r-, r5-)', () => {
+  assert.deepEqual(decodeRecord('r-12', FIXTURES['r-12']), {
+    kind: 'receivedQoS2',
+    mqtt5: false,
+    dup: false,
+    qos: 2,
+    retained: false,
+    topic: 'in/q2',
+    packetId: 12,
+    payloadSize: binary.length,
+    payload: binary,
+  });
+  assert.deepEqual(decodeRecord('r5-13', FIXTURES['r5-13']), {
+    kind: 'receivedQoS2',
+    mqtt5: true,
+    dup: false,
+    qos: 2,
+    retained: false,
+    topic: 'in/v5',
+    packetId: 13,
+    propertiesLength: 1,
+    payloadSize: 0,
+    payload: Buffer.alloc(0),
+  });
+});
+
+test('queued PUBLISH command (c-, c5-), binary payload with NULs', () => {
+  assert.deepEqual(decodeRecord('c-1', FIXTURES['c-1']), {
+    kind: 'command',
+    mqtt5: false,
+    sequence: 1,
+    commandType: 'PUBLISH',
+    token: 1,
+    topic: 'out/x',
+    payloadSize: binary.length,
+    payload: binary,
+    qos: 1,
+    retained: true,
+  });
+  assert.deepEqual(decodeRecord('c5-2', FIXTURES['c5-2']), {
+    kind: 'command',
+    mqtt5: true,
+    sequence: 2,
+    commandType: 'PUBLISH',
+    token: 2,
+    topic: 'out/v5',
+    payloadSize: 1,
+    payload: Buffer.from('p'),
+    qos: 2,
+    retained: false,
+    propertiesLength: PROPS.length,
+  });
+});
+
+test('queued SUBSCRIBE / UNSUBSCRIBE commands', () => {
+  assert.deepEqual(decodeRecord('c-3', FIXTURES['c-3']), {
+    kind: 'command',
+    mqtt5: false,
+    sequence: 3,
+    commandType: 'SUBSCRIBE',
+    token: 3,
+    topics: ['t/1', 't/#'],
+    qoss: [0, 2],
+  });
+  assert.deepEqual(decodeRecord('c5-4', FIXTURES['c5-4']), {
+    kind: 'command',
+    mqtt5: true,
+    sequence: 4,
+    commandType: 'SUBSCRIBE',
+    token: 4,
+    topics: ['only/+'],
+    qoss: [1],
+    topic: 'only/+',
+    qos: 1,
+    propertiesLength: 1,
+  });
+  assert.deepEqual(decodeRecord('c-5', FIXTURES['c-5']), {
+    kind: 'command',
+    mqtt5: false,
+    sequence: 5,
+    commandType: 'UNSUBSCRIBE',
+    token: 5,
+    topics: ['t/1', 't/#', 'x'],
+  });
+});
+
+test('undelivered inbound message (q-, q5-)', () => {
+  assert.deepEqual(decodeRecord('q-999999', FIXTURES['q-999999']), {
+    kind: 'undeliveredInbound',
+    mqtt5: false,
+    sequence: 999999,
+    payloadSize: 6,
+    payload: Buffer.from('queued'),
+    qos: 1,
+    retained: false,
+    dup: true,
+    packetId: 42,
+    topic: 'q/t',
+  });
+  assert.deepEqual(decodeRecord('q5-0', FIXTURES['q5-0']), {
+    kind: 'undeliveredInbound',
+    mqtt5: true,
+    sequence: 0,
+    payloadSize: binary.length,
+    payload: binary,
+    qos: 0,
+    retained: true,
+    dup: false,
+    packetId: 0,
+    topic: 'q/v5',
+    propertiesLength: PROPS.length,
+  });
+});
+
+test('every fixture decodes without error; every truncation of it reports one', () => {
+  for (const [key, rec] of Object.entries(FIXTURES)) {
+    assert.equal(decodeRecord(key, rec).error, undefined, key);
+    for (let n = 0; n < rec.length; n++) {
+      const d = decodeRecord(key, rec.subarray(0, n));
+      assert.equal(typeof d.error, 'string', `${key} cut to ${n} bytes`);
+      assert.equal(d.kind, parseKey(key).kind);
+    }
+  }
+});
+
+test('garbage never throws: random bytes under every key kind', () => {
+  let seed = 12345;
+  const rnd = (): number => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed;
+  };
+  const keys = [...Object.keys(FIXTURES), 'weird', 's-x'];
+  let errors = 0;
+  for (let i = 0; i < 3000; i++) {
+    const buf = Buffer.alloc(rnd() % 64);
+    for (let j = 0; j < buf.length; j++) buf[j] = rnd() & 0xff;
+    const d = decodeRecord(keys[i % keys.length], buf);
+    if (d.error !== undefined) errors++;
+  }
+  assert.ok(errors > 2500, `most random buffers must be reported as bad, got ${errors}`);
+  for (const bad of [null, undefined, 'text', 42, {}]) {
+    assert.match(decodeRecord('s-1', bad as Buffer).error ?? '', /not a Buffer/);
+  }
+});
+
+test('inconsistent records are reported', () => {
+  const mismatch = decodeRecord('s-8', FIXTURES['s-7']);
+  assert.match(mismatch.error ?? '', /packet id 7 does not match the key's 8/);
+  assert.equal(mismatch.topic, 'a/b');
+  assert.match(decodeRecord('s-9', FIXTURES['sc-9']).error ?? '', /expected a PUBLISH packet, found type 6 \(PUBREL\)/);
+  assert.match(decodeRecord('sc-7', FIXTURES['s-7']).error ?? '', /expected a PUBREL packet/);
+  assert.match(
+    decodeRecord('s-7', Buffer.concat([FIXTURES['s-7'], Buffer.from([1])])).error ?? '',
+    /remaining length 12 does not match the 13 bytes/,
+  );
+  assert.match(
+    decodeRecord('c-1', Buffer.concat([FIXTURES['c-1'], Buffer.from([1, 2])])).error ?? '',
+    /2 unexpected trailing bytes/,
+  );
+  assert.match(decodeRecord('c-1', Buffer.concat([int(14), int(1)])).error ?? '', /unknown command type 14/);
+  assert.match(
+    decodeRecord('c-1', Buffer.concat([int(3), int(1), cstr('t'), int(-5)])).error ?? '',
+    /payload length -5 is out of range/,
+  );
+  assert.match(
+    decodeRecord('c-1', Buffer.concat([int(3), int(1), Buffer.from('no-nul')])).error ?? '',
+    /no terminating NUL/,
+  );
+  assert.match(
+    decodeRecord('c-3', Buffer.concat([int(8), int(1), int(1e9)])).error ?? '',
+    /topic count 1000000000 is out of range/,
+  );
+  const q0 = publishPacket({ topic: 't', qos: 0, payload: Buffer.from('x') });
+  assert.match(decodeRecord('s-1', q0).error ?? '', /QoS 0 PUBLISH/);
+  assert.match(
+    decodeRecord('r-1', publishPacket({ topic: 't', qos: 1, msgId: 1, payload: Buffer.alloc(0) })).error ?? '',
+    /only QoS 2/,
+  );
+  assert.match(
+    decodeRecord('s-1', Buffer.from([0x32, 0xff, 0xff, 0xff, 0xff, 0x01])).error ?? '',
+    /longer than 4 bytes/,
+  );
+  assert.match(decodeRecord('foo', Buffer.alloc(4)).error ?? '', /not a Paho persistence key/);
+  assert.match(decodeRecord('c-abc', FIXTURES['c-1']).error ?? '', /does not end in a number/);
+  // a v5 record under a v3 key leaves the property block as trailing bytes
+  assert.match(decodeRecord('c-2', FIXTURES['c5-2']).error ?? '', /unexpected trailing bytes/);
+});
+
+test('byte order of C ints can be chosen (big-endian hosts)', () => {
+  const rec = publishCommand({ token: 258, topic: 'be', payload: Buffer.from('xyz'), qos: 1, retained: 0 }, false);
+  const d = decodeRecord('c-1', rec, { littleEndian: false });
+  assert.equal(d.error, undefined);
+  assert.equal(d.token, 258);
+  assert.equal(d.payloadSize, 3);
+  assert.equal(typeof decodeRecord('c-1', rec, { littleEndian: true }).error, 'string');
+});
+
+test('compareRecordKeys: by kind, then by number', () => {
+  const keys = ['q-2', 'zzz', 's-10', 'c-10', 's-9', 'sc-1', 'c5-2', 'r-3', 's5-1'];
+  assert.deepEqual([...keys].sort(compareRecordKeys), [
+    'c5-2',
+    'c-10',
+    's5-1',
+    's-9',
+    's-10',
+    'sc-1',
+    'r-3',
+    'q-2',
+    'zzz',
+  ]);
+});
