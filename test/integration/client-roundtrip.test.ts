@@ -1,36 +1,28 @@
 /**
- * A client's whole life through RedisPersistence against the machine's own Redis (127.0.0.1:6379) and
- * mosquitto (127.0.0.1:1883): connect, subscribe, publish QoS 1 and 2, and a restore from a hash seeded
- * beforehand. Everything runs in this process (no child processes), so the file also runs under
- * qemu-user with an ARM Node (scripts/test-emulated.js, `npm run test:arm64`).
+ * A client's whole life through RedisPersistence: connect, subscribe, publish QoS 1 and 2, and a restore
+ * from a hash seeded beforehand, against redis-server and mosquitto started for this file. Everything
+ * runs in this process (no Node child processes), so the file also runs on an ARM Node under qemu-user
+ * (scripts/test-emulated.js, `npm run test:arm64`), talking to the host's servers.
  */
-import { describe, it, after } from 'node:test';
+import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import Redis from 'ioredis';
 import { AsyncClient, RedisPersistence, type Message } from '../../src/index';
+import { startMosquitto, startRedis, type MosquittoServer, type RedisServer } from '../helpers/servers';
 import { Inbox, closeAll, hashKeys, uid, waitFor } from '../fixtures/client-common';
 
-const REDIS_PORT = Number(process.env.PMR_TEST_REDIS_PORT ?? 6379);
-const MQTT_PORT = Number(process.env.PMR_TEST_MQTT_PORT ?? 1883);
-const redisUrl = `redis://127.0.0.1:${REDIS_PORT}`;
-const serverURI = `tcp://127.0.0.1:${MQTT_PORT}`;
 // Emulated runs are several times slower than native ones.
 const WAIT_MS = 30_000;
 
+let broker: MosquittoServer;
+let redis: RedisServer;
 const clients = new Set<AsyncClient>();
-const hashes = new Set<string>();
 
+before(async () => {
+  [broker, redis] = await Promise.all([startMosquitto(), startRedis()]);
+});
 after(async () => {
   await closeAll(clients);
-  // Only the hashes this file made: the server is shared.
-  if (hashes.size > 0) {
-    const redis = new Redis(REDIS_PORT, '127.0.0.1', { maxRetriesPerRequest: 1 });
-    try {
-      await redis.del(...hashes);
-    } finally {
-      redis.disconnect();
-    }
-  }
+  await Promise.all([broker?.stop(), redis?.stop()]);
 });
 
 async function create(options: Parameters<typeof AsyncClient.create>[0]): Promise<AsyncClient> {
@@ -43,12 +35,11 @@ function payloads(messages: Message[]): string[] {
   return messages.map((m) => m.payload.toString());
 }
 
-describe(`client round trip on ${process.arch} (shared Redis and mosquitto)`, () => {
+describe(`client round trip on ${process.arch}`, () => {
   it('connects, subscribes, publishes QoS 1 and 2 through RedisPersistence, and leaves an empty hash', async () => {
-    const store = new RedisPersistence({ url: redisUrl });
-    const client = await create({ serverURI, clientId: uid('rt'), persistence: store });
+    const store = new RedisPersistence({ url: redis.url });
+    const client = await create({ serverURI: broker.url, clientId: uid('rt'), persistence: store });
     const hash = store.hashName!;
-    hashes.add(hash);
     const failures: unknown[] = [];
     client.on('persistenceError', (e) => failures.push(e));
     const completed: number[] = [];
@@ -74,7 +65,7 @@ describe(`client round trip on ${process.arch} (shared Redis and mosquitto)`, ()
       WAIT_MS,
     );
     await waitFor(
-      async () => (await hashKeys(REDIS_PORT, hash)).length === 0,
+      async () => (await hashKeys(redis.port, hash)).length === 0,
       'an empty hash once all is acknowledged',
       WAIT_MS,
     );
@@ -86,33 +77,37 @@ describe(`client round trip on ${process.arch} (shared Redis and mosquitto)`, ()
   it('a new client restores QoS 1 and 2 publishes from a hash a never-connected client seeded, and sends them', async () => {
     const clientId = uid('rt-restore');
     const topic = uid('rt-restore-topic');
-    const subscriber = await create({ serverURI, clientId: uid('rt-sub') });
+    const subscriber = await create({ serverURI: broker.url, clientId: uid('rt-sub') });
     const inbox = new Inbox(subscriber);
     await subscriber.connect();
     await subscriber.subscribe(topic, { qos: 2 });
 
     // Seed: publishes queued while never connected are stored as c-N commands and kept at close.
-    const seedStore = new RedisPersistence({ url: redisUrl });
-    const seeder = await create({ serverURI, clientId, persistence: seedStore, sendWhileDisconnected: true });
+    const seedStore = new RedisPersistence({ url: redis.url });
+    const seeder = await create({
+      serverURI: broker.url,
+      clientId,
+      persistence: seedStore,
+      sendWhileDisconnected: true,
+    });
     const hash = seedStore.hashName!;
-    hashes.add(hash);
     const sent = ['restored-0', 'restored-1', 'restored-2'];
     const outcomes: Promise<unknown>[] = sent.map((text, i) =>
       seeder.publish(topic, Buffer.from(text), { qos: i === 1 ? 2 : 1 }).catch((e: unknown) => e),
     );
     await waitFor(
-      async () => (await hashKeys(REDIS_PORT, hash)).length === sent.length,
+      async () => (await hashKeys(redis.port, hash)).length === sent.length,
       `${sent.length} queued commands`,
       WAIT_MS,
     );
     await seeder.close();
     await Promise.all(outcomes);
-    assert.deepEqual(await hashKeys(REDIS_PORT, hash), ['c-1', 'c-2', 'c-3']);
+    assert.deepEqual(await hashKeys(redis.port, hash), ['c-1', 'c-2', 'c-3']);
 
     const restorer = await create({
-      serverURI,
+      serverURI: broker.url,
       clientId,
-      persistence: new RedisPersistence({ url: redisUrl }),
+      persistence: new RedisPersistence({ url: redis.url }),
       sendWhileDisconnected: true,
     });
     const restored = await restorer.getPendingTokens();
@@ -123,7 +118,7 @@ describe(`client round trip on ${process.arch} (shared Redis and mosquitto)`, ()
     assert.deepEqual(payloads(received).sort(), sent);
     await waitFor(async () => (await restorer.getPendingTokens()).length === 0, 'no pending tokens', WAIT_MS);
     await waitFor(
-      async () => (await hashKeys(REDIS_PORT, hash)).length === 0,
+      async () => (await hashKeys(redis.port, hash)).length === 0,
       'an empty hash after the restored sends',
       WAIT_MS,
     );
