@@ -114,7 +114,8 @@ export function loadAddon<T>(root: string = packageRoot()): T {
     'ERR_ADDON_NOT_LOADED',
     `paho-mqtt-redis: the native addon did not load for ${process.platform}-${process.arch} (Node ${process.version}). Tried:\n` +
       tried.map((line) => `  - ${line}`).join('\n') +
-      '\nInstall a release with a prebuild for this platform, or build from source: `npm run build:native` ' +
-      '(needs Paho C, libpaho-mqtt-dev on Debian, and a C++ toolchain).',
+      '\nTo build it from source (needs Paho C, libpaho-mqtt-dev on Debian, and a C++ toolchain): in an app, ' +
+      "`npm rebuild paho-mqtt-redis` (npm versions that hold back dependencies' install scripts want " +
+      '`npm install-scripts approve paho-mqtt-redis` first); in a checkout of this package, `npm run build:native`.',
   );
 }

@@ -55,6 +55,7 @@ describe('addon loader', () => {
     assert.equal(error.code, 'ERR_ADDON_NOT_LOADED');
     assert.ok(error.message.includes(path.join(root, 'prebuilds', here)), error.message);
     assert.ok(error.message.includes(path.join(root, 'build', 'Release', 'paho_mqtt_redis.node')), error.message);
+    assert.match(error.message, /npm rebuild paho-mqtt-redis/);
     assert.match(error.message, /npm run build:native/);
   });
 
