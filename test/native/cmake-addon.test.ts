@@ -25,16 +25,25 @@ after(async () => {
 });
 
 describe('cmake-js build', () => {
-  it('compiles the same sources as binding.gyp', () => {
+  it('compiles the same sources with the same defines as binding.gyp', () => {
     const gyp = fs.readFileSync(path.join(root, 'binding.gyp'), 'utf8');
-    const listed = [...gyp.matchAll(/'(native\/[\w-]+\.cc)'/g)].map((m) => m[1]).sort();
-    // CMakeLists.txt globs native/*.cc: every file there must be one binding.gyp lists too.
+    const cmake = fs.readFileSync(path.join(root, 'CMakeLists.txt'), 'utf8');
+    const sources = (text: string): string[] =>
+      [...new Set([...text.matchAll(/native\/[\w/-]+\.cc/g)].map((m) => m[0]))].sort();
+    assert.deepEqual(sources(cmake), sources(gyp));
+    // Every .cc under native/ is built (a file added to neither list would be dead code).
     const onDisk = fs
-      .readdirSync(path.join(root, 'native'))
+      .readdirSync(path.join(root, 'native'), { recursive: true, encoding: 'utf8' })
       .filter((f) => f.endsWith('.cc'))
-      .map((f) => `native/${f}`)
+      .map((f) => `native/${f.split(path.sep).join('/')}`)
       .sort();
-    assert.deepEqual(onDisk, listed);
+    assert.deepEqual(sources(gyp), onDisk);
+    const gypDefines = /'defines':\s*\[([^\]]*)\]/.exec(gyp)?.[1] ?? '';
+    const cmakeDefines = /set\(ADDON_DEFINES\s+([^)]*)\)/.exec(cmake)?.[1] ?? '';
+    assert.deepEqual(
+      cmakeDefines.split(/\s+/).filter(Boolean).sort(),
+      [...gypDefines.matchAll(/'([^']+)'/g)].map((m) => m[1]).sort(),
+    );
   });
 
   it('npm run build:cmake builds an addon that publishes through Paho and RedisPersistence', () => {
