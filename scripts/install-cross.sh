@@ -26,7 +26,8 @@ done
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 
 wanted=()
-for pkg in qemu-user cmake pkg-config file libpaho-mqtt-dev libssl-dev; do
+# The host's libssl-dev comes with the pins below.
+for pkg in qemu-user cmake pkg-config file libpaho-mqtt-dev; do
   installed "$pkg" || wanted+=("$pkg")
 done
 for arch in "${ARCHES[@]}"; do
