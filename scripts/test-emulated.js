@@ -164,7 +164,8 @@ async function main() {
   let passed = 0;
   let failed = 0;
   for (const r of results) {
-    const broken = r.code !== 0 && r.fail === 0 ? 1 : 0; // a crash or kill counts as one failure
+    // A crash, a kill, or a file that ran no test counts as one failure.
+    const broken = (r.code !== 0 && r.fail === 0) || r.pass + r.fail === 0 ? 1 : 0;
     passed += r.pass;
     failed += r.fail + broken;
     process.stdout.write(
