@@ -23,6 +23,9 @@ suites=(
   out/test/native/bridge-teardown.test.js
   out/test/native/key-ledger.test.js
   out/test/integration/client.test.js
+  out/test/integration/client-roundtrip.test.js
+  out/test/integration/client-lifecycle.test.js
+  out/test/integration/client-errors.test.js
   out/test/integration/client-persistence.test.js
   out/test/integration/client-teardown.test.js
   out/test/integration/restore-check.test.js
