@@ -76,11 +76,12 @@ test(`JS thread blocked ${BLOCK_MS} ms under ${RATE} msg/s x ${SIZE} B: RSS boun
       `(+${r.growth.toFixed(1)}), ${r.unique}/${COUNT} received, ${r.duplicates} duplicates\n`,
   );
   assert.equal(r.unique, COUNT, 'every message arrived after the block');
-  // Unbounded, ~RATE * BLOCK_MS messages of SIZE bytes would pile up (50+ MiB for 5 s); the
-  // default bound holds 1,000 (2 MiB of payload).
+  // Unbounded, ~RATE * BLOCK_MS messages of SIZE bytes pile up (measured +118 MiB for 10 s, so
+  // ~60 for 5 s); the default bound holds 1,000 (2 MiB of payload). Bounded runs measured +11 to
+  // +14 MiB whatever the block length (the process warming up), hence the margin.
   // Under AddressSanitizer (npm run test:asan) freed memory sits in ASan's quarantine: no RSS bound there.
   if (!(process.env.LD_PRELOAD ?? '').includes('asan'))
-    assert.ok(r.growth < 16, `RSS grew ${r.growth.toFixed(1)} MiB while blocked`);
+    assert.ok(r.growth < 30, `RSS grew ${r.growth.toFixed(1)} MiB while blocked`);
 });
 
 test(
