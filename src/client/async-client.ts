@@ -49,8 +49,8 @@ function restoreError(failures: PersistenceError[] | undefined): PersistenceErro
   const first = failures?.[0];
   if (first === undefined) return undefined;
   // The store's own open failure (e.g. ERR_PERSISTENCE_CONNECTION) and the restore check's errors say it best.
-  if (first.op === 'open' || first.code === 'ERR_PERSISTENCE_CORRUPT' || first.code === 'ERR_PERSISTENCE_VERSION')
-    return first;
+  const asIs = ['ERR_PERSISTENCE_CORRUPT', 'ERR_PERSISTENCE_VERSION', 'ERR_PERSISTENCE_DECRYPT'];
+  if (first.op === 'open' || asIs.includes(first.code)) return first;
   const target = first.key ? `${first.op}('${first.key}')` : first.op;
   return new PersistenceError(
     'ERR_PERSISTENCE_RESTORE',
