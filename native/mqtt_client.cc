@@ -25,6 +25,13 @@ std::shared_ptr<MqttClient> MqttClient::Create(Napi::Env env, Napi::Function on_
   self->bridge_ = std::move(bridge);
   // Unref'd: src/ refs it while operations are pending or the client is connected.
   self->events_.Open(env, on_event, "paho-mqtt-redis:client", self, &MqttClient::OnTeardown);
+  if (self->bridge_) {
+    std::weak_ptr<MqttClient> weak = self;
+    self->bridge_->SetClaimer([weak](const LogOp& op, const LogOutcome& outcome) {
+      std::shared_ptr<MqttClient> client = weak.lock();
+      return client && client->ClaimFailedWrite(op, outcome);
+    });
+  }
   return self;
 }
 
@@ -61,8 +68,10 @@ void MqttClient::Ref(Napi::Env env) { events_.Ref(env); }
 
 void MqttClient::Unref(Napi::Env env) { events_.Unref(env); }
 
-void MqttClient::Emit(std::unique_ptr<ClientEvent> event) {
-  if (events_.Send(event.get())) event.release();
+bool MqttClient::Emit(std::unique_ptr<ClientEvent> event) {
+  if (!events_.Send(event.get())) return false;
+  event.release();
+  return true;
 }
 
 void MqttClient::EmitResult(uint64_t request, int rc, const std::string& message) {
@@ -89,15 +98,14 @@ void MqttClient::QueueWithHandle(uint64_t request, std::function<void()> job) {
 }
 
 MqttClient::Pending* MqttClient::NewPending(uint64_t request, RequestKind kind, int count) {
-  auto* pending = new Pending{this, request, kind, count};
+  auto* pending = new Pending();
+  pending->client = this;
+  pending->request = request;
+  pending->kind = kind;
+  pending->count = count;
   std::lock_guard<std::mutex> lock(mutex_);
   pending_.insert(pending);
   return pending;
-}
-
-bool MqttClient::TakePending(Pending* pending) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  return pending_.erase(pending) == 1;
 }
 
 void MqttClient::FailIfRefused(int rc, Pending* pending) {
@@ -236,8 +244,10 @@ void MqttClient::Publish(uint64_t request, PublishSpec spec) {
     Pending* pending = self->NewPending(request);
     self->SetCallbacks(&options, pending);
     PersistenceBridge::ResetThreadFailures();
+    uint64_t seq_floor = self->bridge_ ? self->bridge_->last_seq() : 0;
     int rc = MQTTAsync_sendMessage(self->handle_, spec.topic.c_str(), &message, &options);
     MQTTProperties_free(&message.properties);
+    std::string command_key = PersistenceBridge::TakeThreadCommandKey();
     // Paho returns success even when storing the command failed: find out here.
     std::vector<PersistenceBridge::ThreadFailure> failures;
     for (auto& failure : PersistenceBridge::TakeThreadFailures()) {
@@ -247,6 +257,9 @@ void MqttClient::Publish(uint64_t request, PublishSpec spec) {
     // When Paho accepted the message, it still holds `pending` as the command's context
     // and will answer it later (that late answer is ignored): only a refused call frees it.
     bool refused = rc != MQTTASYNC_SUCCESS;
+    if (!refused && failures.empty() && self->bridge_) {
+      self->TrackRecords(pending, std::move(command_key), spec.qos > 0 ? options.token : 0, seq_floor);
+    }
     if (refused ? self->TakePending(pending) : !failures.empty()) {
       if (refused) delete pending;
       auto event = std::make_unique<ClientEvent>();
@@ -353,6 +366,16 @@ void MqttClient::IsConnected(uint64_t request) {
     auto event = std::make_unique<ClientEvent>();
     event->request = request;
     event->list.push_back(self->handle_ != nullptr && MQTTAsync_isConnected(self->handle_) ? 1 : 0);
+    self->Emit(std::move(event));
+  });
+}
+
+void MqttClient::Flush(uint64_t request) {
+  auto self = shared_from_this();
+  Queue(request, [self, request] {
+    auto event = std::make_unique<ClientEvent>();
+    event->request = request;
+    event->log_seq = self->bridge_ ? self->bridge_->last_seq() : 0;
     self->Emit(std::move(event));
   });
 }

@@ -14,7 +14,7 @@ import {
 import { native, type NativeClientEvent, type NativeMqttClient } from '../native';
 import { assertClientPersistence, type ClientPersistence } from '../persistence/client-persistence';
 import { fromNativeProperties, type MqttProperties, toNativeProperties } from './properties';
-import { StoreBridge } from '../persistence/store-bridge';
+import { StoreBridge, type StoreBridgeStats } from '../persistence/store-bridge';
 import {
   type ConnectOptions,
   type CreateOptions,
@@ -104,7 +104,6 @@ export class AsyncClient extends EventEmitter {
       store &&
       new StoreBridge(store, {
         operationTimeoutMs: options.operationTimeoutMs,
-        claimCommandPuts: true,
         onFailure: (error) => this.emit('persistenceError', error),
       });
     this.native = new native.MqttClient((event) => {
@@ -256,6 +255,23 @@ export class AsyncClient extends EventEmitter {
     return (await this.request('getPendingTokens', (id) => this.native.getPendingTokens(id))).list;
   }
 
+  /**
+   * Resolves when every write the persistence was given before this call is stored: in
+   * particular, every message published before it survives a crash from then on (with
+   * durability 'batched', records are written behind; see docs/persistence.md). Rejects with
+   * the PersistenceError of a write that failed meanwhile. Without a user store it resolves
+   * once earlier calls have reached Paho (Paho's file store writes synchronously).
+   */
+  async flush(): Promise<void> {
+    const event = await this.request('flush', (id) => this.native.flush(id));
+    if (this.bridge) await this.bridge.waitSettled(event.logSeq ?? 0);
+  }
+
+  /** Counters of the persistence bridge (writes logged, absorbed, batches, waits, queue depth), with a user store. */
+  persistenceStats(): StoreBridgeStats | undefined {
+    return this.bridge?.stats();
+  }
+
   async isConnected(): Promise<boolean> {
     return (await this.request('isConnected', (id) => this.native.isConnected(id))).list[0] === 1;
   }
@@ -337,7 +353,7 @@ export class AsyncClient extends EventEmitter {
   private failureOf(what: string, event: ResultEvent): Error {
     const failure = event.persistenceFailures[0];
     if (failure) {
-      const claimed = this.bridge?.takeClaimed(failure.key);
+      const claimed = this.bridge?.takeClaimed(failure.message);
       const target = failure.key ? `${failure.op}('${failure.key}')` : failure.op;
       const message = `${what}: the store failed during ${target}: ${claimed?.message ?? failure.message}`;
       return new PersistenceError(
