@@ -13,6 +13,8 @@
       'native/command_queue.cc',
       'native/mqtt_client.cc',
       'native/mqtt_client_callbacks.cc',
+      'native/mqtt_client_publish.cc',
+      'native/publish_window.cc',
       'native/mqtt_client_wrap.cc',
       'native/mqtt_properties.cc',
       'native/trace_sink.cc',

@@ -8,8 +8,6 @@ namespace {
 
 constexpr auto kTeardownWait = std::chrono::milliseconds(300);
 
-bool IsCommandKey(const std::string& key) { return key.rfind("c-", 0) == 0 || key.rfind("c5-", 0) == 0; }
-
 // Paho takes char* arrays; it copies what it keeps, so pointers into the spec suffice.
 std::vector<char*> CStrings(const std::vector<std::string>& strings) {
   std::vector<char*> out;
@@ -177,6 +175,7 @@ void MqttClient::Connect(uint64_t request, ConnectSpec spec) {
     options.keepAliveInterval = spec.keep_alive_interval;
     options.connectTimeout = spec.connect_timeout;
     options.maxInflight = spec.max_inflight;
+    self->max_inflight_ = spec.max_inflight;
     options.retryInterval = spec.retry_interval;
     options.MQTTVersion = self->mqtt_version_;
     if (spec.username) options.username = spec.username->c_str();
@@ -228,51 +227,6 @@ void MqttClient::Connect(uint64_t request, ConnectSpec spec) {
     MQTTProperties_free(&will_properties);
     MQTTProperties_free(&connect_properties);
     self->FailIfRefused(rc, pending);
-  });
-}
-
-void MqttClient::Publish(uint64_t request, PublishSpec spec) {
-  auto self = shared_from_this();
-  QueueWithHandle(request, [self, request, spec = std::move(spec)] {
-    MQTTAsync_message message = MQTTAsync_message_initializer;
-    message.payload = const_cast<char*>(spec.payload.data());
-    message.payloadlen = static_cast<int>(spec.payload.size());
-    message.qos = spec.qos;
-    message.retained = spec.retained;
-    if (self->mqtt_version_ >= MQTTVERSION_5) FillProperties(spec.properties, &message.properties);
-    MQTTAsync_responseOptions options = MQTTAsync_responseOptions_initializer;
-    Pending* pending = self->NewPending(request);
-    self->SetCallbacks(&options, pending);
-    PersistenceBridge::ResetThreadFailures();
-    uint64_t seq_floor = self->bridge_ ? self->bridge_->last_seq() : 0;
-    int rc = MQTTAsync_sendMessage(self->handle_, spec.topic.c_str(), &message, &options);
-    MQTTProperties_free(&message.properties);
-    std::string command_key = PersistenceBridge::TakeThreadCommandKey();
-    // Paho returns success even when storing the command failed: find out here.
-    std::vector<PersistenceBridge::ThreadFailure> failures;
-    for (auto& failure : PersistenceBridge::TakeThreadFailures()) {
-      if (failure.op == PersistenceOp::kPut && IsCommandKey(failure.key))
-        failures.push_back(std::move(failure));
-    }
-    // When Paho accepted the message, it still holds `pending` as the command's context
-    // and will answer it later (that late answer is ignored): only a refused call frees it.
-    bool refused = rc != MQTTASYNC_SUCCESS;
-    if (!refused && failures.empty() && self->bridge_) {
-      self->TrackRecords(pending, std::move(command_key), spec.qos > 0 ? options.token : 0, seq_floor);
-    }
-    if (refused ? self->TakePending(pending) : !failures.empty()) {
-      if (refused) delete pending;
-      auto event = std::make_unique<ClientEvent>();
-      event->request = request;
-      event->rc = rc != MQTTASYNC_SUCCESS ? rc : MQTTASYNC_PERSISTENCE_ERROR;
-      event->token = options.token;
-      event->text =
-          refused ? MQTTAsync_strerror(rc)
-                  : "the message could not be stored; Paho keeps it in memory and may still deliver it, "
-                    "but it will not survive a restart";
-      event->persistence_failures = std::move(failures);
-      self->Emit(std::move(event));
-    }
   });
 }
 
@@ -338,6 +292,7 @@ void MqttClient::Disconnect(uint64_t request, DisconnectSpec spec) {
       FillProperties(spec.properties, &options.properties);
     }
     options.timeout = spec.timeout_ms;
+    self->SetWindow(0);  // what waits goes to Paho, which sends or refuses it as before
     Pending* pending = self->NewPending(request);
     self->SetCallbacks(&options, pending);
     int rc = MQTTAsync_disconnect(self->handle_, &options);

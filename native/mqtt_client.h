@@ -6,6 +6,7 @@
 #include <MQTTAsync.h>
 #include <napi.h>
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -19,6 +20,7 @@
 #include "mqtt_client_specs.h"
 #include "mqtt_properties.h"
 #include "persistence_bridge.h"
+#include "publish_window.h"
 
 namespace paho_redis {
 
@@ -91,6 +93,7 @@ class MqttClient : public std::enable_shared_from_this<MqttClient> {
     int msgid = 0;
     uint64_t seq_floor = 0;
     bool failed = false;
+    bool holds_slot = false;  // a QoS 1/2 publish counted in window_
   };
   Pending* NewPending(uint64_t request, RequestKind kind = RequestKind::kOther, int count = 0);
   // Connect, disconnect and response options all carry the same callback fields.
@@ -117,6 +120,13 @@ class MqttClient : public std::enable_shared_from_this<MqttClient> {
   }
   void FailIfRefused(int rc, Pending* pending);
 
+  // Command thread: the MQTTAsync_sendMessage of a publish the window admitted.
+  void SendPublish(uint64_t request, const PublishSpec& spec, bool holds_slot);
+  // A counted publish ended: admit what waits. SetWindow: connected (maxInflight) or not (0).
+  void ReleaseSlot();
+  void SetWindow(int max_inflight);
+  // Runs once Paho answered a Pending (taken by Claim): frees it and its window slot.
+  void Finish(Pending* pending);
   void Queue(uint64_t request, std::function<void()> job);
   void QueueWithHandle(uint64_t request, std::function<void()> job);
   // False when the event could not be queued (the client is closed).
@@ -143,6 +153,8 @@ class MqttClient : public std::enable_shared_from_this<MqttClient> {
   // Command thread only.
   MQTTAsync handle_ = nullptr;
   int mqtt_version_ = MQTTVERSION_DEFAULT;
+  std::atomic<int> max_inflight_{0};  // of the last connect
+  PublishWindow window_;
 
   JsChannel<MqttClient, ClientEvent, &ClientCallJs> events_;
   std::mutex mutex_;  // guards pending_ and the record maps

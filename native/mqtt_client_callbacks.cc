@@ -122,8 +122,16 @@ void MqttClient::Succeed(void* context, SuccessData* response) {
       event->session_present = response->alt.connect.sessionPresent != 0;
     }
   }
-  delete pending;
+  bool connected = pending->kind == RequestKind::kConnect;
+  self->Finish(pending);
+  if (connected) self->SetWindow(self->max_inflight_);
   self->Emit(std::move(event));
+}
+
+void MqttClient::Finish(Pending* pending) {
+  bool holds_slot = pending->holds_slot;
+  delete pending;
+  if (holds_slot) ReleaseSlot();
 }
 
 void MqttClient::OnSuccess(void* context, MQTTAsync_successData* response) { Succeed(context, response); }
@@ -175,7 +183,7 @@ void MqttClient::OnFailure(void* context, MQTTAsync_failureData* response) {
   MqttClient* self = Claim(pending);
   if (self == nullptr) return;
   auto event = FailureEvent(pending->request, response);
-  delete pending;
+  self->Finish(pending);
   self->Emit(std::move(event));
 }
 
@@ -184,7 +192,7 @@ void MqttClient::OnFailure5(void* context, MQTTAsync_failureData5* response) {
   MqttClient* self = Claim(pending);
   if (self == nullptr) return;
   auto event = FailureEvent(pending->request, response);
-  delete pending;
+  self->Finish(pending);
   if (response != nullptr) {
     event->reason_code = response->reasonCode;
     event->properties = CopyProperties(response->properties);
@@ -193,6 +201,7 @@ void MqttClient::OnFailure5(void* context, MQTTAsync_failureData5* response) {
 }
 
 void MqttClient::OnConnectionLost(void* context, char* cause) {
+  ClientOf(context)->SetWindow(0);  // Paho buffers offline publishes itself
   auto event = std::make_unique<ClientEvent>();
   event->type = ClientEvent::Type::kConnectionLost;
   event->text = cause != nullptr ? cause : "connection lost";
@@ -236,6 +245,8 @@ void MqttClient::OnDeliveryComplete(void* context, MQTTAsync_token token) {
 }
 
 void MqttClient::OnConnected(void* context, char* cause) {
+  MqttClient* self = ClientOf(context);
+  self->SetWindow(self->max_inflight_);
   auto event = std::make_unique<ClientEvent>();
   event->type = ClientEvent::Type::kConnected;
   event->text = cause != nullptr ? cause : "";
@@ -243,6 +254,7 @@ void MqttClient::OnConnected(void* context, char* cause) {
 }
 
 void MqttClient::OnDisconnected(void* context, MQTTProperties* properties, enum MQTTReasonCodes reason) {
+  ClientOf(context)->SetWindow(0);
   auto event = std::make_unique<ClientEvent>();
   event->type = ClientEvent::Type::kDisconnected;
   event->reason_code = reason;

@@ -18,12 +18,14 @@ LogOutcome PersistenceBridge::Write(std::vector<LogOp> ops, bool wait) {
   }
   std::string first_key = ops.front().key;
   PersistenceOp first_op = ops.front().data ? PersistenceOp::kPut : PersistenceOp::kRemove;
-  auto deadline = Deadline();
+  // Room frees as the batch in flight settles, which it does within the operation timeout
+  // (the JS side fails a batch that takes longer): a writer waiting behind it gets twice that.
+  auto room_deadline = std::chrono::steady_clock::now() + 2 * std::chrono::milliseconds(options_.timeout_ms);
   uint64_t seq = 0;
   bool ring = false;
-  LogOutcome outcome = log_.Append(std::move(ops), deadline, &seq, &ring);
+  LogOutcome outcome = log_.Append(std::move(ops), room_deadline, &seq, &ring);
   if (ring) RingDrainer();
-  if (outcome.failure == CallFailure::kNone && wait) outcome = log_.WaitFor(seq, deadline);
+  if (outcome.failure == CallFailure::kNone && wait) outcome = log_.WaitFor(seq, Deadline());
   if (outcome.failure == CallFailure::kTimeout) Report(first_op, first_key, outcome.failure, outcome.message);
   return outcome;
 }

@@ -263,3 +263,58 @@ describe('store failures', () => {
     );
   });
 });
+
+describe('the publish window (Paho gets at most maxInflight QoS 1/2 publishes while connected)', () => {
+  for (const qos of [1, 2] as const) {
+    it(`QoS ${qos}: 60 publishes at once with maxInflight 3 all complete, in order, through RedisPersistence`, async () => {
+      const store = new RedisPersistence({ url: redis.url });
+      const client = await AsyncClient.create({ serverURI: broker.url, clientId: uid('win'), persistence: store });
+      clients.add(client);
+      await client.connect({ cleanSession: true, maxInflight: 3 });
+      const topic = uid('win-topic');
+      const inbox = new Inbox(client);
+      await client.subscribe(topic, { qos });
+      const total = 60;
+      await Promise.all(
+        Array.from({ length: total }, (_, i) => client.publish(topic, Buffer.from(String(i)), { qos })),
+      );
+      await waitFor(() => inbox.on(topic).length === total, `${total} messages back`);
+      assert.deepEqual(
+        inbox.on(topic).map((m) => Number(m.payload.toString())),
+        Array.from({ length: total }, (_, i) => i),
+      );
+      await client.flush();
+      assert.deepEqual(await hashKeys(redis.port, store.hashName!), [], 'nothing left in Redis');
+      await client.disconnect({ timeout: 1000 });
+    });
+  }
+});
+
+describe('client.flush()', () => {
+  it("resolves once Redis holds every message published before it (durability 'batched')", async () => {
+    const store = new RedisPersistence({ url: redis.url });
+    // Never connected: the messages stay queued as commands (c-N), nothing completes them.
+    const client = await AsyncClient.create({
+      serverURI: broker.url,
+      clientId: uid('flush'),
+      persistence: store,
+      sendWhileDisconnected: true,
+    });
+    clients.add(client);
+    const topic = uid('flush-topic');
+    for (let i = 0; i < 5; i++) void client.publish(topic, Buffer.from(`m${i}`), { qos: 1 }).catch(() => undefined);
+    await client.flush();
+    const keys = await hashKeys(redis.port, store.hashName!);
+    assert.equal(keys.filter((k) => /^c-\d+$/.test(k)).length, 5, `keys: ${keys.join(',')}`);
+    const stats = client.persistenceStats()!;
+    assert.equal(stats.queueDepth, 0);
+    assert.ok(stats.opsLogged >= 5 && stats.batches >= 1);
+  });
+
+  it('resolves at once without a user store', async () => {
+    const client = await AsyncClient.create({ serverURI: broker.url, clientId: uid('flush-none') });
+    clients.add(client);
+    await client.flush();
+    assert.equal(client.persistenceStats(), undefined);
+  });
+});

@@ -53,7 +53,7 @@ export interface RedisPersistenceOptions {
    * See docs/persistence.md.
    */
   durability?: 'batched' | 'sync';
-  /** Bound of the write log: writes not yet acknowledged by Redis (default 10,000). When full, Paho waits (up to operationTimeoutMs). */
+  /** Bound of the write log: writes not yet acknowledged by Redis (default 10,000). When full, Paho waits for room (up to twice operationTimeoutMs). */
   maxQueuedOps?: number;
   /** Same, in bytes of keys and values (default 64 MiB). */
   maxQueuedBytes?: number;
