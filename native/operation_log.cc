@@ -139,7 +139,7 @@ const LogBatch* OperationLog::TakeBatch() {
   return nullptr;
 }
 
-std::vector<LogOp> OperationLog::Settle(uint64_t batch_id, const LogOutcome& outcome) {
+std::vector<LogOp> OperationLog::Settle(uint64_t batch_id, const LogOutcome& outcome, size_t failed_at) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (!in_flight_ || in_flight_->id != batch_id) return {};
   LogBatch batch = std::move(*in_flight_);
@@ -153,7 +153,9 @@ std::vector<LogOp> OperationLog::Settle(uint64_t batch_id, const LogOutcome& out
     stats_.failed += batch.ops.size();
     // What the store holds is unknown now.
     store_known_ = false;
-    failed_.push_back({batch.first_seq, batch.last_seq, outcome});
+    uint64_t first =
+        failed_at > 0 && failed_at < batch.ops.size() ? batch.ops[failed_at].seq : batch.first_seq;
+    failed_.push_back({first, batch.last_seq, outcome});
     if (failed_.size() > kFailedRangesKept) failed_.pop_front();
   }
   settled_seq_ = batch.last_seq;

@@ -83,8 +83,9 @@ class OperationLog {
   // Drainer (JS thread). The next batch, or null when none is pending (the drainer then
   // counts as idle, and the next append rings it). Valid until Settle.
   const LogBatch* TakeBatch();
-  // Settles the batch in flight; returns its ops (for failure reports).
-  std::vector<LogOp> Settle(uint64_t batch_id, const LogOutcome& outcome);
+  // Settles the batch in flight (failed from op `failed_at` on, when it failed); returns its
+  // ops (for failure reports).
+  std::vector<LogOp> Settle(uint64_t batch_id, const LogOutcome& outcome, size_t failed_at = 0);
 
   // What the store holds: listed (keys), emptied (clear), or unknown again (open, failure).
   void LearnStoreKeys(const std::vector<std::string>& keys);

@@ -71,9 +71,9 @@ class PersistenceBridge : public std::enable_shared_from_this<PersistenceBridge>
   // JS thread: answers for call `id`. False if the call is no longer waiting.
   bool Settle(Napi::Env env, uint64_t id, Napi::Value value);
   bool FailCall(uint64_t id, const std::string& message);
-  // JS thread: the store applied batch `id` (or failed it); returns the next batch to
-  // apply, or undefined.
-  Napi::Value SettleBatch(Napi::Env env, uint64_t id, const LogOutcome& outcome);
+  // JS thread: the store applied batch `id` (or failed it from write `failed_at` on: those
+  // before it are stored); returns the next batch to apply, or undefined.
+  Napi::Value SettleBatch(Napi::Env env, uint64_t id, const LogOutcome& outcome, size_t failed_at);
   // JS thread: stop forwarding; every waiting and future callback fails with -2.
   void Close();
   // Same, from a teardown path (idempotent; the bridge's own cleanup hook may still run).

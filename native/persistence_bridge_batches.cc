@@ -88,10 +88,12 @@ Napi::Value PersistenceBridge::BatchToJs(Napi::Env env, const LogBatch& batch) {
   return result;
 }
 
-Napi::Value PersistenceBridge::SettleBatch(Napi::Env env, uint64_t id, const LogOutcome& outcome) {
-  std::vector<LogOp> ops = log_.Settle(id, outcome);
-  if (outcome.failure != CallFailure::kNone && !ops.empty()) {
+Napi::Value PersistenceBridge::SettleBatch(Napi::Env env, uint64_t id, const LogOutcome& outcome,
+                                           size_t failed_at) {
+  std::vector<LogOp> ops = log_.Settle(id, outcome, failed_at);
+  if (outcome.failure != CallFailure::kNone && failed_at < ops.size()) {
     paho_.StoreFailed();
+    ops.erase(ops.begin(), ops.begin() + static_cast<std::ptrdiff_t>(failed_at));
     ReportFailedWrites(env, ops, outcome);
   }
   if (apply_batch_.IsEmpty()) return env.Undefined();  // closed: nobody applies batches any more

@@ -88,15 +88,20 @@ Napi::Value PersistenceBridgeWrap::Fail(const Napi::CallbackInfo& info) {
       info.Env(), bridge_->FailCall(static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value()), message));
 }
 
-// settleBatch(id) or settleBatch(id, code, message): returns the next batch, or undefined.
+// settleBatch(id) or settleBatch(id, code, message, failedAt?): returns the next batch, or undefined.
 Napi::Value PersistenceBridgeWrap::SettleBatch(const Napi::CallbackInfo& info) {
   auto id = static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value());
   LogOutcome outcome;
+  size_t failed_at = 0;
   if (info.Length() >= 3 && info[1].IsString()) {
     outcome.failure = FailureFromCode(info[1].As<Napi::String>().Utf8Value());
     outcome.message = info[2].IsString() ? info[2].As<Napi::String>().Utf8Value() : "store failure";
+    if (info.Length() >= 4 && info[3].IsNumber()) {
+      double index = info[3].As<Napi::Number>().DoubleValue();
+      if (index > 0) failed_at = static_cast<size_t>(index);
+    }
   }
-  return bridge_->SettleBatch(info.Env(), id, outcome);
+  return bridge_->SettleBatch(info.Env(), id, outcome, failed_at);
 }
 
 Napi::Value PersistenceBridgeWrap::SettledSeq(const Napi::CallbackInfo& info) {

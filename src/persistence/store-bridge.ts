@@ -29,6 +29,8 @@ export interface StoreBridgeOptions {
   maxQueuedBytes?: number;
   /** Hears every failure. */
   onFailure: (error: PersistenceError) => void;
+  /** A failed open is not reported: the create it fails rejects with it (takeClaimed). */
+  claimOpenFailure?: boolean;
 }
 
 /** Bridge counters: what reached the store, and what the log and the key ledger spared. */
@@ -70,6 +72,16 @@ interface FailedRange {
 
 const FAILED_RANGES_KEPT = 64;
 
+/** Which write of a batch applied one by one failed, and why. */
+class WriteFailure extends Error {
+  constructor(
+    readonly index: number,
+    readonly error: unknown,
+  ) {
+    super(`write ${index} of the batch failed`);
+  }
+}
+
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return (
     value !== null &&
@@ -94,6 +106,8 @@ export class StoreBridge {
   readonly timeoutMs: number;
   readonly durability: Durability;
   private closed = false;
+  /** A failed open, for the create that rejects with it. */
+  private claimedOpen: PersistenceError | undefined;
   /** The failure of the batch being settled: native code reports it synchronously, with this cause. */
   private settling: PersistenceError | undefined;
   /** Writes up to here were covered by a flush that resolved or rejected. */
@@ -147,9 +161,14 @@ export class StoreBridge {
    * The PersistenceError (with its cause) of a failed batch whose failure the client claimed
    * for a publish: native code tells the client only the code and message.
    */
-  takeClaimed(message: string): PersistenceError | undefined {
+  takeClaimed(failure: { op: string; message: string }): PersistenceError | undefined {
+    if (failure.op === 'open') {
+      const open = this.claimedOpen;
+      this.claimedOpen = undefined;
+      return open;
+    }
     for (let i = this.failedRanges.length - 1; i >= 0; i--) {
-      if (this.failedRanges[i].error.message === message) return this.failedRanges[i].error;
+      if (this.failedRanges[i].error.message === failure.message) return this.failedRanges[i].error;
     }
     return undefined;
   }
@@ -252,12 +271,27 @@ export class StoreBridge {
     return this.applyOneByOne(keys, values, 0);
   }
 
-  /** Without a batch method: put/remove in log order, each awaited before the next. */
+  /**
+   * Without a batch method: put/remove in log order, each awaited before the next. A failure
+   * says which write failed (those before it are stored, those after it not tried).
+   */
   private applyOneByOne(keys: string[], values: (Buffer | undefined)[], from: number): unknown {
     for (let i = from; i < keys.length; i++) {
       const data = values[i];
-      const result = data !== undefined ? this.store.put(keys[i], data) : this.store.remove(keys[i]);
-      if (isThenable(result)) return Promise.resolve(result).then(() => this.applyOneByOne(keys, values, i + 1));
+      let result: unknown;
+      try {
+        result = data !== undefined ? this.store.put(keys[i], data) : this.store.remove(keys[i]);
+      } catch (error) {
+        throw new WriteFailure(i, error);
+      }
+      if (isThenable(result)) {
+        return Promise.resolve(result).then(
+          () => this.applyOneByOne(keys, values, i + 1),
+          (error: unknown) => {
+            throw new WriteFailure(i, error);
+          },
+        );
+      }
     }
     return undefined;
   }
@@ -268,14 +302,16 @@ export class StoreBridge {
       this.wakeFlushWaiters();
       return next;
     }
-    const failure = this.toPersistenceError('batch', undefined, error);
+    const failedAt = error instanceof WriteFailure ? error.index : 0;
+    const cause = error instanceof WriteFailure ? error.error : error;
+    const failure = this.toPersistenceError('batch', undefined, cause);
     this.failedRanges.push({ first: firstSeq, last: lastSeq, error: failure });
     if (this.failedRanges.length > FAILED_RANGES_KEPT) this.failedRanges.shift();
     // Native code reports it (once per batch) unless a publish claims it.
     let next: NativeBatch | undefined;
     this.settling = failure;
     try {
-      next = this.native.settleBatch(id, failure.code, failure.message);
+      next = this.native.settleBatch(id, failure.code, failure.message, failedAt);
     } finally {
       this.settling = undefined;
     }
@@ -371,6 +407,11 @@ export class StoreBridge {
     const failure = this.toPersistenceError(op, key, error);
     // A late failure (the C thread already gave up) was reported as a timeout already.
     if (!this.native.fail(id, failure.message)) return;
+    // An open failure fails the create that Paho runs it for: that create rejects with it (code and cause kept).
+    if (op === 'open' && this.options.claimOpenFailure) {
+      this.claimedOpen = failure;
+      return;
+    }
     this.report(failure);
   }
 

@@ -306,7 +306,7 @@ describe('client.flush()', () => {
     await client.flush();
     const keys = await hashKeys(redis.port, store.hashName!);
     assert.equal(keys.filter((k) => /^c-\d+$/.test(k)).length, 5, `keys: ${keys.join(',')}`);
-    const stats = client.persistenceStats()!;
+    const stats = client.stats().store!;
     assert.equal(stats.queueDepth, 0);
     assert.ok(stats.opsLogged >= 5 && stats.batches >= 1);
   });
@@ -315,6 +315,6 @@ describe('client.flush()', () => {
     const client = await AsyncClient.create({ serverURI: broker.url, clientId: uid('flush-none') });
     clients.add(client);
     await client.flush();
-    assert.equal(client.persistenceStats(), undefined);
+    assert.equal(client.stats().store, undefined);
   });
 });
