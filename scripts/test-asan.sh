@@ -10,11 +10,12 @@ asan_dir=.asan
 rm -rf "$asan_dir"
 mkdir -p "$asan_dir"
 cp -r binding.gyp native vendor "$asan_dir"/
-(cd "$asan_dir" && PMR_SANITIZE=address node-gyp rebuild --nodedir="${npm_config_nodedir:-/usr}" >build.log 2>&1) ||
+(cd "$asan_dir" && PMR_SANITIZE=address PAHO_REDIS_TEST_BUILD=1 node-gyp rebuild --nodedir="${npm_config_nodedir:-/usr}" >build.log 2>&1) ||
   { tail -30 "$asan_dir/build.log"; exit 1; }
 npm run build:ts >/dev/null
 npm run build:test >/dev/null
-export PAHO_MQTT_REDIS_ADDON="$PWD/$asan_dir/build/Release/paho_mqtt_redis.node"
+# The test build: the shipped addon plus the driver the bridge suites call it with.
+export PAHO_MQTT_REDIS_ADDON="$PWD/$asan_dir/build/Release/paho_mqtt_redis_test.node"
 LD_PRELOAD="$(gcc -print-file-name=libasan.so)"
 export LD_PRELOAD
 export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:halt_on_error=1:allocator_may_return_null=1"

@@ -31,10 +31,13 @@ export type {
 export type { MqttProperties } from './client/properties';
 export type {
   ClientPersistence,
+  Durability,
   MaybePromise,
   PersistenceOp,
+  PersistenceWrite,
   QuarantinedRecord,
 } from './persistence/client-persistence';
+export type { StoreBridgeStats } from './persistence/store-bridge';
 export { MemoryPersistence } from './persistence/memory';
 export {
   RedisPersistence,
