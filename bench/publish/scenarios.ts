@@ -56,8 +56,8 @@ export interface RestoreResult {
   /** AsyncClient.create(): Paho opens the store and restores every pending command. */
   createSeconds: number;
   restored: number;
-  /** connect (cleanSession false) until every restored message completed. */
-  drainSeconds: number;
+  /** With `drain`: connect (cleanSession false) until every restored message completed. */
+  drainSeconds: number | undefined;
   maxRssKb: number;
   redis: RedisCost;
 }
@@ -77,16 +77,19 @@ export async function restore(spec: TrialSpec & { clientId: string }): Promise<R
   const after = await stats.snapshot();
   await stats.quit();
   const restored = (await client.getPendingTokens()).length;
-  const connecting = process.hrtime.bigint();
-  await client.connect({ cleanSession: false, maxInflight: spec.maxInflight });
-  await waitFor(
-    'the restored messages to complete',
-    300_000,
-    async () => (await client.getPendingTokens()).length === 0,
-  );
-  await flushIfSupported(client);
-  const drainSeconds = Number(process.hrtime.bigint() - connecting) / 1e9;
-  await client.disconnect({ timeout: 1000 });
+  let drainSeconds: number | undefined;
+  if (spec.drain === true) {
+    const connecting = process.hrtime.bigint();
+    await client.connect({ cleanSession: false, maxInflight: spec.maxInflight });
+    await waitFor(
+      'the restored messages to complete',
+      300_000,
+      async () => (await client.getPendingTokens()).length === 0,
+    );
+    await flushIfSupported(client);
+    drainSeconds = Number(process.hrtime.bigint() - connecting) / 1e9;
+    await client.disconnect({ timeout: 1000 });
+  }
   await client.close();
   return {
     createSeconds,

@@ -9,7 +9,6 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { AsyncClient } from '../../src';
-import { runMqttJs } from './mqttjs';
 import { restore, restoreFill, soak } from './scenarios';
 import { RedisStats, type RedisCost } from './redis-stats';
 import { flushIfSupported, makeStore, publishWindowed, type StoreKind } from './stores';
@@ -32,6 +31,8 @@ export interface TrialSpec {
   clients: number;
   /** restore-fill and restore: the client whose pending messages are restored. */
   clientId?: string;
+  /** restore: also connect and time until every restored message completed. */
+  drain?: boolean;
   /** soak: how many RSS samples to take. */
   samples?: number;
 }
@@ -97,7 +98,7 @@ async function main(): Promise<void> {
     const clientId = spec.clientId ?? `bench-${process.pid}`;
     const result =
       spec.kind === 'mqttjs'
-        ? await runMqttJs(spec, payload, path.join(tmp, 'level'))
+        ? await (await import('./mqttjs')).runMqttJs(spec, payload, path.join(tmp, 'level')) // only its rows load MQTT.js
         : spec.kind === 'restore-fill'
           ? await restoreFill({ ...spec, clientId })
           : spec.kind === 'restore'
