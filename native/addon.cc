@@ -7,8 +7,10 @@
 #include "js_thread.h"
 #include "mqtt_client_wrap.h"
 #include "persistence_bridge_wrap.h"
-#include "persistence_driver.h"
 #include "trace_sink.h"
+#ifdef PAHO_REDIS_TEST_ADDON
+#include "test/persistence_driver.h"
+#endif
 
 namespace paho_redis {
 
@@ -20,7 +22,10 @@ Addon::Addon(Napi::Env env, Napi::Object exports) {
   client_class = Napi::Persistent(client);
   exports.Set("PersistenceBridge", bridge);
   exports.Set("MqttClient", client);
+#ifdef PAHO_REDIS_TEST_ADDON
+  // Only in the test build (paho_mqtt_redis_test.node): drives a bridge as Paho does.
   exports.Set("testDriver", PersistenceDriver::Exports(env));
+#endif
   exports.Set("setTrace", Napi::Function::New(env, &TraceSink::SetTrace));
   DefineAddon(exports, {InstanceMethod<&Addon::PahoVersion>("pahoVersion")});
 }

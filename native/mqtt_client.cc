@@ -23,22 +23,8 @@ std::shared_ptr<MqttClient> MqttClient::Create(Napi::Env env, Napi::Function on_
                                                std::shared_ptr<PersistenceBridge> bridge) {
   std::shared_ptr<MqttClient> self(new MqttClient());
   self->bridge_ = std::move(bridge);
-  self->env_ = env;
-  auto* tsfn_ref = new std::shared_ptr<MqttClient>(self);
-  self->tsfn_ = Tsfn::New(
-      env, on_event, "paho-mqtt-redis:client", 0, 1, self.get(),
-      [](Napi::Env, std::shared_ptr<MqttClient>* ref, MqttClient* client) {
-        {
-          std::lock_guard<std::mutex> lock(client->mutex_);
-          client->open_ = false;
-        }
-        delete ref;
-      },
-      tsfn_ref);
-  self->tsfn_.Unref(env);  // src/ refs it while operations are pending or connected
-  self->open_ = true;
-  self->cleanup_self_ = new std::shared_ptr<MqttClient>(self);
-  napi_add_env_cleanup_hook(env, &MqttClient::OnEnvCleanup, self->cleanup_self_);
+  // Unref'd: src/ refs it while operations are pending or the client is connected.
+  self->events_.Open(env, on_event, "paho-mqtt-redis:client", self, &MqttClient::OnTeardown);
   return self;
 }
 
@@ -46,23 +32,19 @@ MqttClient::~MqttClient() {
   for (Pending* pending : pending_) delete pending;
 }
 
-void MqttClient::OnEnvCleanup(void* arg) {
-  auto* ref = static_cast<std::shared_ptr<MqttClient>*>(arg);
-  std::shared_ptr<MqttClient> self = *ref;
-  self->cleanup_self_ = nullptr;
-  delete ref;
-  self->Shutdown();
+void MqttClient::OnTeardown() {
+  events_.Close();
   // Release the store first, so Paho's pclose and removes during destroy fail at once
   // instead of waiting for this (blocked) JS thread.
-  if (self->bridge_) self->bridge_->Shutdown();
+  if (bridge_) bridge_->Shutdown();
   // Destroy the Paho client off this thread, briefly. If Paho is stuck, the client and
   // its bridge are leaked on purpose: Paho may still call them.
-  auto keep = new std::shared_ptr<MqttClient>(self);
-  if (self->queue_.Push([keep] {
+  auto keep = new std::shared_ptr<MqttClient>(shared_from_this());
+  if (queue_.Push([keep] {
         (*keep)->DestroyHandle();
         delete keep;
       })) {
-    self->queue_.Stop(kTeardownWait);
+    queue_.Stop(kTeardownWait);
   } else {
     delete keep;
   }
@@ -70,38 +52,17 @@ void MqttClient::OnEnvCleanup(void* arg) {
 
 void MqttClient::Dispose() {
   std::shared_ptr<MqttClient> keep = shared_from_this();
-  if (cleanup_self_ != nullptr) {
-    napi_remove_env_cleanup_hook(env_, &MqttClient::OnEnvCleanup, cleanup_self_);
-    delete cleanup_self_;
-    cleanup_self_ = nullptr;
-  }
-  Shutdown();
+  events_.Dispose();
   // Destroy already ran, so the thread is idle or about to be: this join is short.
   queue_.Stop(kTeardownWait);
 }
 
-void MqttClient::Shutdown() {
-  std::lock_guard<std::mutex> lock(mutex_);
-  if (open_) {
-    open_ = false;
-    tsfn_.Release();
-  }
-}
+void MqttClient::Ref(Napi::Env env) { events_.Ref(env); }
 
-void MqttClient::Ref(Napi::Env env) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  if (open_) tsfn_.Ref(env);
-}
-
-void MqttClient::Unref(Napi::Env env) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  if (open_) tsfn_.Unref(env);
-}
+void MqttClient::Unref(Napi::Env env) { events_.Unref(env); }
 
 void MqttClient::Emit(std::unique_ptr<ClientEvent> event) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  if (!open_) return;
-  if (tsfn_.NonBlockingCall(event.get()) == napi_ok) event.release();
+  if (events_.Send(event.get())) event.release();
 }
 
 void MqttClient::EmitResult(uint64_t request, int rc, const std::string& message) {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "command_queue.h"
+#include "js_channel.h"
 #include "mqtt_client_specs.h"
 #include "mqtt_properties.h"
 #include "persistence_bridge.h"
@@ -67,8 +68,8 @@ class MqttClient : public std::enable_shared_from_this<MqttClient> {
  private:
   MqttClient() = default;
   friend void ClientCallJs(Napi::Env env, Napi::Function on_event, MqttClient* self, ClientEvent* event);
-  using Tsfn = Napi::TypedThreadSafeFunction<MqttClient, ClientEvent, &ClientCallJs>;
-  static void OnEnvCleanup(void* arg);
+  // Environment teardown: stop events, release the store, destroy the Paho client briefly.
+  void OnTeardown();
 
   // A request Paho answers through onSuccess/onFailure; `context` points at one.
   enum class RequestKind { kConnect, kSubscribe, kUnsubscribe, kOther };
@@ -103,8 +104,11 @@ class MqttClient : public std::enable_shared_from_this<MqttClient> {
   void Emit(std::unique_ptr<ClientEvent> event);
   void EmitResult(uint64_t request, int rc, const std::string& message);
   void DestroyHandle();
-  void Shutdown();
 
+  template <typename SuccessData>
+  static void Succeed(void* context, SuccessData* response);
+  static void AddResults(ClientEvent* event, const Pending& pending, const MQTTAsync_successData& response);
+  static void AddResults(ClientEvent* event, const Pending& pending, const MQTTAsync_successData5& response);
   static void OnSuccess(void* context, MQTTAsync_successData* response);
   static void OnSuccess5(void* context, MQTTAsync_successData5* response);
   static void OnFailure(void* context, MQTTAsync_failureData* response);
@@ -121,13 +125,9 @@ class MqttClient : public std::enable_shared_from_this<MqttClient> {
   MQTTAsync handle_ = nullptr;
   int mqtt_version_ = MQTTVERSION_DEFAULT;
 
-  std::mutex mutex_;  // guards open_, tsfn_ calls and pending_
-  bool open_ = false;
-  Tsfn tsfn_;
+  JsChannel<MqttClient, ClientEvent, &ClientCallJs> events_;
+  std::mutex mutex_;  // guards pending_
   std::unordered_set<Pending*> pending_;
-
-  napi_env env_ = nullptr;
-  std::shared_ptr<MqttClient>* cleanup_self_ = nullptr;
 };
 
 }  // namespace paho_redis

@@ -12,8 +12,10 @@ MqttClient* ClientOf(void* context) { return static_cast<MqttClient*>(context); 
 }  // namespace
 
 // onSuccess/onFailure fire exactly once per Pending; a Pending already taken (the call
-// failed synchronously, or destroy cleaned up) is ignored.
-void MqttClient::OnSuccess(void* context, MQTTAsync_successData* response) {
+// failed synchronously, or destroy cleaned up) is ignored. v3 and v5 answers share the
+// token and the connect block; the rest differs (AddResults).
+template <typename SuccessData>
+void MqttClient::Succeed(void* context, SuccessData* response) {
   auto* pending = static_cast<Pending*>(context);
   MqttClient* self = Claim(pending);
   if (self == nullptr) return;
@@ -21,51 +23,45 @@ void MqttClient::OnSuccess(void* context, MQTTAsync_successData* response) {
   event->request = pending->request;
   if (response != nullptr) {
     event->token = response->token;
+    AddResults(event.get(), *pending, *response);
     if (pending->kind == RequestKind::kConnect) {
       if (response->alt.connect.serverURI != nullptr) event->server_uri = response->alt.connect.serverURI;
       event->mqtt_version = response->alt.connect.MQTTVersion;
       event->session_present = response->alt.connect.sessionPresent != 0;
-    } else if (pending->kind == RequestKind::kSubscribe) {
-      if (pending->count == 1) {
-        event->list.push_back(response->alt.qos);
-      } else if (response->alt.qosList != nullptr) {
-        event->list.assign(response->alt.qosList, response->alt.qosList + pending->count);
-      }
     }
   }
   delete pending;
   self->Emit(std::move(event));
 }
 
-void MqttClient::OnSuccess5(void* context, MQTTAsync_successData5* response) {
-  auto* pending = static_cast<Pending*>(context);
-  MqttClient* self = Claim(pending);
-  if (self == nullptr) return;
-  auto event = std::make_unique<ClientEvent>();
-  event->request = pending->request;
-  if (response != nullptr) {
-    event->token = response->token;
-    event->reason_code = response->reasonCode;
-    event->properties = CopyProperties(response->properties);
-    if (pending->kind == RequestKind::kConnect) {
-      if (response->alt.connect.serverURI != nullptr) event->server_uri = response->alt.connect.serverURI;
-      event->mqtt_version = response->alt.connect.MQTTVersion;
-      event->session_present = response->alt.connect.sessionPresent != 0;
-    } else if (pending->kind == RequestKind::kSubscribe || pending->kind == RequestKind::kUnsubscribe) {
-      const auto& codes = pending->kind == RequestKind::kSubscribe ? response->alt.sub.reasonCodes
-                                                                   : response->alt.unsub.reasonCodes;
-      int count = pending->kind == RequestKind::kSubscribe ? response->alt.sub.reasonCodeCount
-                                                           : response->alt.unsub.reasonCodeCount;
-      // For one topic Paho sets the count but leaves the array uninitialised: use reasonCode.
-      if (pending->count > 1 && codes != nullptr && count > 0) {
-        event->list.assign(codes, codes + count);
-      } else {
-        event->list.push_back(response->reasonCode);
-      }
-    }
+void MqttClient::OnSuccess(void* context, MQTTAsync_successData* response) { Succeed(context, response); }
+
+void MqttClient::OnSuccess5(void* context, MQTTAsync_successData5* response) { Succeed(context, response); }
+
+void MqttClient::AddResults(ClientEvent* event, const Pending& pending,
+                            const MQTTAsync_successData& response) {
+  if (pending.kind != RequestKind::kSubscribe) return;
+  if (pending.count == 1) {
+    event->list.push_back(response.alt.qos);
+  } else if (response.alt.qosList != nullptr) {
+    event->list.assign(response.alt.qosList, response.alt.qosList + pending.count);
   }
-  delete pending;
-  self->Emit(std::move(event));
+}
+
+void MqttClient::AddResults(ClientEvent* event, const Pending& pending,
+                            const MQTTAsync_successData5& response) {
+  event->reason_code = response.reasonCode;
+  event->properties = CopyProperties(response.properties);
+  bool subscribe = pending.kind == RequestKind::kSubscribe;
+  if (!subscribe && pending.kind != RequestKind::kUnsubscribe) return;
+  const auto& codes = subscribe ? response.alt.sub.reasonCodes : response.alt.unsub.reasonCodes;
+  int count = subscribe ? response.alt.sub.reasonCodeCount : response.alt.unsub.reasonCodeCount;
+  // For one topic Paho sets the count but leaves the array uninitialised: use reasonCode.
+  if (pending.count > 1 && codes != nullptr && count > 0) {
+    event->list.assign(codes, codes + count);
+  } else {
+    event->list.push_back(response.reasonCode);
+  }
 }
 
 // Both failure structs carry token, code and message; v5 adds a reason code and properties.

@@ -1,6 +1,6 @@
-// The C side of a user persistence: owns the MQTTClient_persistence struct Paho calls,
-// forwards each callback to a JS ClientPersistence through a thread-safe function, and
-// blocks the calling C thread (with a deadline) until JS settles the call.
+// The C side of a user persistence: forwards store calls to a JS ClientPersistence through
+// a thread-safe function, and blocks the calling C thread (with a deadline) until JS
+// settles the call. Paho's callbacks themselves live in PahoPersistence.
 #pragma once
 
 #include <MQTTClientPersistence.h>
@@ -13,7 +13,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "key_ledger.h"
+#include "js_channel.h"
+#include "paho_persistence.h"
 #include "persistence_call.h"
 
 namespace paho_redis {
@@ -42,9 +43,9 @@ class PersistenceBridge : public std::enable_shared_from_this<PersistenceBridge>
   ~PersistenceBridge();
 
   // The struct to hand to MQTTAsync_create; valid while this object lives.
-  MQTTClient_persistence* persistence() { return &persistence_; }
+  MQTTClient_persistence* persistence() { return paho_.persistence(); }
   uint32_t timeout_ms() const { return timeout_ms_; }
-  KeyLedger::Stats ledger_stats() { return ledger_.stats(); }
+  KeyLedger::Stats ledger_stats() { return paho_.ledger_stats(); }
   uint64_t forwarded() const { return forwarded_.load(); }
 
   // JS thread: answers for call `id`. False if the call is no longer waiting.
@@ -66,49 +67,34 @@ class PersistenceBridge : public std::enable_shared_from_this<PersistenceBridge>
   static void ResetThreadFailures();
   static std::vector<ThreadFailure> TakeThreadFailures();
 
+  // Any thread: a new call for `op` on `key` (null: none).
+  CallPtr NewCall(PersistenceOp op, const char* key);
+  // Runs one call from a C thread: forward, wait, and on failure return false (the
+  // failure is also recorded for TakeThreadFailures).
+  bool Forward(const CallPtr& call);
+
  private:
   PersistenceBridge(uint32_t timeout_ms);
   friend void BridgeCallJs(Napi::Env env, Napi::Function dispatch, PersistenceBridge* self,
                            BridgeMessage* message);
-  using Tsfn = Napi::TypedThreadSafeFunction<PersistenceBridge, BridgeMessage, &BridgeCallJs>;
-  static void OnEnvCleanup(void* arg);
-
-  // Runs one callback from a C thread: forward, wait, and on failure return false.
-  bool Forward(const CallPtr& call);
+  // Environment teardown: nobody is left to hear failures; release every waiter.
+  void OnTeardown();
   bool ForwardAndWait(const CallPtr& call);
   void Report(PersistenceOp op, const std::string& key, CallFailure failure, std::string message);
   void ReportOnJsThread(Napi::Env env, PersistenceOp op, const std::string& key, CallFailure failure,
                         const std::string& message);
-  CallPtr NewCall(PersistenceOp op, const char* key);
-  // Command removes the KeyLedger deferred (see key_ledger.h).
-  void FlushDeferred();
-  bool ForwardRemove(const std::string& key);
-
-  // Paho's callbacks. `handle`/`context` are this object.
-  static int Open(void** handle, const char* client_id, const char* server_uri, void* context);
-  static int CloseStore(void* handle);
-  static int Put(void* handle, char* key, int bufcount, char* buffers[], int buflens[]);
-  static int Get(void* handle, char* key, char** buffer, int* buflen);
-  static int Remove(void* handle, char* key);
-  static int Keys(void* handle, char*** keys, int* nkeys);
-  static int Clear(void* handle);
-  static int ContainsKey(void* handle, char* key);
 
   const uint32_t timeout_ms_;
-  MQTTClient_persistence persistence_;
+  PahoPersistence paho_;
   std::atomic<uint64_t> next_id_{1};
   std::atomic<uint64_t> forwarded_{0};
-  KeyLedger ledger_;
 
-  std::mutex mutex_;  // guards open_, tsfn_ calls and calls_
-  bool open_ = false;
-  Tsfn tsfn_;
+  JsChannel<PersistenceBridge, BridgeMessage, &BridgeCallJs> channel_;
+  std::mutex mutex_;  // guards calls_
   std::unordered_map<uint64_t, CallPtr> calls_;
 
   // JS-thread-only state.
-  napi_env env_ = nullptr;
   Napi::FunctionReference on_failure_;
-  std::shared_ptr<PersistenceBridge>* cleanup_self_ = nullptr;
 };
 
 }  // namespace paho_redis

@@ -5,7 +5,6 @@
 #include <mutex>
 #include <thread>
 #include <unordered_map>
-#include <unordered_set>
 
 namespace paho_redis {
 
@@ -20,11 +19,6 @@ std::unordered_map<napi_env, std::shared_ptr<TraceSink>>& Sinks() {
   return *sinks;
 }
 
-std::unordered_set<napi_env>& HookedEnvs() {
-  static auto* envs = new std::unordered_set<napi_env>();
-  return *envs;
-}
-
 // Paho setters run off the JS thread, like every MQTTAsync_* call.
 void OffJsThread(std::function<void()> fn) { std::thread(std::move(fn)).join(); }
 
@@ -36,7 +30,7 @@ void TraceSink::OnPahoTrace(int level, char* message) {
     TraceSink& sink = *entry.second;
     if (level < sink.level_) continue;
     auto* line = new TraceLine{level, message != nullptr ? message : ""};
-    if (sink.tsfn_.NonBlockingCall(line) != napi_ok) delete line;
+    if (!sink.lines_.Send(line)) delete line;
   }
 }
 
@@ -60,29 +54,14 @@ void TraceSink::ApplyLevel() {
 }
 
 void TraceSink::Install(std::shared_ptr<TraceSink> sink, napi_env env) {
-  bool hook = false;
   {
     std::lock_guard<std::mutex> lock(g_sinks_mutex);
     Sinks()[env] = std::move(sink);
-    hook = HookedEnvs().insert(env).second;
   }
   ApplyLevel();
-  // Unregister at teardown, before the newest thread-safe function goes away: re-adding
-  // the hook puts it after that function's own hook, and hooks run in reverse order.
-  if (!hook) napi_remove_env_cleanup_hook(env, &TraceSink::OnEnvCleanup, env);
-  napi_add_env_cleanup_hook(env, &TraceSink::OnEnvCleanup, env);
 }
 
-void TraceSink::OnEnvCleanup(void* arg) {
-  auto* env = static_cast<napi_env>(arg);
-  {
-    std::lock_guard<std::mutex> lock(g_sinks_mutex);
-    HookedEnvs().erase(env);
-  }
-  Remove(env);
-}
-
-void TraceSink::Remove(napi_env env) {
+void TraceSink::Remove(napi_env env, bool explicitly) {
   std::shared_ptr<TraceSink> removed;
   {
     std::lock_guard<std::mutex> lock(g_sinks_mutex);
@@ -92,7 +71,11 @@ void TraceSink::Remove(napi_env env) {
     Sinks().erase(found);
   }
   ApplyLevel();
-  removed->tsfn_.Release();
+  if (explicitly) {
+    removed->lines_.Dispose();
+  } else {
+    removed->lines_.Close();
+  }
 }
 
 Napi::Value TraceSink::SetTrace(const Napi::CallbackInfo& info) {
@@ -100,15 +83,15 @@ Napi::Value TraceSink::SetTrace(const Napi::CallbackInfo& info) {
   int level = info[0].IsNumber() ? info[0].As<Napi::Number>().Int32Value() : 0;
   if (level < 0 || level > MQTTASYNC_TRACE_FATAL)
     throw Napi::RangeError::New(env, "trace level must be 0 (off) to 7");
-  Remove(env);
+  Remove(env, true);
   if (level == 0) return env.Undefined();
   if (!info[1].IsFunction())
     throw Napi::TypeError::New(env, "setTrace(level, logger) needs a logger function");
   auto sink = std::make_shared<TraceSink>();
   sink->level_ = level;
   sink->env_ = env;
-  sink->tsfn_ = Tsfn::New(env, info[1].As<Napi::Function>(), "paho-mqtt-redis:trace", 0, 1, sink.get());
-  sink->tsfn_.Unref(env);  // tracing alone must not keep the process alive
+  // Unref'd: tracing alone must not keep the process alive.
+  sink->lines_.Open(env, info[1].As<Napi::Function>(), "paho-mqtt-redis:trace", sink, &TraceSink::OnTeardown);
   Install(sink, env);
   return env.Undefined();
 }

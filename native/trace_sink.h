@@ -8,6 +8,8 @@
 #include <memory>
 #include <string>
 
+#include "js_channel.h"
+
 namespace paho_redis {
 
 struct TraceLine {
@@ -18,23 +20,23 @@ struct TraceLine {
 class TraceSink;
 void TraceCallJs(Napi::Env env, Napi::Function logger, TraceSink* sink, TraceLine* line);
 
-class TraceSink {
+class TraceSink : public std::enable_shared_from_this<TraceSink> {
  public:
   // setTrace(level, logger) installs this environment's sink; setTrace(0) removes it.
   static Napi::Value SetTrace(const Napi::CallbackInfo& info);
 
  private:
   friend void TraceCallJs(Napi::Env env, Napi::Function logger, TraceSink* sink, TraceLine* line);
-  using Tsfn = Napi::TypedThreadSafeFunction<TraceSink, TraceLine, &TraceCallJs>;
   static void OnPahoTrace(int level, char* message);
   static void Install(std::shared_ptr<TraceSink> sink, napi_env env);
-  static void Remove(napi_env env);
+  // Removes the environment's sink; `explicitly`: by setTrace, not by teardown.
+  static void Remove(napi_env env, bool explicitly);
   static void ApplyLevel();
-  static void OnEnvCleanup(void* arg);
+  void OnTeardown() { Remove(env_, false); }
 
   int level_ = 0;
   napi_env env_ = nullptr;
-  Tsfn tsfn_;
+  JsChannel<TraceSink, TraceLine, &TraceCallJs> lines_;
 };
 
 }  // namespace paho_redis

@@ -317,19 +317,30 @@ describe('persistence choices', () => {
     assert.equal((await inbox.count(1))[0].payload.toString(), 'none');
   });
 
-  it("Paho's file store { dir } works and is empty once everything is acknowledged", async () => {
+  it("Paho's file store { dir } keeps a queued message on disk and is empty once it is acknowledged", async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pmr-filestore-'));
     try {
       const clientId = uid('file');
-      const c = await client({ clientId, persistence: { dir } });
+      const c = await client({ clientId, persistence: { dir }, sendWhileDisconnected: true });
+      const storeDir = path.join(dir, `${clientId}-127.0.0.1-${broker.port}`);
+      // Published while disconnected: Paho must hold it as a queued command file (c-N.msg) until sent.
+      const offline = c.publish(uid('file/offline'), Buffer.from('offline'), { qos: 1 });
+      await waitFor(
+        () => fs.existsSync(storeDir) && fs.readdirSync(storeDir).some((f) => /^c-\d+\.msg$/.test(f)),
+        `a queued command file in ${storeDir}`,
+      );
+      const queued = fs.readdirSync(storeDir).find((f) => /^c-\d+\.msg$/.test(f))!;
+      assert.ok(
+        fs.readFileSync(path.join(storeDir, queued)).includes(Buffer.from('offline')),
+        'the file holds the payload',
+      );
       await c.connect({ cleanSession: false });
+      await offline;
       const inbox = new Inbox(c);
       const topic = uid('file');
       await c.subscribe(topic, { qos: 2 });
       await Promise.all([1, 2].map((qos) => c.publish(topic, Buffer.from(`q${qos}`), { qos: qos as 1 | 2 })));
       await inbox.count(2);
-      const storeDir = path.join(dir, `${clientId}-127.0.0.1-${broker.port}`);
-      assert.ok(fs.statSync(storeDir).isDirectory(), `Paho's per-client directory ${storeDir}`);
       await waitFor(
         () => fs.readdirSync(storeDir).length === 0,
         `empty ${storeDir} (has ${fs.readdirSync(storeDir).join(', ')})`,

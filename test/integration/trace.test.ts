@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { AsyncClient, setTraceLogger, type TraceLevel } from '../../src';
 import { startMosquitto, type MosquittoServer } from '../helpers/servers';
+import { waitFor } from '../fixtures/client-common';
 
 describe('Paho trace forwarding', () => {
   let broker: MosquittoServer;
@@ -21,7 +22,7 @@ describe('Paho trace forwarding', () => {
     await client.publish('trace/a', Buffer.from('x'), { qos: 1 });
     await client.disconnect({ timeout: 1000 });
     await client.close();
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await waitFor(() => lines.some(([, m]) => m.includes('-> DISCONNECT')), 'DISCONNECT traced');
     assert.ok(
       lines.some(([, m]) => m.includes('-> CONNECT')),
       'CONNECT traced',
@@ -41,7 +42,16 @@ describe('Paho trace forwarding', () => {
     await quiet.connect();
     await quiet.disconnect({ timeout: 1000 });
     await quiet.close();
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // Lines arrive in order: once a marker client's CONNECT reached a new logger, anything the
+    // quiet client traced would have arrived before it.
+    const marker: string[] = [];
+    setTraceLogger('protocol', (_level, message) => marker.push(message));
+    const probe = await AsyncClient.create({ serverURI: broker.url, clientId: `trace-marker-${process.pid}` });
+    await probe.connect();
+    await waitFor(() => marker.some((m) => m.includes('-> CONNECT')), 'marker CONNECT traced');
+    await probe.disconnect({ timeout: 1000 });
+    await probe.close();
+    setTraceLogger('off');
     assert.equal(lines.length, before, 'no lines after off');
   });
 

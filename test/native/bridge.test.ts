@@ -10,7 +10,7 @@ import { native, type DriverStepSpec } from '../../src/native';
 import { MemoryPersistence } from '../../src/persistence/memory';
 import { RedisPersistence } from '../../src/persistence/redis/redis-persistence';
 import { PersistenceError } from '../../src/errors';
-import type { ClientPersistence } from '../../src/persistence/client-persistence';
+import { PERSISTENCE_OPS, type ClientPersistence } from '../../src/persistence/client-persistence';
 import { startRedis, type RedisServer } from '../helpers/servers';
 import { buffersOf, customStore, harness, rcs, sleep, waitFor, type Harness } from '../fixtures/bridge-harness';
 
@@ -454,7 +454,8 @@ describe('bridge + RedisPersistence when Redis goes away', () => {
           ['ERR_PERSISTENCE_STORE', 'ERR_PERSISTENCE_TIMEOUT', 'ERR_PERSISTENCE_NO_SUCH_KEY'].includes(f.code),
           f.code,
         );
-        assert.ok(f.op.length > 0 && f.message.length > 0);
+        assert.ok((PERSISTENCE_OPS as readonly string[]).includes(f.op), `op ${f.op}`);
+        assert.match(f.message, /Redis|no such key|timed out/i, f.message);
       }
       assert.ok(
         h.failures.some((f) => f.code !== 'ERR_PERSISTENCE_NO_SUCH_KEY'),

@@ -117,6 +117,7 @@ describe('valgrind memcheck', () => {
       assert.deepEqual(
         result.results.map((r) => r.result.failures),
         [0, 0, 0],
+        `stress failures per worker: ${JSON.stringify(result.results)}`,
       );
     },
   );

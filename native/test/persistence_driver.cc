@@ -7,7 +7,7 @@
 #include <cstring>
 #include <thread>
 
-#include "persistence_bridge_wrap.h"
+#include "../persistence_bridge_wrap.h"
 
 namespace paho_redis {
 
@@ -166,7 +166,7 @@ Napi::Value PersistenceDriver::CallOnJsThread(const Napi::CallbackInfo& info) {
   step.key = info[2].IsString() ? info[2].As<Napi::String>().Utf8Value() : "c-1";
   step.client_id = "js-thread";
   step.server_uri = "tcp://localhost:1883";
-  void* handle = bridge.get();
+  void* handle = bridge->persistence()->context;
   RunStep(bridge->persistence(), &handle, step);
   return Napi::Number::New(info.Env(), step.rc);
 }
@@ -180,7 +180,7 @@ void PersistenceDriver::Execute() {
 }
 
 void PersistenceDriver::ExecuteScript() {
-  void* handle = bridge_.get();
+  void* handle = bridge_->persistence()->context;
   for (auto& step : steps_) RunStep(bridge_->persistence(), &handle, step);
 }
 
