@@ -7,18 +7,9 @@ import { AsyncClient } from '../../src';
 import { RedisStats, type RedisCost } from './redis-stats';
 import { flushIfSupported, publishWindowed, redisPersistence } from './stores';
 import type { TrialSpec } from './trial';
+import { waitFor } from '../../test/helpers/wait';
 
 const TOPIC = 'bench/publish';
-const POLL_MS = 20;
-
-async function waitFor(what: string, deadlineMs: number, check: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + deadlineMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-  }
-}
-
 function redisKind(spec: TrialSpec): 'redis' | 'redis-batched' | 'redis-sync' {
   if (spec.store !== 'redis' && spec.store !== 'redis-batched' && spec.store !== 'redis-sync')
     throw new Error(`this scenario runs RedisPersistence, not '${spec.store}'`);
@@ -43,10 +34,14 @@ export async function restoreFill(spec: TrialSpec & { clientId: string }): Promi
   await flushIfSupported(client);
   const redis = new Redis(spec.redisUrl);
   let stored = 0;
-  await waitFor(`${spec.messages} records in Redis`, 300_000, async () => {
-    stored = await redis.hlen(store.hashName!);
-    return stored >= spec.messages;
-  });
+  await waitFor(
+    async () => {
+      stored = await redis.hlen(store.hashName!);
+      return stored >= spec.messages;
+    },
+    `${spec.messages} records in Redis`,
+    300_000,
+  );
   await redis.quit();
   process.stdout.write(`${JSON.stringify({ stored })}\n`);
   process.exit(0);
@@ -82,9 +77,9 @@ export async function restore(spec: TrialSpec & { clientId: string }): Promise<R
     const connecting = process.hrtime.bigint();
     await client.connect({ cleanSession: false, maxInflight: spec.maxInflight });
     await waitFor(
+      async () => (await client.getPendingTokens()).length === 0,
       'the restored messages to complete',
       300_000,
-      async () => (await client.getPendingTokens()).length === 0,
     );
     await flushIfSupported(client);
     drainSeconds = Number(process.hrtime.bigint() - connecting) / 1e9;
