@@ -188,7 +188,9 @@ async function main(): Promise<void> {
         `restore of ${restore.messages} pending QoS 1 messages: create ${restore.createSeconds.median.toFixed(2)} s (${restore.createSeconds.min.toFixed(2)}-${restore.createSeconds.max.toFixed(2)}), Redis at create ${JSON.stringify(restore.redisCommandsAtCreate)}; then (first run) connect and send them all: ${restore.drainSeconds?.toFixed(2)} s`,
       soak &&
         `soak: ${soak.messages} QoS 1 messages at ${Math.round(soak.msgPerSec)} msg/s; RSS ${(soak.baselineRssKb / 1024).toFixed(0)} MB after 10%, max deviation after it ${(soak.deviation * 100).toFixed(1)}%`,
-    ].filter(Boolean);
+    ]
+      .filter(Boolean)
+      .map((line) => `- ${line}`);
     const text = [`## Publish throughput\n${heading}\n`, table, '', ...scenarioLines, '', targetTable, ''].join('\n');
     console.log(`\n${text}`);
     fs.mkdirSync(outDir, { recursive: true });

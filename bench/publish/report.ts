@@ -146,19 +146,20 @@ export function evaluateTargets(
       met: x >= atLeast,
     });
   };
-  const b = batchedId === 'redis' ? 'RedisPersistence as is (no durability option yet)' : "'batched'";
+  const b = batchedId === 'redis' ? 'RedisPersistence as is (no durability option yet)' : "Redis 'batched'";
   ratio(`${b}: QoS 1 >= 0.5x Paho C none`, get(batchedId, 1), get('paho-c-none', 1), 0.5);
   ratio(`${b}: QoS 1 >= 5x Paho C file`, get(batchedId, 1), get('paho-c-file', 1), 5);
   ratio(`${b}: QoS 1 >= 2x MQTT.js + mqtt-level-store`, get(batchedId, 1), mqttjsLevel(1), 2);
   ratio(`${b}: QoS 2 >= 0.25x Paho C none`, get(batchedId, 2), get('paho-c-none', 2), 0.25);
   ratio(`${b}: QoS 2 >= 5x Paho C file`, get(batchedId, 2), get('paho-c-file', 2), 5);
-  ratio("'sync': QoS 1 >= 1x Paho C file", get(syncId, 1), get('paho-c-file', 1), 1);
+  ratio("Redis 'sync': QoS 1 >= 1x Paho C file", get(syncId, 1), get('paho-c-file', 1), 1);
   for (const qos of [1, 2] as const)
     ratio(`MemoryPersistence QoS ${qos} >= 0.8x AsyncClient 'none'`, get('memory', qos), get('none', qos), 0.8);
+  const labelOf = (id: string): string => rows.find((r) => r.publisher === id)?.label ?? id;
   for (const id of ['none', batchedId])
     for (const qos of [1, 2] as const)
       ratio(
-        `${id} QoS ${qos}: default maxInflight >= 0.8x maxInflight 100`,
+        `${labelOf(id)} QoS ${qos}: default maxInflight >= 0.8x maxInflight 100`,
         get(id, qos, 'default'),
         get(id, qos),
         0.8,
