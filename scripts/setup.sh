@@ -10,7 +10,7 @@ SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 PACKAGES=(libpaho-mqtt-dev libssl-dev redis-server redis-tools mosquitto mosquitto-clients
-          build-essential python3 make g++ openssl valgrind clang-format)
+          build-essential python3 make g++ openssl valgrind clang-format cmake)
 missing=()
 for pkg in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -41,4 +41,4 @@ if [ -z "${npm_config_nodedir:-}" ]; then
 fi
 npm ci --no-audit --no-fund --loglevel=error   # runs the addon build (install script)
 npm run --silent build:ts
-echo "setup: done ($(node -p "require('./dist/src/index.js').pahoVersion().Version") Paho C, Node $(node -v))"
+echo "setup: done ($(node -p "require('./dist/index.js').pahoVersion().Version") Paho C, Node $(node -v))"

@@ -45,7 +45,15 @@ export type PersistenceErrorCode =
   /** Redis refused the credentials or the connection. */
   | 'ERR_PERSISTENCE_CONNECTION';
 
-export type ErrorCode = PahoErrorCode | PersistenceErrorCode | 'ERR_INVALID_ARG' | 'ERR_CLIENT_CLOSED';
+export type ErrorCode =
+  | PahoErrorCode
+  | PersistenceErrorCode
+  | 'ERR_INVALID_ARG'
+  | 'ERR_CLIENT_CLOSED'
+  /** A connect() waiting for an automatic reconnect was ended by disconnect(). */
+  | 'ERR_CONNECT_ABORTED'
+  /** No prebuild or local build of the native addon loads in this process (the message says why for each). */
+  | 'ERR_ADDON_NOT_LOADED';
 
 /** Base class: `code` is stable across releases; `message` is for humans. */
 export class PahoMqttRedisError extends Error {

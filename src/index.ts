@@ -1,12 +1,24 @@
 export {
   AsyncClient,
-  type Message,
   type PublishOptions,
   type PublishResult,
   type SubscribeOptions,
   type ConnectResult,
   type DisconnectOptions,
 } from './client/async-client';
+export {
+  CLIENT_CHANNEL,
+  STORE_CHANNEL,
+  type ClientEvents,
+  type ClientDiagnostic,
+  type StoreDiagnostic,
+  type ConnectedInfo,
+  type Message,
+  type ReconnectingInfo,
+  type ResubscribedInfo,
+} from './client/events';
+export type { MessagesOptions } from './client/message-iterator';
+export type { ClientStats } from './client/stats';
 export type { CreateOptions, ConnectOptions, SslOptions, WillOptions, QoS, PersistenceChoice } from './client/options';
 export type { MqttProperties } from './client/properties';
 export type { ClientPersistence, MaybePromise, PersistenceOp } from './persistence/client-persistence';
@@ -17,6 +29,7 @@ export {
   type EncryptionOptions,
   type AckReplicasOptions,
   type ReencryptResult,
+  type RedisClient,
 } from './persistence/redis/redis-persistence';
 export {
   PahoMqttRedisError,

@@ -2,8 +2,7 @@
  * The one module that loads the native addon, and the typed surface of what it exports.
  * Everything else in src/ imports from here; nothing else touches the addon.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import { loadAddon } from './load-addon';
 
 export type NativeOpIndex = 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7;
 
@@ -189,35 +188,4 @@ export interface NativeAddon {
   setTrace(level: number, logger?: (level: number, message: string) => void): void;
 }
 
-/** The package root: the nearest folder above this module holding binding.gyp (dist/ and out/src/ differ in depth). */
-function packageRoot(): string {
-  for (let dir = __dirname; ; dir = path.dirname(dir)) {
-    if (fs.existsSync(path.join(dir, 'binding.gyp'))) return dir;
-    if (path.dirname(dir) === dir) return path.resolve(__dirname, '..');
-  }
-}
-
-function load(): NativeAddon {
-  const root = packageRoot();
-  const candidates = [
-    process.env.PAHO_MQTT_REDIS_ADDON,
-    path.join(root, 'build', 'Release', 'paho_mqtt_redis.node'),
-    path.join(root, 'build', 'Debug', 'paho_mqtt_redis.node'),
-  ].filter((p): p is string => Boolean(p));
-  const errors: string[] = [];
-  for (const candidate of candidates) {
-    try {
-      return require(candidate) as NativeAddon;
-    } catch (error) {
-      const e = error as NodeJS.ErrnoException;
-      if (e.code !== 'MODULE_NOT_FOUND') throw error;
-      errors.push(candidate);
-    }
-  }
-  throw new Error(
-    `paho-mqtt-redis: the native addon is not built (looked in ${errors.join(', ')}). ` +
-      'Run `npm run build:native` (needs libpaho-mqtt-dev and a C++ toolchain).',
-  );
-}
-
-export const native: NativeAddon = load();
+export const native: NativeAddon = loadAddon<NativeAddon>();

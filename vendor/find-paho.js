@@ -3,11 +3,13 @@
 // Finds the Eclipse Paho MQTT C library (libpaho-mqtt3as) for binding.gyp, for the host or
 // for a cross sysroot, and checks its version is new enough (>= 1.3.6: MQTTAsync_malloc).
 //
-//   node vendor/find-paho.js include|libdir|version [target_arch]
+//   node vendor/find-paho.js include|libdir|version|libraries [target_arch]
 //
 // Environment:
 //   PAHO_MQTT_C_ROOT   a prefix holding include/ and lib/ (a local Paho build), or
 //   PAHO_SYSROOT       a cross sysroot with Debian's libpaho-mqtt-dev:<arch> (default: /)
+//   PAHO_STATIC=1      link libpaho-mqtt3as.a into the addon (prebuilds do), so the board needs no
+//                      Paho, only OpenSSL; its symbols stay private to the addon
 const fs = require('node:fs');
 const path = require('node:path');
 
@@ -52,24 +54,45 @@ function atLeast(version, min) {
   return true;
 }
 
+const STATIC_ARCHIVE = 'libpaho-mqtt3as.a';
+
+function wantsStatic() {
+  return ['1', 'true', 'yes', 'on'].includes(String(process.env.PAHO_STATIC || '').toLowerCase());
+}
+
 function find(arch) {
+  const linkStatic = wantsStatic();
+  const libraryFiles = linkStatic ? [STATIC_ARCHIVE] : ['libpaho-mqtt3as.so', STATIC_ARCHIVE];
   for (const c of candidates(arch)) {
     if (!fs.existsSync(path.join(c.include, 'MQTTAsync.h'))) continue;
-    const libdir = c.libdirs.find((d) => fs.existsSync(path.join(d, 'libpaho-mqtt3as.so')) || fs.existsSync(path.join(d, 'libpaho-mqtt3as.a')));
+    const libdir = c.libdirs.find((d) => libraryFiles.some((file) => fs.existsSync(path.join(d, file))));
     if (!libdir) continue;
     const version = readVersion(libdir, c.include);
     if (!atLeast(version, MIN_VERSION)) fail(`Paho MQTT C ${version} found in ${libdir}; version >= ${MIN_VERSION.join('.')} is needed (MQTTAsync_malloc)`);
-    return { include: c.include, libdir, version };
+    return { include: c.include, libdir, version, libraries: libraries(libdir, linkStatic) };
   }
-  fail(`Paho MQTT C (MQTTAsync.h and libpaho-mqtt3as) not found for ${arch}. On Debian/Ubuntu: apt-get install libpaho-mqtt-dev` +
+  const wanted = linkStatic ? `MQTTAsync.h and ${STATIC_ARCHIVE} (PAHO_STATIC is set)` : 'MQTTAsync.h and libpaho-mqtt3as';
+  fail(`Paho MQTT C (${wanted}) not found for ${arch}. On Debian/Ubuntu: apt-get install libpaho-mqtt-dev` +
     ` (cross: libpaho-mqtt-dev:<arch> and PAHO_SYSROOT=/), or set PAHO_MQTT_C_ROOT to a Paho install prefix.`);
+}
+
+// Linker arguments for binding.gyp: the shared library with an rpath to where it was found, or the
+// static archive followed by the OpenSSL it needs, with Paho's symbols kept out of the addon's
+// exports (--exclude-libs) so they cannot clash with another copy of Paho in the process.
+function libraries(libdir, linkStatic) {
+  if (linkStatic) {
+    return [path.join(libdir, STATIC_ARCHIVE), '-lssl', '-lcrypto', `-Wl,--exclude-libs,${STATIC_ARCHIVE}`];
+  }
+  return [`-L${libdir}`, '-lpaho-mqtt3as', `-Wl,-rpath,${libdir}`];
 }
 
 if (require.main === module) {
   const [what, arch] = process.argv.slice(2);
   const found = find(arch || process.arch);
-  if (!(what in found)) fail(`usage: find-paho.js include|libdir|version [arch]`);
-  process.stdout.write(found[what]);
+  if (!(what in found)) fail(`usage: find-paho.js include|libdir|version|libraries [arch]`);
+  const value = found[what];
+  // binding.gyp reads the list through <!@(...), which splits it on whitespace.
+  process.stdout.write(Array.isArray(value) ? value.join(' ') : value);
 }
 
-module.exports = { find, atLeast };
+module.exports = { find, atLeast, libraries };

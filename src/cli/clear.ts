@@ -1,6 +1,16 @@
 /** `clear`: deletes one client's hash, after confirmation. */
 import * as readline from 'node:readline';
-import { CONNECTION_OPTIONS, type CliIO, entries, parse, printable, redisUrl, targetHash, withRedis } from './common';
+import {
+  CONNECTION_OPTIONS,
+  type CliIO,
+  entries,
+  missingHashHint,
+  parse,
+  printable,
+  redisUrl,
+  targetHash,
+  withRedis,
+} from './common';
 import { CLEAR_HELP } from './help';
 
 function ask(io: CliIO, question: string): Promise<string> {
@@ -29,7 +39,7 @@ export async function clearCommand(args: string[], io: CliIO): Promise<number> {
   return withRedis(url, async (redis) => {
     const count = await redis.hlen(hash);
     if (count === 0) {
-      io.stdout.write(`nothing to remove: hash ${printable(hash)} is empty or does not exist\n`);
+      io.stdout.write(`nothing to remove: ${missingHashHint(hash)}`);
       return 0;
     }
     io.stdout.write(`hash ${printable(hash)} holds ${entries(count)}\n`);

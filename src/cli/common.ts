@@ -1,7 +1,7 @@
 /** What the inspect and clear commands share: arguments, the target hash, the Redis connection, output. */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import Redis from 'ioredis';
-import { DEFAULT_KEY_PREFIX, hashName } from '../persistence/redis/options';
+import { DEFAULT_KEY_PREFIX, hashName, pahoServerURI } from '../persistence/redis/options';
 import { maskUrlCredentials, redactUrl } from '../persistence/redis/redaction';
 import { DEFAULT_REDIS_URL } from './help';
 
@@ -58,7 +58,8 @@ export function targetHash(v: Values): string {
     throw new UsageError('give --client-id and --server-uri, or --hash');
   }
   if (clientId === '' || serverUri === '') throw new UsageError('--client-id and --server-uri must not be empty');
-  return hashName(prefix, clientId, serverUri);
+  // Paho names the store after the URI without its scheme; accept the URI as the client was given it.
+  return hashName(prefix, clientId, pahoServerURI(serverUri));
 }
 
 export function redisUrl(v: Values): string {
@@ -101,6 +102,14 @@ export async function withRedis<T>(url: string, fn: (redis: Redis) => Promise<T>
   } finally {
     redis.disconnect();
   }
+}
+
+/** Said when a hash is missing: Redis deletes a hash with its last field, and names are easy to get wrong. */
+export function missingHashHint(hash: string): string {
+  return (
+    `hash ${printable(hash)} does not exist: nothing is in flight for that client, or the name differs ` +
+    "(it is ${keyPrefix}${clientId}:${serverURI without scheme}; 'paho-mqtt-redis inspect --list' shows the hashes)\n"
+  );
 }
 
 export const entries = (n: number): string => `${n} entr${n === 1 ? 'y' : 'ies'}`;

@@ -8,6 +8,10 @@ Commands:
   clear     delete the hash holding one client's records
   demo      run the demo
 
+Options:
+  -h, --help     show this help
+  -V, --version  print the version
+
 Run 'paho-mqtt-redis <command> --help' for the options of a command.
 `;
 
@@ -15,8 +19,9 @@ export const CONNECTION_HELP = `Connection:
   --url URL                 Redis URL (default ${DEFAULT_REDIS_URL}, or $PAHO_MQTT_REDIS_URL)
   --key-prefix P            prefix of the hash names (default: none, like RedisPersistence)
 Target (one of):
-  --client-id ID --server-uri URI   the hash \${prefix}\${clientId}:\${serverURI}
-  --hash NAME                       a hash name, used as given
+  --client-id ID --server-uri URI   the hash \${prefix}\${clientId}:\${serverURI}; the URI as given to
+                                    AsyncClient (tcp://host:1883) or as Paho names it (host:1883)
+  --hash NAME                       a hash name, used as given (e.g. sensor-7:127.0.0.1:1883)
 `;
 
 export const INSPECT_HELP = `Usage: paho-mqtt-redis inspect (--client-id ID --server-uri URI | --hash NAME) [options]
@@ -27,6 +32,7 @@ PUBREL (sc-), received QoS 2 PUBLISH (r-) and undelivered inbound messages (q-).
 
 ${CONNECTION_HELP}Options:
   --json                    print a JSON array instead of a table
+  --payload                 show a preview of each payload (text, or hex when not printable)
   --list                    list the hashes matching \${prefix}*:* with their entry counts
   --encryption-key-file F   key for encrypted values: 32 raw bytes, 64 hex digits or base64
   --key-id K                the keyId of that key (required with --encryption-key-file)

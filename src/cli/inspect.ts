@@ -8,6 +8,7 @@ import {
   type CliIO,
   UsageError,
   entries,
+  missingHashHint,
   parse,
   printable,
   redisUrl,
@@ -82,8 +83,27 @@ export function decodeEntries(hash: string, entries: Record<string, Buffer>, enc
     });
 }
 
-export function formatRows(rows: InspectRow[]): string {
+const PREVIEW_BYTES = 32;
+
+/** The first bytes of a payload: quoted text when it is printable UTF-8, else hex. */
+export function payloadPreview(payload: Buffer): string {
+  const head = payload.subarray(0, PREVIEW_BYTES);
+  const more = payload.length > PREVIEW_BYTES ? '...' : '';
+  const text = head.toString('utf8');
+  // A multi-byte character cut at the end shows as U+FFFD: drop that tail, not the whole preview.
+  const whole = more ? text.replace(/\uFFFD{1,3}$/, '') : text;
+  if (!whole.includes('\uFFFD') && !/[\x00-\x08\x0e-\x1f\x7f]/.test(whole)) return JSON.stringify(whole) + more;
+  return `0x${head.toString('hex')}${more}`;
+}
+
+export function formatRows(rows: InspectRow[], previews = false): string {
   const cell = (v: number | null | undefined): string => (v === undefined || v === null ? '-' : String(v));
+  const payload = (r: InspectRow): string => {
+    if (r.payloadSize === undefined) return '-';
+    return previews && r.payload !== undefined
+      ? `${r.payloadSize} B ${payloadPreview(r.payload)}`
+      : `${r.payloadSize} B`;
+  };
   return table(
     ['KEY', 'KIND', 'ID/SEQ', 'TOPIC', 'QOS', 'PAYLOAD', 'NOTE'],
     rows.map((r) => [
@@ -92,7 +112,7 @@ export function formatRows(rows: InspectRow[]): string {
       cell(r.number),
       r.topic === undefined ? '-' : printable(r.topic),
       cell(r.qos),
-      r.payloadSize === undefined ? '-' : `${r.payloadSize} B`,
+      payload(r),
       note(r),
     ]),
   );
@@ -105,6 +125,7 @@ export async function inspectCommand(args: string[], io: CliIO): Promise<number>
     list: { type: 'boolean' },
     'encryption-key-file': { type: 'string' },
     'key-id': { type: 'string' },
+    payload: { type: 'boolean' },
   });
   if (v.help) {
     io.stdout.write(INSPECT_HELP);
@@ -156,13 +177,16 @@ export async function inspectCommand(args: string[], io: CliIO): Promise<number>
   }
   const rows = decodeEntries(hash, await withRedis(url, (redis) => redis.hgetallBuffer(hash)), encryptor);
   if (v.json) {
-    // Sizes, not payload bytes: inspect describes records, it does not dump messages.
-    io.stdout.write(JSON.stringify(rows, (name, value: unknown) => (name === 'payload' ? undefined : value), 2) + '\n');
+    // Sizes, not payload bytes (inspect describes records), unless --payload asks for previews.
+    const json = rows.map(({ payload, ...row }) =>
+      v.payload && payload !== undefined ? { ...row, payloadPreview: payloadPreview(payload) } : row,
+    );
+    io.stdout.write(JSON.stringify(json, null, 2) + '\n');
   } else if (rows.length === 0) {
-    io.stdout.write(`hash ${printable(hash)} is empty or does not exist\n`);
+    io.stdout.write(missingHashHint(hash));
   } else {
     io.stdout.write(`hash ${printable(hash)}: ${entries(rows.length)}\n`);
-    io.stdout.write(formatRows(rows));
+    io.stdout.write(formatRows(rows, v.payload === true));
   }
   return 0;
 }

@@ -3,11 +3,13 @@
  * paho-mqtt-redis command line: inspect and clear the Redis hashes RedisPersistence writes,
  * and run the demo. Exit codes: 0 success, 1 failure (Redis, I/O, declined), 2 usage error.
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { maskUrlCredentials, SecretRedactor } from '../persistence/redis/redaction';
 import { clearCommand } from './clear';
 import { type CliIO, UsageError, secretsOf } from './common';
 import { demoUsage, runDemo } from './demo/demo';
-import { CLEAR_HELP, DEMO_HELP, INSPECT_HELP, USAGE } from './help';
+import { DEMO_HELP, USAGE } from './help';
 import { inspectCommand } from './inspect';
 
 export type { CliIO } from './common';
@@ -19,8 +21,6 @@ async function demoCommand(args: string[], io: CliIO): Promise<number> {
   }
   return runDemo(args, io);
 }
-
-const HELP: Record<string, string> = { inspect: INSPECT_HELP, clear: CLEAR_HELP, demo: DEMO_HELP };
 
 const COMMANDS: Record<string, (args: string[], io: CliIO) => Promise<number>> = {
   inspect: inspectCommand,
@@ -36,27 +36,42 @@ export async function main(
   const secrets = argv.flatMap((a) => secretsOf(a.startsWith('--url=') ? a.slice(6) : a));
   const redactor = new SecretRedactor(secrets);
   const safe = (s: string): string => redactor.redact(maskUrlCredentials(s));
-  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+  // Help goes to stdout when asked for; an error is one message on stderr and a pointer to the help.
+  const usageError = (message: string, helpCommand: string): number => {
+    io.stderr.write(safe(`${message}\n`) + `Run 'paho-mqtt-redis ${helpCommand}--help' for usage.\n`);
+    return 2;
+  };
+  if (command === '--version' || command === '-V') {
+    io.stdout.write(`${packageVersion()}\n`);
+    return 0;
+  }
+  if (command === undefined) return usageError('paho-mqtt-redis: no command given (inspect, clear or demo)', '');
+  if (command === '--help' || command === '-h' || command === 'help') {
     const sub = command === 'help' ? rest[0] : undefined;
     if (sub !== undefined && COMMANDS[sub]) return COMMANDS[sub](['--help'], io);
-    (command === undefined ? io.stderr : io.stdout).write(USAGE);
-    return command === undefined ? 2 : 0;
+    io.stdout.write(USAGE);
+    return 0;
   }
   const run = COMMANDS[command];
-  if (run === undefined) {
-    io.stderr.write(safe(`paho-mqtt-redis: unknown command '${command}'\n\n`) + USAGE);
-    return 2;
-  }
+  if (run === undefined) return usageError(`paho-mqtt-redis: unknown command '${command}'`, '');
   try {
     return await run(rest, io);
   } catch (err) {
-    if (err instanceof UsageError) {
-      io.stderr.write(safe(`paho-mqtt-redis ${command}: ${err.message}\n\n`) + HELP[command]);
-      return 2;
-    }
+    if (err instanceof UsageError) return usageError(`paho-mqtt-redis ${command}: ${err.message}`, `${command} `);
     io.stderr.write(safe(`paho-mqtt-redis ${command}: ${err instanceof Error ? err.message : String(err)}\n`));
     return 1;
   }
+}
+
+/** This package's version, from its package.json (found above dist/cli or out/src/cli). */
+function packageVersion(): string {
+  for (let dir = __dirname; path.dirname(dir) !== dir; dir = path.dirname(dir)) {
+    const file = path.join(dir, 'package.json');
+    if (!fs.existsSync(file)) continue;
+    const pkg = JSON.parse(fs.readFileSync(file, 'utf8')) as { name?: string; version?: string };
+    if (pkg.name === 'paho-mqtt-redis' && pkg.version) return pkg.version;
+  }
+  return 'unknown';
 }
 
 if (require.main === module) {

@@ -3,97 +3,76 @@
  * command thread; Paho's callbacks arrive as events; persistence goes to any store.
  */
 import { EventEmitter } from 'node:events';
-import {
-  PahoError,
-  PahoMqttRedisError,
-  PersistenceError,
-  invalidArg,
-  pahoErrorCode,
-  type PersistenceErrorCode,
-} from '../errors';
+import { PahoError, PahoMqttRedisError, invalidArg } from '../errors';
 import { native, type NativeClientEvent, type NativeMqttClient } from '../native';
-import { assertClientPersistence, type ClientPersistence } from '../persistence/client-persistence';
+import type { ClientPersistence } from '../persistence/client-persistence';
+import { choosePersistence, claimStore, releaseStore } from './persistence-choice';
+import { NativeRequests, type ResultEvent } from './requests';
 import { fromNativeProperties, type MqttProperties, toNativeProperties } from './properties';
 import { StoreBridge } from '../persistence/store-bridge';
 import {
   type ConnectOptions,
   type CreateOptions,
-  type QoS,
+  type DisconnectOptions,
+  type PublishOptions,
+  type ReconnectPolicy,
+  type SubscribeOptions,
+  reconnectPolicy,
   toConnectSpec,
   toCreateSpec,
+  toPublishSpec,
+  toSubscribeLists,
   validateClientId,
-  validateQoS,
   validateTopicFilter,
-  validateTopicName,
 } from './options';
+import {
+  type ClientEvents,
+  type ConnectResult,
+  type Message,
+  type PublishResult,
+  publishClient,
+  publishStore,
+  toMessage,
+} from './events';
+import { type MessagesOptions, messageIterator } from './message-iterator';
+import { Reconnector } from './reconnect';
+import { SubscriptionRegistry } from './subscriptions';
+import { ClientCounters, type ClientStats } from './stats';
 
-export interface Message {
-  topic: string;
-  payload: Buffer;
-  qos: QoS;
-  retained: boolean;
-  dup: boolean;
-  properties?: MqttProperties;
-}
-export interface PublishOptions {
-  qos?: QoS;
-  retained?: boolean;
-  properties?: MqttProperties;
-}
-export interface PublishResult {
-  token: number;
-}
-export interface SubscribeOptions {
-  qos?: QoS;
-  noLocal?: boolean;
-  retainAsPublished?: boolean;
-  retainHandling?: 0 | 1 | 2;
-  properties?: MqttProperties;
-}
-export interface ConnectResult {
-  serverURI: string;
-  mqttVersion: number;
-  sessionPresent: boolean;
-  properties?: MqttProperties;
-}
-export interface DisconnectOptions {
-  timeout?: number;
-  reasonCode?: number;
-  properties?: MqttProperties;
-}
+export type { SubscribeOptions, PublishOptions, DisconnectOptions } from './options';
+export type { ConnectResult, PublishResult } from './events';
 
-type ResultEvent = Extract<NativeClientEvent, { type: 'result' }>;
-interface Pending {
-  resolve(event: ResultEvent): void;
-  reject(error: Error): void;
-}
+const noop = (): void => undefined;
 
-/** Stores in use by a live client: a store instance holds one client's keyspace. */
-const storesInUse = new WeakSet<object>();
-
-// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging -- typed overloads of EventEmitter.on
-export interface AsyncClient {
-  on(event: 'message', listener: (message: Message) => void): this;
-  on(event: 'connected', listener: (info: { cause: string }) => void): this;
-  on(event: 'connectionLost', listener: (cause: string) => void): this;
-  on(event: 'disconnected', listener: (info: { reasonCode: number; properties?: MqttProperties }) => void): this;
-  on(event: 'deliveryComplete', listener: (token: number) => void): this;
-  on(event: 'persistenceError', listener: (error: PersistenceError) => void): this;
-}
-
-// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging -- see the interface above
-export class AsyncClient extends EventEmitter {
+/** Events are typed: `on`, `once` and `off` know each event's arguments (see ClientEvents). */
+export class AsyncClient extends EventEmitter<ClientEvents> {
   readonly serverURI: string;
   readonly clientId: string;
   readonly mqttVersion: 3 | 4 | 5;
   private readonly native: NativeMqttClient;
   private readonly bridge: StoreBridge | undefined;
-  private readonly pending = new Map<number, Pending>();
-  private nextRequest = 1;
+  private readonly requests: NativeRequests;
   private sessionActive = false;
   private refed = false;
   private allowRef = true;
   private closing: Promise<void> | undefined;
+  private connection: ConnectResult | undefined;
+  /** A user connect() until it settles (with retryFirstConnect: until a retry succeeds). */
+  private connecting: Promise<ConnectResult> | undefined;
+  /** The native connect request in flight (connect() or a reconnect attempt). */
+  private connectRequest: Promise<unknown> | undefined;
+  private connectSpec: ReturnType<typeof toConnectSpec> | undefined;
+  private policy: ReconnectPolicy | undefined;
+  private readonly reconnector = new Reconnector<ConnectResult>({
+    attempt: () => this.connectOnce('reconnect'),
+    scheduled: (attempt, delayMs, error) => {
+      this.emit('reconnecting', { attempt, delayMs, error });
+      publishClient({ clientId: this.clientId, event: 'reconnecting', detail: { attempt, delayMs, error } });
+    },
+    refed: () => this.allowRef,
+  });
+  private readonly subscriptions = new SubscriptionRegistry();
+  private readonly counters = new ClientCounters();
 
   private constructor(options: CreateOptions, store: ClientPersistence | undefined) {
     super();
@@ -105,18 +84,18 @@ export class AsyncClient extends EventEmitter {
       new StoreBridge(store, {
         operationTimeoutMs: options.operationTimeoutMs,
         claimCommandPuts: true,
-        onFailure: (error) => this.emit('persistenceError', error),
+        onFailure: (error) => {
+          this.counters.persistenceErrors += 1;
+          publishStore({ clientId: this.clientId, event: 'failure', error });
+          this.emit('persistenceError', error);
+        },
       });
-    this.native = new native.MqttClient((event) => {
-      try {
-        this.onNativeEvent(event);
-      } catch (error) {
-        // A throwing listener must surface like any other uncaught error, not inside native code.
-        process.nextTick(() => {
-          throw error;
-        });
-      }
-    }, this.bridge?.native ?? null);
+    this.requests = new NativeRequests(this.bridge, () => this.updateRef());
+    // A throwing listener must surface like any other uncaught error, not inside native code.
+    this.native = new native.MqttClient(
+      (event) => surfaceThrows(() => this.onNativeEvent(event)),
+      this.bridge?.native ?? null,
+    );
   }
 
   /** Creates the Paho client; with a store, Paho opens it and restores pending messages. */
@@ -124,34 +103,10 @@ export class AsyncClient extends EventEmitter {
     if (options === null || typeof options !== 'object')
       throw invalidArg('AsyncClient.create(options): options must be an object');
     validateClientId(options.clientId);
-    const persistence = options.persistence ?? 'none';
-    let type: 0 | 1 | 2;
-    let dir: string | undefined;
-    let store: ClientPersistence | undefined;
-    if (persistence === 'none') {
-      type = 1;
-    } else if (
-      typeof persistence === 'object' &&
-      persistence !== null &&
-      'dir' in persistence &&
-      typeof persistence.dir === 'string' &&
-      !('put' in persistence)
-    ) {
-      if (persistence.dir.length === 0) throw invalidArg('persistence.dir must be a non-empty path');
-      type = 0;
-      dir = persistence.dir;
-    } else {
-      assertClientPersistence(persistence, 'persistence');
-      if (storesInUse.has(persistence))
-        throw invalidArg(
-          'this persistence store is already used by another live client; give each client its own store instance',
-        );
-      type = 2;
-      store = persistence;
-    }
+    const { type, dir, store } = choosePersistence(options.persistence);
     const spec = toCreateSpec(options, type, dir);
     const client = new AsyncClient(options, store);
-    if (store) storesInUse.add(store);
+    if (store) claimStore(store);
     try {
       await client.request('create', (id) => client.native.open(id, spec));
     } catch (error) {
@@ -165,39 +120,99 @@ export class AsyncClient extends EventEmitter {
     return this.closing !== undefined;
   }
 
+  /** Whether the client is connected, as last reported by Paho (isConnected() asks Paho). */
+  get connected(): boolean {
+    return this.connection !== undefined;
+  }
+
+  /**
+   * Connects. On a connected client it resolves at once with the connection in force, and while
+   * a connect or an automatic reconnect is under way it waits for that (the options are not
+   * applied then: disconnect first to change them).
+   */
   async connect(options: ConnectOptions = {}): Promise<ConnectResult> {
+    if (this.closing) throw closedError('connect');
     const spec = toConnectSpec(options, this.mqttVersion, this.serverURI);
-    const event = await this.request('connect', (id) => this.native.connect(id, spec));
-    this.sessionActive = true;
-    this.updateRef();
-    return {
+    const policy = reconnectPolicy(options);
+    if (this.connection) return this.connection;
+    if (this.connecting) return this.connecting;
+    if (this.reconnector.active) return this.reconnector.waitForSuccess();
+    this.connectSpec = spec;
+    this.policy = policy;
+    const connecting = this.connectOnce('connect').catch((error: Error) => {
+      if (this.closing) throw closedError('connect'); // Paho discarded it (rc -11) when close() destroyed the client
+      if (!policy.retryFirstConnect || this.policy !== policy) throw error;
+      publishClient({ clientId: this.clientId, event: 'connectFailed', detail: error });
+      const waiting = this.reconnector.waitForSuccess();
+      this.reconnector.schedule(policy, error);
+      return waiting;
+    });
+    this.connecting = connecting;
+    const clear = (): void => {
+      if (this.connecting === connecting) this.connecting = undefined;
+    };
+    connecting.then(clear, clear);
+    return connecting;
+  }
+
+  private async connectOnce(cause: 'connect' | 'reconnect'): Promise<ConnectResult> {
+    const spec = this.connectSpec!;
+    const request = this.request(`connect to ${[this.serverURI, ...(spec.serverURIs ?? [])].join(', ')}`, (id) =>
+      this.native.connect(id, spec),
+    );
+    this.connectRequest = request;
+    let event: ResultEvent;
+    try {
+      event = await request;
+    } finally {
+      this.connectRequest = undefined;
+    }
+    const result: ConnectResult = {
       serverURI: event.serverURI ?? this.serverURI,
       mqttVersion: event.mqttVersion ?? this.mqttVersion,
       sessionPresent: event.sessionPresent ?? false,
       properties: fromNativeProperties(event.properties),
     };
+    this.connection = result;
+    this.sessionActive = true;
+    this.updateRef();
+    this.counters.connected(cause);
+    // The broker holds no subscriptions of a new session: forget those of the old one.
+    if (cause === 'connect' && !result.sessionPresent) this.subscriptions.clear();
+    const info = { cause, sessionPresent: result.sessionPresent, serverURI: result.serverURI };
+    publishClient({ clientId: this.clientId, event: 'connected', detail: info });
+    // A throwing listener must not undo a connection that happened (nor the waiters' results).
+    surfaceThrows(() => this.emit('connected', info));
+    this.reconnector.succeeded(result);
+    if (cause === 'reconnect' && !result.sessionPresent && this.policy?.resubscribe) void this.resubscribe();
+    return result;
+  }
+
+  private async resubscribe(): Promise<void> {
+    await this.subscriptions.restore(
+      (group) => this.subscribeMany(group),
+      (info) => {
+        if (info.granted) this.counters.resubscribed += info.topics.length;
+        publishClient({ clientId: this.clientId, event: 'resubscribed', detail: info });
+        this.emit('resubscribed', info);
+      },
+    );
   }
 
   /** Resolves when the QoS flow completes (QoS 0: written to the socket). */
   async publish(topic: string, payload: Buffer | Uint8Array, options: PublishOptions = {}): Promise<PublishResult> {
-    validateTopicName(topic);
-    if (!(payload instanceof Uint8Array)) {
-      throw invalidArg(
-        `payload must be a Buffer or Uint8Array, got ${payload === null ? 'null' : typeof payload} (use Buffer.from(text) for strings)`,
-      );
-    }
-    const qos = validateQoS(options.qos ?? 0, 'options.qos');
-    if (options.retained !== undefined && typeof options.retained !== 'boolean')
-      throw invalidArg('options.retained must be a boolean');
     const spec = {
-      topic,
-      payload: Buffer.isBuffer(payload) ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength),
-      qos,
-      retained: options.retained ?? false,
+      ...toPublishSpec(topic, payload, options),
       properties: this.v5Properties(options.properties, 'publish properties'),
     };
-    const event = await this.request('publish', (id) => this.native.publish(id, spec));
-    return { token: event.token };
+    try {
+      const event = await this.request('publish', (id) => this.native.publish(id, spec));
+      this.counters.published += 1;
+      return { token: event.token };
+    } catch (error) {
+      this.counters.publishFailures += 1;
+      throw error;
+    }
   }
 
   /** Returns the granted QoS (v3) or the reason code (v5). */
@@ -207,40 +222,12 @@ export class AsyncClient extends EventEmitter {
   }
 
   async subscribeMany(subscriptions: ({ topic: string } & SubscribeOptions)[]): Promise<number[]> {
-    if (!Array.isArray(subscriptions) || subscriptions.length === 0)
-      throw invalidArg('subscribeMany needs a non-empty array of { topic, qos }');
-    subscriptions.forEach((s, i) => {
-      const what = `subscriptions[${i}]`;
-      const v5Only = s.noLocal !== undefined || s.retainAsPublished !== undefined || s.retainHandling !== undefined;
-      if (v5Only && this.mqttVersion !== 5)
-        throw invalidArg(`${what}: noLocal, retainAsPublished and retainHandling need mqttVersion 5`);
-      if (s.noLocal !== undefined && typeof s.noLocal !== 'boolean')
-        throw invalidArg(`${what}.noLocal must be a boolean`);
-      if (s.retainAsPublished !== undefined && typeof s.retainAsPublished !== 'boolean')
-        throw invalidArg(`${what}.retainAsPublished must be a boolean`);
-      if (
-        s.retainHandling !== undefined &&
-        s.retainHandling !== 0 &&
-        s.retainHandling !== 1 &&
-        s.retainHandling !== 2
-      ) {
-        throw invalidArg(`${what}.retainHandling must be 0, 1 or 2`);
-      }
-      // One SUBSCRIBE packet carries one property set.
-      if (i > 0 && s.properties !== undefined)
-        throw invalidArg(
-          `${what}.properties: subscribe properties apply to the whole request; give them on the first subscription`,
-        );
-    });
     const spec = {
-      topics: subscriptions.map((s) => validateTopicFilter(s.topic)),
-      qos: subscriptions.map((s, i) => validateQoS(s.qos ?? 0, `subscriptions[${i}].qos`)),
-      noLocal: subscriptions.map((s) => s.noLocal ?? false),
-      retainAsPublished: subscriptions.map((s) => s.retainAsPublished ?? false),
-      retainHandling: subscriptions.map((s) => s.retainHandling ?? 0),
+      ...toSubscribeLists(subscriptions, this.mqttVersion),
       properties: this.v5Properties(subscriptions[0].properties, 'subscribe properties'),
     };
     const event = await this.request('subscribe', (id) => this.native.subscribe(id, spec));
+    this.subscriptions.add(subscriptions.map((s) => ({ ...s })));
     return event.list;
   }
 
@@ -249,6 +236,7 @@ export class AsyncClient extends EventEmitter {
     if (topics.length === 0) throw invalidArg('unsubscribe needs at least one topic filter');
     const spec = { topics, properties: this.v5Properties(properties, 'unsubscribe properties') };
     await this.request('unsubscribe', (id) => this.native.unsubscribe(id, spec));
+    this.subscriptions.remove(topics);
   }
 
   /** Tokens of messages not yet fully delivered (MQTTAsync_getPendingTokens). */
@@ -260,33 +248,53 @@ export class AsyncClient extends EventEmitter {
     return (await this.request('isConnected', (id) => this.native.isConnected(id))).list[0] === 1;
   }
 
+  /**
+   * Disconnects, waiting up to `timeout` ms for messages in flight. Stops automatic reconnects
+   * (a connect() waiting for one rejects with ERR_CONNECT_ABORTED). Not connected: a no-op.
+   */
   async disconnect(options: DisconnectOptions = {}): Promise<void> {
     const timeout = options.timeout ?? 0;
     if (!Number.isInteger(timeout) || timeout < 0)
       throw invalidArg('disconnect timeout must be a non-negative integer (ms)');
+    if (this.closing) throw closedError('disconnect');
     const spec = {
       timeout,
       reasonCode: options.reasonCode,
       properties: this.v5Properties(options.properties, 'disconnect properties'),
     };
-    try {
-      await this.request('disconnect', (id) => this.native.disconnect(id, spec));
-    } finally {
-      this.sessionActive = false;
-      this.updateRef();
-    }
+    this.stopReconnecting(new PahoMqttRedisError('ERR_CONNECT_ABORTED', 'connect: aborted by disconnect()'));
+    // Paho ignores a disconnect while its connect is under way: let that settle first.
+    await this.connectRequest?.catch(noop);
+    await this.sendDisconnect(spec);
   }
 
-  /** Destroys the Paho client (Paho then closes the store). Idempotent. */
+  /** Disconnects (when connected) and destroys the Paho client, which closes the store. Idempotent. */
   close(): Promise<void> {
-    this.closing ??= this.destroy();
+    this.closing ??= this.shutdown();
     return this.closing;
+  }
+
+  /**
+   * Messages as an async iterator, e.g. `for await (const m of client.messages())`; ends at close().
+   * Messages that arrive while the loop body runs wait in memory, in order.
+   */
+  messages(options: MessagesOptions = {}): AsyncIterableIterator<Message> {
+    if (options === null || typeof options !== 'object')
+      throw invalidArg('messages(options): options must be an object');
+    if (options.topicFilter !== undefined) validateTopicFilter(options.topicFilter);
+    return messageIterator(this, () => this.closing !== undefined, options);
+  }
+
+  /** Counters of this client, and the store bridge's own (`store`) when a store is in use. */
+  stats(): ClientStats {
+    return this.counters.snapshot(this.requests.size, this.subscriptions.size, this.bridge?.native.stats());
   }
 
   /** Let the process exit even while connected (like socket.unref()). */
   unref(): this {
     this.allowRef = false;
     this.updateRef();
+    this.reconnector.applyRef();
     this.bridge?.store.unref?.();
     return this;
   }
@@ -294,8 +302,36 @@ export class AsyncClient extends EventEmitter {
   ref(): this {
     this.allowRef = true;
     this.updateRef();
+    this.reconnector.applyRef();
     this.bridge?.store.ref?.();
     return this;
+  }
+
+  private async sendDisconnect(spec: Parameters<NativeMqttClient['disconnect']>[1]): Promise<void> {
+    try {
+      await this.request('disconnect', (id) => this.native.disconnect(id, spec), true);
+    } catch (error) {
+      // Not connected (Paho's MQTTASYNC_DISCONNECTED): nothing to do.
+      if (!(error instanceof PahoError && error.code === 'ERR_PAHO_DISCONNECTED')) throw error;
+    } finally {
+      this.connection = undefined;
+      this.sessionActive = false;
+      this.updateRef();
+    }
+  }
+
+  private stopReconnecting(reason: Error): void {
+    this.policy = undefined;
+    this.reconnector.stop(reason);
+  }
+
+  private async shutdown(): Promise<void> {
+    this.stopReconnecting(closedError('connect'));
+    // A clean DISCONNECT: the broker drops the will message and ends the session now.
+    if (this.connection) await this.sendDisconnect({ timeout: 0 }).catch(noop);
+    await this.destroy();
+    publishClient({ clientId: this.clientId, event: 'closed' });
+    this.emit('closed');
   }
 
   private async destroy(): Promise<void> {
@@ -304,12 +340,10 @@ export class AsyncClient extends EventEmitter {
     } finally {
       this.native.dispose();
       this.bridge?.close();
-      if (this.bridge) storesInUse.delete(this.bridge.store);
+      if (this.bridge) releaseStore(this.bridge.store);
       this.sessionActive = false;
-      for (const [, pending] of this.pending)
-        pending.reject(new PahoMqttRedisError('ERR_CLIENT_CLOSED', 'the client was closed'));
-      this.pending.clear();
-      this.updateRef();
+      this.connection = undefined;
+      this.requests.rejectAll(new PahoMqttRedisError('ERR_CLIENT_CLOSED', 'the client was closed'));
     }
   }
 
@@ -319,42 +353,12 @@ export class AsyncClient extends EventEmitter {
   }
 
   private request(what: string, start: (id: number) => void, evenIfClosing = false): Promise<ResultEvent> {
-    if (this.closing && !evenIfClosing) {
-      return Promise.reject(new PahoMqttRedisError('ERR_CLIENT_CLOSED', `${what}: the client is closed`));
-    }
-    const id = this.nextRequest++;
-    const promise = new Promise<ResultEvent>((resolve, reject) => {
-      this.pending.set(id, {
-        resolve: (event) => (event.rc === 0 ? resolve(event) : reject(this.failureOf(what, event))),
-        reject,
-      });
-    });
-    this.updateRef();
-    start(id);
-    return promise;
-  }
-
-  private failureOf(what: string, event: ResultEvent): Error {
-    const failure = event.persistenceFailures[0];
-    if (failure) {
-      const claimed = this.bridge?.takeClaimed(failure.key);
-      const target = failure.key ? `${failure.op}('${failure.key}')` : failure.op;
-      const message = `${what}: the store failed during ${target}: ${claimed?.message ?? failure.message}`;
-      return new PersistenceError(
-        (claimed?.code ?? failure.code) as PersistenceErrorCode,
-        failure.op,
-        failure.key,
-        message,
-        { cause: claimed?.cause ?? claimed },
-      );
-    }
-    const detail = event.message ? `: ${event.message}` : '';
-    const reason = event.reasonCode !== undefined && event.reasonCode > 0 ? ` (reason code ${event.reasonCode})` : '';
-    return new PahoError(pahoErrorCode(event.rc), event.rc, `${what} failed${detail}${reason} [rc ${event.rc}]`);
+    if (this.closing && !evenIfClosing) return Promise.reject(closedError(what));
+    return this.requests.send(what, start);
   }
 
   private updateRef(): void {
-    const want = this.allowRef && (this.pending.size > 0 || (this.sessionActive && !this.closing));
+    const want = this.allowRef && (this.requests.size > 0 || (this.sessionActive && !this.closing));
     if (want === this.refed) return;
     this.refed = want;
     if (want) this.native.ref();
@@ -363,36 +367,52 @@ export class AsyncClient extends EventEmitter {
 
   private onNativeEvent(event: NativeClientEvent): void {
     switch (event.type) {
-      case 'result': {
-        const pending = this.pending.get(event.request);
-        if (!pending) return;
-        this.pending.delete(event.request);
-        this.updateRef();
-        pending.resolve(event);
+      case 'result':
+        this.requests.settle(event);
         return;
-      }
       case 'message':
-        this.emit('message', {
-          topic: event.topic,
-          payload: event.payload,
-          qos: event.qos as QoS,
-          retained: event.retained,
-          dup: event.dup,
-          properties: fromNativeProperties(event.properties),
-        } satisfies Message);
+        this.counters.received += 1;
+        this.emit('message', toMessage(event));
         return;
       case 'connected':
-        this.emit('connected', { cause: event.cause });
-        return;
+        return; // emitted by connectOnce(), which knows sessionPresent (Paho's callback does not)
       case 'connectionLost':
-        this.emit('connectionLost', event.cause);
+        this.onConnectionLost(event.cause);
         return;
-      case 'disconnected':
-        this.emit('disconnected', { reasonCode: event.reasonCode, properties: fromNativeProperties(event.properties) });
+      case 'disconnected': {
+        const info = { reasonCode: event.reasonCode, properties: fromNativeProperties(event.properties) };
+        publishClient({ clientId: this.clientId, event: 'disconnected', detail: info });
+        this.emit('disconnected', info);
         return;
+      }
       case 'deliveryComplete':
         this.emit('deliveryComplete', event.token);
         return;
     }
   }
+
+  private onConnectionLost(cause: string): void {
+    this.connection = undefined;
+    this.sessionActive = false;
+    this.updateRef();
+    this.counters.connectionLosses += 1;
+    publishClient({ clientId: this.clientId, event: 'connectionLost', detail: cause });
+    this.emit('connectionLost', cause);
+    if (this.policy?.enabled && !this.closing) this.reconnector.schedule(this.policy);
+  }
+}
+
+/** Runs `fn`; what it throws is rethrown outside the caller, as an uncaught exception. */
+function surfaceThrows(fn: () => void): void {
+  try {
+    fn();
+  } catch (error) {
+    process.nextTick(() => {
+      throw error;
+    });
+  }
+}
+
+function closedError(what: string): PahoMqttRedisError {
+  return new PahoMqttRedisError('ERR_CLIENT_CLOSED', `${what}: the client is closed`);
 }

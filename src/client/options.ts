@@ -62,7 +62,22 @@ export interface ConnectOptions {
   password?: string | Buffer;
   will?: WillOptions;
   ssl?: SslOptions;
+  /**
+   * Reconnect after a lost connection, waiting minRetryInterval seconds, doubling up to
+   * maxRetryInterval. The client does this itself (not Paho), so every reconnect reports
+   * `sessionPresent` and can restore subscriptions.
+   */
   automaticReconnect?: boolean | { minRetryInterval?: number; maxRetryInterval?: number };
+  /**
+   * With automaticReconnect: a first connect that fails is retried too, and connect() resolves
+   * once a retry succeeds (it stays pending meanwhile; close() or disconnect() rejects it). Default false.
+   */
+  retryFirstConnect?: boolean;
+  /**
+   * After an automatic reconnect without a session present, subscribe again to every filter
+   * subscribed through this client (and not unsubscribed). Default true.
+   */
+  resubscribe?: boolean;
   /** QoS 1/2 messages in flight at once (default 20 for MQTT 3, 65535 for MQTT 5). */
   maxInflight?: number;
   /** Alternatives to the create-time serverURI, tried in order. */
@@ -71,16 +86,20 @@ export interface ConnectOptions {
   properties?: MqttProperties;
 }
 
-const URI = /^(tcp|mqtt|ssl|mqtts|ws|wss):\/\/[^\s/]+(:\d+)?(\/.*)?$/i;
+const URI = /^(tcp|mqtt|ssl|mqtts|ws|wss):\/\/([^\s/]+?)(?::(\d+))?(\/.*)?$/i;
 const TLS_URI = /^(ssl|mqtts|wss):/i;
 
 export function validateServerURI(uri: unknown, what = 'serverURI'): string {
-  if (typeof uri !== 'string' || !URI.test(uri)) {
+  const match = typeof uri === 'string' ? URI.exec(uri) : null;
+  if (match === null) {
     throw invalidArg(
       `${what} must look like tcp://host:port (also mqtt://, ssl://, mqtts://, ws://, wss://), got ${JSON.stringify(uri)}`,
     );
   }
-  return uri;
+  const port = match[3];
+  if (port !== undefined && (Number(port) < 1 || Number(port) > 65535))
+    throw invalidArg(`${what}: port ${port} is out of range (1 to 65535) in ${JSON.stringify(uri)}`);
+  return uri as string;
 }
 
 export function isTlsURI(uri: string): boolean {
@@ -162,16 +181,7 @@ export function toConnectSpec(options: ConnectOptions, mqttVersion: number, serv
   if (!v5 && options.cleanStart !== undefined)
     throw invalidArg('cleanStart is an MQTT 5 option; use cleanSession with mqttVersion 3 or 4');
   if (!v5 && options.properties !== undefined) throw invalidArg('connect properties need mqttVersion 5');
-  const reconnect = options.automaticReconnect;
-  const retry = typeof reconnect === 'object' && reconnect !== null ? reconnect : {};
-  const minRetryInterval = integerIn(retry.minRetryInterval, 1, 1, 86400, 'automaticReconnect.minRetryInterval');
-  const maxRetryInterval = integerIn(
-    retry.maxRetryInterval,
-    60,
-    minRetryInterval,
-    86400,
-    'automaticReconnect.maxRetryInterval',
-  );
+  const reconnect = reconnectPolicy(options);
   if (options.username !== undefined && typeof options.username !== 'string')
     throw invalidArg('username must be a string');
   if (options.password !== undefined && typeof options.password !== 'string' && !Buffer.isBuffer(options.password)) {
@@ -189,9 +199,10 @@ export function toConnectSpec(options: ConnectOptions, mqttVersion: number, serv
     maxInflight: integerIn(options.maxInflight, v5 ? 65535 : 20, 1, 65535, 'maxInflight'),
     username: options.username,
     password: options.password,
-    automaticReconnect: reconnect === undefined ? false : Boolean(reconnect),
-    minRetryInterval,
-    maxRetryInterval,
+    // The client reconnects itself (see reconnectPolicy): Paho's own reconnect reports no sessionPresent.
+    automaticReconnect: false,
+    minRetryInterval: reconnect.minRetryInterval,
+    maxRetryInterval: reconnect.maxRetryInterval,
     properties: toNativeProperties(options.properties, 'connect properties'),
   };
   if (options.serverURIs !== undefined) {
@@ -230,4 +241,108 @@ export function toConnectSpec(options: ConnectOptions, mqttVersion: number, serv
     };
   }
   return spec;
+}
+
+/** How the client reconnects after a lost connection (or a failed first connect). */
+export interface ReconnectPolicy {
+  enabled: boolean;
+  /** Seconds. */
+  minRetryInterval: number;
+  maxRetryInterval: number;
+  retryFirstConnect: boolean;
+  resubscribe: boolean;
+}
+
+export function reconnectPolicy(options: ConnectOptions): ReconnectPolicy {
+  const reconnect = options.automaticReconnect;
+  if (
+    reconnect !== undefined &&
+    typeof reconnect !== 'boolean' &&
+    (reconnect === null || typeof reconnect !== 'object')
+  )
+    throw invalidArg('automaticReconnect must be a boolean or { minRetryInterval, maxRetryInterval } (seconds)');
+  const retry = typeof reconnect === 'object' ? reconnect : {};
+  const minRetryInterval = integerIn(retry.minRetryInterval, 1, 1, 86400, 'automaticReconnect.minRetryInterval');
+  const maxRetryInterval = integerIn(
+    retry.maxRetryInterval,
+    60,
+    minRetryInterval,
+    86400,
+    'automaticReconnect.maxRetryInterval',
+  );
+  const enabled = reconnect !== undefined && reconnect !== false;
+  const retryFirstConnect = optionalBoolean(options.retryFirstConnect, 'retryFirstConnect') ?? false;
+  if (retryFirstConnect && !enabled) throw invalidArg('retryFirstConnect needs automaticReconnect');
+  return {
+    enabled,
+    minRetryInterval,
+    maxRetryInterval,
+    retryFirstConnect,
+    resubscribe: optionalBoolean(options.resubscribe, 'resubscribe') ?? true,
+  };
+}
+
+export interface SubscribeOptions {
+  qos?: QoS;
+  noLocal?: boolean;
+  retainAsPublished?: boolean;
+  retainHandling?: 0 | 1 | 2;
+  properties?: MqttProperties;
+}
+
+/** Checks a subscribeMany argument; answers the per-topic arrays of the native spec. */
+export function toSubscribeLists(subscriptions: ({ topic: string } & SubscribeOptions)[], mqttVersion: number) {
+  if (!Array.isArray(subscriptions) || subscriptions.length === 0)
+    throw invalidArg('subscribeMany needs a non-empty array of { topic, qos }');
+  subscriptions.forEach((s, i) => {
+    const what = `subscriptions[${i}]`;
+    const v5Only = s.noLocal !== undefined || s.retainAsPublished !== undefined || s.retainHandling !== undefined;
+    if (v5Only && mqttVersion !== 5)
+      throw invalidArg(`${what}: noLocal, retainAsPublished and retainHandling need mqttVersion 5`);
+    optionalBoolean(s.noLocal, `${what}.noLocal`);
+    optionalBoolean(s.retainAsPublished, `${what}.retainAsPublished`);
+    if (s.retainHandling !== undefined && s.retainHandling !== 0 && s.retainHandling !== 1 && s.retainHandling !== 2)
+      throw invalidArg(`${what}.retainHandling must be 0, 1 or 2`);
+    // One SUBSCRIBE packet carries one property set.
+    if (i > 0 && s.properties !== undefined)
+      throw invalidArg(
+        `${what}.properties: subscribe properties apply to the whole request; give them on the first subscription`,
+      );
+  });
+  return {
+    topics: subscriptions.map((s) => validateTopicFilter(s.topic)),
+    qos: subscriptions.map((s, i) => validateQoS(s.qos ?? 0, `subscriptions[${i}].qos`)),
+    noLocal: subscriptions.map((s) => s.noLocal ?? false),
+    retainAsPublished: subscriptions.map((s) => s.retainAsPublished ?? false),
+    retainHandling: subscriptions.map((s) => s.retainHandling ?? 0),
+  };
+}
+
+export interface PublishOptions {
+  qos?: QoS;
+  retained?: boolean;
+  properties?: MqttProperties;
+}
+
+export interface DisconnectOptions {
+  /** How long Paho waits for messages in flight, in ms (default 0). */
+  timeout?: number;
+  reasonCode?: number;
+  properties?: MqttProperties;
+}
+
+/** Checks publish arguments; answers the native spec without properties. */
+export function toPublishSpec(topic: string, payload: unknown, options: PublishOptions) {
+  validateTopicName(topic);
+  if (!(payload instanceof Uint8Array)) {
+    throw invalidArg(
+      `payload must be a Buffer or Uint8Array, got ${payload === null ? 'null' : typeof payload} (use Buffer.from(text) for strings)`,
+    );
+  }
+  return {
+    topic,
+    payload: Buffer.isBuffer(payload) ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength),
+    qos: validateQoS(options.qos ?? 0, 'options.qos'),
+    retained: optionalBoolean(options.retained, 'options.retained') ?? false,
+  };
 }

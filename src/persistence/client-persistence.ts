@@ -7,6 +7,8 @@
  * - `keys` answers every key stored for the client opened last, and nothing else.
  * - Values are opaque bytes; a store must give back exactly what it was given.
  */
+import { invalidArg } from '../errors';
+
 /** How long a store operation (and a Paho thread waiting for it) may take, unless a store says otherwise. */
 export const DEFAULT_OPERATION_TIMEOUT_MS = 5000;
 
@@ -43,16 +45,16 @@ export const PERSISTENCE_OPS: readonly PersistenceOp[] = [
   'containsKey',
 ];
 
-/** Throws a TypeError naming the first missing method, so a bad store fails at create time. */
+/** Throws ERR_INVALID_ARG naming the first missing method, so a bad store fails at create time. */
 export function assertClientPersistence(store: unknown, what = 'persistence'): asserts store is ClientPersistence {
   if (store === null || typeof store !== 'object') {
-    throw new TypeError(
+    throw invalidArg(
       `${what} must be an object implementing ClientPersistence, got ${store === null ? 'null' : typeof store}`,
     );
   }
   for (const op of PERSISTENCE_OPS) {
     if (typeof (store as Record<string, unknown>)[op] !== 'function') {
-      throw new TypeError(`${what} must implement ClientPersistence: method '${op}' is missing`);
+      throw invalidArg(`${what} must implement ClientPersistence: method '${op}' is missing`);
     }
   }
 }

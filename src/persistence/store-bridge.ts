@@ -145,7 +145,8 @@ export class StoreBridge {
           );
     // A late failure (the C thread already gave up) was reported as a timeout already.
     if (!this.native.fail(id, failure.message)) return;
-    if (this.options.claimCommandPuts && op === 'put' && COMMAND_KEY.test(key)) {
+    // An open failure fails the create that Paho runs it for: that create rejects with it (code and cause kept).
+    if (this.options.claimCommandPuts && (op === 'open' || (op === 'put' && COMMAND_KEY.test(key)))) {
       this.claimed.set(key, failure);
       return;
     }

@@ -17,9 +17,11 @@ const PASSWORD = 'cli-test-Secret-pw';
 const inspectRows = (json: string): InspectRow[] => JSON.parse(json) as InspectRow[];
 const CLI = path.join(__dirname, '..', '..', 'src', 'cli', 'main.js');
 const CLIENT = 'sensor-1';
+/** As an app gives it to AsyncClient; Paho hands the store `127.0.0.1:1883` (PAHO_URI). */
 const URI = 'tcp://127.0.0.1:1883';
+const PAHO_URI = '127.0.0.1:1883';
 const PREFIX = 'clitest:';
-const HASH = `${PREFIX}${CLIENT}:${URI}`;
+const HASH = `${PREFIX}${CLIENT}:${PAHO_URI}`;
 
 let server: RedisServer;
 let redis: Redis;
@@ -102,13 +104,24 @@ test('--help for every command, and the global help', async () => {
   assert.match((await run(['help', 'clear'])).out, /--yes/);
   const none = await run([]);
   assert.equal(none.code, 2);
-  assert.match(none.err, /^Usage:/);
+  assert.equal(none.out, '');
+  assert.match(none.err, /^paho-mqtt-redis: no command given.*\nRun 'paho-mqtt-redis --help' for usage\.\n$/);
 });
 
-test('unknown command, bad flags and missing targets: exit 2 with usage on stderr', async () => {
+test('--version prints the package version on stdout', async () => {
+  const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', '..', 'package.json'), 'utf8')) as {
+    version: string;
+  };
+  for (const flag of ['--version', '-V']) {
+    const r = await run([flag]);
+    assert.deepEqual(r, { code: 0, out: `${pkg.version}\n`, err: '' });
+  }
+});
+
+test('unknown command, bad flags and missing targets: exit 2, one message and a pointer to --help on stderr', async () => {
   const unknown = await run(['frobnicate']);
   assert.equal(unknown.code, 2);
-  assert.match(unknown.err, /unknown command 'frobnicate'[\s\S]*Usage: paho-mqtt-redis <command>/);
+  assert.equal(unknown.err, "paho-mqtt-redis: unknown command 'frobnicate'\nRun 'paho-mqtt-redis --help' for usage.\n");
   const cases: Array<[string[], RegExp]> = [
     [['inspect', '--bogus'], /Unknown option '--bogus'/],
     [['inspect', '--url', url], /give --client-id and --server-uri, or --hash/],
@@ -127,7 +140,11 @@ test('unknown command, bad flags and missing targets: exit 2 with usage on stder
     const r = await run(argv);
     assert.equal(r.code, 2, argv.join(' '));
     assert.match(r.err, re);
-    assert.match(r.err, new RegExp(`Usage: paho-mqtt-redis ${argv[0]}`));
+    // Help is not mixed into the error: the message, then where the help is.
+    assert.match(
+      r.err,
+      new RegExp(`^paho-mqtt-redis ${argv[0]}: [^\n]+\nRun 'paho-mqtt-redis ${argv[0]} --help' for usage\\.\n$`),
+    );
     assert.equal(r.out, '');
   }
 });
@@ -179,13 +196,16 @@ test('inspect --json decodes every hand-built record, sorted by kind then number
   // --hash names the same hash directly
   const viaHash = await run(['inspect', '--url', url, '--hash', HASH, '--json']);
   assert.deepEqual(JSON.parse(viaHash.out), rows);
-  // without --key-prefix the hash is `${clientId}:${serverURI}`, as RedisPersistence names it by default
-  await fill(`${CLIENT}:${URI}`, { 'sc-2': RECORDS['sc-2'] });
-  const noPrefix = await run(['inspect', '--url', url, '--client-id', CLIENT, '--server-uri', URI, '--json']);
-  assert.deepEqual(
-    inspectRows(noPrefix.out).map((x) => x.key),
-    ['sc-2'],
-  );
+  // without --key-prefix the hash is `${clientId}:${serverURI}`, as RedisPersistence names it by default;
+  // --server-uri takes the URI with its scheme (as the app wrote it) or without (as Paho names it)
+  await fill(`${CLIENT}:${PAHO_URI}`, { 'sc-2': RECORDS['sc-2'] });
+  for (const serverURI of [URI, PAHO_URI]) {
+    const noPrefix = await run(['inspect', '--url', url, '--client-id', CLIENT, '--server-uri', serverURI, '--json']);
+    assert.deepEqual(
+      inspectRows(noPrefix.out).map((x) => x.key),
+      ['sc-2'],
+    );
+  }
 });
 
 test('inspect prints a table', async () => {
@@ -199,15 +219,31 @@ test('inspect prints a table', async () => {
   assert.match(lines[3], /^c-10\s+command\s+10\s+out\/t\s+2\s+3 B\s+PUBLISH$/);
   assert.match(lines[4], /^s-7\s+sentPublish\s+7\s+a\/b\s+1\s+5 B$/);
   assert.match(lines[7], /^junk\s+unknown\s+-.*error: not a Paho persistence key/);
-  const empty = await run(['inspect', '--url', url, '--hash', 'clitest:none:tcp://x:1']);
+  const empty = await run(['inspect', '--url', url, '--hash', 'clitest:none:x:1']);
   assert.equal(empty.code, 0);
-  assert.match(empty.out, /is empty or does not exist/);
+  assert.match(empty.out, /^hash clitest:none:x:1 does not exist: .*inspect --list/);
+});
+
+test('inspect --payload previews payloads: text quoted, binary in hex, long ones cut', async () => {
+  await fill();
+  const long = 'x'.repeat(40);
+  const q = (payload: Buffer): Buffer =>
+    Buffer.concat([int(payload.length), payload, int(1), int(0), int(0), int(33), cstr('in/x'), int(4)]);
+  await fill(`${PREFIX}payloads:${PAHO_URI}`, { 'q-1': q(Buffer.from(long)), 'q-2': q(Buffer.from([0, 1, 0xff])) });
+  const table = await run(['inspect', '--url', url, '--hash', `${PREFIX}payloads:${PAHO_URI}`, '--payload']);
+  assert.equal(table.code, 0, table.err);
+  assert.match(table.out, new RegExp(`q-1 .* 40 B "${'x'.repeat(32)}"\\.\\.\\.`));
+  assert.match(table.out, /q-2 .* 3 B 0x0001ff/);
+  const plain = await run(['inspect', ...conn()]);
+  assert.match(plain.out, /s-7\s+sentPublish\s+7\s+a\/b\s+1\s+5 B$/m, 'no preview without --payload');
+  const json = inspectRows((await run(['inspect', ...conn(), '--json', '--payload'])).out);
+  assert.equal((json.find((r) => r.key === 's-7') as { payloadPreview?: string }).payloadPreview, '"hello"');
 });
 
 test('inspect with encrypted values: reported as encrypted without a key, decoded with it', async () => {
   const key = crypto.randomBytes(32);
   const encryptor = new ValueEncryptor({ key, keyId: 'k-2024' });
-  const encryptedHash = `${PREFIX}encrypted:${URI}`;
+  const encryptedHash = `${PREFIX}encrypted:${PAHO_URI}`;
   await fill(encryptedHash, {
     's-7': encryptor.encrypt(`${encryptedHash}\0s-7`, RECORDS['s-7']),
     'q-1': RECORDS['q-1'],
@@ -360,15 +396,15 @@ test('clear on a terminal asks: "n" keeps the hash, "y" deletes it', async () =>
 
 test('clear --yes removes the hash; a second clear has nothing to do', async () => {
   await fill();
-  await fill(`${PREFIX}keep:${URI}`, { 'c-1': RECORDS['c-10'] });
+  await fill(`${PREFIX}keep:${PAHO_URI}`, { 'c-1': RECORDS['c-10'] });
   const r = await run(['clear', ...conn(), '--yes']);
   assert.equal(r.code, 0, r.err);
-  assert.match(r.out, /removed 6 entries \(hash clitest:sensor-1:tcp:\/\/127\.0\.0\.1:1883 deleted\)/);
+  assert.match(r.out, /removed 6 entries \(hash clitest:sensor-1:127\.0\.0\.1:1883 deleted\)/);
   assert.equal(await redis.exists(HASH), 0);
-  assert.equal(await redis.hlen(`${PREFIX}keep:${URI}`), 1, 'other hashes untouched');
+  assert.equal(await redis.hlen(`${PREFIX}keep:${PAHO_URI}`), 1, 'other hashes untouched');
   const again = await run(['clear', ...conn(), '-y']);
   assert.equal(again.code, 0);
-  assert.match(again.out, /nothing to remove/);
+  assert.match(again.out, /^nothing to remove: hash clitest:sensor-1:127.0.0.1:1883 does not exist/);
 });
 
 test('Redis passwords are never echoed: wrong password, unreachable server', async () => {
@@ -404,4 +440,7 @@ test('the bin runs as a process: shebang, help, non-TTY clear refusal', async ()
   const bad = await exec(['nope']);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /unknown command 'nope'/);
+  assert.equal(bad.stdout, '');
+  const version = await exec(['--version']);
+  assert.match(version.stdout, /^\d+\.\d+\.\d+/);
 });

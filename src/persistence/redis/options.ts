@@ -12,8 +12,11 @@ export interface RedisPersistenceOptions {
   url?: string;
   /** Passed to ioredis (tls, username, password, db, ...). Not allowed with `client`. */
   redisOptions?: RedisOptions;
-  /** A user-owned connection: used as is and never quit() by close(). Exclusive with `url`. */
-  client?: Redis | Cluster;
+  /**
+   * A user-owned connection: used as is and never quit() by close(). Exclusive with `url`.
+   * An ioredis 6 or ioredis 5 `Redis` or `Cluster`, speaking RESP2 or RESP3.
+   */
+  client?: RedisClient;
   /** Prepended to the hash name: `${keyPrefix}${clientId}:${serverURI}`. Default ''. */
   keyPrefix?: string;
   /** Per-command timeout in ms (positive integer, default 5000). Also bounds open(). */
@@ -64,6 +67,27 @@ export interface AckReplicasOptions {
 
 export type AnyClient = Redis | Cluster;
 
+type UsedMethods =
+  | 'status'
+  | 'connect'
+  | 'ping'
+  | 'quit'
+  | 'disconnect'
+  | 'hset'
+  | 'hgetBuffer'
+  | 'hdel'
+  | 'hkeys'
+  | 'del'
+  | 'hexists'
+  | 'eval'
+  | 'isCluster';
+
+/**
+ * What options.client must be: the methods RedisPersistence calls, typed as ioredis 6 has them.
+ * Structural, so an ioredis 5 instance (whose pipeline type differs) or a RESP3-mapped one fits.
+ */
+export type RedisClient = (Pick<Redis, UsedMethods> | Pick<Cluster, UsedMethods>) & { pipeline(): unknown };
+
 /** RedisPersistenceOptions once checked, with the defaults filled in. */
 export interface CheckedOptions {
   /** What the store connects to itself; undefined with `client`, or with only `redisOptions`. */
@@ -80,6 +104,15 @@ export interface CheckedOptions {
 
 /** RedisPersistence's default key prefix: none, as the Rust crate paho-mqtt-redis. */
 export const DEFAULT_KEY_PREFIX = '';
+
+/**
+ * The server URI as Paho hands it to a store: without the scheme Paho strips (tcp://, mqtt://,
+ * ws://, ssl://, mqtts://, wss://; lower case only, as Paho compares). `tcp://h:1883` -> `h:1883`.
+ */
+export function pahoServerURI(serverURI: string): string {
+  const scheme = /^(tcp|mqtt|ws|ssl|mqtts|wss):\/\//.exec(serverURI);
+  return scheme === null ? serverURI : serverURI.slice(scheme[0].length);
+}
 
 /** The hash holding one client's records: `${keyPrefix}${clientId}:${serverURI}` (serverURI as Paho names it, without scheme). */
 export function hashName(keyPrefix: string, clientId: string, serverURI: string): string {
@@ -204,7 +237,8 @@ export function checkOptions(options: RedisPersistenceOptions): CheckedOptions {
     ack: ackReplicas === undefined ? undefined : checkAck(ackReplicas, operationTimeoutMs),
     url: client === undefined ? (url ?? (redisOptions === undefined ? DEFAULT_URL : undefined)) : undefined,
     redisOptions,
-    client,
+    // Both ioredis majors answer the commands used here alike.
+    client: client as AnyClient | undefined,
     keyPrefix,
     operationTimeoutMs,
     secrets,

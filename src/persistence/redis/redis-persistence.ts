@@ -12,7 +12,7 @@ import {
 import { SecretRedactor, redactUrl } from './redaction';
 import { type WriteCommand, writeAndWait } from './ack-replicas';
 
-export type { RedisPersistenceOptions, EncryptionOptions, AckReplicasOptions } from './options';
+export type { RedisPersistenceOptions, EncryptionOptions, AckReplicasOptions, RedisClient } from './options';
 
 /** What reencrypt() did to the hash of the open client. */
 export interface ReencryptResult {
@@ -435,6 +435,15 @@ export class RedisPersistence implements ClientPersistence {
         { cause: err === TIMEOUT ? undefined : this.redactor.sanitize(err) },
       );
     }
+    if (isUnreachable(err)) {
+      // ioredis says "Reached the max retries per request limit": say what that means here.
+      const where = this.userClient !== undefined ? 'the supplied client' : `Redis at ${this.where()}`;
+      const last =
+        this.lastError !== undefined ? ` (last connection error: ${this.redactor.describe(this.lastError)})` : '';
+      return new PersistenceError('ERR_PERSISTENCE_STORE', op, key, `${what} failed: ${where} is unreachable${last}`, {
+        cause: this.redactor.sanitize(err),
+      });
+    }
     const reason = this.redactor.describe(err);
     const hint = /^NOPERM/.test(reason)
       ? ' (the Redis ACL user lacks this command or this key: check its command list and key pattern, and options.keyPrefix)'
@@ -453,6 +462,16 @@ export class RedisPersistence implements ClientPersistence {
     }
     return o.path ? `unix:${o.path}` : `${o.host ?? '127.0.0.1'}:${o.port ?? 6379}`;
   }
+}
+
+/** ioredis' errors for a command that never reached Redis because the connection is down. */
+function isUnreachable(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  return (
+    err.name === 'MaxRetriesPerRequestError' ||
+    err.message.startsWith('Reached the max retries per request limit') ||
+    /^(Connection is closed|Stream isn't writeable|.*enableOfflineQueue)/.test(err.message)
+  );
 }
 
 /** Compared by identity: our own deadline, as opposed to ioredis' commandTimeout. */

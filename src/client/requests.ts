@@ -1,0 +1,76 @@
+/**
+ * The requests an AsyncClient sends to its native command thread: each gets an id, and the
+ * native 'result' event with that id settles it. Failures become PahoError / PersistenceError.
+ */
+import { PahoError, PersistenceError, pahoErrorCode, type PersistenceErrorCode } from '../errors';
+import type { NativeClientEvent } from '../native';
+import type { StoreBridge } from '../persistence/store-bridge';
+
+export type ResultEvent = Extract<NativeClientEvent, { type: 'result' }>;
+
+interface Pending {
+  resolve(event: ResultEvent): void;
+  reject(error: Error): void;
+}
+
+export class NativeRequests {
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+
+  /** `changed` hears every change of `size` (the client refs its native handle while requests are pending). */
+  constructor(
+    private readonly bridge: StoreBridge | undefined,
+    private readonly changed: () => void,
+  ) {}
+
+  get size(): number {
+    return this.pending.size;
+  }
+
+  /** Starts a request; `what` names it in error messages ("connect to tcp://...: ..."). */
+  send(what: string, start: (id: number) => void): Promise<ResultEvent> {
+    const id = this.nextId++;
+    const promise = new Promise<ResultEvent>((resolve, reject) => {
+      this.pending.set(id, {
+        resolve: (event) => (event.rc === 0 ? resolve(event) : reject(this.failureOf(what, event))),
+        reject,
+      });
+    });
+    this.changed();
+    start(id);
+    return promise;
+  }
+
+  settle(event: ResultEvent): void {
+    const pending = this.pending.get(event.request);
+    if (!pending) return;
+    this.pending.delete(event.request);
+    this.changed();
+    pending.resolve(event);
+  }
+
+  rejectAll(error: Error): void {
+    for (const [, pending] of this.pending) pending.reject(error);
+    this.pending.clear();
+    this.changed();
+  }
+
+  private failureOf(what: string, event: ResultEvent): Error {
+    const failure = event.persistenceFailures[0];
+    if (failure) {
+      const claimed = this.bridge?.takeClaimed(failure.key);
+      const target = failure.key ? `${failure.op}('${failure.key}')` : failure.op;
+      const message = `${what}: the store failed during ${target}: ${claimed?.message ?? failure.message}`;
+      return new PersistenceError(
+        (claimed?.code ?? failure.code) as PersistenceErrorCode,
+        failure.op,
+        failure.key,
+        message,
+        { cause: claimed?.cause ?? claimed },
+      );
+    }
+    const detail = event.message ? `: ${event.message}` : '';
+    const reason = event.reasonCode !== undefined && event.reasonCode > 0 ? ` (reason code ${event.reasonCode})` : '';
+    return new PahoError(pahoErrorCode(event.rc), event.rc, `${what} failed${detail}${reason} [rc ${event.rc}]`);
+  }
+}

@@ -1,0 +1,127 @@
+/**
+ * A client's whole life through RedisPersistence: connect, subscribe, publish QoS 1 and 2, and a restore
+ * from a hash seeded beforehand, against redis-server and mosquitto started for this file. Everything
+ * runs in this process (no Node child processes), so the file also runs on an ARM Node under qemu-user
+ * (scripts/test-emulated.js, `npm run test:arm64`), talking to the host's servers.
+ */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { AsyncClient, RedisPersistence, type Message } from '../../src/index';
+import { startMosquitto, startRedis, type MosquittoServer, type RedisServer } from '../helpers/servers';
+import { Inbox, closeAll, hashKeys, uid, waitFor } from '../fixtures/client-common';
+
+// Emulated runs are several times slower than native ones.
+const WAIT_MS = 30_000;
+
+let broker: MosquittoServer;
+let redis: RedisServer;
+const clients = new Set<AsyncClient>();
+
+before(async () => {
+  [broker, redis] = await Promise.all([startMosquitto(), startRedis()]);
+});
+after(async () => {
+  await closeAll(clients);
+  await Promise.all([broker?.stop(), redis?.stop()]);
+});
+
+async function create(options: Parameters<typeof AsyncClient.create>[0]): Promise<AsyncClient> {
+  const client = await AsyncClient.create(options);
+  clients.add(client);
+  return client;
+}
+
+function payloads(messages: Message[]): string[] {
+  return messages.map((m) => m.payload.toString());
+}
+
+describe(`client round trip on ${process.arch}`, () => {
+  it('connects, subscribes, publishes QoS 1 and 2 through RedisPersistence, and leaves an empty hash', async () => {
+    const store = new RedisPersistence({ url: redis.url });
+    const client = await create({ serverURI: broker.url, clientId: uid('rt'), persistence: store });
+    const hash = store.hashName!;
+    const failures: unknown[] = [];
+    client.on('persistenceError', (e) => failures.push(e));
+    const completed: number[] = [];
+    client.on('deliveryComplete', (token) => completed.push(token));
+
+    await client.connect({ cleanSession: true });
+    const topic = uid('rt-topic');
+    const inbox = new Inbox(client);
+    await client.subscribe(topic, { qos: 2 });
+    const results = await Promise.all([
+      client.publish(topic, Buffer.from('qos1'), { qos: 1 }),
+      client.publish(topic, Buffer.from('qos2'), { qos: 2 }),
+    ]);
+    const received = await inbox.count(2, WAIT_MS, topic);
+    assert.deepEqual(payloads(received).sort(), ['qos1', 'qos2']);
+    assert.deepEqual(received.map((m) => [m.payload.toString(), m.qos]).sort(), [
+      ['qos1', 1],
+      ['qos2', 2],
+    ]);
+    await waitFor(
+      () => results.every((r) => completed.includes(r.token)),
+      'deliveryComplete for both publishes',
+      WAIT_MS,
+    );
+    await waitFor(
+      async () => (await hashKeys(redis.port, hash)).length === 0,
+      'an empty hash once all is acknowledged',
+      WAIT_MS,
+    );
+    await client.disconnect({ timeout: 1000 });
+    await client.close();
+    assert.deepEqual(failures, []);
+  });
+
+  it('a new client restores QoS 1 and 2 publishes from a hash a never-connected client seeded, and sends them', async () => {
+    const clientId = uid('rt-restore');
+    const topic = uid('rt-restore-topic');
+    const subscriber = await create({ serverURI: broker.url, clientId: uid('rt-sub') });
+    const inbox = new Inbox(subscriber);
+    await subscriber.connect();
+    await subscriber.subscribe(topic, { qos: 2 });
+
+    // Seed: publishes queued while never connected are stored as c-N commands and kept at close.
+    const seedStore = new RedisPersistence({ url: redis.url });
+    const seeder = await create({
+      serverURI: broker.url,
+      clientId,
+      persistence: seedStore,
+      sendWhileDisconnected: true,
+    });
+    const hash = seedStore.hashName!;
+    const sent = ['restored-0', 'restored-1', 'restored-2'];
+    const outcomes: Promise<unknown>[] = sent.map((text, i) =>
+      seeder.publish(topic, Buffer.from(text), { qos: i === 1 ? 2 : 1 }).catch((e: unknown) => e),
+    );
+    await waitFor(
+      async () => (await hashKeys(redis.port, hash)).length === sent.length,
+      `${sent.length} queued commands`,
+      WAIT_MS,
+    );
+    await seeder.close();
+    await Promise.all(outcomes);
+    assert.deepEqual(await hashKeys(redis.port, hash), ['c-1', 'c-2', 'c-3']);
+
+    const restorer = await create({
+      serverURI: broker.url,
+      clientId,
+      persistence: new RedisPersistence({ url: redis.url }),
+      sendWhileDisconnected: true,
+    });
+    const restored = await restorer.getPendingTokens();
+    assert.equal(restored.length, sent.length, `restored tokens: ${JSON.stringify(restored)}`);
+    await restorer.connect({ cleanSession: false });
+    const received = await inbox.count(sent.length, WAIT_MS, topic);
+    // MQTT orders messages within one QoS level only.
+    assert.deepEqual(payloads(received).sort(), sent);
+    await waitFor(async () => (await restorer.getPendingTokens()).length === 0, 'no pending tokens', WAIT_MS);
+    await waitFor(
+      async () => (await hashKeys(redis.port, hash)).length === 0,
+      'an empty hash after the restored sends',
+      WAIT_MS,
+    );
+    await restorer.disconnect({ timeout: 1000 });
+  });
+});
