@@ -23,7 +23,7 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import Redis from 'ioredis';
-import { native } from '../src/native';
+import { testDriver } from '../test/helpers/test-driver';
 import { StoreBridge } from '../src/persistence/store-bridge';
 import { MemoryPersistence } from '../src/persistence/memory';
 import { RedisPersistence } from '../src/persistence/redis/redis-persistence';
@@ -112,7 +112,7 @@ async function bridged(
     const failures: string[] = [];
     const bridge = new StoreBridge(store, { onFailure: (e) => failures.push(`${e.code} ${e.message}`) });
     const started = performance.now();
-    const s = await native.testDriver.runStress(bridge.native, {
+    const s = await testDriver.runStress(bridge.native, {
       threads,
       iterations,
       clientId,

@@ -6,8 +6,6 @@ namespace paho_redis {
 
 namespace {
 
-bool IsCommandKey(const std::string& key) { return key.rfind("c-", 0) == 0 || key.rfind("c5-", 0) == 0; }
-
 // A persisted command starts: int type, int token; a PUBLISH (type 3) goes on with the
 // topic and its NUL, int payload length, the payload, int qos (MQTTAsync_persistCommand).
 bool IsQosPublish(const std::vector<uint8_t>& body) {
@@ -32,12 +30,19 @@ void KeyLedger::Reset() {
   std::lock_guard<std::mutex> lock(mutex_);
   complete_ = false;
   keys_.clear();
-  commands_.clear();
+  values_.clear();
   deferred_.clear();
 }
 
-void KeyLedger::Learn(const std::vector<std::string>& keys) {
+uint64_t KeyLedger::ListingEpoch() {
   std::lock_guard<std::mutex> lock(mutex_);
+  // A remove not yet in the log would not be drained before the listing: it may be listed.
+  return removes_in_progress_ > 0 ? kNoEpoch : removals_;
+}
+
+void KeyLedger::Learn(const std::vector<std::string>& keys, uint64_t epoch) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (epoch != removals_) return;
   // Keys put meanwhile stay: a put may race with the listing.
   keys_.insert(keys.begin(), keys.end());
   complete_ = true;
@@ -46,7 +51,7 @@ void KeyLedger::Learn(const std::vector<std::string>& keys) {
 void KeyLedger::Added(const std::string& key, const Bytes& data) {
   std::lock_guard<std::mutex> lock(mutex_);
   keys_.insert(key);
-  if (IsCommandKey(key)) commands_[key] = data;
+  values_[key] = data;
 }
 
 bool KeyLedger::MayExist(const std::string& key) {
@@ -56,37 +61,66 @@ bool KeyLedger::MayExist(const std::string& key) {
   return false;
 }
 
-void KeyLedger::Removed(const std::string& key, bool succeeded) {
+void KeyLedger::Removed(const std::string& key) {
   std::lock_guard<std::mutex> lock(mutex_);
-  commands_.erase(key);  // Paho has dropped the command either way
-  if (succeeded) keys_.erase(key);
+  ++removes_in_progress_;
+  ++removals_;
+  values_.erase(key);
+  keys_.erase(key);
+}
+
+void KeyLedger::RemoveAppended() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  --removes_in_progress_;
+  ++removals_;
+}
+
+void KeyLedger::Invalidate() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  complete_ = false;
+}
+
+bool KeyLedger::complete() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return complete_;
+}
+
+bool KeyLedger::Holds(const std::string& key) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  ++stats_.answered;
+  return keys_.count(key) > 0;
+}
+
+std::vector<std::string> KeyLedger::Keys() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  ++stats_.answered;
+  return std::vector<std::string>(keys_.begin(), keys_.end());
 }
 
 void KeyLedger::Cleared() {
   std::lock_guard<std::mutex> lock(mutex_);
   keys_.clear();
-  commands_.clear();
+  values_.clear();
   deferred_.clear();
 }
 
-Bytes KeyLedger::CachedCommand(const std::string& key) {
+Bytes KeyLedger::Value(const std::string& key) {
   std::lock_guard<std::mutex> lock(mutex_);
-  auto found = commands_.find(key);
-  if (found == commands_.end()) return nullptr;
+  auto found = values_.find(key);
+  if (found == values_.end()) return nullptr;
   ++stats_.cached_gets;
   return found->second;
 }
 
 void KeyLedger::Fetched(const std::string& key, const Bytes& data) {
-  if (!IsCommandKey(key)) return;
   std::lock_guard<std::mutex> lock(mutex_);
-  commands_[key] = data;
+  values_[key] = data;
 }
 
 bool KeyLedger::DeferRemove(const std::string& key) {
   std::lock_guard<std::mutex> lock(mutex_);
-  auto found = commands_.find(key);
-  if (found == commands_.end() || !IsQosPublish(*found->second)) return false;
+  auto found = values_.find(key);
+  if (found == values_.end() || !IsQosPublish(*found->second)) return false;
   deferred_[std::this_thread::get_id()] = key;
   ++stats_.deferred_removes;
   return true;

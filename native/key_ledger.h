@@ -1,9 +1,12 @@
-// What the bridge knows about a store's keys, so it can skip round trips Paho makes
+// What the bridge knows about a store's keys as Paho sees them (every logged write
+// counted, written to the store yet or not), so it can skip round trips Paho makes
 // needlessly. Paho removes up to four keys per acknowledged message (s5-, sc5-, s-, sc-)
 // of which usually one exists, and reads back every queued command (c-) it just wrote.
 // Once the store's key list has been read (Paho does so at create), a remove of a key the
-// ledger knows to be absent succeeds without asking the store, and a command written in
-// this session is read from memory (which also spares Paho a crash on a failed read).
+// ledger knows to be absent succeeds without asking the store, keys/containsKey are
+// answered from memory, and a value written in this session is read from memory (which
+// also spares Paho a crash on a failed read). A failed write makes the ledger incomplete
+// until the store is listed again.
 //
 // It also closes a gap in Paho: the send thread removes a QoS 1/2 PUBLISH command (c-N)
 // before it stores the sent packet (s-N), so a crash between the two loses a message Paho
@@ -31,21 +34,35 @@ class KeyLedger {
     uint64_t skipped_removes = 0;
     uint64_t cached_gets = 0;
     uint64_t deferred_removes = 0;
+    uint64_t answered = 0;  // keys/containsKey answered from memory
   };
 
   // open/close: nothing is known about the (new) keyspace.
   void Reset();
-  // The store listed its keys: from now on the ledger is complete.
-  void Learn(const std::vector<std::string>& keys);
-  // Before a put is forwarded (whatever its outcome, the key may exist afterwards).
+  // Taken before the store's keys are listed, and given to Learn.
+  static constexpr uint64_t kNoEpoch = ~uint64_t{0};
+  uint64_t ListingEpoch();
+  // The store listed its keys: from now on the ledger is complete, unless a remove was
+  // logged while the listing ran (it may list the removed key: try again next time).
+  void Learn(const std::vector<std::string>& keys, uint64_t epoch);
+  // When a put is logged.
   void Added(const std::string& key, const Bytes& data);
   // False only when the key is known to be absent.
   bool MayExist(const std::string& key);
-  // After a remove was forwarded; `succeeded` says whether the store confirmed it.
-  void Removed(const std::string& key, bool succeeded);
+  // When a remove is logged (before it is appended), and after it was appended: a listing
+  // that began between the two may still list the key.
+  void Removed(const std::string& key);
+  void RemoveAppended();
   void Cleared();
-  // The body of a command (c-/c5-) put or read in this session, or null.
-  Bytes CachedCommand(const std::string& key);
+  // A write failed: what the store holds is unknown until it is listed again.
+  void Invalidate();
+  bool complete();
+  // Whether the key exists, when complete.
+  bool Holds(const std::string& key);
+  // Every key, when complete.
+  std::vector<std::string> Keys();
+  // The value put or read in this session, or null.
+  Bytes Value(const std::string& key);
   void Fetched(const std::string& key, const Bytes& data);
   // Defers the remove of a QoS 1/2 PUBLISH command; false (not deferred) for anything else.
   bool DeferRemove(const std::string& key);
@@ -57,8 +74,10 @@ class KeyLedger {
  private:
   std::mutex mutex_;
   bool complete_ = false;
+  uint64_t removals_ = 0;
+  int removes_in_progress_ = 0;  // logged with Removed, not yet appended
   std::unordered_set<std::string> keys_;
-  std::unordered_map<std::string, Bytes> commands_;
+  std::unordered_map<std::string, Bytes> values_;
   std::unordered_map<std::thread::id, std::string> deferred_;
   Stats stats_;
 };

@@ -8,8 +8,6 @@ namespace {
 
 constexpr auto kTeardownWait = std::chrono::milliseconds(300);
 
-bool IsCommandKey(const std::string& key) { return key.rfind("c-", 0) == 0 || key.rfind("c5-", 0) == 0; }
-
 // Paho takes char* arrays; it copies what it keeps, so pointers into the spec suffice.
 std::vector<char*> CStrings(const std::vector<std::string>& strings) {
   std::vector<char*> out;
@@ -25,6 +23,13 @@ std::shared_ptr<MqttClient> MqttClient::Create(Napi::Env env, Napi::Function on_
   self->bridge_ = std::move(bridge);
   // Unref'd: src/ refs it while operations are pending or the client is connected.
   self->events_.Open(env, on_event, "paho-mqtt-redis:client", self, &MqttClient::OnTeardown);
+  if (self->bridge_) {
+    std::weak_ptr<MqttClient> weak = self;
+    self->bridge_->SetClaimer([weak](const LogOp& op, const LogOutcome& outcome) {
+      std::shared_ptr<MqttClient> client = weak.lock();
+      return client && client->ClaimFailedWrite(op, outcome);
+    });
+  }
   return self;
 }
 
@@ -61,8 +66,10 @@ void MqttClient::Ref(Napi::Env env) { events_.Ref(env); }
 
 void MqttClient::Unref(Napi::Env env) { events_.Unref(env); }
 
-void MqttClient::Emit(std::unique_ptr<ClientEvent> event) {
-  if (events_.Send(event.get())) event.release();
+bool MqttClient::Emit(std::unique_ptr<ClientEvent> event) {
+  if (!events_.Send(event.get())) return false;
+  event.release();
+  return true;
 }
 
 void MqttClient::EmitResult(uint64_t request, int rc, const std::string& message) {
@@ -89,15 +96,14 @@ void MqttClient::QueueWithHandle(uint64_t request, std::function<void()> job) {
 }
 
 MqttClient::Pending* MqttClient::NewPending(uint64_t request, RequestKind kind, int count) {
-  auto* pending = new Pending{this, request, kind, count};
+  auto* pending = new Pending();
+  pending->client = this;
+  pending->request = request;
+  pending->kind = kind;
+  pending->count = count;
   std::lock_guard<std::mutex> lock(mutex_);
   pending_.insert(pending);
   return pending;
-}
-
-bool MqttClient::TakePending(Pending* pending) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  return pending_.erase(pending) == 1;
 }
 
 void MqttClient::FailIfRefused(int rc, Pending* pending) {
@@ -169,6 +175,7 @@ void MqttClient::Connect(uint64_t request, ConnectSpec spec) {
     options.keepAliveInterval = spec.keep_alive_interval;
     options.connectTimeout = spec.connect_timeout;
     options.maxInflight = spec.max_inflight;
+    self->max_inflight_ = spec.max_inflight;
     options.retryInterval = spec.retry_interval;
     options.MQTTVersion = self->mqtt_version_;
     if (spec.username) options.username = spec.username->c_str();
@@ -220,46 +227,6 @@ void MqttClient::Connect(uint64_t request, ConnectSpec spec) {
     MQTTProperties_free(&will_properties);
     MQTTProperties_free(&connect_properties);
     self->FailIfRefused(rc, pending);
-  });
-}
-
-void MqttClient::Publish(uint64_t request, PublishSpec spec) {
-  auto self = shared_from_this();
-  QueueWithHandle(request, [self, request, spec = std::move(spec)] {
-    MQTTAsync_message message = MQTTAsync_message_initializer;
-    message.payload = const_cast<char*>(spec.payload.data());
-    message.payloadlen = static_cast<int>(spec.payload.size());
-    message.qos = spec.qos;
-    message.retained = spec.retained;
-    if (self->mqtt_version_ >= MQTTVERSION_5) FillProperties(spec.properties, &message.properties);
-    MQTTAsync_responseOptions options = MQTTAsync_responseOptions_initializer;
-    Pending* pending = self->NewPending(request);
-    self->SetCallbacks(&options, pending);
-    PersistenceBridge::ResetThreadFailures();
-    int rc = MQTTAsync_sendMessage(self->handle_, spec.topic.c_str(), &message, &options);
-    MQTTProperties_free(&message.properties);
-    // Paho returns success even when storing the command failed: find out here.
-    std::vector<PersistenceBridge::ThreadFailure> failures;
-    for (auto& failure : PersistenceBridge::TakeThreadFailures()) {
-      if (failure.op == PersistenceOp::kPut && IsCommandKey(failure.key))
-        failures.push_back(std::move(failure));
-    }
-    // When Paho accepted the message, it still holds `pending` as the command's context
-    // and will answer it later (that late answer is ignored): only a refused call frees it.
-    bool refused = rc != MQTTASYNC_SUCCESS;
-    if (refused ? self->TakePending(pending) : !failures.empty()) {
-      if (refused) delete pending;
-      auto event = std::make_unique<ClientEvent>();
-      event->request = request;
-      event->rc = rc != MQTTASYNC_SUCCESS ? rc : MQTTASYNC_PERSISTENCE_ERROR;
-      event->token = options.token;
-      event->text =
-          refused ? MQTTAsync_strerror(rc)
-                  : "the message could not be stored; Paho keeps it in memory and may still deliver it, "
-                    "but it will not survive a restart";
-      event->persistence_failures = std::move(failures);
-      self->Emit(std::move(event));
-    }
   });
 }
 
@@ -325,6 +292,7 @@ void MqttClient::Disconnect(uint64_t request, DisconnectSpec spec) {
       FillProperties(spec.properties, &options.properties);
     }
     options.timeout = spec.timeout_ms;
+    self->SetWindow(0);  // what waits goes to Paho, which sends or refuses it as before
     Pending* pending = self->NewPending(request);
     self->SetCallbacks(&options, pending);
     int rc = MQTTAsync_disconnect(self->handle_, &options);
@@ -353,6 +321,16 @@ void MqttClient::IsConnected(uint64_t request) {
     auto event = std::make_unique<ClientEvent>();
     event->request = request;
     event->list.push_back(self->handle_ != nullptr && MQTTAsync_isConnected(self->handle_) ? 1 : 0);
+    self->Emit(std::move(event));
+  });
+}
+
+void MqttClient::Flush(uint64_t request) {
+  auto self = shared_from_this();
+  Queue(request, [self, request] {
+    auto event = std::make_unique<ClientEvent>();
+    event->request = request;
+    event->log_seq = self->bridge_ ? self->bridge_->last_seq() : 0;
     self->Emit(std::move(event));
   });
 }

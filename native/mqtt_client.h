@@ -6,17 +6,21 @@
 #include <MQTTAsync.h>
 #include <napi.h>
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
 #include "command_queue.h"
+#include "delivery_gate.h"
 #include "js_channel.h"
 #include "mqtt_client_specs.h"
 #include "mqtt_properties.h"
 #include "persistence_bridge.h"
+#include "publish_window.h"
 
 namespace paho_redis {
 
@@ -38,6 +42,9 @@ struct ClientEvent {
   int qos = 0;
   bool retained = false, dup = false;
   std::vector<PersistenceBridge::ThreadFailure> persistence_failures;
+  uint64_t log_seq = 0;  // flush: the newest op logged when it ran
+  // Set for a received message the Paho thread waits on until JS has handled it.
+  std::shared_ptr<DeliveryGate> delivered;
 };
 
 class MqttClient;
@@ -58,6 +65,8 @@ class MqttClient : public std::enable_shared_from_this<MqttClient> {
   void Disconnect(uint64_t request, DisconnectSpec spec);
   void GetPendingTokens(uint64_t request);
   void IsConnected(uint64_t request);
+  // Answers with the newest op in the store's log once every earlier call reached Paho.
+  void Flush(uint64_t request);
   void Destroy(uint64_t request);
   // JS thread, after Destroy's result: ends the command thread and the event function, so
   // a closed client holds no thread and no environment hook.
@@ -74,10 +83,17 @@ class MqttClient : public std::enable_shared_from_this<MqttClient> {
   // A request Paho answers through onSuccess/onFailure; `context` points at one.
   enum class RequestKind { kConnect, kSubscribe, kUnsubscribe, kOther };
   struct Pending {
-    MqttClient* client;
-    uint64_t request;
-    RequestKind kind;
-    int count;  // topics in a (un)subscribe
+    MqttClient* client = nullptr;
+    uint64_t request = 0;
+    RequestKind kind = RequestKind::kOther;
+    int count = 0;  // topics in a (un)subscribe
+    // A publish's records, so a write failure learnt later rejects it: its command key,
+    // its packet id (s-N, sc-N), and the log position before it (older ops are not its).
+    std::string command_key;
+    int msgid = 0;
+    uint64_t seq_floor = 0;
+    bool failed = false;
+    bool holds_slot = false;  // a QoS 1/2 publish counted in window_
   };
   Pending* NewPending(uint64_t request, RequestKind kind = RequestKind::kOther, int count = 0);
   // Connect, disconnect and response options all carry the same callback fields.
@@ -93,15 +109,28 @@ class MqttClient : public std::enable_shared_from_this<MqttClient> {
     }
   }
   bool TakePending(Pending* pending);
+  // Command thread: remembers which records belong to an accepted publish.
+  void TrackRecords(Pending* pending, std::string command_key, int msgid, uint64_t seq_floor);
+  // JS thread (the bridge's claimer): rejects the publish a failed put belonged to.
+  bool ClaimFailedWrite(const LogOp& op, const LogOutcome& outcome);
+  void EmitRecordFailure(uint64_t request, const std::string& key, const LogOutcome& outcome);
   // The client of a Pending Paho answers, or null if it was already answered.
   static MqttClient* Claim(Pending* pending) {
     return pending->client->TakePending(pending) ? pending->client : nullptr;
   }
   void FailIfRefused(int rc, Pending* pending);
 
+  // Command thread: the MQTTAsync_sendMessage of a publish the window admitted.
+  void SendPublish(uint64_t request, const PublishSpec& spec, bool holds_slot);
+  // A counted publish ended: admit what waits. SetWindow: connected (maxInflight) or not (0).
+  void ReleaseSlot();
+  void SetWindow(int max_inflight);
+  // Runs once Paho answered a Pending (taken by Claim): frees it and its window slot.
+  void Finish(Pending* pending);
   void Queue(uint64_t request, std::function<void()> job);
   void QueueWithHandle(uint64_t request, std::function<void()> job);
-  void Emit(std::unique_ptr<ClientEvent> event);
+  // False when the event could not be queued (the client is closed).
+  bool Emit(std::unique_ptr<ClientEvent> event);
   void EmitResult(uint64_t request, int rc, const std::string& message);
   void DestroyHandle();
 
@@ -124,10 +153,16 @@ class MqttClient : public std::enable_shared_from_this<MqttClient> {
   // Command thread only.
   MQTTAsync handle_ = nullptr;
   int mqtt_version_ = MQTTVERSION_DEFAULT;
+  std::atomic<int> max_inflight_{0};  // of the last connect
+  PublishWindow window_;
 
   JsChannel<MqttClient, ClientEvent, &ClientCallJs> events_;
-  std::mutex mutex_;  // guards pending_
+  std::mutex mutex_;  // guards pending_ and the record maps
   std::unordered_set<Pending*> pending_;
+  std::unordered_map<std::string, Pending*> by_command_key_;
+  std::unordered_map<int, Pending*> by_msgid_;
+  // Failed command puts no publish was tracked for yet: key -> (seq, outcome).
+  std::unordered_map<std::string, std::pair<uint64_t, LogOutcome>> early_failures_;
 };
 
 }  // namespace paho_redis

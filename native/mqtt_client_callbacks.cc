@@ -1,5 +1,6 @@
 // MqttClient, part two: Paho's callbacks (on Paho's threads) and their delivery to JS.
 #include <cstring>
+#include <optional>
 
 #include "mqtt_client.h"
 
@@ -9,7 +10,98 @@ namespace {
 
 MqttClient* ClientOf(void* context) { return static_cast<MqttClient*>(context); }
 
+constexpr size_t kEarlyFailuresKept = 256;
+
+bool HasPrefix(const std::string& key, const char* prefix) { return key.rfind(prefix, 0) == 0; }
+
+// The packet id of an outbound record (s-N, sc-N and their v5 forms), else 0.
+int OutboundMsgid(const std::string& key) {
+  for (const char* prefix : {"s-", "sc-", "s5-", "sc5-"}) {
+    if (HasPrefix(key, prefix)) return atoi(key.c_str() + strlen(prefix));
+  }
+  return 0;
+}
+
 }  // namespace
+
+bool MqttClient::TakePending(Pending* pending) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (pending_.erase(pending) == 0) return false;
+  if (!pending->command_key.empty()) by_command_key_.erase(pending->command_key);
+  if (pending->msgid != 0) {
+    auto found = by_msgid_.find(pending->msgid);
+    if (found != by_msgid_.end() && found->second == pending) by_msgid_.erase(found);
+  }
+  return true;
+}
+
+void MqttClient::TrackRecords(Pending* pending, std::string command_key, int msgid, uint64_t seq_floor) {
+  std::optional<std::pair<uint64_t, LogOutcome>> early;
+  uint64_t request = 0;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    request = pending->request;
+    // Paho may have answered already (a fast PUBACK): then there is nothing left to track.
+    if (pending_.count(pending) == 0) return;
+    pending->seq_floor = seq_floor;
+    auto orphan = early_failures_.find(command_key);
+    if (orphan != early_failures_.end() && orphan->second.first > seq_floor) {
+      early = orphan->second;  // its batch failed before this thread got here
+      early_failures_.erase(orphan);
+      pending->failed = true;
+    }
+    if (!command_key.empty()) {
+      pending->command_key = command_key;
+      by_command_key_[command_key] = pending;
+    }
+    if (msgid != 0) {
+      pending->msgid = msgid;
+      by_msgid_[msgid] = pending;
+    }
+  }
+  if (early) EmitRecordFailure(request, command_key, early->second);
+}
+
+void MqttClient::EmitRecordFailure(uint64_t request, const std::string& key, const LogOutcome& outcome) {
+  // Paho still holds the Pending and answers it later; src/ ignores that late answer.
+  auto event = std::make_unique<ClientEvent>();
+  event->request = request;
+  event->rc = MQTTASYNC_PERSISTENCE_ERROR;
+  event->text = "a record of the message could not be stored; it will not survive a restart";
+  event->persistence_failures.push_back({PersistenceOp::kPut, key, outcome.failure, outcome.message});
+  Emit(std::move(event));
+}
+
+bool MqttClient::ClaimFailedWrite(const LogOp& op, const LogOutcome& outcome) {
+  if (!op.data) return false;  // a failed remove leaves a stale record: a duplicate, not a loss
+  uint64_t request = 0;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    Pending* pending = nullptr;
+    auto by_key = by_command_key_.find(op.key);
+    if (by_key != by_command_key_.end()) {
+      pending = by_key->second;
+    } else if (int msgid = OutboundMsgid(op.key)) {
+      auto by_id = by_msgid_.find(msgid);
+      if (by_id != by_msgid_.end()) pending = by_id->second;
+    }
+    if (pending == nullptr || op.seq <= pending->seq_floor) {
+      // A command whose publish is not tracked yet (its batch failed before the command
+      // thread got back from MQTTAsync_sendMessage): TrackRecords rejects the publish.
+      if (pending == nullptr && (HasPrefix(op.key, "c-") || HasPrefix(op.key, "c5-"))) {
+        if (early_failures_.size() >= kEarlyFailuresKept) early_failures_.clear();
+        early_failures_[op.key] = {op.seq, outcome};
+        return true;
+      }
+      return false;
+    }
+    if (pending->failed) return true;  // already rejected by an earlier record
+    pending->failed = true;
+    request = pending->request;
+  }
+  EmitRecordFailure(request, op.key, outcome);
+  return true;
+}
 
 // onSuccess/onFailure fire exactly once per Pending; a Pending already taken (the call
 // failed synchronously, or destroy cleaned up) is ignored. v3 and v5 answers share the
@@ -30,8 +122,16 @@ void MqttClient::Succeed(void* context, SuccessData* response) {
       event->session_present = response->alt.connect.sessionPresent != 0;
     }
   }
-  delete pending;
+  bool connected = pending->kind == RequestKind::kConnect;
+  self->Finish(pending);
+  if (connected) self->SetWindow(self->max_inflight_);
   self->Emit(std::move(event));
+}
+
+void MqttClient::Finish(Pending* pending) {
+  bool holds_slot = pending->holds_slot;
+  delete pending;
+  if (holds_slot) ReleaseSlot();
 }
 
 void MqttClient::OnSuccess(void* context, MQTTAsync_successData* response) { Succeed(context, response); }
@@ -83,7 +183,7 @@ void MqttClient::OnFailure(void* context, MQTTAsync_failureData* response) {
   MqttClient* self = Claim(pending);
   if (self == nullptr) return;
   auto event = FailureEvent(pending->request, response);
-  delete pending;
+  self->Finish(pending);
   self->Emit(std::move(event));
 }
 
@@ -92,7 +192,7 @@ void MqttClient::OnFailure5(void* context, MQTTAsync_failureData5* response) {
   MqttClient* self = Claim(pending);
   if (self == nullptr) return;
   auto event = FailureEvent(pending->request, response);
-  delete pending;
+  self->Finish(pending);
   if (response != nullptr) {
     event->reason_code = response->reasonCode;
     event->properties = CopyProperties(response->properties);
@@ -101,6 +201,7 @@ void MqttClient::OnFailure5(void* context, MQTTAsync_failureData5* response) {
 }
 
 void MqttClient::OnConnectionLost(void* context, char* cause) {
+  ClientOf(context)->SetWindow(0);  // Paho buffers offline publishes itself
   auto event = std::make_unique<ClientEvent>();
   event->type = ClientEvent::Type::kConnectionLost;
   event->text = cause != nullptr ? cause : "connection lost";
@@ -121,9 +222,18 @@ int MqttClient::OnMessage(void* context, char* topic, int topic_length, MQTTAsyn
   event->dup = message->dup != 0;
   event->token = message->msgid;
   event->properties = CopyProperties(message->properties);
+  MqttClient* self = ClientOf(context);
+  // With a persistent store, Paho acknowledges a QoS 1/2 message (PUBACK, PUBCOMP) right
+  // after this returns and forgets it: wait until JS has handled it, so a crash meanwhile
+  // leaves the message to be delivered again instead of lost.
+  std::shared_ptr<DeliveryGate> gate;
+  if (self->bridge_ && message->qos > 0) gate = event->delivered = std::make_shared<DeliveryGate>();
   MQTTAsync_freeMessage(&message);
   MQTTAsync_free(topic);
-  ClientOf(context)->Emit(std::move(event));
+  if (self->Emit(std::move(event)) && gate) {
+    gate->WaitUntil(std::chrono::steady_clock::now() +
+                    std::chrono::milliseconds(self->bridge_->options().timeout_ms));
+  }
   return 1;
 }
 
@@ -135,6 +245,8 @@ void MqttClient::OnDeliveryComplete(void* context, MQTTAsync_token token) {
 }
 
 void MqttClient::OnConnected(void* context, char* cause) {
+  MqttClient* self = ClientOf(context);
+  self->SetWindow(self->max_inflight_);
   auto event = std::make_unique<ClientEvent>();
   event->type = ClientEvent::Type::kConnected;
   event->text = cause != nullptr ? cause : "";
@@ -142,6 +254,7 @@ void MqttClient::OnConnected(void* context, char* cause) {
 }
 
 void MqttClient::OnDisconnected(void* context, MQTTProperties* properties, enum MQTTReasonCodes reason) {
+  ClientOf(context)->SetWindow(0);
   auto event = std::make_unique<ClientEvent>();
   event->type = ClientEvent::Type::kDisconnected;
   event->reason_code = reason;
@@ -177,6 +290,7 @@ Napi::Object EventToJs(Napi::Env env, std::unique_ptr<ClientEvent>& event) {
         failures.Set(static_cast<uint32_t>(i), failure);
       }
       js.Set("persistenceFailures", failures);
+      if (event->log_seq != 0) js.Set("logSeq", static_cast<double>(event->log_seq));
       if (!event->server_uri.empty()) {
         js.Set("serverURI", event->server_uri);
         js.Set("mqttVersion", event->mqtt_version);
@@ -215,8 +329,21 @@ Napi::Object EventToJs(Napi::Env env, std::unique_ptr<ClientEvent>& event) {
 
 }  // namespace
 
+namespace {
+
+// Opens a received message's gate however delivery ends (delivered, thrown, or dropped).
+struct OpenGateOnExit {
+  std::shared_ptr<DeliveryGate> gate;
+  ~OpenGateOnExit() {
+    if (gate) gate->Open();
+  }
+};
+
+}  // namespace
+
 void ClientCallJs(Napi::Env env, Napi::Function on_event, MqttClient*, ClientEvent* raw) {
   std::unique_ptr<ClientEvent> event(raw);
+  OpenGateOnExit open_gate{event->delivered};
   if (env == nullptr) return;
   try {
     // Building the event can throw too, when the environment is terminating (worker exit).

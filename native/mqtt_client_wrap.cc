@@ -68,6 +68,7 @@ Napi::Function MqttClientWrap::Define(Napi::Env env) {
                          InstanceMethod<&MqttClientWrap::Disconnect>("disconnect"),
                          InstanceMethod<&MqttClientWrap::GetPendingTokens>("getPendingTokens"),
                          InstanceMethod<&MqttClientWrap::IsConnected>("isConnected"),
+                         InstanceMethod<&MqttClientWrap::Flush>("flush"),
                          InstanceMethod<&MqttClientWrap::Destroy>("destroy"),
                          InstanceMethod<&MqttClientWrap::Dispose>("dispose"),
                          InstanceMethod<&MqttClientWrap::Ref>("ref"),
@@ -187,6 +188,11 @@ Napi::Value MqttClientWrap::GetPendingTokens(const Napi::CallbackInfo& info) {
 
 Napi::Value MqttClientWrap::IsConnected(const Napi::CallbackInfo& info) {
   client_->IsConnected(RequestId(info));
+  return info.Env().Undefined();
+}
+
+Napi::Value MqttClientWrap::Flush(const Napi::CallbackInfo& info) {
+  client_->Flush(RequestId(info));
   return info.Env().Undefined();
 }
 

@@ -24,6 +24,7 @@ class MqttClientWrap : public Napi::ObjectWrap<MqttClientWrap> {
   Napi::Value Disconnect(const Napi::CallbackInfo& info);
   Napi::Value GetPendingTokens(const Napi::CallbackInfo& info);
   Napi::Value IsConnected(const Napi::CallbackInfo& info);
+  Napi::Value Flush(const Napi::CallbackInfo& info);
   Napi::Value Destroy(const Napi::CallbackInfo& info);
   Napi::Value Dispose(const Napi::CallbackInfo& info);
   Napi::Value Ref(const Napi::CallbackInfo& info);

@@ -13,112 +13,37 @@ namespace {
 
 PahoPersistence* FromHandle(void* handle) { return static_cast<PahoPersistence*>(handle); }
 
-}  // namespace
+bool HasPrefix(const std::string& key, const char* prefix) { return key.rfind(prefix, 0) == 0; }
 
-PahoPersistence::PahoPersistence(PersistenceBridge* bridge) : bridge_(bridge) {
-  persistence_.context = this;
-  persistence_.popen = &PahoPersistence::Open;
-  persistence_.pclose = &PahoPersistence::Close;
-  persistence_.pput = &PahoPersistence::Put;
-  persistence_.pget = &PahoPersistence::Get;
-  persistence_.premove = &PahoPersistence::Remove;
-  persistence_.pkeys = &PahoPersistence::Keys;
-  persistence_.pclear = &PahoPersistence::Clear;
-  persistence_.pcontainskey = &PahoPersistence::ContainsKey;
-}
+bool IsCommandKey(const std::string& key) { return HasPrefix(key, "c-") || HasPrefix(key, "c5-"); }
 
-int PahoPersistence::Open(void** handle, const char* client_id, const char* server_uri, void* context) {
-  auto* self = static_cast<PahoPersistence*>(context);
-  CallPtr call = self->bridge_->NewCall(PersistenceOp::kOpen, "");
-  call->client_id = client_id != nullptr ? client_id : "";
-  call->server_uri = server_uri != nullptr ? server_uri : "";
-  self->ledger_.Reset();
-  if (!self->bridge_->Forward(call)) return MQTTCLIENT_PERSISTENCE_ERROR;
-  *handle = self;
-  return 0;
-}
+bool IsSentPublishKey(const std::string& key) { return HasPrefix(key, "s-") || HasPrefix(key, "s5-"); }
 
-void PahoPersistence::FlushDeferred() {
-  if (auto key = ledger_.TakeDeferred()) ForwardRemove(*key);
-}
-
-bool PahoPersistence::ForwardRemove(const std::string& key) {
-  bool ok = bridge_->Forward(bridge_->NewCall(PersistenceOp::kRemove, key.c_str()));
-  ledger_.Removed(key, ok);
-  return ok;
-}
-
-int PahoPersistence::Close(void* handle) {
-  auto* self = FromHandle(handle);
-  for (const std::string& key : self->ledger_.TakeAllDeferred()) self->ForwardRemove(key);
-  self->ledger_.Reset();
-  return self->bridge_->Forward(self->bridge_->NewCall(PersistenceOp::kClose, ""))
-             ? 0
-             : MQTTCLIENT_PERSISTENCE_ERROR;
-}
-
-int PahoPersistence::Put(void* handle, char* key, int bufcount, char* buffers[], int buflens[]) {
-  auto* self = FromHandle(handle);
-  CallPtr call = self->bridge_->NewCall(PersistenceOp::kPut, key);
-  size_t total = 0;
-  for (int i = 0; i < bufcount; ++i) total += static_cast<size_t>(buflens[i]);
-  // The one copy: Paho's buffers are only valid during this call.
-  auto bytes = std::make_shared<std::vector<uint8_t>>(total);
-  size_t offset = 0;
-  for (int i = 0; i < bufcount; ++i) {
-    if (buflens[i] > 0) memcpy(bytes->data() + offset, buffers[i], static_cast<size_t>(buflens[i]));
-    offset += static_cast<size_t>(buflens[i]);
+// Whether Paho may act on the wire right after this put, in a way a crash must not undo
+// before the record is in the store (the table is in docs/persistence.md):
+//   sc-/sc5- (PUBREL leaves next), r-/r5- (PUBREC leaves next), and s-/s5- of a QoS 2
+//   PUBLISH (the broker keeps the packet id until PUBREL). The first buffer of an s- put
+//   starts with the PUBLISH fixed header, whose bits 1-2 are the QoS.
+bool IsBarrierPut(const std::string& key, int bufcount, char* buffers[], int buflens[]) {
+  if (HasPrefix(key, "sc-") || HasPrefix(key, "sc5-") || HasPrefix(key, "r-") || HasPrefix(key, "r5-")) {
+    return true;
   }
-  call->data = bytes;
-  // A deferred command remove is due once the sent packet (s-N) is stored; any other put
-  // means the thread moved on, so it is due before.
-  bool sent_publish = call->key.rfind("s-", 0) == 0 || call->key.rfind("s5-", 0) == 0;
-  if (!sent_publish) self->FlushDeferred();
-  // The ledger keeps its own copy of a command: a store may write into the Buffer it got.
-  bool command = call->key.rfind("c-", 0) == 0 || call->key.rfind("c5-", 0) == 0;
-  self->ledger_.Added(call->key, command ? std::make_shared<const std::vector<uint8_t>>(*bytes) : nullptr);
-  bool ok = self->bridge_->Forward(call);
-  if (sent_publish) self->FlushDeferred();
-  return ok ? 0 : MQTTCLIENT_PERSISTENCE_ERROR;
+  if (!IsSentPublishKey(key) || bufcount < 1 || buflens[0] < 1) return false;
+  return ((static_cast<unsigned char>(buffers[0][0]) >> 1) & 3) == 2;
 }
 
-int PahoPersistence::Get(void* handle, char* key, char** buffer, int* buflen) {
-  auto* self = FromHandle(handle);
-  self->FlushDeferred();
-  CallPtr call = self->bridge_->NewCall(PersistenceOp::kGet, key);
-  // On a JS thread nothing is answered, not even from memory: Forward refuses it.
-  Bytes cached = OnJsThread() ? nullptr : self->ledger_.CachedCommand(call->key);
-  if (!cached) {
-    if (!self->bridge_->Forward(call)) return MQTTCLIENT_PERSISTENCE_ERROR;
-    self->ledger_.Fetched(call->key, std::make_shared<const std::vector<uint8_t>>(call->bytes));
-  }
-  const std::vector<uint8_t>& found = cached ? *cached : call->bytes;
-  // Paho frees this with its tracked free(): it must come from MQTTAsync_malloc.
-  size_t length = found.size();
-  char* out = static_cast<char*>(MQTTAsync_malloc(length > 0 ? length : 1));
-  if (out == nullptr) return MQTTCLIENT_PERSISTENCE_ERROR;
-  if (length > 0) memcpy(out, found.data(), length);
-  *buffer = out;
-  *buflen = static_cast<int>(length);
-  return 0;
+// MQTT 5: Paho delivers an inbound QoS 2 message at PUBLISH time and, finding a restored
+// r5-N, would swallow a later message that reuses the id: the remove must be stored
+// before PUBCOMP leaves.
+bool IsBarrierRemove(const std::string& key) { return HasPrefix(key, "r5-"); }
+
+int Fail(PersistenceOp op, const std::string& key, const LogOutcome& outcome) {
+  PersistenceBridge::RecordThreadFailure({op, key, outcome.failure, outcome.message});
+  return MQTTCLIENT_PERSISTENCE_ERROR;
 }
 
-int PahoPersistence::Remove(void* handle, char* key) {
-  auto* self = FromHandle(handle);
-  self->FlushDeferred();
-  std::string name = key != nullptr ? key : "";
-  if (!self->ledger_.MayExist(name)) return 0;    // known absent: no round trip
-  if (self->ledger_.DeferRemove(name)) return 0;  // due after the s-N put (see KeyLedger)
-  return self->ForwardRemove(name) ? 0 : MQTTCLIENT_PERSISTENCE_ERROR;
-}
-
-int PahoPersistence::Keys(void* handle, char*** keys, int* nkeys) {
-  auto* self = FromHandle(handle);
-  self->FlushDeferred();
-  CallPtr call = self->bridge_->NewCall(PersistenceOp::kKeys, "");
-  if (!self->bridge_->Forward(call)) return MQTTCLIENT_PERSISTENCE_ERROR;
-  const auto& found = call->keys;
-  self->ledger_.Learn(found);
+// Paho frees what a persistence returns with its tracked free(): MQTTAsync_malloc it.
+int AnswerKeys(const std::vector<std::string>& found, char*** keys, int* nkeys) {
   char** out = nullptr;
   if (!found.empty()) {
     out = static_cast<char**>(MQTTAsync_malloc(found.size() * sizeof(char*)));
@@ -138,18 +63,188 @@ int PahoPersistence::Keys(void* handle, char*** keys, int* nkeys) {
   return 0;
 }
 
+}  // namespace
+
+PahoPersistence::PahoPersistence(PersistenceBridge* bridge) : bridge_(bridge) {
+  persistence_.context = this;
+  persistence_.popen = &PahoPersistence::Open;
+  persistence_.pclose = &PahoPersistence::Close;
+  persistence_.pput = &PahoPersistence::Put;
+  persistence_.pget = &PahoPersistence::Get;
+  persistence_.premove = &PahoPersistence::Remove;
+  persistence_.pkeys = &PahoPersistence::Keys;
+  persistence_.pclear = &PahoPersistence::Clear;
+  persistence_.pcontainskey = &PahoPersistence::ContainsKey;
+}
+
+void PahoPersistence::StoreFailed() { ledger_.Invalidate(); }
+
+LogOutcome PahoPersistence::DrainForRead() {
+  // On a JS thread the forward itself refuses (and reports) the call.
+  if (OnJsThread()) return {};
+  return bridge_->Drain();
+}
+
+int PahoPersistence::Open(void** handle, const char* client_id, const char* server_uri, void* context) {
+  auto* self = static_cast<PahoPersistence*>(context);
+  CallPtr call = self->bridge_->NewCall(PersistenceOp::kOpen, "");
+  call->client_id = client_id != nullptr ? client_id : "";
+  call->server_uri = server_uri != nullptr ? server_uri : "";
+  self->ledger_.Reset();
+  self->bridge_->log().Reset();
+  if (!self->bridge_->Forward(call)) return MQTTCLIENT_PERSISTENCE_ERROR;
+  *handle = self;
+  return 0;
+}
+
+LogOp PahoPersistence::DueRemove(const std::string& key, bool wait) {
+  ledger_.Removed(key);
+  return LogOp{0, key, nullptr, false, wait};
+}
+
+void PahoPersistence::FlushDeferred() {
+  if (auto key = ledger_.TakeDeferred()) {
+    std::vector<LogOp> ops;
+    ops.push_back(DueRemove(*key, bridge_->sync()));
+    bridge_->Write(std::move(ops), bridge_->sync());
+    ledger_.RemoveAppended();
+  }
+}
+
+int PahoPersistence::Close(void* handle) {
+  auto* self = FromHandle(handle);
+  std::vector<LogOp> removes;
+  for (const std::string& key : self->ledger_.TakeAllDeferred())
+    removes.push_back(self->DueRemove(key, true));
+  size_t count = removes.size();
+  self->bridge_->Write(std::move(removes), true);
+  for (size_t i = 0; i < count; ++i) self->ledger_.RemoveAppended();
+  // Everything logged reaches the store before it is closed.
+  LogOutcome drained = self->DrainForRead();
+  self->ledger_.Reset();
+  if (drained.failure != CallFailure::kNone) return Fail(PersistenceOp::kClose, "", drained);
+  return self->bridge_->Forward(self->bridge_->NewCall(PersistenceOp::kClose, ""))
+             ? 0
+             : MQTTCLIENT_PERSISTENCE_ERROR;
+}
+
+int PahoPersistence::Put(void* handle, char* key, int bufcount, char* buffers[], int buflens[]) {
+  auto* self = FromHandle(handle);
+  std::string name = key != nullptr ? key : "";
+  size_t total = 0;
+  for (int i = 0; i < bufcount; ++i) total += static_cast<size_t>(buflens[i]);
+  // The one copy: Paho's buffers are only valid during this call.
+  auto bytes = std::make_shared<std::vector<uint8_t>>(total);
+  size_t offset = 0;
+  for (int i = 0; i < bufcount; ++i) {
+    if (buflens[i] > 0) memcpy(bytes->data() + offset, buffers[i], static_cast<size_t>(buflens[i]));
+    offset += static_cast<size_t>(buflens[i]);
+  }
+  bool wait = self->bridge_->sync() || IsBarrierPut(name, bufcount, buffers, buflens);
+  // A deferred command remove is due once the sent packet (s-N) is logged, in the same
+  // unit, so the store never holds both or neither; any other put means the thread moved
+  // on, so it is due before.
+  bool sent_publish = IsSentPublishKey(name);
+  if (!sent_publish) self->FlushDeferred();
+  self->ledger_.Added(name, bytes);
+  std::vector<LogOp> ops;
+  ops.push_back(LogOp{0, name, std::move(bytes), false, wait});
+  bool with_remove = false;
+  if (sent_publish) {
+    if (auto deferred = self->ledger_.TakeDeferred()) {
+      ops.push_back(self->DueRemove(*deferred, wait));
+      with_remove = true;
+    }
+  }
+  LogOutcome outcome = self->bridge_->Write(std::move(ops), wait);
+  if (with_remove) self->ledger_.RemoveAppended();
+  if (IsCommandKey(name)) PersistenceBridge::NoteThreadCommandKey(name);
+  if (outcome.failure != CallFailure::kNone) return Fail(PersistenceOp::kPut, name, outcome);
+  return 0;
+}
+
+int PahoPersistence::Get(void* handle, char* key, char** buffer, int* buflen) {
+  auto* self = FromHandle(handle);
+  self->FlushDeferred();
+  std::string name = key != nullptr ? key : "";
+  // On a JS thread nothing is answered, not even from memory: Forward refuses it.
+  Bytes found = OnJsThread() ? nullptr : self->ledger_.Value(name);
+  if (!found) {
+    // Not written in this session: the store answers, once it holds everything logged.
+    LogOutcome drained = self->DrainForRead();
+    if (drained.failure != CallFailure::kNone) {
+      return Fail(PersistenceOp::kGet, name, drained);
+    }
+    CallPtr call = self->bridge_->NewCall(PersistenceOp::kGet, key);
+    if (!self->bridge_->Forward(call)) return MQTTCLIENT_PERSISTENCE_ERROR;
+    found = std::make_shared<const std::vector<uint8_t>>(std::move(call->bytes));
+    self->ledger_.Fetched(name, found);
+  }
+  size_t length = found->size();
+  char* out = static_cast<char*>(MQTTAsync_malloc(length > 0 ? length : 1));
+  if (out == nullptr) return MQTTCLIENT_PERSISTENCE_ERROR;
+  if (length > 0) memcpy(out, found->data(), length);
+  *buffer = out;
+  *buflen = static_cast<int>(length);
+  return 0;
+}
+
+int PahoPersistence::Remove(void* handle, char* key) {
+  auto* self = FromHandle(handle);
+  self->FlushDeferred();
+  std::string name = key != nullptr ? key : "";
+  if (!self->ledger_.MayExist(name)) return 0;    // known absent: nothing to write
+  if (self->ledger_.DeferRemove(name)) return 0;  // due with the s-N put (see KeyLedger)
+  bool wait = self->bridge_->sync() || IsBarrierRemove(name);
+  std::vector<LogOp> ops;
+  ops.push_back(self->DueRemove(name, wait));
+  LogOutcome outcome = self->bridge_->Write(std::move(ops), wait);
+  self->ledger_.RemoveAppended();
+  if (outcome.failure != CallFailure::kNone) return Fail(PersistenceOp::kRemove, name, outcome);
+  return 0;
+}
+
+int PahoPersistence::Keys(void* handle, char*** keys, int* nkeys) {
+  auto* self = FromHandle(handle);
+  self->FlushDeferred();
+  if (!OnJsThread() && self->ledger_.complete()) return AnswerKeys(self->ledger_.Keys(), keys, nkeys);
+  LogOutcome drained = self->DrainForRead();
+  if (drained.failure != CallFailure::kNone) {
+    return Fail(PersistenceOp::kKeys, "", drained);
+  }
+  uint64_t epoch = self->ledger_.ListingEpoch();
+  CallPtr call = self->bridge_->NewCall(PersistenceOp::kKeys, "");
+  if (!self->bridge_->Forward(call)) return MQTTCLIENT_PERSISTENCE_ERROR;
+  self->ledger_.Learn(call->keys, epoch);
+  self->bridge_->log().LearnStoreKeys(call->keys);
+  return AnswerKeys(call->keys, keys, nkeys);
+}
+
 int PahoPersistence::Clear(void* handle) {
   auto* self = FromHandle(handle);
   self->FlushDeferred();
+  LogOutcome drained = self->DrainForRead();
+  if (drained.failure != CallFailure::kNone) {
+    return Fail(PersistenceOp::kClear, "", drained);
+  }
   if (!self->bridge_->Forward(self->bridge_->NewCall(PersistenceOp::kClear, "")))
     return MQTTCLIENT_PERSISTENCE_ERROR;
   self->ledger_.Cleared();
+  self->bridge_->log().StoreCleared();
   return 0;
 }
 
 int PahoPersistence::ContainsKey(void* handle, char* key) {
   auto* self = FromHandle(handle);
   self->FlushDeferred();
+  std::string name = key != nullptr ? key : "";
+  if (!OnJsThread() && self->ledger_.complete()) {
+    return self->ledger_.Holds(name) ? 0 : MQTTCLIENT_PERSISTENCE_ERROR;
+  }
+  LogOutcome drained = self->DrainForRead();
+  if (drained.failure != CallFailure::kNone) {
+    return Fail(PersistenceOp::kContainsKey, name, drained);
+  }
   CallPtr call = self->bridge_->NewCall(PersistenceOp::kContainsKey, key);
   if (!self->bridge_->Forward(call)) return MQTTCLIENT_PERSISTENCE_ERROR;
   return call->contains ? 0 : MQTTCLIENT_PERSISTENCE_ERROR;

@@ -1,7 +1,8 @@
 // Paho's side of a user persistence: the MQTTClient_persistence struct Paho calls, and its
 // eight callbacks (on Paho's threads or an MQTTAsync_* caller's thread). Each callback
-// decides from the KeyLedger what must reach the store, and forwards that through the
-// PersistenceBridge that owns this object.
+// decides from the KeyLedger what must reach the store: writes go into the bridge's log
+// (answered at once unless they are barriers, or in 'sync' durability), reads are answered
+// from the ledger where it knows, else forwarded once the log is drained.
 #pragma once
 
 #include <MQTTClientPersistence.h>
@@ -9,6 +10,7 @@
 #include <string>
 
 #include "key_ledger.h"
+#include "operation_log.h"
 
 namespace paho_redis {
 
@@ -23,11 +25,16 @@ class PahoPersistence {
   // The struct to hand to MQTTAsync_create; valid while the bridge lives.
   MQTTClient_persistence* persistence() { return &persistence_; }
   KeyLedger::Stats ledger_stats() { return ledger_.stats(); }
+  // JS thread: a write failed, so what the store holds is unknown.
+  void StoreFailed();
 
  private:
-  // Command removes the KeyLedger deferred (see key_ledger.h).
+  // Logs the command remove the KeyLedger deferred (see key_ledger.h), if one is due.
   void FlushDeferred();
-  bool ForwardRemove(const std::string& key);
+  // Before a read is forwarded: the store must hold everything logged.
+  LogOutcome DrainForRead();
+  // A remove that is now due, as a log op (the ledger forgets the key).
+  LogOp DueRemove(const std::string& key, bool wait);
 
   // `handle`/`context` are this object.
   static int Open(void** handle, const char* client_id, const char* server_uri, void* context);

@@ -11,6 +11,7 @@ namespace paho_redis {
 namespace {
 
 thread_local std::vector<PersistenceBridge::ThreadFailure> t_failures;
+thread_local std::string t_command_key;
 
 std::string DescribeType(const Napi::Value& value) {
   if (value.IsNull()) return "null";
@@ -32,13 +33,17 @@ std::string DescribeType(const Napi::Value& value) {
 
 }  // namespace
 
-PersistenceBridge::PersistenceBridge(uint32_t timeout_ms) : timeout_ms_(timeout_ms), paho_(this) {}
+PersistenceBridge::PersistenceBridge(const BridgeOptions& options)
+    : options_(options), paho_(this), log_(options.limits) {}
 
 PersistenceBridge::~PersistenceBridge() = default;
 
 std::shared_ptr<PersistenceBridge> PersistenceBridge::Create(Napi::Env env, Napi::Function dispatch,
-                                                             Napi::Function on_failure, uint32_t timeout_ms) {
-  std::shared_ptr<PersistenceBridge> self(new PersistenceBridge(timeout_ms));
+                                                             Napi::Function apply_batch,
+                                                             Napi::Function on_failure,
+                                                             const BridgeOptions& options) {
+  std::shared_ptr<PersistenceBridge> self(new PersistenceBridge(options));
+  self->apply_batch_ = Napi::Persistent(apply_batch);
   self->on_failure_ = Napi::Persistent(on_failure);
   // Unref'd: idle bridges must not keep the process alive; pending client operations do that.
   self->channel_.Open(env, dispatch, "paho-mqtt-redis:persistence", self, &PersistenceBridge::OnTeardown);
@@ -47,18 +52,23 @@ std::shared_ptr<PersistenceBridge> PersistenceBridge::Create(Napi::Env env, Napi
 
 void PersistenceBridge::OnTeardown() {
   on_failure_.Reset();
+  apply_batch_.Reset();
+  claimer_ = nullptr;
   Shutdown();
 }
 
 void PersistenceBridge::Close() {
   std::shared_ptr<PersistenceBridge> keep = shared_from_this();
   on_failure_.Reset();
+  apply_batch_.Reset();
+  claimer_ = nullptr;
   channel_.Dispose();
   Shutdown();
 }
 
 void PersistenceBridge::Shutdown() {
   channel_.Close();
+  log_.Close();
   std::unordered_map<uint64_t, CallPtr> waiting;
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -69,11 +79,30 @@ void PersistenceBridge::Shutdown() {
   }
 }
 
+std::chrono::steady_clock::time_point PersistenceBridge::Deadline() const {
+  return std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.timeout_ms);
+}
+
 CallPtr PersistenceBridge::NewCall(PersistenceOp op, const char* key) {
   return std::make_shared<PersistenceCall>(next_id_.fetch_add(1), op, key != nullptr ? key : "");
 }
 
-void PersistenceBridge::ResetThreadFailures() { t_failures.clear(); }
+void PersistenceBridge::ResetThreadFailures() {
+  t_failures.clear();
+  t_command_key.clear();
+}
+
+void PersistenceBridge::RecordThreadFailure(ThreadFailure failure) {
+  if (t_failures.size() < 16) t_failures.push_back(std::move(failure));
+}
+
+std::string PersistenceBridge::TakeThreadCommandKey() {
+  std::string key;
+  key.swap(t_command_key);
+  return key;
+}
+
+void PersistenceBridge::NoteThreadCommandKey(const std::string& key) { t_command_key = key; }
 
 std::vector<PersistenceBridge::ThreadFailure> PersistenceBridge::TakeThreadFailures() {
   std::vector<ThreadFailure> taken;
@@ -83,18 +112,13 @@ std::vector<PersistenceBridge::ThreadFailure> PersistenceBridge::TakeThreadFailu
 
 bool PersistenceBridge::Forward(const CallPtr& call) {
   bool ok = ForwardAndWait(call);
-  if (!ok && t_failures.size() < 16) {
-    t_failures.push_back({call->op, call->key, call->Failure(), call->failure_message});
-  }
+  if (!ok) RecordThreadFailure({call->op, call->key, call->Failure(), call->failure_message});
   return ok;
 }
 
 bool PersistenceBridge::ForwardAndWait(const CallPtr& call) {
   forwarded_.fetch_add(1, std::memory_order_relaxed);
-  if (OnJsThread()) {
-    // Waiting here would wait for this very thread: fail fast, and say so.
-    Report(call->op, call->key, CallFailure::kJsThread,
-           "a Paho persistence callback ran on the JavaScript thread; it was refused to avoid a deadlock");
+  if (RefuseOnJsThread(call->op, call->key)) {
     call->Fail(CallFailure::kJsThread, "refused on the JavaScript thread");
     return false;
   }
@@ -103,7 +127,7 @@ bool PersistenceBridge::ForwardAndWait(const CallPtr& call) {
     std::lock_guard<std::mutex> lock(mutex_);
     calls_.emplace(call->id, call);
   }
-  auto* message = new BridgeMessage{call, call->op, "", CallFailure::kNone, ""};
+  auto* message = new BridgeMessage{call, call->op, "", CallFailure::kNone, "", false};
   if (!channel_.Send(message)) {
     delete message;
     {
@@ -113,23 +137,30 @@ bool PersistenceBridge::ForwardAndWait(const CallPtr& call) {
     call->Fail(CallFailure::kClosing, "the persistence bridge is closed");
     return false;
   }
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms_);
-  CallFailure failure = call->WaitUntil(deadline);
+  CallFailure failure = call->WaitUntil(Deadline());
   {
     std::lock_guard<std::mutex> lock(mutex_);
     calls_.erase(call->id);
   }
   if (failure == CallFailure::kTimeout) {
     Report(call->op, call->key, failure,
-           std::string("the store did not answer within ") + std::to_string(timeout_ms_) + " ms");
+           std::string("the store did not answer within ") + std::to_string(options_.timeout_ms) + " ms");
   }
   return failure == CallFailure::kNone;
+}
+
+bool PersistenceBridge::RefuseOnJsThread(PersistenceOp op, const std::string& key) {
+  if (!OnJsThread()) return false;
+  // Waiting here would wait for this very thread: fail fast, and say so.
+  Report(op, key, CallFailure::kJsThread,
+         "a Paho persistence callback ran on the JavaScript thread; it was refused to avoid a deadlock");
+  return true;
 }
 
 void PersistenceBridge::Report(PersistenceOp op, const std::string& key, CallFailure failure,
                                std::string message) {
   // Once closed, nobody is left to tell.
-  auto* report = new BridgeMessage{nullptr, op, key, failure, std::move(message)};
+  auto* report = new BridgeMessage{nullptr, op, key, failure, std::move(message), false};
   if (!channel_.Send(report)) delete report;
 }
 
@@ -153,6 +184,10 @@ void BridgeCallJs(Napi::Env env, Napi::Function dispatch, PersistenceBridge* sel
   if (env == nullptr) {
     // Finalization: still-queued calls are released with an error.
     if (message->call) message->call->Fail(CallFailure::kClosing, "the Node.js environment is shutting down");
+    return;
+  }
+  if (message->drain) {
+    self->DrainOnJsThread(env);
     return;
   }
   if (!message->call) {

@@ -1,12 +1,15 @@
-// The C side of a user persistence: forwards store calls to a JS ClientPersistence through
-// a thread-safe function, and blocks the calling C thread (with a deadline) until JS
-// settles the call. Paho's callbacks themselves live in PahoPersistence.
+// The C side of a user persistence. Writes (put/remove) go into an OperationLog whose
+// batches the JS store applies in order (group commit); reads and the other calls are
+// forwarded one by one, and the calling C thread blocks (with a deadline) until JS
+// settles them. Paho's callbacks themselves live in PahoPersistence; batch handling is in
+// persistence_bridge_batches.cc.
 #pragma once
 
 #include <MQTTClientPersistence.h>
 #include <napi.h>
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -14,19 +17,29 @@
 #include <vector>
 
 #include "js_channel.h"
+#include "operation_log.h"
 #include "paho_persistence.h"
 #include "persistence_call.h"
 
 namespace paho_redis {
 
-// What travels through the thread-safe function: a request for the store, or a
-// failure the native side detected and JS must hear about.
+// What travels through the thread-safe function: a request for the store, a failure the
+// native side detected and JS must hear about, or the drainer's doorbell.
 struct BridgeMessage {
   CallPtr call;  // set for requests
   PersistenceOp op = PersistenceOp::kOpen;
   std::string key;
   CallFailure failure = CallFailure::kNone;
   std::string message;
+  bool drain = false;
+};
+
+enum class Durability : uint8_t { kBatched, kSync };
+
+struct BridgeOptions {
+  uint32_t timeout_ms = 5000;
+  Durability durability = Durability::kBatched;
+  LogLimits limits;
 };
 
 class PersistenceBridge;
@@ -37,24 +50,39 @@ void BridgeCallJs(Napi::Env env, Napi::Function dispatch, PersistenceBridge* sel
 class PersistenceBridge : public std::enable_shared_from_this<PersistenceBridge> {
  public:
   // dispatch(id, opIndex, key, data?, clientId?, serverURI?) must end in settle/fail;
+  // applyBatch([batchId, keys, values, firstSeq, lastSeq]) must end in settleBatch;
   // onFailure(op, key, code, message) hears failures detected natively.
   static std::shared_ptr<PersistenceBridge> Create(Napi::Env env, Napi::Function dispatch,
-                                                   Napi::Function on_failure, uint32_t timeout_ms);
+                                                   Napi::Function apply_batch, Napi::Function on_failure,
+                                                   const BridgeOptions& options);
   ~PersistenceBridge();
 
   // The struct to hand to MQTTAsync_create; valid while this object lives.
   MQTTClient_persistence* persistence() { return paho_.persistence(); }
-  uint32_t timeout_ms() const { return timeout_ms_; }
+  const BridgeOptions& options() const { return options_; }
+  bool sync() const { return options_.durability == Durability::kSync; }
   KeyLedger::Stats ledger_stats() { return paho_.ledger_stats(); }
+  OperationLog::Stats log_stats() { return log_.stats(); }
   uint64_t forwarded() const { return forwarded_.load(); }
+  uint64_t last_seq() { return log_.last_seq(); }
+  uint64_t settled_seq() { return log_.settled_seq(); }
+  OperationLog& log() { return log_; }
 
   // JS thread: answers for call `id`. False if the call is no longer waiting.
   bool Settle(Napi::Env env, uint64_t id, Napi::Value value);
   bool FailCall(uint64_t id, const std::string& message);
+  // JS thread: the store applied batch `id` (or failed it from write `failed_at` on: those
+  // before it are stored); returns the next batch to apply, or undefined.
+  Napi::Value SettleBatch(Napi::Env env, uint64_t id, const LogOutcome& outcome, size_t failed_at);
   // JS thread: stop forwarding; every waiting and future callback fails with -2.
   void Close();
   // Same, from a teardown path (idempotent; the bridge's own cleanup hook may still run).
   void Shutdown();
+
+  // JS thread: who may claim a failed write (the client, for its publishes' records).
+  // Returns true when it took the failure; the rest are reported as persistence errors.
+  using Claimer = std::function<bool(const LogOp& op, const LogOutcome& outcome)>;
+  void SetClaimer(Claimer claimer) { claimer_ = std::move(claimer); }
 
   // Failures seen by callbacks on the calling thread since the last Reset: lets the
   // client learn of a `c-` put that Paho swallowed inside MQTTAsync_sendMessage.
@@ -66,26 +94,44 @@ class PersistenceBridge : public std::enable_shared_from_this<PersistenceBridge>
   };
   static void ResetThreadFailures();
   static std::vector<ThreadFailure> TakeThreadFailures();
+  static void RecordThreadFailure(ThreadFailure failure);
+  // The last command key (c-N) put on the calling thread since the last Reset.
+  static std::string TakeThreadCommandKey();
+  static void NoteThreadCommandKey(const std::string& key);
 
   // Any thread: a new call for `op` on `key` (null: none).
   CallPtr NewCall(PersistenceOp op, const char* key);
   // Runs one call from a C thread: forward, wait, and on failure return false (the
   // failure is also recorded for TakeThreadFailures).
   bool Forward(const CallPtr& call);
+  // C thread: logs writes as one unit; with `wait`, blocks until the store acknowledged
+  // them and everything logged before.
+  LogOutcome Write(std::vector<LogOp> ops, bool wait);
+  // C thread: blocks until everything logged so far is settled.
+  LogOutcome Drain();
+  // Reports a failure to JS (any thread).
+  void Report(PersistenceOp op, const std::string& key, CallFailure failure, std::string message);
 
  private:
-  PersistenceBridge(uint32_t timeout_ms);
+  explicit PersistenceBridge(const BridgeOptions& options);
   friend void BridgeCallJs(Napi::Env env, Napi::Function dispatch, PersistenceBridge* self,
                            BridgeMessage* message);
   // Environment teardown: nobody is left to hear failures; release every waiter.
   void OnTeardown();
   bool ForwardAndWait(const CallPtr& call);
-  void Report(PersistenceOp op, const std::string& key, CallFailure failure, std::string message);
+  bool RefuseOnJsThread(PersistenceOp op, const std::string& key);
   void ReportOnJsThread(Napi::Env env, PersistenceOp op, const std::string& key, CallFailure failure,
                         const std::string& message);
+  std::chrono::steady_clock::time_point Deadline() const;
+  // JS thread: batch handling (persistence_bridge_batches.cc).
+  void RingDrainer();
+  void DrainOnJsThread(Napi::Env env);
+  Napi::Value BatchToJs(Napi::Env env, const LogBatch& batch);
+  void ReportFailedWrites(Napi::Env env, const std::vector<LogOp>& ops, const LogOutcome& outcome);
 
-  const uint32_t timeout_ms_;
+  const BridgeOptions options_;
   PahoPersistence paho_;
+  OperationLog log_;
   std::atomic<uint64_t> next_id_{1};
   std::atomic<uint64_t> forwarded_{0};
 
@@ -94,7 +140,9 @@ class PersistenceBridge : public std::enable_shared_from_this<PersistenceBridge>
   std::unordered_map<uint64_t, CallPtr> calls_;
 
   // JS-thread-only state.
+  Napi::FunctionReference apply_batch_;
   Napi::FunctionReference on_failure_;
+  Claimer claimer_;
 };
 
 }  // namespace paho_redis

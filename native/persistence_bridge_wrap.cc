@@ -9,25 +9,63 @@ Napi::Function PersistenceBridgeWrap::Define(Napi::Env env) {
                      {
                          InstanceMethod<&PersistenceBridgeWrap::Settle>("settle"),
                          InstanceMethod<&PersistenceBridgeWrap::Fail>("fail"),
+                         InstanceMethod<&PersistenceBridgeWrap::SettleBatch>("settleBatch"),
+                         InstanceAccessor<&PersistenceBridgeWrap::SettledSeq>("settledSeq"),
+                         InstanceAccessor<&PersistenceBridgeWrap::LoggedSeq>("loggedSeq"),
                          InstanceMethod<&PersistenceBridgeWrap::Close>("close"),
                          InstanceAccessor<&PersistenceBridgeWrap::TimeoutMs>("timeoutMs"),
                          InstanceMethod<&PersistenceBridgeWrap::Stats>("stats"),
                      });
 }
 
+namespace {
+
+// Options arrive validated by src/ (StoreBridge); these checks only keep native code safe.
+double NumberOption(const Napi::Object& options, const char* name, double fallback, double min, double max) {
+  Napi::Value value = options.Get(name);
+  if (value.IsUndefined()) return fallback;
+  double number = value.IsNumber() ? value.As<Napi::Number>().DoubleValue() : -1;
+  if (!(number >= min && number <= max)) {
+    throw Napi::RangeError::New(options.Env(), std::string(name) + " must be a number from " +
+                                                   std::to_string(static_cast<uint64_t>(min)) + " to " +
+                                                   std::to_string(static_cast<uint64_t>(max)));
+  }
+  return number;
+}
+
+BridgeOptions ParseOptions(const Napi::Object& options) {
+  BridgeOptions parsed;
+  parsed.timeout_ms = static_cast<uint32_t>(NumberOption(options, "timeoutMs", 5000, 1, 3600000));
+  Napi::Value durability = options.Get("durability");
+  std::string mode = durability.IsString() ? durability.As<Napi::String>().Utf8Value() : "batched";
+  if (mode != "batched" && mode != "sync") {
+    throw Napi::RangeError::New(options.Env(), "durability must be 'batched' or 'sync'");
+  }
+  parsed.durability = mode == "sync" ? Durability::kSync : Durability::kBatched;
+  parsed.limits.max_ops = static_cast<size_t>(NumberOption(options, "maxOps", 10000, 1, 1e9));
+  parsed.limits.max_bytes = static_cast<size_t>(NumberOption(options, "maxBytes", 64 << 20, 1024, 1e12));
+  return parsed;
+}
+
+CallFailure FailureFromCode(const std::string& code) {
+  if (code == "ERR_PERSISTENCE_TIMEOUT") return CallFailure::kTimeout;
+  if (code == "ERR_PERSISTENCE_CLOSING") return CallFailure::kClosing;
+  return CallFailure::kStore;
+}
+
+}  // namespace
+
 PersistenceBridgeWrap::PersistenceBridgeWrap(const Napi::CallbackInfo& info)
     : Napi::ObjectWrap<PersistenceBridgeWrap>(info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 3 || !info[0].IsFunction() || !info[1].IsFunction() || !info[2].IsNumber()) {
-    throw Napi::TypeError::New(
-        env, "PersistenceBridge(dispatch, onFailure, timeoutMs) expects two functions and a number");
-  }
-  double timeout = info[2].As<Napi::Number>().DoubleValue();
-  if (!(timeout >= 1 && timeout <= 3600000)) {
-    throw Napi::RangeError::New(env, "timeoutMs must be between 1 and 3600000");
+  if (info.Length() < 4 || !info[0].IsFunction() || !info[1].IsFunction() || !info[2].IsFunction() ||
+      !info[3].IsObject()) {
+    throw Napi::TypeError::New(env,
+                               "PersistenceBridge(dispatch, applyBatch, onFailure, options) expects three "
+                               "functions and an options object");
   }
   bridge_ = PersistenceBridge::Create(env, info[0].As<Napi::Function>(), info[1].As<Napi::Function>(),
-                                      static_cast<uint32_t>(timeout));
+                                      info[2].As<Napi::Function>(), ParseOptions(info[3].As<Napi::Object>()));
 }
 
 std::shared_ptr<PersistenceBridge> PersistenceBridgeWrap::BridgeOf(const Napi::Value& value) {
@@ -50,18 +88,38 @@ Napi::Value PersistenceBridgeWrap::Fail(const Napi::CallbackInfo& info) {
       info.Env(), bridge_->FailCall(static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value()), message));
 }
 
+// settleBatch(id) or settleBatch(id, code, message, failedAt?): returns the next batch, or undefined.
+Napi::Value PersistenceBridgeWrap::SettleBatch(const Napi::CallbackInfo& info) {
+  auto id = static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value());
+  LogOutcome outcome;
+  size_t failed_at = 0;
+  if (info.Length() >= 3 && info[1].IsString()) {
+    outcome.failure = FailureFromCode(info[1].As<Napi::String>().Utf8Value());
+    outcome.message = info[2].IsString() ? info[2].As<Napi::String>().Utf8Value() : "store failure";
+    if (info.Length() >= 4 && info[3].IsNumber()) {
+      double index = info[3].As<Napi::Number>().DoubleValue();
+      if (index > 0) failed_at = static_cast<size_t>(index);
+    }
+  }
+  return bridge_->SettleBatch(info.Env(), id, outcome, failed_at);
+}
+
+Napi::Value PersistenceBridgeWrap::SettledSeq(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(bridge_->settled_seq()));
+}
+
+Napi::Value PersistenceBridgeWrap::LoggedSeq(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(bridge_->last_seq()));
+}
+
 Napi::Value PersistenceBridgeWrap::Close(const Napi::CallbackInfo& info) {
   bridge_->Close();
   return info.Env().Undefined();
 }
 
 Napi::Value PersistenceBridgeWrap::TimeoutMs(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), bridge_->timeout_ms());
+  return Napi::Number::New(info.Env(), bridge_->options().timeout_ms);
 }
-
-}  // namespace paho_redis
-
-namespace paho_redis {
 
 Napi::Value PersistenceBridgeWrap::Stats(const Napi::CallbackInfo& info) {
   Napi::Object stats = Napi::Object::New(info.Env());
@@ -70,6 +128,17 @@ Napi::Value PersistenceBridgeWrap::Stats(const Napi::CallbackInfo& info) {
   stats.Set("skippedRemoves", static_cast<double>(ledger.skipped_removes));
   stats.Set("cachedGets", static_cast<double>(ledger.cached_gets));
   stats.Set("deferredRemoves", static_cast<double>(ledger.deferred_removes));
+  stats.Set("answeredFromMemory", static_cast<double>(ledger.answered));
+  OperationLog::Stats log = bridge_->log_stats();
+  stats.Set("opsLogged", static_cast<double>(log.logged));
+  stats.Set("opsAbsorbed", static_cast<double>(log.absorbed));
+  stats.Set("batches", static_cast<double>(log.batches));
+  stats.Set("opsWritten", static_cast<double>(log.written));
+  stats.Set("barrierWaits", static_cast<double>(log.waits));
+  stats.Set("roomWaits", static_cast<double>(log.room_waits));
+  stats.Set("failedOps", static_cast<double>(log.failed));
+  stats.Set("queueDepth", static_cast<double>(log.depth));
+  stats.Set("queueBytes", static_cast<double>(log.bytes));
   return stats;
 }
 

@@ -1,4 +1,5 @@
-// The JS face of a PersistenceBridge: `new PersistenceBridge(dispatch, onFailure, timeoutMs)`.
+// The JS face of a PersistenceBridge:
+// `new PersistenceBridge(dispatch, applyBatch, onFailure, { timeoutMs, durability, maxOps, maxBytes })`.
 #pragma once
 
 #include <napi.h>
@@ -20,6 +21,9 @@ class PersistenceBridgeWrap : public Napi::ObjectWrap<PersistenceBridgeWrap> {
  private:
   Napi::Value Settle(const Napi::CallbackInfo& info);
   Napi::Value Fail(const Napi::CallbackInfo& info);
+  Napi::Value SettleBatch(const Napi::CallbackInfo& info);
+  Napi::Value SettledSeq(const Napi::CallbackInfo& info);
+  Napi::Value LoggedSeq(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value TimeoutMs(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);

@@ -21,7 +21,14 @@ export type { MessagesOptions } from './client/message-iterator';
 export type { ClientStats } from './client/stats';
 export type { CreateOptions, ConnectOptions, SslOptions, WillOptions, QoS, PersistenceChoice } from './client/options';
 export type { MqttProperties } from './client/properties';
-export type { ClientPersistence, MaybePromise, PersistenceOp } from './persistence/client-persistence';
+export type {
+  ClientPersistence,
+  Durability,
+  MaybePromise,
+  PersistenceOp,
+  PersistenceWrite,
+} from './persistence/client-persistence';
+export type { StoreBridgeStats } from './persistence/store-bridge';
 export { MemoryPersistence } from './persistence/memory';
 export {
   RedisPersistence,

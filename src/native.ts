@@ -18,13 +18,55 @@ export type NativeDispatch = (
 /** Failures the native side detected itself (timeout, closing, JS thread, bad result). */
 export type NativeFailureListener = (op: string, key: string, code: string, message: string) => void;
 
+/** A batch of the operation log: [id, keys, values (a Buffer: put; undefined: remove), firstSeq, lastSeq]. */
+export type NativeBatch = [
+  id: number,
+  keys: string[],
+  values: (Buffer | undefined)[],
+  firstSeq: number,
+  lastSeq: number,
+];
+
+export interface NativeBridgeOptions {
+  timeoutMs: number;
+  durability: 'batched' | 'sync';
+  maxOps: number;
+  maxBytes: number;
+}
+
+export interface NativeBridgeStats {
+  forwarded: number;
+  skippedRemoves: number;
+  cachedGets: number;
+  deferredRemoves: number;
+  answeredFromMemory: number;
+  opsLogged: number;
+  opsAbsorbed: number;
+  batches: number;
+  opsWritten: number;
+  barrierWaits: number;
+  roomWaits: number;
+  failedOps: number;
+  queueDepth: number;
+  queueBytes: number;
+}
+
 export interface NativePersistenceBridge {
   settle(id: number, value: unknown): boolean;
   fail(id: number, message: string): boolean;
+  /**
+   * The store applied batch `id`, or failed it (with a PersistenceError code, from write
+   * `failedAt` on: the writes before it are stored); returns the next batch to apply.
+   */
+  settleBatch(id: number, code?: string, message?: string, failedAt?: number): NativeBatch | undefined;
+  /** Every write up to this log position is settled. */
+  readonly settledSeq: number;
+  /** The newest write logged. */
+  readonly loggedSeq: number;
   close(): void;
   readonly timeoutMs: number;
-  /** Calls sent to the store, and round trips the key ledger spared. */
-  stats(): { forwarded: number; skippedRemoves: number; cachedGets: number; deferredRemoves: number };
+  /** Calls sent to the store, and what the operation log and the key ledger spared. */
+  stats(): NativeBridgeStats;
 }
 
 export interface NativeProperty {
@@ -53,6 +95,7 @@ export type NativeClientEvent =
       mqttVersion?: number;
       sessionPresent?: boolean;
       properties?: NativeProperty[];
+      logSeq?: number;
     }
   | {
       type: 'message';
@@ -133,6 +176,8 @@ export interface NativeMqttClient {
   disconnect(request: number, spec: { timeout: number; reasonCode?: number; properties?: NativeProperty[] }): void;
   getPendingTokens(request: number): void;
   isConnected(request: number): void;
+  /** Answers (logSeq) with the newest write in the store's log, once every earlier call reached Paho. */
+  flush(request: number): void;
   destroy(request: number): void;
   /** After destroy's result: ends the command thread and the event channel. */
   dispose(): void;
@@ -140,49 +185,17 @@ export interface NativeMqttClient {
   unref(): void;
 }
 
-export interface DriverStepSpec {
-  op: 'open' | 'close' | 'put' | 'get' | 'remove' | 'keys' | 'clear' | 'containsKey';
-  key?: string;
-  buffers?: Buffer[];
-  clientId?: string;
-  serverURI?: string;
-}
-export interface DriverStepResult {
-  op: string;
-  rc: number;
-  data?: Buffer;
-  keys?: string[];
-}
-export interface StressResult {
-  calls: number;
-  failures: number;
-  problems: string[];
-  medianUs: number;
-  p99Us: number;
-  maxUs: number;
-}
-
-/** Test-only: calls a bridge's MQTTClient_persistence exactly as Paho does, from native threads. */
-export interface NativeTestDriver {
-  runScript(bridge: NativePersistenceBridge, steps: DriverStepSpec[]): Promise<DriverStepResult[]>;
-  runStress(
-    bridge: NativePersistenceBridge,
-    options: { threads: number; iterations: number; clientId: string; serverURI: string },
-  ): Promise<StressResult>;
-  callOnJsThread(bridge: NativePersistenceBridge, op: DriverStepSpec['op'], key?: string): number;
-}
-
 export interface NativeAddon {
   PersistenceBridge: new (
     dispatch: NativeDispatch,
+    applyBatch: (batch: NativeBatch | undefined) => void,
     onFailure: NativeFailureListener,
-    timeoutMs: number,
+    options: NativeBridgeOptions,
   ) => NativePersistenceBridge;
   MqttClient: new (
     onEvent: (event: NativeClientEvent) => void,
     bridge: NativePersistenceBridge | null,
   ) => NativeMqttClient;
-  testDriver: NativeTestDriver;
   pahoVersion(): Record<string, string>;
   /** Process-wide Paho trace, delivered to this environment's logger; level 0 turns it off. */
   setTrace(level: number, logger?: (level: number, message: string) => void): void;

@@ -83,7 +83,7 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
       store &&
       new StoreBridge(store, {
         operationTimeoutMs: options.operationTimeoutMs,
-        claimCommandPuts: true,
+        claimOpenFailure: true,
         onFailure: (error) => {
           this.counters.persistenceErrors += 1;
           publishStore({ clientId: this.clientId, event: 'failure', error });
@@ -242,6 +242,18 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
   /** Tokens of messages not yet fully delivered (MQTTAsync_getPendingTokens). */
   async getPendingTokens(): Promise<number[]> {
     return (await this.request('getPendingTokens', (id) => this.native.getPendingTokens(id))).list;
+  }
+
+  /**
+   * Resolves when every write the persistence was given before this call is stored: in
+   * particular, every message published before it survives a crash from then on (with
+   * durability 'batched', records are written behind; see docs/persistence.md). Rejects with
+   * the PersistenceError of a write that failed meanwhile. Without a user store it resolves
+   * once earlier calls have reached Paho (Paho's file store writes synchronously).
+   */
+  async flush(): Promise<void> {
+    const event = await this.request('flush', (id) => this.native.flush(id));
+    if (this.bridge) await this.bridge.waitSettled(event.logSeq ?? 0);
   }
 
   async isConnected(): Promise<boolean> {

@@ -58,7 +58,7 @@ export class NativeRequests {
   private failureOf(what: string, event: ResultEvent): Error {
     const failure = event.persistenceFailures[0];
     if (failure) {
-      const claimed = this.bridge?.takeClaimed(failure.key);
+      const claimed = this.bridge?.takeClaimed(failure);
       const target = failure.key ? `${failure.op}('${failure.key}')` : failure.op;
       const message = `${what}: the store failed during ${target}: ${claimed?.message ?? failure.message}`;
       return new PersistenceError(

@@ -14,6 +14,19 @@ export const DEFAULT_OPERATION_TIMEOUT_MS = 5000;
 
 export type MaybePromise<T> = T | Promise<T>;
 
+/** One write of a batch: `data` set is a put, `data` undefined a remove. */
+export interface PersistenceWrite {
+  readonly key: string;
+  readonly data: Buffer | undefined;
+}
+
+/**
+ * How Paho's writes reach the store. 'batched': written behind, in order, as batches; only
+ * the writes a crash could not otherwise recover from make Paho wait (see docs/persistence.md);
+ * `client.flush()` says when everything so far is stored. 'sync': every write waits for the store.
+ */
+export type Durability = 'batched' | 'sync';
+
 export interface ClientPersistence {
   /** Called once per client before any other call; names the keyspace to use. */
   open(clientId: string, serverURI: string): MaybePromise<void>;
@@ -25,6 +38,12 @@ export interface ClientPersistence {
   keys(): MaybePromise<string[]>;
   clear(): MaybePromise<void>;
   containsKey(key: string): MaybePromise<boolean>;
+  /**
+   * Optional: applies writes in the given order, as one unit if the store can (all or none
+   * on a crash). Without it, the bridge calls put/remove one by one, each awaited. The
+   * Buffers are the store's to keep (copies of the bridge's).
+   */
+  batch?(writes: readonly PersistenceWrite[]): MaybePromise<void>;
   /** Optional: let the process exit while the store's connections are open (client.unref()). */
   unref?(): void;
   /** Optional: undo unref(). */

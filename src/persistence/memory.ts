@@ -1,4 +1,4 @@
-import type { ClientPersistence } from './client-persistence';
+import type { ClientPersistence, PersistenceWrite } from './client-persistence';
 import { PersistenceError } from '../errors';
 
 /**
@@ -66,6 +66,18 @@ export class MemoryPersistence implements ClientPersistence {
 
   remove(key: string): void {
     this.space('remove', key).delete(key);
+  }
+
+  /** Applies the writes in order, all at once (synchronously). */
+  batch(writes: readonly PersistenceWrite[]): void {
+    const space = this.space('batch', undefined);
+    for (const write of writes) {
+      if (write.data === undefined) {
+        space.delete(write.key);
+      } else {
+        space.set(write.key, write.data); // the bridge hands over its own copy
+      }
+    }
   }
 
   keys(): string[] {

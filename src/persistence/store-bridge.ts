@@ -1,31 +1,86 @@
 /**
- * Binds a ClientPersistence (any store) to a native PersistenceBridge: every Paho
- * persistence callback arrives here as `dispatch`, runs the store method, and settles the
- * waiting C thread. Failures are reported as PersistenceErrors, never lost.
+ * Binds a ClientPersistence (any store) to a native PersistenceBridge. Paho's writes reach
+ * the store as ordered batches from the native operation log (group commit: `applyBatch`);
+ * reads and the other calls arrive one by one as `dispatch`, and settle the waiting C
+ * thread. Failures are reported as PersistenceErrors, never lost.
  */
 import { PersistenceError, type PersistenceErrorCode } from '../errors';
-import { native, type NativeOpIndex, type NativePersistenceBridge } from '../native';
+import { native, type NativeBatch, type NativeOpIndex, type NativePersistenceBridge } from '../native';
 import {
   DEFAULT_OPERATION_TIMEOUT_MS,
   assertClientPersistence,
   type ClientPersistence,
+  type Durability,
   type PersistenceOp,
+  type PersistenceWrite,
   PERSISTENCE_OPS,
 } from './client-persistence';
+
+export const DEFAULT_MAX_QUEUED_OPS = 10_000;
+export const DEFAULT_MAX_QUEUED_BYTES = 64 * 1024 * 1024;
 
 export interface StoreBridgeOptions {
   /** How long a Paho thread waits for the store (default: the store's own operationTimeoutMs, else 5000). */
   operationTimeoutMs?: number;
+  /** Default: the store's own `durability`, else 'batched'. */
+  durability?: Durability;
+  /** Bounds of the operation log (default: the store's own, else 10,000 ops and 64 MiB). */
+  maxQueuedOps?: number;
+  maxQueuedBytes?: number;
   /** Hears every failure. */
   onFailure: (error: PersistenceError) => void;
-  /**
-   * Failures of `c-` puts are not reported: the client that queued the command rejects
-   * that publish with them instead (Paho itself swallows them). They wait in `claimed`.
-   */
-  claimCommandPuts?: boolean;
+  /** A failed open is not reported: the create it fails rejects with it (takeClaimed). */
+  claimOpenFailure?: boolean;
 }
 
-const COMMAND_KEY = /^c5?-/;
+/** Bridge counters: what reached the store, and what the log and the key ledger spared. */
+export interface StoreBridgeStats {
+  /** Calls forwarded one by one (open, close, reads the ledger could not answer). */
+  forwarded: number;
+  skippedRemoves: number;
+  cachedGets: number;
+  deferredRemoves: number;
+  answeredFromMemory: number;
+  /** Writes Paho made (puts and removes). */
+  opsLogged: number;
+  /** Writes that cancelled out before they were sent (a put and its remove). */
+  opsAbsorbed: number;
+  batches: number;
+  /** Writes handed to the store. */
+  opsWritten: number;
+  /** Writes whose Paho thread waited for the store (barriers; every write in 'sync'). */
+  barrierWaits: number;
+  /** Writes that waited for room in a full log. */
+  roomWaits: number;
+  failedOps: number;
+  /** Writes logged and not yet settled, and their bytes. */
+  queueDepth: number;
+  queueBytes: number;
+}
+
+interface FlushWaiter {
+  target: number;
+  since: number;
+  resolve(): void;
+  reject(error: PersistenceError): void;
+}
+interface FailedRange {
+  first: number;
+  last: number;
+  error: PersistenceError;
+}
+
+const FAILED_RANGES_KEPT = 64;
+
+/** Which write of a batch applied one by one failed, and why. */
+class WriteFailure extends Error {
+  constructor(
+    readonly index: number,
+    readonly error: unknown,
+  ) {
+    super(`write ${index} of the batch failed`);
+  }
+}
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return (
@@ -35,40 +90,119 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
   );
 }
 
-function timeoutOf(store: ClientPersistence, given: number | undefined): number {
-  const own = (store as { operationTimeoutMs?: unknown }).operationTimeoutMs;
-  const timeout = given ?? (typeof own === 'number' ? own : DEFAULT_OPERATION_TIMEOUT_MS);
-  if (!Number.isInteger(timeout) || timeout < 1 || timeout > 3_600_000) {
-    throw new RangeError(`operationTimeoutMs must be an integer from 1 to 3600000, got ${String(timeout)}`);
+function own<T>(store: ClientPersistence, name: string): T | undefined {
+  return (store as unknown as Record<string, T | undefined>)[name];
+}
+
+function integerIn(name: string, value: unknown, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new RangeError(`${name} must be an integer from ${min} to ${max}, got ${String(value)}`);
   }
-  return timeout;
+  return value;
 }
 
 export class StoreBridge {
   readonly native: NativePersistenceBridge;
   readonly timeoutMs: number;
-  private readonly claimed = new Map<string, PersistenceError>();
+  readonly durability: Durability;
   private closed = false;
+  /** A failed open, for the create that rejects with it. */
+  private claimedOpen: PersistenceError | undefined;
+  /** The failure of the batch being settled: native code reports it synchronously, with this cause. */
+  private settling: PersistenceError | undefined;
+  /** Writes up to here were covered by a flush that resolved or rejected. */
+  private checkedSeq = 0;
+  private flushWaiters: FlushWaiter[] = [];
+  private failedRanges: FailedRange[] = [];
 
   constructor(
     readonly store: ClientPersistence,
     private readonly options: StoreBridgeOptions,
   ) {
     assertClientPersistence(store);
-    this.timeoutMs = timeoutOf(store, options.operationTimeoutMs);
+    const timeout =
+      options.operationTimeoutMs ?? own<number>(store, 'operationTimeoutMs') ?? DEFAULT_OPERATION_TIMEOUT_MS;
+    this.timeoutMs = integerIn('operationTimeoutMs', timeout, 1, 3_600_000);
+    const durability = options.durability ?? own<Durability>(store, 'durability') ?? 'batched';
+    if (durability !== 'batched' && durability !== 'sync') {
+      throw new RangeError(`durability must be 'batched' or 'sync', got ${String(durability)}`);
+    }
+    this.durability = durability;
+    const maxOps = integerIn(
+      'maxQueuedOps',
+      options.maxQueuedOps ?? own<number>(store, 'maxQueuedOps') ?? DEFAULT_MAX_QUEUED_OPS,
+      1,
+      1e9,
+    );
+    const maxBytes = integerIn(
+      'maxQueuedBytes',
+      options.maxQueuedBytes ?? own<number>(store, 'maxQueuedBytes') ?? DEFAULT_MAX_QUEUED_BYTES,
+      1024,
+      1e12,
+    );
     this.native = new native.PersistenceBridge(
       (id, op, key, data, clientId, serverURI) => this.dispatch(id, op, key, data, clientId, serverURI),
+      (batch) => this.runBatches(batch),
       (op, key, code, message) =>
-        this.report(new PersistenceError(code as PersistenceErrorCode, op, key || undefined, message)),
-      this.timeoutMs,
+        this.report(
+          new PersistenceError(
+            code as PersistenceErrorCode,
+            op,
+            key || undefined,
+            message,
+            this.settling && { cause: this.settling.cause ?? this.settling },
+          ),
+        ),
+      { timeoutMs: this.timeoutMs, durability, maxOps, maxBytes },
     );
   }
 
-  /** The failure of a `c-` put claimed for the publish that queued it (see claimCommandPuts). */
-  takeClaimed(key: string): PersistenceError | undefined {
-    const error = this.claimed.get(key);
-    this.claimed.delete(key);
-    return error;
+  /**
+   * The PersistenceError (with its cause) of a failed batch whose failure the client claimed
+   * for a publish: native code tells the client only the code and message.
+   */
+  takeClaimed(failure: { op: string; message: string }): PersistenceError | undefined {
+    if (failure.op === 'open') {
+      const open = this.claimedOpen;
+      this.claimedOpen = undefined;
+      return open;
+    }
+    for (let i = this.failedRanges.length - 1; i >= 0; i--) {
+      if (this.failedRanges[i].error.message === failure.message) return this.failedRanges[i].error;
+    }
+    return undefined;
+  }
+
+  stats(): StoreBridgeStats {
+    return this.native.stats();
+  }
+
+  /**
+   * Resolves once every write logged up to `target` (a log position; see client.flush()) is
+   * settled; rejects with a failure among them that no earlier flush rejected with.
+   */
+  waitSettled(target: number): Promise<void> {
+    const since = this.checkedSeq;
+    if (this.native.settledSeq >= target) {
+      const failed = this.outcomeOf(since, target);
+      return failed ? Promise.reject(failed) : Promise.resolve();
+    }
+    if (this.closed) return Promise.reject(this.closedError());
+    return new Promise((resolve, reject) => this.flushWaiters.push({ target, since, resolve, reject }));
+  }
+
+  /**
+   * The failure among writes since..target (a failure rejects the first flush that covers
+   * it; later flushes do not hear of it again).
+   */
+  private outcomeOf(since: number, target: number): PersistenceError | undefined {
+    this.checkedSeq = Math.max(this.checkedSeq, target);
+    return this.failedRanges.find((r) => r.last > since && r.first <= target)?.error;
+  }
+
+  /** Resolves once every write logged so far is settled (see waitSettled). */
+  flush(): Promise<void> {
+    return this.waitSettled(this.native.loggedSeq);
   }
 
   /** Stops forwarding: Paho's later callbacks fail at once. Idempotent. */
@@ -76,7 +210,132 @@ export class StoreBridge {
     if (this.closed) return;
     this.closed = true;
     this.native.close();
+    const waiters = this.flushWaiters;
+    this.flushWaiters = [];
+    for (const waiter of waiters) waiter.reject(this.closedError());
   }
+
+  private closedError(): PersistenceError {
+    return new PersistenceError('ERR_PERSISTENCE_CLOSING', 'flush', undefined, 'the persistence bridge is closed');
+  }
+
+  // ---- writes: batches from the operation log, applied in order, one at a time ----
+
+  /** Applies `batch` and every batch that is ready when it settles, without recursion. */
+  private runBatches(first: NativeBatch | undefined): void {
+    let batch = first;
+    while (batch !== undefined) {
+      const [id, , , firstSeq, lastSeq] = batch;
+      let result: unknown;
+      try {
+        result = this.applyBatch(batch);
+      } catch (error) {
+        batch = this.settleBatch(id, firstSeq, lastSeq, error);
+        continue;
+      }
+      if (isThenable(result)) {
+        const timer = setTimeout(() => {
+          const error = new PersistenceError(
+            'ERR_PERSISTENCE_TIMEOUT',
+            'batch',
+            undefined,
+            `the store did not apply a batch of writes within ${this.timeoutMs} ms`,
+          );
+          settle(error);
+        }, this.timeoutMs);
+        let settled = false;
+        const settle = (error?: unknown): void => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          this.runBatches(this.settleBatch(id, firstSeq, lastSeq, error));
+        };
+        result.then(
+          () => settle(),
+          (error: unknown) => settle(error ?? new Error('rejected')),
+        );
+        return;
+      }
+      batch = this.settleBatch(id, firstSeq, lastSeq);
+    }
+    this.wakeFlushWaiters();
+  }
+
+  private applyBatch([, keys, values]: NativeBatch): unknown {
+    const store = this.store;
+    if (typeof store.batch === 'function') {
+      const writes = new Array<PersistenceWrite>(keys.length);
+      for (let i = 0; i < keys.length; i++) writes[i] = { key: keys[i], data: values[i] };
+      return store.batch(writes);
+    }
+    return this.applyOneByOne(keys, values, 0);
+  }
+
+  /**
+   * Without a batch method: put/remove in log order, each awaited before the next. A failure
+   * says which write failed (those before it are stored, those after it not tried).
+   */
+  private applyOneByOne(keys: string[], values: (Buffer | undefined)[], from: number): unknown {
+    for (let i = from; i < keys.length; i++) {
+      const data = values[i];
+      let result: unknown;
+      try {
+        result = data !== undefined ? this.store.put(keys[i], data) : this.store.remove(keys[i]);
+      } catch (error) {
+        throw new WriteFailure(i, error);
+      }
+      if (isThenable(result)) {
+        return Promise.resolve(result).then(
+          () => this.applyOneByOne(keys, values, i + 1),
+          (error: unknown) => {
+            throw new WriteFailure(i, error);
+          },
+        );
+      }
+    }
+    return undefined;
+  }
+
+  private settleBatch(id: number, firstSeq: number, lastSeq: number, error?: unknown): NativeBatch | undefined {
+    if (error === undefined) {
+      const next = this.native.settleBatch(id);
+      this.wakeFlushWaiters();
+      return next;
+    }
+    const failedAt = error instanceof WriteFailure ? error.index : 0;
+    const cause = error instanceof WriteFailure ? error.error : error;
+    const failure = this.toPersistenceError('batch', undefined, cause);
+    this.failedRanges.push({ first: firstSeq, last: lastSeq, error: failure });
+    if (this.failedRanges.length > FAILED_RANGES_KEPT) this.failedRanges.shift();
+    // Native code reports it (once per batch) unless a publish claims it.
+    let next: NativeBatch | undefined;
+    this.settling = failure;
+    try {
+      next = this.native.settleBatch(id, failure.code, failure.message, failedAt);
+    } finally {
+      this.settling = undefined;
+    }
+    this.wakeFlushWaiters();
+    return next;
+  }
+
+  private wakeFlushWaiters(): void {
+    if (this.flushWaiters.length === 0) return;
+    const settled = this.native.settledSeq;
+    const still: FlushWaiter[] = [];
+    for (const waiter of this.flushWaiters) {
+      if (waiter.target > settled) {
+        still.push(waiter);
+        continue;
+      }
+      const failed = this.outcomeOf(waiter.since, waiter.target);
+      if (failed) waiter.reject(failed);
+      else waiter.resolve();
+    }
+    this.flushWaiters = still;
+  }
+
+  // ---- everything else: one call at a time, a C thread waiting ----
 
   private dispatch(
     id: number,
@@ -132,22 +391,25 @@ export class StoreBridge {
     }
   }
 
+  private toPersistenceError(op: string, key: string | undefined, error: unknown): PersistenceError {
+    if (error instanceof PersistenceError) return error;
+    const target = key ? `'${key}'` : '';
+    return new PersistenceError(
+      'ERR_PERSISTENCE_STORE',
+      op,
+      key || undefined,
+      `store ${op}(${target}) failed: ${error instanceof Error ? error.message : String(error)}`,
+      { cause: error },
+    );
+  }
+
   private fail(id: number, op: PersistenceOp, key: string, error: unknown): void {
-    const failure =
-      error instanceof PersistenceError
-        ? error
-        : new PersistenceError(
-            'ERR_PERSISTENCE_STORE',
-            op,
-            key || undefined,
-            `store ${op}(${key ? `'${key}'` : ''}) failed: ${error instanceof Error ? error.message : String(error)}`,
-            { cause: error },
-          );
+    const failure = this.toPersistenceError(op, key, error);
     // A late failure (the C thread already gave up) was reported as a timeout already.
     if (!this.native.fail(id, failure.message)) return;
     // An open failure fails the create that Paho runs it for: that create rejects with it (code and cause kept).
-    if (this.options.claimCommandPuts && (op === 'open' || (op === 'put' && COMMAND_KEY.test(key)))) {
-      this.claimed.set(key, failure);
+    if (op === 'open' && this.options.claimOpenFailure) {
+      this.claimedOpen = failure;
       return;
     }
     this.report(failure);

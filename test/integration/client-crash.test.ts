@@ -1,11 +1,13 @@
 /**
- * Crash recovery: a publisher process with RedisPersistence is SIGKILLed mid-stream and
- * started again with the same client id; Paho restores and resends what Redis holds. Also
- * automatic reconnection across a broker restart.
+ * Crash recovery, in both durability modes: a publisher process with RedisPersistence is
+ * SIGKILLed mid-stream and started again with the same client id (Paho restores and resends
+ * what Redis holds); a QoS 2 subscriber with RedisPersistence and a persistent session is
+ * SIGKILLed mid-stream and started again (nothing is lost). Also automatic reconnection
+ * across a broker restart.
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { AsyncClient, type QoS } from '../../src';
+import { AsyncClient, type Durability, type QoS } from '../../src';
 import { startMosquitto, startRedis, type MosquittoServer, type RedisServer } from '../helpers/servers';
 import { Inbox, closeAll, hashKeys, runFixture, sleep, uid, waitFor } from '../fixtures/client-common';
 
@@ -38,7 +40,7 @@ function arrivals(topic: string): number[] {
   return counts;
 }
 
-async function killAndRestart(qos: QoS): Promise<void> {
+async function killAndRestart(qos: QoS, durability: Durability): Promise<void> {
   const topic = uid(`crash-q${qos}`);
   await subscriber.subscribe(topic, { qos });
   const clientId = uid(`crash-pub-q${qos}`);
@@ -47,6 +49,7 @@ async function killAndRestart(qos: QoS): Promise<void> {
     serverURI: broker.url,
     clientId,
     redisUrl: redis.url,
+    durability,
     topic,
     qos,
     from: 1,
@@ -127,10 +130,51 @@ async function killAndRestart(qos: QoS): Promise<void> {
   assert.deepEqual(await hashKeys(redis.port, hash), [], 'the Redis hash is empty at the end');
 }
 
-describe('kill -9 of a publisher mid-stream, then restart with the same client id', () => {
-  it('QoS 1: every number arrives at least once', () => killAndRestart(1));
-  it('QoS 2: every number arrives exactly once', () => killAndRestart(2));
-});
+for (const durability of ['batched', 'sync'] as const) {
+  describe(`kill -9 of a publisher mid-stream, then restart with the same client id (${durability})`, () => {
+    it('QoS 1: every number arrives at least once', () => killAndRestart(1, durability));
+    it('QoS 2: every number arrives exactly once', () => killAndRestart(2, durability));
+  });
+
+  describe(`kill -9 of a QoS 2 subscriber mid-stream, then restart (${durability})`, () => {
+    it('cleanSession false and RedisPersistence: no message is lost', async () => {
+      const topic = uid('crash-sub-q2');
+      const config = { serverURI: broker.url, clientId: uid('crash-sub'), redisUrl: redis.url, topic, durability };
+      const seen = new Array<number>(TOTAL + 1).fill(0);
+      const onLine = (line: string): void => {
+        const match = /^msg #(\d+)#$/.exec(line);
+        if (match) seen[Number(match[1])] += 1;
+      };
+      const received = (): number => seen.filter((c) => c > 0).length;
+      const first = runFixture('client-subscriber', config, onLine);
+      await first.line(/^ready$/);
+      const publisher = await AsyncClient.create({ serverURI: broker.url, clientId: uid('crash-sub-pub') });
+      clients.add(publisher);
+      await publisher.connect({ cleanSession: true });
+      let next = 1;
+      const publishing = Promise.all(
+        Array.from({ length: WINDOW }, async () => {
+          while (next <= TOTAL) {
+            const n = next++;
+            await publisher.publish(topic, Buffer.from(`#${n}#`), { qos: 2 });
+          }
+        }),
+      );
+      await waitFor(() => received() >= KILL_AFTER_ACKS, `${KILL_AFTER_ACKS} messages at the first subscriber`);
+      first.kill('SIGKILL');
+      assert.equal((await first.exited).signal, 'SIGKILL');
+      assert.ok(received() < TOTAL, 'killed mid-stream');
+      await publishing; // the broker queues the rest for the persistent session
+      const second = runFixture('client-subscriber', config, onLine);
+      await waitFor(() => received() === TOTAL, `every number, across both subscribers`, 20_000).catch((e: Error) => {
+        const missing = seen.flatMap((c, n) => (n > 0 && c === 0 ? [n] : []));
+        throw new Error(`${e.message}; missing: ${missing.join(',')}; stderr: ${first.stderr()}${second.stderr()}`);
+      });
+      second.kill('SIGKILL');
+      await second.exited;
+    });
+  });
+}
 
 describe('broker restart with automaticReconnect', () => {
   it("emits 'connectionLost' then 'connected', and publishing works again", async () => {

@@ -120,7 +120,9 @@ describe('connection errors', () => {
       const c = await AsyncClient.create({
         serverURI: broker.url,
         clientId: uid('rd'),
-        persistence: new RedisPersistence({ url: redis.url, operationTimeoutMs: 3000 }),
+        // 'sync': the command's put fails before publish() returns. (Batched, a publish that
+        // completes before its record's batch fails resolves, and the failure is an event.)
+        persistence: new RedisPersistence({ url: redis.url, operationTimeoutMs: 3000, durability: 'sync' }),
       });
       clients.add(c);
       const failures: PersistenceError[] = [];
@@ -172,7 +174,10 @@ describe('observability', () => {
     diagnostics.subscribe(CLIENT_CHANNEL, onClient);
     diagnostics.subscribe(STORE_CHANNEL, onStore);
     try {
+      // 'sync' and no batch(): every remove reaches store.remove (batched, the put and remove
+      // of a delivered message cancel out unsent).
       const store = new MemoryPersistence();
+      Object.assign(store, { durability: 'sync', batch: undefined });
       // Removing a delivered message fails: Paho swallows it, the client reports it.
       store.remove = () => {
         throw new Error('remove refused');

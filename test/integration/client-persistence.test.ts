@@ -5,7 +5,15 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { AsyncClient, MemoryPersistence, PahoMqttRedisError, PersistenceError, RedisPersistence } from '../../src';
+import {
+  AsyncClient,
+  MemoryPersistence,
+  PahoMqttRedisError,
+  PersistenceError,
+  RedisPersistence,
+  type Durability,
+  type PersistenceWrite,
+} from '../../src';
 import { startMosquitto, startRedis, type MosquittoServer, type RedisServer } from '../helpers/servers';
 import { Inbox, closeAll, hashKeys, runFixture, sleep, uid, waitFor } from '../fixtures/client-common';
 
@@ -21,22 +29,29 @@ after(async () => {
   await Promise.all([broker?.stop(), redis?.stop()]);
 });
 
-/** A MemoryPersistence whose put/remove can be made to throw for chosen keys. */
-function faultyStore(): { store: MemoryPersistence; failPut?: RegExp; failRemove?: RegExp } {
-  const control: { store: MemoryPersistence; failPut?: RegExp; failRemove?: RegExp } = {
-    store: new MemoryPersistence(),
-  };
-  const put = control.store.put.bind(control.store);
-  const remove = control.store.remove.bind(control.store);
-  control.store.put = (key: string, data: Buffer) => {
-    if (control.failPut?.test(key)) throw new Error(`injected put failure for ${key}`);
-    put(key, data);
-  };
-  control.store.remove = (key: string) => {
-    if (control.failRemove?.test(key)) throw new Error(`injected remove failure for ${key}`);
-    remove(key);
-  };
-  return control;
+/** A MemoryPersistence whose writes (one by one or in a batch) can be made to throw for chosen keys. */
+class FaultyStore extends MemoryPersistence {
+  failPut?: RegExp;
+  failRemove?: RegExp;
+  constructor(readonly durability: Durability) {
+    super();
+  }
+  override put(key: string, data: Buffer): void {
+    this.check(key, data);
+    super.put(key, data);
+  }
+  override remove(key: string): void {
+    this.check(key, undefined);
+    super.remove(key);
+  }
+  override batch(writes: readonly PersistenceWrite[]): void {
+    for (const w of writes) this.check(w.key, w.data);
+    super.batch(writes);
+  }
+  private check(key: string, data: Buffer | undefined): void {
+    const failing = data === undefined ? this.failRemove : this.failPut;
+    if (failing?.test(key)) throw new Error(`injected ${data === undefined ? 'remove' : 'put'} failure for ${key}`);
+  }
 }
 
 describe('RedisPersistence under a live client', () => {
@@ -151,9 +166,10 @@ describe('sendWhileDisconnected across processes', () => {
 });
 
 describe('store failures', () => {
+  // 'sync': in 'batched', the put and remove of an acknowledged s-N usually cancel out unsent.
   it("failures of other operations (remove) arrive as 'persistenceError' events with op and key", async () => {
-    const faulty = faultyStore();
-    const client = await AsyncClient.create({ serverURI: broker.url, clientId: uid('rf'), persistence: faulty.store });
+    const faulty = new FaultyStore('sync');
+    const client = await AsyncClient.create({ serverURI: broker.url, clientId: uid('rf'), persistence: faulty });
     clients.add(client);
     const events: PersistenceError[] = [];
     client.on('persistenceError', (e) => events.push(e));
@@ -175,9 +191,9 @@ describe('store failures', () => {
     );
   });
 
-  it('a failing put of the queued command rejects publish with a PersistenceError and emits no event', async () => {
-    const faulty = faultyStore();
-    const client = await AsyncClient.create({ serverURI: broker.url, clientId: uid('pf'), persistence: faulty.store });
+  it('sync: a failing put of the queued command rejects publish with a PersistenceError and emits no event', async () => {
+    const faulty = new FaultyStore('sync');
+    const client = await AsyncClient.create({ serverURI: broker.url, clientId: uid('pf'), persistence: faulty });
     clients.add(client);
     const events: PersistenceError[] = [];
     client.on('persistenceError', (e) => events.push(e));
@@ -205,5 +221,100 @@ describe('store failures', () => {
       events.map((e) => `${e.op} ${e.key}`),
       [],
     );
+  });
+
+  it('batched: a command put that fails after Paho went on still rejects its publish, and flush() rejects', async () => {
+    const faulty = new FaultyStore('batched');
+    // Not connected: the command stays queued, so its put cannot cancel out with its remove.
+    const client = await AsyncClient.create({
+      serverURI: broker.url,
+      clientId: uid('pb'),
+      persistence: faulty,
+      sendWhileDisconnected: true,
+    });
+    clients.add(client);
+    const events: PersistenceError[] = [];
+    client.on('persistenceError', (e) => events.push(e));
+    faulty.failPut = /^c-/;
+    const topic = uid('pb-topic');
+    const publishing = client.publish(topic, Buffer.from('unstored'), { qos: 1 });
+    const rejected = assert.rejects(publishing, (e: unknown) => {
+      assert.ok(e instanceof PersistenceError, String(e));
+      assert.equal(e.code, 'ERR_PERSISTENCE_STORE');
+      assert.equal(e.op, 'put');
+      assert.match(e.key ?? '', /^c-\d+$/);
+      assert.match(e.message, /injected put failure/);
+      assert.ok(e.cause instanceof Error && /injected put failure/.test(e.cause.message), 'the cause is kept');
+      return true;
+    });
+    await assert.rejects(
+      client.flush(),
+      (e: unknown) => e instanceof PersistenceError && /injected put/.test(e.message),
+    );
+    await rejected;
+    faulty.failPut = undefined;
+    // Queued until a connect that never comes: only its record is awaited, through flush().
+    void client.publish(topic, Buffer.from('stored'), { qos: 1 }).catch(() => undefined);
+    await client.flush();
+    assert.deepEqual(
+      events.map((e) => `${e.op} ${e.key}`),
+      [],
+      'the failure was claimed by its publish, not reported again',
+    );
+  });
+});
+
+describe('the publish window (Paho gets at most maxInflight QoS 1/2 publishes while connected)', () => {
+  for (const qos of [1, 2] as const) {
+    it(`QoS ${qos}: 60 publishes at once with maxInflight 3 all complete, in order, through RedisPersistence`, async () => {
+      const store = new RedisPersistence({ url: redis.url });
+      const client = await AsyncClient.create({ serverURI: broker.url, clientId: uid('win'), persistence: store });
+      clients.add(client);
+      await client.connect({ cleanSession: true, maxInflight: 3 });
+      const topic = uid('win-topic');
+      const inbox = new Inbox(client);
+      await client.subscribe(topic, { qos });
+      const total = 60;
+      await Promise.all(
+        Array.from({ length: total }, (_, i) => client.publish(topic, Buffer.from(String(i)), { qos })),
+      );
+      await waitFor(() => inbox.on(topic).length === total, `${total} messages back`);
+      assert.deepEqual(
+        inbox.on(topic).map((m) => Number(m.payload.toString())),
+        Array.from({ length: total }, (_, i) => i),
+      );
+      await client.flush();
+      assert.deepEqual(await hashKeys(redis.port, store.hashName!), [], 'nothing left in Redis');
+      await client.disconnect({ timeout: 1000 });
+    });
+  }
+});
+
+describe('client.flush()', () => {
+  it("resolves once Redis holds every message published before it (durability 'batched')", async () => {
+    const store = new RedisPersistence({ url: redis.url });
+    // Never connected: the messages stay queued as commands (c-N), nothing completes them.
+    const client = await AsyncClient.create({
+      serverURI: broker.url,
+      clientId: uid('flush'),
+      persistence: store,
+      sendWhileDisconnected: true,
+    });
+    clients.add(client);
+    const topic = uid('flush-topic');
+    for (let i = 0; i < 5; i++) void client.publish(topic, Buffer.from(`m${i}`), { qos: 1 }).catch(() => undefined);
+    await client.flush();
+    const keys = await hashKeys(redis.port, store.hashName!);
+    assert.equal(keys.filter((k) => /^c-\d+$/.test(k)).length, 5, `keys: ${keys.join(',')}`);
+    const stats = client.stats().store!;
+    assert.equal(stats.queueDepth, 0);
+    assert.ok(stats.opsLogged >= 5 && stats.batches >= 1);
+  });
+
+  it('resolves at once without a user store', async () => {
+    const client = await AsyncClient.create({ serverURI: broker.url, clientId: uid('flush-none') });
+    clients.add(client);
+    await client.flush();
+    assert.equal(client.stats().store, undefined);
   });
 });

@@ -1,12 +1,12 @@
 /**
  * The native persistence bridge, driven exactly as Paho drives it (native threads calling
- * the MQTTClient_persistence struct through native.testDriver), against MemoryPersistence,
+ * the MQTTClient_persistence struct through the test driver), against MemoryPersistence,
  * RedisPersistence and misbehaving custom stores.
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
-import { native, type DriverStepSpec } from '../../src/native';
+import { testDriver, type DriverStepSpec } from '../helpers/test-driver';
 import { MemoryPersistence } from '../../src/persistence/memory';
 import { RedisPersistence } from '../../src/persistence/redis/redis-persistence';
 import { PersistenceError } from '../../src/errors';
@@ -19,7 +19,7 @@ const URI = 'tcp://127.0.0.1:1883';
 const ALL_OPS: DriverStepSpec[] = [
   { op: 'open', clientId: 'fails', serverURI: URI },
   { op: 'put', key: 's-1', buffers: [Buffer.from('x')] },
-  { op: 'get', key: 's-1' },
+  { op: 'get', key: 's-2' }, // s-1 would be answered from memory
   { op: 'remove', key: 's-1' },
   { op: 'keys' },
   { op: 'containsKey', key: 's-1' },
@@ -53,11 +53,11 @@ const backends: Backend[] = [
   },
 ];
 
-for (const backend of backends) {
-  describe(`bridge + ${backend.name}`, () => {
+for (const [backend, durability] of backends.flatMap((b) => [[b, 'batched'] as const, [b, 'sync'] as const])) {
+  describe(`bridge + ${backend.name} (${durability})`, () => {
     async function withStore(body: (h: Harness) => Promise<void>): Promise<void> {
       const store = backend.make();
-      const h = harness(store);
+      const h = harness(store, { durability });
       try {
         await body(h);
       } finally {
@@ -141,7 +141,7 @@ for (const backend of backends) {
 
     it('stress: 8 threads x 10,000 ops, every answer checked', async () => {
       await withStore(async (h) => {
-        const s = await native.testDriver.runStress(h.bridge.native, {
+        const s = await testDriver.runStress(h.bridge.native, {
           threads: 8,
           iterations: 10_000,
           clientId: 'stress',
@@ -173,7 +173,7 @@ describe('bridge failure paths', () => {
               }
             : () => Promise.reject(error);
       }
-      const h = harness(customStore(overrides));
+      const h = harness(customStore(overrides), { durability: 'sync' });
       const r = await h.run(ALL_OPS);
       assert.deepEqual(
         rcs(r),
@@ -204,7 +204,7 @@ describe('bridge failure paths', () => {
     const r = await h.run([
       { op: 'open', clientId: 'bad', serverURI: URI },
       { op: 'put', key: 's-1', buffers: [Buffer.from('x')] },
-      { op: 'get', key: 's-1' },
+      { op: 'get', key: 's-9' }, // s-1 would be answered from memory
       { op: 'keys' },
       { op: 'containsKey', key: 's-1' },
     ]);
@@ -212,7 +212,7 @@ describe('bridge failure paths', () => {
     assert.deepEqual(
       h.failures.map((f) => [f.code, f.op, f.key]),
       [
-        ['ERR_PERSISTENCE_BAD_RESULT', 'get', 's-1'],
+        ['ERR_PERSISTENCE_BAD_RESULT', 'get', 's-9'],
         ['ERR_PERSISTENCE_BAD_RESULT', 'keys', undefined],
         ['ERR_PERSISTENCE_BAD_RESULT', 'containsKey', 's-1'],
       ],
@@ -319,7 +319,7 @@ describe('bridge failure paths', () => {
         ]),
       ),
     );
-    const h = harness(counting, { operationTimeoutMs: 60_000 });
+    const h = harness(counting, { operationTimeoutMs: 60_000, durability: 'sync' });
     h.bridge.close();
     h.bridge.close(); // idempotent
     const started = performance.now();
@@ -345,7 +345,7 @@ describe('bridge failure paths', () => {
       { operationTimeoutMs: 60_000 },
     );
     const started = performance.now();
-    const rc = native.testDriver.callOnJsThread(h.bridge.native, 'get', 'c-1');
+    const rc = testDriver.callOnJsThread(h.bridge.native, 'get', 'c-1');
     assert.equal(rc, -2);
     assert.ok(performance.now() - started < 1000, 'callOnJsThread waited');
     await waitFor(() => h.failures.length > 0, 'the JS-thread report');
@@ -404,7 +404,7 @@ describe('bridge failure paths', () => {
     assert.ok(r.every((x) => x.rc === 0));
     // More native puts through another bridge, then check every kept Buffer.
     const other = harness(new MemoryPersistence());
-    const s = await native.testDriver.runStress(other.bridge.native, {
+    const s = await testDriver.runStress(other.bridge.native, {
       threads: 4,
       iterations: 2000,
       clientId: 'churn',
@@ -436,7 +436,7 @@ describe('bridge + RedisPersistence when Redis goes away', () => {
       ]);
       assert.deepEqual(rcs(first), [0, 0]);
       let done = false;
-      const stress = native.testDriver
+      const stress = testDriver
         .runStress(h.bridge.native, { threads: 2, iterations: 15_000, clientId: 'outage', serverURI: URI })
         .finally(() => {
           done = true;
@@ -476,7 +476,7 @@ describe('bridge + RedisPersistence when Redis goes away', () => {
         await sleep(100);
       }
       const before = h.failures.length;
-      const clean = await native.testDriver.runStress(h.bridge.native, {
+      const clean = await testDriver.runStress(h.bridge.native, {
         threads: 2,
         iterations: 2000,
         clientId: 'outage',

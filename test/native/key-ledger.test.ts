@@ -1,30 +1,17 @@
 /**
  * The bridge's KeyLedger: removes of keys known absent skip the store, queued commands are
- * read from memory, and a QoS 1/2 command's remove waits until its sent packet is stored
+ * read from memory, and a QoS 1/2 command's remove is logged with its sent packet, after it
  * (Paho removes c-N before it writes s-N; a crash in between would lose the message).
+ * Store-side order is checked in 'sync' durability, where each write reaches the store
+ * before the next; 'batched' ordering and absorption are in operation-log.test.ts.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { AsyncClient, MemoryPersistence } from '../../src';
-import { native } from '../../src/native';
+import { AsyncClient } from '../../src';
+import { recordingStore } from '../helpers/recording-store';
+import { testDriver } from '../helpers/test-driver';
 import { StoreBridge } from '../../src/persistence/store-bridge';
 import { startMosquitto, type MosquittoServer } from '../helpers/servers';
-
-type LogEntry = [op: string, key: string];
-
-/** A MemoryPersistence that logs every call in order. */
-function recordingStore(): { store: MemoryPersistence; log: LogEntry[] } {
-  const store = new MemoryPersistence();
-  const log: LogEntry[] = [];
-  for (const op of ['put', 'get', 'remove', 'keys', 'clear', 'containsKey'] as const) {
-    const original = (store[op] as (...args: unknown[]) => unknown).bind(store);
-    (store as unknown as Record<string, unknown>)[op] = (...args: unknown[]) => {
-      log.push([op, typeof args[0] === 'string' ? args[0] : '']);
-      return original(...args);
-    };
-  }
-  return { store, log };
-}
 
 /** A persisted PUBLISH command as MQTTAsync_persistCommand writes it (little-endian ints). */
 function publishCommand(qos: number): Buffer {
@@ -49,6 +36,9 @@ describe('KeyLedger through a live client', () => {
   for (const qos of [1, 2] as const) {
     it(`QoS ${qos}: a command is removed only after its sent packet is stored, and nothing is left`, async () => {
       const { store, log } = recordingStore();
+      // 'sync': every write reaches the store, in order. (In 'batched', a put and remove of
+      // s-N often cancel out; operation-log.test.ts checks that order.)
+      Object.assign(store, { durability: 'sync' });
       const client = await AsyncClient.create({
         serverURI: broker.url,
         clientId: `ledger-${qos}-${process.pid}`,
@@ -61,6 +51,7 @@ describe('KeyLedger through a live client', () => {
         Array.from({ length: messages }, (_, i) => client.publish('ledger/t', Buffer.from(String(i)), { qos })),
       );
       await client.disconnect({ timeout: 1000 });
+      await client.flush();
 
       // Every removed command had a sent packet stored after its own put.
       let sentStored = 0;
@@ -78,6 +69,7 @@ describe('KeyLedger through a live client', () => {
       assert.equal(log.filter(([op]) => op === 'get').length, 0);
       assert.equal(log.filter(([op]) => op === 'put').length, messages * (qos + 1));
       assert.equal(log.filter(([op]) => op === 'remove').length, messages * (qos + 1));
+      assert.equal(client.stats().store!.opsAbsorbed, 0);
       assert.deepEqual(store.keys(), [], 'the store is empty once every message is acknowledged');
       await client.close();
     });
@@ -89,14 +81,14 @@ describe('KeyLedger through the native test driver', () => {
 
   it('skips removes of keys known absent only after the key list was read', async () => {
     const { store, log } = recordingStore();
-    const bridge = new StoreBridge(store, { onFailure: () => undefined });
-    await native.testDriver.runScript(bridge.native, [open, { op: 'remove', key: 's-1' }]);
+    const bridge = new StoreBridge(store, { onFailure: () => undefined, durability: 'sync' });
+    await testDriver.runScript(bridge.native, [open, { op: 'remove', key: 's-1' }]);
     assert.deepEqual(
       log.filter(([op]) => op === 'remove'),
       [['remove', 's-1']],
       'forwarded while the key list is unknown',
     );
-    const results = await native.testDriver.runScript(bridge.native, [
+    const results = await testDriver.runScript(bridge.native, [
       { op: 'keys' },
       { op: 'remove', key: 's-2' },
       { op: 'put', key: 's-3', buffers: [Buffer.from('x')] },
@@ -120,9 +112,9 @@ describe('KeyLedger through the native test driver', () => {
   // Deferral is per thread, and each runScript runs on a pool thread: one script per case.
   it('defers the remove of a QoS 1 PUBLISH command until the next s- put, and serves its get from memory', async () => {
     const { store, log } = recordingStore();
-    const bridge = new StoreBridge(store, { onFailure: () => undefined });
+    const bridge = new StoreBridge(store, { onFailure: () => undefined, durability: 'sync' });
     const body = publishCommand(1);
-    const results = await native.testDriver.runScript(bridge.native, [
+    const results = await testDriver.runScript(bridge.native, [
       open,
       { op: 'keys' },
       { op: 'put', key: 'c-1', buffers: [body.subarray(0, 8), body.subarray(8)] },
@@ -138,14 +130,20 @@ describe('KeyLedger through the native test driver', () => {
     const order = log.filter(([op]) => op !== 'keys').map(([op, key]) => `${op} ${key}`);
     assert.deepEqual(order, ['put c-1', 'put s-1', 'remove c-1'], 'the command is removed only after s-1 is stored');
     assert.deepEqual(store.keys(), ['s-1']);
-    assert.deepEqual(bridge.native.stats(), { forwarded: 5, skippedRemoves: 0, cachedGets: 1, deferredRemoves: 1 });
+    const stats = bridge.native.stats();
+    assert.deepEqual([stats.forwarded, stats.skippedRemoves, stats.cachedGets, stats.deferredRemoves], [2, 0, 1, 1]);
+    assert.deepEqual(
+      [stats.opsLogged, stats.batches, stats.barrierWaits],
+      [3, 2, 3],
+      'the s-1 put and the c-1 remove: one batch',
+    );
     bridge.close();
   });
 
   it('removes a QoS 0 command at once, and flushes a deferred remove before any other call and at close', async () => {
     const { store, log } = recordingStore();
-    const bridge = new StoreBridge(store, { onFailure: () => undefined });
-    const results = await native.testDriver.runScript(bridge.native, [
+    const bridge = new StoreBridge(store, { onFailure: () => undefined, durability: 'sync' });
+    const results = await testDriver.runScript(bridge.native, [
       open,
       { op: 'keys' },
       { op: 'put', key: 'c-1', buffers: [publishCommand(0)] },
@@ -166,11 +164,11 @@ describe('KeyLedger through the native test driver', () => {
       'put c-1',
       'remove c-1', // QoS 0: not deferred
       'put c-2',
-      'remove c-2',
-      'containsKey zz-1', // due before the thread's next call
+      'remove c-2', // due before the thread's next call (containsKey, answered from memory)
       'put c-3',
       'remove c-3', // due at close
     ]);
+    assert.equal(bridge.native.stats().answeredFromMemory, 1, 'containsKey after keys() needs no store call');
     bridge.close();
   });
 });

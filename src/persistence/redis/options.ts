@@ -47,6 +47,19 @@ export interface RedisPersistenceOptions {
    * the hash's slot. `timeoutMs` must be below operationTimeoutMs.
    */
   ackReplicas?: AckReplicasOptions;
+  /**
+   * 'batched' (default): Paho's writes are logged in memory and written behind, in order, one
+   * MULTI/EXEC per batch; only the writes a crash could not otherwise recover from (QoS 2
+   * PUBLISH and PUBREL records, received QoS 2 records) make Paho wait for Redis. Use
+   * `client.flush()` to know that every message published so far is in Redis.
+   * 'sync': every write waits for Redis before Paho goes on (slower; nothing to flush).
+   * See docs/persistence.md.
+   */
+  durability?: 'batched' | 'sync';
+  /** Bound of the write log: writes not yet acknowledged by Redis (default 10,000). When full, Paho waits for room (up to twice operationTimeoutMs). */
+  maxQueuedOps?: number;
+  /** Same, in bytes of keys and values (default 64 MiB). */
+  maxQueuedBytes?: number;
 }
 
 export interface EncryptionOptions {
@@ -98,6 +111,9 @@ export interface CheckedOptions {
   operationTimeoutMs: number;
   encryptor: ValueEncryptor | undefined;
   ack: AckReplicasOptions | undefined;
+  durability: 'batched' | 'sync';
+  maxQueuedOps: number | undefined;
+  maxQueuedBytes: number | undefined;
   /** Strings that must never appear in an error message (passwords). */
   secrets: string[];
 }
@@ -130,6 +146,9 @@ const OPTION_NAMES = new Set([
   'operationTimeoutMs',
   'encryption',
   'ackReplicas',
+  'durability',
+  'maxQueuedOps',
+  'maxQueuedBytes',
 ]);
 
 /** Validates the options of the RedisPersistence constructor; throws ERR_INVALID_ARG. */
@@ -150,6 +169,9 @@ export function checkOptions(options: RedisPersistenceOptions): CheckedOptions {
     operationTimeoutMs = DEFAULT_OPERATION_TIMEOUT_MS,
     encryption,
     ackReplicas,
+    durability = 'batched',
+    maxQueuedOps,
+    maxQueuedBytes,
   } = options;
 
   if (url !== undefined && client !== undefined) {
@@ -232,7 +254,16 @@ export function checkOptions(options: RedisPersistenceOptions): CheckedOptions {
     );
   }
 
+  if (durability !== 'batched' && durability !== 'sync') {
+    throw invalidArg(`RedisPersistence: options.durability must be 'batched' or 'sync', got ${String(durability)}`);
+  }
+  checkBound('maxQueuedOps', maxQueuedOps, 1);
+  checkBound('maxQueuedBytes', maxQueuedBytes, 1024);
+
   return {
+    durability,
+    maxQueuedOps,
+    maxQueuedBytes,
     encryptor: encryption === undefined ? undefined : makeEncryptor(encryption),
     ack: ackReplicas === undefined ? undefined : checkAck(ackReplicas, operationTimeoutMs),
     url: client === undefined ? (url ?? (redisOptions === undefined ? DEFAULT_URL : undefined)) : undefined,
@@ -287,6 +318,15 @@ function checkAck(ack: AckReplicasOptions, operationTimeoutMs: number): AckRepli
     );
   }
   return { replicas, timeoutMs };
+}
+
+function checkBound(name: string, value: unknown, min: number): void {
+  if (value === undefined) return;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
+    throw invalidArg(
+      `RedisPersistence: options.${name} must be an integer of at least ${min}, got ${typeof value === 'number' ? value : typeof value}`,
+    );
+  }
 }
 
 function safeDecode(s: string): string {

@@ -1,5 +1,5 @@
 import Redis, { type RedisOptions } from 'ioredis';
-import type { ClientPersistence } from '../client-persistence';
+import type { ClientPersistence, PersistenceWrite } from '../client-persistence';
 import { PahoMqttRedisError, PersistenceError, invalidArg } from '../../errors';
 import { type ValueEncryptor, encryptedKeyId } from './encryption';
 import {
@@ -47,6 +47,12 @@ const CAS_SCRIPT =
 export class RedisPersistence implements ClientPersistence {
   readonly operationTimeoutMs: number;
   readonly keyPrefix: string;
+  /** How Paho's writes reach Redis (read by the bridge): see RedisPersistenceOptions.durability. */
+  readonly durability: 'batched' | 'sync';
+  readonly maxQueuedOps: number | undefined;
+  readonly maxQueuedBytes: number | undefined;
+  /** Commands sent to Redis (MULTI and EXEC included) and round trips, since construction. */
+  private readonly counters = { commands: 0, roundTrips: 0 };
   private readonly url: string | undefined;
   private readonly redisOptions: RedisOptions | undefined;
   private readonly userClient: AnyClient | undefined;
@@ -65,7 +71,22 @@ export class RedisPersistence implements ClientPersistence {
   private readonly ack: AckReplicasOptions | undefined;
 
   constructor(options: RedisPersistenceOptions = {}) {
-    const { url, redisOptions, client, keyPrefix, operationTimeoutMs, encryptor, ack, secrets } = checkOptions(options);
+    const {
+      url,
+      redisOptions,
+      client,
+      keyPrefix,
+      operationTimeoutMs,
+      encryptor,
+      ack,
+      secrets,
+      durability,
+      maxQueuedOps,
+      maxQueuedBytes,
+    } = checkOptions(options);
+    this.durability = durability;
+    this.maxQueuedOps = maxQueuedOps;
+    this.maxQueuedBytes = maxQueuedBytes;
     this.encryptor = encryptor;
     this.ack = ack;
     this.url = url;
@@ -176,10 +197,49 @@ export class RedisPersistence implements ClientPersistence {
     return this.write('put', key, redis, name, (c) => c.hset(name, key, value)).then(noop);
   }
 
+  /**
+   * Applies Paho's writes in order as one MULTI/EXEC (all or nothing) on one connection: runs
+   * of puts become one HSET, runs of removes one HDEL. With ackReplicas, each command is
+   * followed by WAIT instead (in order, not atomic).
+   */
+  batch(writes: readonly PersistenceWrite[]): Promise<void> {
+    const redis = this.redis;
+    if (redis === undefined) return this.notOpen('batch', undefined);
+    const name = this.name!;
+    let commands: (string | Buffer)[][];
+    try {
+      commands = this.batchCommands(name, writes);
+    } catch (e) {
+      return Promise.reject(this.storeError('batch', undefined, e));
+    }
+    if (commands.length === 0) return Promise.resolve();
+    if (commands.length === 1) {
+      const [command, ...args] = commands[0];
+      return this.write('batch', undefined, redis, name, (c) => c.call(command as string, ...args)).then(noop);
+    }
+    if (this.ack !== undefined) return this.writeEach(redis, name, commands);
+    this.count(commands.length + 2);
+    return this.bound(redis.multi(commands as string[][]).exec()).then(
+      (replies) => {
+        if (replies === null) throw new Error('MULTI/EXEC was aborted');
+        for (const [error] of replies) if (error) throw error;
+      },
+      (e) => {
+        throw this.storeError('batch', undefined, e);
+      },
+    );
+  }
+
+  /** Redis commands and round trips this store has made (reads included). */
+  commandStats(): { commands: number; roundTrips: number } {
+    return { ...this.counters };
+  }
+
   get(key: string): Promise<Buffer> {
     const redis = this.redis;
     if (redis === undefined) return this.notOpen('get', key);
     const name = this.name!;
+    this.count(1);
     return this.bound(redis.hgetBuffer(name, key)).then(
       (value) => {
         if (value === null) {
@@ -208,6 +268,7 @@ export class RedisPersistence implements ClientPersistence {
   keys(): Promise<string[]> {
     const redis = this.redis;
     if (redis === undefined) return this.notOpen('keys', undefined);
+    this.count(1);
     return this.bound(redis.hkeys(this.name!)).catch((e) => {
       throw this.storeError('keys', undefined, e);
     });
@@ -223,6 +284,7 @@ export class RedisPersistence implements ClientPersistence {
   containsKey(key: string): Promise<boolean> {
     const redis = this.redis;
     if (redis === undefined) return this.notOpen('containsKey', key);
+    this.count(1);
     return this.bound(redis.hexists(this.name!, key)).then(
       (n) => n === 1,
       (e) => {
@@ -289,12 +351,47 @@ export class RedisPersistence implements ClientPersistence {
     name: string,
     cmd: WriteCommand,
   ): Promise<unknown> {
+    this.count(this.ack === undefined ? 1 : 2);
     try {
       if (this.ack === undefined) return await this.bound(cmd(redis) as Promise<unknown>);
       return await writeAndWait(op, key, redis, name, this.ack, (p) => this.bound(p), cmd);
     } catch (e) {
       throw this.storeError(op, key, e);
     }
+  }
+
+  /** A batch as commands: consecutive puts share one HSET, consecutive removes one HDEL. */
+  private batchCommands(name: string, writes: readonly PersistenceWrite[]): (string | Buffer)[][] {
+    const commands: (string | Buffer)[][] = [];
+    let current: (string | Buffer)[] | undefined;
+    let currentIsPut = false;
+    for (const write of writes) {
+      const isPut = write.data !== undefined;
+      if (current === undefined || isPut !== currentIsPut) {
+        current = [isPut ? 'hset' : 'hdel', name];
+        currentIsPut = isPut;
+        commands.push(current);
+      }
+      if (write.data === undefined) {
+        current.push(write.key);
+      } else {
+        const value =
+          this.encryptor !== undefined ? this.encryptor.encrypt(`${name}\0${write.key}`, write.data) : write.data;
+        current.push(write.key, value);
+      }
+    }
+    return commands;
+  }
+
+  private async writeEach(redis: AnyClient, name: string, commands: (string | Buffer)[][]): Promise<void> {
+    for (const [command, ...args] of commands) {
+      await this.write('batch', undefined, redis, name, (c) => c.call(command as string, ...args));
+    }
+  }
+
+  private count(commands: number): void {
+    this.counters.commands += commands;
+    this.counters.roundTrips += 1;
   }
 
   private decrypt(op: string, name: string, key: string, value: Buffer): Buffer {

@@ -1,0 +1,79 @@
+// MqttClient, part three: publishing, through the PublishWindow (see publish_window.h).
+#include <cstring>
+
+#include "mqtt_client.h"
+
+namespace paho_redis {
+
+namespace {
+
+bool IsCommandKey(const std::string& key) { return key.rfind("c-", 0) == 0 || key.rfind("c5-", 0) == 0; }
+
+}  // namespace
+
+void MqttClient::Publish(uint64_t request, PublishSpec spec) {
+  auto self = shared_from_this();
+  bool counted = spec.qos > 0;
+  auto shared_spec = std::make_shared<const PublishSpec>(std::move(spec));
+  PublishWindow::Job send = [self, request, counted, shared_spec] {
+    self->QueueWithHandle(request, [self, request, counted, shared_spec] {
+      self->SendPublish(request, *shared_spec, counted);
+    });
+  };
+  window_.Submit(counted, std::move(send));
+}
+
+void MqttClient::ReleaseSlot() { window_.Release(); }
+
+void MqttClient::SetWindow(int max_inflight) { window_.SetWindow(max_inflight); }
+
+void MqttClient::SendPublish(uint64_t request, const PublishSpec& spec, bool holds_slot) {
+  auto self = shared_from_this();
+  {
+    MQTTAsync_message message = MQTTAsync_message_initializer;
+    message.payload = const_cast<char*>(spec.payload.data());
+    message.payloadlen = static_cast<int>(spec.payload.size());
+    message.qos = spec.qos;
+    message.retained = spec.retained;
+    if (self->mqtt_version_ >= MQTTVERSION_5) FillProperties(spec.properties, &message.properties);
+    MQTTAsync_responseOptions options = MQTTAsync_responseOptions_initializer;
+    Pending* pending = self->NewPending(request);
+    pending->holds_slot = holds_slot;  // before Paho can answer it, on another thread
+    self->SetCallbacks(&options, pending);
+    PersistenceBridge::ResetThreadFailures();
+    uint64_t seq_floor = self->bridge_ ? self->bridge_->last_seq() : 0;
+    int rc = MQTTAsync_sendMessage(self->handle_, spec.topic.c_str(), &message, &options);
+    MQTTProperties_free(&message.properties);
+    std::string command_key = PersistenceBridge::TakeThreadCommandKey();
+    // Paho returns success even when storing the command failed: find out here.
+    std::vector<PersistenceBridge::ThreadFailure> failures;
+    for (auto& failure : PersistenceBridge::TakeThreadFailures()) {
+      if (failure.op == PersistenceOp::kPut && IsCommandKey(failure.key))
+        failures.push_back(std::move(failure));
+    }
+    // When Paho accepted the message, it still holds `pending` as the command's context
+    // and will answer it later (that late answer is ignored): only a refused call frees it.
+    bool refused = rc != MQTTASYNC_SUCCESS;
+    if (!refused && failures.empty() && self->bridge_) {
+      self->TrackRecords(pending, std::move(command_key), spec.qos > 0 ? options.token : 0, seq_floor);
+    }
+    if (refused ? self->TakePending(pending) : !failures.empty()) {
+      if (refused) {
+        delete pending;
+        if (holds_slot) self->ReleaseSlot();
+      }
+      auto event = std::make_unique<ClientEvent>();
+      event->request = request;
+      event->rc = rc != MQTTASYNC_SUCCESS ? rc : MQTTASYNC_PERSISTENCE_ERROR;
+      event->token = options.token;
+      event->text =
+          refused ? MQTTAsync_strerror(rc)
+                  : "the message could not be stored; Paho keeps it in memory and may still deliver it, "
+                    "but it will not survive a restart";
+      event->persistence_failures = std::move(failures);
+      self->Emit(std::move(event));
+    }
+  }
+}
+
+}  // namespace paho_redis

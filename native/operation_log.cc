@@ -1,0 +1,196 @@
+#include "operation_log.h"
+
+namespace paho_redis {
+
+namespace {
+
+// Failed batches remembered for waiters that have not looked yet.
+constexpr size_t kFailedRangesKept = 64;
+
+}  // namespace
+
+bool OperationLog::HasRoom(size_t ops, size_t bytes) const {
+  // A unit larger than the limits still passes alone, or it could never be stored.
+  if (stats_.depth == 0) return true;
+  return stats_.depth + ops <= limits_.max_ops && stats_.bytes + bytes <= limits_.max_bytes;
+}
+
+bool OperationLog::StoreMayHold(const std::string& key) const {
+  return !store_known_ || store_keys_.count(key) > 0;
+}
+
+LogOutcome OperationLog::Append(std::vector<LogOp> ops, Deadline deadline, uint64_t* last_seq, bool* ring) {
+  size_t bytes = 0;
+  for (const LogOp& op : ops) bytes += SizeOf(op);
+  std::unique_lock<std::mutex> lock(mutex_);
+  if (!closed_ && !HasRoom(ops.size(), bytes)) {
+    ++stats_.room_waits;
+    if (!changed_.wait_until(lock, deadline, [&] { return closed_ || HasRoom(ops.size(), bytes); })) {
+      return {CallFailure::kTimeout, "the persistence log stayed full (" + std::to_string(stats_.depth) +
+                                         " ops, " + std::to_string(stats_.bytes) +
+                                         " bytes unsettled): the store is too slow or unreachable"};
+    }
+  }
+  if (closed_) return {CallFailure::kClosing, "the persistence bridge is closed"};
+  for (LogOp& op : ops) {
+    if (op.waited) ++stats_.waits;
+    AppendLocked(std::move(op));
+  }
+  *last_seq = next_seq_ - 1;
+  *ring = false;
+  if (drainer_ == Drainer::kIdle && !unsent_.empty()) {
+    drainer_ = Drainer::kRung;
+    *ring = true;
+  }
+  return {};
+}
+
+bool OperationLog::AppendLocked(LogOp op) {
+  ++stats_.logged;
+  Unsent& unsent = unsent_keys_[op.key];
+  if (!op.data && unsent.put) {
+    // A remove cancels the newest unsent put of its key.
+    LogOp& put = unsent_[*unsent.put];
+    put.absorbed = true;
+    stats_.depth -= 1;
+    stats_.bytes -= SizeOf(put);
+    put.data.reset();
+    ++stats_.absorbed;
+    unsent.put.reset();
+    unsent.live -= 1;
+    if (unsent.live == 0 && !StoreMayHold(op.key)) {
+      // Nothing else pending on the key and the store cannot hold it: the remove goes too.
+      ++stats_.absorbed;
+      unsent_keys_.erase(op.key);
+      op.seq = next_seq_++;
+      op.absorbed = true;
+      unsent_.push_back(std::move(op));
+      return false;
+    }
+  }
+  op.seq = next_seq_++;
+  stats_.depth += 1;
+  stats_.bytes += SizeOf(op);
+  unsent.live += 1;
+  if (op.data) {
+    unsent.put = unsent_.size();
+  } else {
+    unsent.put.reset();
+  }
+  unsent_.push_back(std::move(op));
+  return true;
+}
+
+LogOutcome OperationLog::WaitFor(uint64_t seq, Deadline deadline) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  if (!changed_.wait_until(lock, deadline, [&] { return closed_ || settled_seq_ >= seq; })) {
+    return {CallFailure::kTimeout, "the store did not acknowledge the write in time"};
+  }
+  for (const FailedRange& range : failed_) {
+    if (range.first <= seq && seq <= range.last) return range.outcome;
+  }
+  if (settled_seq_ < seq) return {CallFailure::kClosing, "the persistence bridge is closed"};
+  return {};
+}
+
+uint64_t OperationLog::last_seq() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return next_seq_ - 1;
+}
+
+uint64_t OperationLog::settled_seq() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return settled_seq_;
+}
+
+const LogBatch* OperationLog::TakeBatch() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (in_flight_) return nullptr;  // one batch at a time keeps the store a prefix of the log
+  while (!unsent_.empty()) {
+    LogBatch batch;
+    batch.first_seq = unsent_.front().seq;
+    batch.last_seq = unsent_.back().seq;
+    for (LogOp& op : unsent_) {
+      if (op.absorbed) continue;
+      // From here on the store may hold what this batch puts, and not what it removes.
+      if (op.data) {
+        store_keys_.insert(op.key);
+      } else {
+        store_keys_.erase(op.key);
+      }
+      batch.ops.push_back(std::move(op));
+    }
+    unsent_.clear();
+    unsent_keys_.clear();
+    if (batch.ops.empty()) {
+      // Everything cancelled out: settled without a store call.
+      settled_seq_ = batch.last_seq;
+      changed_.notify_all();
+      continue;
+    }
+    batch.id = next_batch_++;
+    ++stats_.batches;
+    stats_.written += batch.ops.size();
+    drainer_ = Drainer::kBusy;
+    in_flight_ = std::move(batch);
+    return &*in_flight_;
+  }
+  drainer_ = Drainer::kIdle;
+  return nullptr;
+}
+
+std::vector<LogOp> OperationLog::Settle(uint64_t batch_id, const LogOutcome& outcome, size_t failed_at) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!in_flight_ || in_flight_->id != batch_id) return {};
+  LogBatch batch = std::move(*in_flight_);
+  in_flight_.reset();
+  drainer_ = Drainer::kRung;  // the settler takes the next batch
+  for (const LogOp& op : batch.ops) {
+    stats_.depth -= 1;
+    stats_.bytes -= SizeOf(op);
+  }
+  if (outcome.failure != CallFailure::kNone) {
+    stats_.failed += batch.ops.size();
+    // What the store holds is unknown now.
+    store_known_ = false;
+    uint64_t first =
+        failed_at > 0 && failed_at < batch.ops.size() ? batch.ops[failed_at].seq : batch.first_seq;
+    failed_.push_back({first, batch.last_seq, outcome});
+    if (failed_.size() > kFailedRangesKept) failed_.pop_front();
+  }
+  settled_seq_ = batch.last_seq;
+  changed_.notify_all();
+  return std::move(batch.ops);
+}
+
+void OperationLog::LearnStoreKeys(const std::vector<std::string>& keys) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  // Keys written meanwhile stay: a superset is safe (it only keeps removes).
+  store_keys_.insert(keys.begin(), keys.end());
+  store_known_ = true;
+}
+
+void OperationLog::StoreCleared() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  store_keys_.clear();
+  store_known_ = true;
+}
+
+void OperationLog::Reset() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  store_keys_.clear();
+  store_known_ = false;
+}
+
+void OperationLog::Close() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  closed_ = true;
+  changed_.notify_all();
+}
+
+OperationLog::Stats OperationLog::stats() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return stats_;
+}
+
+}  // namespace paho_redis

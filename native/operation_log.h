@@ -1,0 +1,131 @@
+// The ordered log of one store's writes (group commit). Paho's puts and removes are
+// appended here and, unless they are barriers, answered at once; the drainer (the JS
+// thread) takes everything pending as one batch, the store applies it in order, and the
+// batch is settled as a whole. Only one batch is in flight, so the store always holds a
+// prefix of the log (at batch boundaries, when the store applies a batch atomically).
+//
+// A remove whose key has a put still unsent cancels that put ("absorption"): under load
+// most QoS 1 messages complete before their batch leaves, and their records never reach
+// the store. The remove itself is dropped too when the store cannot hold the key.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "key_ledger.h"
+#include "persistence_call.h"
+
+namespace paho_redis {
+
+struct LogLimits {
+  size_t max_ops = 10000;
+  size_t max_bytes = 64u << 20;
+};
+
+// One write. `data` set: a put; null: a remove.
+struct LogOp {
+  uint64_t seq = 0;
+  std::string key;
+  Bytes data;
+  bool absorbed = false;
+  // A Paho thread waits for this op and hears its failure itself.
+  bool waited = false;
+};
+
+// What the drainer hands to the store: the live ops of seqs first_seq..last_seq, in order.
+struct LogBatch {
+  uint64_t id = 0;
+  uint64_t first_seq = 0;
+  uint64_t last_seq = 0;
+  std::vector<LogOp> ops;
+};
+
+struct LogOutcome {
+  CallFailure failure = CallFailure::kNone;
+  std::string message;
+};
+
+class OperationLog {
+ public:
+  using Deadline = std::chrono::steady_clock::time_point;
+  struct Stats {
+    uint64_t logged = 0;      // ops appended
+    uint64_t absorbed = 0;    // ops that never reached the store (cancelled pairs)
+    uint64_t batches = 0;     // batches handed to the store
+    uint64_t written = 0;     // ops handed to the store
+    uint64_t waits = 0;       // appends whose thread waited for the store (barriers, sync)
+    uint64_t room_waits = 0;  // appends that waited for room in a full log
+    uint64_t failed = 0;      // ops in failed batches
+    uint64_t depth = 0;       // ops not yet settled
+    uint64_t bytes = 0;       // their bytes
+  };
+
+  explicit OperationLog(LogLimits limits) : limits_(limits) {}
+
+  // Appends `ops` in order as one unit: they reach the store in the same batch. Waits for
+  // room until `deadline`. On success `*last_seq` is the newest seq in the log (wait for it
+  // to wait for these ops and everything before them) and `*ring` says whether the drainer
+  // must be woken.
+  LogOutcome Append(std::vector<LogOp> ops, Deadline deadline, uint64_t* last_seq, bool* ring);
+  // Waits until every op up to `seq` is settled; the failure of the batch that held `seq`.
+  LogOutcome WaitFor(uint64_t seq, Deadline deadline);
+  uint64_t last_seq();
+  uint64_t settled_seq();
+
+  // Drainer (JS thread). The next batch, or null when none is pending (the drainer then
+  // counts as idle, and the next append rings it). Valid until Settle.
+  const LogBatch* TakeBatch();
+  // Settles the batch in flight (failed from op `failed_at` on, when it failed); returns its
+  // ops (for failure reports).
+  std::vector<LogOp> Settle(uint64_t batch_id, const LogOutcome& outcome, size_t failed_at = 0);
+
+  // What the store holds: listed (keys), emptied (clear), or unknown again (open, failure).
+  void LearnStoreKeys(const std::vector<std::string>& keys);
+  void StoreCleared();
+  void Reset();
+  // Fails every waiter and every later append with kClosing.
+  void Close();
+  Stats stats();
+
+ private:
+  struct Unsent {
+    int live = 0;               // unsent, unabsorbed ops on the key
+    std::optional<size_t> put;  // index in unsent_ of the newest such op if it is a put
+  };
+  struct FailedRange {
+    uint64_t first, last;
+    LogOutcome outcome;
+  };
+  bool HasRoom(size_t ops, size_t bytes) const;
+  bool StoreMayHold(const std::string& key) const;
+  // Appends one op (lock held); false if it was absorbed whole.
+  bool AppendLocked(LogOp op);
+  static size_t SizeOf(const LogOp& op) { return op.key.size() + (op.data ? op.data->size() : 0); }
+
+  const LogLimits limits_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  bool closed_ = false;
+  uint64_t next_seq_ = 1;
+  uint64_t settled_seq_ = 0;
+  uint64_t next_batch_ = 1;
+  enum class Drainer { kIdle, kRung, kBusy } drainer_ = Drainer::kIdle;
+  std::vector<LogOp> unsent_;
+  std::unordered_map<std::string, Unsent> unsent_keys_;
+  std::optional<LogBatch> in_flight_;
+  std::deque<FailedRange> failed_;
+  // Keys the store may hold once the batches taken so far are applied.
+  bool store_known_ = false;
+  std::unordered_set<std::string> store_keys_;
+  Stats stats_;
+};
+
+}  // namespace paho_redis

@@ -1,0 +1,50 @@
+/**
+ * The native test driver: calls a bridge's MQTTClient_persistence exactly as Paho does, from
+ * native threads. It lives only in the test build of the addon (paho_mqtt_redis_test.node,
+ * `npm run build:native:test`), which `npm test` loads through PAHO_MQTT_REDIS_ADDON.
+ */
+import { native, type NativePersistenceBridge } from '../../src/native';
+
+export interface DriverStepSpec {
+  op: 'open' | 'close' | 'put' | 'get' | 'remove' | 'keys' | 'clear' | 'containsKey';
+  key?: string;
+  buffers?: Buffer[];
+  clientId?: string;
+  serverURI?: string;
+}
+export interface DriverStepResult {
+  op: string;
+  rc: number;
+  data?: Buffer;
+  keys?: string[];
+}
+export interface StressResult {
+  calls: number;
+  failures: number;
+  problems: string[];
+  medianUs: number;
+  p99Us: number;
+  maxUs: number;
+}
+
+export interface NativeTestDriver {
+  runScript(bridge: NativePersistenceBridge, steps: DriverStepSpec[]): Promise<DriverStepResult[]>;
+  runStress(
+    bridge: NativePersistenceBridge,
+    options: { threads: number; iterations: number; clientId: string; serverURI: string },
+  ): Promise<StressResult>;
+  callOnJsThread(bridge: NativePersistenceBridge, op: DriverStepSpec['op'], key?: string): number;
+}
+
+function load(): NativeTestDriver {
+  const driver = (native as unknown as { testDriver?: NativeTestDriver }).testDriver;
+  if (driver === undefined) {
+    throw new Error(
+      'the loaded addon has no test driver: run `npm run build:native:test` and set ' +
+        'PAHO_MQTT_REDIS_ADDON=build/Release/paho_mqtt_redis_test.node (npm test does both)',
+    );
+  }
+  return driver;
+}
+
+export const testDriver: NativeTestDriver = load();

@@ -1,0 +1,288 @@
+/**
+ * The operation log ('batched' durability), driven as Paho drives the bridge: writes are
+ * answered at once and reach the store in order, in batches; barriers make the writing
+ * thread wait until the store acknowledged them and everything before; a put and its remove
+ * inside an unsent batch cancel out; the log is bounded; failures surface as errors.
+ *
+ * Timing is made deterministic by holding the store's batches (recording-store hold/release):
+ * whatever a thread logs while a batch is held lands in the next batch, unless the thread waits.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { PersistenceError } from '../../src';
+import { StoreBridge, type StoreBridgeOptions } from '../../src/persistence/store-bridge';
+import type { DriverStepSpec } from '../helpers/test-driver';
+import { testDriver } from '../helpers/test-driver';
+import { recordingStore, type AsyncBatch, type RecordingStore } from '../helpers/recording-store';
+import { waitFor } from '../helpers/wait';
+
+const open: DriverStepSpec = { op: 'open', clientId: 'log', serverURI: 'tcp://127.0.0.1:1883' };
+const put = (key: string, bytes: number[] = [1, 2, 3]): DriverStepSpec => ({
+  op: 'put',
+  key,
+  buffers: [Buffer.from(bytes)],
+});
+const remove = (key: string): DriverStepSpec => ({ op: 'remove', key });
+/** The first buffer of an s- put is the PUBLISH fixed header: 0x32 is QoS 1, 0x34 QoS 2. */
+const sentPublish = (key: string, qos: 1 | 2): DriverStepSpec => put(key, [0x30 | (qos << 1), 5, 0, 1]);
+
+interface Fixture {
+  rec: RecordingStore;
+  bridge: StoreBridge;
+  failures: PersistenceError[];
+  run(steps: DriverStepSpec[]): Promise<number[]>;
+}
+
+function fixture(options: Partial<StoreBridgeOptions> = {}, store?: RecordingStore): Fixture {
+  const rec = store ?? recordingStore();
+  const failures: PersistenceError[] = [];
+  const bridge = new StoreBridge(rec.store, { durability: 'batched', ...options, onFailure: (e) => failures.push(e) });
+  return {
+    rec,
+    bridge,
+    failures,
+    run: async (steps) => (await testDriver.runScript(bridge.native, steps)).map((r) => r.rc),
+  };
+}
+
+/** The store's writes grouped by batch, as "put k" / "remove k". */
+function batchesOf(rec: RecordingStore): string[][] {
+  const writes = rec.log.filter(([op]) => op === 'put' || op === 'remove').map(([op, key]) => `${op} ${key}`);
+  const out: string[][] = [];
+  let at = 0;
+  for (const size of rec.batches) {
+    out.push(writes.slice(at, at + size));
+    at += size;
+  }
+  return out;
+}
+
+/** `barrier` is stored with or after `before`, and `after` only in a later batch. */
+function assertOrder(rec: RecordingStore, before: string, barrier: string, after: string): void {
+  const batches = batchesOf(rec);
+  const batchOf = (write: string): number => batches.findIndex((b) => b.includes(write));
+  assert.ok(batchOf(before) >= 0 && batchOf(before) <= batchOf(barrier), JSON.stringify(batches));
+  assert.ok(batchOf(after) > batchOf(barrier), `${after} was stored with its barrier: ${JSON.stringify(batches)}`);
+}
+
+/** Holds the store, and puts `key` into a batch the store holds: what follows is unsent. */
+async function inFlight(f: Fixture, key: string): Promise<void> {
+  f.rec.hold();
+  assert.deepEqual(await f.run([put(key)]), [0]);
+  await waitFor(() => f.rec.held() === 1, `the batch of ${key} held by the store`);
+}
+
+async function started(f: Fixture): Promise<void> {
+  assert.deepEqual(await f.run([open, { op: 'keys' }]), [0, 0]);
+  f.rec.log.length = 0;
+}
+
+describe('operation log: barriers', () => {
+  const barriers: Array<[string, DriverStepSpec, string]> = [
+    ['the sc- put (PUBREL leaves next)', put('sc-1'), 'put sc-1'],
+    ['the sc5- put', put('sc5-1'), 'put sc5-1'],
+    ['the r- put (PUBREC leaves next)', put('r-1'), 'put r-1'],
+    ['the r5- put', put('r5-1'), 'put r5-1'],
+    ['the s- put of a QoS 2 PUBLISH', sentPublish('s-1', 2), 'put s-1'],
+    ['the s5- put of a QoS 2 PUBLISH', sentPublish('s5-1', 2), 'put s5-1'],
+  ];
+  for (const [what, step, written] of barriers) {
+    it(`${what}: the thread waits until it and everything before it are stored`, async () => {
+      const f = fixture();
+      await started(f);
+      f.rec.hold();
+      let done = false;
+      const script = f.run([put('c-0'), step, put('c-2')]).finally(() => {
+        done = true;
+      });
+      // c-0 is in the held batch, the barrier is logged behind it and its thread waits.
+      await waitFor(() => f.bridge.stats().queueDepth === 2, 'c-0 in flight and the barrier logged');
+      assert.equal(done, false, 'the script went on past a barrier whose batch is held');
+      f.rec.release();
+      assert.deepEqual(await script, [0, 0, 0]);
+      await f.bridge.flush();
+      // Had the thread not waited, c-2 would have joined the barrier's batch.
+      assertOrder(f.rec, 'put c-0', written, 'put c-2');
+      assert.equal(f.bridge.stats().barrierWaits, 1);
+      f.bridge.close();
+    });
+  }
+
+  it('the r5- remove (MQTT 5 delivers at PUBLISH time: a stale r5- record would swallow a reused id)', async () => {
+    const f = fixture();
+    await started(f);
+    assert.deepEqual(await f.run([put('r5-1')]), [0]);
+    await f.bridge.flush();
+    f.rec.hold();
+    const script = f.run([put('c-0'), remove('r5-1'), put('c-2')]);
+    await waitFor(() => f.bridge.stats().queueDepth === 2, 'c-0 in flight and the remove logged');
+    f.rec.release();
+    assert.deepEqual(await script, [0, 0, 0]);
+    await f.bridge.flush();
+    assertOrder(f.rec, 'put c-0', 'remove r5-1', 'put c-2');
+    f.bridge.close();
+  });
+
+  it('QoS 1 records and commands are written behind: the thread never waits', async () => {
+    const f = fixture();
+    await started(f);
+    f.rec.hold();
+    // The whole script completes while the first batch is still held.
+    const rcs = await f.run([put('c-0'), put('c-1'), sentPublish('s-1', 1), put('q-9')]);
+    assert.deepEqual(rcs, [0, 0, 0, 0]);
+    assert.equal(f.rec.held(), 1);
+    f.rec.release();
+    await f.bridge.flush();
+    assert.deepEqual(batchesOf(f.rec).flat(), ['put c-0', 'put c-1', 'put s-1', 'put q-9']);
+    assert.equal(f.bridge.stats().barrierWaits, 0);
+    f.bridge.close();
+  });
+
+  it('a deferred command remove is logged with its s- put, in the same batch (never one without the other)', async () => {
+    const f = fixture();
+    await started(f);
+    // A QoS 1 PUBLISH command: type 3, token, topic, payload length, payload, qos 1.
+    const int = (n: number): number[] => [n & 255, (n >> 8) & 255, 0, 0];
+    const command = [...int(3), ...int(1), 0x61, 0, ...int(1), 0x78, ...int(1), ...int(0)];
+    assert.deepEqual(await f.run([put('c-1', command)]), [0]);
+    await f.bridge.flush();
+    f.rec.hold();
+    const rcs = await f.run([put('c-0'), remove('c-1'), sentPublish('s-1', 1)]);
+    assert.deepEqual(rcs, [0, 0, 0]);
+    f.rec.release();
+    await f.bridge.flush();
+    const batches = batchesOf(f.rec);
+    const unit = batches.find((b) => b.includes('put s-1'));
+    assert.ok(unit, JSON.stringify(batches));
+    assert.ok(unit.indexOf('remove c-1') > unit.indexOf('put s-1'), `one unit, put first: ${JSON.stringify(batches)}`);
+    f.bridge.close();
+  });
+});
+
+describe('operation log: absorption', () => {
+  it('a put and its remove inside an unsent batch never reach the store', async () => {
+    const f = fixture();
+    await started(f);
+    await inFlight(f, 'c-0');
+    const rcs = await f.run([sentPublish('s-1', 1), remove('s-1'), put('c-2'), remove('c-2')]);
+    assert.deepEqual(rcs, [0, 0, 0, 0]);
+    f.rec.release();
+    await f.bridge.flush();
+    assert.deepEqual(batchesOf(f.rec).flat(), ['put c-0']);
+    const stats = f.bridge.stats();
+    assert.equal(stats.opsLogged, 5);
+    assert.equal(stats.opsAbsorbed, 4);
+    assert.equal(stats.opsWritten, 1);
+    assert.deepEqual(f.rec.store.keys(), ['c-0']);
+    f.bridge.close();
+  });
+
+  it('the remove stays when the store already holds the key (only the newer put goes)', async () => {
+    const f = fixture();
+    await started(f);
+    assert.deepEqual(await f.run([put('s-1', [1])]), [0]);
+    await f.bridge.flush();
+    await inFlight(f, 'c-0');
+    assert.deepEqual(await f.run([put('s-1', [2]), remove('s-1')]), [0, 0]);
+    f.rec.release();
+    await f.bridge.flush();
+    assert.deepEqual(batchesOf(f.rec).flat(), ['put s-1', 'put c-0', 'remove s-1']);
+    assert.deepEqual(f.rec.store.keys(), ['c-0']);
+    f.bridge.close();
+  });
+
+  it('two unsent puts of one key and a remove: the older put is not lost to the store', async () => {
+    const f = fixture();
+    await started(f);
+    f.rec.hold();
+    assert.deepEqual(await f.run([put('c-0'), put('s-1', [1]), put('s-1', [2]), remove('s-1')]), [0, 0, 0, 0]);
+    f.rec.release();
+    await f.bridge.flush();
+    assert.deepEqual(f.rec.store.keys(), ['c-0'], 's-1 must not survive its remove');
+    f.bridge.close();
+  });
+});
+
+describe('operation log: bounds and failures', () => {
+  it('a full log makes the writer wait for room, and go on once a batch settles', async () => {
+    const f = fixture({ maxQueuedOps: 2 });
+    await started(f);
+    f.rec.hold();
+    const script = f.run([put('c-1'), put('c-2'), put('c-3'), put('c-4')]);
+    await waitFor(() => f.bridge.stats().roomWaits === 1, 'a writer waiting for room');
+    assert.ok(f.bridge.stats().queueDepth <= 2);
+    f.rec.release();
+    assert.deepEqual(await script, [0, 0, 0, 0]);
+    await f.bridge.flush();
+    assert.deepEqual(f.rec.store.keys().sort(), ['c-1', 'c-2', 'c-3', 'c-4']);
+    f.bridge.close();
+  });
+
+  it('a store that never answers: its batch fails after operationTimeoutMs (ERR_PERSISTENCE_TIMEOUT), which frees the log', async () => {
+    const f = fixture({ maxQueuedOps: 1, operationTimeoutMs: 300 });
+    await started(f);
+    f.rec.hold(); // never released: the store never answers
+    assert.deepEqual(await f.run([put('c-1')]), [0]);
+    const flushing = f.bridge.flush();
+    flushing.catch(() => undefined); // checked below
+    // c-2 waits for room behind c-1 until c-1's batch gives up.
+    assert.deepEqual(await f.run([put('c-2')]), [0]);
+    assert.equal(f.bridge.stats().roomWaits, 1);
+    await assert.rejects(
+      flushing,
+      (e: unknown) => e instanceof PersistenceError && e.code === 'ERR_PERSISTENCE_TIMEOUT',
+    );
+    await waitFor(() => f.failures.length >= 1, 'the timeout report');
+    assert.equal(f.failures[0].code, 'ERR_PERSISTENCE_TIMEOUT');
+    assert.equal(f.failures[0].key, 'c-1');
+    assert.match(f.failures[0].message, /within 300 ms/);
+    f.bridge.close();
+  });
+
+  it('a failed batch is reported once with op, key and cause, and flush() rejects with it', async () => {
+    const rec = recordingStore();
+    const cause = new Error('disk on fire');
+    let failing = true;
+    const apply = rec.store.batch.bind(rec.store);
+    (rec.store as AsyncBatch).batch = (writes) => (failing ? Promise.reject(cause) : apply(writes));
+    const f = fixture({}, rec);
+    await started(f);
+    assert.deepEqual(
+      await f.run([put('r-1'), put('c-2')]),
+      [-2, 0],
+      'the barrier hears its failure; c-2 does not wait',
+    );
+    await assert.rejects(f.bridge.flush(), (e: unknown) => e instanceof PersistenceError && e.cause === cause);
+    await waitFor(() => f.failures.length >= 2, 'both failed batches reported');
+    for (const failure of f.failures) {
+      assert.equal(failure.code, 'ERR_PERSISTENCE_STORE');
+      assert.equal(failure.cause, cause);
+      assert.match(failure.message, /disk on fire/);
+    }
+    assert.deepEqual(
+      f.failures.map((e) => [e.op, e.key]),
+      [
+        ['put', 'r-1'],
+        ['put', 'c-2'],
+      ],
+    );
+    failing = false;
+    assert.deepEqual(await f.run([put('c-3')]), [0]);
+    await f.bridge.flush();
+    assert.equal(f.bridge.stats().failedOps, 2);
+    f.bridge.close();
+  });
+
+  it('a store without batch(): writes apply one by one, in order', async () => {
+    const f = fixture({}, recordingStore({ batch: false }));
+    await started(f);
+    f.rec.hold(); // no effect without batch(): nothing is held
+    assert.deepEqual(await f.run([put('c-1'), sentPublish('s-1', 2), put('c-2'), remove('c-1')]), [0, 0, 0, 0]);
+    await f.bridge.flush();
+    assert.deepEqual(
+      f.rec.log.map(([op, key]) => `${op} ${key}`),
+      ['put c-1', 'put s-1', 'put c-2', 'remove c-1'],
+    );
+    f.bridge.close();
+  });
+});
