@@ -9,6 +9,7 @@
  * Then the other targets: N clients on one Redis, restore of pending messages, and (--soak) RSS
  * over a long run. Writes results.json, chart.svg/.png and table.md to --out.
  */
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -139,8 +140,20 @@ async function runMatrix(servers: Servers, tmp: string): Promise<Row[]> {
   return rows;
 }
 
+/** The commit measured (a dirty tree is marked), or undefined outside a git checkout. */
+function gitCommit(): string | undefined {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8' }).trim();
+    return dirty ? `${head} (with local changes)` : head;
+  } catch {
+    return undefined;
+  }
+}
+
 function describeMachine(): Record<string, unknown> {
   return {
+    commit: gitCommit(),
     cpus: os.cpus().length,
     cpuModel: os.cpus()[0]?.model,
     memoryGb: Math.round(os.totalmem() / 2 ** 30),
