@@ -11,8 +11,7 @@ export type StoreKind = 'none' | 'file' | 'memory' | 'redis' | 'redis-batched' |
 export function redisPersistence(url: string, kind: 'redis' | 'redis-batched' | 'redis-sync'): RedisPersistence {
   if (kind === 'redis') return new RedisPersistence({ url });
   const durability = kind === 'redis-sync' ? 'sync' : 'batched';
-  // Cast: the option is not in the type before the group commit; supportsDurability() guards the call.
-  return new RedisPersistence({ url, durability } as ConstructorParameters<typeof RedisPersistence>[0]);
+  return new RedisPersistence({ url, durability });
 }
 
 /** True when RedisPersistence accepts `durability: 'batched' | 'sync'`. Connects nowhere. */
