@@ -40,9 +40,10 @@ void MqttClient::TrackRecords(Pending* pending, std::string command_key, int msg
   uint64_t request = 0;
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    request = pending->request;
-    // Paho may have answered already (a fast PUBACK): then there is nothing left to track.
+    // Paho may have answered already (a fast PUBACK): then there is nothing left to track, and
+    // the Pending is freed (read nothing from it first: AddressSanitizer caught that).
     if (pending_.count(pending) == 0) return;
+    request = pending->request;
     pending->seq_floor = seq_floor;
     auto orphan = early_failures_.find(command_key);
     if (orphan != early_failures_.end() && orphan->second.first > seq_floor) {
