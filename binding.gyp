@@ -16,6 +16,7 @@
       'native/mqtt_client_publish.cc',
       'native/publish_window.cc',
       'native/mqtt_client_wrap.cc',
+      'native/inbound_gate.cc',
       'native/mqtt_properties.cc',
       'native/trace_sink.cc',
     ],

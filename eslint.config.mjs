@@ -6,7 +6,7 @@ import prettier from 'eslint-config-prettier';
 const nodeTestCalls = ['test', 'it', 'describe', 'suite', 'before', 'after', 'beforeEach', 'afterEach'];
 
 export default tseslint.config(
-  { ignores: ['dist/', 'out/', 'build/', 'node_modules/', 'prebuilds/', '*.mjs', '*.js', 'vendor/', 'scripts/'] },
+  { ignores: ['dist/', 'out/', 'build/', '.asan/', 'node_modules/', 'prebuilds/', '*.mjs', '*.js', 'vendor/', 'scripts/'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

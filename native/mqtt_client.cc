@@ -39,6 +39,7 @@ MqttClient::~MqttClient() {
 
 void MqttClient::OnTeardown() {
   events_.Close();
+  inbound_.Close();
   // Release the store first, so Paho's pclose and removes during destroy fail at once
   // instead of waiting for this (blocked) JS thread.
   if (bridge_) bridge_->Shutdown();
@@ -57,6 +58,7 @@ void MqttClient::OnTeardown() {
 
 void MqttClient::Dispose() {
   std::shared_ptr<MqttClient> keep = shared_from_this();
+  inbound_.Close();
   events_.Dispose();
   // Destroy already ran, so the thread is idle or about to be: this join is short.
   queue_.Stop(kTeardownWait);
@@ -67,7 +69,10 @@ void MqttClient::Ref(Napi::Env env) { events_.Ref(env); }
 void MqttClient::Unref(Napi::Env env) { events_.Unref(env); }
 
 bool MqttClient::Emit(std::unique_ptr<ClientEvent> event) {
-  if (!events_.Send(event.get())) return false;
+  if (!events_.Send(event.get())) {
+    if (event->type == ClientEvent::Type::kMessage) inbound_.Release(event->gated_bytes);
+    return false;
+  }
   event.release();
   return true;
 }
@@ -128,6 +133,9 @@ void MqttClient::Open(uint64_t request, CreateSpec spec) {
     options.deleteOldestMessages = spec.delete_oldest_messages;
     options.restoreMessages = spec.restore_messages;
     options.persistQoS0 = spec.persist_qos0;
+    self->inbound_.Configure(static_cast<size_t>(spec.inbound_max_messages),
+                             static_cast<size_t>(spec.inbound_max_bytes),
+                             std::chrono::milliseconds(spec.inbound_max_wait_ms));
     void* persistence_context = nullptr;
     int type = spec.persistence_type;
     if (type == MQTTCLIENT_PERSISTENCE_USER) {
@@ -327,11 +335,15 @@ void MqttClient::IsConnected(uint64_t request) {
 
 void MqttClient::Flush(uint64_t request) {
   auto self = shared_from_this();
-  Queue(request, [self, request] {
-    auto event = std::make_unique<ClientEvent>();
-    event->request = request;
-    event->log_seq = self->bridge_ ? self->bridge_->last_seq() : 0;
-    self->Emit(std::move(event));
+  // Through the publish window, behind every publish submitted before it: a publish the window
+  // still holds exists in memory only, so the flush waits until it reached Paho and the log.
+  window_.Submit(false, [self, request] {
+    self->Queue(request, [self, request] {
+      auto event = std::make_unique<ClientEvent>();
+      event->request = request;
+      event->log_seq = self->bridge_ ? self->bridge_->last_seq() : 0;
+      self->Emit(std::move(event));
+    });
   });
 }
 
@@ -345,6 +357,7 @@ void MqttClient::Destroy(uint64_t request) {
 
 void MqttClient::DestroyHandle() {
   // Command thread. Paho calls pclose from here; afterwards it calls nothing of ours.
+  inbound_.Close();  // a receive thread waiting for room holds the mutex destroy needs
   if (handle_ != nullptr) MQTTAsync_destroy(&handle_);
   handle_ = nullptr;
   std::unordered_set<Pending*> orphans;

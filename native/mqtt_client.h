@@ -16,6 +16,7 @@
 
 #include "command_queue.h"
 #include "delivery_gate.h"
+#include "inbound_gate.h"
 #include "js_channel.h"
 #include "mqtt_client_specs.h"
 #include "mqtt_properties.h"
@@ -41,6 +42,7 @@ struct ClientEvent {
   size_t payload_length = 0;
   int qos = 0;
   bool retained = false, dup = false;
+  size_t gated_bytes = 0;  // kMessage: what InboundGate counted for it
   std::vector<PersistenceBridge::ThreadFailure> persistence_failures;
   uint64_t log_seq = 0;  // flush: the newest op logged when it ran
   // Set for a received message the Paho thread waits on until JS has handled it.
@@ -157,6 +159,7 @@ class MqttClient : public std::enable_shared_from_this<MqttClient> {
   PublishWindow window_;
 
   JsChannel<MqttClient, ClientEvent, &ClientCallJs> events_;
+  InboundGate inbound_;
   std::mutex mutex_;  // guards pending_ and the record maps
   std::unordered_set<Pending*> pending_;
   std::unordered_map<std::string, Pending*> by_command_key_;

@@ -40,9 +40,10 @@ void MqttClient::TrackRecords(Pending* pending, std::string command_key, int msg
   uint64_t request = 0;
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    request = pending->request;
-    // Paho may have answered already (a fast PUBACK): then there is nothing left to track.
+    // Paho may have answered already (a fast PUBACK): then there is nothing left to track, and
+    // the Pending is freed (read nothing from it first: AddressSanitizer caught that).
     if (pending_.count(pending) == 0) return;
+    request = pending->request;
     pending->seq_floor = seq_floor;
     auto orphan = early_failures_.find(command_key);
     if (orphan != early_failures_.end() && orphan->second.first > seq_floor) {
@@ -230,6 +231,9 @@ int MqttClient::OnMessage(void* context, char* topic, int topic_length, MQTTAsyn
   if (self->bridge_ && message->qos > 0) gate = event->delivered = std::make_shared<DeliveryGate>();
   MQTTAsync_freeMessage(&message);
   MQTTAsync_free(topic);
+  // Waits (bounded) while JS is behind: backpressure instead of an unbounded queue.
+  event->gated_bytes = event->payload_length + event->text.size();
+  self->inbound_.Admit(event->gated_bytes);
   if (self->Emit(std::move(event)) && gate) {
     gate->WaitUntil(std::chrono::steady_clock::now() +
                     std::chrono::milliseconds(self->bridge_->options().timeout_ms));
@@ -341,10 +345,16 @@ struct OpenGateOnExit {
 
 }  // namespace
 
-void ClientCallJs(Napi::Env env, Napi::Function on_event, MqttClient*, ClientEvent* raw) {
+void ClientCallJs(Napi::Env env, Napi::Function on_event, MqttClient* self, ClientEvent* raw) {
   std::unique_ptr<ClientEvent> event(raw);
   OpenGateOnExit open_gate{event->delivered};
-  if (env == nullptr) return;
+  // Delivered (the listener ran) or dropped at teardown: either way it leaves the inbound gate.
+  const bool gated = self != nullptr && event->type == ClientEvent::Type::kMessage;
+  const size_t gated_bytes = event->gated_bytes;
+  if (env == nullptr) {
+    if (gated) self->inbound_.Release(gated_bytes);
+    return;
+  }
   try {
     // Building the event can throw too, when the environment is terminating (worker exit).
     on_event.Call({EventToJs(env, event)});
@@ -353,6 +363,7 @@ void ClientCallJs(Napi::Env env, Napi::Function on_event, MqttClient*, ClientEve
     if (!error.Message().empty())
       fprintf(stderr, "paho-mqtt-redis: client event delivery failed: %s\n", error.Message().c_str());
   }
+  if (gated) self->inbound_.Release(gated_bytes);
 }
 
 }  // namespace paho_redis

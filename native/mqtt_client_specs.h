@@ -17,6 +17,8 @@ struct CreateSpec {
   int mqtt_version = 4;
   int send_while_disconnected = 0, max_buffered_messages = 100, delete_oldest_messages = 0;
   int restore_messages = 1, persist_qos0 = 0;
+  // Inbound messages on their way to JS (see InboundGate).
+  int inbound_max_messages = 1000, inbound_max_bytes = 64 << 20, inbound_max_wait_ms = 1000;
 };
 
 struct SslSpec {

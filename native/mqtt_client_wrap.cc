@@ -99,6 +99,9 @@ Napi::Value MqttClientWrap::Open(const Napi::CallbackInfo& info) {
   spec.delete_oldest_messages = GetInt(o, "deleteOldestMessages", 0);
   spec.restore_messages = GetInt(o, "restoreMessages", 1);
   spec.persist_qos0 = GetInt(o, "persistQoS0", 0);
+  spec.inbound_max_messages = GetInt(o, "inboundMaxMessages", spec.inbound_max_messages);
+  spec.inbound_max_bytes = GetInt(o, "inboundMaxBytes", spec.inbound_max_bytes);
+  spec.inbound_max_wait_ms = GetInt(o, "inboundMaxWaitMs", spec.inbound_max_wait_ms);
   client_->Open(RequestId(info), std::move(spec));
   return info.Env().Undefined();
 }

@@ -43,7 +43,13 @@ export type PersistenceErrorCode =
   /** Stored data could not be decrypted (wrong key or tampered value). */
   | 'ERR_PERSISTENCE_DECRYPT'
   /** Redis refused the credentials or the connection. */
-  | 'ERR_PERSISTENCE_CONNECTION';
+  | 'ERR_PERSISTENCE_CONNECTION'
+  /** A stored record Paho would misread; it was set aside (quarantined) at restore, or could not be. */
+  | 'ERR_PERSISTENCE_CORRUPT'
+  /** The store holds MQTT 5 records but the client uses MQTT 3 (Paho cannot restore them). */
+  | 'ERR_PERSISTENCE_VERSION'
+  /** Restoring the stored messages failed; create() was refused and nothing was overwritten. */
+  | 'ERR_PERSISTENCE_RESTORE';
 
 export type ErrorCode =
   | PahoErrorCode

@@ -19,7 +19,15 @@ export {
 } from './client/events';
 export type { MessagesOptions } from './client/message-iterator';
 export type { ClientStats } from './client/stats';
-export type { CreateOptions, ConnectOptions, SslOptions, WillOptions, QoS, PersistenceChoice } from './client/options';
+export type {
+  CreateOptions,
+  ConnectOptions,
+  SslOptions,
+  WillOptions,
+  QoS,
+  PersistenceChoice,
+  InboundQueueOptions,
+} from './client/options';
 export type { MqttProperties } from './client/properties';
 export type {
   ClientPersistence,
@@ -27,6 +35,7 @@ export type {
   MaybePromise,
   PersistenceOp,
   PersistenceWrite,
+  QuarantinedRecord,
 } from './persistence/client-persistence';
 export type { StoreBridgeStats } from './persistence/store-bridge';
 export { MemoryPersistence } from './persistence/memory';

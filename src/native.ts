@@ -123,6 +123,9 @@ export interface NativeCreateSpec {
   deleteOldestMessages: boolean;
   restoreMessages: boolean;
   persistQoS0: boolean;
+  inboundMaxMessages: number;
+  inboundMaxBytes: number;
+  inboundMaxWaitMs: number;
 }
 
 export interface NativeConnectSpec {

@@ -3,6 +3,8 @@ import * as fs from 'node:fs';
 import { decodeRecord, parseKey, compareRecordKeys, type DecodedRecord } from '../persistence/paho-records';
 import { ValueEncryptor, isEncrypted, encryptedKeyId } from '../persistence/redis/encryption';
 import { DEFAULT_KEY_PREFIX } from '../persistence/redis/options';
+import { quarantineHashName, quarantinedRecords } from '../persistence/redis/quarantine';
+import type { QuarantinedRecord } from '../persistence/client-persistence';
 import {
   CONNECTION_OPTIONS,
   type CliIO,
@@ -118,6 +120,17 @@ export function formatRows(rows: InspectRow[], previews = false): string {
   );
 }
 
+/** Records set aside at restore (damaged): where they were moved, and why. */
+export function formatQuarantined(hash: string, records: QuarantinedRecord[]): string {
+  return (
+    `quarantined (damaged records set aside at restore, in ${printable(hash)}): ${entries(records.length)}\n` +
+    table(
+      ['KEY', 'SET ASIDE', 'SIZE', 'REASON'],
+      records.map((r) => [printable(r.key), new Date(r.at).toISOString(), `${r.value.length} B`, printable(r.reason)]),
+    )
+  );
+}
+
 export async function inspectCommand(args: string[], io: CliIO): Promise<number> {
   const v = parse(args, {
     ...CONNECTION_OPTIONS,
@@ -175,18 +188,34 @@ export async function inspectCommand(args: string[], io: CliIO): Promise<number>
       throw new UsageError((err as Error).message);
     }
   }
-  const rows = decodeEntries(hash, await withRedis(url, (redis) => redis.hgetallBuffer(hash)), encryptor);
+  const [stored, setAside] = await withRedis(url, (redis) =>
+    Promise.all([redis.hgetallBuffer(hash), redis.hgetallBuffer(quarantineHashName(hash))]),
+  );
+  const rows = decodeEntries(hash, stored, encryptor);
+  const quarantined = quarantinedRecords(setAside);
   if (v.json) {
     // Sizes, not payload bytes (inspect describes records), unless --payload asks for previews.
     const json = rows.map(({ payload, ...row }) =>
       v.payload && payload !== undefined ? { ...row, payloadPreview: payloadPreview(payload) } : row,
     );
-    io.stdout.write(JSON.stringify(json, null, 2) + '\n');
-  } else if (rows.length === 0) {
+    // Quarantined records follow the stored ones, marked `quarantined: true`.
+    const setAsideRows = quarantined.map((r) => ({
+      key: r.key,
+      kind: parseKey(r.key).kind,
+      storedSize: r.value.length,
+      quarantined: true,
+      reason: r.reason,
+      setAsideAt: new Date(r.at).toISOString(),
+    }));
+    io.stdout.write(JSON.stringify([...json, ...setAsideRows], null, 2) + '\n');
+    return 0;
+  }
+  if (rows.length === 0) {
     io.stdout.write(missingHashHint(hash));
   } else {
     io.stdout.write(`hash ${printable(hash)}: ${entries(rows.length)}\n`);
     io.stdout.write(formatRows(rows, v.payload === true));
   }
+  if (quarantined.length > 0) io.stdout.write(formatQuarantined(quarantineHashName(hash), quarantined));
   return 0;
 }

@@ -3,7 +3,7 @@
  * command thread; Paho's callbacks arrive as events; persistence goes to any store.
  */
 import { EventEmitter } from 'node:events';
-import { PahoError, PahoMqttRedisError, invalidArg } from '../errors';
+import { PahoError, PahoMqttRedisError, PersistenceError, invalidArg } from '../errors';
 import { native, type NativeClientEvent, type NativeMqttClient } from '../native';
 import type { ClientPersistence } from '../persistence/client-persistence';
 import { choosePersistence, claimStore, releaseStore } from './persistence-choice';
@@ -43,6 +43,24 @@ export type { SubscribeOptions, PublishOptions, DisconnectOptions } from './opti
 export type { ConnectResult, PublishResult } from './events';
 
 const noop = (): void => undefined;
+
+/** The error create() fails with when restoring from the store failed, if it did. */
+function restoreError(failures: PersistenceError[] | undefined): PersistenceError | undefined {
+  const first = failures?.[0];
+  if (first === undefined) return undefined;
+  // The store's own open failure (e.g. ERR_PERSISTENCE_CONNECTION) and the restore check's errors say it best.
+  const asIs = ['ERR_PERSISTENCE_CORRUPT', 'ERR_PERSISTENCE_VERSION', 'ERR_PERSISTENCE_DECRYPT'];
+  if (first.op === 'open' || asIs.includes(first.code)) return first;
+  const target = first.key ? `${first.op}('${first.key}')` : first.op;
+  return new PersistenceError(
+    'ERR_PERSISTENCE_RESTORE',
+    first.op,
+    first.key,
+    `create: restoring from the store failed during ${target}, so the client was not created and nothing ` +
+      `stored was changed (retry create() when the store answers): ${first.message}`,
+    { cause: first },
+  );
+}
 
 /** Events are typed: `on`, `once` and `off` know each event's arguments (see ClientEvents). */
 export class AsyncClient extends EventEmitter<ClientEvents> {
@@ -84,11 +102,8 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
       new StoreBridge(store, {
         operationTimeoutMs: options.operationTimeoutMs,
         claimOpenFailure: true,
-        onFailure: (error) => {
-          this.counters.persistenceErrors += 1;
-          publishStore({ clientId: this.clientId, event: 'failure', error });
-          this.emit('persistenceError', error);
-        },
+        checkRestore: { mqttVersion: this.mqttVersion },
+        onFailure: (error) => this.storeFailed(error),
       });
     this.requests = new NativeRequests(this.bridge, () => this.updateRef());
     // A throwing listener must surface like any other uncaught error, not inside native code.
@@ -110,10 +125,32 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
     try {
       await client.request('create', (id) => client.native.open(id, spec));
     } catch (error) {
+      const restore = client.bridge?.endRestore();
       await client.close().catch(() => undefined);
-      throw error;
+      // Paho does not close a store it failed to create over; its connections would stay open.
+      await Promise.resolve(store?.close()).catch(() => undefined);
+      throw restoreError(restore?.failures) ?? error;
     }
+    const restore = client.bridge?.endRestore();
+    const failed = restoreError(restore?.failures);
+    if (failed) {
+      // Paho went on without what it could not read: destroy it before it writes over those records.
+      await client.close().catch(() => undefined);
+      throw failed;
+    }
+    // After the caller's `await` has resumed, so listeners attached right after create() hear them.
+    if (restore?.quarantined.length) setImmediate(() => restore.quarantined.forEach((e) => client.reportRestored(e)));
     return client;
+  }
+
+  private reportRestored(error: PersistenceError): void {
+    if (!this.isClosed) this.storeFailed(error);
+  }
+
+  private storeFailed(error: PersistenceError): void {
+    this.counters.persistenceErrors += 1;
+    publishStore({ clientId: this.clientId, event: 'failure', error });
+    this.emit('persistenceError', error);
   }
 
   get isClosed(): boolean {

@@ -27,6 +27,24 @@ export interface CreateOptions {
   persistQoS0?: boolean;
   /** How long a Paho thread waits for the store per call (default: the store's own, else 5000). */
   operationTimeoutMs?: number;
+  /** Bounds inbound messages not yet handed to 'message' listeners (see InboundQueueOptions). */
+  inboundQueue?: InboundQueueOptions;
+}
+
+/**
+ * Inbound backpressure. When this many messages (or bytes) wait for the JS thread, Paho's
+ * receive thread waits for room before taking the next one, so the broker holds the stream
+ * (TCP pushes back) instead of this process growing. Each wait is bounded by `maxWaitMs`; past
+ * it the message is taken anyway (nothing is dropped), so a JS thread blocked for long adds at
+ * most one message per `maxWaitMs`. Paho has one receive thread for all clients of the process.
+ */
+export interface InboundQueueOptions {
+  /** Default 1000. */
+  maxMessages?: number;
+  /** Payload + topic bytes; default 64 MiB. One message always fits. */
+  maxBytes?: number;
+  /** Default 1000 ms. */
+  maxWaitMs?: number;
 }
 
 export interface WillOptions {
@@ -165,6 +183,19 @@ export function toCreateSpec(
     deleteOldestMessages: optionalBoolean(options.deleteOldestMessages, 'deleteOldestMessages') ?? false,
     restoreMessages: optionalBoolean(options.restoreMessages, 'restoreMessages') ?? true,
     persistQoS0: optionalBoolean(options.persistQoS0, 'persistQoS0') ?? false,
+    ...inboundQueueSpec(options.inboundQueue),
+  };
+}
+
+function inboundQueueSpec(
+  queue: InboundQueueOptions | undefined,
+): Pick<NativeCreateSpec, 'inboundMaxMessages' | 'inboundMaxBytes' | 'inboundMaxWaitMs'> {
+  if (queue !== undefined && (queue === null || typeof queue !== 'object'))
+    throw invalidArg('inboundQueue must be an object { maxMessages, maxBytes, maxWaitMs }');
+  return {
+    inboundMaxMessages: integerIn(queue?.maxMessages, 1000, 1, 10_000_000, 'inboundQueue.maxMessages'),
+    inboundMaxBytes: integerIn(queue?.maxBytes, 64 << 20, 1, 2 ** 31 - 1, 'inboundQueue.maxBytes'),
+    inboundMaxWaitMs: integerIn(queue?.maxWaitMs, 1000, 1, 60_000, 'inboundQueue.maxWaitMs'),
   };
 }
 

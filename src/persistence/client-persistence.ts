@@ -44,10 +44,29 @@ export interface ClientPersistence {
    * Buffers are the store's to keep (copies of the bridge's).
    */
   batch?(writes: readonly PersistenceWrite[]): MaybePromise<void>;
+  /**
+   * Optional: set a damaged record aside (rename it, never delete it) so Paho does not read it
+   * at restore. Without it, a damaged record makes create() fail with ERR_PERSISTENCE_CORRUPT.
+   */
+  quarantine?(key: string, reason: string): MaybePromise<void>;
+  /** Optional: the records set aside by quarantine(), for inspection. */
+  quarantined?(): MaybePromise<QuarantinedRecord[]>;
   /** Optional: let the process exit while the store's connections are open (client.unref()). */
   unref?(): void;
   /** Optional: undo unref(). */
   ref?(): void;
+}
+
+/** A record set aside by ClientPersistence.quarantine(). */
+export interface QuarantinedRecord {
+  /** The key the record had. */
+  key: string;
+  /** The stored value, as it was (still encrypted, with an encrypting store). */
+  value: Buffer;
+  /** Why it was set aside. */
+  reason: string;
+  /** When (ms since the epoch). */
+  at: number;
 }
 
 /** The eight operation names, as reported in `PersistenceError.op`. */

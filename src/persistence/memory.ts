@@ -1,4 +1,4 @@
-import type { ClientPersistence, PersistenceWrite } from './client-persistence';
+import type { ClientPersistence, PersistenceWrite, QuarantinedRecord } from './client-persistence';
 import { PersistenceError } from '../errors';
 
 /**
@@ -11,6 +11,8 @@ import { PersistenceError } from '../errors';
  */
 export class MemoryPersistence implements ClientPersistence {
   private readonly keyspaces = new Map<string, Map<string, Buffer>>();
+  /** Records set aside by quarantine(), per keyspace. */
+  private readonly quarantines = new Map<string, QuarantinedRecord[]>();
   private current: Map<string, Buffer> | undefined;
   private currentName: string | undefined;
 
@@ -90,6 +92,22 @@ export class MemoryPersistence implements ClientPersistence {
 
   containsKey(key: string): boolean {
     return this.space('containsKey', key).has(key);
+  }
+
+  /** Moves a record out of the keyspace into its quarantine list (see ClientPersistence.quarantine). */
+  quarantine(key: string, reason: string): void {
+    const space = this.space('quarantine', key);
+    const value = space.get(key);
+    if (value === undefined) return;
+    const list = this.quarantines.get(this.currentName!) ?? [];
+    list.push({ key, value, reason, at: Date.now() });
+    this.quarantines.set(this.currentName!, list);
+    space.delete(key);
+  }
+
+  quarantined(): QuarantinedRecord[] {
+    this.space('quarantined', undefined);
+    return (this.quarantines.get(this.currentName!) ?? []).map((r) => ({ ...r, value: Buffer.from(r.value) }));
   }
 
   private space(op: string, key: string | undefined): Map<string, Buffer> {

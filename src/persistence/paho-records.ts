@@ -1,6 +1,9 @@
 /**
  * Decodes the records Eclipse Paho MQTT C (MQTTAsync, 1.3.x) writes through its persistence
- * interface, for inspection only (the bridge itself never looks inside them).
+ * interface: for inspection (CLI, demo) and as the strict check of every record before Paho's
+ * restore parses it (restore-check.ts). A record Paho would misread (a length past the end,
+ * a property block that does not add up, a packet type the key kind does not hold, a value
+ * outside what Paho writes) gets an `error`.
  *
  * Layouts (ints are C `int`: 4 bytes, native byte order; MQTT fields are big-endian):
  * - `s-N`/`s5-N`, `sc-N`/`sc5-N`, `r-N`/`r5-N` (MQTTPersistence_putPacket, read back by
@@ -74,6 +77,41 @@ const COMMAND_TYPES: Record<number, CommandType> = {
 };
 /** sizeof(MQTTSubscribe_options): char[4] + int + 3 unsigned char, padded to 4. */
 const SUBSCRIBE_OPTIONS_SIZE = 12;
+/** Paho's packet ids are 1..65535; its `c-`/`q-` sequence numbers wrap at PERSISTENCE_SEQNO_LIMIT. */
+const MAX_PACKET_ID = 65535;
+const SEQUENCE_LIMIT = 1_000_000;
+
+type PropertyType = 'byte' | 'u16' | 'u32' | 'vbi' | 'binary' | 'string' | 'pair';
+/** MQTTProperties.c `namesToTypes`: the only identifiers Paho's MQTTProperty_read accepts. */
+const PROPERTY_TYPES: Readonly<Record<number, PropertyType>> = {
+  1: 'byte', // payload format indicator
+  2: 'u32', // message expiry interval
+  3: 'string', // content type
+  8: 'string', // response topic
+  9: 'binary', // correlation data
+  11: 'vbi', // subscription identifier
+  17: 'u32', // session expiry interval
+  18: 'string', // assigned client identifier
+  19: 'u16', // server keep alive
+  21: 'string', // authentication method
+  22: 'binary', // authentication data
+  23: 'byte', // request problem information
+  24: 'u32', // will delay interval
+  25: 'byte', // request response information
+  26: 'string', // response information
+  28: 'string', // server reference
+  31: 'string', // reason string
+  33: 'u16', // receive maximum
+  34: 'u16', // topic alias maximum
+  35: 'u16', // topic alias
+  36: 'byte', // maximum qos
+  37: 'byte', // retain available
+  38: 'pair', // user property
+  39: 'u32', // maximum packet size
+  40: 'byte', // wildcard subscription available
+  41: 'byte', // subscription identifiers available
+  42: 'byte', // shared subscription available
+};
 
 /** Longest prefixes first, so `sc-` is not mistaken for `s…`. */
 const PREFIXES: ReadonlyArray<[string, RecordKind, boolean]> = [
@@ -169,12 +207,43 @@ class Reader {
     }
     throw new DecodeError(`${what}: variable byte integer longer than 4 bytes`);
   }
-  /** MQTT 5 property block: VBI length + properties; answers its total size. */
+  /**
+   * MQTT 5 property block: VBI length + properties, parsed one by one with Paho's property
+   * table; the properties must fill the declared length exactly (MQTTProperties_read otherwise
+   * walks past it). Answers the block's total size.
+   */
   properties(what = 'properties'): number {
     const start = this.pos;
     const len = this.vbi(`${what} length`);
-    this.bytes(len, what);
+    const block = new Reader(this.bytes(len, what), this.le);
+    for (let i = 0; block.remaining > 0; i++) block.property(`${what}[${i}]`);
     return this.pos - start;
+  }
+  private property(what: string): void {
+    const id = this.u8(`${what} identifier`);
+    const type = PROPERTY_TYPES[id];
+    if (type === undefined) throw new DecodeError(`${what}: unknown property identifier ${id}`);
+    const name = `${what} (property ${id})`;
+    switch (type) {
+      case 'byte':
+        this.u8(name);
+        return;
+      case 'u16':
+        this.u16be(name);
+        return;
+      case 'u32':
+        this.bytes(4, name);
+        return;
+      case 'vbi':
+        this.vbi(name);
+        return;
+      case 'pair':
+        this.bytes(this.u16be(`${name} name length`), `${name} name`);
+        this.bytes(this.u16be(`${name} value length`), `${name} value`);
+        return;
+      default:
+        this.bytes(this.u16be(`${name} length`), name);
+    }
   }
 }
 
@@ -197,6 +266,7 @@ export function decodeRecord(key: string, value: Buffer, opts: DecodeOptions = {
     }
     if (parsed.kind === 'unknown') throw new DecodeError(`not a Paho persistence key: ${JSON.stringify(String(key))}`);
     if (parsed.number === null) throw new DecodeError(`key ${JSON.stringify(key)} does not end in a number`);
+    checkKeyNumber(parsed);
     if (parsed.kind === 'command' || parsed.kind === 'undeliveredInbound') out.sequence = parsed.number;
     const r = new Reader(value, opts.littleEndian ?? os.endianness() === 'LE');
     switch (parsed.kind) {
@@ -224,6 +294,25 @@ export function decodeRecord(key: string, value: Buffer, opts: DecodeOptions = {
     out.error = err instanceof DecodeError ? err.message : `decode failed: ${message(err)}`;
   }
   return out;
+}
+
+/** Paho reads the key suffix with atoi: it must be a packet id, or a sequence number below the wrap. */
+function checkKeyNumber(parsed: ParsedKey): void {
+  const n = parsed.number!;
+  const sequence = parsed.kind === 'command' || parsed.kind === 'undeliveredInbound';
+  if (sequence ? n >= SEQUENCE_LIMIT : n < 1 || n > MAX_PACKET_ID) {
+    throw new DecodeError(
+      sequence
+        ? `sequence number ${n} is not below ${SEQUENCE_LIMIT}`
+        : `packet id ${n} is outside 1..${MAX_PACKET_ID}`,
+    );
+  }
+}
+
+/** An int field that must hold one of a few values (qos, flags). */
+function checkRange(value: number, min: number, max: number, what: string): number {
+  if (value < min || value > max) throw new DecodeError(`${what} ${value} is outside ${min}..${max}`);
+  return value;
 }
 
 const PACKET_NAMES: Record<number, string> = {
@@ -263,6 +352,7 @@ function decodePacket(r: Reader, out: DecodedRecord, expectedType: number, keyNu
     );
   }
   if (type === PUBLISH) {
+    if (qos === 3) throw new DecodeError('PUBLISH with QoS 3 (malformed fixed header)');
     out.qos = qos;
     out.retained = (header & 0x01) !== 0;
     const topicLen = r.u16be('topic length');
@@ -279,6 +369,7 @@ function decodePacket(r: Reader, out: DecodedRecord, expectedType: number, keyNu
       r.u8('reason code');
       if (r.remaining > 0) out.propertiesLength = r.properties();
     }
+    if (out.packetId === 0) throw new DecodeError('PUBREL with packet id 0');
   }
   if (out.error === undefined && out.packetId !== undefined && out.packetId !== keyNumber) {
     out.error = `packet id ${out.packetId} does not match the key's ${keyNumber}`;
@@ -298,24 +389,26 @@ function decodeCommand(r: Reader, out: DecodedRecord): void {
   switch (type) {
     case PUBLISH: {
       out.topic = r.cstring('topic');
+      if (out.topic.length === 0) throw new DecodeError('PUBLISH command with an empty topic');
       const payloadLen = checkedLength(r.int('payload length'), r, 'payload length');
       out.payload = r.bytes(payloadLen, 'payload');
       out.payloadSize = payloadLen;
-      out.qos = r.int('qos');
-      out.retained = r.int('retained') !== 0;
+      out.qos = checkRange(r.int('qos'), 0, 2, 'qos');
+      out.retained = checkRange(r.int('retained'), 0, 1, 'retained') !== 0;
       break;
     }
     case SUBSCRIBE:
     case UNSUBSCRIBE: {
       // each entry takes at least 1 byte (a NUL)
       const count = checkedLength(r.int('topic count'), r, 'topic count');
+      if (count === 0) throw new DecodeError(`${COMMAND_TYPES[type]} command with no topics`);
       out.topics = [];
       if (type === SUBSCRIBE) out.qoss = [];
       for (let i = 0; i < count; i++) {
         out.topics.push(r.cstring(`topic ${i}`));
         if (type === SUBSCRIBE) {
-          out.qoss!.push(r.int(`qos ${i}`));
-          if (out.mqtt5) r.bytes(SUBSCRIBE_OPTIONS_SIZE, `subscribe options ${i}`);
+          out.qoss!.push(checkRange(r.int(`qos ${i}`), 0, 2, `qos ${i}`));
+          if (out.mqtt5) checkSubscribeOptions(r.bytes(SUBSCRIBE_OPTIONS_SIZE, `subscribe options ${i}`), i);
         }
       }
       if (count === 1) {
@@ -330,19 +423,30 @@ function decodeCommand(r: Reader, out: DecodedRecord): void {
   if (out.mqtt5) out.propertiesLength = r.properties();
 }
 
+/** noLocal, retainAsPublished and retainHandling follow the 4-byte id and the int version. */
+function checkSubscribeOptions(options: Buffer, i: number): void {
+  checkRange(options[8], 0, 1, `subscribe options ${i} noLocal`);
+  checkRange(options[9], 0, 1, `subscribe options ${i} retainAsPublished`);
+  checkRange(options[10], 0, 2, `subscribe options ${i} retainHandling`);
+}
+
 /** An inbound message not yet delivered, as MQTTPersistence_persistQueueEntry stores it. */
 function decodeQueueEntry(r: Reader, out: DecodedRecord): void {
   const payloadLen = checkedLength(r.int('payload length'), r, 'payload length');
   out.payload = r.bytes(payloadLen, 'payload');
   out.payloadSize = payloadLen;
-  out.qos = r.int('qos');
-  out.retained = r.int('retained') !== 0;
-  out.dup = r.int('dup') !== 0;
-  out.packetId = r.int('msgid');
+  out.qos = checkRange(r.int('qos'), 0, 2, 'qos');
+  out.retained = checkRange(r.int('retained'), 0, 1, 'retained') !== 0;
+  out.dup = checkRange(r.int('dup'), 0, 1, 'dup') !== 0;
+  out.packetId = checkRange(r.int('msgid'), 0, MAX_PACKET_ID, 'msgid');
+  const topicStart = r.pos;
   out.topic = r.cstring('topic');
+  const topicBytes = r.pos - topicStart - 1;
   const topicLen = r.int('topic length');
   if (out.mqtt5) out.propertiesLength = r.properties();
-  if (topicLen < 0) out.error = `negative topic length ${topicLen}`;
+  // Paho hands topicLen to messageArrived with the topic it copied up to the NUL: a longer
+  // length reads past that copy.
+  if (topicLen !== topicBytes) out.error = `topic length ${topicLen} does not match the topic's ${topicBytes} bytes`;
 }
 
 /** Orders records for display: by kind (KIND_ORDER), then by key number, then by key. */

@@ -15,6 +15,7 @@ import {
   type PersistenceWrite,
   PERSISTENCE_OPS,
 } from './client-persistence';
+import { RestoreCheck } from './restore-check';
 
 export const DEFAULT_MAX_QUEUED_OPS = 10_000;
 export const DEFAULT_MAX_QUEUED_BYTES = 64 * 1024 * 1024;
@@ -31,6 +32,19 @@ export interface StoreBridgeOptions {
   onFailure: (error: PersistenceError) => void;
   /** A failed open is not reported: the create it fails rejects with it (takeClaimed). */
   claimOpenFailure?: boolean;
+  /**
+   * Check the records at restore (see restore-check.ts) and hold failures from open until
+   * endRestore(). `mqttVersion` is the client's: an MQTT 3 client refuses MQTT 5 records.
+   */
+  checkRestore?: { mqttVersion: number };
+}
+
+/** What happened while Paho restored from the store (see StoreBridge.endRestore). */
+export interface RestoreOutcome {
+  /** Store failures during restore: records may have been left behind, so create() must fail. */
+  failures: PersistenceError[];
+  /** One ERR_PERSISTENCE_CORRUPT per damaged record set aside. */
+  quarantined: PersistenceError[];
 }
 
 /** Bridge counters: what reached the store, and what the log and the key ledger spared. */
@@ -106,6 +120,9 @@ export class StoreBridge {
   readonly timeoutMs: number;
   readonly durability: Durability;
   private closed = false;
+  /** From open until endRestore(): the records are checked, and failures held for create(). */
+  private restore: RestoreCheck | undefined;
+  private restoreFailures: PersistenceError[] = [];
   /** A failed open, for the create that rejects with it. */
   private claimedOpen: PersistenceError | undefined;
   /** The failure of the batch being settled: native code reports it synchronously, with this cause. */
@@ -203,6 +220,14 @@ export class StoreBridge {
   /** Resolves once every write logged so far is settled (see waitSettled). */
   flush(): Promise<void> {
     return this.waitSettled(this.native.loggedSeq);
+  }
+
+  /** Ends the restore phase (create() answered) and tells what happened during it. */
+  endRestore(): RestoreOutcome {
+    const outcome = { failures: this.restoreFailures, quarantined: this.restore?.quarantined ?? [] };
+    this.restore = undefined;
+    this.restoreFailures = [];
+    return outcome;
   }
 
   /** Stops forwarding: Paho's later callbacks fail at once. Idempotent. */
@@ -373,6 +398,7 @@ export class StoreBridge {
     const store = this.store;
     switch (op) {
       case 'open':
+        if (this.options.checkRestore) this.restore = new RestoreCheck(store, this.options.checkRestore.mqttVersion);
         return store.open(clientId ?? '', serverURI ?? '');
       case 'close':
         return store.close();
@@ -383,7 +409,7 @@ export class StoreBridge {
       case 'remove':
         return store.remove(key);
       case 'keys':
-        return store.keys();
+        return this.restore !== undefined ? this.restore.keys() : store.keys();
       case 'clear':
         return store.clear();
       case 'containsKey':
@@ -416,6 +442,11 @@ export class StoreBridge {
   }
 
   private report(error: PersistenceError): void {
+    // During restore no listener can exist yet: create() fails with these instead.
+    if (this.restore !== undefined) {
+      this.restoreFailures.push(error);
+      return;
+    }
     this.options.onFailure(error);
   }
 }

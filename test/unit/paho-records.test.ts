@@ -11,6 +11,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as os from 'node:os';
 import { parseKey, decodeRecord, compareRecordKeys } from '../../src/persistence/paho-records';
+import { CAPTURED } from '../fixtures/captured-records';
 
 const LE = os.endianness() === 'LE';
 
@@ -139,52 +140,6 @@ const FIXTURES: Record<string, Buffer> = {
   'q-999999': queueEntry({ payload: Buffer.from('queued'), qos: 1, retained: 0, dup: 1, msgId: 42, topic: 'q/t' }),
   'q5-0': queueEntry({ payload: binary, qos: 0, retained: 1, dup: 0, msgId: 0, topic: 'q/v5', props: PROPS }),
 };
-
-/**
- * Bytes captured from Debian's libpaho-mqtt 1.3.12 (x86-64) through a logging user persistence,
- * against a local mosquitto: MQTTAsync with MQTT 3.1.1 and with MQTT 5 (message expiry 60 s).
- */
-const CAPTURED: Array<[string, string, Record<string, unknown>]> = [
-  [
-    'c-1',
-    '08000000010000000200000070726f62652f2300020000006f746865722f2b0001000000',
-    { commandType: 'SUBSCRIBE', token: 1, topics: ['probe/#', 'other/+'], qoss: [2, 1] },
-  ],
-  ['c-5', '0a00000005000000010000006f746865722f2b00', { commandType: 'UNSUBSCRIBE', topics: ['other/+'] }],
-  [
-    'q-1',
-    '060000006162636465660100000000000000000000000100000070726f62652f71310008000000',
-    { topic: 'probe/q1', payloadSize: 6, qos: 1, retained: false, dup: false, packetId: 1 },
-  ],
-  ['sc-4', '62020004', { packetId: 4 }],
-  ['r-2', '3412000870726f62652f71320002616263646566', { topic: 'probe/q2', qos: 2, packetId: 2, payloadSize: 6 }],
-  [
-    'c5-1',
-    '08000000010000000200000070726f62652f2300020000004d51534f00000000000000006f746865722f2b00010000004d51534f000000000000000000',
-    { topics: ['probe/#', 'other/+'], qoss: [2, 1], propertiesLength: 1 },
-  ],
-  // the 12th byte of MQTTSubscribe_options is struct padding: Paho stores whatever was there (0x2d)
-  [
-    'c5-2',
-    '08000000020000000100000073696e676c652f7800010000004d51534f000000000000002d00',
-    { topic: 'single/x', qos: 1 },
-  ],
-  [
-    'c5-3',
-    '030000000300000070726f62652f71310006000000616263646566010000000000000005020000003c',
-    { commandType: 'PUBLISH', topic: 'probe/q1', payloadSize: 6, qos: 1, retained: false, propertiesLength: 6 },
-  ],
-  [
-    's5-4',
-    '3418000870726f62652f7132000405020000003c616263646566',
-    { topic: 'probe/q2', qos: 2, packetId: 4, propertiesLength: 6, payloadSize: 6 },
-  ],
-  [
-    'c5-5',
-    '0a00000005000000010000006f746865722f2b0000',
-    { commandType: 'UNSUBSCRIBE', topics: ['other/+'], propertiesLength: 1 },
-  ],
-];
 
 test(
   'records captured from the real library decode without error',
@@ -484,4 +439,32 @@ test('compareRecordKeys: by kind, then by number', () => {
     'q-2',
     'zzz',
   ]);
+});
+
+test('strict checks: the records of issue 9 and property blocks parsed property by property', () => {
+  const err = (key: string, rec: Buffer): string => decodeRecord(key, rec).error ?? '';
+  assert.match(err('q-1', Buffer.from('ffffff7f0102', 'hex')), /payload length 2147483647 is out of range/);
+  assert.match(
+    err('c-1', Buffer.concat([int(3), int(1), cstr('t'), int(-8), int(1), int(0)])),
+    /payload length -8 is out of range/,
+  );
+  const v5 = (props: Buffer): Buffer =>
+    publishCommand({ token: 1, topic: 't', payload: Buffer.from('x'), qos: 1, retained: 0, props });
+  assert.equal(err('c5-1', v5(PROPS)), '');
+  assert.match(err('c5-1', v5(Buffer.from([2, 0x7f, 0]))), /unknown property identifier 127/);
+  // a user property whose value length runs past the block
+  assert.match(err('c5-1', v5(Buffer.from([5, 0x26, 0, 1, 0x61, 0, 9]))), /truncated/);
+  // a 4-byte property cut short by the block length
+  assert.match(err('c5-1', v5(Buffer.from([3, 0x02, 0, 0]))), /truncated/);
+  // ranges Paho never writes
+  assert.match(
+    err('c-1', publishCommand({ token: 1, topic: 't', payload: Buffer.alloc(0), qos: 3, retained: 0 })),
+    /qos 3 is outside 0..2/,
+  );
+  assert.match(err('c-1', unsubscribeCommand(1, [])), /no topics/);
+  assert.match(err('s-70000', FIXTURES['s-7']), /packet id 70000 is outside/);
+  assert.match(err('c-1000000', FIXTURES['c-1']), /not below 1000000/);
+  const q = queueEntry({ payload: Buffer.from('p'), qos: 1, retained: 0, dup: 0, msgId: 1, topic: 'ab' });
+  int(9).copy(q, q.length - 4);
+  assert.match(err('q-1', q), /topic length 9 does not match the topic's 2 bytes/);
 });

@@ -1,5 +1,5 @@
 import Redis, { type RedisOptions } from 'ioredis';
-import type { ClientPersistence, PersistenceWrite } from '../client-persistence';
+import type { ClientPersistence, PersistenceWrite, QuarantinedRecord } from '../client-persistence';
 import { PahoMqttRedisError, PersistenceError, invalidArg } from '../../errors';
 import { type ValueEncryptor, encryptedKeyId } from './encryption';
 import {
@@ -9,6 +9,7 @@ import {
   checkOptions,
   hashName,
 } from './options';
+import { QUARANTINE_SCRIPT, quarantineHashName, quarantinedRecords } from './quarantine';
 import { SecretRedactor, redactUrl } from './redaction';
 import { type WriteCommand, writeAndWait } from './ack-replicas';
 
@@ -291,6 +292,31 @@ export class RedisPersistence implements ClientPersistence {
         throw this.storeError('containsKey', key, e);
       },
     );
+  }
+
+  /**
+   * Sets a damaged record aside: moves it (atomically, with a script: the ACL user needs +eval)
+   * to the field `${key}@${ms since epoch}` of the hash `quarantineHashName(hashName)`, with the
+   * reason next to it. Nothing is deleted; `paho-mqtt-redis inspect` lists them.
+   */
+  quarantine(key: string, reason: string): Promise<void> {
+    const redis = this.redis;
+    if (redis === undefined) return this.notOpen('quarantine', key);
+    const name = this.name!;
+    const field = `${key}@${Date.now()}`;
+    return this.write('quarantine', key, redis, name, (c) =>
+      c.eval(QUARANTINE_SCRIPT, 2, name, quarantineHashName(name), key, field, reason),
+    ).then(noop);
+  }
+
+  /** The records quarantine() set aside for the open client, oldest first. */
+  async quarantined(): Promise<QuarantinedRecord[]> {
+    const redis = this.redis;
+    if (redis === undefined) return this.notOpen('quarantined', undefined);
+    const fields = await this.bound(redis.hgetallBuffer(quarantineHashName(this.name!))).catch((e) => {
+      throw this.storeError('quarantined', undefined, e);
+    });
+    return quarantinedRecords(fields);
   }
 
   /**

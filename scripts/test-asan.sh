@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The bridge and client suites against an AddressSanitizer build of the addon
+# (binding.gyp's PMR_SANITIZE=address), built apart in .asan/ so the normal build stays and
+# loaded through PAHO_MQTT_REDIS_ADDON. Node is not instrumented, so libasan is preloaded;
+# leak detection is off (Node's own allocations at exit are not ours to judge). Any ASan report
+# aborts the process, which fails its test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+asan_dir=.asan
+rm -rf "$asan_dir"
+mkdir -p "$asan_dir"
+cp -r binding.gyp native vendor "$asan_dir"/
+(cd "$asan_dir" && PMR_SANITIZE=address PAHO_REDIS_TEST_BUILD=1 node-gyp rebuild --nodedir="${npm_config_nodedir:-/usr}" >build.log 2>&1) ||
+  { tail -30 "$asan_dir/build.log"; exit 1; }
+npm run build:ts >/dev/null
+npm run build:test >/dev/null
+# The test build: the shipped addon plus the driver the bridge suites call it with.
+export PAHO_MQTT_REDIS_ADDON="$PWD/$asan_dir/build/Release/paho_mqtt_redis_test.node"
+LD_PRELOAD="$(gcc -print-file-name=libasan.so)"
+export LD_PRELOAD
+export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:halt_on_error=1:allocator_may_return_null=1"
+suites=(
+  out/test/native/bridge.test.js
+  out/test/native/bridge-teardown.test.js
+  out/test/native/key-ledger.test.js
+  out/test/integration/client.test.js
+  out/test/integration/client-roundtrip.test.js
+  out/test/integration/client-lifecycle.test.js
+  out/test/integration/client-errors.test.js
+  out/test/integration/client-persistence.test.js
+  out/test/integration/client-teardown.test.js
+  out/test/integration/restore-check.test.js
+  out/test/integration/inbound-backpressure.test.js
+)
+node --test --test-concurrency=1 "${suites[@]}"

@@ -1,0 +1,106 @@
+/**
+ * The records a store hands Paho at restore are data from outside the process (another
+ * program, a bad disk, an old version, anyone with access to Redis), and Paho's restore
+ * parses them with few bounds checks: a damaged record can crash the process. Paho asks for
+ * the key list (`keys`) before it reads any record, so that is where the store bridge checks
+ * them: every record is read and decoded strictly (paho-records.ts); a damaged one is set
+ * aside with the store's `quarantine` method (renamed, never deleted) and left out of the
+ * list, so Paho never sees it. Each one set aside is reported as ERR_PERSISTENCE_CORRUPT.
+ */
+import { PersistenceError } from '../errors';
+import type { ClientPersistence } from './client-persistence';
+import { decodeRecord, parseKey } from './paho-records';
+
+/** Records read at once while checking (bounded, so a huge hash does not flood the store). */
+const READ_CONCURRENCY = 64;
+
+/** Why Paho must not restore this record, or undefined when it can. */
+export function restoreProblem(key: string, value: Buffer): string | undefined {
+  const decoded = decodeRecord(key, value);
+  if (decoded.error !== undefined) return decoded.error;
+  // Sound, but Debian's Paho 1.3.12 dies (SIGSEGV on its send thread) sending a restored MQTT 3
+  // UNSUBSCRIBE, even one it wrote itself (found by the mutation test; MQTT 5 ones are fine).
+  if (decoded.kind === 'command' && !decoded.mqtt5 && decoded.commandType === 'UNSUBSCRIBE') {
+    return 'a queued MQTT 3 UNSUBSCRIBE: Paho 1.3.12 crashes sending a restored one; unsubscribe again after connecting';
+  }
+  return undefined;
+}
+
+export class RestoreCheck {
+  /** Keys already read and found sound during this restore (Paho asks for the list three times). */
+  private readonly sound = new Set<string>();
+  /** One ERR_PERSISTENCE_CORRUPT per record set aside, in the order found. */
+  readonly quarantined: PersistenceError[] = [];
+
+  constructor(
+    private readonly store: ClientPersistence,
+    private readonly mqttVersion: number,
+  ) {}
+
+  /** The store's keys without the damaged records, which are set aside first. */
+  async keys(): Promise<string[]> {
+    const keys = await this.store.keys();
+    if (!Array.isArray(keys)) return keys; // the bridge reports the bad result type
+    const unchecked = keys.filter((key) => !this.sound.has(key));
+    const damaged = new Map<string, string>();
+    for (let i = 0; i < unchecked.length; i += READ_CONCURRENCY) {
+      const batch = unchecked.slice(i, i + READ_CONCURRENCY);
+      const reasons = await Promise.all(batch.map((key) => this.check(key)));
+      for (let j = 0; j < batch.length; j++) {
+        if (reasons[j] === undefined) this.sound.add(batch[j]);
+        else damaged.set(batch[j], reasons[j]!);
+      }
+    }
+    // Sequentially, in key order: a failure leaves the rest where they were.
+    for (const [key, reason] of damaged) await this.setAside(key, reason);
+    const kept = keys.filter((key) => !damaged.has(key));
+    this.refuseOtherVersion(kept);
+    return kept;
+  }
+
+  /** The reason a record must be set aside, or undefined when Paho can restore it. */
+  private async check(key: unknown): Promise<string | undefined> {
+    if (typeof key !== 'string') return undefined; // the bridge reports the bad result type
+    return restoreProblem(key, await this.store.get(key));
+  }
+
+  private async setAside(key: string, reason: string): Promise<void> {
+    const report = new PersistenceError(
+      'ERR_PERSISTENCE_CORRUPT',
+      'restore',
+      key,
+      `record '${key}' is damaged and was set aside before Paho could read it: ${reason}`,
+    );
+    if (typeof this.store.quarantine !== 'function') {
+      throw new PersistenceError(
+        'ERR_PERSISTENCE_CORRUPT',
+        'restore',
+        key,
+        `record '${key}' is damaged (${reason}) and this store has no quarantine() method to set it aside; ` +
+          `move or remove the record, or give the store a quarantine(key, reason) method`,
+      );
+    }
+    await this.store.quarantine(key, reason);
+    this.quarantined.push(report);
+  }
+
+  /**
+   * Paho writes one key form per client (`c-` or `c5-`, ...). It refuses MQTT 5 packets in an
+   * MQTT 3 client, and an MQTT 3 command restored into an MQTT 5 client crashed it when sent
+   * (found by the mutation test): a store holding the other version's records fails create(),
+   * naming one.
+   */
+  private refuseOtherVersion(keys: string[]): void {
+    const v5Client = this.mqttVersion >= 5;
+    const other = keys.find((key) => typeof key === 'string' && parseKey(key).mqtt5 !== v5Client);
+    if (other === undefined) return;
+    const mine = v5Client ? 'MQTT 5' : `MQTT ${this.mqttVersion === 3 ? '3.1' : '3.1.1'}`;
+    throw new PersistenceError(
+      'ERR_PERSISTENCE_VERSION',
+      'restore',
+      other,
+      `the store holds MQTT ${v5Client ? '3' : '5'} record '${other}' but this client uses ${mine}: ` +
+        `create it with the MQTT version that wrote the records, or give each version its own client id or store`,
+    );
+  }
+}

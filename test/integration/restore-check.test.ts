@@ -1,0 +1,309 @@
+/**
+ * Issue 9, defects 1 and 2: damaged records in a client's hash are set aside before Paho reads
+ * them (no crash, the sound records restore, the damaged ones wait in quarantine, each reported
+ * as ERR_PERSISTENCE_CORRUPT to a listener attached right after create()), random mutations of
+ * real records never kill the process, and a store failure during restore makes create() fail
+ * with nothing overwritten.
+ */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import * as os from 'node:os';
+import Redis from 'ioredis';
+import { AsyncClient, MemoryPersistence, PersistenceError, RedisPersistence } from '../../src';
+import { restoreProblem } from '../../src/persistence/restore-check';
+import { quarantineHashName } from '../../src/persistence/redis/quarantine';
+import { startMosquitto, startRedis, type MosquittoServer, type RedisServer } from '../helpers/servers';
+import { Inbox, closeAll, runFixture, uid, waitFor } from '../fixtures/client-common';
+import { CAPTURED } from '../fixtures/captured-records';
+
+let broker: MosquittoServer;
+let redis: RedisServer;
+let db: Redis;
+const clients = new Set<AsyncClient>();
+
+before(async () => {
+  [broker, redis] = await Promise.all([startMosquitto(), startRedis()]);
+  db = new Redis(redis.port, '127.0.0.1', { maxRetriesPerRequest: 1 });
+});
+after(async () => {
+  await closeAll(clients);
+  db?.disconnect();
+  await Promise.all([broker?.stop(), redis?.stop()]);
+});
+
+const LE = os.endianness() === 'LE';
+function int(n: number): Buffer {
+  const b = Buffer.alloc(4);
+  if (LE) b.writeInt32LE(n);
+  else b.writeInt32BE(n);
+  return b;
+}
+const cstr = (s: string): Buffer => Buffer.concat([Buffer.from(s), Buffer.from([0])]);
+/** Paho opens the store with the server URI without its `tcp://`. */
+const storeURI = (): string => broker.url.replace(/^tcp:\/\//, '');
+const hashOf = (clientId: string): string => `${clientId}:${storeURI()}`;
+
+/** The three records of issue 9 that crashed create/connect. */
+const DAMAGED: Record<string, Buffer> = {
+  // payload length 0x7fffffff: memcpy far past the value (SIGSEGV at create)
+  'q-1': Buffer.from('ffffff7f0102', 'hex'),
+  // a PUBLISH command with payload length -8 (abort: free(): invalid pointer)
+  'c-7': Buffer.concat([int(3), int(1), cstr('t'), int(-8), int(1), int(0)]),
+  // a v5 PUBLISH command whose property block names an unknown property (SIGSEGV on the send thread)
+  'c5-9': Buffer.concat([
+    int(3),
+    int(9),
+    cstr('t'),
+    int(1),
+    Buffer.from('x'),
+    int(1),
+    int(0),
+    Buffer.from([2, 0x7f, 0]),
+  ]),
+};
+
+/** Real records: a v5 client publishes while never connected, so Paho stores `c5-` commands. */
+async function storeOfflinePublishes(clientId: string, topics: string[]): Promise<Record<string, Buffer>> {
+  const client = await AsyncClient.create({
+    serverURI: broker.url,
+    clientId,
+    mqttVersion: 5,
+    persistence: new RedisPersistence({ url: redis.url }),
+    sendWhileDisconnected: true,
+  });
+  const sent = topics.map((t) =>
+    client.publish(t, Buffer.from(`payload of ${t}`), { qos: 1, properties: { messageExpiryInterval: 600 } }),
+  );
+  for (const p of sent) p.catch(() => undefined); // rejected by close(): the records stay
+  try {
+    await waitFor(async () => (await db.hlen(hashOf(clientId))) === topics.length, 'the offline publishes stored');
+  } finally {
+    await client.close();
+  }
+  return db.hgetallBuffer(hashOf(clientId));
+}
+
+describe('damaged records at restore', () => {
+  it('the three records of the issue are set aside; create succeeds and the sound ones are delivered', async () => {
+    const clientId = uid('rc-damaged');
+    const good = await storeOfflinePublishes(clientId, ['rc/a', 'rc/b']);
+    assert.deepEqual(Object.keys(good).sort(), ['c5-1', 'c5-2']);
+    for (const [key, value] of Object.entries(DAMAGED)) await db.hset(hashOf(clientId), key, value);
+
+    const subscriber = await AsyncClient.create({ serverURI: broker.url, clientId: uid('rc-sub') });
+    clients.add(subscriber);
+    const inbox = new Inbox(subscriber);
+    await subscriber.connect();
+    await subscriber.subscribe('rc/#', { qos: 1 });
+
+    const child = runFixture('restore-child', {
+      serverURI: broker.url,
+      clientId,
+      redisUrl: redis.url,
+      mqttVersion: 5,
+      connect: true,
+    });
+    const exit = await child.exited;
+    assert.deepEqual([exit.code, exit.signal], [0, null], `child died: ${child.stderr()}`);
+    const created = JSON.parse(child.lines.find((l) => l.includes('"created"'))!) as {
+      pending: number[];
+      reports: { code: string; key: string; message: string }[];
+    };
+    assert.equal(created.pending.length, 2, 'both sound publishes restored');
+    assert.deepEqual(created.reports.map((r) => [r.code, r.key]).sort(), [
+      ['ERR_PERSISTENCE_CORRUPT', 'c-7'],
+      ['ERR_PERSISTENCE_CORRUPT', 'c5-9'],
+      ['ERR_PERSISTENCE_CORRUPT', 'q-1'],
+    ]);
+    assert.match(created.reports.find((r) => r.key === 'q-1')!.message, /payload length 2147483647 is out of range/);
+    assert.ok(child.lines.includes('{"drained":true}'), child.lines.join('\n'));
+    const received = await inbox.count(2, 10_000, 'rc/');
+    assert.deepEqual(received.map((m) => m.payload.toString()).sort(), ['payload of rc/a', 'payload of rc/b']);
+
+    // Set aside, not deleted: the same bytes, with a reason, in the sibling hash.
+    assert.deepEqual(await db.hkeys(hashOf(clientId)), []);
+    const persistence = new RedisPersistence({ url: redis.url });
+    await persistence.open(clientId, storeURI());
+    const quarantined = await persistence.quarantined();
+    await persistence.close();
+    assert.deepEqual(quarantined.map((r) => r.key).sort(), ['c-7', 'c5-9', 'q-1']);
+    for (const r of quarantined) {
+      assert.deepEqual(r.value, DAMAGED[r.key], r.key);
+      assert.ok(r.reason.length > 0);
+    }
+  });
+
+  it('a store without quarantine() makes create fail with ERR_PERSISTENCE_CORRUPT naming the key', async () => {
+    const store = new MemoryPersistence();
+    store.open('plain', storeURI());
+    store.put('q-1', DAMAGED['q-1']);
+    store.close();
+    const bare: Partial<MemoryPersistence> = store;
+    bare.quarantine = undefined;
+    await assert.rejects(
+      AsyncClient.create({ serverURI: broker.url, clientId: 'plain', persistence: store }),
+      (e: unknown) => e instanceof PersistenceError && e.code === 'ERR_PERSISTENCE_CORRUPT' && e.key === 'q-1',
+    );
+    store.open('plain', storeURI());
+    assert.deepEqual(store.keys(), ['q-1'], 'left where it was');
+  });
+
+  it('the quarantine hash shares the Cluster slot of the client hash', () => {
+    assert.equal(quarantineHashName('c1:tcp://h:1883'), '{c1:tcp://h:1883}:quarantine');
+    assert.equal(quarantineHashName('{app}c1:tcp://h:1883'), '{app}c1:tcp://h:1883:quarantine');
+  });
+});
+
+/** A small deterministic PRNG (mulberry32), so a failing mutation can be replayed from its seed. */
+function random(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const INTERESTING = [-1, -8, 0, 1, 2, 3, 255, 65535, 65536, 0x7fffffff, -0x80000000];
+
+function mutate(source: Buffer, rnd: () => number): Buffer {
+  let b = Buffer.from(source);
+  const pick = (n: number): number => Math.floor(rnd() * n);
+  for (let ops = 1 + pick(3); ops > 0; ops--) {
+    switch (pick(5)) {
+      case 0: // one byte to anything
+        if (b.length > 0) b[pick(b.length)] = pick(256);
+        break;
+      case 1: // a length-looking int
+        if (b.length >= 4) {
+          const at = pick(b.length - 3);
+          const v = INTERESTING[pick(INTERESTING.length)];
+          if (LE) b.writeInt32LE(v, at);
+          else b.writeInt32BE(v, at);
+        }
+        break;
+      case 2: // truncated
+        b = b.subarray(0, pick(b.length + 1));
+        break;
+      case 3: // extended
+        b = Buffer.concat([b, Buffer.from(Array.from({ length: 1 + pick(8) }, () => pick(256)))]);
+        break;
+      default: // a continuation bit or a NUL where it hurts
+        if (b.length > 0) b[pick(b.length)] = [0x00, 0x80, 0xff][pick(3)];
+    }
+  }
+  return b;
+}
+
+describe('mutated real records', () => {
+  const TRIALS = 8;
+  const PER_TRIAL = 30;
+
+  it(`${TRIALS} x ${PER_TRIAL} mutated records: the process never dies by a signal`, async () => {
+    const captured: Array<[string, Buffer]> = CAPTURED.map(([key, hex]) => [key, Buffer.from(hex, 'hex')]);
+    const real = await storeOfflinePublishes(uid('rc-corpus'), ['m/a', 'm/b']);
+    captured.push(...Object.entries(real));
+    // A client restores only its own version's records (others fail create: see restore-check.ts).
+    const corpora = [captured.filter(([k]) => !/^[a-z]+5-/.test(k)), captured.filter(([k]) => /^[a-z]+5-/.test(k))];
+    let setAside = 0;
+    let sound = 0;
+    for (let trial = 0; trial < TRIALS; trial++) {
+      const seed = 9000 + trial;
+      const rnd = random(seed);
+      const mqttVersion = trial % 2 === 0 ? 4 : 5;
+      const corpus = corpora[trial % 2];
+      const clientId = uid(`rc-mut${trial}`);
+      const seeded = new Map<string, Buffer>();
+      for (let i = 0; i < PER_TRIAL; i++) {
+        const [key, value] = corpus[Math.floor(rnd() * corpus.length)];
+        // Sequence-numbered kinds get a number of their own; packet-id kinds keep theirs.
+        const target = /^[cq]5?-/.test(key) ? `${key.replace(/-\d+$/, '')}-${i + 1}` : key;
+        seeded.set(target, mutate(value, rnd));
+      }
+      for (const [key, value] of seeded) await db.hset(hashOf(clientId), key, value);
+      const damaged = [...seeded].filter(([k, v]) => restoreProblem(k, v) !== undefined).map(([k]) => k);
+      const child = runFixture('restore-child', {
+        serverURI: broker.url,
+        clientId,
+        redisUrl: redis.url,
+        mqttVersion,
+        connect: true,
+      });
+      const exit = await child.exited;
+      const replay = JSON.stringify([...seeded].map(([k, v]) => [k, v.toString('hex')]));
+      assert.equal(exit.signal, null, `seed ${seed}: killed by ${exit.signal} restoring ${replay}; ${child.stderr()}`);
+      assert.equal(exit.code, 0, `seed ${seed}: ${child.stderr()}`);
+      const created = child.lines.find((l) => l.includes('"created"'));
+      assert.ok(created, `seed ${seed}: ${child.lines.join('\n')}`);
+      const reports = (JSON.parse(created) as { reports: { key: string }[] }).reports.map((r) => r.key).sort();
+      assert.deepEqual(reports, damaged.sort(), `seed ${seed}: every damaged record reported`);
+      const quarantine = await db.hkeys(quarantineHashName(hashOf(clientId)));
+      assert.equal(quarantine.filter((f) => !f.endsWith('#reason')).length, damaged.length);
+      setAside += damaged.length;
+      sound += seeded.size - damaged.length;
+    }
+    assert.ok(setAside > 0 && sound > 0, `both kinds exercised (set aside ${setAside}, sound ${sound})`);
+    process.stdout.write(`# mutated records: ${setAside} set aside, ${sound} sound and handed to Paho\n`);
+  });
+});
+
+describe('a store failure during restore', () => {
+  /** Two QoS 1 messages queued offline into `store`, then a store whose `get` of c-1 fails once, at call `failAt`. */
+  async function queuedStore(clientId: string): Promise<MemoryPersistence> {
+    const store = new MemoryPersistence();
+    const client = await AsyncClient.create({
+      serverURI: broker.url,
+      clientId,
+      persistence: store,
+      sendWhileDisconnected: true,
+    });
+    for (const name of ['A', 'B']) client.publish('rf/t', Buffer.from(name), { qos: 1 }).catch(() => undefined);
+    try {
+      store.open(clientId, storeURI());
+      await waitFor(() => store.keys().length === 2, 'two queued commands stored');
+    } finally {
+      await client.close();
+    }
+    return store;
+  }
+
+  for (const failAt of [1, 2]) {
+    it(`get('c-1') failing once (call ${failAt}) makes create fail and overwrites nothing`, async () => {
+      const clientId = uid(`rf${failAt}`);
+      const store = await queuedStore(clientId);
+      store.open(clientId, storeURI());
+      const before = new Map(store.keys().map((k) => [k, store.get(k)]));
+      assert.deepEqual([...before.keys()].sort(), ['c-1', 'c-2']);
+      store.close();
+      const get = store.get.bind(store);
+      let calls = 0;
+      store.get = (key: string) => {
+        if (key === 'c-1' && ++calls === failAt) throw new Error('injected transient get failure');
+        return get(key);
+      };
+      await assert.rejects(
+        AsyncClient.create({ serverURI: broker.url, clientId, persistence: store }),
+        (e: unknown) =>
+          e instanceof PersistenceError && e.code === 'ERR_PERSISTENCE_RESTORE' && /injected/.test(e.message),
+      );
+      store.open(clientId, storeURI());
+      assert.deepEqual(new Map(store.keys().map((k) => [k, store.get(k)])), before, 'nothing changed');
+      store.close();
+
+      // The failure was transient: the next create restores both, and both are delivered.
+      const subscriber = await AsyncClient.create({ serverURI: broker.url, clientId: uid('rf-sub') });
+      clients.add(subscriber);
+      const inbox = new Inbox(subscriber);
+      await subscriber.connect();
+      await subscriber.subscribe('rf/t', { qos: 1 });
+      const again = await AsyncClient.create({ serverURI: broker.url, clientId, persistence: store });
+      clients.add(again);
+      assert.equal((await again.getPendingTokens()).length, 2);
+      await again.connect({ cleanSession: false });
+      const got = await inbox.count(2, 10_000, 'rf/');
+      assert.deepEqual(got.map((m) => m.payload.toString()).sort(), ['A', 'B']);
+    });
+  }
+});
