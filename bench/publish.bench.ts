@@ -53,7 +53,7 @@ const warmup = Math.min(500, Math.floor(messages / 10));
 const qosList = flags.qos.split(',').map((q) => Number(q) as 1 | 2);
 const inflightList = flags['max-inflight'].split(',');
 const clientCount = Number(flags.clients);
-const clientsMessages = Number(flags['clients-messages'] ?? (quick ? 250 : 1250));
+const clientsMessages = Number(flags['clients-messages'] ?? messages);
 const restoreMessages = Number(flags['restore-messages'] ?? (quick ? 2000 : 10000));
 const skip = new Set(flags.skip.split(',').filter(Boolean)); // matrix, clients, restore
 const outDir = path.resolve(flags.out ?? (quick ? 'out/bench-results' : 'bench/results'));
