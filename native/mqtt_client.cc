@@ -335,11 +335,15 @@ void MqttClient::IsConnected(uint64_t request) {
 
 void MqttClient::Flush(uint64_t request) {
   auto self = shared_from_this();
-  Queue(request, [self, request] {
-    auto event = std::make_unique<ClientEvent>();
-    event->request = request;
-    event->log_seq = self->bridge_ ? self->bridge_->last_seq() : 0;
-    self->Emit(std::move(event));
+  // Through the publish window, behind every publish submitted before it: a publish the window
+  // still holds exists in memory only, so the flush waits until it reached Paho and the log.
+  window_.Submit(false, [self, request] {
+    self->Queue(request, [self, request] {
+      auto event = std::make_unique<ClientEvent>();
+      event->request = request;
+      event->log_seq = self->bridge_ ? self->bridge_->last_seq() : 0;
+      self->Emit(std::move(event));
+    });
   });
 }
 

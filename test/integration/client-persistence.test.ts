@@ -311,6 +311,41 @@ describe('client.flush()', () => {
     assert.ok(stats.opsLogged >= 5 && stats.batches >= 1);
   });
 
+  it('waits for publishes the window still holds: every one reached the store when it resolves', async () => {
+    // durability 'sync': no write is absorbed, so every publish handed to Paho leaves its payload
+    // in some write the store saw; one the window still held has left none.
+    const stored = new Set<string>();
+    const store = new (class extends MemoryPersistence {
+      readonly durability = 'sync';
+      override put(key: string, data: Buffer): void {
+        stored.add(data.toString('latin1'));
+        super.put(key, data);
+      }
+      override batch(writes: readonly PersistenceWrite[]): void {
+        for (const w of writes) if (w.data !== undefined) stored.add(w.data.toString('latin1'));
+        super.batch(writes);
+      }
+    })();
+    const client = await AsyncClient.create({
+      serverURI: broker.url,
+      clientId: uid('flush-window'),
+      persistence: store,
+    });
+    clients.add(client);
+    await client.connect({ cleanSession: true, maxInflight: 1 });
+    const topic = uid('flush-window-topic');
+    const publishes = Array.from({ length: 40 }, (_, i) =>
+      client.publish(topic, Buffer.from(`window-message-${i}`), { qos: 1 }),
+    );
+    await client.flush(); // with maxInflight 1, most of the 40 wait in the window when it is called
+    const storedAtFlush = [...stored];
+    const missing = publishes
+      .map((_, i) => i)
+      .filter((i) => !storedAtFlush.some((v) => v.includes(`window-message-${i}`)));
+    assert.deepEqual(missing, [], 'messages no write had carried to the store when flush() resolved');
+    await Promise.all(publishes);
+  });
+
   it('resolves at once without a user store', async () => {
     const client = await AsyncClient.create({ serverURI: broker.url, clientId: uid('flush-none') });
     clients.add(client);

@@ -29,6 +29,8 @@ interface Io {
 export interface DemoSummary {
   sent: number;
   ackedBeforeCrash: number;
+  /** Highest message number flush() confirmed stored in Redis before the kill: all up to it survives. */
+  persistedBeforeCrash: number;
   pendingInRedisAtCrash: number;
   pendingByKind: Record<string, number>;
   restoredAtRestart: number;
@@ -106,6 +108,7 @@ export async function runDemo(argv: string[] = process.argv.slice(2), io: Io = p
 
   let acked = 0;
   let maxAcked = 0;
+  let persistedBeforeCrash = 0;
   const common = [
     '--window',
     '100',
@@ -122,6 +125,7 @@ export async function runDemo(argv: string[] = process.argv.slice(2), io: Io = p
   ];
   // Run 1: killed with SIGKILL once killAfter messages are acknowledged.
   const first = publisher([...common, '--from', '1', '--to', String(count)], (event) => {
+    if (event.event === 'persisted') persistedBeforeCrash = Math.max(persistedBeforeCrash, event.upTo as number);
     if (event.event !== 'ack') return;
     acked++;
     maxAcked = Math.max(maxAcked, event.n as number);
@@ -137,7 +141,7 @@ export async function runDemo(argv: string[] = process.argv.slice(2), io: Io = p
   // Paho accepts publishes in order, so what it accepted is 1..K: the highest number either
   // acknowledged or still stored. The restarted publisher goes on from K + 1, so Paho's
   // resends are not published a second time.
-  let lastAccepted = maxAcked;
+  let lastAccepted = Math.max(maxAcked, persistedBeforeCrash);
   for (const key of pendingKeys) {
     const record = decodeRecord(key, pending[key]);
     pendingByKind[record.kind] = (pendingByKind[record.kind] ?? 0) + 1;
@@ -177,6 +181,7 @@ export async function runDemo(argv: string[] = process.argv.slice(2), io: Io = p
   const summary: DemoSummary = {
     sent: count,
     ackedBeforeCrash,
+    persistedBeforeCrash,
     pendingInRedisAtCrash: pendingKeys.length,
     pendingByKind,
     restoredAtRestart,
@@ -195,6 +200,7 @@ export async function runDemo(argv: string[] = process.argv.slice(2), io: Io = p
       `\n\npaho-mqtt-redis crash-and-recover demo (QoS ${qos}, Redis persistence)\n` +
         `  sent                        ${summary.sent}\n` +
         `  acknowledged before SIGKILL ${summary.ackedBeforeCrash}\n` +
+        `  persisted (flush) up to     ${summary.persistedBeforeCrash}\n` +
         `  pending in Redis at crash   ${summary.pendingInRedisAtCrash} ${JSON.stringify(summary.pendingByKind)}\n` +
         `  restored by Paho at restart ${summary.restoredAtRestart}\n` +
         `  redelivered from Redis      ${summary.redelivered}\n` +

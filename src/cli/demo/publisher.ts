@@ -50,14 +50,30 @@ async function main(): Promise<void> {
     automaticReconnect: { minRetryInterval: 1, maxRetryInterval: 5 },
   });
 
+  // What counts as accepted is what Redis holds: flush() resolves once every record logged
+  // before it is stored, so everything published before the call survives a crash from then on.
+  let published = from - 1;
+  let publishing = true;
+  const persisting = (async () => {
+    while (publishing) {
+      const upTo = published;
+      await client.flush();
+      if (upTo >= from) report({ event: 'persisted', upTo });
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  })();
+
   const inFlight = new Set<Promise<unknown>>();
   for (let n = from; n <= to; n++) {
     const sent = client.publish(values.topic!, Buffer.from(String(n)), { qos }).then(() => report({ event: 'ack', n }));
+    published = n;
     inFlight.add(sent);
     void sent.finally(() => inFlight.delete(sent));
     if (inFlight.size >= window) await Promise.race(inFlight);
   }
   await Promise.all(inFlight);
+  publishing = false;
+  await persisting;
   // Restored messages complete on their own; wait for them (bounded).
   const deadline = Date.now() + 15_000;
   while ((await client.getPendingTokens()).length > 0 && Date.now() < deadline)

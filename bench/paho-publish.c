@@ -1,0 +1,184 @@
+/*
+ * Plain Paho C (libpaho-mqtt3as) publish throughput: the reference row of bench/publish.bench.ts.
+ * Publishes `messages` QoS 1/2 messages of `payload` bytes with at most `window` outstanding
+ * (sent and not yet complete), after a warm-up of `warmup` messages, and prints one JSON line:
+ *   {"messages":N,"seconds":S,"msgPerSec":R,"maxRssKb":K,"failures":F}
+ *
+ *   paho-publish URI CLIENT_ID QOS MESSAGES WARMUP WINDOW PAYLOAD MAX_INFLIGHT none|DIR
+ *
+ * DIR selects Paho's file store (MQTTCLIENT_PERSISTENCE_DEFAULT) in that directory.
+ * Built by bench/publish/paho-c.ts with gcc against Debian's libpaho-mqtt-dev.
+ */
+#include <MQTTAsync.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t changed = PTHREAD_COND_INITIALIZER;
+static int outstanding = 0;
+static long completed = 0;
+static long failures = 0;
+static int connect_state = 0; /* 0 pending, 1 connected, -1 failed */
+
+static void signal_locked(void) { pthread_cond_broadcast(&changed); }
+
+static void on_connect(void *context, MQTTAsync_successData *response) {
+  (void)context;
+  (void)response;
+  pthread_mutex_lock(&lock);
+  connect_state = 1;
+  signal_locked();
+  pthread_mutex_unlock(&lock);
+}
+
+static void on_connect_failure(void *context, MQTTAsync_failureData *response) {
+  (void)context;
+  fprintf(stderr, "paho-publish: connect failed: %d\n", response ? response->code : -1);
+  pthread_mutex_lock(&lock);
+  connect_state = -1;
+  signal_locked();
+  pthread_mutex_unlock(&lock);
+}
+
+static void on_sent(void *context, MQTTAsync_successData *response) {
+  (void)context;
+  (void)response;
+  pthread_mutex_lock(&lock);
+  outstanding--;
+  completed++;
+  signal_locked();
+  pthread_mutex_unlock(&lock);
+}
+
+static void on_send_failure(void *context, MQTTAsync_failureData *response) {
+  (void)context;
+  (void)response;
+  pthread_mutex_lock(&lock);
+  outstanding--;
+  completed++;
+  failures++;
+  signal_locked();
+  pthread_mutex_unlock(&lock);
+}
+
+static int on_message(void *context, char *topic, int topic_len, MQTTAsync_message *message) {
+  (void)context;
+  (void)topic_len;
+  MQTTAsync_freeMessage(&message);
+  MQTTAsync_free(topic);
+  return 1;
+}
+
+static void on_connection_lost(void *context, char *cause) {
+  (void)context;
+  fprintf(stderr, "paho-publish: connection lost: %s\n", cause ? cause : "(no cause)");
+  exit(3);
+}
+
+static double now_seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Publishes `count` messages, never more than `window` outstanding; returns when all completed. */
+static int publish_all(MQTTAsync client, long count, int window, int qos, char *payload, int payload_len) {
+  long target;
+  pthread_mutex_lock(&lock);
+  target = completed + count;
+  pthread_mutex_unlock(&lock);
+  for (long i = 0; i < count; i++) {
+    pthread_mutex_lock(&lock);
+    while (outstanding >= window) pthread_cond_wait(&changed, &lock);
+    outstanding++;
+    pthread_mutex_unlock(&lock);
+    MQTTAsync_responseOptions opts = MQTTAsync_responseOptions_initializer;
+    opts.onSuccess = on_sent;
+    opts.onFailure = on_send_failure;
+    MQTTAsync_message msg = MQTTAsync_message_initializer;
+    msg.payload = payload;
+    msg.payloadlen = payload_len;
+    msg.qos = qos;
+    int rc = MQTTAsync_sendMessage(client, "bench/publish", &msg, &opts);
+    if (rc != MQTTASYNC_SUCCESS) {
+      fprintf(stderr, "paho-publish: MQTTAsync_sendMessage returned %d\n", rc);
+      return rc;
+    }
+  }
+  pthread_mutex_lock(&lock);
+  while (completed < target) pthread_cond_wait(&changed, &lock);
+  pthread_mutex_unlock(&lock);
+  return MQTTASYNC_SUCCESS;
+}
+
+int main(int argc, char **argv) {
+  if (argc != 10) {
+    fprintf(stderr,
+            "usage: %s URI CLIENT_ID QOS MESSAGES WARMUP WINDOW PAYLOAD MAX_INFLIGHT none|DIR\n", argv[0]);
+    return 2;
+  }
+  const char *uri = argv[1];
+  const char *client_id = argv[2];
+  int qos = atoi(argv[3]);
+  long messages = atol(argv[4]);
+  long warmup = atol(argv[5]);
+  int window = atoi(argv[6]);
+  int payload_len = atoi(argv[7]);
+  int max_inflight = atoi(argv[8]);
+  const char *store = argv[9];
+  int file_store = strcmp(store, "none") != 0;
+  if (qos < 0 || qos > 2 || messages <= 0 || warmup < 0 || window <= 0 || payload_len < 0 || max_inflight <= 0) {
+    fprintf(stderr, "paho-publish: bad arguments\n");
+    return 2;
+  }
+
+  MQTTAsync client;
+  int rc = MQTTAsync_create(&client, uri, client_id,
+                            file_store ? MQTTCLIENT_PERSISTENCE_DEFAULT : MQTTCLIENT_PERSISTENCE_NONE,
+                            file_store ? (void *)store : NULL);
+  if (rc != MQTTASYNC_SUCCESS) {
+    fprintf(stderr, "paho-publish: MQTTAsync_create returned %d\n", rc);
+    return 1;
+  }
+  MQTTAsync_setCallbacks(client, NULL, on_connection_lost, on_message, NULL);
+
+  MQTTAsync_connectOptions conn = MQTTAsync_connectOptions_initializer;
+  conn.cleansession = 1;
+  conn.keepAliveInterval = 60;
+  conn.maxInflight = max_inflight;
+  conn.onSuccess = on_connect;
+  conn.onFailure = on_connect_failure;
+  rc = MQTTAsync_connect(client, &conn);
+  if (rc != MQTTASYNC_SUCCESS) {
+    fprintf(stderr, "paho-publish: MQTTAsync_connect returned %d\n", rc);
+    return 1;
+  }
+  pthread_mutex_lock(&lock);
+  while (connect_state == 0) pthread_cond_wait(&changed, &lock);
+  pthread_mutex_unlock(&lock);
+  if (connect_state < 0) return 1;
+
+  char *payload = malloc(payload_len > 0 ? (size_t)payload_len : 1);
+  memset(payload, 'a', payload_len > 0 ? (size_t)payload_len : 1);
+  if (warmup > 0 && publish_all(client, warmup, window, qos, payload, payload_len) != MQTTASYNC_SUCCESS) return 1;
+  long failures_before = failures;
+  double started = now_seconds();
+  if (publish_all(client, messages, window, qos, payload, payload_len) != MQTTASYNC_SUCCESS) return 1;
+  double seconds = now_seconds() - started;
+
+  MQTTAsync_disconnectOptions disc = MQTTAsync_disconnectOptions_initializer;
+  disc.timeout = 1000;
+  MQTTAsync_disconnect(client, &disc);
+  MQTTAsync_destroy(&client);
+  free(payload);
+
+  struct rusage usage;
+  getrusage(RUSAGE_SELF, &usage);
+  printf("{\"messages\":%ld,\"seconds\":%.6f,\"msgPerSec\":%.1f,\"maxRssKb\":%ld,\"failures\":%ld}\n", messages,
+         seconds, (double)messages / seconds, usage.ru_maxrss, failures - failures_before);
+  return failures > 0 ? 1 : 0;
+}
