@@ -100,11 +100,12 @@ function ensureSysroot(target, cache) {
 }
 
 // Runs one test file with the TAP reporter, echoing it, and reads its closing "# pass N" / "# fail N".
-function runFile(command, args, file) {
+function runFile(command, args, file, env) {
   return new Promise((resolve) => {
     const started = Date.now();
     const child = spawn(command, [...args, '--test-reporter=tap', file], {
       cwd: ROOT,
+      env,
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     const counts = { pass: 0, fail: 0 };
@@ -156,10 +157,17 @@ async function main() {
     "console.log(process.version, process.arch, require('./out/src/load-addon').loadedAddonPath(), n.native.pahoVersion().Version)";
   process.stdout.write(`test-emulated: ${run(target.qemu, [...qemuArgs, '-e', probe], { cwd: ROOT }).trim()}\n`);
 
+  // test/native/ drives the bridge through the test driver, which only the test addon has
+  // (built beside the prebuild when PAHO_REDIS_TEST_BUILD=1, as test:arm64 does; never shipped).
+  const testAddon = path.join(ROOT, 'build-cross', target.prebuilds, 'build', 'Release', 'paho_mqtt_redis_test.node');
   const results = [];
   for (const file of tests) {
     process.stdout.write(`test-emulated: ${arch}: ${path.relative(ROOT, file)}\n`);
-    results.push(await runFile(target.qemu, qemuArgs, file));
+    const native = path.relative(TEST_DIR, file).startsWith(`native${path.sep}`);
+    if (native && !fs.existsSync(testAddon))
+      fail(`${path.relative(ROOT, testAddon)} is missing: run \`PAHO_REDIS_TEST_BUILD=1 npm run ${target.build}\``);
+    const env = native ? { ...process.env, PAHO_MQTT_REDIS_ADDON: testAddon } : process.env;
+    results.push(await runFile(target.qemu, qemuArgs, file, env));
   }
   let passed = 0;
   let failed = 0;
