@@ -1,6 +1,14 @@
-import Redis, { type RedisOptions } from 'ioredis';
+import type { Redis, RedisOptions } from 'ioredis';
 import type { ClientPersistence, PersistenceWrite, QuarantinedRecord } from '../client-persistence';
-import { PahoMqttRedisError, PersistenceError, invalidArg } from '../../errors';
+import { PersistenceError, invalidArg } from '../../errors';
+import {
+  type ConnectionTarget,
+  connectOwnClient,
+  describeTarget,
+  openSuppliedClient,
+  storeError,
+  withTimeout,
+} from './connection';
 import { type ValueEncryptor, encryptedKeyId } from './encryption';
 import {
   type AckReplicasOptions,
@@ -10,7 +18,7 @@ import {
   hashName,
 } from './options';
 import { QUARANTINE_SCRIPT, quarantineHashName, quarantinedRecords } from './quarantine';
-import { SecretRedactor, redactUrl } from './redaction';
+import { SecretRedactor } from './redaction';
 import { type WriteCommand, writeAndWait } from './ack-replicas';
 
 export type { RedisPersistenceOptions, EncryptionOptions, AckReplicasOptions, RedisClient } from './options';
@@ -24,8 +32,6 @@ export interface ReencryptResult {
   /** Values changed or removed by someone else while reencrypt() ran (left as they were). */
   skipped: number;
 }
-
-const TIMED_OUT = 'Command timed out'; // ioredis' commandTimeout message
 
 /** Sets field ARGV[1] to ARGV[3] only while it still holds ARGV[2] (a compare-and-set for reencrypt). */
 const CAS_SCRIPT =
@@ -124,7 +130,10 @@ export class RedisPersistence implements ClientPersistence {
     if (this.redis === undefined) {
       const epoch = this.epoch;
       if (this.connecting === undefined) {
-        this.connecting = this.userClient !== undefined ? this.openUserClient() : this.connectOwn();
+        this.connecting =
+          this.userClient !== undefined
+            ? openSuppliedClient(this.userClient, this.operationTimeoutMs, this.redactor)
+            : this.connectOwn();
         this.connecting
           .then(
             () => undefined,
@@ -440,98 +449,18 @@ export class RedisPersistence implements ClientPersistence {
     }
   }
 
-  // -------------------------------------------------------------------------------------
-
-  private async connectOwn(): Promise<Redis> {
-    const user = this.redisOptions ?? {};
-    const options: RedisOptions = {
-      maxRetriesPerRequest: 1,
-      enableOfflineQueue: true,
-      retryStrategy: (times: number) => Math.min(times * 50, 1000),
-      connectTimeout: this.operationTimeoutMs,
-      ...user,
-      // Not negotiable: connect at open(), bound every command, our own explicit hash name.
-      lazyConnect: true,
-      commandTimeout: this.operationTimeoutMs,
-      keyPrefix: '',
-    };
-    if (user.sentinels !== undefined) {
-      // Leave a demoted master as soon as the sentinels announce +switch-master (instead of
-      // writing to it until Sentinel reconfigures it, which can take seconds), and reconnect
-      // (through the sentinels) if a write still meets a read-only replica.
-      if (user.failoverDetector === undefined) options.failoverDetector = true;
-      if (user.reconnectOnError === undefined)
-        options.reconnectOnError = (err: Error) => (/^READONLY/.test(err.message) ? 1 : false);
-    }
-    const redis = this.url !== undefined ? new Redis(this.url, options) : new Redis(options);
+  private connectOwn(): Promise<Redis> {
     this.lastError = undefined;
-    // Without a listener ioredis prints every connection error; keep the last one for messages.
-    // A refused SELECT (e.g. an ACL user without +select) only surfaces as an 'error' event, and
-    // ioredis then carries on in db 0: catch it, so open() fails instead of using the wrong db.
-    let selectError: Error | undefined;
-    redis.on('connect', () => this.applyRef(redis)); // every (re)connection has a new socket
-    redis.on('error', (err: Error) => {
-      this.lastError = err;
-      if ((err as { command?: { name?: string } }).command?.name === 'select') selectError = err;
-    });
-    const openTimeoutMs =
-      (typeof user.connectTimeout === 'number' ? user.connectTimeout : this.operationTimeoutMs) + 1000;
-    try {
-      await withTimeout(redis.connect(), openTimeoutMs);
-    } catch (err) {
-      redis.disconnect(); // stop the background reconnection of a store that failed to open
-      const reason =
-        err === TIMEOUT ? `no answer within ${openTimeoutMs} ms` : this.redactor.describe(this.lastError ?? err);
-      throw new PersistenceError(
-        'ERR_PERSISTENCE_CONNECTION',
-        'open',
-        undefined,
-        `RedisPersistence: cannot connect to Redis at ${this.where()}: ${reason}`,
-        { cause: this.redactor.sanitize(this.lastError ?? err) },
-      );
-    }
-    const db = redis.options.db ?? 0;
-    if (db !== 0) {
-      // Any reply to this PING (even NOPERM) comes after the reply to ioredis' SELECT.
-      await withTimeout(redis.ping(), this.operationTimeoutMs).catch(noop);
-      if (selectError !== undefined) {
-        redis.disconnect();
-        throw new PersistenceError(
-          'ERR_PERSISTENCE_CONNECTION',
-          'open',
-          undefined,
-          `RedisPersistence: connected to Redis at ${this.where()} but cannot select database ${db}: ${this.redactor.describe(selectError)}`,
-          { cause: this.redactor.sanitize(selectError) },
-        );
-      }
-    }
-    return redis;
+    return connectOwnClient(
+      this.target,
+      (err) => (this.lastError = err),
+      (redis) => this.applyRef(redis),
+    );
   }
 
-  private async openUserClient(): Promise<AnyClient> {
-    const client = this.userClient!;
-    if (client.status === 'end') {
-      throw new PersistenceError(
-        'ERR_PERSISTENCE_CONNECTION',
-        'open',
-        undefined,
-        'RedisPersistence: the supplied Redis client has been closed',
-      );
-    }
-    try {
-      if (client.status === 'wait') await withTimeout(client.connect(), this.operationTimeoutMs);
-      await withTimeout(client.ping(), this.operationTimeoutMs);
-    } catch (err) {
-      const reason = err === TIMEOUT ? `no answer within ${this.operationTimeoutMs} ms` : this.redactor.describe(err);
-      throw new PersistenceError(
-        'ERR_PERSISTENCE_CONNECTION',
-        'open',
-        undefined,
-        `RedisPersistence: the supplied Redis client cannot reach Redis: ${reason}`,
-        { cause: err === TIMEOUT ? undefined : this.redactor.sanitize(err) },
-      );
-    }
-    return client;
+  private get target(): ConnectionTarget {
+    const { url, redisOptions, operationTimeoutMs, redactor } = this;
+    return { url, redisOptions, operationTimeoutMs, redactor };
   }
 
   /** Bounds a command when the user-supplied client has no suitable commandTimeout. */
@@ -546,66 +475,10 @@ export class RedisPersistence implements ClientPersistence {
   }
 
   private storeError(op: string, key: string | undefined, err: unknown): PersistenceError {
-    if (err instanceof PahoMqttRedisError) return err as PersistenceError;
-    const what =
-      key === undefined ? `Redis ${op} on hash '${this.name}'` : `Redis ${op} of key '${key}' in hash '${this.name}'`;
-    if (err === TIMEOUT || (err instanceof Error && err.message === TIMED_OUT)) {
-      return new PersistenceError(
-        'ERR_PERSISTENCE_TIMEOUT',
-        op,
-        key,
-        `${what} timed out after ${this.operationTimeoutMs} ms`,
-        { cause: err === TIMEOUT ? undefined : this.redactor.sanitize(err) },
-      );
-    }
-    if (isUnreachable(err)) {
-      // ioredis says "Reached the max retries per request limit": say what that means here.
-      const where = this.userClient !== undefined ? 'the supplied client' : `Redis at ${this.where()}`;
-      const last =
-        this.lastError !== undefined ? ` (last connection error: ${this.redactor.describe(this.lastError)})` : '';
-      return new PersistenceError('ERR_PERSISTENCE_STORE', op, key, `${what} failed: ${where} is unreachable${last}`, {
-        cause: this.redactor.sanitize(err),
-      });
-    }
-    const reason = this.redactor.describe(err);
-    const hint = /^NOPERM/.test(reason)
-      ? ' (the Redis ACL user lacks this command or this key: check its command list and key pattern, and options.keyPrefix)'
-      : '';
-    return new PersistenceError('ERR_PERSISTENCE_STORE', op, key, `${what} failed: ${reason}${hint}`, {
-      cause: this.redactor.sanitize(err),
-    });
+    const peer = this.userClient !== undefined ? 'the supplied client' : `Redis at ${describeTarget(this.target)}`;
+    const { operationTimeoutMs, redactor, lastError } = this;
+    return storeError({ hash: this.name, operationTimeoutMs, redactor, peer, lastError }, op, key, err);
   }
-
-  private where(): string {
-    if (this.url !== undefined) return this.redactor.redact(redactUrl(this.url));
-    const o = this.redisOptions ?? {};
-    if (o.sentinels !== undefined) {
-      const list = o.sentinels.map((a) => `${a.host ?? '127.0.0.1'}:${a.port ?? 26379}`).join(', ');
-      return `master '${o.name}' via sentinels ${list}`;
-    }
-    return o.path ? `unix:${o.path}` : `${o.host ?? '127.0.0.1'}:${o.port ?? 6379}`;
-  }
-}
-
-/** ioredis' errors for a command that never reached Redis because the connection is down. */
-function isUnreachable(err: unknown): boolean {
-  if (!(err instanceof Error)) return false;
-  return (
-    err.name === 'MaxRetriesPerRequestError' ||
-    err.message.startsWith('Reached the max retries per request limit') ||
-    /^(Connection is closed|Stream isn't writeable|.*enableOfflineQueue)/.test(err.message)
-  );
-}
-
-/** Compared by identity: our own deadline, as opposed to ioredis' commandTimeout. */
-const TIMEOUT = new Error('operation deadline passed');
-
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout;
-  const t = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(TIMEOUT), ms);
-  });
-  return Promise.race([p, t]).finally(() => clearTimeout(timer));
 }
 
 function noop(): void {

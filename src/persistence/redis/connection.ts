@@ -1,0 +1,196 @@
+/**
+ * RedisPersistence's connection: making its own ioredis client or checking a supplied one at
+ * open(), bounding commands with a deadline, naming the Redis it talks to, and turning ioredis'
+ * failures into PersistenceErrors that say what happened (without secrets).
+ */
+import Redis, { type RedisOptions } from 'ioredis';
+import { PahoMqttRedisError, PersistenceError } from '../../errors';
+import type { AnyClient } from './options';
+import { type SecretRedactor, redactUrl } from './redaction';
+
+/** ioredis' commandTimeout message. */
+const TIMED_OUT = 'Command timed out';
+
+/** Compared by identity: our own deadline, as opposed to ioredis' commandTimeout. */
+export const TIMEOUT = new Error('operation deadline passed');
+
+export function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout;
+  const t = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(TIMEOUT), ms);
+  });
+  return Promise.race([p, t]).finally(() => clearTimeout(timer));
+}
+
+/** ioredis' errors for a command that never reached Redis because the connection is down. */
+function isUnreachable(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  return (
+    err.name === 'MaxRetriesPerRequestError' ||
+    err.message.startsWith('Reached the max retries per request limit') ||
+    /^(Connection is closed|Stream isn't writeable|.*enableOfflineQueue)/.test(err.message)
+  );
+}
+
+/** Where a store connects, for messages: the redacted URL, the sentinels, or host:port. */
+export interface ConnectionTarget {
+  url: string | undefined;
+  redisOptions: RedisOptions | undefined;
+  operationTimeoutMs: number;
+  redactor: SecretRedactor;
+}
+
+export function describeTarget({ url, redisOptions, redactor }: ConnectionTarget): string {
+  if (url !== undefined) return redactor.redact(redactUrl(url));
+  const o = redisOptions ?? {};
+  if (o.sentinels !== undefined) {
+    const list = o.sentinels.map((a) => `${a.host ?? '127.0.0.1'}:${a.port ?? 26379}`).join(', ');
+    return `master '${o.name}' via sentinels ${list}`;
+  }
+  return o.path ? `unix:${o.path}` : `${o.host ?? '127.0.0.1'}:${o.port ?? 6379}`;
+}
+
+/**
+ * Connects the store's own client. `onError` hears every connection error (the store keeps the
+ * last one for its messages); `onConnect` runs on every (re)connection, which has a new socket.
+ */
+export async function connectOwnClient(
+  target: ConnectionTarget,
+  onError: (err: Error) => void,
+  onConnect: (redis: Redis) => void,
+): Promise<Redis> {
+  const { url, operationTimeoutMs, redactor } = target;
+  const user = target.redisOptions ?? {};
+  const options: RedisOptions = {
+    maxRetriesPerRequest: 1,
+    enableOfflineQueue: true,
+    retryStrategy: (times: number) => Math.min(times * 50, 1000),
+    connectTimeout: operationTimeoutMs,
+    ...user,
+    // Not negotiable: connect at open(), bound every command, our own explicit hash name.
+    lazyConnect: true,
+    commandTimeout: operationTimeoutMs,
+    keyPrefix: '',
+  };
+  if (user.sentinels !== undefined) {
+    // Leave a demoted master as soon as the sentinels announce +switch-master (instead of
+    // writing to it until Sentinel reconfigures it, which can take seconds), and reconnect
+    // (through the sentinels) if a write still meets a read-only replica.
+    if (user.failoverDetector === undefined) options.failoverDetector = true;
+    if (user.reconnectOnError === undefined)
+      options.reconnectOnError = (err: Error) => (/^READONLY/.test(err.message) ? 1 : false);
+  }
+  const redis = url !== undefined ? new Redis(url, options) : new Redis(options);
+  // Without a listener ioredis prints every connection error; keep the last one for messages.
+  // A refused SELECT (e.g. an ACL user without +select) only surfaces as an 'error' event, and
+  // ioredis then carries on in db 0: catch it, so open() fails instead of using the wrong db.
+  let lastError: Error | undefined;
+  let selectError: Error | undefined;
+  redis.on('connect', () => onConnect(redis));
+  redis.on('error', (err: Error) => {
+    lastError = err;
+    onError(err);
+    if ((err as { command?: { name?: string } }).command?.name === 'select') selectError = err;
+  });
+  const openTimeoutMs = (typeof user.connectTimeout === 'number' ? user.connectTimeout : operationTimeoutMs) + 1000;
+  try {
+    await withTimeout(redis.connect(), openTimeoutMs);
+  } catch (err) {
+    redis.disconnect(); // stop the background reconnection of a store that failed to open
+    const reason = err === TIMEOUT ? `no answer within ${openTimeoutMs} ms` : redactor.describe(lastError ?? err);
+    throw new PersistenceError(
+      'ERR_PERSISTENCE_CONNECTION',
+      'open',
+      undefined,
+      `RedisPersistence: cannot connect to Redis at ${describeTarget(target)}: ${reason}`,
+      { cause: redactor.sanitize(lastError ?? err) },
+    );
+  }
+  const db = redis.options.db ?? 0;
+  if (db !== 0) {
+    // Any reply to this PING (even NOPERM) comes after the reply to ioredis' SELECT.
+    await withTimeout(redis.ping(), operationTimeoutMs).catch(() => undefined);
+    if (selectError !== undefined) {
+      redis.disconnect();
+      throw new PersistenceError(
+        'ERR_PERSISTENCE_CONNECTION',
+        'open',
+        undefined,
+        `RedisPersistence: connected to Redis at ${describeTarget(target)} but cannot select database ${db}: ${redactor.describe(selectError)}`,
+        { cause: redactor.sanitize(selectError) },
+      );
+    }
+  }
+  return redis;
+}
+
+/** Checks a user-supplied client at open(): connects it if it waits for that, and pings it. */
+export async function openSuppliedClient(
+  client: AnyClient,
+  operationTimeoutMs: number,
+  redactor: SecretRedactor,
+): Promise<AnyClient> {
+  if (client.status === 'end') {
+    throw new PersistenceError(
+      'ERR_PERSISTENCE_CONNECTION',
+      'open',
+      undefined,
+      'RedisPersistence: the supplied Redis client has been closed',
+    );
+  }
+  try {
+    if (client.status === 'wait') await withTimeout(client.connect(), operationTimeoutMs);
+    await withTimeout(client.ping(), operationTimeoutMs);
+  } catch (err) {
+    const reason = err === TIMEOUT ? `no answer within ${operationTimeoutMs} ms` : redactor.describe(err);
+    throw new PersistenceError(
+      'ERR_PERSISTENCE_CONNECTION',
+      'open',
+      undefined,
+      `RedisPersistence: the supplied Redis client cannot reach Redis: ${reason}`,
+      { cause: err === TIMEOUT ? undefined : redactor.sanitize(err) },
+    );
+  }
+  return client;
+}
+
+/** What a store error message names: the hash, and how the store reaches Redis. */
+export interface ErrorContext {
+  hash: string | undefined;
+  operationTimeoutMs: number;
+  redactor: SecretRedactor;
+  /** 'the supplied client', or `Redis at ${describeTarget(...)}`. */
+  peer: string;
+  lastError: Error | undefined;
+}
+
+/** A failed Redis command as a PersistenceError: timeout, unreachable, refused (with an ACL hint). */
+export function storeError(ctx: ErrorContext, op: string, key: string | undefined, err: unknown): PersistenceError {
+  if (err instanceof PahoMqttRedisError) return err as PersistenceError;
+  const { redactor } = ctx;
+  const what =
+    key === undefined ? `Redis ${op} on hash '${ctx.hash}'` : `Redis ${op} of key '${key}' in hash '${ctx.hash}'`;
+  if (err === TIMEOUT || (err instanceof Error && err.message === TIMED_OUT)) {
+    return new PersistenceError(
+      'ERR_PERSISTENCE_TIMEOUT',
+      op,
+      key,
+      `${what} timed out after ${ctx.operationTimeoutMs} ms`,
+      { cause: err === TIMEOUT ? undefined : redactor.sanitize(err) },
+    );
+  }
+  if (isUnreachable(err)) {
+    // ioredis says "Reached the max retries per request limit": say what that means here.
+    const last = ctx.lastError !== undefined ? ` (last connection error: ${redactor.describe(ctx.lastError)})` : '';
+    return new PersistenceError('ERR_PERSISTENCE_STORE', op, key, `${what} failed: ${ctx.peer} is unreachable${last}`, {
+      cause: redactor.sanitize(err),
+    });
+  }
+  const reason = redactor.describe(err);
+  const hint = /^NOPERM/.test(reason)
+    ? ' (the Redis ACL user lacks this command or this key: check its command list and key pattern, and options.keyPrefix)'
+    : '';
+  return new PersistenceError('ERR_PERSISTENCE_STORE', op, key, `${what} failed: ${reason}${hint}`, {
+    cause: redactor.sanitize(err),
+  });
+}
