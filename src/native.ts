@@ -34,19 +34,27 @@ export interface NativeBridgeOptions {
   maxBytes: number;
 }
 
+/** The bridge's counters (StoreBridge.stats(), client.stats().store). */
 export interface NativeBridgeStats {
+  /** Calls forwarded one by one (open, close, reads the ledger could not answer). */
   forwarded: number;
   skippedRemoves: number;
   cachedGets: number;
   deferredRemoves: number;
   answeredFromMemory: number;
+  /** Writes Paho made (puts and removes). */
   opsLogged: number;
+  /** Writes that cancelled out before they were sent (a put and its remove). */
   opsAbsorbed: number;
   batches: number;
+  /** Writes handed to the store. */
   opsWritten: number;
+  /** Writes whose Paho thread waited for the store (barriers; every write in 'sync'). */
   barrierWaits: number;
+  /** Writes that waited for room in a full log. */
   roomWaits: number;
   failedOps: number;
+  /** Writes logged and not yet settled, and their bytes. */
   queueDepth: number;
   queueBytes: number;
 }

@@ -5,7 +5,13 @@
  * thread. Failures are reported as PersistenceErrors, never lost.
  */
 import { PersistenceError, type PersistenceErrorCode } from '../errors';
-import { native, type NativeBatch, type NativeOpIndex, type NativePersistenceBridge } from '../native';
+import {
+  native,
+  type NativeBatch,
+  type NativeBridgeStats,
+  type NativeOpIndex,
+  type NativePersistenceBridge,
+} from '../native';
 import {
   DEFAULT_OPERATION_TIMEOUT_MS,
   assertClientPersistence,
@@ -48,29 +54,7 @@ export interface RestoreOutcome {
 }
 
 /** Bridge counters: what reached the store, and what the log and the key ledger spared. */
-export interface StoreBridgeStats {
-  /** Calls forwarded one by one (open, close, reads the ledger could not answer). */
-  forwarded: number;
-  skippedRemoves: number;
-  cachedGets: number;
-  deferredRemoves: number;
-  answeredFromMemory: number;
-  /** Writes Paho made (puts and removes). */
-  opsLogged: number;
-  /** Writes that cancelled out before they were sent (a put and its remove). */
-  opsAbsorbed: number;
-  batches: number;
-  /** Writes handed to the store. */
-  opsWritten: number;
-  /** Writes whose Paho thread waited for the store (barriers; every write in 'sync'). */
-  barrierWaits: number;
-  /** Writes that waited for room in a full log. */
-  roomWaits: number;
-  failedOps: number;
-  /** Writes logged and not yet settled, and their bytes. */
-  queueDepth: number;
-  queueBytes: number;
-}
+export type StoreBridgeStats = NativeBridgeStats;
 
 interface FlushWaiter {
   target: number;
