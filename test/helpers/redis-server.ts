@@ -17,6 +17,8 @@ export interface RedisServer extends TrackedServer {
   freeze(): void;
   /** SIGCONT. */
   thaw(): void;
+  /** SIGKILL (no shutdown, no final fsync); resolves once the process is gone. restart() starts it again. */
+  kill(): Promise<void>;
 }
 
 export interface StartRedisOptions {
@@ -28,6 +30,8 @@ export interface StartRedisOptions {
   tls?: TlsFiles;
   /** Sets --aclfile. */
   aclFile?: string;
+  /** Append-only file, fsynced on every write (--appendfsync always): data survives kill() + restart(). */
+  aof?: boolean;
 }
 
 export async function startRedis(opts: StartRedisOptions = {}): Promise<RedisServer> {
@@ -52,6 +56,13 @@ export async function startRedis(opts: StartRedisOptions = {}): Promise<RedisSer
     thaw() {
       const child = current();
       if (isRunning(child) && child.pid !== undefined) process.kill(child.pid, 'SIGCONT');
+    },
+    async kill() {
+      const child = current();
+      if (!isRunning(child) || child.pid === undefined) return;
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      process.kill(child.pid, 'SIGKILL');
+      await exited;
     },
   });
 }
@@ -94,7 +105,9 @@ function redisArgs(port: number, dir: string, opts: StartRedisOptions): string[]
     '--save',
     '',
     '--appendonly',
-    'no',
+    opts.aof ? 'yes' : 'no',
+    '--appendfsync',
+    'always',
     '--dir',
     dir,
     '--daemonize',
