@@ -181,6 +181,7 @@ void MqttClient::Connect(uint64_t request, ConnectSpec spec) {
       options.cleansession = spec.clean_session;
     }
     options.keepAliveInterval = spec.keep_alive_interval;
+    if (self->bridge_) self->bridge_->LimitWaits(spec.keep_alive_interval);
     options.connectTimeout = spec.connect_timeout;
     options.maxInflight = spec.max_inflight;
     self->max_inflight_ = spec.max_inflight;
@@ -266,8 +267,10 @@ void MqttClient::Subscribe(uint64_t request, SubscribeSpec spec) {
     }
     Pending* pending = self->NewPending(request, RequestKind::kSubscribe, static_cast<int>(topics.size()));
     self->SetCallbacks(&options, pending);
+    PersistenceBridge::ResetThreadFailures();
     int rc = MQTTAsync_subscribeMany(self->handle_, static_cast<int>(topics.size()), topics.data(),
                                      qos.data(), &options);
+    self->ReportCommandFailures("SUBSCRIBE");
     MQTTProperties_free(&options.properties);
     self->FailIfRefused(rc, pending);
   });
@@ -281,8 +284,10 @@ void MqttClient::Unsubscribe(uint64_t request, UnsubscribeSpec spec) {
     if (self->mqtt_version_ >= MQTTVERSION_5) FillProperties(spec.properties, &options.properties);
     Pending* pending = self->NewPending(request, RequestKind::kUnsubscribe, static_cast<int>(topics.size()));
     self->SetCallbacks(&options, pending);
+    PersistenceBridge::ResetThreadFailures();
     int rc =
         MQTTAsync_unsubscribeMany(self->handle_, static_cast<int>(topics.size()), topics.data(), &options);
+    self->ReportCommandFailures("UNSUBSCRIBE");
     MQTTProperties_free(&options.properties);
     self->FailIfRefused(rc, pending);
   });

@@ -113,6 +113,9 @@ class MqttClient : public std::enable_shared_from_this<MqttClient> {
   bool TakePending(Pending* pending);
   // Command thread: remembers which records belong to an accepted publish.
   void TrackRecords(Pending* pending, std::string command_key, int msgid, uint64_t seq_floor);
+  // Command thread, after a (un)subscribe: Paho swallows a failed put of its queued command
+  // (and the batch failure skips it, as a Paho thread waited for it): report it here.
+  void ReportCommandFailures(const char* command);
   // JS thread (the bridge's claimer): rejects the publish a failed put belonged to.
   bool ClaimFailedWrite(const LogOp& op, const LogOutcome& outcome);
   void EmitRecordFailure(uint64_t request, const std::string& key, const LogOutcome& outcome);
@@ -164,8 +167,16 @@ class MqttClient : public std::enable_shared_from_this<MqttClient> {
   std::unordered_set<Pending*> pending_;
   std::unordered_map<std::string, Pending*> by_command_key_;
   std::unordered_map<int, Pending*> by_msgid_;
-  // Failed command puts no publish was tracked for yet: key -> (seq, outcome).
-  std::unordered_map<std::string, std::pair<uint64_t, LogOutcome>> early_failures_;
+  // The publish the command thread is handing to Paho (MQTTAsync_sendMessage until
+  // TrackRecords): a failed command put logged after `seq_floor` is its own, and its batch may
+  // fail before the publish is tracked. One at a time, so nothing accumulates.
+  struct Sending {
+    bool active = false;
+    uint64_t seq_floor = 0;
+    std::string failed_key;
+    LogOutcome failure;
+  };
+  Sending sending_;
 };
 
 }  // namespace paho_redis

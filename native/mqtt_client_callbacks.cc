@@ -10,8 +10,6 @@ namespace {
 
 MqttClient* ClientOf(void* context) { return static_cast<MqttClient*>(context); }
 
-constexpr size_t kEarlyFailuresKept = 256;
-
 bool HasPrefix(const std::string& key, const char* prefix) { return key.rfind(prefix, 0) == 0; }
 
 // The packet id of an outbound record (s-N, sc-N and their v5 forms), else 0.
@@ -36,7 +34,7 @@ bool MqttClient::TakePending(Pending* pending) {
 }
 
 void MqttClient::TrackRecords(Pending* pending, std::string command_key, int msgid, uint64_t seq_floor) {
-  std::optional<std::pair<uint64_t, LogOutcome>> early;
+  std::optional<LogOutcome> early;
   uint64_t request = 0;
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -45,10 +43,8 @@ void MqttClient::TrackRecords(Pending* pending, std::string command_key, int msg
     if (pending_.count(pending) == 0) return;
     request = pending->request;
     pending->seq_floor = seq_floor;
-    auto orphan = early_failures_.find(command_key);
-    if (orphan != early_failures_.end() && orphan->second.first > seq_floor) {
-      early = orphan->second;  // its batch failed before this thread got here
-      early_failures_.erase(orphan);
+    if (!command_key.empty() && sending_.failed_key == command_key) {
+      early = sending_.failure;  // its batch failed before this thread got here
       pending->failed = true;
     }
     if (!command_key.empty()) {
@@ -60,7 +56,7 @@ void MqttClient::TrackRecords(Pending* pending, std::string command_key, int msg
       by_msgid_[msgid] = pending;
     }
   }
-  if (early) EmitRecordFailure(request, command_key, early->second);
+  if (early) EmitRecordFailure(request, command_key, *early);
 }
 
 void MqttClient::EmitRecordFailure(uint64_t request, const std::string& key, const LogOutcome& outcome) {
@@ -87,11 +83,13 @@ bool MqttClient::ClaimFailedWrite(const LogOp& op, const LogOutcome& outcome) {
       if (by_id != by_msgid_.end()) pending = by_id->second;
     }
     if (pending == nullptr || op.seq <= pending->seq_floor) {
-      // A command whose publish is not tracked yet (its batch failed before the command
-      // thread got back from MQTTAsync_sendMessage): TrackRecords rejects the publish.
-      if (pending == nullptr && (HasPrefix(op.key, "c-") || HasPrefix(op.key, "c5-"))) {
-        if (early_failures_.size() >= kEarlyFailuresKept) early_failures_.clear();
-        early_failures_[op.key] = {op.seq, outcome};
+      // The command of the publish being handed to Paho (its batch failed before the command
+      // thread got back from MQTTAsync_sendMessage): TrackRecords rejects the publish. Any
+      // other command (a subscribe's, or a finished publish's) is reported as it is.
+      bool command = HasPrefix(op.key, "c-") || HasPrefix(op.key, "c5-");
+      if (pending == nullptr && command && sending_.active && op.seq > sending_.seq_floor) {
+        sending_.failed_key = op.key;
+        sending_.failure = outcome;
         return true;
       }
       return false;
@@ -235,8 +233,7 @@ int MqttClient::OnMessage(void* context, char* topic, int topic_length, MQTTAsyn
   event->gated_bytes = event->payload_length + event->text.size();
   self->inbound_.Admit(event->gated_bytes);
   if (self->Emit(std::move(event)) && gate) {
-    gate->WaitUntil(std::chrono::steady_clock::now() +
-                    std::chrono::milliseconds(self->bridge_->options().timeout_ms));
+    gate->WaitUntil(std::chrono::steady_clock::now() + std::chrono::milliseconds(self->bridge_->wait_ms()));
   }
   return 1;
 }

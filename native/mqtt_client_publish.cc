@@ -1,4 +1,5 @@
-// MqttClient, part three: publishing, through the PublishWindow (see publish_window.h).
+// MqttClient, part three: publishing, through the PublishWindow (see publish_window.h), and
+// the store failures of queued commands, which Paho itself swallows.
 #include <cstring>
 
 #include "mqtt_client.h"
@@ -42,6 +43,10 @@ void MqttClient::SendPublish(uint64_t request, const PublishSpec& spec, bool hol
     self->SetCallbacks(&options, pending);
     PersistenceBridge::ResetThreadFailures();
     uint64_t seq_floor = self->bridge_ ? self->bridge_->last_seq() : 0;
+    {
+      std::lock_guard<std::mutex> lock(self->mutex_);
+      self->sending_ = Sending{true, seq_floor, "", {}};
+    }
     int rc = MQTTAsync_sendMessage(self->handle_, spec.topic.c_str(), &message, &options);
     MQTTProperties_free(&message.properties);
     std::string command_key = PersistenceBridge::TakeThreadCommandKey();
@@ -56,6 +61,10 @@ void MqttClient::SendPublish(uint64_t request, const PublishSpec& spec, bool hol
     bool refused = rc != MQTTASYNC_SUCCESS;
     if (!refused && failures.empty() && self->bridge_) {
       self->TrackRecords(pending, std::move(command_key), spec.qos > 0 ? options.token : 0, seq_floor);
+    }
+    {
+      std::lock_guard<std::mutex> lock(self->mutex_);
+      self->sending_ = Sending{};
     }
     if (refused ? self->TakePending(pending) : !failures.empty()) {
       if (refused) {
@@ -73,6 +82,22 @@ void MqttClient::SendPublish(uint64_t request, const PublishSpec& spec, bool hol
       event->persistence_failures = std::move(failures);
       self->Emit(std::move(event));
     }
+  }
+}
+
+void MqttClient::ReportCommandFailures(const char* command) {
+  PersistenceBridge::TakeThreadCommandKey();
+  std::vector<PersistenceBridge::ThreadFailure> failures = PersistenceBridge::TakeThreadFailures();
+  if (!bridge_) return;
+  for (const auto& failure : failures) {
+    // A timeout was reported where it happened (PersistenceBridge::Write).
+    if (failure.op != PersistenceOp::kPut || !IsCommandKey(failure.key) ||
+        failure.failure == CallFailure::kTimeout)
+      continue;
+    bridge_->Report(failure.op, failure.key, failure.failure,
+                    std::string("the queued ") + command + " command could not be stored (" +
+                        failure.message +
+                        "); Paho sends it from memory, so it does not survive a restart before it is sent");
   }
 }
 

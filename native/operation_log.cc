@@ -19,17 +19,48 @@ bool OperationLog::StoreMayHold(const std::string& key) const {
   return !store_known_ || store_keys_.count(key) > 0;
 }
 
+void OperationLog::MarkUnavailable(const std::string& reason) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  MarkUnavailableLocked(reason);
+}
+
+void OperationLog::MarkUnavailableLocked(const std::string& reason) {
+  unavailable_reason_ = reason;
+  if (unavailable_) return;
+  unavailable_ = true;
+  refused_in_outage_ = 0;
+  ++stats_.outages;
+  changed_.notify_all();  // release every waiter now
+}
+
+bool OperationLog::unavailable() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return unavailable_;
+}
+
 LogOutcome OperationLog::Append(std::vector<LogOp> ops, Deadline deadline, uint64_t* last_seq, bool* ring) {
   size_t bytes = 0;
   for (const LogOp& op : ops) bytes += SizeOf(op);
   std::unique_lock<std::mutex> lock(mutex_);
-  if (!closed_ && !HasRoom(ops.size(), bytes)) {
+  auto room = [&] { return closed_ || HasRoom(ops.size(), bytes); };
+  if (!room() && !unavailable_) {
     ++stats_.room_waits;
-    if (!changed_.wait_until(lock, deadline, [&] { return closed_ || HasRoom(ops.size(), bytes); })) {
-      return {CallFailure::kTimeout, "the persistence log stayed full (" + std::to_string(stats_.depth) +
-                                         " ops, " + std::to_string(stats_.bytes) +
-                                         " bytes unsettled): the store is too slow or unreachable"};
+    if (!changed_.wait_until(lock, deadline, [&] { return room() || unavailable_; })) {
+      std::string message = "the persistence log stayed full (" + std::to_string(stats_.depth) + " ops, " +
+                            std::to_string(stats_.bytes) +
+                            " bytes unsettled): the store is too slow or unreachable";
+      MarkUnavailableLocked(message);
+      return {CallFailure::kTimeout, message};
     }
+  }
+  if (!room()) {
+    ++stats_.refused;
+    LogOutcome refused{CallFailure::kUnavailable, "the persistence log is full (" +
+                                                      std::to_string(stats_.depth) +
+                                                      " ops unsettled) and the store is unavailable (" +
+                                                      unavailable_reason_ + "): the write was not logged"};
+    refused.first_refusal = refused_in_outage_++ == 0;
+    return refused;
   }
   if (closed_) return {CallFailure::kClosing, "the persistence bridge is closed"};
   for (LogOp& op : ops) {
@@ -83,13 +114,21 @@ bool OperationLog::AppendLocked(LogOp op) {
 
 LogOutcome OperationLog::WaitFor(uint64_t seq, Deadline deadline) {
   std::unique_lock<std::mutex> lock(mutex_);
-  if (!changed_.wait_until(lock, deadline, [&] { return closed_ || settled_seq_ >= seq; })) {
-    return {CallFailure::kTimeout, "the store did not acknowledge the write in time"};
+  if (!changed_.wait_until(lock, deadline, [&] { return closed_ || settled_seq_ >= seq || unavailable_; })) {
+    std::string message = "the store did not acknowledge a write in time";
+    MarkUnavailableLocked(message);
+    return {CallFailure::kTimeout, message};
+  }
+  if (settled_seq_ < seq) {
+    if (closed_) return {CallFailure::kClosing, "the persistence bridge is closed"};
+    ++stats_.unwaited;
+    return {CallFailure::kUnavailable,
+            "the store is unavailable (" + unavailable_reason_ +
+                "); the write stays in the log and is stored once the store answers"};
   }
   for (const FailedRange& range : failed_) {
     if (range.first <= seq && seq <= range.last) return range.outcome;
   }
-  if (settled_seq_ < seq) return {CallFailure::kClosing, "the persistence bridge is closed"};
   return {};
 }
 
@@ -145,6 +184,7 @@ std::vector<LogOp> OperationLog::Settle(uint64_t batch_id, const LogOutcome& out
   LogBatch batch = std::move(*in_flight_);
   in_flight_.reset();
   drainer_ = Drainer::kRung;  // the settler takes the next batch
+  unavailable_ = false;       // the store answered (even a failure is an answer)
   for (const LogOp& op : batch.ops) {
     stats_.depth -= 1;
     stats_.bytes -= SizeOf(op);

@@ -51,6 +51,9 @@ struct LogBatch {
 struct LogOutcome {
   CallFailure failure = CallFailure::kNone;
   std::string message;
+  // A write refused (not logged) because the log is full while the store is unavailable,
+  // the first of this outage: the caller reports it (the rest are counted).
+  bool first_refusal = false;
 };
 
 class OperationLog {
@@ -66,17 +69,27 @@ class OperationLog {
     uint64_t failed = 0;      // ops in failed batches
     uint64_t depth = 0;       // ops not yet settled
     uint64_t bytes = 0;       // their bytes
+    uint64_t outages = 0;     // times the store became unavailable
+    uint64_t unwaited = 0;    // waits that ended at once because the store was unavailable
+    uint64_t refused = 0;     // writes not logged: the log was full while the store was unavailable
   };
 
   explicit OperationLog(LogLimits limits) : limits_(limits) {}
 
   // Appends `ops` in order as one unit: they reach the store in the same batch. Waits for
-  // room until `deadline`. On success `*last_seq` is the newest seq in the log (wait for it
-  // to wait for these ops and everything before them) and `*ring` says whether the drainer
-  // must be woken.
+  // room until `deadline` (not at all while the store is unavailable). On success
+  // `*last_seq` is the newest seq in the log (wait for it to wait for these ops and
+  // everything before them) and `*ring` says whether the drainer must be woken.
   LogOutcome Append(std::vector<LogOp> ops, Deadline deadline, uint64_t* last_seq, bool* ring);
   // Waits until every op up to `seq` is settled; the failure of the batch that held `seq`.
+  // While the store is unavailable it returns at once (kUnavailable; the ops stay logged).
   LogOutcome WaitFor(uint64_t seq, Deadline deadline);
+
+  // The store does not answer: a wait for it timed out, or the drainer found it unreachable
+  // (and holds its batch to retry it). Until a batch settles, no Paho thread waits for the
+  // store: each wait would cost the full deadline under Paho's mutexes, one after another.
+  void MarkUnavailable(const std::string& reason);
+  bool unavailable();
   uint64_t last_seq();
   uint64_t settled_seq();
 
@@ -105,6 +118,7 @@ class OperationLog {
     LogOutcome outcome;
   };
   bool HasRoom(size_t ops, size_t bytes) const;
+  void MarkUnavailableLocked(const std::string& reason);
   bool StoreMayHold(const std::string& key) const;
   // Appends one op (lock held); false if it was absorbed whole.
   bool AppendLocked(LogOp op);
@@ -114,6 +128,9 @@ class OperationLog {
   std::mutex mutex_;
   std::condition_variable changed_;
   bool closed_ = false;
+  bool unavailable_ = false;
+  std::string unavailable_reason_;
+  uint64_t refused_in_outage_ = 0;
   uint64_t next_seq_ = 1;
   uint64_t settled_seq_ = 0;
   uint64_t next_batch_ = 1;

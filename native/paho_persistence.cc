@@ -119,13 +119,17 @@ int PahoPersistence::Close(void* handle) {
   size_t count = removes.size();
   self->bridge_->Write(std::move(removes), true);
   for (size_t i = 0; i < count; ++i) self->ledger_.RemoveAppended();
-  // Everything logged reaches the store before it is closed.
+  // Everything logged reaches the store before it is closed, if the store answers. It is
+  // closed either way: its connections must not outlive the client.
   LogOutcome drained = self->DrainForRead();
   self->ledger_.Reset();
+  if (drained.failure != CallFailure::kNone && drained.failure != CallFailure::kClosing) {
+    self->bridge_->Report(PersistenceOp::kClose, "", drained.failure,
+                          "the store was closed before it stored every write: " + drained.message);
+  }
+  bool closed = self->bridge_->Forward(self->bridge_->NewCall(PersistenceOp::kClose, ""));
   if (drained.failure != CallFailure::kNone) return Fail(PersistenceOp::kClose, "", drained);
-  return self->bridge_->Forward(self->bridge_->NewCall(PersistenceOp::kClose, ""))
-             ? 0
-             : MQTTCLIENT_PERSISTENCE_ERROR;
+  return closed ? 0 : MQTTCLIENT_PERSISTENCE_ERROR;
 }
 
 int PahoPersistence::Put(void* handle, char* key, int bufcount, char* buffers[], int buflens[]) {

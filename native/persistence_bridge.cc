@@ -2,6 +2,7 @@
 
 #include <MQTTAsync.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "js_thread.h"
@@ -34,7 +35,23 @@ std::string DescribeType(const Napi::Value& value) {
 }  // namespace
 
 PersistenceBridge::PersistenceBridge(const BridgeOptions& options)
-    : options_(options), paho_(this), log_(options.limits) {}
+    : options_(options),
+      wait_ms_(options.timeout_ms),
+      room_wait_ms_(2 * options.timeout_ms),
+      paho_(this),
+      log_(options.limits) {}
+
+void PersistenceBridge::LimitWaits(int keepalive_seconds) {
+  uint32_t limit = options_.timeout_ms;
+  uint32_t room = 2 * options_.timeout_ms;
+  if (keepalive_seconds > 0) {
+    uint32_t quarter = std::max<uint32_t>(1, static_cast<uint32_t>(keepalive_seconds) * 250);
+    limit = std::min(limit, quarter);
+    room = std::min(room, quarter);
+  }
+  wait_ms_ = limit;
+  room_wait_ms_ = room;
+}
 
 PersistenceBridge::~PersistenceBridge() = default;
 
@@ -80,7 +97,11 @@ void PersistenceBridge::Shutdown() {
 }
 
 std::chrono::steady_clock::time_point PersistenceBridge::Deadline() const {
-  return std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.timeout_ms);
+  return std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms_.load());
+}
+
+std::chrono::steady_clock::time_point PersistenceBridge::RoomDeadline() const {
+  return std::chrono::steady_clock::now() + std::chrono::milliseconds(room_wait_ms_.load());
 }
 
 CallPtr PersistenceBridge::NewCall(PersistenceOp op, const char* key) {
@@ -143,8 +164,11 @@ bool PersistenceBridge::ForwardAndWait(const CallPtr& call) {
     calls_.erase(call->id);
   }
   if (failure == CallFailure::kTimeout) {
-    Report(call->op, call->key, failure,
-           std::string("the store did not answer within ") + std::to_string(options_.timeout_ms) + " ms");
+    std::string message =
+        std::string("the store did not answer within ") + std::to_string(wait_ms_.load()) + " ms";
+    // Open and close run outside Paho's traffic; a read that timed out means the store does not answer.
+    if (call->op != PersistenceOp::kOpen && call->op != PersistenceOp::kClose) log_.MarkUnavailable(message);
+    Report(call->op, call->key, failure, message);
   }
   return failure == CallFailure::kNone;
 }

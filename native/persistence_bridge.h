@@ -60,6 +60,14 @@ class PersistenceBridge : public std::enable_shared_from_this<PersistenceBridge>
   // The struct to hand to MQTTAsync_create; valid while this object lives.
   MQTTClient_persistence* persistence() { return paho_.persistence(); }
   const BridgeOptions& options() const { return options_; }
+  // How long a Paho thread waits for the store: operationTimeoutMs, and at most a quarter of
+  // the MQTT keepalive (LimitWaits). Paho sends no PINGREQ while one of its threads waits
+  // under its mutexes, and the broker drops a client silent for 1.5 keepalive intervals:
+  // a PINGREQ due after one interval, late by the wait plus Paho's keepalive check
+  // granularity (a tenth of the interval), still arrives in time.
+  uint32_t wait_ms() const { return wait_ms_.load(); }
+  // Any thread: the keepalive (seconds, 0 = none) of the connect about to be made.
+  void LimitWaits(int keepalive_seconds);
   bool sync() const { return options_.durability == Durability::kSync; }
   KeyLedger::Stats ledger_stats() { return paho_.ledger_stats(); }
   OperationLog::Stats log_stats() { return log_.stats(); }
@@ -123,6 +131,8 @@ class PersistenceBridge : public std::enable_shared_from_this<PersistenceBridge>
   void ReportOnJsThread(Napi::Env env, PersistenceOp op, const std::string& key, CallFailure failure,
                         const std::string& message);
   std::chrono::steady_clock::time_point Deadline() const;
+  // A writer waiting for room waits behind the batch in flight: twice the wait, within the keepalive limit.
+  std::chrono::steady_clock::time_point RoomDeadline() const;
   // JS thread: batch handling (persistence_bridge_batches.cc).
   void RingDrainer();
   void DrainOnJsThread(Napi::Env env);
@@ -130,6 +140,8 @@ class PersistenceBridge : public std::enable_shared_from_this<PersistenceBridge>
   void ReportFailedWrites(Napi::Env env, const std::vector<LogOp>& ops, const LogOutcome& outcome);
 
   const BridgeOptions options_;
+  std::atomic<uint32_t> wait_ms_;
+  std::atomic<uint32_t> room_wait_ms_;
   PahoPersistence paho_;
   OperationLog log_;
   std::atomic<uint64_t> next_id_{1};

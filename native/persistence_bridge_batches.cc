@@ -18,22 +18,24 @@ LogOutcome PersistenceBridge::Write(std::vector<LogOp> ops, bool wait) {
   }
   std::string first_key = ops.front().key;
   PersistenceOp first_op = ops.front().data ? PersistenceOp::kPut : PersistenceOp::kRemove;
-  // Room frees as the batch in flight settles, which it does within the operation timeout
-  // (the JS side fails a batch that takes longer): a writer waiting behind it gets twice that.
-  auto room_deadline = std::chrono::steady_clock::now() + 2 * std::chrono::milliseconds(options_.timeout_ms);
   uint64_t seq = 0;
   bool ring = false;
-  LogOutcome outcome = log_.Append(std::move(ops), room_deadline, &seq, &ring);
+  LogOutcome outcome = log_.Append(std::move(ops), RoomDeadline(), &seq, &ring);
   if (ring) RingDrainer();
   if (outcome.failure == CallFailure::kNone && wait) outcome = log_.WaitFor(seq, Deadline());
-  if (outcome.failure == CallFailure::kTimeout) Report(first_op, first_key, outcome.failure, outcome.message);
+  // A timeout is reported (it starts an outage); so is the first write an outage keeps out of
+  // a full log. Waits that end at once during an outage are not: the outage was reported.
+  if (outcome.failure == CallFailure::kTimeout || outcome.first_refusal) {
+    Report(first_op, first_key, outcome.failure, outcome.message);
+  }
   return outcome;
 }
 
 LogOutcome PersistenceBridge::Drain() {
   LogOutcome outcome = log_.WaitFor(log_.last_seq(), Deadline());
   // A failed write was reported already; what matters here is that nothing is pending.
-  bool settled = outcome.failure != CallFailure::kTimeout && outcome.failure != CallFailure::kClosing;
+  bool settled = outcome.failure != CallFailure::kTimeout && outcome.failure != CallFailure::kClosing &&
+                 outcome.failure != CallFailure::kUnavailable;
   return settled ? LogOutcome{} : outcome;
 }
 

@@ -10,6 +10,7 @@ Napi::Function PersistenceBridgeWrap::Define(Napi::Env env) {
                          InstanceMethod<&PersistenceBridgeWrap::Settle>("settle"),
                          InstanceMethod<&PersistenceBridgeWrap::Fail>("fail"),
                          InstanceMethod<&PersistenceBridgeWrap::SettleBatch>("settleBatch"),
+                         InstanceMethod<&PersistenceBridgeWrap::MarkUnavailable>("markUnavailable"),
                          InstanceAccessor<&PersistenceBridgeWrap::SettledSeq>("settledSeq"),
                          InstanceAccessor<&PersistenceBridgeWrap::LoggedSeq>("loggedSeq"),
                          InstanceMethod<&PersistenceBridgeWrap::Close>("close"),
@@ -50,6 +51,7 @@ BridgeOptions ParseOptions(const Napi::Object& options) {
 CallFailure FailureFromCode(const std::string& code) {
   if (code == "ERR_PERSISTENCE_TIMEOUT") return CallFailure::kTimeout;
   if (code == "ERR_PERSISTENCE_CLOSING") return CallFailure::kClosing;
+  if (code == "ERR_PERSISTENCE_UNAVAILABLE") return CallFailure::kUnavailable;
   return CallFailure::kStore;
 }
 
@@ -104,6 +106,12 @@ Napi::Value PersistenceBridgeWrap::SettleBatch(const Napi::CallbackInfo& info) {
   return bridge_->SettleBatch(info.Env(), id, outcome, failed_at);
 }
 
+// markUnavailable(reason): the store does not answer; Paho threads stop waiting for it until a batch settles.
+Napi::Value PersistenceBridgeWrap::MarkUnavailable(const Napi::CallbackInfo& info) {
+  bridge_->log().MarkUnavailable(info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "unreachable");
+  return info.Env().Undefined();
+}
+
 Napi::Value PersistenceBridgeWrap::SettledSeq(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(bridge_->settled_seq()));
 }
@@ -139,6 +147,9 @@ Napi::Value PersistenceBridgeWrap::Stats(const Napi::CallbackInfo& info) {
   stats.Set("failedOps", static_cast<double>(log.failed));
   stats.Set("queueDepth", static_cast<double>(log.depth));
   stats.Set("queueBytes", static_cast<double>(log.bytes));
+  stats.Set("outages", static_cast<double>(log.outages));
+  stats.Set("waitsSkipped", static_cast<double>(log.unwaited));
+  stats.Set("writesRefused", static_cast<double>(log.refused));
   return stats;
 }
 

@@ -38,6 +38,8 @@ const char* FailureCode(CallFailure failure) {
       return "ERR_PERSISTENCE_CLOSING";
     case CallFailure::kJsThread:
       return "ERR_PERSISTENCE_JS_THREAD";
+    case CallFailure::kUnavailable:
+      return "ERR_PERSISTENCE_UNAVAILABLE";
   }
   return "ERR_PERSISTENCE_STORE";
 }

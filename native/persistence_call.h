@@ -17,7 +17,7 @@ enum class PersistenceOp : uint8_t { kOpen, kClose, kPut, kGet, kRemove, kKeys, 
 const char* OpName(PersistenceOp op);
 
 // Failure causes the native side detects itself; their names are the TS error codes.
-enum class CallFailure : uint8_t { kNone, kStore, kTimeout, kBadResult, kClosing, kJsThread };
+enum class CallFailure : uint8_t { kNone, kStore, kTimeout, kBadResult, kClosing, kJsThread, kUnavailable };
 const char* FailureCode(CallFailure failure);
 
 class PersistenceCall {

@@ -30,6 +30,12 @@ export type PersistenceErrorCode =
   | 'ERR_PERSISTENCE_STORE'
   /** The store did not answer within operationTimeoutMs. */
   | 'ERR_PERSISTENCE_TIMEOUT'
+  /**
+   * The store does not answer (it timed out or is unreachable): until it does, no Paho thread
+   * waits for it, and a write that needed the store now failed at once (it stays logged, and
+   * is stored once the store answers, unless the log was full).
+   */
+  | 'ERR_PERSISTENCE_UNAVAILABLE'
   /** The store answered with a value of the wrong type. */
   | 'ERR_PERSISTENCE_BAD_RESULT'
   /** `get` of a key that is not stored. */

@@ -57,6 +57,12 @@ export interface NativeBridgeStats {
   /** Writes logged and not yet settled, and their bytes. */
   queueDepth: number;
   queueBytes: number;
+  /** Times the store became unavailable (a wait for it timed out, or it could not be reached). */
+  outages: number;
+  /** Waits for the store that ended at once because it was unavailable. */
+  waitsSkipped: number;
+  /** Writes not logged: the log was full while the store was unavailable. */
+  writesRefused: number;
 }
 
 export interface NativePersistenceBridge {
@@ -67,6 +73,8 @@ export interface NativePersistenceBridge {
    * `failedAt` on: the writes before it are stored); returns the next batch to apply.
    */
   settleBatch(id: number, code?: string, message?: string, failedAt?: number): NativeBatch | undefined;
+  /** The store does not answer: Paho threads stop waiting for it until a batch settles. */
+  markUnavailable(reason: string): void;
   /** Every write up to this log position is settled. */
   readonly settledSeq: number;
   /** The newest write logged. */

@@ -51,6 +51,14 @@ export interface ClientPersistence {
   quarantine?(key: string, reason: string): MaybePromise<void>;
   /** Optional: the records set aside by quarantine(), for inspection. */
   quarantined?(): MaybePromise<QuarantinedRecord[]>;
+  /**
+   * Optional: a cheap round trip that resolves when the store answers and rejects when it
+   * cannot be reached (an error reply is an answer). After a failed batch the bridge probes:
+   * if the probe fails too, the store is unavailable (an outage) and the batch is held and
+   * retried once a probe answers, instead of failed. Without it, only a timeout is an outage,
+   * and the held batch itself is retried as the probe.
+   */
+  probe?(): MaybePromise<void>;
   /** Optional: let the process exit while the store's connections are open (client.unref()). */
   unref?(): void;
   /** Optional: undo unref(). */

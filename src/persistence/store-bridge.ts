@@ -22,6 +22,7 @@ import {
   PERSISTENCE_OPS,
 } from './client-persistence';
 import { RestoreCheck } from './restore-check';
+import { recover, within } from './outage';
 
 export const DEFAULT_MAX_QUEUED_OPS = 10_000;
 export const DEFAULT_MAX_QUEUED_BYTES = 64 * 1024 * 1024;
@@ -115,6 +116,8 @@ export class StoreBridge {
   private checkedSeq = 0;
   private flushWaiters: FlushWaiter[] = [];
   private failedRanges: FailedRange[] = [];
+  /** Set while the store does not answer (see outage.ts): what flushes reject with meanwhile. */
+  private outage: PersistenceError | undefined;
 
   constructor(
     readonly store: ClientPersistence,
@@ -189,6 +192,8 @@ export class StoreBridge {
       return failed ? Promise.reject(failed) : Promise.resolve();
     }
     if (this.closed) return Promise.reject(this.closedError());
+    // Not stored yet, and nobody can tell when: say so now rather than wait for the store.
+    if (this.outage) return Promise.reject(this.outage);
     return new Promise((resolve, reject) => this.flushWaiters.push({ target, since, resolve, reject }));
   }
 
@@ -239,10 +244,11 @@ export class StoreBridge {
       try {
         result = this.applyBatch(batch);
       } catch (error) {
-        batch = this.settleBatch(id, firstSeq, lastSeq, error);
+        batch = this.batchFailed(batch, error);
         continue;
       }
       if (isThenable(result)) {
+        const applied = batch;
         const timer = setTimeout(() => {
           const error = new PersistenceError(
             'ERR_PERSISTENCE_TIMEOUT',
@@ -257,7 +263,9 @@ export class StoreBridge {
           if (settled) return;
           settled = true;
           clearTimeout(timer);
-          this.runBatches(this.settleBatch(id, firstSeq, lastSeq, error));
+          this.runBatches(
+            error === undefined ? this.settleBatch(id, firstSeq, lastSeq) : this.batchFailed(applied, error),
+          );
         };
         result.then(
           () => settle(),
@@ -268,6 +276,59 @@ export class StoreBridge {
       batch = this.settleBatch(id, firstSeq, lastSeq);
     }
     this.wakeFlushWaiters();
+  }
+
+  /**
+   * A batch failed: fail it (the next batch, if ready, is returned), or, when the store does
+   * not answer at all, hold it as an outage (undefined: the drainer waits for the recovery).
+   */
+  private batchFailed(batch: NativeBatch, error: unknown): NativeBatch | undefined {
+    const [id, , , firstSeq, lastSeq] = batch;
+    if (this.closed) return this.settleBatch(id, firstSeq, lastSeq, error);
+    const failure = this.toPersistenceError('batch', undefined, error instanceof WriteFailure ? error.error : error);
+    if (failure.code === 'ERR_PERSISTENCE_TIMEOUT') {
+      this.hold(batch, failure);
+      return undefined;
+    }
+    const probe = this.store.probe;
+    if (typeof probe !== 'function') return this.settleBatch(id, firstSeq, lastSeq, error);
+    // Did the store refuse these writes, or is it gone? A refusal fails the batch; gone holds it.
+    within(probe.call(this.store), this.timeoutMs, 'the store (probe)').then(
+      () => this.runBatches(this.settleBatch(id, firstSeq, lastSeq, error)),
+      () => this.hold(batch, failure),
+    );
+    return undefined;
+  }
+
+  /** Holds `batch` until the store answers again; meanwhile no Paho thread waits for the store. */
+  private hold(batch: NativeBatch, failure: PersistenceError): void {
+    const [id, , , firstSeq, lastSeq] = batch;
+    if (this.closed) return;
+    this.native.markUnavailable(failure.message);
+    this.outage = new PersistenceError(
+      'ERR_PERSISTENCE_UNAVAILABLE',
+      'batch',
+      undefined,
+      `the store is unavailable (${failure.message}): until it answers again, Paho does not wait for it, ` +
+        'writes stay in the log (up to maxQueuedOps / maxQueuedBytes) and are stored once it answers',
+      { cause: failure },
+    );
+    this.report(this.outage);
+    this.wakeFlushWaiters();
+    const probe = this.store.probe;
+    void recover({
+      probe: typeof probe === 'function' ? () => probe.call(this.store) : undefined,
+      retry: () => this.applyBatch(batch),
+      timedOut: (error) =>
+        this.toPersistenceError('batch', undefined, error instanceof WriteFailure ? error.error : error).code ===
+        'ERR_PERSISTENCE_TIMEOUT',
+      timeoutMs: this.timeoutMs,
+      closed: () => this.closed,
+    }).then((error) => {
+      if (error === 'closed') return;
+      this.outage = undefined;
+      this.runBatches(this.settleBatch(id, firstSeq, lastSeq, error));
+    });
   }
 
   private applyBatch([, keys, values]: NativeBatch): unknown {
@@ -334,7 +395,8 @@ export class StoreBridge {
     const still: FlushWaiter[] = [];
     for (const waiter of this.flushWaiters) {
       if (waiter.target > settled) {
-        still.push(waiter);
+        if (this.outage) waiter.reject(this.outage);
+        else still.push(waiter);
         continue;
       }
       const failed = this.outcomeOf(waiter.since, waiter.target);

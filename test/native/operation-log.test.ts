@@ -14,7 +14,7 @@ import { StoreBridge, type StoreBridgeOptions } from '../../src/persistence/stor
 import type { DriverStepSpec } from '../helpers/test-driver';
 import { testDriver } from '../helpers/test-driver';
 import { recordingStore, type AsyncBatch, type RecordingStore } from '../helpers/recording-store';
-import { waitFor } from '../helpers/wait';
+import { sleep, waitFor } from '../helpers/wait';
 
 const open: DriverStepSpec = { op: 'open', clientId: 'log', serverURI: 'tcp://127.0.0.1:1883' };
 const put = (key: string, bytes: number[] = [1, 2, 3]): DriverStepSpec => ({
@@ -132,6 +132,7 @@ describe('operation log: barriers', () => {
     assert.deepEqual(rcs, [0, 0, 0, 0]);
     assert.equal(f.rec.held(), 1);
     f.rec.release();
+    await waitFor(() => f.bridge.stats().queueDepth === 0, 'the held writes stored');
     await f.bridge.flush();
     assert.deepEqual(batchesOf(f.rec).flat(), ['put c-0', 'put c-1', 'put s-1', 'put q-9']);
     assert.equal(f.bridge.stats().barrierWaits, 0);
@@ -150,6 +151,7 @@ describe('operation log: barriers', () => {
     const rcs = await f.run([put('c-0'), remove('c-1'), sentPublish('s-1', 1)]);
     assert.deepEqual(rcs, [0, 0, 0]);
     f.rec.release();
+    await waitFor(() => f.bridge.stats().queueDepth === 0, 'the held writes stored');
     await f.bridge.flush();
     const batches = batchesOf(f.rec);
     const unit = batches.find((b) => b.includes('put s-1'));
@@ -167,6 +169,7 @@ describe('operation log: absorption', () => {
     const rcs = await f.run([sentPublish('s-1', 1), remove('s-1'), put('c-2'), remove('c-2')]);
     assert.deepEqual(rcs, [0, 0, 0, 0]);
     f.rec.release();
+    await waitFor(() => f.bridge.stats().queueDepth === 0, 'the held writes stored');
     await f.bridge.flush();
     assert.deepEqual(batchesOf(f.rec).flat(), ['put c-0']);
     const stats = f.bridge.stats();
@@ -185,6 +188,7 @@ describe('operation log: absorption', () => {
     await inFlight(f, 'c-0');
     assert.deepEqual(await f.run([put('s-1', [2]), remove('s-1')]), [0, 0]);
     f.rec.release();
+    await waitFor(() => f.bridge.stats().queueDepth === 0, 'the held writes stored');
     await f.bridge.flush();
     assert.deepEqual(batchesOf(f.rec).flat(), ['put s-1', 'put c-0', 'remove s-1']);
     assert.deepEqual(f.rec.store.keys(), ['c-0']);
@@ -197,6 +201,7 @@ describe('operation log: absorption', () => {
     f.rec.hold();
     assert.deepEqual(await f.run([put('c-0'), put('s-1', [1]), put('s-1', [2]), remove('s-1')]), [0, 0, 0, 0]);
     f.rec.release();
+    await waitFor(() => f.bridge.stats().queueDepth === 0, 'the held writes stored');
     await f.bridge.flush();
     assert.deepEqual(f.rec.store.keys(), ['c-0'], 's-1 must not survive its remove');
     f.bridge.close();
@@ -218,24 +223,50 @@ describe('operation log: bounds and failures', () => {
     f.bridge.close();
   });
 
-  it('a store that never answers: its batch fails after operationTimeoutMs (ERR_PERSISTENCE_TIMEOUT), which frees the log', async () => {
-    const f = fixture({ maxQueuedOps: 1, operationTimeoutMs: 300 });
+  it('a store that never answers: after operationTimeoutMs its batch is held (an outage), waits end at once, and it is retried once the store answers', async () => {
+    const f = fixture({ maxQueuedOps: 2, operationTimeoutMs: 300 });
     await started(f);
-    f.rec.hold(); // never released: the store never answers
-    assert.deepEqual(await f.run([put('c-1')]), [0]);
+    f.rec.hold(); // the store stops answering
+    assert.deepEqual(await f.run([put('c-1')]), [0], 'not a barrier: answered at once');
     const flushing = f.bridge.flush();
     flushing.catch(() => undefined); // checked below
-    // c-2 waits for room behind c-1 until c-1's batch gives up.
-    assert.deepEqual(await f.run([put('c-2')]), [0]);
-    assert.equal(f.bridge.stats().roomWaits, 1);
+    // A barrier waits until c-1's batch times out (a little before the barrier's own deadline);
+    // then the store counts as unavailable.
+    await sleep(100);
+    assert.deepEqual(await f.run([put('r-2')]), [-2]);
     await assert.rejects(
       flushing,
-      (e: unknown) => e instanceof PersistenceError && e.code === 'ERR_PERSISTENCE_TIMEOUT',
+      (e: unknown) => e instanceof PersistenceError && e.code === 'ERR_PERSISTENCE_UNAVAILABLE',
     );
-    await waitFor(() => f.failures.length >= 1, 'the timeout report');
-    assert.equal(f.failures[0].code, 'ERR_PERSISTENCE_TIMEOUT');
-    assert.equal(f.failures[0].key, 'c-1');
+    await assert.rejects(
+      f.bridge.flush(),
+      (e: unknown) => e instanceof PersistenceError && e.code === 'ERR_PERSISTENCE_UNAVAILABLE',
+    );
+    // During the outage no thread waits: a barrier fails at once and stays logged; a full log
+    // (c-1 held, r-2: two ops) refuses the next write.
+    const started3 = performance.now();
+    assert.deepEqual(await f.run([put('r-3')]), [-2]);
+    assert.ok(performance.now() - started3 < 250, 'a write waited during the outage');
+    const stats = f.bridge.stats();
+    assert.equal(stats.outages, 1);
+    assert.equal(stats.writesRefused, 1);
+    assert.deepEqual(
+      f.failures.map((e) => [e.code, e.op, e.key]),
+      [
+        ['ERR_PERSISTENCE_UNAVAILABLE', 'batch', undefined],
+        ['ERR_PERSISTENCE_UNAVAILABLE', 'put', 'r-3'],
+      ],
+    );
     assert.match(f.failures[0].message, /within 300 ms/);
+    assert.match(f.failures[1].message, /log is full .* not logged/);
+    // The store answers again: the held batch is applied, then what was logged after it.
+    f.rec.release();
+    await waitFor(() => f.bridge.stats().queueDepth === 0, 'the held writes stored');
+    await f.bridge.flush();
+    assert.deepEqual(await f.rec.store.keys(), ['c-1', 'r-2']);
+    assert.equal(f.bridge.stats().queueDepth, 0);
+    assert.deepEqual(await f.run([put('r-4')]), [0], 'barriers wait for the store again');
+    assert.equal(f.failures.length, 2, 'recovery is not an error');
     f.bridge.close();
   });
 

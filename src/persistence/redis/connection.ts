@@ -32,6 +32,11 @@ function isUnreachable(err: unknown): boolean {
   );
 }
 
+/** Redis did not answer: a timeout, or the connection is down (as opposed to an error reply). */
+export function isNoAnswer(err: unknown): boolean {
+  return err === TIMEOUT || (err instanceof Error && err.message === TIMED_OUT) || isUnreachable(err);
+}
+
 /** Where a store connects, for messages: the redacted URL, the sentinels, or host:port. */
 export interface ConnectionTarget {
   url: string | undefined;

@@ -5,6 +5,7 @@ import {
   type ConnectionTarget,
   connectOwnClient,
   describeTarget,
+  isNoAnswer,
   openSuppliedClient,
   storeError,
   withTimeout,
@@ -238,6 +239,21 @@ export class RedisPersistence implements ClientPersistence {
         throw this.storeError('batch', undefined, e);
       },
     );
+  }
+
+  /**
+   * A cheap round trip for the store bridge (see ClientPersistence.probe): HEXISTS on the
+   * client's hash, which the least-rights ACL user may run and a Cluster routes to the hash's
+   * slot. Resolves when Redis answers (an error reply is an answer), rejects when it is
+   * unreachable or does not answer within operationTimeoutMs.
+   */
+  probe(): Promise<void> {
+    const redis = this.redis;
+    if (redis === undefined) return this.notOpen('probe', undefined);
+    this.count(1);
+    return this.bound(redis.hexists(this.name!, '')).then(noop, (e: unknown) => {
+      if (isNoAnswer(e)) throw this.storeError('probe', undefined, e);
+    });
   }
 
   /** Redis commands and round trips this store has made (reads included). */

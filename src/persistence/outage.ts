@@ -1,0 +1,77 @@
+/**
+ * A store outage, as the store bridge sees it: a batch of writes timed out, or failed while the
+ * store's probe failed too. The bridge then holds that batch (the operation log keeps everything
+ * written after it, in order), tells the native side to stop making Paho threads wait for the
+ * store, and retries the batch once the store answers again. Batches are idempotent (puts and
+ * removes of whole values) and nothing after the held batch is applied before it, so a retry of
+ * a batch that did reach the store (a frozen Redis applies it when it thaws) changes nothing.
+ */
+import { PersistenceError } from '../errors';
+
+/** How often an unavailable store is probed. */
+export const PROBE_INTERVAL_MS = 250;
+/** Retries of a held batch that fail while the store's probe answers: then it fails like any refused batch. */
+export const RETRIES_WHILE_ANSWERING = 3;
+
+export interface OutageHooks {
+  /** The store's probe, if it has one. */
+  probe: (() => unknown) | undefined;
+  /** Applies the held batch again (a value or a Promise). */
+  retry: () => unknown;
+  /** Whether a failure of the retried batch is a timeout (the store still does not answer). */
+  timedOut: (error: unknown) => boolean;
+  timeoutMs: number;
+  /** True once the bridge is closed: recovery stops. */
+  closed: () => boolean;
+}
+
+/** Waits for `value` (a Promise or not) at most `ms`; rejects with ERR_PERSISTENCE_TIMEOUT after that. */
+export function within(value: unknown, ms: number, what: string): Promise<unknown> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new PersistenceError('ERR_PERSISTENCE_TIMEOUT', 'batch', undefined, `${what} did not answer within ${ms} ms`),
+        ),
+      ms,
+    );
+  });
+  return Promise.race([Promise.resolve(value), deadline]).finally(() => clearTimeout(timer));
+}
+
+/** An unref'd pause: probing must not keep the process alive on its own. */
+function pause(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
+/**
+ * Probes until the store answers, then retries the held batch. Resolves with undefined once the
+ * batch is applied, with the error to fail it with when the store answers but keeps refusing it,
+ * and with 'closed' when the bridge closed meanwhile.
+ */
+export async function recover(hooks: OutageHooks): Promise<unknown> {
+  let refusals = 0;
+  for (;;) {
+    await pause(PROBE_INTERVAL_MS);
+    if (hooks.closed()) return 'closed';
+    if (hooks.probe !== undefined) {
+      try {
+        await within(hooks.probe(), hooks.timeoutMs, 'the store (probe)');
+      } catch {
+        continue; // still unavailable
+      }
+    }
+    let failure: unknown;
+    try {
+      await within(hooks.retry(), hooks.timeoutMs, 'the store (retried batch)');
+      return hooks.closed() ? 'closed' : undefined;
+    } catch (error) {
+      failure = error ?? new Error('rejected');
+    }
+    if (hooks.closed()) return 'closed';
+    // Without a probe the retry is the probe: a timeout means the store still does not answer.
+    if (hooks.probe === undefined ? hooks.timedOut(failure) : ++refusals < RETRIES_WHILE_ANSWERING) continue;
+    return failure;
+  }
+}
