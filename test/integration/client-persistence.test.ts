@@ -264,6 +264,58 @@ describe('store failures', () => {
   });
 });
 
+describe('store failures of queued SUBSCRIBE / UNSUBSCRIBE commands', () => {
+  for (const durability of ['sync', 'batched'] as const) {
+    it(`${durability}: a failed put of the command is a 'persistenceError' naming its key; the calls complete`, async () => {
+      const faulty = new FaultyStore(durability);
+      const client = await AsyncClient.create({ serverURI: broker.url, clientId: uid('sf'), persistence: faulty });
+      clients.add(client);
+      const events: PersistenceError[] = [];
+      client.on('persistenceError', (e) => events.push(e));
+      await client.connect({ maxInflight: 1 });
+      const topic = uid('sf-topic');
+      const inbox = new Inbox(client);
+      // Paho sends a queued (un)subscribe only while its inflight window has room, and removes
+      // its record (c-N) then: keep the window full (a QoS 1 publish the stopped broker does not
+      // acknowledge), so the record's write surely reaches the store before its remove.
+      process.kill(broker.pid, 'SIGSTOP');
+      let subscribing: Promise<number>;
+      let unsubscribing: Promise<void>;
+      try {
+        const held = client.publish(uid('sf-held'), Buffer.from('held'), { qos: 1 });
+        held.catch(() => undefined);
+        await waitFor(async () => (await faulty.keys()).some((k) => /^s-/.test(k)), 'the held publish in flight');
+        faulty.failPut = /^c-/;
+        subscribing = client.subscribe(topic, { qos: 1 });
+        await waitFor(() => events.length >= 1, "the subscribe's 'persistenceError'");
+        unsubscribing = client.unsubscribe(uid('sf-other'));
+        await waitFor(() => events.length >= 2, "the unsubscribe's 'persistenceError'");
+      } finally {
+        process.kill(broker.pid, 'SIGCONT');
+      }
+      faulty.failPut = undefined;
+      for (const event of events) {
+        assert.ok(event instanceof PersistenceError);
+        assert.equal(event.code, 'ERR_PERSISTENCE_STORE');
+        assert.equal(event.op, 'put');
+        assert.match(event.key ?? '', /^c-\d+$/);
+        assert.match(event.message, /injected put failure for c-\d+/);
+      }
+      assert.notEqual(events[0].key, events[1].key, 'one event per command');
+      if (durability === 'sync') {
+        assert.match(events[0].message, /queued SUBSCRIBE command could not be stored/);
+        assert.match(events[1].message, /queued UNSUBSCRIBE command could not be stored/);
+      }
+      // Paho sent both from memory: the broker answers them once it runs again.
+      assert.equal(await subscribing!, 1);
+      await unsubscribing!;
+      await client.publish(topic, Buffer.from('after'), { qos: 1 });
+      await inbox.count(1, 10_000, topic);
+      assert.equal(events.length, 2, events.map((e) => e.message).join('; '));
+    });
+  }
+});
+
 describe('the publish window (Paho gets at most maxInflight QoS 1/2 publishes while connected)', () => {
   for (const qos of [1, 2] as const) {
     it(`QoS ${qos}: 60 publishes at once with maxInflight 3 all complete, in order, through RedisPersistence`, async () => {

@@ -119,7 +119,13 @@ async function outage(kind: 'freeze' | 'kill'): Promise<() => Promise<void>> {
   return () => redis.restart();
 }
 
-async function streamThroughOutage(t: TestContext, kind: 'freeze' | 'kill', qos: QoS, durability: Durability) {
+async function streamThroughOutage(
+  t: TestContext,
+  kind: 'freeze' | 'kill',
+  qos: QoS,
+  durability: Durability,
+  keepAliveInterval = KEEPALIVE_S,
+) {
   const topic = uid(`outage-${kind}-q${qos}-${durability}`);
   await subscriber.subscribe(`${topic}/#`, { qos });
   const canary = await storeCanaries(qos, `${topic}/canary`);
@@ -137,7 +143,7 @@ async function streamThroughOutage(t: TestContext, kind: 'freeze' | 'kill', qos:
   publisher.on('persistenceError', (e) => persistenceErrors.push(e.code));
   await publisher.connect({
     cleanSession: false,
-    keepAliveInterval: KEEPALIVE_S,
+    keepAliveInterval,
     automaticReconnect: { minRetryInterval: 1, maxRetryInterval: 2 },
   });
   const stream = new Stream(publisher, `${topic}/stream`, qos);
@@ -161,7 +167,7 @@ async function streamThroughOutage(t: TestContext, kind: 'freeze' | 'kill', qos:
   const worst = Math.max(...stream.issued.map((r) => stream.settleMs(r)));
   const seconds = (ms: number): string => (ms === Infinity ? 'never' : (ms / 1000).toFixed(1));
   t.diagnostic(
-    `${kind} QoS ${qos} ${durability}: ${stream.issued.length} publishes, worst settle ${seconds(worst)} s; ` +
+    `${kind} QoS ${qos} ${durability} keepalive ${keepAliveInterval} s: ${stream.issued.length} publishes, worst settle ${seconds(worst)} s; ` +
       `first 5 of the outage settled after ${during
         .filter((r) => r.at >= down)
         .slice(0, 5)
@@ -228,6 +234,45 @@ for (const kind of ['freeze', 'kill'] as const) {
     });
   }
 }
+
+describe(`Redis frozen for ${OUTAGE_MS / 1000} s mid-stream, keepalive 20 s (Paho's waits not shortened by it)`, () => {
+  it('sync, QoS 1: only the waits under way when Redis stopped take operationTimeoutMs; later publishes fail fast', (t) =>
+    streamThroughOutage(t, 'freeze', 1, 'sync', 20));
+});
+
+describe('close() while Redis is frozen', () => {
+  it('resolves within operationTimeoutMs + 1 s and closes the store; the unstored writes are reported', async (t) => {
+    const store = new RedisPersistence({ url: redis.url, operationTimeoutMs: OPERATION_TIMEOUT_MS });
+    const client = await AsyncClient.create({
+      serverURI: broker.url,
+      clientId: uid('close-frozen'),
+      persistence: store,
+    });
+    clients.add(client);
+    const codes: string[] = [];
+    client.on('persistenceError', (e) => codes.push(e.code));
+    await client.connect({ cleanSession: false, keepAliveInterval: KEEPALIVE_S });
+    const topic = uid('close-frozen');
+    await client.publish(topic, Buffer.from('before'), { qos: 2 });
+    redis.freeze();
+    try {
+      const publishes = Array.from({ length: 5 }, (_, i) =>
+        client.publish(topic, Buffer.from(`during ${i}`), { qos: 2 }).catch(() => undefined),
+      );
+      await waitFor(() => codes.length > 0, 'the outage noticed', BOUND_MS);
+      const started = performance.now();
+      await client.close();
+      const ms = performance.now() - started;
+      t.diagnostic(`close() while frozen: ${(ms / 1000).toFixed(1)} s; persistenceErrors: ${codes.join(',')}`);
+      assert.ok(ms <= BOUND_MS, `close() took ${(ms / 1000).toFixed(1)} s`);
+      assert.equal(store.isOpen, false, 'the store was closed');
+      await Promise.all(publishes);
+      assert.ok(codes.includes('ERR_PERSISTENCE_UNAVAILABLE'), codes.join(','));
+    } finally {
+      redis.thaw();
+    }
+  });
+});
 
 describe('broker restarted mid-stream (automaticReconnect, RedisPersistence)', () => {
   it('QoS 1: every publish resolves, every number arrives once the clients are back, nothing is left stored', async (t) => {
