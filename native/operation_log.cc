@@ -122,9 +122,7 @@ LogOutcome OperationLog::WaitFor(uint64_t seq, Deadline deadline) {
   if (settled_seq_ < seq) {
     if (closed_) return {CallFailure::kClosing, "the persistence bridge is closed"};
     ++stats_.unwaited;
-    return {CallFailure::kUnavailable,
-            "the store is unavailable (" + unavailable_reason_ +
-                "); the write stays in the log and is stored once the store answers"};
+    return {CallFailure::kUnavailable, "the store is unavailable (" + unavailable_reason_ + ")"};
   }
   for (const FailedRange& range : failed_) {
     if (range.first <= seq && seq <= range.last) return range.outcome;

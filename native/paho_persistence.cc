@@ -125,7 +125,7 @@ int PahoPersistence::Close(void* handle) {
   self->ledger_.Reset();
   if (drained.failure != CallFailure::kNone && drained.failure != CallFailure::kClosing) {
     self->bridge_->Report(PersistenceOp::kClose, "", drained.failure,
-                          "the store was closed before it stored every write: " + drained.message);
+                          "the store was closed with writes it had not stored: " + drained.message);
   }
   bool closed = self->bridge_->Forward(self->bridge_->NewCall(PersistenceOp::kClose, ""));
   if (drained.failure != CallFailure::kNone) return Fail(PersistenceOp::kClose, "", drained);

@@ -22,7 +22,11 @@ LogOutcome PersistenceBridge::Write(std::vector<LogOp> ops, bool wait) {
   bool ring = false;
   LogOutcome outcome = log_.Append(std::move(ops), RoomDeadline(), &seq, &ring);
   if (ring) RingDrainer();
-  if (outcome.failure == CallFailure::kNone && wait) outcome = log_.WaitFor(seq, Deadline());
+  if (outcome.failure == CallFailure::kNone && wait) {
+    outcome = log_.WaitFor(seq, Deadline());
+    if (outcome.failure == CallFailure::kUnavailable)
+      outcome.message += "; the write stays in the log and is stored once the store answers";
+  }
   // A timeout is reported (it starts an outage); so is the first write an outage keeps out of
   // a full log. Waits that end at once during an outage are not: the outage was reported.
   if (outcome.failure == CallFailure::kTimeout || outcome.first_refusal) {

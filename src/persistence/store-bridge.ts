@@ -13,38 +13,18 @@ import {
   type NativePersistenceBridge,
 } from '../native';
 import {
-  DEFAULT_OPERATION_TIMEOUT_MS,
   assertClientPersistence,
   type ClientPersistence,
   type Durability,
   type PersistenceOp,
-  type PersistenceWrite,
   PERSISTENCE_OPS,
 } from './client-persistence';
 import { RestoreCheck } from './restore-check';
 import { recover, within } from './outage';
+import { WriteFailure, applyBatch, causeOf, isThenable } from './apply-batch';
+import { resolveBridgeOptions, type StoreBridgeOptions } from './store-bridge-options';
 
-export const DEFAULT_MAX_QUEUED_OPS = 10_000;
-export const DEFAULT_MAX_QUEUED_BYTES = 64 * 1024 * 1024;
-
-export interface StoreBridgeOptions {
-  /** How long a Paho thread waits for the store (default: the store's own operationTimeoutMs, else 5000). */
-  operationTimeoutMs?: number;
-  /** Default: the store's own `durability`, else 'batched'. */
-  durability?: Durability;
-  /** Bounds of the operation log (default: the store's own, else 10,000 ops and 64 MiB). */
-  maxQueuedOps?: number;
-  maxQueuedBytes?: number;
-  /** Hears every failure. */
-  onFailure: (error: PersistenceError) => void;
-  /** A failed open is not reported: the create it fails rejects with it (takeClaimed). */
-  claimOpenFailure?: boolean;
-  /**
-   * Check the records at restore (see restore-check.ts) and hold failures from open until
-   * endRestore(). `mqttVersion` is the client's: an MQTT 3 client refuses MQTT 5 records.
-   */
-  checkRestore?: { mqttVersion: number };
-}
+export { DEFAULT_MAX_QUEUED_OPS, DEFAULT_MAX_QUEUED_BYTES, type StoreBridgeOptions } from './store-bridge-options';
 
 /** What happened while Paho restored from the store (see StoreBridge.endRestore). */
 export interface RestoreOutcome {
@@ -71,35 +51,6 @@ interface FailedRange {
 
 const FAILED_RANGES_KEPT = 64;
 
-/** Which write of a batch applied one by one failed, and why. */
-class WriteFailure extends Error {
-  constructor(
-    readonly index: number,
-    readonly error: unknown,
-  ) {
-    super(`write ${index} of the batch failed`);
-  }
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (
-    value !== null &&
-    (typeof value === 'object' || typeof value === 'function') &&
-    typeof (value as { then?: unknown }).then === 'function'
-  );
-}
-
-function own<T>(store: ClientPersistence, name: string): T | undefined {
-  return (store as unknown as Record<string, T | undefined>)[name];
-}
-
-function integerIn(name: string, value: unknown, min: number, max: number): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new RangeError(`${name} must be an integer from ${min} to ${max}, got ${String(value)}`);
-  }
-  return value;
-}
-
 export class StoreBridge {
   readonly native: NativePersistenceBridge;
   readonly timeoutMs: number;
@@ -124,26 +75,9 @@ export class StoreBridge {
     private readonly options: StoreBridgeOptions,
   ) {
     assertClientPersistence(store);
-    const timeout =
-      options.operationTimeoutMs ?? own<number>(store, 'operationTimeoutMs') ?? DEFAULT_OPERATION_TIMEOUT_MS;
-    this.timeoutMs = integerIn('operationTimeoutMs', timeout, 1, 3_600_000);
-    const durability = options.durability ?? own<Durability>(store, 'durability') ?? 'batched';
-    if (durability !== 'batched' && durability !== 'sync') {
-      throw new RangeError(`durability must be 'batched' or 'sync', got ${String(durability)}`);
-    }
+    const { timeoutMs, durability, maxOps, maxBytes } = resolveBridgeOptions(store, options);
+    this.timeoutMs = timeoutMs;
     this.durability = durability;
-    const maxOps = integerIn(
-      'maxQueuedOps',
-      options.maxQueuedOps ?? own<number>(store, 'maxQueuedOps') ?? DEFAULT_MAX_QUEUED_OPS,
-      1,
-      1e9,
-    );
-    const maxBytes = integerIn(
-      'maxQueuedBytes',
-      options.maxQueuedBytes ?? own<number>(store, 'maxQueuedBytes') ?? DEFAULT_MAX_QUEUED_BYTES,
-      1024,
-      1e12,
-    );
     this.native = new native.PersistenceBridge(
       (id, op, key, data, clientId, serverURI) => this.dispatch(id, op, key, data, clientId, serverURI),
       (batch) => this.runBatches(batch),
@@ -157,7 +91,7 @@ export class StoreBridge {
             this.settling && { cause: this.settling.cause ?? this.settling },
           ),
         ),
-      { timeoutMs: this.timeoutMs, durability, maxOps, maxBytes },
+      { timeoutMs, durability, maxOps, maxBytes },
     );
   }
 
@@ -242,7 +176,7 @@ export class StoreBridge {
       const [id, , , firstSeq, lastSeq] = batch;
       let result: unknown;
       try {
-        result = this.applyBatch(batch);
+        result = applyBatch(this.store, batch);
       } catch (error) {
         batch = this.batchFailed(batch, error);
         continue;
@@ -285,15 +219,15 @@ export class StoreBridge {
   private batchFailed(batch: NativeBatch, error: unknown): NativeBatch | undefined {
     const [id, , , firstSeq, lastSeq] = batch;
     if (this.closed) return this.settleBatch(id, firstSeq, lastSeq, error);
-    const failure = this.toPersistenceError('batch', undefined, error instanceof WriteFailure ? error.error : error);
+    const failure = this.toPersistenceError('batch', undefined, causeOf(error));
     if (failure.code === 'ERR_PERSISTENCE_TIMEOUT') {
       this.hold(batch, failure);
       return undefined;
     }
-    const probe = this.store.probe;
-    if (typeof probe !== 'function') return this.settleBatch(id, firstSeq, lastSeq, error);
+    const store = this.store;
+    if (typeof store.probe !== 'function') return this.settleBatch(id, firstSeq, lastSeq, error);
     // Did the store refuse these writes, or is it gone? A refusal fails the batch; gone holds it.
-    within(probe.call(this.store), this.timeoutMs, 'the store (probe)').then(
+    within(store.probe(), this.timeoutMs, 'the store (probe)').then(
       () => this.runBatches(this.settleBatch(id, firstSeq, lastSeq, error)),
       () => this.hold(batch, failure),
     );
@@ -315,13 +249,12 @@ export class StoreBridge {
     );
     this.report(this.outage);
     this.wakeFlushWaiters();
-    const probe = this.store.probe;
+    const store = this.store;
     void recover({
-      probe: typeof probe === 'function' ? () => probe.call(this.store) : undefined,
-      retry: () => this.applyBatch(batch),
+      probe: typeof store.probe === 'function' ? () => store.probe!() : undefined,
+      retry: () => applyBatch(this.store, batch),
       timedOut: (error) =>
-        this.toPersistenceError('batch', undefined, error instanceof WriteFailure ? error.error : error).code ===
-        'ERR_PERSISTENCE_TIMEOUT',
+        this.toPersistenceError('batch', undefined, causeOf(error)).code === 'ERR_PERSISTENCE_TIMEOUT',
       timeoutMs: this.timeoutMs,
       closed: () => this.closed,
     }).then((error) => {
@@ -331,41 +264,6 @@ export class StoreBridge {
     });
   }
 
-  private applyBatch([, keys, values]: NativeBatch): unknown {
-    const store = this.store;
-    if (typeof store.batch === 'function') {
-      const writes = new Array<PersistenceWrite>(keys.length);
-      for (let i = 0; i < keys.length; i++) writes[i] = { key: keys[i], data: values[i] };
-      return store.batch(writes);
-    }
-    return this.applyOneByOne(keys, values, 0);
-  }
-
-  /**
-   * Without a batch method: put/remove in log order, each awaited before the next. A failure
-   * says which write failed (those before it are stored, those after it not tried).
-   */
-  private applyOneByOne(keys: string[], values: (Buffer | undefined)[], from: number): unknown {
-    for (let i = from; i < keys.length; i++) {
-      const data = values[i];
-      let result: unknown;
-      try {
-        result = data !== undefined ? this.store.put(keys[i], data) : this.store.remove(keys[i]);
-      } catch (error) {
-        throw new WriteFailure(i, error);
-      }
-      if (isThenable(result)) {
-        return Promise.resolve(result).then(
-          () => this.applyOneByOne(keys, values, i + 1),
-          (error: unknown) => {
-            throw new WriteFailure(i, error);
-          },
-        );
-      }
-    }
-    return undefined;
-  }
-
   private settleBatch(id: number, firstSeq: number, lastSeq: number, error?: unknown): NativeBatch | undefined {
     if (error === undefined) {
       const next = this.native.settleBatch(id);
@@ -373,7 +271,7 @@ export class StoreBridge {
       return next;
     }
     const failedAt = error instanceof WriteFailure ? error.index : 0;
-    const cause = error instanceof WriteFailure ? error.error : error;
+    const cause = causeOf(error);
     const failure = this.toPersistenceError('batch', undefined, cause);
     this.failedRanges.push({ first: firstSeq, last: lastSeq, error: failure });
     if (this.failedRanges.length > FAILED_RANGES_KEPT) this.failedRanges.shift();

@@ -284,7 +284,7 @@ describe('store failures of queued SUBSCRIBE / UNSUBSCRIBE commands', () => {
       try {
         const held = client.publish(uid('sf-held'), Buffer.from('held'), { qos: 1 });
         held.catch(() => undefined);
-        await waitFor(async () => (await faulty.keys()).some((k) => /^s-/.test(k)), 'the held publish in flight');
+        await waitFor(() => faulty.keys().some((k) => /^s-/.test(k)), 'the held publish in flight');
         faulty.failPut = /^c-/;
         subscribing = client.subscribe(topic, { qos: 1 });
         await waitFor(() => events.length >= 1, "the subscribe's 'persistenceError'");

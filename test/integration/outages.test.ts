@@ -70,9 +70,9 @@ class Stream {
     this.issued.push(record);
     this.client.publish(this.topic, Buffer.from(`#${record.n}#`), { qos: this.qos }).then(
       () => (record.settled = performance.now()),
-      (error: { code?: string }) => {
+      (error: Error & { code?: string }) => {
         record.settled = performance.now();
-        record.error = error.code ?? String(error);
+        record.error = error.code ?? error.message;
       },
     );
   }

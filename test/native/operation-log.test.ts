@@ -263,7 +263,7 @@ describe('operation log: bounds and failures', () => {
     f.rec.release();
     await waitFor(() => f.bridge.stats().queueDepth === 0, 'the held writes stored');
     await f.bridge.flush();
-    assert.deepEqual(await f.rec.store.keys(), ['c-1', 'r-2']);
+    assert.deepEqual(f.rec.store.keys(), ['c-1', 'r-2']);
     assert.equal(f.bridge.stats().queueDepth, 0);
     assert.deepEqual(await f.run([put('r-4')]), [0], 'barriers wait for the store again');
     assert.equal(f.failures.length, 2, 'recovery is not an error');
