@@ -25,7 +25,12 @@ export interface CreateOptions {
   restoreMessages?: boolean;
   /** Persist QoS 0 messages too (Paho's default is true; here false). */
   persistQoS0?: boolean;
-  /** How long a Paho thread waits for the store per call (default: the store's own, else 5000). */
+  /**
+   * How long a Paho thread waits for the store per call (default: the store's own, else 5000).
+   * While connected the wait is capped at a quarter of `keepAliveInterval`, so that a store that
+   * stops answering cannot cost the MQTT connection; after one such timeout no Paho thread
+   * waits for the store until it answers again (ERR_PERSISTENCE_UNAVAILABLE).
+   */
   operationTimeoutMs?: number;
   /** Bounds inbound messages not yet handed to 'message' listeners (see InboundQueueOptions). */
   inboundQueue?: InboundQueueOptions;

@@ -227,7 +227,8 @@ export class StoreBridge {
     const store = this.store;
     if (typeof store.probe !== 'function') return this.settleBatch(id, firstSeq, lastSeq, error);
     // Did the store refuse these writes, or is it gone? A refusal fails the batch; gone holds it.
-    within(store.probe(), this.timeoutMs, 'the store (probe)').then(
+    const probing = Promise.resolve().then(() => store.probe!());
+    within(probing, this.timeoutMs, 'the store (probe)').then(
       () => this.runBatches(this.settleBatch(id, firstSeq, lastSeq, error)),
       () => this.hold(batch, failure),
     );

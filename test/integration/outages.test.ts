@@ -165,6 +165,8 @@ async function streamThroughOutage(
   const during = stream.issued.filter((r) => r.at >= down - OPERATION_TIMEOUT_MS && r.at <= up);
   const after = stream.issued.filter((r) => r.at > up + 500);
   const worst = Math.max(...stream.issued.map((r) => stream.settleMs(r)));
+  // How soon after Redis answered again a publish issued since then completed.
+  const resumed = Math.min(...stream.issued.filter((r) => r.at >= up && !r.error).map((r) => r.settled! - up));
   const seconds = (ms: number): string => (ms === Infinity ? 'never' : (ms / 1000).toFixed(1));
   t.diagnostic(
     `${kind} QoS ${qos} ${durability} keepalive ${keepAliveInterval} s: ${stream.issued.length} publishes, worst settle ${seconds(worst)} s; ` +
@@ -174,7 +176,8 @@ async function streamThroughOutage(
         .map((r) => seconds(stream.settleMs(r)))
         .join(', ')} s; ` +
       `${stream.issued.filter((r) => r.error).length} rejected, ${stream.unsettled().length} unsettled after 30 s; ` +
-      `${connectionLosses} connection losses; persistenceErrors: ${persistenceErrors.join(',') || 'none'}`,
+      `${connectionLosses} connection losses; resumed ${seconds(resumed)} s after Redis returned; ` +
+      `persistenceErrors: ${persistenceErrors.join(',') || 'none'}`,
   );
 
   // Nothing stored before the outage is lost: the idle client's records survived, and send.

@@ -19,7 +19,11 @@ export interface RedisPersistenceOptions {
   client?: RedisClient;
   /** Prepended to the hash name: `${keyPrefix}${clientId}:${serverURI}`. Default ''. */
   keyPrefix?: string;
-  /** Per-command timeout in ms (positive integer, default 5000). Also bounds open(). */
+  /**
+   * Per-command timeout in ms (positive integer, default 5000). Also bounds open() and how long a
+   * Paho thread waits for Redis; while connected, that wait is further capped at a quarter of the
+   * keepalive interval (docs/reliability.md, "Store outages").
+   */
   operationTimeoutMs?: number;
   /**
    * Encrypts every value at rest (AES-256-GCM, see ValueEncryptor): put() encrypts, get() decrypts, so
@@ -56,7 +60,11 @@ export interface RedisPersistenceOptions {
    * See docs/persistence.md.
    */
   durability?: 'batched' | 'sync';
-  /** Bound of the write log: writes not yet acknowledged by Redis (default 10,000). When full, Paho waits for room (up to twice operationTimeoutMs). */
+  /**
+   * Bound of the write log: writes not yet acknowledged by Redis (default 10,000). When full, Paho
+   * waits for room (up to twice operationTimeoutMs, capped at a quarter of the keepalive); while
+   * Redis is unavailable a full log refuses writes at once.
+   */
   maxQueuedOps?: number;
   /** Same, in bytes of keys and values (default 64 MiB). */
   maxQueuedBytes?: number;
