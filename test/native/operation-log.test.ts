@@ -304,6 +304,56 @@ describe('operation log: bounds and failures', () => {
     f.bridge.close();
   });
 
+  it("a failed batch is an outage only when the store's probe fails too; then it is held and retried (3 times once the probe answers)", async () => {
+    const rec = recordingStore();
+    let refusing = false;
+    let unreachable = false;
+    const apply = rec.store.batch.bind(rec.store);
+    (rec.store as AsyncBatch).batch = (writes) =>
+      refusing || unreachable ? Promise.reject(new Error('no thanks')) : apply(writes);
+    const probed: boolean[] = [];
+    (rec.store as { probe?: () => Promise<void> }).probe = () => {
+      probed.push(!unreachable);
+      return unreachable ? Promise.reject(new Error('connection refused')) : Promise.resolve();
+    };
+    const f = fixture({}, rec);
+    await started(f);
+    // The store answers its probe: a refusal, failed as before.
+    refusing = true;
+    assert.deepEqual(await f.run([put('r-1')]), [-2]);
+    await waitFor(() => f.failures.length === 1, 'the refusal reported');
+    assert.equal(f.failures[0].code, 'ERR_PERSISTENCE_STORE');
+    assert.equal(f.bridge.stats().outages, 0);
+    await assert.rejects(f.bridge.flush(), /no thanks/);
+    refusing = false;
+    // The probe fails too: an outage; the batch is held and written once the store is back.
+    unreachable = true;
+    assert.deepEqual(await f.run([put('c-2')]), [0]);
+    await waitFor(() => f.failures.length === 2, 'the outage reported');
+    assert.equal(f.failures[1].code, 'ERR_PERSISTENCE_UNAVAILABLE');
+    assert.match(f.failures[1].message, /no thanks/);
+    assert.deepEqual(await f.run([put('r-3')]), [-2], 'no wait during the outage');
+    await waitFor(() => probed.length >= 2, 'probes while unreachable');
+    unreachable = false;
+    await waitFor(() => f.bridge.stats().queueDepth === 0, 'the held writes stored');
+    await f.bridge.flush();
+    assert.deepEqual(f.rec.store.keys(), ['c-2', 'r-3']);
+    assert.equal(f.bridge.stats().outages, 1);
+    assert.equal(f.failures.length, 2);
+    // A held batch the store answers for but keeps refusing fails like any refused batch.
+    unreachable = true;
+    assert.deepEqual(await f.run([put('c-4')]), [0]);
+    await waitFor(() => f.failures.length === 3, 'the second outage reported');
+    refusing = true;
+    unreachable = false;
+    await waitFor(() => f.failures.length === 4, 'the held batch failed at last', 5000);
+    assert.equal(f.failures[3].code, 'ERR_PERSISTENCE_STORE');
+    assert.equal(f.failures[3].key, 'c-4');
+    await assert.rejects(f.bridge.flush(), /no thanks/);
+    assert.equal(f.bridge.stats().outages, 2);
+    f.bridge.close();
+  });
+
   it('a store without batch(): writes apply one by one, in order', async () => {
     const f = fixture({}, recordingStore({ batch: false }));
     await started(f);
