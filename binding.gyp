@@ -15,6 +15,7 @@
       'native/mqtt_client_callbacks.cc',
       'native/mqtt_client_publish.cc',
       'native/publish_window.cc',
+      'native/paho_waker.cc',
       'native/mqtt_client_wrap.cc',
       'native/inbound_gate.cc',
       'native/mqtt_properties.cc',

@@ -159,6 +159,8 @@ void MqttClient::Open(uint64_t request, CreateSpec spec) {
       if (rc == MQTTASYNC_SUCCESS && spec.mqtt_version >= MQTTVERSION_5) {
         rc = MQTTAsync_setDisconnected(self->handle_, context, &MqttClient::OnDisconnected);
       }
+      // Without it, commands Paho holds beyond its window drain at one window per second.
+      self->waker_.Create();
     } else {
       self->handle_ = nullptr;
     }
@@ -365,6 +367,7 @@ void MqttClient::DestroyHandle() {
   inbound_.Close();  // a receive thread waiting for room holds the mutex destroy needs
   if (handle_ != nullptr) MQTTAsync_destroy(&handle_);
   handle_ = nullptr;
+  waker_.Destroy();
   std::unordered_set<Pending*> orphans;
   {
     std::lock_guard<std::mutex> lock(mutex_);

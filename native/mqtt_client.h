@@ -20,6 +20,7 @@
 #include "js_channel.h"
 #include "mqtt_client_specs.h"
 #include "mqtt_properties.h"
+#include "paho_waker.h"
 #include "persistence_bridge.h"
 #include "publish_window.h"
 
@@ -160,6 +161,7 @@ class MqttClient : public std::enable_shared_from_this<MqttClient> {
   int mqtt_version_ = MQTTVERSION_DEFAULT;
   std::atomic<int> max_inflight_{0};  // of the last connect
   PublishWindow window_;
+  PahoWaker waker_;  // created and destroyed with handle_, on the command thread
 
   JsChannel<MqttClient, ClientEvent, &ClientCallJs> events_;
   InboundGate inbound_;

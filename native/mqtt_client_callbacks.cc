@@ -239,6 +239,7 @@ int MqttClient::OnMessage(void* context, char* topic, int topic_length, MQTTAsyn
 }
 
 void MqttClient::OnDeliveryComplete(void* context, MQTTAsync_token token) {
+  ClientOf(context)->waker_.Wake();  // room in Paho's window: its next command can go
   auto event = std::make_unique<ClientEvent>();
   event->type = ClientEvent::Type::kDeliveryComplete;
   event->token = token;

@@ -2,7 +2,9 @@
 
 #include <MQTTAsync.h>
 
+#include <cstdlib>
 #include <cstring>
+#include <optional>
 
 #include "js_thread.h"
 #include "persistence_bridge.h"
@@ -30,6 +32,28 @@ bool IsBarrierPut(const std::string& key, int bufcount, char* buffers[], int buf
   }
   if (!IsSentPublishKey(key) || bufcount < 1 || buflens[0] < 1) return false;
   return ((static_cast<unsigned char>(buffers[0][0]) >> 1) & 3) == 2;
+}
+
+// A QoS 2 PUBLISH command as MQTTAsync_persistCommand hands it over: buffers int type,
+// int token, topic, int payloadlen, payload, int qos, int retained [, v5 properties].
+bool IsQos2PublishCommand(const std::string& key, int bufcount, char* buffers[], int buflens[]) {
+  constexpr int kPublish = 3;
+  if (!IsCommandKey(key) || bufcount < 7 || buflens[0] != sizeof(int) || buflens[5] != sizeof(int))
+    return false;
+  int type = 0;
+  int qos = 0;
+  memcpy(&type, buffers[0], sizeof(int));
+  memcpy(&qos, buffers[5], sizeof(int));
+  return type == kPublish && qos == 2;
+}
+
+// The number after the key's dash (packet id of s-T), or -1.
+long KeyNumber(const std::string& key) {
+  size_t dash = key.find('-');
+  if (dash == std::string::npos || dash + 1 >= key.size()) return -1;
+  char* end = nullptr;
+  long number = strtol(key.c_str() + dash + 1, &end, 10);
+  return *end == '\0' ? number : -1;
 }
 
 // MQTT 5: Paho delivers an inbound QoS 2 message at PUBLISH time and, finding a restored
@@ -92,6 +116,10 @@ int PahoPersistence::Open(void** handle, const char* client_id, const char* serv
   call->server_uri = server_uri != nullptr ? server_uri : "";
   self->ledger_.Reset();
   self->bridge_->log().Reset();
+  {
+    std::lock_guard<std::mutex> lock(self->command_seqs_mutex_);
+    self->command_seqs_.clear();
+  }
   if (!self->bridge_->Forward(call)) return MQTTCLIENT_PERSISTENCE_ERROR;
   *handle = self;
   return 0;
@@ -99,7 +127,32 @@ int PahoPersistence::Open(void** handle, const char* client_id, const char* serv
 
 LogOp PahoPersistence::DueRemove(const std::string& key, bool wait) {
   ledger_.Removed(key);
+  if (IsCommandKey(key)) {
+    std::lock_guard<std::mutex> lock(command_seqs_mutex_);
+    command_seqs_.erase(key);
+  }
   return LogOp{0, key, nullptr, false, wait};
+}
+
+// Why this is enough (docs/persistence.md): Paho sends a queued command with its token as the
+// packet id, a restored one too. While c-N is stored, a crash restores it and Paho sends it
+// again with id T, which a broker still holding T treats as the duplicate it is (MQTT 3.1.1
+// 4.3.3); the store never holds neither, since c-N's remove is logged with s-T, as one unit.
+bool PahoPersistence::CommandStored(const std::string& command_key, const std::string& sent_key) {
+  uint64_t seq = 0;
+  {
+    std::lock_guard<std::mutex> lock(command_seqs_mutex_);
+    auto found = command_seqs_.find(command_key);
+    if (found == command_seqs_.end()) return false;
+    seq = found->second;
+    command_seqs_.erase(found);
+  }
+  Bytes command = ledger_.Value(command_key);
+  int token = -1;
+  if (command && command->size() >= 2 * sizeof(int))
+    memcpy(&token, command->data() + sizeof(int), sizeof(int));
+  if (token < 1 || token != KeyNumber(sent_key)) return false;
+  return bridge_->WaitStored(seq).failure == CallFailure::kNone;
 }
 
 void PahoPersistence::FlushDeferred() {
@@ -144,24 +197,28 @@ int PahoPersistence::Put(void* handle, char* key, int bufcount, char* buffers[],
     if (buflens[i] > 0) memcpy(bytes->data() + offset, buffers[i], static_cast<size_t>(buflens[i]));
     offset += static_cast<size_t>(buflens[i]);
   }
-  bool wait = self->bridge_->sync() || IsBarrierPut(name, bufcount, buffers, buflens);
+  bool sync = self->bridge_->sync();
+  bool wait = sync || IsBarrierPut(name, bufcount, buffers, buflens);
   // A deferred command remove is due once the sent packet (s-N) is logged, in the same
   // unit, so the store never holds both or neither; any other put means the thread moved
   // on, so it is due before.
   bool sent_publish = IsSentPublishKey(name);
   if (!sent_publish) self->FlushDeferred();
+  std::optional<std::string> deferred;
+  if (sent_publish) deferred = self->ledger_.TakeDeferred();
+  if (wait && !sync && deferred && self->CommandStored(*deferred, name)) wait = false;
+  bool qos2_command = IsQos2PublishCommand(name, bufcount, buffers, buflens);
   self->ledger_.Added(name, bytes);
   std::vector<LogOp> ops;
   ops.push_back(LogOp{0, name, std::move(bytes), false, wait});
-  bool with_remove = false;
-  if (sent_publish) {
-    if (auto deferred = self->ledger_.TakeDeferred()) {
-      ops.push_back(self->DueRemove(*deferred, wait));
-      with_remove = true;
-    }
+  if (deferred) ops.push_back(self->DueRemove(*deferred, wait));
+  uint64_t seq = 0;
+  LogOutcome outcome = self->bridge_->Write(std::move(ops), wait, &seq);
+  if (deferred) self->ledger_.RemoveAppended();
+  if (qos2_command && outcome.failure == CallFailure::kNone) {
+    std::lock_guard<std::mutex> lock(self->command_seqs_mutex_);
+    self->command_seqs_[name] = seq;
   }
-  LogOutcome outcome = self->bridge_->Write(std::move(ops), wait);
-  if (with_remove) self->ledger_.RemoveAppended();
   if (IsCommandKey(name)) PersistenceBridge::NoteThreadCommandKey(name);
   if (outcome.failure != CallFailure::kNone) return Fail(PersistenceOp::kPut, name, outcome);
   return 0;

@@ -7,7 +7,9 @@
 
 #include <MQTTClientPersistence.h>
 
+#include <mutex>
 #include <string>
+#include <unordered_map>
 
 #include "key_ledger.h"
 #include "operation_log.h"
@@ -35,6 +37,10 @@ class PahoPersistence {
   LogOutcome DrainForRead();
   // A remove that is now due, as a log op (the ledger forgets the key).
   LogOp DueRemove(const std::string& key, bool wait);
+  // The QoS 2 PUBLISH being logged as `sent_key` (s-T) is durable without waiting for it:
+  // its command `command_key` (the remove deferred to this put, token T) is in the store,
+  // waiting for that put only if it is not acknowledged yet. False: wait for the s- put.
+  bool CommandStored(const std::string& command_key, const std::string& sent_key);
 
   // `handle`/`context` are this object.
   static int Open(void** handle, const char* client_id, const char* server_uri, void* context);
@@ -49,6 +55,9 @@ class PahoPersistence {
   PersistenceBridge* const bridge_;
   MQTTClient_persistence persistence_;
   KeyLedger ledger_;
+  // QoS 2 PUBLISH commands logged in this session: key (c-N) -> seq of their put.
+  std::mutex command_seqs_mutex_;
+  std::unordered_map<std::string, uint64_t> command_seqs_;
 };
 
 }  // namespace paho_redis

@@ -113,8 +113,10 @@ class PersistenceBridge : public std::enable_shared_from_this<PersistenceBridge>
   // failure is also recorded for TakeThreadFailures).
   bool Forward(const CallPtr& call);
   // C thread: logs writes as one unit; with `wait`, blocks until the store acknowledged
-  // them and everything logged before.
-  LogOutcome Write(std::vector<LogOp> ops, bool wait);
+  // them and everything logged before. `*logged_seq` (if given): the seq to wait for them.
+  LogOutcome Write(std::vector<LogOp> ops, bool wait, uint64_t* logged_seq = nullptr);
+  // C thread: blocks until the store acknowledged everything up to `seq` (Write's seq).
+  LogOutcome WaitStored(uint64_t seq);
   // C thread: blocks until everything logged so far is settled.
   LogOutcome Drain();
   // Reports a failure to JS (any thread).

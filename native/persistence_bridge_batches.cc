@@ -11,7 +11,7 @@ bool IsCommandKey(const std::string& key) { return key.rfind("c-", 0) == 0 || ke
 
 }  // namespace
 
-LogOutcome PersistenceBridge::Write(std::vector<LogOp> ops, bool wait) {
+LogOutcome PersistenceBridge::Write(std::vector<LogOp> ops, bool wait, uint64_t* logged_seq) {
   if (ops.empty()) return {};
   if (RefuseOnJsThread(ops.front().data ? PersistenceOp::kPut : PersistenceOp::kRemove, ops.front().key)) {
     return {CallFailure::kJsThread, "refused on the JavaScript thread"};
@@ -22,6 +22,7 @@ LogOutcome PersistenceBridge::Write(std::vector<LogOp> ops, bool wait) {
   bool ring = false;
   LogOutcome outcome = log_.Append(std::move(ops), RoomDeadline(), &seq, &ring);
   if (ring) RingDrainer();
+  if (logged_seq != nullptr) *logged_seq = seq;
   if (outcome.failure == CallFailure::kNone && wait) {
     outcome = log_.WaitFor(seq, Deadline());
     if (outcome.failure == CallFailure::kUnavailable)
@@ -34,6 +35,8 @@ LogOutcome PersistenceBridge::Write(std::vector<LogOp> ops, bool wait) {
   }
   return outcome;
 }
+
+LogOutcome PersistenceBridge::WaitStored(uint64_t seq) { return log_.WaitFor(seq, Deadline()); }
 
 LogOutcome PersistenceBridge::Drain() {
   LogOutcome outcome = log_.WaitFor(log_.last_seq(), Deadline());

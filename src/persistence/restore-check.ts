@@ -9,7 +9,7 @@
  */
 import { PersistenceError } from '../errors';
 import type { ClientPersistence } from './client-persistence';
-import { decodeRecord, parseKey } from './paho-records';
+import { decodeRecord, parseKey, type DecodedRecord } from './paho-records';
 
 /** Records read at once while checking (bounded, so a huge hash does not flood the store). */
 const READ_CONCURRENCY = 64;
@@ -26,11 +26,25 @@ export function restoreProblem(key: string, value: Buffer): string | undefined {
   return undefined;
 }
 
+/** A QoS 1/2 message as a queued command (`c-`) or a sent PUBLISH (`s-`) holds it. */
+interface StoredPublish {
+  key: string;
+  topic: string;
+  payload: Buffer;
+  qos: number;
+}
+
 export class RestoreCheck {
   /** Keys already read and found sound during this restore (Paho asks for the list three times). */
   private readonly sound = new Set<string>();
   /** One ERR_PERSISTENCE_CORRUPT per record set aside, in the order found. */
   readonly quarantined: PersistenceError[] = [];
+  /** Queued commands removed because their message had already been sent (see dropSentCommands). */
+  readonly completedCommands: string[] = [];
+  /** Queued QoS 1/2 PUBLISH commands by token (Paho's token of such a publish is its packet id). */
+  private readonly queued = new Map<number, StoredPublish>();
+  /** Sent PUBLISH packets (`s-`) by packet id. */
+  private readonly sent = new Map<number, StoredPublish>();
 
   constructor(
     private readonly store: ClientPersistence,
@@ -53,7 +67,8 @@ export class RestoreCheck {
     }
     // Sequentially, in key order: a failure leaves the rest where they were.
     for (const [key, reason] of damaged) await this.setAside(key, reason);
-    const kept = keys.filter((key) => !damaged.has(key));
+    const dropped = await this.dropSentCommands(damaged);
+    const kept = keys.filter((key) => !damaged.has(key) && !dropped.has(key));
     this.refuseOtherVersion(kept);
     return kept;
   }
@@ -61,7 +76,45 @@ export class RestoreCheck {
   /** The reason a record must be set aside, or undefined when Paho can restore it. */
   private async check(key: unknown): Promise<string | undefined> {
     if (typeof key !== 'string') return undefined; // the bridge reports the bad result type
-    return restoreProblem(key, await this.store.get(key));
+    const value = await this.store.get(key);
+    const problem = restoreProblem(key, value);
+    if (problem === undefined) this.remember(key, decodeRecord(key, value));
+    return problem;
+  }
+
+  private remember(key: string, record: DecodedRecord): void {
+    const message = (): StoredPublish => ({ key, topic: record.topic!, payload: record.payload!, qos: record.qos! });
+    if (record.kind === 'command' && record.commandType === 'PUBLISH' && record.qos! > 0)
+      this.queued.set(record.token!, message());
+    else if (record.kind === 'sentPublish') this.sent.set(record.packetId!, message());
+  }
+
+  /**
+   * A queued command whose message was already sent: the remove of `c-N` that a crash (or a
+   * store applying ops one at a time) kept from happening after `s-T` was written. Paho gives a
+   * QoS 1/2 publish its packet id T as its token when it is queued and never gives a queued
+   * command an id in flight, so a `c-N` with token T beside `s-T` claims the same message:
+   * restored, it would stay pending forever. It is removed when `s-T` holds the same topic,
+   * payload and qos, and set aside when `s-T` holds another message. (A lone `sc-T` is a
+   * completed flow whose `s-T` was removed first; Paho drops it, and `c-N` is then restored.)
+   */
+  private async dropSentCommands(damaged: Map<string, string>): Promise<Set<string>> {
+    const dropped = new Set<string>();
+    for (const [token, command] of this.queued) {
+      const sent = this.sent.get(token);
+      if (sent === undefined || damaged.has(command.key) || damaged.has(sent.key)) continue;
+      if (sent.topic !== command.topic || sent.qos !== command.qos || !sent.payload.equals(command.payload)) {
+        const reason = `it holds packet id ${token}, which '${sent.key}' holds for another message`;
+        damaged.set(command.key, reason);
+        await this.setAside(command.key, reason);
+      } else {
+        await this.store.remove(command.key);
+        this.completedCommands.push(command.key);
+        dropped.add(command.key);
+      }
+      this.queued.delete(token);
+    }
+    return dropped;
   }
 
   private async setAside(key: string, reason: string): Promise<void> {

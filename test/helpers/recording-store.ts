@@ -18,7 +18,8 @@ export interface RecordingStore {
   batches: number[];
   /** From now on, each batch waits until release() (which releases every held batch). */
   hold(): void;
-  release(): void;
+  /** With `keepHolding`, the batches held so far run and later ones are held again. */
+  release(keepHolding?: boolean): void;
   /** Batches waiting for release(). */
   held(): number;
 }
@@ -58,8 +59,8 @@ export function recordingStore(options: { batch?: boolean } = {}): RecordingStor
     hold: () => {
       holding = true;
     },
-    release: () => {
-      holding = false;
+    release: (keepHolding = false) => {
+      holding = keepHolding;
       const now = waiting;
       waiting = [];
       for (const go of now) go();

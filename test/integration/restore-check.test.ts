@@ -13,7 +13,7 @@ import { AsyncClient, MemoryPersistence, PersistenceError, RedisPersistence } fr
 import { restoreProblem } from '../../src/persistence/restore-check';
 import { quarantineHashName } from '../../src/persistence/redis/quarantine';
 import { startMosquitto, startRedis, type MosquittoServer, type RedisServer } from '../helpers/servers';
-import { Inbox, closeAll, runFixture, uid, waitFor } from '../fixtures/client-common';
+import { Inbox, closeAll, runFixture, sleep, uid, waitFor } from '../fixtures/client-common';
 import { CAPTURED } from '../fixtures/captured-records';
 
 let broker: MosquittoServer;
@@ -306,4 +306,78 @@ describe('a store failure during restore', () => {
       assert.deepEqual(got.map((m) => m.payload.toString()).sort(), ['A', 'B']);
     });
   }
+});
+
+describe('a queued command whose message was already sent (issue 9, defect 6)', () => {
+  /** Paho's `c-N` record of a PUBLISH command: type, token (= packet id), topic, payload, qos, retained. */
+  const command = (token: number, topic: string, payload: string, qos: number): Buffer =>
+    Buffer.concat([int(3), int(token), cstr(topic), int(payload.length), Buffer.from(payload), int(qos), int(0)]);
+  /** The PUBLISH packet as sent (`s-T`): fixed header, remaining length, topic, packet id, payload. */
+  function sentPublish(packetId: number, topic: string, payload: string, qos: number): Buffer {
+    const topicLength = Buffer.alloc(2);
+    topicLength.writeUInt16BE(topic.length);
+    const id = Buffer.alloc(2);
+    id.writeUInt16BE(packetId);
+    const body = Buffer.concat([topicLength, Buffer.from(topic), id, Buffer.from(payload)]);
+    assert.ok(body.length < 128, 'a one-byte remaining length');
+    return Buffer.concat([Buffer.from([0x30 | (qos << 1), body.length]), body]);
+  }
+  /** A PUBREL as sent (`sc-T`). */
+  const sentPubrel = (packetId: number): Buffer => Buffer.from([0x62, 2, packetId >> 8, packetId & 0xff]);
+
+  it('is removed at restore when s-T holds the same message (PUBLISH or PUBREL sent); another message in s-T is set aside', async () => {
+    const clientId = uid('rc-sent');
+    const topic = `rc6/${clientId}`;
+    const hash = hashOf(clientId);
+    // The broker must hold the publisher's session: with session present 0, Paho discards every
+    // restored in-flight message at connect (MQTT 3.1.1, 3.2.2.2).
+    const earlier = await AsyncClient.create({ serverURI: broker.url, clientId });
+    await earlier.connect({ cleanSession: false });
+    await earlier.disconnect();
+    await earlier.close();
+    // What a crash between the s-T put and the c-N remove leaves (the kill of issue 9, defect 6):
+    await db.hset(hash, 'c-1', command(5, topic, 'five', 2), 's-5', sentPublish(5, topic, 'five', 2));
+    // A QoS 2 message past PUBREL (s-6 + sc-6; its command remove also lost), and a command claiming
+    // an id that s-7 holds for a different message (not the same message: set aside, not dropped).
+    await db.hset(hash, 'c-2', command(6, topic, 'six', 2), 's-6', sentPublish(6, topic, 'six', 2));
+    await db.hset(hash, 'sc-6', sentPubrel(6));
+    await db.hset(hash, 'c-3', command(7, topic, 'other', 1), 's-7', sentPublish(7, topic, 'seven', 1));
+
+    const subscriber = await AsyncClient.create({ serverURI: broker.url, clientId: uid('rc6-sub') });
+    clients.add(subscriber);
+    const inbox = new Inbox(subscriber);
+    await subscriber.connect();
+    await subscriber.subscribe(topic, { qos: 2 });
+
+    const child = runFixture('restore-child', { serverURI: broker.url, clientId, redisUrl: redis.url, connect: true });
+    const exit = await child.exited;
+    assert.deepEqual([exit.code, exit.signal], [0, null], `child died: ${child.stderr()}`);
+    const created = JSON.parse(child.lines.find((l) => l.includes('"created"'))!) as {
+      pending: number[];
+      reports: { code: string; key: string; message: string }[];
+    };
+    assert.deepEqual(
+      created.reports.map((r) => [r.code, r.key]),
+      [['ERR_PERSISTENCE_CORRUPT', 'c-3']],
+    );
+    assert.match(created.reports[0].message, /holds packet id 7, which 's-7' holds for another message/);
+    assert.deepEqual([...created.pending].sort(), [5, 6, 7], 'one pending token per message, none twice');
+    // Before the fix a restored c-1 stayed pending forever and this never came.
+    assert.ok(child.lines.includes('{"drained":true}'), child.lines.join('\n'));
+
+    await inbox.count(2, 10_000, topic);
+    await sleep(300); // a duplicate of 'five', if any, would arrive now
+    assert.deepEqual(
+      inbox
+        .on(topic)
+        .map((m) => m.payload.toString())
+        .sort(),
+      ['five', 'seven'],
+    );
+    assert.deepEqual(await db.hkeys(hash), [], 'c-1 and c-2 removed, the flows completed');
+    assert.deepEqual(
+      (await db.hkeys(quarantineHashName(hash))).filter((k) => !k.includes('#')).map((k) => k.split('@')[0]),
+      ['c-3'],
+    );
+  });
 });

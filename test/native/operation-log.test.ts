@@ -161,6 +161,84 @@ describe('operation log: barriers', () => {
   });
 });
 
+describe('operation log: a QoS 2 PUBLISH is durable once its command is', () => {
+  const int = (n: number): Buffer => {
+    const b = Buffer.alloc(4);
+    b.writeInt32LE(n); // the test machines are little-endian, as Paho's ints here
+    return b;
+  };
+  /** MQTTAsync_persistCommand's buffers for a QoS 2 PUBLISH: type, token, topic, length, payload, qos, retained. */
+  const qos2Command = (key: string, token: number): DriverStepSpec => ({
+    op: 'put',
+    key,
+    buffers: [int(3), int(token), Buffer.from('a\0'), int(1), Buffer.from('x'), int(2), int(0)],
+  });
+
+  it('its command stored: the s- put does not wait (a crash restores c-N, resent with the same packet id)', async () => {
+    const f = fixture();
+    await started(f);
+    assert.deepEqual(await f.run([qos2Command('c-1', 7)]), [0]);
+    await f.bridge.flush();
+    f.rec.hold();
+    // Paho's send thread: the command's remove (deferred), the PUBLISH record, then on.
+    const script = f.run([remove('c-1'), sentPublish('s-7', 2), put('c-2')]);
+    let timer: NodeJS.Timeout | undefined;
+    const waited = new Promise((resolve) => (timer = setTimeout(() => resolve('waited for the held batch'), 2000)));
+    try {
+      assert.deepEqual(await Promise.race([script, waited]), [0, 0, 0]);
+      assert.equal(f.rec.held(), 1, 'the s-7 batch is still held by the store');
+    } finally {
+      clearTimeout(timer);
+      f.rec.release();
+    }
+    await f.bridge.flush();
+    const unit = batchesOf(f.rec).find((b) => b.includes('put s-7'))!;
+    assert.ok(unit.includes('remove c-1'), 'c-1 removed with s-7, as one unit');
+    assert.equal(f.bridge.stats().barrierWaits, 0);
+    f.bridge.close();
+  });
+
+  it('its command not yet stored: the s- put waits for the command, not for itself', async () => {
+    const f = fixture();
+    await started(f);
+    f.rec.hold();
+    assert.deepEqual(await f.run([qos2Command('c-1', 7)]), [0]);
+    await waitFor(() => f.rec.held() === 1, 'the batch of c-1 held by the store');
+    let done = false;
+    const script = f.run([remove('c-1'), sentPublish('s-7', 2), put('c-2')]).finally(() => {
+      done = true;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(done, false, 'the s-7 put went on while its command was unacknowledged');
+    f.rec.release(true); // c-1's batch is stored; the next one (s-7 with c-1's remove) is held
+    assert.deepEqual(await script, [0, 0, 0]);
+    assert.equal(f.rec.held(), 1, 'the script completed while the s-7 batch is held');
+    f.rec.release();
+    await f.bridge.flush();
+    assert.deepEqual(batchesOf(f.rec)[0], ['put c-1']);
+    f.bridge.close();
+  });
+
+  it('a command with another token (not this message): the s- put waits for itself', async () => {
+    const f = fixture();
+    await started(f);
+    assert.deepEqual(await f.run([qos2Command('c-1', 7)]), [0]);
+    await f.bridge.flush();
+    f.rec.hold();
+    let done = false;
+    const script = f.run([remove('c-1'), sentPublish('s-8', 2)]).finally(() => {
+      done = true;
+    });
+    await waitFor(() => f.rec.held() === 1, 'the s-8 batch held by the store');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(done, false, 'the s-8 put did not wait although c-1 is not its command');
+    f.rec.release();
+    assert.deepEqual(await script, [0, 0]);
+    assert.ok(f.bridge.stats().barrierWaits > 0);
+    f.bridge.close();
+  });
+});
+
 describe('operation log: absorption', () => {
   it('a put and its remove inside an unsent batch never reach the store', async () => {
     const f = fixture();
