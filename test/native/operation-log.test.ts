@@ -10,40 +10,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { PersistenceError } from '../../src';
-import { StoreBridge, type StoreBridgeOptions } from '../../src/persistence/store-bridge';
-import type { DriverStepSpec } from '../helpers/test-driver';
-import { testDriver } from '../helpers/test-driver';
 import { recordingStore, type AsyncBatch, type RecordingStore } from '../helpers/recording-store';
-import { sleep, waitFor } from '../helpers/wait';
-
-const open: DriverStepSpec = { op: 'open', clientId: 'log', serverURI: 'tcp://127.0.0.1:1883' };
-const put = (key: string, bytes: number[] = [1, 2, 3]): DriverStepSpec => ({
-  op: 'put',
-  key,
-  buffers: [Buffer.from(bytes)],
-});
-const remove = (key: string): DriverStepSpec => ({ op: 'remove', key });
-/** The first buffer of an s- put is the PUBLISH fixed header: 0x32 is QoS 1, 0x34 QoS 2. */
-const sentPublish = (key: string, qos: 1 | 2): DriverStepSpec => put(key, [0x30 | (qos << 1), 5, 0, 1]);
-
-interface Fixture {
-  rec: RecordingStore;
-  bridge: StoreBridge;
-  failures: PersistenceError[];
-  run(steps: DriverStepSpec[]): Promise<number[]>;
-}
-
-function fixture(options: Partial<StoreBridgeOptions> = {}, store?: RecordingStore): Fixture {
-  const rec = store ?? recordingStore();
-  const failures: PersistenceError[] = [];
-  const bridge = new StoreBridge(rec.store, { durability: 'batched', ...options, onFailure: (e) => failures.push(e) });
-  return {
-    rec,
-    bridge,
-    failures,
-    run: async (steps) => (await testDriver.runScript(bridge.native, steps)).map((r) => r.rc),
-  };
-}
+import { type Fixture, fixture, put, remove, sentPublish, started } from '../helpers/log-fixture';
+import type { DriverStepSpec } from '../helpers/test-driver';
+import { waitFor } from '../helpers/wait';
 
 /** The store's writes grouped by batch, as "put k" / "remove k". */
 function batchesOf(rec: RecordingStore): string[][] {
@@ -70,11 +40,6 @@ async function inFlight(f: Fixture, key: string): Promise<void> {
   f.rec.hold();
   assert.deepEqual(await f.run([put(key)]), [0]);
   await waitFor(() => f.rec.held() === 1, `the batch of ${key} held by the store`);
-}
-
-async function started(f: Fixture): Promise<void> {
-  assert.deepEqual(await f.run([open, { op: 'keys' }]), [0, 0]);
-  f.rec.log.length = 0;
 }
 
 describe('operation log: barriers', () => {
@@ -301,53 +266,6 @@ describe('operation log: bounds and failures', () => {
     f.bridge.close();
   });
 
-  it('a store that never answers: after operationTimeoutMs its batch is held (an outage), waits end at once, and it is retried once the store answers', async () => {
-    const f = fixture({ maxQueuedOps: 2, operationTimeoutMs: 300 });
-    await started(f);
-    f.rec.hold(); // the store stops answering
-    assert.deepEqual(await f.run([put('c-1')]), [0], 'not a barrier: answered at once');
-    const flushing = f.bridge.flush();
-    flushing.catch(() => undefined); // checked below
-    // A barrier waits until c-1's batch times out (a little before the barrier's own deadline);
-    // then the store counts as unavailable.
-    await sleep(100);
-    assert.deepEqual(await f.run([put('r-2')]), [-2]);
-    await assert.rejects(
-      flushing,
-      (e: unknown) => e instanceof PersistenceError && e.code === 'ERR_PERSISTENCE_UNAVAILABLE',
-    );
-    await assert.rejects(
-      f.bridge.flush(),
-      (e: unknown) => e instanceof PersistenceError && e.code === 'ERR_PERSISTENCE_UNAVAILABLE',
-    );
-    // During the outage no thread waits: a barrier fails at once and stays logged; a full log
-    // (c-1 held, r-2: two ops) refuses the next write.
-    const started3 = performance.now();
-    assert.deepEqual(await f.run([put('r-3')]), [-2]);
-    assert.ok(performance.now() - started3 < 250, 'a write waited during the outage');
-    const stats = f.bridge.stats();
-    assert.equal(stats.outages, 1);
-    assert.equal(stats.writesRefused, 1);
-    assert.deepEqual(
-      f.failures.map((e) => [e.code, e.op, e.key]),
-      [
-        ['ERR_PERSISTENCE_UNAVAILABLE', 'batch', undefined],
-        ['ERR_PERSISTENCE_UNAVAILABLE', 'put', 'r-3'],
-      ],
-    );
-    assert.match(f.failures[0].message, /within 300 ms/);
-    assert.match(f.failures[1].message, /log is full .* not logged/);
-    // The store answers again: the held batch is applied, then what was logged after it.
-    f.rec.release();
-    await waitFor(() => f.bridge.stats().queueDepth === 0, 'the held writes stored');
-    await f.bridge.flush();
-    assert.deepEqual(f.rec.store.keys(), ['c-1', 'r-2']);
-    assert.equal(f.bridge.stats().queueDepth, 0);
-    assert.deepEqual(await f.run([put('r-4')]), [0], 'barriers wait for the store again');
-    assert.equal(f.failures.length, 2, 'recovery is not an error');
-    f.bridge.close();
-  });
-
   it('a failed batch is reported once with op, key and cause, and flush() rejects with it', async () => {
     const rec = recordingStore();
     const cause = new Error('disk on fire');
@@ -379,56 +297,6 @@ describe('operation log: bounds and failures', () => {
     assert.deepEqual(await f.run([put('c-3')]), [0]);
     await f.bridge.flush();
     assert.equal(f.bridge.stats().failedOps, 2);
-    f.bridge.close();
-  });
-
-  it("a failed batch is an outage only when the store's probe fails too; then it is held and retried (3 times once the probe answers)", async () => {
-    const rec = recordingStore();
-    let refusing = false;
-    let unreachable = false;
-    const apply = rec.store.batch.bind(rec.store);
-    (rec.store as AsyncBatch).batch = (writes) =>
-      refusing || unreachable ? Promise.reject(new Error('no thanks')) : apply(writes);
-    const probed: boolean[] = [];
-    (rec.store as { probe?: () => Promise<void> }).probe = () => {
-      probed.push(!unreachable);
-      return unreachable ? Promise.reject(new Error('connection refused')) : Promise.resolve();
-    };
-    const f = fixture({}, rec);
-    await started(f);
-    // The store answers its probe: a refusal, failed as before.
-    refusing = true;
-    assert.deepEqual(await f.run([put('r-1')]), [-2]);
-    await waitFor(() => f.failures.length === 1, 'the refusal reported');
-    assert.equal(f.failures[0].code, 'ERR_PERSISTENCE_STORE');
-    assert.equal(f.bridge.stats().outages, 0);
-    await assert.rejects(f.bridge.flush(), /no thanks/);
-    refusing = false;
-    // The probe fails too: an outage; the batch is held and written once the store is back.
-    unreachable = true;
-    assert.deepEqual(await f.run([put('c-2')]), [0]);
-    await waitFor(() => f.failures.length === 2, 'the outage reported');
-    assert.equal(f.failures[1].code, 'ERR_PERSISTENCE_UNAVAILABLE');
-    assert.match(f.failures[1].message, /no thanks/);
-    assert.deepEqual(await f.run([put('r-3')]), [-2], 'no wait during the outage');
-    await waitFor(() => probed.length >= 2, 'probes while unreachable');
-    unreachable = false;
-    await waitFor(() => f.bridge.stats().queueDepth === 0, 'the held writes stored');
-    await f.bridge.flush();
-    assert.deepEqual(f.rec.store.keys(), ['c-2', 'r-3']);
-    assert.equal(f.bridge.stats().outages, 1);
-    assert.equal(f.failures.length, 2);
-    // A held batch the store answers for but keeps refusing fails like any refused batch.
-    unreachable = true;
-    assert.deepEqual(await f.run([put('c-4')]), [0]);
-    await waitFor(() => f.failures.length === 3, 'the second outage reported');
-    refusing = true;
-    unreachable = false;
-    await waitFor(() => f.failures.length === 4, 'the held batch failed at last', 5000);
-    assert.equal(f.failures[3].code, 'ERR_PERSISTENCE_STORE');
-    assert.equal(f.failures[3].key, 'c-4');
-    await assert.rejects(f.bridge.flush(), /no thanks/);
-    assert.equal(f.bridge.stats().outages, 2);
     f.bridge.close();
   });
 
