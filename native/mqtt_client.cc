@@ -161,6 +161,13 @@ void MqttClient::Open(uint64_t request, CreateSpec spec) {
       }
       // Without it, commands Paho holds beyond its window drain at one window per second.
       self->waker_.Create();
+      MQTTAsync_token* tokens = nullptr;
+      if (MQTTAsync_getPendingTokens(self->handle_, &tokens) == MQTTASYNC_SUCCESS && tokens != nullptr) {
+        int count = 0;
+        while (tokens[count] != -1) ++count;
+        self->restored_left_ = count;
+        MQTTAsync_free(tokens);
+      }
     } else {
       self->handle_ = nullptr;
     }

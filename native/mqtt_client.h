@@ -162,6 +162,8 @@ class MqttClient : public std::enable_shared_from_this<MqttClient> {
   std::atomic<int> max_inflight_{0};  // of the last connect
   PublishWindow window_;
   PahoWaker waker_;  // created and destroyed with handle_, on the command thread
+  // Publishes Paho restored at create and has not completed yet (they bypass window_).
+  std::atomic<int> restored_left_{0};
 
   JsChannel<MqttClient, ClientEvent, &ClientCallJs> events_;
   InboundGate inbound_;

@@ -239,7 +239,13 @@ int MqttClient::OnMessage(void* context, char* topic, int topic_length, MQTTAsyn
 }
 
 void MqttClient::OnDeliveryComplete(void* context, MQTTAsync_token token) {
-  ClientOf(context)->waker_.Wake();  // room in Paho's window: its next command can go
+  MqttClient* self = ClientOf(context);
+  // Room in Paho's window. Commands Paho queues beyond it (restored at create: they go first;
+  // or more publishes handed over than the window carries) need a wake to be sent now; the
+  // window's own next publish wakes it otherwise. One receive thread: no race on the count.
+  bool restored = self->restored_left_.load() > 0;
+  if (restored) self->restored_left_--;
+  if (restored || self->window_.Overcommitted()) self->waker_.Wake();
   auto event = std::make_unique<ClientEvent>();
   event->type = ClientEvent::Type::kDeliveryComplete;
   event->token = token;

@@ -25,6 +25,11 @@ void PublishWindow::SetWindow(int max_inflight) {
   RunHeld();
 }
 
+bool PublishWindow::Overcommitted() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return window_ > 0 && inflight_ > window_;
+}
+
 int PublishWindow::held() {
   std::lock_guard<std::mutex> lock(mutex_);
   return static_cast<int>(held_.size());

@@ -26,6 +26,8 @@ class PublishWindow {
   // Connected with this window, or disconnected (window 0): runs what now fits.
   void SetWindow(int max_inflight);
   int held();
+  // More counted publishes are with Paho than its window carries: Paho queues the rest.
+  bool Overcommitted();
 
  private:
   struct Held {
