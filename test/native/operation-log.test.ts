@@ -126,6 +126,35 @@ describe('operation log: barriers', () => {
   });
 });
 
+describe('operation log: a failed s- put (issue 9, defect 3)', () => {
+  it('keeps the command record: the store holds c-N or s-N, never neither', async () => {
+    const rec = recordingStore();
+    let failing = false;
+    const apply = rec.store.batch.bind(rec.store);
+    (rec.store as AsyncBatch).batch = (writes) => (failing ? Promise.reject(new Error('refused')) : apply(writes));
+    const f = fixture({}, rec);
+    await started(f);
+    // A QoS 1 PUBLISH command: type 3, token 1, topic, payload length, payload, qos 1, retained 0.
+    const int = (n: number): number[] => [n & 255, (n >> 8) & 255, 0, 0];
+    assert.deepEqual(
+      await f.run([put('c-1', [...int(3), ...int(1), 0x61, 0, ...int(1), 0x78, ...int(1), ...int(0)])]),
+      [0],
+    );
+    await f.bridge.flush();
+    failing = true;
+    // Paho's send thread: the command's remove (deferred), then the PUBLISH record, whose batch fails.
+    assert.deepEqual(await f.run([remove('c-1'), sentPublish('s-1', 1)]), [0, 0]);
+    await assert.rejects(f.bridge.flush(), PersistenceError);
+    failing = false;
+    assert.deepEqual(await rec.store.keys(), ['c-1'], 'the message is still stored, as its command');
+    assert.ok(
+      f.failures.some((e) => e.key === 's-1'),
+      'the failed s-1 put is reported',
+    );
+    f.bridge.close();
+  });
+});
+
 describe('operation log: a QoS 2 PUBLISH is durable once its command is', () => {
   const int = (n: number): Buffer => {
     const b = Buffer.alloc(4);
