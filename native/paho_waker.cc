@@ -2,8 +2,6 @@
 
 namespace paho_redis {
 
-PahoWaker::~PahoWaker() { Destroy(); }
-
 bool PahoWaker::Create() {
   MQTTAsync_createOptions options = MQTTAsync_createOptions_initializer;
   options.sendWhileDisconnected = 1;

@@ -18,13 +18,16 @@ class PahoWaker {
   PahoWaker() = default;
   PahoWaker(const PahoWaker&) = delete;
   PahoWaker& operator=(const PahoWaker&) = delete;
-  ~PahoWaker();
+  // Does not destroy the Paho client: that is Destroy's job, on the command thread (never on
+  // the JS thread). If the owner's handle is leaked on purpose (teardown with Paho stuck),
+  // this one is too.
+  ~PahoWaker() = default;
 
   // Command thread, before the first Wake. False (and waking does nothing) if Paho refused.
   bool Create();
   // Any Paho thread (callbacks included): wakes the send thread.
   void Wake();
-  // Command thread; also done by the destructor.
+  // Command thread, after the owner's handle is destroyed (no callback can Wake any more).
   void Destroy();
 
  private:
