@@ -5,7 +5,8 @@
  * mid-stream and a second one inside connect(); a kill inside create() while it restores a
  * hash of thousands of records. Subscribers (cleanSession false, RedisPersistence): a kill at
  * a random point, nothing lost (received messages are at least once: duplicates counted).
- * The runner and the cases are shared with `npm run soak` (test/fixtures/crash-*.ts).
+ * The runner and the cases are shared with `npm run soak` (test/fixtures/crash-*.ts). First,
+ * the precondition of every count: a killed fixture's lines all reach this process.
  *
  * CRASH_TRIALS (default 10): trials of each random-point publisher case.
  * CRASH_SPECIAL_TRIALS (default 2): trials of each connect, restore and subscriber case.
