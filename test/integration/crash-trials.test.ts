@@ -5,7 +5,8 @@
  * mid-stream and a second one inside connect(); a kill inside create() while it restores a
  * hash of thousands of records. Subscribers (cleanSession false, RedisPersistence): a kill at
  * a random point, nothing lost (received messages are at least once: duplicates counted).
- * The runner and the cases are shared with `npm run soak` (test/fixtures/crash-*.ts).
+ * The runner and the cases are shared with `npm run soak` (test/fixtures/crash-*.ts). First,
+ * the precondition of every count: a killed fixture's lines all reach this process.
  *
  * CRASH_TRIALS (default 10): trials of each random-point publisher case.
  * CRASH_SPECIAL_TRIALS (default 2): trials of each connect, restore and subscriber case.
@@ -15,6 +16,10 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { runFixture } from '../fixtures/client-common';
 import { crashCases } from '../fixtures/crash-cases';
 import { Summary, seededRandom, violation } from '../fixtures/crash-tally';
 import { startCrashEnv, stopCrashEnv, type CrashEnv } from '../fixtures/crash-trials';
@@ -35,6 +40,25 @@ before(async () => {
 after(async () => {
   await stopCrashEnv(env);
   console.log(`CRASH_SEED=${SEED} CRASH_TOTAL=${TOTAL}\n${summary.table()}`);
+});
+
+describe('the fixtures report every line they wrote before a SIGKILL', () => {
+  it('a child whose parent falls behind: no line written is lost', async () => {
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'pmr-lines-')), 'written');
+    let received = 0;
+    const child = runFixture('line-writer', { file, blocking: true }, (line) => {
+      assert.equal(line, `line ${received + 1}`);
+      received += 1;
+    });
+    await child.line(/^line 1$/);
+    const end = Date.now() + 300;
+    while (Date.now() < end); // the parent reads nothing for 300 ms while the child writes on
+    child.kill('SIGKILL');
+    await child.exited;
+    const written = fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).length;
+    assert.ok(written > 0 && received >= written, `written ${written}, received ${received}`);
+    fs.rmSync(path.dirname(file), { recursive: true, force: true });
+  });
 });
 
 describe('kill -9 at random points', () => {
