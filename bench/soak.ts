@@ -9,7 +9,8 @@
  */
 import { parseArgs } from 'node:util';
 import { crashCases } from '../test/fixtures/crash-cases';
-import { Summary, seededRandom, violation } from '../test/fixtures/crash-tally';
+import { Summary, violation } from '../test/fixtures/crash-tally';
+import { seededRandom } from '../test/helpers/seeded-random';
 import { startCrashEnv, stopCrashEnv, type CrashEnv } from '../test/fixtures/crash-trials';
 
 const { values: flags } = parseArgs({

@@ -21,7 +21,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { runFixture } from '../fixtures/client-common';
 import { crashCases } from '../fixtures/crash-cases';
-import { Summary, seededRandom, violation } from '../fixtures/crash-tally';
+import { Summary, violation } from '../fixtures/crash-tally';
+import { seededRandom } from '../helpers/seeded-random';
 import { startCrashEnv, stopCrashEnv, type CrashEnv } from '../fixtures/crash-trials';
 
 const TRIALS = Number(process.env.CRASH_TRIALS ?? 10);

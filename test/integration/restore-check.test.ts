@@ -15,6 +15,7 @@ import { quarantineHashName } from '../../src/persistence/redis/quarantine';
 import { startMosquitto, startRedis, type MosquittoServer, type RedisServer } from '../helpers/servers';
 import { Inbox, closeAll, runFixture, sleep, uid, waitFor } from '../fixtures/client-common';
 import { CAPTURED } from '../fixtures/captured-records';
+import { seededRandom } from '../helpers/seeded-random';
 
 let broker: MosquittoServer;
 let redis: RedisServer;
@@ -154,18 +155,6 @@ describe('damaged records at restore', () => {
   });
 });
 
-/** A small deterministic PRNG (mulberry32), so a failing mutation can be replayed from its seed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const INTERESTING = [-1, -8, 0, 1, 2, 3, 255, 65535, 65536, 0x7fffffff, -0x80000000];
 
 function mutate(source: Buffer, rnd: () => number): Buffer {
@@ -211,7 +200,7 @@ describe('mutated real records', () => {
     let sound = 0;
     for (let trial = 0; trial < TRIALS; trial++) {
       const seed = 9000 + trial;
-      const rnd = random(seed);
+      const rnd = seededRandom(seed);
       const mqttVersion = trial % 2 === 0 ? 4 : 5;
       const corpus = corpora[trial % 2];
       const clientId = uid(`rc-mut${trial}`);
