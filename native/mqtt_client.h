@@ -120,6 +120,8 @@ class MqttClient : public std::enable_shared_from_this<MqttClient> {
   // JS thread (the bridge's claimer): rejects the publish a failed put belonged to.
   bool ClaimFailedWrite(const LogOp& op, const LogOutcome& outcome);
   void EmitRecordFailure(uint64_t request, const std::string& key, const LogOutcome& outcome);
+  void EmitPublishFailure(uint64_t request, int rc, const char* text,
+                          std::vector<PersistenceBridge::ThreadFailure> failures);
   // The client of a Pending Paho answers, or null if it was already answered.
   static MqttClient* Claim(Pending* pending) {
     return pending->client->TakePending(pending) ? pending->client : nullptr;

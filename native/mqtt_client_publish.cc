@@ -10,6 +10,10 @@ namespace {
 
 bool IsCommandKey(const std::string& key) { return key.rfind("c-", 0) == 0 || key.rfind("c5-", 0) == 0; }
 
+const char kUnstoredText[] =
+    "the message could not be stored; Paho keeps it in memory and may still deliver it, "
+    "but it will not survive a restart";
+
 }  // namespace
 
 void MqttClient::Publish(uint64_t request, PublishSpec spec) {
@@ -47,42 +51,48 @@ void MqttClient::SendPublish(uint64_t request, const PublishSpec& spec, bool hol
       std::lock_guard<std::mutex> lock(self->mutex_);
       self->sending_ = Sending{true, seq_floor, "", {}};
     }
+    // Paho returns success even when storing the command failed. The rejection goes out the
+    // moment the put fails, inside MQTTAsync_sendMessage: Paho holds its command lock there, so
+    // the PUBLISH cannot have left yet, and its acknowledgement cannot settle the publish first.
+    bool rejected = false;
+    PersistenceBridge::ThreadFailureListener on_failure =
+        [&](const PersistenceBridge::ThreadFailure& failure) {
+          if (rejected || failure.op != PersistenceOp::kPut || !IsCommandKey(failure.key)) return;
+          rejected = true;
+          self->EmitPublishFailure(request, MQTTASYNC_PERSISTENCE_ERROR, kUnstoredText, {failure});
+        };
+    PersistenceBridge::ListenForThreadFailures(&on_failure);
     int rc = MQTTAsync_sendMessage(self->handle_, spec.topic.c_str(), &message, &options);
+    PersistenceBridge::ListenForThreadFailures(nullptr);
     MQTTProperties_free(&message.properties);
     std::string command_key = PersistenceBridge::TakeThreadCommandKey();
-    // Paho returns success even when storing the command failed: find out here.
-    std::vector<PersistenceBridge::ThreadFailure> failures;
-    for (auto& failure : PersistenceBridge::TakeThreadFailures()) {
-      if (failure.op == PersistenceOp::kPut && IsCommandKey(failure.key))
-        failures.push_back(std::move(failure));
-    }
+    PersistenceBridge::TakeThreadFailures();
     // When Paho accepted the message, it still holds `pending` as the command's context
     // and will answer it later (that late answer is ignored): only a refused call frees it.
     bool refused = rc != MQTTASYNC_SUCCESS;
-    if (!refused && failures.empty() && self->bridge_) {
+    if (!refused && !rejected && self->bridge_) {
       self->TrackRecords(pending, std::move(command_key), spec.qos > 0 ? options.token : 0, seq_floor);
     }
     {
       std::lock_guard<std::mutex> lock(self->mutex_);
       self->sending_ = Sending{};
     }
-    if (refused ? self->TakePending(pending) : !failures.empty()) {
-      if (refused) {
-        delete pending;
-        if (holds_slot) self->ReleaseSlot();
-      }
-      auto event = std::make_unique<ClientEvent>();
-      event->request = request;
-      event->rc = rc != MQTTASYNC_SUCCESS ? rc : MQTTASYNC_PERSISTENCE_ERROR;
-      event->token = options.token;
-      event->text =
-          refused ? MQTTAsync_strerror(rc)
-                  : "the message could not be stored; Paho keeps it in memory and may still deliver it, "
-                    "but it will not survive a restart";
-      event->persistence_failures = std::move(failures);
-      self->Emit(std::move(event));
+    if (refused && self->TakePending(pending)) {
+      delete pending;
+      if (holds_slot) self->ReleaseSlot();
+      if (!rejected) self->EmitPublishFailure(request, rc, MQTTAsync_strerror(rc), {});
     }
   }
+}
+
+void MqttClient::EmitPublishFailure(uint64_t request, int rc, const char* text,
+                                    std::vector<PersistenceBridge::ThreadFailure> failures) {
+  auto event = std::make_unique<ClientEvent>();
+  event->request = request;
+  event->rc = rc;
+  event->text = text;
+  event->persistence_failures = std::move(failures);
+  Emit(std::move(event));
 }
 
 void MqttClient::ReportCommandFailures(const char* command) {

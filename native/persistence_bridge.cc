@@ -13,6 +13,7 @@ namespace {
 
 thread_local std::vector<PersistenceBridge::ThreadFailure> t_failures;
 thread_local std::string t_command_key;
+thread_local const PersistenceBridge::ThreadFailureListener* t_failure_listener = nullptr;
 
 std::string DescribeType(const Napi::Value& value) {
   if (value.IsNull()) return "null";
@@ -114,7 +115,12 @@ void PersistenceBridge::ResetThreadFailures() {
 }
 
 void PersistenceBridge::RecordThreadFailure(ThreadFailure failure) {
+  if (t_failure_listener != nullptr) (*t_failure_listener)(failure);
   if (t_failures.size() < 16) t_failures.push_back(std::move(failure));
+}
+
+void PersistenceBridge::ListenForThreadFailures(const ThreadFailureListener* listener) {
+  t_failure_listener = listener;
 }
 
 std::string PersistenceBridge::TakeThreadCommandKey() {

@@ -103,6 +103,10 @@ class PersistenceBridge : public std::enable_shared_from_this<PersistenceBridge>
   static void ResetThreadFailures();
   static std::vector<ThreadFailure> TakeThreadFailures();
   static void RecordThreadFailure(ThreadFailure failure);
+  // Runs on the calling thread as each failure is recorded, while Paho still holds its locks
+  // (so before it can send what failed to be stored); null stops it. The caller keeps it alive.
+  using ThreadFailureListener = std::function<void(const ThreadFailure& failure)>;
+  static void ListenForThreadFailures(const ThreadFailureListener* listener);
   // The last command key (c-N) put on the calling thread since the last Reset.
   static std::string TakeThreadCommandKey();
   static void NoteThreadCommandKey(const std::string& key);
