@@ -176,3 +176,46 @@ test('npx paho-mqtt-redis --version answers from the installed package', { timeo
   const { stdout } = await run('npx', ['--no-install', 'paho-mqtt-redis', '--version'], app);
   assert.equal(stdout.trim(), pkg.version);
 });
+
+test(
+  'with a matching prebuild in the tarball, npm install compiles nothing',
+  { timeout: STEP_TIMEOUT_MS },
+  async () => {
+    // The addon the first install built stands in for `npm run build:prebuilds` (same platform).
+    const clone = path.join(work, 'clone');
+    const built = path.join(app, 'node_modules', 'paho-mqtt-redis', 'build', 'Release', 'paho_mqtt_redis.node');
+    const tags = process.arch === 'arm' ? 'armv7.glibc.napi' : 'glibc.napi';
+    const prebuilds = path.join(clone, 'prebuilds', `${process.platform}-${process.arch}`);
+    fs.mkdirSync(prebuilds, { recursive: true });
+    fs.copyFileSync(built, path.join(prebuilds, `paho-mqtt-redis.${tags}.node`));
+    const dest = path.join(work, 'with-prebuild');
+    fs.mkdirSync(dest);
+    const packed = (await run('npm', ['pack', '--pack-destination', dest], clone)).stdout.trim().split('\n').at(-1)!;
+    const device = path.join(work, 'device-app');
+    fs.mkdirSync(device);
+    fs.writeFileSync(path.join(device, 'package.json'), JSON.stringify({ name: 'device-app', private: true }));
+    // No compiler and no Node headers: a source build would fail the install.
+    const noToolchain = { ...env, CC: 'false', CXX: 'false', npm_config_nodedir: path.join(work, 'no-headers') };
+    await new Promise<void>((resolve, reject) => {
+      execFile(
+        'npm',
+        ['install', path.join(dest, packed)],
+        { cwd: device, env: noToolchain, timeout: STEP_TIMEOUT_MS },
+        (err, stdout, stderr) =>
+          err ? reject(new Error(`npm install failed: ${err.message}\n${stdout}\n${stderr}`)) : resolve(),
+      );
+    });
+    const installed = path.join(device, 'node_modules', 'paho-mqtt-redis');
+    assert.equal(fs.existsSync(path.join(installed, 'build')), false, 'nothing was built');
+    assert.ok(
+      fs.existsSync(path.join(installed, 'prebuilds', `${process.platform}-${process.arch}`)),
+      'the prebuild shipped',
+    );
+    const { stdout } = await run(
+      process.execPath,
+      ['-e', "console.log(require('paho-mqtt-redis').pahoVersion().Version)"],
+      device,
+    );
+    assert.match(stdout, /^\d+\.\d+\.\d+/);
+  },
+);
