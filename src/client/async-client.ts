@@ -3,7 +3,7 @@
  * command thread; Paho's callbacks arrive as events; persistence goes to any store.
  */
 import { EventEmitter } from 'node:events';
-import { PahoError, PahoMqttRedisError, PersistenceError, invalidArg } from '../errors';
+import { PahoMqttRedisError, PersistenceError, invalidArg } from '../errors';
 import { native, type NativeClientEvent, type NativeMqttClient } from '../native';
 import type { ClientPersistence } from '../persistence/client-persistence';
 import { choosePersistence, claimStore, releaseStore } from './persistence-choice';
@@ -15,10 +15,7 @@ import {
   type CreateOptions,
   type DisconnectOptions,
   type PublishOptions,
-  type ReconnectPolicy,
   type SubscribeOptions,
-  reconnectPolicy,
-  toConnectSpec,
   toCreateSpec,
   toPublishSpec,
   toSubscribeLists,
@@ -35,14 +32,12 @@ import {
   toMessage,
 } from './events';
 import { type MessagesOptions, messageIterator } from './message-iterator';
-import { Reconnector } from './reconnect';
+import { ClientConnection, closedError, surfaceThrows } from './connection';
 import { SubscriptionRegistry } from './subscriptions';
 import { ClientCounters, type ClientStats } from './stats';
 
 export type { SubscribeOptions, PublishOptions, DisconnectOptions } from './options';
 export type { ConnectResult, PublishResult } from './events';
-
-const noop = (): void => undefined;
 
 /** The error create() fails with when restoring from the store failed, if it did. */
 function restoreError(failures: PersistenceError[] | undefined): PersistenceError | undefined {
@@ -70,25 +65,10 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
   private readonly native: NativeMqttClient;
   private readonly bridge: StoreBridge | undefined;
   private readonly requests: NativeRequests;
-  private sessionActive = false;
+  private readonly connection: ClientConnection;
   private refed = false;
   private allowRef = true;
   private closing: Promise<void> | undefined;
-  private connection: ConnectResult | undefined;
-  /** A user connect() until it settles (with retryFirstConnect: until a retry succeeds). */
-  private connecting: Promise<ConnectResult> | undefined;
-  /** The native connect request in flight (connect() or a reconnect attempt). */
-  private connectRequest: Promise<unknown> | undefined;
-  private connectSpec: ReturnType<typeof toConnectSpec> | undefined;
-  private policy: ReconnectPolicy | undefined;
-  private readonly reconnector = new Reconnector<ConnectResult>({
-    attempt: () => this.connectOnce('reconnect'),
-    scheduled: (attempt, delayMs, error) => {
-      this.emit('reconnecting', { attempt, delayMs, error });
-      publishClient({ clientId: this.clientId, event: 'reconnecting', detail: { attempt, delayMs, error } });
-    },
-    refed: () => this.allowRef,
-  });
   private readonly subscriptions = new SubscriptionRegistry();
   private readonly counters = new ClientCounters();
 
@@ -97,6 +77,20 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
     this.serverURI = options.serverURI;
     this.clientId = options.clientId;
     this.mqttVersion = options.mqttVersion ?? 4;
+    this.connection = new ClientConnection({
+      clientId: this.clientId,
+      serverURI: this.serverURI,
+      mqttVersion: this.mqttVersion,
+      events: this,
+      counters: this.counters,
+      subscriptions: this.subscriptions,
+      closing: () => this.closing !== undefined,
+      refAllowed: () => this.allowRef,
+      sessionChanged: () => this.updateRef(),
+      sendConnect: (what, spec) => this.request(what, (id) => this.native.connect(id, spec)),
+      sendDisconnect: (spec) => this.request('disconnect', (id) => this.native.disconnect(id, spec), true),
+      subscribeMany: (group) => this.subscribeMany(group),
+    });
     this.bridge =
       store &&
       new StoreBridge(store, {
@@ -159,7 +153,7 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
 
   /** Whether the client is connected, as last reported by Paho (isConnected() asks Paho). */
   get connected(): boolean {
-    return this.connection !== undefined;
+    return this.connection.established !== undefined;
   }
 
   /**
@@ -167,73 +161,8 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
    * a connect or an automatic reconnect is under way it waits for that (the options are not
    * applied then: disconnect first to change them).
    */
-  async connect(options: ConnectOptions = {}): Promise<ConnectResult> {
-    if (this.closing) throw closedError('connect');
-    const spec = toConnectSpec(options, this.mqttVersion, this.serverURI);
-    const policy = reconnectPolicy(options);
-    if (this.connection) return this.connection;
-    if (this.connecting) return this.connecting;
-    if (this.reconnector.active) return this.reconnector.waitForSuccess();
-    this.connectSpec = spec;
-    this.policy = policy;
-    const connecting = this.connectOnce('connect').catch((error: Error) => {
-      if (this.closing) throw closedError('connect'); // Paho discarded it (rc -11) when close() destroyed the client
-      if (!policy.retryFirstConnect || this.policy !== policy) throw error;
-      publishClient({ clientId: this.clientId, event: 'connectFailed', detail: error });
-      const waiting = this.reconnector.waitForSuccess();
-      this.reconnector.schedule(policy, error);
-      return waiting;
-    });
-    this.connecting = connecting;
-    const clear = (): void => {
-      if (this.connecting === connecting) this.connecting = undefined;
-    };
-    connecting.then(clear, clear);
-    return connecting;
-  }
-
-  private async connectOnce(cause: 'connect' | 'reconnect'): Promise<ConnectResult> {
-    const spec = this.connectSpec!;
-    const request = this.request(`connect to ${[this.serverURI, ...(spec.serverURIs ?? [])].join(', ')}`, (id) =>
-      this.native.connect(id, spec),
-    );
-    this.connectRequest = request;
-    let event: ResultEvent;
-    try {
-      event = await request;
-    } finally {
-      this.connectRequest = undefined;
-    }
-    const result: ConnectResult = {
-      serverURI: event.serverURI ?? this.serverURI,
-      mqttVersion: event.mqttVersion ?? this.mqttVersion,
-      sessionPresent: event.sessionPresent ?? false,
-      properties: fromNativeProperties(event.properties),
-    };
-    this.connection = result;
-    this.sessionActive = true;
-    this.updateRef();
-    this.counters.connected(cause);
-    // The broker holds no subscriptions of a new session: forget those of the old one.
-    if (cause === 'connect' && !result.sessionPresent) this.subscriptions.clear();
-    const info = { cause, sessionPresent: result.sessionPresent, serverURI: result.serverURI };
-    publishClient({ clientId: this.clientId, event: 'connected', detail: info });
-    // A throwing listener must not undo a connection that happened (nor the waiters' results).
-    surfaceThrows(() => this.emit('connected', info));
-    this.reconnector.succeeded(result);
-    if (cause === 'reconnect' && !result.sessionPresent && this.policy?.resubscribe) void this.resubscribe();
-    return result;
-  }
-
-  private async resubscribe(): Promise<void> {
-    await this.subscriptions.restore(
-      (group) => this.subscribeMany(group),
-      (info) => {
-        if (info.granted) this.counters.resubscribed += info.topics.length;
-        publishClient({ clientId: this.clientId, event: 'resubscribed', detail: info });
-        this.emit('resubscribed', info);
-      },
-    );
+  connect(options: ConnectOptions = {}): Promise<ConnectResult> {
+    return this.connection.connect(options);
   }
 
   /** Resolves when the QoS flow completes (QoS 0: written to the socket). */
@@ -311,10 +240,7 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
       reasonCode: options.reasonCode,
       properties: this.v5Properties(options.properties, 'disconnect properties'),
     };
-    this.stopReconnecting(new PahoMqttRedisError('ERR_CONNECT_ABORTED', 'connect: aborted by disconnect()'));
-    // Paho ignores a disconnect while its connect is under way: let that settle first.
-    await this.connectRequest?.catch(noop);
-    await this.sendDisconnect(spec);
+    await this.connection.disconnect(spec);
   }
 
   /** Disconnects (when connected) and destroys the Paho client, which closes the store. Idempotent. */
@@ -341,43 +267,27 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
 
   /** Let the process exit even while connected (like socket.unref()). */
   unref(): this {
-    this.allowRef = false;
-    this.updateRef();
-    this.reconnector.applyRef();
-    this.bridge?.store.unref?.();
-    return this;
+    return this.allowRefs(false);
   }
 
   ref(): this {
-    this.allowRef = true;
+    return this.allowRefs(true);
+  }
+
+  /** Whether the native handle, the reconnect timer and the store's connection may keep the process alive. */
+  private allowRefs(allow: boolean): this {
+    this.allowRef = allow;
     this.updateRef();
-    this.reconnector.applyRef();
-    this.bridge?.store.ref?.();
+    this.connection.applyRef();
+    if (allow) this.bridge?.store.ref?.();
+    else this.bridge?.store.unref?.();
     return this;
   }
 
-  private async sendDisconnect(spec: Parameters<NativeMqttClient['disconnect']>[1]): Promise<void> {
-    try {
-      await this.request('disconnect', (id) => this.native.disconnect(id, spec), true);
-    } catch (error) {
-      // Not connected (Paho's MQTTASYNC_DISCONNECTED): nothing to do.
-      if (!(error instanceof PahoError && error.code === 'ERR_PAHO_DISCONNECTED')) throw error;
-    } finally {
-      this.connection = undefined;
-      this.sessionActive = false;
-      this.updateRef();
-    }
-  }
-
-  private stopReconnecting(reason: Error): void {
-    this.policy = undefined;
-    this.reconnector.stop(reason);
-  }
-
   private async shutdown(): Promise<void> {
-    this.stopReconnecting(closedError('connect'));
+    this.connection.stopReconnecting(closedError('connect'));
     // A clean DISCONNECT: the broker drops the will message and ends the session now.
-    if (this.connection) await this.sendDisconnect({ timeout: 0 }).catch(noop);
+    if (this.connection.established) await this.connection.sendDisconnect({ timeout: 0 }).catch(() => undefined);
     await this.destroy();
     publishClient({ clientId: this.clientId, event: 'closed' });
     this.emit('closed');
@@ -390,8 +300,7 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
       this.native.dispose();
       this.bridge?.close();
       if (this.bridge) releaseStore(this.bridge.store);
-      this.sessionActive = false;
-      this.connection = undefined;
+      this.connection.ended();
       this.requests.rejectAll(new PahoMqttRedisError('ERR_CLIENT_CLOSED', 'the client was closed'));
     }
   }
@@ -407,7 +316,7 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
   }
 
   private updateRef(): void {
-    const want = this.allowRef && (this.requests.size > 0 || (this.sessionActive && !this.closing));
+    const want = this.allowRef && (this.requests.size > 0 || (this.connection.sessionActive && !this.closing));
     if (want === this.refed) return;
     this.refed = want;
     if (want) this.native.ref();
@@ -426,7 +335,7 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
       case 'connected':
         return; // emitted by connectOnce(), which knows sessionPresent (Paho's callback does not)
       case 'connectionLost':
-        this.onConnectionLost(event.cause);
+        this.connection.lost(event.cause);
         return;
       case 'disconnected': {
         const info = { reasonCode: event.reasonCode, properties: fromNativeProperties(event.properties) };
@@ -439,29 +348,4 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
         return;
     }
   }
-
-  private onConnectionLost(cause: string): void {
-    this.connection = undefined;
-    this.sessionActive = false;
-    this.updateRef();
-    this.counters.connectionLosses += 1;
-    publishClient({ clientId: this.clientId, event: 'connectionLost', detail: cause });
-    this.emit('connectionLost', cause);
-    if (this.policy?.enabled && !this.closing) this.reconnector.schedule(this.policy);
-  }
-}
-
-/** Runs `fn`; what it throws is rethrown outside the caller, as an uncaught exception. */
-function surfaceThrows(fn: () => void): void {
-  try {
-    fn();
-  } catch (error) {
-    process.nextTick(() => {
-      throw error;
-    });
-  }
-}
-
-function closedError(what: string): PahoMqttRedisError {
-  return new PahoMqttRedisError('ERR_CLIENT_CLOSED', `${what}: the client is closed`);
 }

@@ -1,7 +1,8 @@
 /**
  * RedisPersistence's connection: making its own ioredis client or checking a supplied one at
  * open(), bounding commands with a deadline, naming the Redis it talks to, and turning ioredis'
- * failures into PersistenceErrors that say what happened (without secrets).
+ * failures into PersistenceErrors that say what happened (without secrets); RedisConnection ties
+ * these together for one store.
  */
 import Redis, { type RedisOptions } from 'ioredis';
 import { PahoMqttRedisError, PersistenceError } from '../../errors';
@@ -198,4 +199,114 @@ export function storeError(ctx: ErrorContext, op: string, key: string | undefine
   return new PersistenceError('ERR_PERSISTENCE_STORE', op, key, `${what} failed: ${reason}${hint}`, {
     cause: redactor.sanitize(err),
   });
+}
+
+/**
+ * One store's connection to Redis: made at connect() (its own client, or the supplied one
+ * checked), dropped at close() (a supplied client is left open), ref'd or unref'd, and the
+ * deadline and error wording of every command sent on it.
+ */
+export class RedisConnection {
+  /** Set when the user client has no commandTimeout of its own that is short enough. */
+  private readonly wrapTimeout: boolean;
+  private redis: AnyClient | undefined;
+  private connecting: Promise<AnyClient> | undefined;
+  /** Bumped by close(), so a connect() that was under way meanwhile does not resurrect the store. */
+  private epoch = 0;
+  private lastError: Error | undefined;
+  private refSockets = true;
+
+  constructor(
+    private readonly target: ConnectionTarget,
+    private readonly userClient: AnyClient | undefined,
+  ) {
+    const ownTimeout = (userClient as { options?: { commandTimeout?: unknown } } | undefined)?.options?.commandTimeout;
+    this.wrapTimeout =
+      userClient !== undefined &&
+      !(typeof ownTimeout === 'number' && ownTimeout > 0 && ownTimeout <= target.operationTimeoutMs);
+  }
+
+  /** The client between a successful connect() and close(). */
+  get client(): AnyClient | undefined {
+    return this.redis;
+  }
+
+  /** Connects once; concurrent calls share the attempt. Rejects if close() runs meanwhile. */
+  async connect(): Promise<void> {
+    if (this.redis !== undefined) return;
+    const epoch = this.epoch;
+    if (this.connecting === undefined) {
+      this.connecting =
+        this.userClient !== undefined
+          ? openSuppliedClient(this.userClient, this.target.operationTimeoutMs, this.target.redactor)
+          : this.connectOwn();
+      this.connecting
+        .then(
+          () => undefined,
+          () => undefined,
+        )
+        .finally(() => {
+          this.connecting = undefined;
+        });
+    }
+    const redis = await this.connecting;
+    if (epoch !== this.epoch) {
+      if (redis !== this.userClient) redis.disconnect();
+      throw new PersistenceError(
+        'ERR_PERSISTENCE_NOT_OPEN',
+        'open',
+        undefined,
+        'RedisPersistence.open: the store was closed while it was connecting',
+      );
+    }
+    this.redis = redis;
+  }
+
+  /** Whether the store's own connection keeps the process alive; a supplied client is left alone. */
+  setRef(refed: boolean): void {
+    this.refSockets = refed;
+    this.applyRef(this.redis);
+  }
+
+  async close(): Promise<void> {
+    const redis = this.redis;
+    this.epoch += 1;
+    this.redis = undefined;
+    if (redis === undefined || redis === this.userClient) return;
+    try {
+      await withTimeout(redis.quit(), this.target.operationTimeoutMs);
+    } catch {
+      // Unreachable Redis: don't wait for it.
+    } finally {
+      redis.disconnect();
+    }
+  }
+
+  /** Bounds a command when the user-supplied client has no suitable commandTimeout. */
+  bound<T>(p: Promise<T>): Promise<T> {
+    return this.wrapTimeout ? withTimeout(p, this.target.operationTimeoutMs) : p;
+  }
+
+  /** A failed command on hash `hash` as a PersistenceError (see storeError). */
+  storeError(hash: string | undefined, op: string, key: string | undefined, err: unknown): PersistenceError {
+    const peer = this.userClient !== undefined ? 'the supplied client' : `Redis at ${describeTarget(this.target)}`;
+    const { operationTimeoutMs, redactor } = this.target;
+    return storeError({ hash, operationTimeoutMs, redactor, peer, lastError: this.lastError }, op, key, err);
+  }
+
+  private connectOwn(): Promise<Redis> {
+    this.lastError = undefined;
+    return connectOwnClient(
+      this.target,
+      (err) => (this.lastError = err),
+      (redis) => this.applyRef(redis),
+    );
+  }
+
+  private applyRef(redis: AnyClient | undefined): void {
+    if (redis === undefined || redis === this.userClient) return;
+    const stream = (redis as unknown as { stream?: { ref?(): void; unref?(): void } }).stream;
+    if (this.refSockets) stream?.ref?.();
+    else stream?.unref?.();
+  }
 }

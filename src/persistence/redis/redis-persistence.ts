@@ -1,16 +1,7 @@
-import type { Redis, RedisOptions } from 'ioredis';
 import type { ClientPersistence, PersistenceWrite, QuarantinedRecord } from '../client-persistence';
 import { PersistenceError, invalidArg } from '../../errors';
-import {
-  type ConnectionTarget,
-  connectOwnClient,
-  describeTarget,
-  isNoAnswer,
-  openSuppliedClient,
-  storeError,
-  withTimeout,
-} from './connection';
-import { type ValueEncryptor, encryptedKeyId } from './encryption';
+import { RedisConnection, isNoAnswer } from './connection';
+import type { ValueEncryptor } from './encryption';
 import {
   type AckReplicasOptions,
   type AnyClient,
@@ -21,22 +12,11 @@ import {
 import { QUARANTINE_SCRIPT, quarantineHashName, quarantinedRecords } from './quarantine';
 import { SecretRedactor } from './redaction';
 import { type WriteCommand, writeAndWait } from './ack-replicas';
+import { CAS_SCRIPT, type ReencryptResult, reencryptHash } from './reencrypt';
+import { openValue, sealValue } from './stored-values';
 
 export type { RedisPersistenceOptions, EncryptionOptions, AckReplicasOptions, RedisClient } from './options';
-
-/** What reencrypt() did to the hash of the open client. */
-export interface ReencryptResult {
-  /** Values rewritten with the current key. */
-  reencrypted: number;
-  /** Values already encrypted with the current key. */
-  current: number;
-  /** Values changed or removed by someone else while reencrypt() ran (left as they were). */
-  skipped: number;
-}
-
-/** Sets field ARGV[1] to ARGV[3] only while it still holds ARGV[2] (a compare-and-set for reencrypt). */
-const CAS_SCRIPT =
-  "if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then redis.call('HSET', KEYS[1], ARGV[1], ARGV[3]) return 1 end return 0";
+export type { ReencryptResult } from './reencrypt';
 
 /**
  * Stores each client's persistence in one Redis hash named `${keyPrefix}${clientId}:${serverURI}`
@@ -61,20 +41,8 @@ export class RedisPersistence implements ClientPersistence {
   readonly maxQueuedBytes: number | undefined;
   /** Commands sent to Redis (MULTI and EXEC included) and round trips, since construction. */
   private readonly counters = { commands: 0, roundTrips: 0 };
-  private readonly url: string | undefined;
-  private readonly redisOptions: RedisOptions | undefined;
-  private readonly userClient: AnyClient | undefined;
-  /** Masks the passwords from the options in every message and error cause. */
-  private readonly redactor: SecretRedactor;
-  /** Set when the user client has no commandTimeout of its own that is short enough. */
-  private readonly wrapTimeout: boolean;
-  private redis: AnyClient | undefined;
-  private connecting: Promise<AnyClient> | undefined;
-  /** Bumped by close(), so an open() that was connecting meanwhile does not resurrect the store. */
-  private epoch = 0;
+  private readonly connection: RedisConnection;
   private name: string | undefined;
-  private lastError: Error | undefined;
-  private refSockets = true;
   private readonly encryptor: ValueEncryptor | undefined;
   private readonly ack: AckReplicasOptions | undefined;
 
@@ -97,15 +65,11 @@ export class RedisPersistence implements ClientPersistence {
     this.maxQueuedBytes = maxQueuedBytes;
     this.encryptor = encryptor;
     this.ack = ack;
-    this.url = url;
-    this.redisOptions = redisOptions;
-    this.userClient = client;
     this.keyPrefix = keyPrefix;
     this.operationTimeoutMs = operationTimeoutMs;
-    this.redactor = new SecretRedactor(secrets);
-    const ownTimeout = (client as { options?: { commandTimeout?: unknown } } | undefined)?.options?.commandTimeout;
-    this.wrapTimeout =
-      client !== undefined && !(typeof ownTimeout === 'number' && ownTimeout > 0 && ownTimeout <= operationTimeoutMs);
+    // The redactor masks the passwords from the options in every message and error cause.
+    const redactor = new SecretRedactor(secrets);
+    this.connection = new RedisConnection({ url, redisOptions, operationTimeoutMs, redactor }, client);
   }
 
   /** The name of the hash in use: `${keyPrefix}${clientId}:${serverURI}`. Undefined until open. */
@@ -128,34 +92,7 @@ export class RedisPersistence implements ClientPersistence {
       );
     }
     const name = hashName(this.keyPrefix, clientId, serverURI);
-    if (this.redis === undefined) {
-      const epoch = this.epoch;
-      if (this.connecting === undefined) {
-        this.connecting =
-          this.userClient !== undefined
-            ? openSuppliedClient(this.userClient, this.operationTimeoutMs, this.redactor)
-            : this.connectOwn();
-        this.connecting
-          .then(
-            () => undefined,
-            () => undefined,
-          )
-          .finally(() => {
-            this.connecting = undefined;
-          });
-      }
-      const redis = await this.connecting;
-      if (epoch !== this.epoch) {
-        if (redis !== this.userClient) redis.disconnect();
-        throw new PersistenceError(
-          'ERR_PERSISTENCE_NOT_OPEN',
-          'open',
-          undefined,
-          'RedisPersistence.open: the store was closed while it was connecting',
-        );
-      }
-      this.redis = redis;
-    }
+    if (this.connection.client === undefined) await this.connection.connect();
     this.name = name;
   }
 
@@ -164,44 +101,25 @@ export class RedisPersistence implements ClientPersistence {
    * calls it); a user-supplied client is left alone. `ref()` undoes it.
    */
   unref(): void {
-    this.refSockets = false;
-    this.applyRef(this.redis);
+    this.connection.setRef(false);
   }
 
   ref(): void {
-    this.refSockets = true;
-    this.applyRef(this.redis);
-  }
-
-  private applyRef(redis: AnyClient | undefined): void {
-    if (redis === undefined || redis === this.userClient) return;
-    const stream = (redis as unknown as { stream?: { ref?(): void; unref?(): void } }).stream;
-    if (this.refSockets) stream?.ref?.();
-    else stream?.unref?.();
+    this.connection.setRef(true);
   }
 
   async close(): Promise<void> {
-    const redis = this.redis;
-    this.epoch += 1;
     this.name = undefined;
-    this.redis = undefined;
-    if (redis === undefined || redis === this.userClient) return;
-    try {
-      await withTimeout(redis.quit(), this.operationTimeoutMs);
-    } catch {
-      // Unreachable Redis: don't wait for it.
-    } finally {
-      redis.disconnect();
-    }
+    await this.connection.close();
   }
 
   put(key: string, data: Buffer): Promise<void> {
-    const redis = this.redis;
+    const redis = this.connection.client;
     if (redis === undefined) return this.notOpen('put', key);
     const name = this.name!;
     let value: Buffer;
     try {
-      value = this.encryptor !== undefined ? this.encryptor.encrypt(`${name}\0${key}`, data) : data;
+      value = sealValue(this.encryptor, name, key, data);
     } catch (e) {
       return Promise.reject(this.storeError('put', key, e));
     }
@@ -214,7 +132,7 @@ export class RedisPersistence implements ClientPersistence {
    * followed by WAIT instead (in order, not atomic).
    */
   batch(writes: readonly PersistenceWrite[]): Promise<void> {
-    const redis = this.redis;
+    const redis = this.connection.client;
     if (redis === undefined) return this.notOpen('batch', undefined);
     const name = this.name!;
     let commands: (string | Buffer)[][];
@@ -248,7 +166,7 @@ export class RedisPersistence implements ClientPersistence {
    * unreachable or does not answer within operationTimeoutMs.
    */
   probe(): Promise<void> {
-    const redis = this.redis;
+    const redis = this.connection.client;
     if (redis === undefined) return this.notOpen('probe', undefined);
     this.count(1);
     return this.bound(redis.hexists(this.name!, '')).then(noop, (e: unknown) => {
@@ -262,7 +180,7 @@ export class RedisPersistence implements ClientPersistence {
   }
 
   get(key: string): Promise<Buffer> {
-    const redis = this.redis;
+    const redis = this.connection.client;
     if (redis === undefined) return this.notOpen('get', key);
     const name = this.name!;
     this.count(1);
@@ -276,7 +194,7 @@ export class RedisPersistence implements ClientPersistence {
             `no such key: '${key}' in Redis hash '${name}'`,
           );
         }
-        return this.encryptor !== undefined ? this.decrypt('get', name, key, value) : value;
+        return this.encryptor !== undefined ? openValue(this.encryptor, 'get', name, key, value) : value;
       },
       (e) => {
         throw this.storeError('get', key, e);
@@ -285,14 +203,14 @@ export class RedisPersistence implements ClientPersistence {
   }
 
   remove(key: string): Promise<void> {
-    const redis = this.redis;
+    const redis = this.connection.client;
     if (redis === undefined) return this.notOpen('remove', key);
     const name = this.name!;
     return this.write('remove', key, redis, name, (c) => c.hdel(name, key)).then(noop);
   }
 
   keys(): Promise<string[]> {
-    const redis = this.redis;
+    const redis = this.connection.client;
     if (redis === undefined) return this.notOpen('keys', undefined);
     this.count(1);
     return this.bound(redis.hkeys(this.name!)).catch((e) => {
@@ -301,14 +219,14 @@ export class RedisPersistence implements ClientPersistence {
   }
 
   clear(): Promise<void> {
-    const redis = this.redis;
+    const redis = this.connection.client;
     if (redis === undefined) return this.notOpen('clear', undefined);
     const name = this.name!;
     return this.write('clear', undefined, redis, name, (c) => c.del(name)).then(noop);
   }
 
   containsKey(key: string): Promise<boolean> {
-    const redis = this.redis;
+    const redis = this.connection.client;
     if (redis === undefined) return this.notOpen('containsKey', key);
     this.count(1);
     return this.bound(redis.hexists(this.name!, key)).then(
@@ -325,7 +243,7 @@ export class RedisPersistence implements ClientPersistence {
    * reason next to it. Nothing is deleted; `paho-mqtt-redis inspect` lists them.
    */
   quarantine(key: string, reason: string): Promise<void> {
-    const redis = this.redis;
+    const redis = this.connection.client;
     if (redis === undefined) return this.notOpen('quarantine', key);
     const name = this.name!;
     const field = `${key}@${Date.now()}`;
@@ -336,7 +254,7 @@ export class RedisPersistence implements ClientPersistence {
 
   /** The records quarantine() set aside for the open client, oldest first. */
   async quarantined(): Promise<QuarantinedRecord[]> {
-    const redis = this.redis;
+    const redis = this.connection.client;
     if (redis === undefined) return this.notOpen('quarantined', undefined);
     const fields = await this.bound(redis.hgetallBuffer(quarantineHashName(this.name!))).catch((e) => {
       throw this.storeError('quarantined', undefined, e);
@@ -353,40 +271,27 @@ export class RedisPersistence implements ClientPersistence {
    * first value that no configured key opens; nothing is deleted.
    */
   async reencrypt(options: { encryptPlaintext?: boolean } = {}): Promise<ReencryptResult> {
-    const redis = this.redis;
+    const redis = this.connection.client;
     if (redis === undefined) return this.notOpen('reencrypt', undefined);
     const encryptor = this.encryptor;
     if (encryptor === undefined) {
       throw invalidArg('RedisPersistence.reencrypt: the store has no options.encryption');
     }
     const name = this.name!;
-    const result: ReencryptResult = { reencrypted: 0, current: 0, skipped: 0 };
-    const fields = await this.bound(redis.hkeys(name)).catch((e) => {
-      throw this.storeError('reencrypt', undefined, e);
-    });
-    for (const field of fields) {
-      const value = await this.bound(redis.hgetBuffer(name, field)).catch((e) => {
-        throw this.storeError('reencrypt', field, e);
-      });
-      if (value === null) {
-        result.skipped += 1;
-        continue;
-      }
-      const keyId = encryptedKeyId(value);
-      if (keyId === encryptor.keyId) {
-        result.current += 1;
-        continue;
-      }
-      const plain =
-        keyId === null && options.encryptPlaintext === true ? value : this.decrypt('reencrypt', name, field, value);
-      const fresh = encryptor.encrypt(`${name}\0${field}`, plain);
-      const swapped = await this.write('reencrypt', field, redis, name, (c) =>
-        c.eval(CAS_SCRIPT, 1, name, field, value, fresh),
-      );
-      if (swapped === 1) result.reencrypted += 1;
-      else result.skipped += 1;
-    }
-    return result;
+    const readError = (key: string | undefined) => (e: unknown) => {
+      throw this.storeError('reencrypt', key, e);
+    };
+    return reencryptHash(
+      {
+        name,
+        encryptor,
+        fields: () => this.bound(redis.hkeys(name)).catch(readError(undefined)),
+        read: (field) => this.bound(redis.hgetBuffer(name, field)).catch(readError(field)),
+        compareAndSet: (field, expected, fresh) =>
+          this.write('reencrypt', field, redis, name, (c) => c.eval(CAS_SCRIPT, 1, name, field, expected, fresh)),
+      },
+      options.encryptPlaintext === true,
+    );
   }
 
   // -------------------------------------------------------------------------------------
@@ -426,9 +331,7 @@ export class RedisPersistence implements ClientPersistence {
       if (write.data === undefined) {
         current.push(write.key);
       } else {
-        const value =
-          this.encryptor !== undefined ? this.encryptor.encrypt(`${name}\0${write.key}`, write.data) : write.data;
-        current.push(write.key, value);
+        current.push(write.key, sealValue(this.encryptor, name, write.key, write.data));
       }
     }
     return commands;
@@ -445,43 +348,9 @@ export class RedisPersistence implements ClientPersistence {
     this.counters.roundTrips += 1;
   }
 
-  private decrypt(op: string, name: string, key: string, value: Buffer): Buffer {
-    try {
-      return this.encryptor!.decrypt(`${name}\0${key}`, value);
-    } catch (e) {
-      const why = e instanceof Error ? e.message : String(e);
-      const plaintext =
-        encryptedKeyId(value) === null
-          ? ' (a value written before encryption was enabled can be encrypted with reencrypt({ encryptPlaintext: true }))'
-          : '';
-      throw new PersistenceError(
-        'ERR_PERSISTENCE_DECRYPT',
-        op,
-        key,
-        `RedisPersistence.${op}: cannot decrypt key '${key}' in hash '${name}' (${why}). The value was left in Redis untouched; ` +
-          `check options.encryption (key, keyId, previousKeys)${plaintext}`,
-        { cause: e },
-      );
-    }
-  }
-
-  private connectOwn(): Promise<Redis> {
-    this.lastError = undefined;
-    return connectOwnClient(
-      this.target,
-      (err) => (this.lastError = err),
-      (redis) => this.applyRef(redis),
-    );
-  }
-
-  private get target(): ConnectionTarget {
-    const { url, redisOptions, operationTimeoutMs, redactor } = this;
-    return { url, redisOptions, operationTimeoutMs, redactor };
-  }
-
   /** Bounds a command when the user-supplied client has no suitable commandTimeout. */
   private bound<T>(p: Promise<T>): Promise<T> {
-    return this.wrapTimeout ? withTimeout(p, this.operationTimeoutMs) : p;
+    return this.connection.bound(p);
   }
 
   private notOpen(op: string, key: string | undefined): Promise<never> {
@@ -491,9 +360,7 @@ export class RedisPersistence implements ClientPersistence {
   }
 
   private storeError(op: string, key: string | undefined, err: unknown): PersistenceError {
-    const peer = this.userClient !== undefined ? 'the supplied client' : `Redis at ${describeTarget(this.target)}`;
-    const { operationTimeoutMs, redactor, lastError } = this;
-    return storeError({ hash: this.name, operationTimeoutMs, redactor, peer, lastError }, op, key, err);
+    return this.connection.storeError(this.name, op, key, err);
   }
 }
 

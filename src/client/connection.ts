@@ -1,0 +1,208 @@
+/**
+ * An AsyncClient's connection: connect() (with retryFirstConnect), the automatic reconnects
+ * after a loss and the resubscribe that follows them, disconnect(), and the state they share.
+ */
+import type { EventEmitter } from 'node:events';
+import { PahoError, PahoMqttRedisError } from '../errors';
+import type { NativeConnectSpec, NativeMqttClient } from '../native';
+import { type ClientEvents, type ConnectResult, publishClient } from './events';
+import {
+  type ConnectOptions,
+  type ReconnectPolicy,
+  type SubscribeOptions,
+  reconnectPolicy,
+  toConnectSpec,
+} from './options';
+import { fromNativeProperties } from './properties';
+import { Reconnector } from './reconnect';
+import type { ResultEvent } from './requests';
+import type { ClientCounters } from './stats';
+import type { SubscriptionRegistry } from './subscriptions';
+
+export type DisconnectSpec = Parameters<NativeMqttClient['disconnect']>[1];
+
+/** What the connection needs of its client. */
+export interface ConnectionHooks {
+  readonly clientId: string;
+  readonly serverURI: string;
+  readonly mqttVersion: 3 | 4 | 5;
+  readonly events: EventEmitter<ClientEvents>;
+  readonly counters: ClientCounters;
+  readonly subscriptions: SubscriptionRegistry;
+  /** True once close() has begun. */
+  closing(): boolean;
+  /** Whether the reconnect timer may keep the process alive (client.unref()). */
+  refAllowed(): boolean;
+  /** The session went up or down: the client re-evaluates whether it keeps the process alive. */
+  sessionChanged(): void;
+  sendConnect(what: string, spec: NativeConnectSpec): Promise<ResultEvent>;
+  sendDisconnect(spec: DisconnectSpec): Promise<unknown>;
+  subscribeMany(subscriptions: ({ topic: string } & SubscribeOptions)[]): Promise<number[]>;
+}
+
+const noop = (): void => undefined;
+
+export function closedError(what: string): PahoMqttRedisError {
+  return new PahoMqttRedisError('ERR_CLIENT_CLOSED', `${what}: the client is closed`);
+}
+
+/** Runs `fn`; what it throws is rethrown outside the caller, as an uncaught exception. */
+export function surfaceThrows(fn: () => void): void {
+  try {
+    fn();
+  } catch (error) {
+    process.nextTick(() => {
+      throw error;
+    });
+  }
+}
+
+export class ClientConnection {
+  private result: ConnectResult | undefined;
+  private active = false;
+  /** A user connect() until it settles (with retryFirstConnect: until a retry succeeds). */
+  private connecting: Promise<ConnectResult> | undefined;
+  /** The native connect request in flight (connect() or a reconnect attempt). */
+  private connectRequest: Promise<unknown> | undefined;
+  private connectSpec: NativeConnectSpec | undefined;
+  private policy: ReconnectPolicy | undefined;
+  private readonly reconnector: Reconnector<ConnectResult>;
+
+  constructor(private readonly hooks: ConnectionHooks) {
+    this.reconnector = new Reconnector<ConnectResult>({
+      attempt: () => this.connectOnce('reconnect'),
+      scheduled: (attempt, delayMs, error) => {
+        hooks.events.emit('reconnecting', { attempt, delayMs, error });
+        publishClient({ clientId: hooks.clientId, event: 'reconnecting', detail: { attempt, delayMs, error } });
+      },
+      refed: () => hooks.refAllowed(),
+    });
+  }
+
+  /** The connection in force, as last reported by Paho. */
+  get established(): ConnectResult | undefined {
+    return this.result;
+  }
+
+  /** From a successful connect until a disconnect, a loss or close(). */
+  get sessionActive(): boolean {
+    return this.active;
+  }
+
+  /** See AsyncClient.connect. */
+  async connect(options: ConnectOptions): Promise<ConnectResult> {
+    const hooks = this.hooks;
+    if (hooks.closing()) throw closedError('connect');
+    const spec = toConnectSpec(options, hooks.mqttVersion, hooks.serverURI);
+    const policy = reconnectPolicy(options);
+    if (this.result) return this.result;
+    if (this.connecting) return this.connecting;
+    if (this.reconnector.active) return this.reconnector.waitForSuccess();
+    this.connectSpec = spec;
+    this.policy = policy;
+    const connecting = this.connectOnce('connect').catch((error: Error) => {
+      if (hooks.closing()) throw closedError('connect'); // Paho discarded it (rc -11) when close() destroyed the client
+      if (!policy.retryFirstConnect || this.policy !== policy) throw error;
+      publishClient({ clientId: hooks.clientId, event: 'connectFailed', detail: error });
+      const waiting = this.reconnector.waitForSuccess();
+      this.reconnector.schedule(policy, error);
+      return waiting;
+    });
+    this.connecting = connecting;
+    const clear = (): void => {
+      if (this.connecting === connecting) this.connecting = undefined;
+    };
+    connecting.then(clear, clear);
+    return connecting;
+  }
+
+  /** See AsyncClient.disconnect. */
+  async disconnect(spec: DisconnectSpec): Promise<void> {
+    this.stopReconnecting(new PahoMqttRedisError('ERR_CONNECT_ABORTED', 'connect: aborted by disconnect()'));
+    // Paho ignores a disconnect while its connect is under way: let that settle first.
+    await this.connectRequest?.catch(noop);
+    await this.sendDisconnect(spec);
+  }
+
+  async sendDisconnect(spec: DisconnectSpec): Promise<void> {
+    try {
+      await this.hooks.sendDisconnect(spec);
+    } catch (error) {
+      // Not connected (Paho's MQTTASYNC_DISCONNECTED): nothing to do.
+      if (!(error instanceof PahoError && error.code === 'ERR_PAHO_DISCONNECTED')) throw error;
+    } finally {
+      this.ended();
+      this.hooks.sessionChanged();
+    }
+  }
+
+  stopReconnecting(reason: Error): void {
+    this.policy = undefined;
+    this.reconnector.stop(reason);
+  }
+
+  /** Paho lost the connection: reconnects when the policy says so. */
+  lost(cause: string): void {
+    const hooks = this.hooks;
+    this.ended();
+    hooks.sessionChanged();
+    hooks.counters.connectionLosses += 1;
+    publishClient({ clientId: hooks.clientId, event: 'connectionLost', detail: cause });
+    hooks.events.emit('connectionLost', cause);
+    if (this.policy?.enabled && !hooks.closing()) this.reconnector.schedule(this.policy);
+  }
+
+  /** The session is over (the client calls it when destroyed). */
+  ended(): void {
+    this.result = undefined;
+    this.active = false;
+  }
+
+  applyRef(): void {
+    this.reconnector.applyRef();
+  }
+
+  private async connectOnce(cause: 'connect' | 'reconnect'): Promise<ConnectResult> {
+    const hooks = this.hooks;
+    const spec = this.connectSpec!;
+    const request = hooks.sendConnect(`connect to ${[hooks.serverURI, ...(spec.serverURIs ?? [])].join(', ')}`, spec);
+    this.connectRequest = request;
+    let event: ResultEvent;
+    try {
+      event = await request;
+    } finally {
+      this.connectRequest = undefined;
+    }
+    const result: ConnectResult = {
+      serverURI: event.serverURI ?? hooks.serverURI,
+      mqttVersion: event.mqttVersion ?? hooks.mqttVersion,
+      sessionPresent: event.sessionPresent ?? false,
+      properties: fromNativeProperties(event.properties),
+    };
+    this.result = result;
+    this.active = true;
+    hooks.sessionChanged();
+    hooks.counters.connected(cause);
+    // The broker holds no subscriptions of a new session: forget those of the old one.
+    if (cause === 'connect' && !result.sessionPresent) hooks.subscriptions.clear();
+    const info = { cause, sessionPresent: result.sessionPresent, serverURI: result.serverURI };
+    publishClient({ clientId: hooks.clientId, event: 'connected', detail: info });
+    // A throwing listener must not undo a connection that happened (nor the waiters' results).
+    surfaceThrows(() => hooks.events.emit('connected', info));
+    this.reconnector.succeeded(result);
+    if (cause === 'reconnect' && !result.sessionPresent && this.policy?.resubscribe) void this.resubscribe();
+    return result;
+  }
+
+  private async resubscribe(): Promise<void> {
+    const hooks = this.hooks;
+    await hooks.subscriptions.restore(
+      (group) => hooks.subscribeMany(group),
+      (info) => {
+        if (info.granted) hooks.counters.resubscribed += info.topics.length;
+        publishClient({ clientId: hooks.clientId, event: 'resubscribed', detail: info });
+        hooks.events.emit('resubscribed', info);
+      },
+    );
+  }
+}

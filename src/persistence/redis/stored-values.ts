@@ -1,0 +1,35 @@
+/**
+ * The values RedisPersistence stores: with options.encryption, each is encrypted with the place
+ * it lives as context (hash name + NUL + field), so a value copied elsewhere does not decrypt.
+ */
+import { PersistenceError } from '../../errors';
+import { type ValueEncryptor, encryptedKeyId } from './encryption';
+
+/** The value to store in field `key` of hash `name`: `data`, encrypted when there is a key. */
+export function sealValue(encryptor: ValueEncryptor | undefined, name: string, key: string, data: Buffer): Buffer {
+  return encryptor !== undefined ? encryptor.encrypt(`${name}\0${key}`, data) : data;
+}
+
+/**
+ * The plaintext of a value read from field `key` of hash `name`; one that no configured key
+ * opens fails with ERR_PERSISTENCE_DECRYPT, saying what to check.
+ */
+export function openValue(encryptor: ValueEncryptor, op: string, name: string, key: string, value: Buffer): Buffer {
+  try {
+    return encryptor.decrypt(`${name}\0${key}`, value);
+  } catch (e) {
+    const why = e instanceof Error ? e.message : String(e);
+    const plaintext =
+      encryptedKeyId(value) === null
+        ? ' (a value written before encryption was enabled can be encrypted with reencrypt({ encryptPlaintext: true }))'
+        : '';
+    throw new PersistenceError(
+      'ERR_PERSISTENCE_DECRYPT',
+      op,
+      key,
+      `RedisPersistence.${op}: cannot decrypt key '${key}' in hash '${name}' (${why}). The value was left in Redis untouched; ` +
+        `check options.encryption (key, keyId, previousKeys)${plaintext}`,
+      { cause: e },
+    );
+  }
+}
