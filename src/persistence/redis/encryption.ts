@@ -62,7 +62,7 @@ export function isEncrypted(buf: unknown): boolean {
   return idLen >= 1 && buf.length >= MAGIC.length + 2 + idLen + IV_LEN + TAG_LEN;
 }
 
-/** The keyId a encrypted value names, or null when `buf` is not a encrypted value. */
+/** The keyId an encrypted value names, or null when `buf` is not an encrypted value. */
 export function encryptedKeyId(buf: Buffer): string | null {
   if (!isEncrypted(buf)) return null;
   const idLen = buf[MAGIC.length + 1];
@@ -147,7 +147,7 @@ export class ValueEncryptor {
       throw fail(`cannot decrypt: value is not a Buffer (${encrypted === null ? 'null' : typeof encrypted})`);
     if (!isEncrypted(encrypted)) {
       throw fail(
-        `cannot decrypt${field !== undefined ? ` ${JSON.stringify(field)}` : ''}: not a encrypted value (bad header, unsupported version or truncated, ${encrypted.length} bytes)`,
+        `cannot decrypt${field !== undefined ? ` ${JSON.stringify(field)}` : ''}: not an encrypted value (bad header, unsupported version or truncated, ${encrypted.length} bytes)`,
       );
     }
     const idLen = encrypted[MAGIC.length + 1];
