@@ -386,3 +386,50 @@ describe('RedisPersistence connection failures', () => {
     });
   });
 });
+
+describe('RedisPersistence.commandStats', () => {
+  /** Commands Redis executed since the last CONFIG RESETSTAT, INFO and CONFIG (this test's own) left out. */
+  async function executed(): Promise<number> {
+    const info = await raw.info('commandstats');
+    let calls = 0;
+    for (const [, command, n] of info.matchAll(/^cmdstat_([a-z|]+):calls=(\d+)/gm)) {
+      if (command !== 'info' && !command.startsWith('config')) calls += Number(n);
+    }
+    return calls;
+  }
+
+  it('counts every command it sends, reads, admin calls and batches included, as Redis counts them', async () => {
+    const id = uniqueClientId('stats');
+    const store = new RedisPersistence({ url: server.url, encryption: { key: Buffer.alloc(32, 7), keyId: 'k1' } });
+    await store.open(id, URI);
+    try {
+      // Before the window: Redis also counts the commands a script runs, the store one EVAL.
+      await store.put('c-1', Buffer.from('damaged'));
+      await store.quarantine('c-1', 'test');
+      const before = store.commandStats();
+      await raw.config('RESETSTAT');
+      await store.put('s-1', Buffer.from('one'));
+      await store.get('s-1');
+      await store.containsKey('s-2');
+      await store.keys();
+      await store.batch([
+        { key: 'c-1', data: Buffer.from('cmd') },
+        { key: 's-1', data: undefined },
+      ]);
+      assert.equal((await store.quarantined()).length, 1);
+      await store.put('s-3', Buffer.from('three'));
+      assert.deepEqual(await store.reencrypt(), { reencrypted: 0, current: 2, skipped: 0 }); // c-1, s-3
+      await store.remove('s-3');
+      await store.probe();
+      const after = store.commandStats();
+      const counted = after.commands - before.commands;
+      assert.equal(counted, await executed(), 'the store counts what Redis executed');
+      // put, get, containsKey, keys, batch (MULTI, HSET, HDEL, EXEC), quarantined, put,
+      // reencrypt (HKEYS, 2 HGETs), remove, probe
+      assert.equal(counted, 15);
+      assert.equal(after.roundTrips - before.roundTrips, 12);
+    } finally {
+      await store.close();
+    }
+  });
+});

@@ -183,23 +183,17 @@ export class RedisPersistence implements ClientPersistence {
     const redis = this.connection.client;
     if (redis === undefined) return this.notOpen('get', key);
     const name = this.name!;
-    this.count(1);
-    return this.bound(redis.hgetBuffer(name, key)).then(
-      (value) => {
-        if (value === null) {
-          throw new PersistenceError(
-            'ERR_PERSISTENCE_NO_SUCH_KEY',
-            'get',
-            key,
-            `no such key: '${key}' in Redis hash '${name}'`,
-          );
-        }
-        return this.encryptor !== undefined ? openValue(this.encryptor, 'get', name, key, value) : value;
-      },
-      (e) => {
-        throw this.storeError('get', key, e);
-      },
-    );
+    return this.read('get', key, redis.hgetBuffer(name, key)).then((value) => {
+      if (value === null) {
+        throw new PersistenceError(
+          'ERR_PERSISTENCE_NO_SUCH_KEY',
+          'get',
+          key,
+          `no such key: '${key}' in Redis hash '${name}'`,
+        );
+      }
+      return this.encryptor !== undefined ? openValue(this.encryptor, 'get', name, key, value) : value;
+    });
   }
 
   remove(key: string): Promise<void> {
@@ -212,10 +206,7 @@ export class RedisPersistence implements ClientPersistence {
   keys(): Promise<string[]> {
     const redis = this.connection.client;
     if (redis === undefined) return this.notOpen('keys', undefined);
-    this.count(1);
-    return this.bound(redis.hkeys(this.name!)).catch((e) => {
-      throw this.storeError('keys', undefined, e);
-    });
+    return this.read('keys', undefined, redis.hkeys(this.name!));
   }
 
   clear(): Promise<void> {
@@ -228,13 +219,7 @@ export class RedisPersistence implements ClientPersistence {
   containsKey(key: string): Promise<boolean> {
     const redis = this.connection.client;
     if (redis === undefined) return this.notOpen('containsKey', key);
-    this.count(1);
-    return this.bound(redis.hexists(this.name!, key)).then(
-      (n) => n === 1,
-      (e) => {
-        throw this.storeError('containsKey', key, e);
-      },
-    );
+    return this.read('containsKey', key, redis.hexists(this.name!, key)).then((n) => n === 1);
   }
 
   /**
@@ -256,10 +241,9 @@ export class RedisPersistence implements ClientPersistence {
   async quarantined(): Promise<QuarantinedRecord[]> {
     const redis = this.connection.client;
     if (redis === undefined) return this.notOpen('quarantined', undefined);
-    const fields = await this.bound(redis.hgetallBuffer(quarantineHashName(this.name!))).catch((e) => {
-      throw this.storeError('quarantined', undefined, e);
-    });
-    return quarantinedRecords(fields);
+    return quarantinedRecords(
+      await this.read('quarantined', undefined, redis.hgetallBuffer(quarantineHashName(this.name!))),
+    );
   }
 
   /**
@@ -278,15 +262,12 @@ export class RedisPersistence implements ClientPersistence {
       throw invalidArg('RedisPersistence.reencrypt: the store has no options.encryption');
     }
     const name = this.name!;
-    const readError = (key: string | undefined) => (e: unknown) => {
-      throw this.storeError('reencrypt', key, e);
-    };
     return reencryptHash(
       {
         name,
         encryptor,
-        fields: () => this.bound(redis.hkeys(name)).catch(readError(undefined)),
-        read: (field) => this.bound(redis.hgetBuffer(name, field)).catch(readError(field)),
+        fields: () => this.read('reencrypt', undefined, redis.hkeys(name)),
+        read: (field) => this.read('reencrypt', field, redis.hgetBuffer(name, field)),
         compareAndSet: (field, expected, fresh) =>
           this.write('reencrypt', field, redis, name, (c) => c.eval(CAS_SCRIPT, 1, name, field, expected, fresh)),
       },
@@ -295,6 +276,14 @@ export class RedisPersistence implements ClientPersistence {
   }
 
   // -------------------------------------------------------------------------------------
+
+  /** One read round trip: counted, bounded by operationTimeoutMs, failures as PersistenceErrors. */
+  private read<T>(op: string, key: string | undefined, command: Promise<T>): Promise<T> {
+    this.count(1);
+    return this.bound(command).catch((e: unknown) => {
+      throw this.storeError(op, key, e);
+    });
+  }
 
   /**
    * Runs one write on hash `name`. With ackReplicas, the write is followed by WAIT (see
