@@ -148,6 +148,8 @@ class MqttClient : public std::enable_shared_from_this<MqttClient> {
   static void AddResults(ClientEvent* event, const Pending& pending, const MQTTAsync_successData5& response);
   static void OnSuccess(void* context, MQTTAsync_successData* response);
   static void OnSuccess5(void* context, MQTTAsync_successData5* response);
+  template <typename FailureData>
+  static void Fail(void* context, FailureData* response);
   static void OnFailure(void* context, MQTTAsync_failureData* response);
   static void OnFailure5(void* context, MQTTAsync_failureData5* response);
   static void OnConnectionLost(void* context, char* cause);

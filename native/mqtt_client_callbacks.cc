@@ -104,7 +104,8 @@ bool MqttClient::ClaimFailedWrite(const LogOp& op, const LogOutcome& outcome) {
 
 // onSuccess/onFailure fire exactly once per Pending; a Pending already taken (the call
 // failed synchronously, or destroy cleaned up) is ignored. v3 and v5 answers share the
-// token and the connect block; the rest differs (AddResults).
+// token and the connect block (failures: token, code and message); the rest differs
+// (AddResults, AddFailureDetails).
 template <typename SuccessData>
 void MqttClient::Succeed(void* context, SuccessData* response) {
   auto* pending = static_cast<Pending*>(context);
@@ -163,41 +164,39 @@ void MqttClient::AddResults(ClientEvent* event, const Pending& pending,
   }
 }
 
-// Both failure structs carry token, code and message; v5 adds a reason code and properties.
+namespace {
+
+// A v5 failure adds a reason code and properties.
+void AddFailureDetails(ClientEvent*, const MQTTAsync_failureData&) {}
+
+void AddFailureDetails(ClientEvent* event, const MQTTAsync_failureData5& response) {
+  event->reason_code = response.reasonCode;
+  event->properties = CopyProperties(response.properties);
+}
+
+}  // namespace
+
 template <typename FailureData>
-std::unique_ptr<ClientEvent> FailureEvent(uint64_t request, FailureData* response) {
+void MqttClient::Fail(void* context, FailureData* response) {
+  auto* pending = static_cast<Pending*>(context);
+  MqttClient* self = Claim(pending);
+  if (self == nullptr) return;
   auto event = std::make_unique<ClientEvent>();
-  event->request = request;
+  event->request = pending->request;
   event->rc = MQTTASYNC_FAILURE;
   if (response != nullptr) {
     event->token = response->token;
     event->rc = response->code != 0 ? response->code : MQTTASYNC_FAILURE;
     event->text = response->message != nullptr ? response->message : MQTTAsync_strerror(event->rc);
+    AddFailureDetails(event.get(), *response);
   }
-  return event;
-}
-
-void MqttClient::OnFailure(void* context, MQTTAsync_failureData* response) {
-  auto* pending = static_cast<Pending*>(context);
-  MqttClient* self = Claim(pending);
-  if (self == nullptr) return;
-  auto event = FailureEvent(pending->request, response);
-  self->Finish(pending);
+  self->Finish(pending);  // frees the Pending: all that was needed from it is read above
   self->Emit(std::move(event));
 }
 
-void MqttClient::OnFailure5(void* context, MQTTAsync_failureData5* response) {
-  auto* pending = static_cast<Pending*>(context);
-  MqttClient* self = Claim(pending);
-  if (self == nullptr) return;
-  auto event = FailureEvent(pending->request, response);
-  self->Finish(pending);
-  if (response != nullptr) {
-    event->reason_code = response->reasonCode;
-    event->properties = CopyProperties(response->properties);
-  }
-  self->Emit(std::move(event));
-}
+void MqttClient::OnFailure(void* context, MQTTAsync_failureData* response) { Fail(context, response); }
+
+void MqttClient::OnFailure5(void* context, MQTTAsync_failureData5* response) { Fail(context, response); }
 
 void MqttClient::OnConnectionLost(void* context, char* cause) {
   ClientOf(context)->SetWindow(0);  // Paho buffers offline publishes itself

@@ -13,13 +13,12 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import Redis from 'ioredis';
 import { startRedis, freePort, spawnTracked, type RedisServer } from './servers';
+import { sleep } from './wait';
 
 export interface HostPort {
   host: string;
   port: number;
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Polls `probe` until it answers a truthy value; throws `what` with the last failure at the deadline. */
 async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, withinMs = 15_000): Promise<T> {

@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { freePort } from './ports';
+import { sleep } from './wait';
 
 const START_TIMEOUT_MS = 10_000;
 const STOP_GRACE_MS = 3_000;
@@ -178,8 +179,6 @@ function logTail(logFile: string, lines = 25): string {
     return '(no log)';
   }
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /**
  * Polls `probe` until it resolves true; rejects if the child exits or the deadline passes.

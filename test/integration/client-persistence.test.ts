@@ -15,7 +15,7 @@ import {
   type PersistenceWrite,
 } from '../../src';
 import { startMosquitto, startRedis, type MosquittoServer, type RedisServer } from '../helpers/servers';
-import { Inbox, closeAll, hashKeys, runFixture, sleep, uid, waitFor } from '../fixtures/client-common';
+import { Inbox, closeAll, hashKeys, runFixture, uid, waitFor } from '../fixtures/client-common';
 
 let broker: MosquittoServer;
 let redis: RedisServer;
@@ -216,7 +216,7 @@ describe('store failures', () => {
     // the client still works and that the failure was reported only through the rejection.
     await client.publish(topic, Buffer.from('stored'), { qos: 1 });
     await waitFor(() => inbox.on(topic).some((m) => m.payload.toString() === 'stored'), 'the second message');
-    await sleep(200);
+    await waitFor(() => faulty.keys().length === 0, 'both flows finished (nothing left in the store)');
     assert.deepEqual(
       events.map((e) => `${e.op} ${e.key}`),
       [],

@@ -148,6 +148,7 @@ async function streamThroughOutage(
   });
   const stream = new Stream(publisher, `${topic}/stream`, qos);
   stream.start();
+  // The stream runs through three phases of set lengths: before, during and after the outage.
   await sleep(BEFORE_MS);
   const down = performance.now();
   const recover = await outage(kind);

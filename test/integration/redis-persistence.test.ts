@@ -6,9 +6,9 @@ import { PahoMqttRedisError, PersistenceError } from '../../src/errors';
 import { persistenceSuite, assertPersistenceError, uniqueClientId } from '../helpers/persistence-suite';
 import * as fs from 'node:fs';
 import { startRedis, freePort, makeTestCA, runningServerCount, type RedisServer } from '../helpers/servers';
+import { sleep } from '../helpers/wait';
 
 const URI = 'tcp://127.0.0.1:1883';
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Retries fn until it resolves (or the deadline passes, then rethrows the last error). */
 async function eventually<T>(fn: () => Promise<T>, withinMs = 5000): Promise<T> {

@@ -13,7 +13,7 @@ import { PersistenceError } from '../../src';
 import { recordingStore, type AsyncBatch, type RecordingStore } from '../helpers/recording-store';
 import { type Fixture, fixture, put, remove, sentPublish, started } from '../helpers/log-fixture';
 import type { DriverStepSpec } from '../helpers/test-driver';
-import { waitFor } from '../helpers/wait';
+import { sleep, waitFor } from '../helpers/wait';
 
 /** The store's writes grouped by batch, as "put k" / "remove k". */
 function batchesOf(rec: RecordingStore): string[][] {
@@ -202,7 +202,7 @@ describe('operation log: a QoS 2 PUBLISH is durable once its command is', () => 
     const script = f.run([remove('c-1'), sentPublish('s-7', 2), put('c-2')]).finally(() => {
       done = true;
     });
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await sleep(100); // a put that did not wait would be done by now
     assert.equal(done, false, 'the s-7 put went on while its command was unacknowledged');
     f.rec.release(true); // c-1's batch is stored; the next one (s-7 with c-1's remove) is held
     assert.deepEqual(await script, [0, 0, 0]);
@@ -224,7 +224,7 @@ describe('operation log: a QoS 2 PUBLISH is durable once its command is', () => 
       done = true;
     });
     await waitFor(() => f.rec.held() === 1, 'the s-8 batch held by the store');
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await sleep(100); // a put that did not wait would be done by now
     assert.equal(done, false, 'the s-8 put did not wait although c-1 is not its command');
     f.rec.release();
     assert.deepEqual(await script, [0, 0]);

@@ -20,7 +20,9 @@ describe('store outages', () => {
     const flushing = f.bridge.flush();
     flushing.catch(() => undefined); // checked below
     // A barrier waits until c-1's batch times out (a little before the barrier's own deadline);
-    // then the store counts as unavailable.
+    // then the store counts as unavailable. The batch's timeout runs from when the store got
+    // it; the barrier starts 100 ms later, so that its own 300 ms end after the batch's.
+    await waitFor(() => f.rec.held() === 1, "c-1's batch at the store");
     await sleep(100);
     assert.deepEqual(await f.run([put('r-2')]), [-2]);
     await assert.rejects(
