@@ -15,6 +15,7 @@ import {
 } from './options';
 import { fromNativeProperties } from './properties';
 import { Reconnector } from './reconnect';
+import { withUnresolvedHosts } from './unresolved-hosts';
 import type { ResultEvent } from './requests';
 import type { ClientCounters } from './stats';
 import type { SubscriptionRegistry } from './subscriptions';
@@ -165,11 +166,14 @@ export class ClientConnection {
   private async connectOnce(cause: 'connect' | 'reconnect'): Promise<ConnectResult> {
     const hooks = this.hooks;
     const spec = this.connectSpec!;
-    const request = hooks.sendConnect(`connect to ${[hooks.serverURI, ...(spec.serverURIs ?? [])].join(', ')}`, spec);
+    const uris = [hooks.serverURI, ...(spec.serverURIs ?? [])];
+    const request = hooks.sendConnect(`connect to ${uris.join(', ')}`, spec);
     this.connectRequest = request;
     let event: ResultEvent;
     try {
       event = await request;
+    } catch (e) {
+      throw await withUnresolvedHosts(e, uris);
     } finally {
       this.connectRequest = undefined;
     }

@@ -5,6 +5,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as diagnostics from 'node:diagnostics_channel';
+import * as dns from 'node:dns';
 import {
   AsyncClient,
   CLIENT_CHANNEL,
@@ -92,6 +93,42 @@ describe('connection errors', () => {
     await assert.rejects(c.connect({ connectTimeout: 2 }), (e: unknown) => {
       assert.ok(e instanceof PahoError, String(e));
       assert.ok(e.message.startsWith(`connect to ${uri} failed`), e.message);
+      return true;
+    });
+  });
+
+  it('a host name that does not resolve is named as such', async (t) => {
+    const host = `${uid('nohost')}.invalid`; // RFC 6761: never resolves
+    const resolverAnswers = await Promise.race([
+      dns.promises.lookup(host).then(
+        () => false,
+        (e: NodeJS.ErrnoException) => e.code === 'ENOTFOUND' || e.code === 'EAI_AGAIN',
+      ),
+      new Promise<false>((resolve) => setTimeout(() => resolve(false), 2000).unref()),
+    ]);
+    if (!resolverAnswers) return t.skip('this machine has no resolver that answers for .invalid within 2 s');
+    const uri = `tcp://${host}:1883`;
+    const c = await AsyncClient.create({ serverURI: uri, clientId: uid('nh'), persistence: 'none' });
+    clients.add(c);
+    await assert.rejects(c.connect({ connectTimeout: 2 }), (e: unknown) => {
+      assert.ok(e instanceof PahoError, String(e));
+      assert.equal(e.code, 'ERR_PAHO_FAILURE');
+      assert.ok(e.message.startsWith(`connect to ${uri} failed`), e.message);
+      assert.match(
+        e.message,
+        new RegExp(`host name does not resolve: '${host.replaceAll('.', '\\.')}' \\((ENOTFOUND|EAI_AGAIN)\\)`),
+      );
+      return true;
+    });
+  });
+
+  it('a refused connection to an IP address says nothing of host names', async () => {
+    const uri = `tcp://127.0.0.1:${await freePort()}`;
+    const c = await AsyncClient.create({ serverURI: uri, clientId: uid('nc'), persistence: 'none' });
+    clients.add(c);
+    await assert.rejects(c.connect({ connectTimeout: 2 }), (e: unknown) => {
+      assert.ok(e instanceof PahoError, String(e));
+      assert.doesNotMatch(e.message, /resolve/);
       return true;
     });
   });
