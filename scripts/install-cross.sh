@@ -56,25 +56,35 @@ fi
 
 offered() { apt-cache madison "libssl3:$1" | awk -F'|' '{gsub(/ /, "", $2); print $2}' | sort -u; }
 host_arch="$(dpkg --print-architecture)"
+# Every foreign architecture that already carries libssl3 (e.g. arm64 when armhf is added later) moves
+# with the others: left out of the pins, apt would remove it, and its libpaho-mqtt-dev along.
+ssl_arches=("${ARCHES[@]}")
+for arch in $(dpkg --print-foreign-architectures); do
+  if installed "libssl3:$arch" && [[ " ${ssl_arches[*]} " != *" $arch "* ]]; then ssl_arches+=("$arch"); fi
+done
 common="$(offered "$host_arch")"
-for arch in "${ARCHES[@]}"; do common="$(comm -12 <(echo "$common") <(offered "$arch"))"; done
-host_version="$(dpkg-query -W -f='${Version}' libssl3 2>/dev/null || true)"
+for arch in "${ssl_arches[@]}"; do common="$(comm -12 <(echo "$common") <(offered "$arch"))"; done
+# The host's own package: a bare libssl3 would match every architecture's, one version per line.
+host_version="$(dpkg-query -W -f='${Version}' "libssl3:$host_arch" 2>/dev/null || true)"
 if [ -n "$host_version" ] && echo "$common" | grep -qxF "$host_version"; then
   ssl_version="$host_version"
 else
   ssl_version="$(echo "$common" | grep . | sort -V | tail -n1 || true)"
 fi
 if [ -z "$ssl_version" ]; then
-  echo "install-cross: no libssl3 version is offered for all of $host_arch ${ARCHES[*]}:" >&2
-  for arch in "$host_arch" "${ARCHES[@]}"; do echo "  $arch: $(offered "$arch" | xargs)" >&2; done
+  echo "install-cross: no libssl3 version is offered for all of $host_arch ${ssl_arches[*]}:" >&2
+  for arch in "$host_arch" "${ssl_arches[@]}"; do echo "  $arch: $(offered "$arch" | xargs)" >&2; done
   exit 1
 fi
 pins=("libssl3:$host_arch=$ssl_version" "libssl-dev:$host_arch=$ssl_version")
-for arch in "${ARCHES[@]}"; do pins+=("libssl3:$arch=$ssl_version" "libssl-dev:$arch=$ssl_version"); done
+for arch in "${ssl_arches[@]}"; do
+  pins+=("libssl3:$arch=$ssl_version")
+  if [[ " ${ARCHES[*]} " == *" $arch "* ]] || installed "libssl-dev:$arch"; then pins+=("libssl-dev:$arch=$ssl_version"); fi
+done
 if [ -n "$host_version" ] && [ "$host_version" != "$ssl_version" ]; then
-  echo "install-cross: host libssl3 $host_version is not offered for ${ARCHES[*]}; moving every architecture to $ssl_version"
+  echo "install-cross: host libssl3 $host_version is not offered for ${ssl_arches[*]}; moving every architecture to $ssl_version"
 fi
 
-echo "install-cross: installing ${wanted[*]} (libssl $ssl_version)"
+echo "install-cross: installing ${wanted[*]} (libssl $ssl_version on $host_arch ${ssl_arches[*]})"
 "${APT[@]}" --allow-downgrades install "${wanted[@]}" "${pins[@]}" >/dev/null
 echo "install-cross: done (${ARCHES[*]}, libssl $ssl_version)"
