@@ -21,6 +21,7 @@ export LD_PRELOAD
 export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:halt_on_error=1:allocator_may_return_null=1"
 suites=(
   out/test/native/bridge.test.js
+  out/test/native/bridge-failures.test.js
   out/test/native/bridge-teardown.test.js
   out/test/native/key-ledger.test.js
   out/test/integration/client.test.js

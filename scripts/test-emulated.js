@@ -41,6 +41,7 @@ const TARGET_LIBRARIES = ['libc6', 'libstdc++6', 'libgcc-s1', 'libssl3'];
 // Compiled by `npm run build:test` into out/test/<group>/.
 const DEFAULT_TESTS = [
   'native/bridge.test.js',
+  'native/bridge-failures.test.js',
   'unit/memory-persistence.test.js',
   'integration/redis-persistence.test.js',
   'integration/client-roundtrip.test.js',
