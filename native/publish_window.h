@@ -1,9 +1,8 @@
 // Hands Paho at most its inflight window (maxInflight) of QoS 1/2 publishes while
 // connected. Paho's send thread waits when its window is full, and a PUBACK does not wake it:
-// queued publishes then wait for the next API call or a timeout (see
-// ../shared/notes/hot-path.md). Publishes past the window wait here instead, in order, and go
-// to Paho as earlier ones complete. While disconnected nothing is held: Paho buffers (and
-// persists) offline publishes as before.
+// queued publishes then wait for the next API call or a 1 s timeout. Publishes past the
+// window wait here instead, in order, and go to Paho as earlier ones complete. While
+// disconnected nothing is held: Paho buffers (and persists) offline publishes as before.
 #pragma once
 
 #include <deque>
