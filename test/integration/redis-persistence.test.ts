@@ -166,6 +166,15 @@ describe('RedisPersistence options', () => {
       bad({ operationTimeoutMs: v }, /operationTimeoutMs must be a positive integer/);
   });
 
+  it("rejects a durability other than 'batched' or 'sync', and bad log bounds", () => {
+    for (const v of ['fast', 'SYNC', 1, null]) bad({ durability: v }, /durability must be 'batched' or 'sync'/);
+    for (const v of [0, -5, 1.5, NaN, '10']) bad({ maxQueuedOps: v }, /maxQueuedOps/);
+    for (const v of [1023, 0, 2.5, '4096']) bad({ maxQueuedBytes: v }, /maxQueuedBytes/);
+    const s = new RedisPersistence({ durability: 'sync', maxQueuedOps: 1, maxQueuedBytes: 1024 });
+    assert.deepEqual([s.durability, s.maxQueuedOps, s.maxQueuedBytes], ['sync', 1, 1024]);
+    assert.equal(new RedisPersistence().durability, 'batched');
+  });
+
   it('rejects unknown options, a non-string keyPrefix, a bad client and redisOptions.keyPrefix', () => {
     bad({ uri: 'redis://x' }, /unknown option 'uri'/);
     bad({ keyPrefix: 3 }, /keyPrefix must be a string/);

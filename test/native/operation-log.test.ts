@@ -295,6 +295,32 @@ describe('operation log: bounds and failures', () => {
     f.bridge.close();
   });
 
+  it('maxQueuedBytes bounds the log by bytes: a writer waits while the unsent bytes would pass it', async () => {
+    const f = fixture({ maxQueuedBytes: 1024 });
+    await started(f);
+    f.rec.hold();
+    const big = (key: string) => put(key, new Array<number>(400).fill(7));
+    // c-1 is taken as a batch (held by the store); c-2 fits beside it; c-3 would pass 1,024 bytes.
+    const script = f.run([big('c-1'), big('c-2'), big('c-3')]);
+    await waitFor(() => f.bridge.stats().roomWaits === 1, 'a writer waiting for room');
+    assert.equal(f.bridge.stats().queueDepth, 2, 'c-3 is not logged while it would not fit');
+    assert.ok(f.bridge.stats().queueBytes <= 1024, JSON.stringify(f.bridge.stats()));
+    f.rec.release();
+    assert.deepEqual(await script, [0, 0, 0]);
+    await f.bridge.flush();
+    assert.deepEqual(f.rec.store.keys().sort(), ['c-1', 'c-2', 'c-3']);
+    f.bridge.close();
+  });
+
+  it('a single write larger than maxQueuedBytes is still logged and stored (alone)', async () => {
+    const f = fixture({ maxQueuedBytes: 1024 });
+    await started(f);
+    assert.deepEqual(await f.run([put('c-1', new Array<number>(4096).fill(1))]), [0]);
+    await f.bridge.flush();
+    assert.equal(f.rec.store.get('c-1').length, 4096);
+    f.bridge.close();
+  });
+
   it('a failed batch is reported once with op, key and cause, and flush() rejects with it', async () => {
     const rec = recordingStore();
     const cause = new Error('disk on fire');
