@@ -1,145 +1,26 @@
 /**
- * Hand-built records, laid out buffer by buffer the way Paho C 1.3.12 hands them to pput:
- * - s-/r- : MQTTPacket_send_publish -> MQTTPacket_sends -> MQTTPersistence_putPacket
- *           [fixed header + remaining length][topic length BE16][topic][msgid BE16 (+v5 props)][payload]
- *           (r-: MQTTPacket_Factory stores the received header + remaining length + data)
- * - sc-   : MQTTPacket_send_ack(PUBREL) -> MQTTPacket_send -> putPacket: [0x62, 0x02][msgid BE16]
- * - c-    : MQTTAsync_persistCommand
- * - q-    : MQTTPersistence_persistQueueEntry
+ * Decoding Paho's records (src/persistence/paho-records.ts): every key kind, v3 and v5, records
+ * captured from the real library, truncations, garbage and the strict checks of issue 9. The
+ * hand-built records come from test/fixtures/paho-record-builders.ts.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as os from 'node:os';
 import { parseKey, decodeRecord, compareRecordKeys } from '../../src/persistence/paho-records';
 import { CAPTURED } from '../fixtures/captured-records';
-
-const LE = os.endianness() === 'LE';
-
-function int(n: number, le = LE): Buffer {
-  const b = Buffer.alloc(4);
-  if (le) b.writeInt32LE(n);
-  else b.writeInt32BE(n);
-  return b;
-}
-const be16 = (n: number): Buffer => {
-  const b = Buffer.alloc(2);
-  b.writeUInt16BE(n);
-  return b;
-};
-const cstr = (s: string): Buffer => Buffer.concat([Buffer.from(s, 'utf8'), Buffer.from([0])]);
-function vbi(n: number): Buffer {
-  const out: number[] = [];
-  do {
-    let d = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) d |= 128;
-    out.push(d);
-  } while (n > 0);
-  return Buffer.from(out);
-}
-/** MQTT 5 property block: payload format indicator (0x01) = 1, message expiry (0x02) = 60. */
-const PROPS = Buffer.concat([vbi(7), Buffer.from([0x01, 0x01, 0x02, 0, 0, 0, 60])]);
-const NO_PROPS = vbi(0);
-
-function publishPacket(o: {
-  topic: string;
-  qos: number;
-  msgId?: number;
-  retained?: boolean;
-  dup?: boolean;
-  props?: Buffer;
-  payload: Buffer;
-}): Buffer {
-  const topic = Buffer.from(o.topic, 'utf8');
-  const varHeader = Buffer.concat([o.qos > 0 ? be16(o.msgId ?? 0) : Buffer.alloc(0), o.props ?? Buffer.alloc(0)]);
-  const rest = [be16(topic.length), topic, varHeader, o.payload];
-  const remaining = rest.reduce((n, b) => n + b.length, 0);
-  const header = (3 << 4) | (o.dup ? 8 : 0) | (o.qos << 1) | (o.retained ? 1 : 0);
-  return Buffer.concat([Buffer.from([header]), vbi(remaining), ...rest]);
-}
-const pubrelPacket = (msgId: number): Buffer => Buffer.concat([Buffer.from([0x62, 0x02]), be16(msgId)]);
-
-function publishCommand(
-  o: { token: number; topic: string; payload: Buffer; qos: number; retained: number; props?: Buffer },
-  le = LE,
-): Buffer {
-  return Buffer.concat([
-    int(3, le),
-    int(o.token, le),
-    cstr(o.topic),
-    int(o.payload.length, le),
-    o.payload,
-    int(o.qos, le),
-    int(o.retained, le),
-    o.props ?? Buffer.alloc(0),
-  ]);
-}
-/** MQTTSubscribe_options: "MQSO", int struct_version, noLocal, retainAsPublished, retainHandling, pad. */
-const subOpts = (noLocal: number): Buffer =>
-  Buffer.concat([Buffer.from('MQSO'), int(0), Buffer.from([noLocal, 0, 0, 0])]);
-function subscribeCommand(token: number, subs: Array<[string, number]>, v5: boolean): Buffer {
-  const parts = [int(8), int(token), int(subs.length)];
-  for (const [t, q] of subs) parts.push(cstr(t), int(q), ...(v5 ? [subOpts(1)] : []));
-  if (v5) parts.push(NO_PROPS);
-  return Buffer.concat(parts);
-}
-const unsubscribeCommand = (token: number, topics: string[]): Buffer =>
-  Buffer.concat([int(10), int(token), int(topics.length), ...topics.map(cstr)]);
-function queueEntry(o: {
-  payload: Buffer;
-  qos: number;
-  retained: number;
-  dup: number;
-  msgId: number;
-  topic: string;
-  props?: Buffer;
-}): Buffer {
-  return Buffer.concat([
-    int(o.payload.length),
-    o.payload,
-    int(o.qos),
-    int(o.retained),
-    int(o.dup),
-    int(o.msgId),
-    cstr(o.topic),
-    int(Buffer.byteLength(o.topic)),
-    o.props ?? Buffer.alloc(0),
-  ]);
-}
-
-const binary = Buffer.from([0, 1, 2, 0, 255, 0, 10, 13]);
-
-/** Every well-formed fixture, used again by the truncation test. */
-const FIXTURES: Record<string, Buffer> = {
-  's-7': publishPacket({ topic: 'a/b', qos: 1, msgId: 7, payload: Buffer.from('hello') }),
-  's5-65535': publishPacket({
-    topic: 'sensors/ü',
-    qos: 2,
-    msgId: 65535,
-    dup: true,
-    retained: true,
-    props: PROPS,
-    payload: Buffer.alloc(300, 7),
-  }),
-  'sc-9': pubrelPacket(9),
-  'sc5-10': pubrelPacket(10),
-  'r-12': publishPacket({ topic: 'in/q2', qos: 2, msgId: 12, payload: binary }),
-  'r5-13': publishPacket({ topic: 'in/v5', qos: 2, msgId: 13, props: NO_PROPS, payload: Buffer.alloc(0) }),
-  'c-1': publishCommand({ token: 1, topic: 'out/x', payload: binary, qos: 1, retained: 1 }),
-  'c5-2': publishCommand({ token: 2, topic: 'out/v5', payload: Buffer.from('p'), qos: 2, retained: 0, props: PROPS }),
-  'c-3': subscribeCommand(
-    3,
-    [
-      ['t/1', 0],
-      ['t/#', 2],
-    ],
-    false,
-  ),
-  'c5-4': subscribeCommand(4, [['only/+', 1]], true),
-  'c-5': unsubscribeCommand(5, ['t/1', 't/#', 'x']),
-  'q-999999': queueEntry({ payload: Buffer.from('queued'), qos: 1, retained: 0, dup: 1, msgId: 42, topic: 'q/t' }),
-  'q5-0': queueEntry({ payload: binary, qos: 0, retained: 1, dup: 0, msgId: 0, topic: 'q/v5', props: PROPS }),
-};
+import {
+  LE,
+  int,
+  be16,
+  cstr,
+  vbi,
+  PROPS,
+  publishPacket,
+  publishCommand,
+  unsubscribeCommand,
+  queueEntry,
+  binary,
+  FIXTURES,
+} from '../fixtures/paho-record-builders';
 
 test(
   'records captured from the real library decode without error',
