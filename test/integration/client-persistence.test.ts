@@ -3,7 +3,7 @@
  * store failures surface (publish rejections and 'persistenceError' events), and messages
  * queued while never connected survive into a new process that restores and sends them.
  */
-import { describe, it, before, after } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   AsyncClient,
@@ -14,20 +14,11 @@ import {
   type Durability,
   type PersistenceWrite,
 } from '../../src';
-import { startMosquitto, startRedis, type MosquittoServer, type RedisServer } from '../helpers/servers';
-import { Inbox, closeAll, hashKeys, runFixture, uid, waitFor } from '../fixtures/client-common';
+import { useFileServers } from '../fixtures/file-servers';
+import { Inbox, hashKeys, runFixture, uid, waitFor } from '../fixtures/client-common';
 
-let broker: MosquittoServer;
-let redis: RedisServer;
-const clients = new Set<AsyncClient>();
-
-before(async () => {
-  [broker, redis] = await Promise.all([startMosquitto(), startRedis()]);
-});
-after(async () => {
-  await closeAll(clients);
-  await Promise.all([broker?.stop(), redis?.stop()]);
-});
+const servers = useFileServers();
+const { clients } = servers;
 
 /** A MemoryPersistence whose writes (one by one or in a batch) can be made to throw for chosen keys. */
 class FaultyStore extends MemoryPersistence {
@@ -57,30 +48,30 @@ class FaultyStore extends MemoryPersistence {
 describe('RedisPersistence under a live client', () => {
   it('holds in-flight QoS 1/2 state in `${clientId}:${host:port}` and nothing once all is acknowledged', async () => {
     const clientId = uid('rp');
-    const store = new RedisPersistence({ url: redis.url });
-    const client = await AsyncClient.create({ serverURI: broker.url, clientId, persistence: store });
+    const store = new RedisPersistence({ url: servers.redis.url });
+    const client = await AsyncClient.create({ serverURI: servers.broker.url, clientId, persistence: store });
     clients.add(client);
     const failures: PersistenceError[] = [];
     client.on('persistenceError', (e) => failures.push(e));
     // Paho hands the store the URI without its scheme.
-    assert.equal(store.hashName, `${clientId}:127.0.0.1:${broker.port}`);
+    assert.equal(store.hashName, `${clientId}:127.0.0.1:${servers.broker.port}`);
     await client.connect({ cleanSession: false });
     const inbox = new Inbox(client);
     const topic = uid('rp-topic');
     await client.subscribe(topic, { qos: 2 }); // inbound QoS 2 goes through the store too (r- keys)
     const hash = store.hashName;
-    process.kill(broker.pid, 'SIGSTOP'); // hold the acknowledgements
+    process.kill(servers.broker.pid, 'SIGSTOP'); // hold the acknowledgements
     let publishing: Promise<unknown>;
     try {
       publishing = Promise.all(
         Array.from({ length: 10 }, (_, i) => client.publish(topic, Buffer.from(`m${i}`), { qos: i % 2 === 0 ? 1 : 2 })),
       );
       await waitFor(
-        async () => (await hashKeys(redis.port, hash)).filter((k) => /^s-\d+$/.test(k)).length === 10,
+        async () => (await hashKeys(servers.redis.port, hash)).filter((k) => /^s-\d+$/.test(k)).length === 10,
         '10 unacknowledged PUBLISH records (s-N) in the hash',
       );
     } finally {
-      process.kill(broker.pid, 'SIGCONT');
+      process.kill(servers.broker.pid, 'SIGCONT');
     }
     await publishing;
     await inbox.count(10);
@@ -88,11 +79,11 @@ describe('RedisPersistence under a live client', () => {
       inbox.messages.map((m) => m.payload.toString()).sort(),
       Array.from({ length: 10 }, (_, i) => `m${i}`).sort(),
     );
-    await waitFor(async () => (await hashKeys(redis.port, hash)).length === 0, 'an empty hash');
+    await waitFor(async () => (await hashKeys(servers.redis.port, hash)).length === 0, 'an empty hash');
     assert.deepEqual(await client.getPendingTokens(), []);
     await client.disconnect({ timeout: 1000 });
     await client.close();
-    assert.deepEqual(await hashKeys(redis.port, hash), []);
+    assert.deepEqual(await hashKeys(servers.redis.port, hash), []);
     assert.deepEqual(failures, []);
   });
 });
@@ -102,15 +93,15 @@ describe('sendWhileDisconnected across processes', () => {
     const clientId = uid('swd');
     const topic = uid('swd-topic');
     const count = 5;
-    const subscriber = await AsyncClient.create({ serverURI: broker.url, clientId: uid('swd-sub') });
+    const subscriber = await AsyncClient.create({ serverURI: servers.broker.url, clientId: uid('swd-sub') });
     clients.add(subscriber);
     const inbox = new Inbox(subscriber);
     await subscriber.connect();
     await subscriber.subscribe(topic, { qos: 1 });
 
-    const store = new RedisPersistence({ url: redis.url });
+    const store = new RedisPersistence({ url: servers.redis.url });
     const offline = await AsyncClient.create({
-      serverURI: broker.url,
+      serverURI: servers.broker.url,
       clientId,
       persistence: store,
       sendWhileDisconnected: true,
@@ -126,20 +117,27 @@ describe('sendWhileDisconnected across processes', () => {
       );
     }
     await waitFor(
-      async () => (await hashKeys(redis.port, hash)).length === count,
+      async () => (await hashKeys(servers.redis.port, hash)).length === count,
       `${count} queued commands in the hash`,
     );
-    assert.deepEqual(await hashKeys(redis.port, hash), Array.from({ length: count }, (_, i) => `c-${i + 1}`).sort());
+    assert.deepEqual(
+      await hashKeys(servers.redis.port, hash),
+      Array.from({ length: count }, (_, i) => `c-${i + 1}`).sort(),
+    );
     await offline.close();
     await waitFor(() => outcomes.length === count, 'the pending publishes to settle at close');
     assert.ok(
       outcomes.every((o) => o instanceof PahoMqttRedisError),
       `pending publishes end rejected: ${outcomes.map(String).join('; ')}`,
     );
-    assert.equal((await hashKeys(redis.port, hash)).length, count, 'close keeps the queued commands');
+    assert.equal((await hashKeys(servers.redis.port, hash)).length, count, 'close keeps the queued commands');
     assert.equal(inbox.messages.length, 0);
 
-    const child = runFixture('client-restore', { serverURI: broker.url, clientId, redisUrl: redis.url });
+    const child = runFixture('client-restore', {
+      serverURI: servers.broker.url,
+      clientId,
+      redisUrl: servers.redis.url,
+    });
     const exit = await child.exited;
     assert.equal(exit.code, 0, `child failed: ${child.stderr()}`);
     const events = child.lines.map((l) => JSON.parse(l) as Record<string, unknown>);
@@ -161,7 +159,7 @@ describe('sendWhileDisconnected across processes', () => {
       inbox.messages.map((m) => m.payload.toString()),
       Array.from({ length: count }, (_, i) => `offline-${i}`),
     );
-    assert.deepEqual(await hashKeys(redis.port, hash), []);
+    assert.deepEqual(await hashKeys(servers.redis.port, hash), []);
   });
 });
 
@@ -169,7 +167,11 @@ describe('store failures', () => {
   // 'sync': in 'batched', the put and remove of an acknowledged s-N usually cancel out unsent.
   it("failures of other operations (remove) arrive as 'persistenceError' events with op and key", async () => {
     const faulty = new FaultyStore('sync');
-    const client = await AsyncClient.create({ serverURI: broker.url, clientId: uid('rf'), persistence: faulty });
+    const client = await AsyncClient.create({
+      serverURI: servers.broker.url,
+      clientId: uid('rf'),
+      persistence: faulty,
+    });
     clients.add(client);
     const events: PersistenceError[] = [];
     client.on('persistenceError', (e) => events.push(e));
@@ -193,7 +195,11 @@ describe('store failures', () => {
 
   it('sync: a failing put of the queued command rejects publish with a PersistenceError and emits no event', async () => {
     const faulty = new FaultyStore('sync');
-    const client = await AsyncClient.create({ serverURI: broker.url, clientId: uid('pf'), persistence: faulty });
+    const client = await AsyncClient.create({
+      serverURI: servers.broker.url,
+      clientId: uid('pf'),
+      persistence: faulty,
+    });
     clients.add(client);
     const events: PersistenceError[] = [];
     client.on('persistenceError', (e) => events.push(e));
@@ -227,7 +233,7 @@ describe('store failures', () => {
     const faulty = new FaultyStore('batched');
     // Not connected: the command stays queued, so its put cannot cancel out with its remove.
     const client = await AsyncClient.create({
-      serverURI: broker.url,
+      serverURI: servers.broker.url,
       clientId: uid('pb'),
       persistence: faulty,
       sendWhileDisconnected: true,
@@ -268,7 +274,11 @@ describe('store failures of queued SUBSCRIBE / UNSUBSCRIBE commands', () => {
   for (const durability of ['sync', 'batched'] as const) {
     it(`${durability}: a failed put of the command is a 'persistenceError' naming its key; the calls complete`, async () => {
       const faulty = new FaultyStore(durability);
-      const client = await AsyncClient.create({ serverURI: broker.url, clientId: uid('sf'), persistence: faulty });
+      const client = await AsyncClient.create({
+        serverURI: servers.broker.url,
+        clientId: uid('sf'),
+        persistence: faulty,
+      });
       clients.add(client);
       const events: PersistenceError[] = [];
       client.on('persistenceError', (e) => events.push(e));
@@ -278,7 +288,7 @@ describe('store failures of queued SUBSCRIBE / UNSUBSCRIBE commands', () => {
       // Paho sends a queued (un)subscribe only while its inflight window has room, and removes
       // its record (c-N) then: keep the window full (a QoS 1 publish the stopped broker does not
       // acknowledge), so the record's write surely reaches the store before its remove.
-      process.kill(broker.pid, 'SIGSTOP');
+      process.kill(servers.broker.pid, 'SIGSTOP');
       let subscribing: Promise<number>;
       let unsubscribing: Promise<void>;
       try {
@@ -291,7 +301,7 @@ describe('store failures of queued SUBSCRIBE / UNSUBSCRIBE commands', () => {
         unsubscribing = client.unsubscribe(uid('sf-other'));
         await waitFor(() => events.length >= 2, "the unsubscribe's 'persistenceError'");
       } finally {
-        process.kill(broker.pid, 'SIGCONT');
+        process.kill(servers.broker.pid, 'SIGCONT');
       }
       faulty.failPut = undefined;
       for (const event of events) {
@@ -319,8 +329,12 @@ describe('store failures of queued SUBSCRIBE / UNSUBSCRIBE commands', () => {
 describe('the publish window (Paho gets at most maxInflight QoS 1/2 publishes while connected)', () => {
   for (const qos of [1, 2] as const) {
     it(`QoS ${qos}: 60 publishes at once with maxInflight 3 all complete, in order, through RedisPersistence`, async () => {
-      const store = new RedisPersistence({ url: redis.url });
-      const client = await AsyncClient.create({ serverURI: broker.url, clientId: uid('win'), persistence: store });
+      const store = new RedisPersistence({ url: servers.redis.url });
+      const client = await AsyncClient.create({
+        serverURI: servers.broker.url,
+        clientId: uid('win'),
+        persistence: store,
+      });
       clients.add(client);
       await client.connect({ cleanSession: true, maxInflight: 3 });
       const topic = uid('win-topic');
@@ -336,7 +350,7 @@ describe('the publish window (Paho gets at most maxInflight QoS 1/2 publishes wh
         Array.from({ length: total }, (_, i) => i),
       );
       await client.flush();
-      assert.deepEqual(await hashKeys(redis.port, store.hashName!), [], 'nothing left in Redis');
+      assert.deepEqual(await hashKeys(servers.redis.port, store.hashName!), [], 'nothing left in Redis');
       await client.disconnect({ timeout: 1000 });
     });
   }
@@ -344,10 +358,10 @@ describe('the publish window (Paho gets at most maxInflight QoS 1/2 publishes wh
 
 describe('client.flush()', () => {
   it("resolves once Redis holds every message published before it (durability 'batched')", async () => {
-    const store = new RedisPersistence({ url: redis.url });
+    const store = new RedisPersistence({ url: servers.redis.url });
     // Never connected: the messages stay queued as commands (c-N), nothing completes them.
     const client = await AsyncClient.create({
-      serverURI: broker.url,
+      serverURI: servers.broker.url,
       clientId: uid('flush'),
       persistence: store,
       sendWhileDisconnected: true,
@@ -356,7 +370,7 @@ describe('client.flush()', () => {
     const topic = uid('flush-topic');
     for (let i = 0; i < 5; i++) void client.publish(topic, Buffer.from(`m${i}`), { qos: 1 }).catch(() => undefined);
     await client.flush();
-    const keys = await hashKeys(redis.port, store.hashName!);
+    const keys = await hashKeys(servers.redis.port, store.hashName!);
     assert.equal(keys.filter((k) => /^c-\d+$/.test(k)).length, 5, `keys: ${keys.join(',')}`);
     const stats = client.stats().store!;
     assert.equal(stats.queueDepth, 0);
@@ -379,7 +393,7 @@ describe('client.flush()', () => {
       }
     })();
     const client = await AsyncClient.create({
-      serverURI: broker.url,
+      serverURI: servers.broker.url,
       clientId: uid('flush-window'),
       persistence: store,
     });
@@ -399,7 +413,7 @@ describe('client.flush()', () => {
   });
 
   it('resolves at once without a user store', async () => {
-    const client = await AsyncClient.create({ serverURI: broker.url, clientId: uid('flush-none') });
+    const client = await AsyncClient.create({ serverURI: servers.broker.url, clientId: uid('flush-none') });
     clients.add(client);
     await client.flush();
     assert.equal(client.stats().store, undefined);

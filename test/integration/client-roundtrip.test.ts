@@ -4,26 +4,17 @@
  * runs in this process (no Node child processes), so the file also runs on an ARM Node under qemu-user
  * (scripts/test-emulated.js, `npm run test:arm64`), talking to the host's servers.
  */
-import { describe, it, before, after } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { AsyncClient, RedisPersistence, type Message } from '../../src/index';
-import { startMosquitto, startRedis, type MosquittoServer, type RedisServer } from '../helpers/servers';
-import { Inbox, closeAll, hashKeys, uid, waitFor } from '../fixtures/client-common';
+import { useFileServers } from '../fixtures/file-servers';
+import { Inbox, hashKeys, uid, waitFor } from '../fixtures/client-common';
 
 // Emulated runs are several times slower than native ones.
 const WAIT_MS = 30_000;
 
-let broker: MosquittoServer;
-let redis: RedisServer;
-const clients = new Set<AsyncClient>();
-
-before(async () => {
-  [broker, redis] = await Promise.all([startMosquitto(), startRedis()]);
-});
-after(async () => {
-  await closeAll(clients);
-  await Promise.all([broker?.stop(), redis?.stop()]);
-});
+const servers = useFileServers();
+const { clients } = servers;
 
 async function create(options: Parameters<typeof AsyncClient.create>[0]): Promise<AsyncClient> {
   const client = await AsyncClient.create(options);
@@ -37,8 +28,8 @@ function payloads(messages: Message[]): string[] {
 
 describe(`client round trip on ${process.arch}`, () => {
   it('connects, subscribes, publishes QoS 1 and 2 through RedisPersistence, and leaves an empty hash', async () => {
-    const store = new RedisPersistence({ url: redis.url });
-    const client = await create({ serverURI: broker.url, clientId: uid('rt'), persistence: store });
+    const store = new RedisPersistence({ url: servers.redis.url });
+    const client = await create({ serverURI: servers.broker.url, clientId: uid('rt'), persistence: store });
     const hash = store.hashName!;
     const failures: unknown[] = [];
     client.on('persistenceError', (e) => failures.push(e));
@@ -65,7 +56,7 @@ describe(`client round trip on ${process.arch}`, () => {
       WAIT_MS,
     );
     await waitFor(
-      async () => (await hashKeys(redis.port, hash)).length === 0,
+      async () => (await hashKeys(servers.redis.port, hash)).length === 0,
       'an empty hash once all is acknowledged',
       WAIT_MS,
     );
@@ -77,15 +68,15 @@ describe(`client round trip on ${process.arch}`, () => {
   it('a new client restores QoS 1 and 2 publishes from a hash a never-connected client seeded, and sends them', async () => {
     const clientId = uid('rt-restore');
     const topic = uid('rt-restore-topic');
-    const subscriber = await create({ serverURI: broker.url, clientId: uid('rt-sub') });
+    const subscriber = await create({ serverURI: servers.broker.url, clientId: uid('rt-sub') });
     const inbox = new Inbox(subscriber);
     await subscriber.connect();
     await subscriber.subscribe(topic, { qos: 2 });
 
     // Seed: publishes queued while never connected are stored as c-N commands and kept at close.
-    const seedStore = new RedisPersistence({ url: redis.url });
+    const seedStore = new RedisPersistence({ url: servers.redis.url });
     const seeder = await create({
-      serverURI: broker.url,
+      serverURI: servers.broker.url,
       clientId,
       persistence: seedStore,
       sendWhileDisconnected: true,
@@ -96,18 +87,18 @@ describe(`client round trip on ${process.arch}`, () => {
       seeder.publish(topic, Buffer.from(text), { qos: i === 1 ? 2 : 1 }).catch((e: unknown) => e),
     );
     await waitFor(
-      async () => (await hashKeys(redis.port, hash)).length === sent.length,
+      async () => (await hashKeys(servers.redis.port, hash)).length === sent.length,
       `${sent.length} queued commands`,
       WAIT_MS,
     );
     await seeder.close();
     await Promise.all(outcomes);
-    assert.deepEqual(await hashKeys(redis.port, hash), ['c-1', 'c-2', 'c-3']);
+    assert.deepEqual(await hashKeys(servers.redis.port, hash), ['c-1', 'c-2', 'c-3']);
 
     const restorer = await create({
-      serverURI: broker.url,
+      serverURI: servers.broker.url,
       clientId,
-      persistence: new RedisPersistence({ url: redis.url }),
+      persistence: new RedisPersistence({ url: servers.redis.url }),
       sendWhileDisconnected: true,
     });
     const restored = await restorer.getPendingTokens();
@@ -118,7 +109,7 @@ describe(`client round trip on ${process.arch}`, () => {
     assert.deepEqual(payloads(received).sort(), sent);
     await waitFor(async () => (await restorer.getPendingTokens()).length === 0, 'no pending tokens', WAIT_MS);
     await waitFor(
-      async () => (await hashKeys(redis.port, hash)).length === 0,
+      async () => (await hashKeys(servers.redis.port, hash)).length === 0,
       'an empty hash after the restored sends',
       WAIT_MS,
     );

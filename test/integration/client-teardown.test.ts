@@ -2,28 +2,19 @@
  * Teardown with live clients: process.exit while connected, unref(), and worker threads
  * that are terminated or end on their own. Every case must end promptly and cleanly.
  */
-import { describe, it, before, after } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
 import { AsyncClient } from '../../src';
-import { startMosquitto, startRedis, type MosquittoServer, type RedisServer } from '../helpers/servers';
-import { Inbox, closeAll, fixture, runFixture, uid } from '../fixtures/client-common';
+import { useFileServers } from '../fixtures/file-servers';
+import { Inbox, fixture, runFixture, uid } from '../fixtures/client-common';
 
-let broker: MosquittoServer;
-let redis: RedisServer;
-const clients = new Set<AsyncClient>();
-
-before(async () => {
-  [broker, redis] = await Promise.all([startMosquitto(), startRedis()]);
-});
-after(async () => {
-  await closeAll(clients);
-  await Promise.all([broker?.stop(), redis?.stop()]);
-});
+const servers = useFileServers();
+const { clients } = servers;
 
 /** A connected client of this process and a check that it still round-trips. */
 async function roundTripper(): Promise<() => Promise<void>> {
-  const client = await AsyncClient.create({ serverURI: broker.url, clientId: uid('parent') });
+  const client = await AsyncClient.create({ serverURI: servers.broker.url, clientId: uid('parent') });
   clients.add(client);
   await client.connect();
   const inbox = new Inbox(client);
@@ -43,7 +34,7 @@ function startWorker(mode: 'connected' | 'natural'): {
   next: () => Promise<Record<string, unknown>>;
   exit: Promise<number>;
 } {
-  const worker = new Worker(fixture('client-worker'), { workerData: { mode, serverURI: broker.url } });
+  const worker = new Worker(fixture('client-worker'), { workerData: { mode, serverURI: servers.broker.url } });
   const messages: Record<string, unknown>[] = [];
   const waiting: ((m: Record<string, unknown>) => void)[] = [];
   worker.on('message', (m: Record<string, unknown>) => {
@@ -72,7 +63,11 @@ function startWorker(mode: 'connected' | 'natural'): {
 describe('process exit with live clients', () => {
   it('process.exit(0) while connected with RedisPersistence and QoS 1 in flight: exits within 1 s, code 0', async () => {
     for (let run = 0; run < 3; run++) {
-      const child = runFixture('client-teardown', { mode: 'exit', serverURI: broker.url, redisUrl: redis.url });
+      const child = runFixture('client-teardown', {
+        mode: 'exit',
+        serverURI: servers.broker.url,
+        redisUrl: servers.redis.url,
+      });
       await child.line(/^exiting$/);
       const calledAt = Date.now();
       const exit = await child.exited;
@@ -84,7 +79,7 @@ describe('process exit with live clients', () => {
   });
 
   async function unrefExits(redisUrl?: string): Promise<void> {
-    const child = runFixture('client-teardown', { mode: 'unref', serverURI: broker.url, redisUrl });
+    const child = runFixture('client-teardown', { mode: 'unref', serverURI: servers.broker.url, redisUrl });
     await child.line(/^ready$/);
     const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
     const exit = await child.exited;
@@ -99,7 +94,7 @@ describe('process exit with live clients', () => {
 
   it('a script that ends with a connected but unref()ed client exits by itself', () => unrefExits());
 
-  it('... also when the client persists to Redis', () => unrefExits(redis.url));
+  it('... also when the client persists to Redis', () => unrefExits(servers.redis.url));
 });
 
 describe('worker threads', () => {

@@ -5,40 +5,34 @@
  * (native/paho_waker.h) they went out at one window per second: 300 messages at a window of
  * 10 took 30 s. The deadlines below are half of that.
  */
-import { describe, it, before, after } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { AsyncClient, RedisPersistence } from '../../src';
-import { startMosquitto, startRedis, type MosquittoServer, type RedisServer } from '../helpers/servers';
-import { Inbox, closeAll, uid, waitFor } from '../fixtures/client-common';
+import { useFileServers } from '../fixtures/file-servers';
+import { Inbox, uid, waitFor } from '../fixtures/client-common';
 
 const MESSAGES = 300;
 const WINDOW = 10;
 /** Paho's timeouts alone need MESSAGES / WINDOW seconds. */
 const DEADLINE_MS = (MESSAGES / WINDOW / 2) * 1000;
 
-let broker: MosquittoServer;
-let redis: RedisServer;
 let inbox: Inbox;
-const clients = new Set<AsyncClient>();
-
-before(async () => {
-  [broker, redis] = await Promise.all([startMosquitto(), startRedis()]);
-  const subscriber = await AsyncClient.create({ serverURI: broker.url, clientId: uid('drain-sub') });
-  clients.add(subscriber);
-  inbox = new Inbox(subscriber);
-  await subscriber.connect();
-  await subscriber.subscribe('drain/#', { qos: 1 });
+const servers = useFileServers({
+  setUp: async () => {
+    const subscriber = await AsyncClient.create({ serverURI: servers.broker.url, clientId: uid('drain-sub') });
+    servers.clients.add(subscriber);
+    inbox = new Inbox(subscriber);
+    await subscriber.connect();
+    await subscriber.subscribe('drain/#', { qos: 1 });
+  },
 });
-after(async () => {
-  await closeAll(clients);
-  await Promise.all([broker?.stop(), redis?.stop()]);
-});
+const { clients } = servers;
 
 async function offlineClient(clientId: string): Promise<AsyncClient> {
   const client = await AsyncClient.create({
-    serverURI: broker.url,
+    serverURI: servers.broker.url,
     clientId,
-    persistence: new RedisPersistence({ url: redis.url }),
+    persistence: new RedisPersistence({ url: servers.redis.url }),
     sendWhileDisconnected: true,
     maxBufferedMessages: MESSAGES,
   });

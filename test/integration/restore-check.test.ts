@@ -5,43 +5,29 @@
  * real records never kill the process, and a store failure during restore makes create() fail
  * with nothing overwritten.
  */
-import { describe, it, before, after } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import * as os from 'node:os';
 import Redis from 'ioredis';
 import { AsyncClient, MemoryPersistence, PersistenceError, RedisPersistence } from '../../src';
 import { restoreProblem } from '../../src/persistence/restore-check';
 import { quarantineHashName } from '../../src/persistence/redis/quarantine';
-import { startMosquitto, startRedis, type MosquittoServer, type RedisServer } from '../helpers/servers';
-import { Inbox, closeAll, runFixture, sleep, uid, waitFor } from '../fixtures/client-common';
+import { useFileServers } from '../fixtures/file-servers';
+import { Inbox, runFixture, sleep, uid, waitFor } from '../fixtures/client-common';
 import { CAPTURED } from '../fixtures/captured-records';
+import { LE, cstr, int } from '../fixtures/paho-record-builders';
 import { seededRandom } from '../helpers/seeded-random';
 
-let broker: MosquittoServer;
-let redis: RedisServer;
 let db: Redis;
-const clients = new Set<AsyncClient>();
-
-before(async () => {
-  [broker, redis] = await Promise.all([startMosquitto(), startRedis()]);
-  db = new Redis(redis.port, '127.0.0.1', { maxRetriesPerRequest: 1 });
+const servers = useFileServers({
+  setUp: ({ redis }) => {
+    db = new Redis(redis.port, '127.0.0.1', { maxRetriesPerRequest: 1 });
+  },
+  tearDown: () => db?.disconnect(),
 });
-after(async () => {
-  await closeAll(clients);
-  db?.disconnect();
-  await Promise.all([broker?.stop(), redis?.stop()]);
-});
+const { clients } = servers;
 
-const LE = os.endianness() === 'LE';
-function int(n: number): Buffer {
-  const b = Buffer.alloc(4);
-  if (LE) b.writeInt32LE(n);
-  else b.writeInt32BE(n);
-  return b;
-}
-const cstr = (s: string): Buffer => Buffer.concat([Buffer.from(s), Buffer.from([0])]);
 /** Paho opens the store with the server URI without its `tcp://`. */
-const storeURI = (): string => broker.url.replace(/^tcp:\/\//, '');
+const storeURI = (): string => servers.broker.url.replace(/^tcp:\/\//, '');
 const hashOf = (clientId: string): string => `${clientId}:${storeURI()}`;
 
 /** The three records of issue 9 that crashed create/connect. */
@@ -66,10 +52,10 @@ const DAMAGED: Record<string, Buffer> = {
 /** Real records: a v5 client publishes while never connected, so Paho stores `c5-` commands. */
 async function storeOfflinePublishes(clientId: string, topics: string[]): Promise<Record<string, Buffer>> {
   const client = await AsyncClient.create({
-    serverURI: broker.url,
+    serverURI: servers.broker.url,
     clientId,
     mqttVersion: 5,
-    persistence: new RedisPersistence({ url: redis.url }),
+    persistence: new RedisPersistence({ url: servers.redis.url }),
     sendWhileDisconnected: true,
   });
   const sent = topics.map((t) =>
@@ -91,16 +77,16 @@ describe('damaged records at restore', () => {
     assert.deepEqual(Object.keys(good).sort(), ['c5-1', 'c5-2']);
     for (const [key, value] of Object.entries(DAMAGED)) await db.hset(hashOf(clientId), key, value);
 
-    const subscriber = await AsyncClient.create({ serverURI: broker.url, clientId: uid('rc-sub') });
+    const subscriber = await AsyncClient.create({ serverURI: servers.broker.url, clientId: uid('rc-sub') });
     clients.add(subscriber);
     const inbox = new Inbox(subscriber);
     await subscriber.connect();
     await subscriber.subscribe('rc/#', { qos: 1 });
 
     const child = runFixture('restore-child', {
-      serverURI: broker.url,
+      serverURI: servers.broker.url,
       clientId,
-      redisUrl: redis.url,
+      redisUrl: servers.redis.url,
       mqttVersion: 5,
       connect: true,
     });
@@ -123,7 +109,7 @@ describe('damaged records at restore', () => {
 
     // Set aside, not deleted: the same bytes, with a reason, in the sibling hash.
     assert.deepEqual(await db.hkeys(hashOf(clientId)), []);
-    const persistence = new RedisPersistence({ url: redis.url });
+    const persistence = new RedisPersistence({ url: servers.redis.url });
     await persistence.open(clientId, storeURI());
     const quarantined = await persistence.quarantined();
     await persistence.close();
@@ -142,7 +128,7 @@ describe('damaged records at restore', () => {
     const bare: Partial<MemoryPersistence> = store;
     bare.quarantine = undefined;
     await assert.rejects(
-      AsyncClient.create({ serverURI: broker.url, clientId: 'plain', persistence: store }),
+      AsyncClient.create({ serverURI: servers.broker.url, clientId: 'plain', persistence: store }),
       (e: unknown) => e instanceof PersistenceError && e.code === 'ERR_PERSISTENCE_CORRUPT' && e.key === 'q-1',
     );
     store.open('plain', storeURI());
@@ -214,9 +200,9 @@ describe('mutated real records', () => {
       for (const [key, value] of seeded) await db.hset(hashOf(clientId), key, value);
       const damaged = [...seeded].filter(([k, v]) => restoreProblem(k, v) !== undefined).map(([k]) => k);
       const child = runFixture('restore-child', {
-        serverURI: broker.url,
+        serverURI: servers.broker.url,
         clientId,
-        redisUrl: redis.url,
+        redisUrl: servers.redis.url,
         mqttVersion,
         connect: true,
       });
@@ -243,7 +229,7 @@ describe('a store failure during restore', () => {
   async function queuedStore(clientId: string): Promise<MemoryPersistence> {
     const store = new MemoryPersistence();
     const client = await AsyncClient.create({
-      serverURI: broker.url,
+      serverURI: servers.broker.url,
       clientId,
       persistence: store,
       sendWhileDisconnected: true,
@@ -273,7 +259,7 @@ describe('a store failure during restore', () => {
         return get(key);
       };
       await assert.rejects(
-        AsyncClient.create({ serverURI: broker.url, clientId, persistence: store }),
+        AsyncClient.create({ serverURI: servers.broker.url, clientId, persistence: store }),
         (e: unknown) =>
           e instanceof PersistenceError && e.code === 'ERR_PERSISTENCE_RESTORE' && /injected/.test(e.message),
       );
@@ -282,12 +268,12 @@ describe('a store failure during restore', () => {
       store.close();
 
       // The failure was transient: the next create restores both, and both are delivered.
-      const subscriber = await AsyncClient.create({ serverURI: broker.url, clientId: uid('rf-sub') });
+      const subscriber = await AsyncClient.create({ serverURI: servers.broker.url, clientId: uid('rf-sub') });
       clients.add(subscriber);
       const inbox = new Inbox(subscriber);
       await subscriber.connect();
       await subscriber.subscribe('rf/t', { qos: 1 });
-      const again = await AsyncClient.create({ serverURI: broker.url, clientId, persistence: store });
+      const again = await AsyncClient.create({ serverURI: servers.broker.url, clientId, persistence: store });
       clients.add(again);
       assert.equal((await again.getPendingTokens()).length, 2);
       await again.connect({ cleanSession: false });
@@ -320,7 +306,7 @@ describe('a queued command whose message was already sent (issue 9, defect 6)', 
     const hash = hashOf(clientId);
     // The broker must hold the publisher's session: with session present 0, Paho discards every
     // restored in-flight message at connect (MQTT 3.1.1, 3.2.2.2).
-    const earlier = await AsyncClient.create({ serverURI: broker.url, clientId });
+    const earlier = await AsyncClient.create({ serverURI: servers.broker.url, clientId });
     await earlier.connect({ cleanSession: false });
     await earlier.disconnect();
     await earlier.close();
@@ -332,13 +318,18 @@ describe('a queued command whose message was already sent (issue 9, defect 6)', 
     await db.hset(hash, 'sc-6', sentPubrel(6));
     await db.hset(hash, 'c-3', command(7, topic, 'other', 1), 's-7', sentPublish(7, topic, 'seven', 1));
 
-    const subscriber = await AsyncClient.create({ serverURI: broker.url, clientId: uid('rc6-sub') });
+    const subscriber = await AsyncClient.create({ serverURI: servers.broker.url, clientId: uid('rc6-sub') });
     clients.add(subscriber);
     const inbox = new Inbox(subscriber);
     await subscriber.connect();
     await subscriber.subscribe(topic, { qos: 2 });
 
-    const child = runFixture('restore-child', { serverURI: broker.url, clientId, redisUrl: redis.url, connect: true });
+    const child = runFixture('restore-child', {
+      serverURI: servers.broker.url,
+      clientId,
+      redisUrl: servers.redis.url,
+      connect: true,
+    });
     const exit = await child.exited;
     assert.deepEqual([exit.code, exit.signal], [0, null], `child died: ${child.stderr()}`);
     const created = JSON.parse(child.lines.find((l) => l.includes('"created"'))!) as {
