@@ -125,6 +125,11 @@ export function validateServerURI(uri: unknown, what = 'serverURI'): string {
   return uri as string;
 }
 
+/** The host of a server URI that validateServerURI accepted (an IPv6 literal without brackets). */
+export function serverHost(uri: string): string | undefined {
+  return URI.exec(uri)?.[2].replace(/^\[|\]$/g, '');
+}
+
 export function isTlsURI(uri: string): boolean {
   return TLS_URI.test(uri);
 }

@@ -6,6 +6,7 @@
 import * as dns from 'node:dns';
 import * as net from 'node:net';
 import { PahoError } from '../errors';
+import { serverHost } from './options';
 
 const LOOKUP_DEADLINE_MS = 2000;
 
@@ -13,13 +14,8 @@ const LOOKUP_DEADLINE_MS = 2000;
 function hostNames(uris: readonly string[]): string[] {
   const names = new Set<string>();
   for (const uri of uris) {
-    let host: string;
-    try {
-      host = new URL(uri.includes('://') ? uri : `tcp://${uri}`).hostname.replace(/^\[|\]$/g, '');
-    } catch {
-      continue;
-    }
-    if (host !== '' && net.isIP(host) === 0) names.add(host);
+    const host = serverHost(uri);
+    if (host !== undefined && host !== '' && net.isIP(host) === 0) names.add(host);
   }
   return [...names];
 }
