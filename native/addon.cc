@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "js_thread.h"
+#include "mqtt_client.h"
 #include "mqtt_client_wrap.h"
 #include "persistence_bridge_wrap.h"
 #include "trace_sink.h"
@@ -24,7 +25,16 @@ Addon::Addon(Napi::Env env, Napi::Object exports) {
   exports.Set("MqttClient", client);
 #ifdef PAHO_REDIS_TEST_ADDON
   // Only in the test build (paho_mqtt_redis_test.node): drives a bridge as Paho does.
-  exports.Set("testDriver", PersistenceDriver::Exports(env));
+  Napi::Object driver = PersistenceDriver::Exports(env);
+  // MqttClient objects alive in the process (every environment): the teardown leak tests.
+  driver.Set("liveClients", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
+               return Napi::Number::New(info.Env(), MqttClient::LiveCount());
+             }));
+  // Command threads a stop left running detached (stuck in Paho past their deadline).
+  driver.Set("detachedCommandThreads", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
+               return Napi::Number::New(info.Env(), CommandQueue::DetachedCount());
+             }));
+  exports.Set("testDriver", driver);
 #endif
   exports.Set("setTrace", Napi::Function::New(env, &TraceSink::SetTrace));
   DefineAddon(exports, {InstanceMethod<&Addon::PahoVersion>("pahoVersion")});

@@ -13,6 +13,8 @@ struct CommandQueue::State {
   bool finished = false;
 };
 
+std::atomic<int> CommandQueue::detached_count_{0};
+
 CommandQueue::CommandQueue() : state_(std::make_shared<State>()), thread_(&CommandQueue::Run, state_) {}
 
 CommandQueue::~CommandQueue() { Stop(std::chrono::milliseconds(0)); }
@@ -36,6 +38,7 @@ bool CommandQueue::Stop(std::chrono::milliseconds timeout) {
     thread_.join();
   } else {
     thread_.detach();
+    detached_count_++;
   }
   return finished;
 }

@@ -2,6 +2,7 @@
 // Paho's process-wide mutexes and call the persistence, so they never run on the JS thread.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -23,10 +24,13 @@ class CommandQueue {
   // Runs the queued jobs, then ends the thread. Waits up to `timeout`; a thread still
   // busy then (stuck inside Paho) is detached and its memory deliberately leaked.
   bool Stop(std::chrono::milliseconds timeout);
+  // Any thread: how many threads Stop() has left detached in this process (the tests read it).
+  static int DetachedCount() { return detached_count_.load(); }
 
  private:
   struct State;
   static void Run(std::shared_ptr<State> state);
+  static std::atomic<int> detached_count_;
   std::shared_ptr<State> state_;
   std::thread thread_;
 };

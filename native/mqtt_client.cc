@@ -33,7 +33,10 @@ std::shared_ptr<MqttClient> MqttClient::Create(Napi::Env env, Napi::Function on_
   return self;
 }
 
+std::atomic<int> MqttClient::live_count_{0};
+
 MqttClient::~MqttClient() {
+  live_count_--;
   for (Pending* pending : pending_) delete pending;
 }
 
@@ -43,6 +46,10 @@ void MqttClient::OnTeardown() {
   // Release the store first, so Paho's pclose and removes during destroy fail at once
   // instead of waiting for this (blocked) JS thread.
   if (bridge_) bridge_->Shutdown();
+  // JS will handle no more messages: release Paho's receive thread (shared by every client of
+  // the process). The store is shut down first, so the acknowledgement that follows cannot
+  // remove the message's record: it is delivered again after a restart.
+  delivery_gates_.OpenAll();
   // Destroy the Paho client off this thread, briefly. If Paho is stuck, the client and
   // its bridge are leaked on purpose: Paho may still call them.
   auto keep = new std::shared_ptr<MqttClient>(shared_from_this());

@@ -16,6 +16,7 @@
 
 #include "command_queue.h"
 #include "delivery_gate.h"
+#include "delivery_gate_set.h"
 #include "inbound_gate.h"
 #include "js_channel.h"
 #include "mqtt_client_specs.h"
@@ -58,6 +59,8 @@ class MqttClient : public std::enable_shared_from_this<MqttClient> {
   static std::shared_ptr<MqttClient> Create(Napi::Env env, Napi::Function on_event,
                                             std::shared_ptr<PersistenceBridge> bridge);
   ~MqttClient();
+  // Any thread: MqttClient objects alive in this process (the leak tests read it).
+  static int LiveCount() { return live_count_.load(); }
 
   // JS thread. Each queues the Paho call; its outcome arrives as a kResult event.
   void Open(uint64_t request, CreateSpec spec);
@@ -78,7 +81,8 @@ class MqttClient : public std::enable_shared_from_this<MqttClient> {
   void Unref(Napi::Env env);
 
  private:
-  MqttClient() = default;
+  MqttClient() { live_count_++; }
+  static std::atomic<int> live_count_;
   friend void ClientCallJs(Napi::Env env, Napi::Function on_event, MqttClient* self, ClientEvent* event);
   // Environment teardown: stop events, release the store, destroy the Paho client briefly.
   void OnTeardown();
@@ -171,7 +175,8 @@ class MqttClient : public std::enable_shared_from_this<MqttClient> {
 
   JsChannel<MqttClient, ClientEvent, &ClientCallJs> events_;
   InboundGate inbound_;
-  std::mutex mutex_;  // guards pending_ and the record maps
+  DeliveryGateSet delivery_gates_;  // opened at teardown: no Paho thread stays parked in one
+  std::mutex mutex_;                // guards pending_ and the record maps
   std::unordered_set<Pending*> pending_;
   std::unordered_map<std::string, Pending*> by_command_key_;
   std::unordered_map<int, Pending*> by_msgid_;

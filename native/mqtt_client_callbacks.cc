@@ -225,7 +225,7 @@ int MqttClient::OnMessage(void* context, char* topic, int topic_length, MQTTAsyn
   // after this returns and forgets it: wait until JS has handled it, so a crash meanwhile
   // leaves the message to be delivered again instead of lost.
   std::shared_ptr<DeliveryGate> gate;
-  if (self->bridge_ && message->qos > 0) gate = event->delivered = std::make_shared<DeliveryGate>();
+  if (self->bridge_ && message->qos > 0) gate = event->delivered = self->delivery_gates_.Make();
   MQTTAsync_freeMessage(&message);
   MQTTAsync_free(topic);
   // Waits (bounded) while JS is behind: backpressure instead of an unbounded queue.
@@ -351,13 +351,12 @@ struct OpenGateOnExit {
 void ClientCallJs(Napi::Env env, Napi::Function on_event, MqttClient* self, ClientEvent* raw) {
   std::unique_ptr<ClientEvent> event(raw);
   OpenGateOnExit open_gate{event->delivered};
-  // Delivered (the listener ran) or dropped at teardown: either way it leaves the inbound gate.
-  const bool gated = self != nullptr && event->type == ClientEvent::Type::kMessage;
+  // Dropped at teardown: `self` may be freed already (the function's finalizer runs before the
+  // queue is drained and can drop the last owner), and its inbound gate was closed before.
+  if (env == nullptr) return;
+  // Delivered (the listener ran, or threw): it leaves the inbound gate.
+  const bool gated = event->type == ClientEvent::Type::kMessage;
   const size_t gated_bytes = event->gated_bytes;
-  if (env == nullptr) {
-    if (gated) self->inbound_.Release(gated_bytes);
-    return;
-  }
   try {
     // Building the event can throw too, when the environment is terminating (worker exit).
     on_event.Call({EventToJs(env, event)});

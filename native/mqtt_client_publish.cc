@@ -17,10 +17,13 @@ const char kUnstoredText[] =
 }  // namespace
 
 void MqttClient::Publish(uint64_t request, PublishSpec spec) {
-  auto self = shared_from_this();
+  // Weak: a job the window holds must not keep its own client (and so the window) alive.
+  std::weak_ptr<MqttClient> weak = shared_from_this();
   bool counted = spec.qos > 0;
   auto shared_spec = std::make_shared<const PublishSpec>(std::move(spec));
-  PublishWindow::Job send = [self, request, counted, shared_spec] {
+  PublishWindow::Job send = [weak, request, counted, shared_spec] {
+    std::shared_ptr<MqttClient> self = weak.lock();
+    if (!self) return;
     self->QueueWithHandle(request, [self, request, counted, shared_spec] {
       self->SendPublish(request, *shared_spec, counted);
     });

@@ -24,6 +24,9 @@ suites=(
   out/test/native/bridge-failures.test.js
   out/test/native/bridge-teardown.test.js
   out/test/native/key-ledger.test.js
+  out/test/native/operation-log.test.js
+  out/test/native/store-outage.test.js
+  out/test/native/client-teardown-leaks.test.js
   out/test/integration/client.test.js
   out/test/integration/client-roundtrip.test.js
   out/test/integration/client-lifecycle.test.js

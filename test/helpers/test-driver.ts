@@ -34,6 +34,10 @@ export interface NativeTestDriver {
     options: { threads: number; iterations: number; clientId: string; serverURI: string },
   ): Promise<StressResult>;
   callOnJsThread(bridge: NativePersistenceBridge, op: DriverStepSpec['op'], key?: string): number;
+  /** Native MQTT clients alive in this process, in every thread's environment. */
+  liveClients(): number;
+  /** Client command threads a stop left detached, still inside Paho past their deadline. */
+  detachedCommandThreads(): number;
 }
 
 function load(): NativeTestDriver {
