@@ -55,7 +55,9 @@ export type PersistenceErrorCode =
   /** The store holds MQTT 5 records but the client uses MQTT 3 (Paho cannot restore them). */
   | 'ERR_PERSISTENCE_VERSION'
   /** Restoring the stored messages failed; create() was refused and nothing was overwritten. */
-  | 'ERR_PERSISTENCE_RESTORE';
+  | 'ERR_PERSISTENCE_RESTORE'
+  /** Another process holds this client's store (one client id in two processes): see RedisPersistenceOptions.lease. */
+  | 'ERR_PERSISTENCE_IN_USE';
 
 export type ErrorCode =
   | PahoErrorCode

@@ -6,6 +6,7 @@ import type { Redis, Cluster, RedisOptions } from 'ioredis';
 import { invalidArg } from '../../errors';
 import { DEFAULT_OPERATION_TIMEOUT_MS } from '../client-persistence';
 import { ValueEncryptor } from './encryption';
+import { DEFAULT_LEASE_TTL_MS } from './lease';
 
 export interface RedisPersistenceOptions {
   /** `redis://` or `rediss://` URL; credentials and `/db` allowed. Exclusive with `client`. */
@@ -68,6 +69,15 @@ export interface RedisPersistenceOptions {
   maxQueuedOps?: number;
   /** Same, in bytes of keys and values (default 64 MiB). */
   maxQueuedBytes?: number;
+  /**
+   * One process at a time per client id and Redis (default on): open() takes a lease, the Redis
+   * string `{hash}:lease`, renewed every ttlMs / 3 while open, and refuses with
+   * ERR_PERSISTENCE_IN_USE while another process holds it. A holder that died on this host is
+   * taken over at once; one on another host after `ttlMs` (default 15000, or 3 x
+   * operationTimeoutMs if that is more; must exceed operationTimeoutMs). `false` turns it off
+   * (then two processes with one client id corrupt each other's messages).
+   */
+  lease?: false | { ttlMs?: number };
 }
 
 export interface EncryptionOptions {
@@ -122,6 +132,8 @@ export interface CheckedOptions {
   durability: 'batched' | 'sync';
   maxQueuedOps: number | undefined;
   maxQueuedBytes: number | undefined;
+  /** The lease's time to live, or undefined without a lease. */
+  leaseTtlMs: number | undefined;
   /** Strings that must never appear in an error message (passwords). */
   secrets: string[];
 }
@@ -143,6 +155,16 @@ export function hashName(keyPrefix: string, clientId: string, serverURI: string)
   return `${keyPrefix}${clientId}:${serverURI}`;
 }
 
+/**
+ * A key that belongs with the hash `name` (its quarantine, its lease): `name:role`, with the
+ * name as hash tag when it has none, so a Cluster puts both in the hash's slot.
+ */
+export function companionKeyName(name: string, role: string): string {
+  const open = name.indexOf('{');
+  const hasTag = open >= 0 && name.indexOf('}', open + 1) > open + 1;
+  return hasTag || name.includes('}') ? `${name}:${role}` : `{${name}}:${role}`;
+}
+
 const DEFAULT_URL = 'redis://127.0.0.1:6379';
 const MAX_TIMER_MS = 2_147_483_647;
 
@@ -157,6 +179,7 @@ const OPTION_NAMES = new Set([
   'durability',
   'maxQueuedOps',
   'maxQueuedBytes',
+  'lease',
 ]);
 
 /** Validates the options of the RedisPersistence constructor; throws ERR_INVALID_ARG. */
@@ -180,6 +203,7 @@ export function checkOptions(options: RedisPersistenceOptions): CheckedOptions {
     durability = 'batched',
     maxQueuedOps,
     maxQueuedBytes,
+    lease,
   } = options;
 
   if (url !== undefined && client !== undefined) {
@@ -272,6 +296,7 @@ export function checkOptions(options: RedisPersistenceOptions): CheckedOptions {
     durability,
     maxQueuedOps,
     maxQueuedBytes,
+    leaseTtlMs: checkLease(lease, operationTimeoutMs),
     encryptor: encryption === undefined ? undefined : makeEncryptor(encryption),
     ack: ackReplicas === undefined ? undefined : checkAck(ackReplicas, operationTimeoutMs),
     url: client === undefined ? (url ?? (redisOptions === undefined ? DEFAULT_URL : undefined)) : undefined,
@@ -326,6 +351,25 @@ function checkAck(ack: AckReplicasOptions, operationTimeoutMs: number): AckRepli
     );
   }
   return { replicas, timeoutMs };
+}
+
+function checkLease(lease: RedisPersistenceOptions['lease'], operationTimeoutMs: number): number | undefined {
+  if (lease === false) return undefined;
+  const fallback = Math.max(DEFAULT_LEASE_TTL_MS, 3 * operationTimeoutMs);
+  if (lease === undefined) return Math.min(fallback, MAX_TIMER_MS);
+  if (lease === null || typeof lease !== 'object' || Array.isArray(lease)) {
+    throw invalidArg('RedisPersistence: options.lease must be false or an object { ttlMs? }');
+  }
+  for (const k of Object.keys(lease)) {
+    if (k !== 'ttlMs') throw invalidArg(`RedisPersistence: unknown option 'lease.${k}' (expected ttlMs)`);
+  }
+  const { ttlMs = fallback } = lease;
+  if (typeof ttlMs !== 'number' || !Number.isInteger(ttlMs) || ttlMs <= operationTimeoutMs || ttlMs > MAX_TIMER_MS) {
+    throw invalidArg(
+      `RedisPersistence: options.lease.ttlMs must be an integer number of milliseconds above operationTimeoutMs (${operationTimeoutMs}), so a renewal can finish before the lease expires; got ${String(ttlMs)}`,
+    );
+  }
+  return ttlMs;
 }
 
 function checkBound(name: string, value: unknown, min: number): void {

@@ -1,5 +1,6 @@
 /** Where RedisPersistence sets damaged records aside (quarantine), and how it reads them back. */
 import type { QuarantinedRecord } from '../client-persistence';
+import { companionKeyName } from './options';
 
 /**
  * The hash holding a client's quarantined records: the client's hash name + `:quarantine`, in
@@ -9,9 +10,7 @@ import type { QuarantinedRecord } from '../client-persistence';
  * Cluster, give such clients a keyPrefix with a hash tag.
  */
 export function quarantineHashName(name: string): string {
-  const open = name.indexOf('{');
-  const hasTag = open >= 0 && name.indexOf('}', open + 1) > open + 1;
-  return hasTag || name.includes('}') ? `${name}:quarantine` : `{${name}}:quarantine`;
+  return companionKeyName(name, 'quarantine');
 }
 
 /**

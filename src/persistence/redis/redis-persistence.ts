@@ -7,8 +7,10 @@ import {
   type AnyClient,
   type RedisPersistenceOptions,
   checkOptions,
+  companionKeyName,
   hashName,
 } from './options';
+import { ClientLease } from './lease';
 import { QUARANTINE_SCRIPT, quarantineHashName, quarantinedRecords } from './quarantine';
 import { SecretRedactor } from './redaction';
 import { type WriteCommand, writeAndWait } from './ack-replicas';
@@ -45,6 +47,13 @@ export class RedisPersistence implements ClientPersistence {
   private name: string | undefined;
   private readonly encryptor: ValueEncryptor | undefined;
   private readonly ack: AckReplicasOptions | undefined;
+  private readonly leaseTtlMs: number | undefined;
+  /** The lease of the open store, taken or being taken (see lease.ts). */
+  private leasing: { key: string; taken: Promise<ClientLease> } | undefined;
+  /** close() calls so far: an open() that a close() overtook gives its lease back. */
+  private closes = 0;
+  /** The lease once taken, for the checks before each write. */
+  private lease: ClientLease | undefined;
 
   constructor(options: RedisPersistenceOptions = {}) {
     const {
@@ -59,7 +68,9 @@ export class RedisPersistence implements ClientPersistence {
       durability,
       maxQueuedOps,
       maxQueuedBytes,
+      leaseTtlMs,
     } = checkOptions(options);
+    this.leaseTtlMs = leaseTtlMs;
     this.durability = durability;
     this.maxQueuedOps = maxQueuedOps;
     this.maxQueuedBytes = maxQueuedBytes;
@@ -93,7 +104,48 @@ export class RedisPersistence implements ClientPersistence {
     }
     const name = hashName(this.keyPrefix, clientId, serverURI);
     if (this.connection.client === undefined) await this.connection.connect();
+    if (this.leaseTtlMs !== undefined) {
+      const closes = this.closes;
+      const lease = await this.takeLease(name, this.leaseTtlMs);
+      if (this.closes !== closes) return this.notOpen('open', undefined); // close() released it
+      this.lease = lease;
+    }
     this.name = name;
+  }
+
+  /** The lease key of the open store (see options.lease), or undefined. */
+  get leaseKey(): string | undefined {
+    return this.isOpen ? this.leasing?.key : undefined;
+  }
+
+  /** Takes the lease on `name`'s store, once per store (concurrent opens share it). */
+  private takeLease(name: string, ttlMs: number): Promise<ClientLease> {
+    const key = companionKeyName(name, 'lease');
+    if (this.leasing?.key !== key) {
+      const previous = this.leasing?.taken;
+      const closes = this.closes;
+      const taken = (async () => {
+        await previous?.then((lease) => lease.release()).catch(() => undefined); // reopened without close()
+        const redis = this.connection.client;
+        if (redis === undefined || this.closes !== closes) return this.notOpen('open', undefined);
+        const lease = await ClientLease.take(redis, key, name, ttlMs, (p) => {
+          this.count(1);
+          return this.bound(p);
+        }).catch((e: unknown) => {
+          throw e instanceof PersistenceError ? e : this.connection.storeError(name, 'open', undefined, e);
+        });
+        if (this.closes !== closes) {
+          await lease.release().catch(() => undefined);
+          return this.notOpen('open', undefined);
+        }
+        return lease;
+      })();
+      this.leasing = { key, taken };
+      taken.catch(() => {
+        if (this.leasing?.taken === taken) this.leasing = undefined;
+      });
+    }
+    return this.leasing.taken;
   }
 
   /**
@@ -109,6 +161,12 @@ export class RedisPersistence implements ClientPersistence {
   }
 
   async close(): Promise<void> {
+    this.closes += 1;
+    const leasing = this.leasing;
+    this.leasing = undefined;
+    this.lease = undefined;
+    // Best effort: a lease not released expires after its ttl (Redis may be down right now).
+    await leasing?.taken.then((lease) => lease.release()).catch(() => undefined);
     this.name = undefined;
     await this.connection.close();
   }
@@ -134,6 +192,8 @@ export class RedisPersistence implements ClientPersistence {
   batch(writes: readonly PersistenceWrite[]): Promise<void> {
     const redis = this.connection.client;
     if (redis === undefined) return this.notOpen('batch', undefined);
+    const leased = this.leaseCheck('batch', undefined);
+    if (leased !== undefined) return leased.then(() => this.batch(writes));
     const name = this.name!;
     let commands: (string | Buffer)[][];
     try {
@@ -296,6 +356,7 @@ export class RedisPersistence implements ClientPersistence {
     name: string,
     cmd: WriteCommand,
   ): Promise<unknown> {
+    await this.leaseCheck(op, key);
     this.count(this.ack === undefined ? 1 : 2);
     try {
       if (this.ack === undefined) return await this.bound(cmd(redis) as Promise<unknown>);
@@ -330,6 +391,13 @@ export class RedisPersistence implements ClientPersistence {
     for (const [command, ...args] of commands) {
       await this.write('batch', undefined, redis, name, (c) => c.call(command as string, ...args));
     }
+  }
+
+  /** Before a write: undefined while the lease is fresh, else its renewal (see lease.ts). */
+  private leaseCheck(op: string, key: string | undefined): Promise<void> | undefined {
+    return this.lease?.ensureHeld()?.catch((e: unknown) => {
+      throw e instanceof PersistenceError ? e : this.storeError(op, key, e);
+    });
   }
 
   private count(commands: number): void {
