@@ -10,7 +10,7 @@ SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 PACKAGES=(libpaho-mqtt-dev libssl-dev redis-server redis-tools mosquitto mosquitto-clients
-          build-essential python3 make g++ openssl valgrind clang-format cmake)
+          build-essential python3 make g++ openssl valgrind clang-format cmake nats-server)
 missing=()
 for pkg in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -9,4 +9,5 @@ export { freePort, canConnect } from './ports';
 export { stopAllOnExit, runningServerCount, spawnTracked } from './server-processes';
 export { startRedis, type RedisServer, type StartRedisOptions } from './redis-server';
 export { startMosquitto, type MosquittoServer, type StartMosquittoOptions } from './mosquitto-server';
+export { startNats, type NatsServer } from './nats-server';
 export { makeTestCA, type TlsFiles } from './test-ca';
