@@ -64,6 +64,8 @@ export type ErrorCode =
   | PersistenceErrorCode
   | 'ERR_INVALID_ARG'
   | 'ERR_CLIENT_CLOSED'
+  /** publish() refused a message the broker said it does not take (MQTT 5 CONNACK: Maximum QoS, Maximum Packet Size, Retain Available). */
+  | 'ERR_BROKER_LIMIT'
   /** A connect() waiting for an automatic reconnect was ended by disconnect(). */
   | 'ERR_CONNECT_ABORTED'
   /** No prebuild or local build of the native addon loads in this process (the message says why for each). */

@@ -8,7 +8,8 @@ import { native, type NativeClientEvent, type NativeMqttClient } from '../native
 import type { ClientPersistence } from '../persistence/client-persistence';
 import { choosePersistence, claimStore, releaseStore } from './persistence-choice';
 import { NativeRequests, type ResultEvent } from './requests';
-import { fromNativeProperties, type MqttProperties, toNativeProperties } from './properties';
+import { fromNativeProperties, type MqttProperties, propertyKind, toNativeProperties } from './properties';
+import { checkBrokerLimits } from './broker-limits';
 import { StoreBridge } from '../persistence/store-bridge';
 import {
   type ConnectOptions,
@@ -171,6 +172,7 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
       ...toPublishSpec(topic, payload, options),
       properties: this.v5Properties(options.properties, 'publish properties'),
     };
+    checkBrokerLimits(this.connection.brokerLimits, spec, propertyKind);
     try {
       const event = await this.request('publish', (id) => this.native.publish(id, spec));
       this.counters.published += 1;

@@ -14,6 +14,7 @@ import {
   toConnectSpec,
 } from './options';
 import { fromNativeProperties } from './properties';
+import { brokerLimits, type BrokerLimits } from './broker-limits';
 import { Reconnector } from './reconnect';
 import { withUnresolvedHosts } from './unresolved-hosts';
 import type { ResultEvent } from './requests';
@@ -60,6 +61,8 @@ export function surfaceThrows(fn: () => void): void {
 
 export class ClientConnection {
   private result: ConnectResult | undefined;
+  /** What the last CONNACK said about the PUBLISH packets the broker takes (kept while offline). */
+  private limits: BrokerLimits = {};
   private active = false;
   /** A user connect() until it settles (with retryFirstConnect: until a retry succeeds). */
   private connecting: Promise<ConnectResult> | undefined;
@@ -83,6 +86,11 @@ export class ClientConnection {
   /** The connection in force, as last reported by Paho. */
   get established(): ConnectResult | undefined {
     return this.result;
+  }
+
+  /** The publish limits of the last CONNACK (MQTT 5; none before the first connect). */
+  get brokerLimits(): BrokerLimits {
+    return this.limits;
   }
 
   /** From a successful connect until a disconnect, a loss or close(). */
@@ -184,6 +192,7 @@ export class ClientConnection {
       properties: fromNativeProperties(event.properties),
     };
     this.result = result;
+    this.limits = brokerLimits(result.properties);
     this.active = true;
     hooks.sessionChanged();
     hooks.counters.connected(cause);

@@ -105,6 +105,11 @@ export function toNativeProperties(properties: MqttProperties | undefined, what:
   return list;
 }
 
+/** The value type of property `id` ('byte', 'int2', 'int4', 'varint', 'string', 'binary', 'pair'). */
+export function propertyKind(id: number): string {
+  return BY_ID.get(id)?.kind ?? 'varint';
+}
+
 export function fromNativeProperties(list: NativeProperty[] | undefined): MqttProperties | undefined {
   if (!list || list.length === 0) return undefined;
   const out: Record<string, unknown> = {};
