@@ -297,7 +297,12 @@ describe('db index and isolation', () => {
       assert.equal((await a.get('s-1')).toString(), 'a');
       await b.clear();
       assert.equal((await a.get('s-1')).toString(), 'a');
-      assert.deepEqual(await raw.keys(`*${id}*`), [`site-a:${id}:${URI}`]);
+      // Each store keeps its own lease beside its hash: one per prefix, too.
+      assert.deepEqual((await raw.keys(`*${id}*`)).sort(), [
+        `site-a:${id}:${URI}`,
+        `{site-a:${id}:${URI}}:lease`,
+        `{site-b:${id}:${URI}}:lease`,
+      ]);
     } finally {
       for (const s of [a, b]) {
         await s.clear();

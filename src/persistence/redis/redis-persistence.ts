@@ -132,7 +132,17 @@ export class RedisPersistence implements ClientPersistence {
           this.count(1);
           return this.bound(p);
         }).catch((e: unknown) => {
-          throw e instanceof PersistenceError ? e : this.connection.storeError(name, 'open', undefined, e);
+          if (e instanceof PersistenceError) throw e;
+          if (e instanceof Error && /\bNOPERM\b/.test(e.message)) {
+            throw new PersistenceError(
+              'ERR_PERSISTENCE_CONNECTION',
+              'open',
+              undefined,
+              `RedisPersistence: this Redis ACL user cannot take the client's lease '${key}' (options.lease): grant +eval +get +set +pttl and a key pattern that matches it, or set lease: false`,
+              { cause: this.connection.storeError(name, 'open', undefined, e) },
+            );
+          }
+          throw this.connection.storeError(name, 'open', undefined, e);
         });
         if (this.closes !== closes) {
           await lease.release().catch(() => undefined);
@@ -162,12 +172,12 @@ export class RedisPersistence implements ClientPersistence {
 
   async close(): Promise<void> {
     this.closes += 1;
+    this.name = undefined;
     const leasing = this.leasing;
     this.leasing = undefined;
     this.lease = undefined;
     // Best effort: a lease not released expires after its ttl (Redis may be down right now).
     await leasing?.taken.then((lease) => lease.release()).catch(() => undefined);
-    this.name = undefined;
     await this.connection.close();
   }
 
