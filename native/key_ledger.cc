@@ -91,6 +91,11 @@ bool KeyLedger::Holds(const std::string& key) {
   return keys_.count(key) > 0;
 }
 
+bool KeyLedger::KnownPresent(const std::string& key) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return complete_ && keys_.count(key) > 0;
+}
+
 std::vector<std::string> KeyLedger::Keys() {
   std::lock_guard<std::mutex> lock(mutex_);
   ++stats_.answered;

@@ -59,6 +59,8 @@ class KeyLedger {
   bool complete();
   // Whether the key exists, when complete.
   bool Holds(const std::string& key);
+  // True only when the key is known to exist (complete, and held); not counted in stats.
+  bool KnownPresent(const std::string& key);
   // Every key, when complete.
   std::vector<std::string> Keys();
   // The value put or read in this session, or null.

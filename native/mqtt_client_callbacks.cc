@@ -224,8 +224,9 @@ int MqttClient::OnMessage(void* context, char* topic, int topic_length, MQTTAsyn
   // With a persistent store, Paho acknowledges a QoS 1/2 message (PUBACK, PUBCOMP) right
   // after this returns and forgets it: wait until JS has handled it, so a crash meanwhile
   // leaves the message to be delivered again instead of lost.
+  const int qos = message->qos;
   std::shared_ptr<DeliveryGate> gate;
-  if (self->bridge_ && message->qos > 0) gate = event->delivered = self->delivery_gates_.Make();
+  if (self->bridge_ && qos > 0) gate = event->delivered = self->delivery_gates_.Make();
   MQTTAsync_freeMessage(&message);
   MQTTAsync_free(topic);
   // Waits (bounded) while JS is behind: backpressure instead of an unbounded queue.
@@ -234,6 +235,9 @@ int MqttClient::OnMessage(void* context, char* topic, int topic_length, MQTTAsyn
   if (self->Emit(std::move(event)) && gate) {
     gate->WaitUntil(std::chrono::steady_clock::now() + std::chrono::milliseconds(self->bridge_->wait_ms()));
   }
+  // MQTT 5 QoS 2: the record Paho put as it read the PUBLISH is stored now, after the
+  // listeners, before PUBREC leaves (see PahoPersistence::Put).
+  if (self->bridge_ && qos == 2) self->bridge_->StoreHeldReceived();
   return 1;
 }
 

@@ -56,6 +56,14 @@ long KeyNumber(const std::string& key) {
   return *end == '\0' ? number : -1;
 }
 
+// MQTT 5: Paho puts r5-N as it reads an inbound QoS 2 PUBLISH, then delivers the message
+// (messageArrived), then sends PUBREC. After a restart, a stored r5-N makes Paho take the
+// broker's resent PUBLISH as already received, and MQTT 5 does not deliver at PUBREL: stored
+// before the listeners returned, it would lose a message a crash interrupted. So the put is
+// held until then (StoreHeldReceived), unless the record exists already (a resent PUBLISH
+// that Paho will not deliver again).
+bool IsReceivedV5Key(const std::string& key) { return HasPrefix(key, "r5-"); }
+
 // MQTT 5: Paho delivers an inbound QoS 2 message at PUBLISH time and, finding a restored
 // r5-N, would swallow a later message that reuses the id: the remove must be stored
 // before PUBCOMP leaves.
@@ -155,6 +163,52 @@ bool PahoPersistence::CommandStored(const std::string& command_key, const std::s
   return bridge_->WaitStored(seq).failure == CallFailure::kNone;
 }
 
+void PahoPersistence::Hold(const std::string& key, Bytes bytes) {
+  std::lock_guard<std::mutex> lock(held_mutex_);
+  held_thread_ = std::this_thread::get_id();
+  for (auto& held : held_) {
+    if (held.first == key) {
+      held.second = std::move(bytes);
+      return;
+    }
+  }
+  held_.emplace_back(key, std::move(bytes));
+}
+
+std::vector<LogOp> PahoPersistence::TakeHeld() {
+  std::vector<std::pair<std::string, Bytes>> taken;
+  {
+    std::lock_guard<std::mutex> lock(held_mutex_);
+    if (held_.empty() || held_thread_ != std::this_thread::get_id()) return {};
+    taken.swap(held_);
+  }
+  std::vector<LogOp> ops;
+  for (auto& held : taken) {
+    ledger_.Added(held.first, held.second);
+    ops.push_back(LogOp{0, held.first, std::move(held.second), false, true});
+  }
+  return ops;
+}
+
+void PahoPersistence::DropHeld(const std::string& key) {
+  std::lock_guard<std::mutex> lock(held_mutex_);
+  for (auto it = held_.begin(); it != held_.end(); ++it) {
+    if (it->first == key) {
+      held_.erase(it);
+      return;
+    }
+  }
+}
+
+LogOutcome PahoPersistence::StoreHeld() {
+  std::vector<LogOp> ops = TakeHeld();
+  if (ops.empty()) return {};
+  return bridge_->Write(std::move(ops), true);
+}
+
+// A failed write was reported (Write, or the failed batch): Paho sends PUBREC either way.
+LogOutcome PahoPersistence::StoreHeldReceived() { return StoreHeld(); }
+
 void PahoPersistence::FlushDeferred() {
   if (auto key = ledger_.TakeDeferred()) {
     std::vector<LogOp> ops;
@@ -166,6 +220,12 @@ void PahoPersistence::FlushDeferred() {
 
 int PahoPersistence::Close(void* handle) {
   auto* self = FromHandle(handle);
+  {
+    // Still held at close: a resent PUBLISH whose record the store holds already (a message
+    // being delivered is stored as its delivery ends, and Paho closes after that).
+    std::lock_guard<std::mutex> lock(self->held_mutex_);
+    self->held_.clear();
+  }
   std::vector<LogOp> removes;
   for (const std::string& key : self->ledger_.TakeAllDeferred())
     removes.push_back(self->DueRemove(key, true));
@@ -198,7 +258,16 @@ int PahoPersistence::Put(void* handle, char* key, int bufcount, char* buffers[],
     offset += static_cast<size_t>(buflens[i]);
   }
   bool sync = self->bridge_->sync();
-  bool wait = sync || IsBarrierPut(name, bufcount, buffers, buflens);
+  if (IsReceivedV5Key(name) && !self->ledger_.KnownPresent(name)) {
+    self->FlushDeferred();
+    self->StoreHeld();  // an earlier resent PUBLISH's, if any
+    self->Hold(name, std::move(bytes));
+    return 0;
+  }
+  // Held records go first, in the same unit: Paho queued their message (q5-N) instead of
+  // delivering it, and PUBREC leaves after this put.
+  std::vector<LogOp> ops = self->TakeHeld();
+  bool wait = sync || !ops.empty() || IsBarrierPut(name, bufcount, buffers, buflens);
   // A deferred command remove is due once the sent packet (s-N) is logged, in the same
   // unit, so the store never holds both or neither; any other put means the thread moved
   // on, so it is due before.
@@ -209,7 +278,6 @@ int PahoPersistence::Put(void* handle, char* key, int bufcount, char* buffers[],
   if (wait && !sync && deferred && self->CommandStored(*deferred, name)) wait = false;
   bool qos2_command = IsQos2PublishCommand(name, bufcount, buffers, buflens);
   self->ledger_.Added(name, bytes);
-  std::vector<LogOp> ops;
   ops.push_back(LogOp{0, name, std::move(bytes), false, wait});
   if (deferred) ops.push_back(self->DueRemove(*deferred, wait));
   uint64_t seq = 0;
@@ -227,6 +295,7 @@ int PahoPersistence::Put(void* handle, char* key, int bufcount, char* buffers[],
 int PahoPersistence::Get(void* handle, char* key, char** buffer, int* buflen) {
   auto* self = FromHandle(handle);
   self->FlushDeferred();
+  self->StoreHeld();
   std::string name = key != nullptr ? key : "";
   // On a JS thread nothing is answered, not even from memory: Forward refuses it.
   Bytes found = OnJsThread() ? nullptr : self->ledger_.Value(name);
@@ -254,6 +323,8 @@ int PahoPersistence::Remove(void* handle, char* key) {
   auto* self = FromHandle(handle);
   self->FlushDeferred();
   std::string name = key != nullptr ? key : "";
+  self->DropHeld(name);
+  self->StoreHeld();
   if (!self->ledger_.MayExist(name)) return 0;    // known absent: nothing to write
   if (self->ledger_.DeferRemove(name)) return 0;  // due with the s-N put (see KeyLedger)
   bool wait = self->bridge_->sync() || IsBarrierRemove(name);
@@ -268,6 +339,7 @@ int PahoPersistence::Remove(void* handle, char* key) {
 int PahoPersistence::Keys(void* handle, char*** keys, int* nkeys) {
   auto* self = FromHandle(handle);
   self->FlushDeferred();
+  self->StoreHeld();
   if (!OnJsThread() && self->ledger_.complete()) return AnswerKeys(self->ledger_.Keys(), keys, nkeys);
   LogOutcome drained = self->DrainForRead();
   if (drained.failure != CallFailure::kNone) {
@@ -284,6 +356,7 @@ int PahoPersistence::Keys(void* handle, char*** keys, int* nkeys) {
 int PahoPersistence::Clear(void* handle) {
   auto* self = FromHandle(handle);
   self->FlushDeferred();
+  self->StoreHeld();
   LogOutcome drained = self->DrainForRead();
   if (drained.failure != CallFailure::kNone) {
     return Fail(PersistenceOp::kClear, "", drained);
@@ -298,6 +371,7 @@ int PahoPersistence::Clear(void* handle) {
 int PahoPersistence::ContainsKey(void* handle, char* key) {
   auto* self = FromHandle(handle);
   self->FlushDeferred();
+  self->StoreHeld();
   std::string name = key != nullptr ? key : "";
   if (!OnJsThread() && self->ledger_.complete()) {
     return self->ledger_.Holds(name) ? 0 : MQTTCLIENT_PERSISTENCE_ERROR;

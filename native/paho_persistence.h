@@ -9,7 +9,10 @@
 
 #include <mutex>
 #include <string>
+#include <thread>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "key_ledger.h"
 #include "operation_log.h"
@@ -29,6 +32,9 @@ class PahoPersistence {
   KeyLedger::Stats ledger_stats() { return ledger_.stats(); }
   // JS thread: a write failed, so what the store holds is unknown.
   void StoreFailed();
+  // Paho's receive thread, once the listeners of a received message returned (before Paho
+  // sends PUBREC): stores the MQTT 5 QoS 2 record (r5-N) put for it, and waits until it is.
+  LogOutcome StoreHeldReceived();
 
  private:
   // Logs the command remove the KeyLedger deferred (see key_ledger.h), if one is due.
@@ -41,6 +47,14 @@ class PahoPersistence {
   // its command `command_key` (the remove deferred to this put, token T) is in the store,
   // waiting for that put only if it is not acknowledged yet. False: wait for the s- put.
   bool CommandStored(const std::string& command_key, const std::string& sent_key);
+  // MQTT 5 received QoS 2 records held back until their message was handled (see Put).
+  void Hold(const std::string& key, Bytes bytes);
+  // The records the calling thread holds, as log puts (the ledger counts them from now on).
+  std::vector<LogOp> TakeHeld();
+  // A remove of `key` supersedes a held put of it, whichever thread holds it.
+  void DropHeld(const std::string& key);
+  // Stores what the calling thread holds before it moves on (its next callback), waiting.
+  LogOutcome StoreHeld();
 
   // `handle`/`context` are this object.
   static int Open(void** handle, const char* client_id, const char* server_uri, void* context);
@@ -58,6 +72,10 @@ class PahoPersistence {
   // QoS 2 PUBLISH commands logged in this session: key (c-N) -> seq of their put.
   std::mutex command_seqs_mutex_;
   std::unordered_map<std::string, uint64_t> command_seqs_;
+  // Held received records: one per message between Paho's put and the end of its delivery.
+  std::mutex held_mutex_;
+  std::vector<std::pair<std::string, Bytes>> held_;
+  std::thread::id held_thread_;
 };
 
 }  // namespace paho_redis

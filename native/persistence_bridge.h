@@ -75,6 +75,8 @@ class PersistenceBridge : public std::enable_shared_from_this<PersistenceBridge>
   uint64_t last_seq() { return log_.last_seq(); }
   uint64_t settled_seq() { return log_.settled_seq(); }
   OperationLog& log() { return log_; }
+  // Paho's receive thread, once a received message's listeners returned: see PahoPersistence.
+  LogOutcome StoreHeldReceived() { return paho_.StoreHeldReceived(); }
 
   // JS thread: answers for call `id`. False if the call is no longer waiting.
   bool Settle(Napi::Env env, uint64_t id, Napi::Value value);

@@ -120,7 +120,9 @@ Napi::Value PersistenceDriver::RunScript(const Napi::CallbackInfo& info) {
   for (uint32_t i = 0; i < steps.Length(); ++i) {
     Napi::Object spec = steps.Get(i).As<Napi::Object>();
     DriverStep step;
-    step.op = ParseOp(env, spec.Get("op"));
+    step.delivered =
+        spec.Get("op").IsString() && spec.Get("op").As<Napi::String>().Utf8Value() == "delivered";
+    step.op = step.delivered ? PersistenceOp::kOpen : ParseOp(env, spec.Get("op"));
     if (spec.Get("key").IsString()) step.key = spec.Get("key").As<Napi::String>().Utf8Value();
     if (spec.Get("clientId").IsString()) step.client_id = spec.Get("clientId").As<Napi::String>().Utf8Value();
     if (spec.Get("serverURI").IsString())
@@ -181,7 +183,13 @@ void PersistenceDriver::Execute() {
 
 void PersistenceDriver::ExecuteScript() {
   void* handle = bridge_->persistence()->context;
-  for (auto& step : steps_) RunStep(bridge_->persistence(), &handle, step);
+  for (auto& step : steps_) {
+    if (step.delivered) {
+      step.rc = bridge_->StoreHeldReceived().failure == CallFailure::kNone ? 0 : MQTTCLIENT_PERSISTENCE_ERROR;
+      continue;
+    }
+    RunStep(bridge_->persistence(), &handle, step);
+  }
 }
 
 void PersistenceDriver::StressThread(MQTTClient_persistence* p, void* handle, int thread, int iterations,
@@ -285,7 +293,7 @@ void PersistenceDriver::OnOK() {
   for (size_t i = 0; i < steps_.size(); ++i) {
     const DriverStep& step = steps_[i];
     Napi::Object result = Napi::Object::New(env);
-    result.Set("op", kOpNames[static_cast<int>(step.op)]);
+    result.Set("op", step.delivered ? "delivered" : kOpNames[static_cast<int>(step.op)]);
     result.Set("rc", step.rc);
     if (step.op == PersistenceOp::kGet && step.rc == 0)
       result.Set("data", Napi::Buffer<char>::Copy(env, step.data.data(), step.data.size()));

@@ -14,6 +14,9 @@ namespace paho_redis {
 
 struct DriverStep {
   PersistenceOp op;
+  // Not a persistence call: what MqttClient does on Paho's receive thread once a received
+  // message's listeners returned (PersistenceBridge::StoreHeldReceived).
+  bool delivered = false;
   std::string key;
   std::vector<std::vector<char>> buffers;
   std::string client_id, server_uri;

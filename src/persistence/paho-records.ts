@@ -57,7 +57,7 @@ export interface DecodeOptions {
 }
 
 /** Paho's `c-`/`q-` sequence numbers wrap at PERSISTENCE_SEQNO_LIMIT. */
-const SEQUENCE_LIMIT = 1_000_000;
+export const SEQUENCE_LIMIT = 1_000_000;
 
 /** Longest prefixes first, so `sc-` is not mistaken for `s…`. */
 const PREFIXES: ReadonlyArray<[string, RecordKind, boolean]> = [

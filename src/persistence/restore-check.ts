@@ -6,10 +6,12 @@
  * them: every record is read and decoded strictly (paho-records.ts); a damaged one is set
  * aside with the store's `quarantine` method (renamed, never deleted) and left out of the
  * list, so Paho never sees it. Each one set aside is reported as ERR_PERSISTENCE_CORRUPT.
+ * Queued records whose sequence numbers straddle Paho's wrap are renumbered (sequence-wrap.ts).
  */
 import { PersistenceError } from '../errors';
 import type { ClientPersistence } from './client-persistence';
 import { decodeRecord, parseKey, type DecodedRecord } from './paho-records';
+import { renumberWrapped } from './sequence-wrap';
 
 /** Records read at once while checking (bounded, so a huge hash does not flood the store). */
 const READ_CONCURRENCY = 64;
@@ -70,7 +72,9 @@ export class RestoreCheck {
     const dropped = await this.dropSentCommands(damaged);
     const kept = keys.filter((key) => !damaged.has(key) && !dropped.has(key));
     this.refuseOtherVersion(kept);
-    return kept;
+    const renumbered = await renumberWrapped(this.store, kept);
+    for (const key of renumbered) this.sound.add(key);
+    return renumbered;
   }
 
   /** The reason a record must be set aside, or undefined when Paho can restore it. */

@@ -6,7 +6,8 @@
 import { native, type NativePersistenceBridge } from '../../src/native';
 
 export interface DriverStepSpec {
-  op: 'open' | 'close' | 'put' | 'get' | 'remove' | 'keys' | 'clear' | 'containsKey';
+  /** A persistence call, or 'delivered': the listeners of a received message returned (the client's receive thread then stores what it held). */
+  op: 'open' | 'close' | 'put' | 'get' | 'remove' | 'keys' | 'clear' | 'containsKey' | 'delivered';
   key?: string;
   buffers?: Buffer[];
   clientId?: string;
@@ -33,7 +34,7 @@ export interface NativeTestDriver {
     bridge: NativePersistenceBridge,
     options: { threads: number; iterations: number; clientId: string; serverURI: string },
   ): Promise<StressResult>;
-  callOnJsThread(bridge: NativePersistenceBridge, op: DriverStepSpec['op'], key?: string): number;
+  callOnJsThread(bridge: NativePersistenceBridge, op: Exclude<DriverStepSpec['op'], 'delivered'>, key?: string): number;
   /** Native MQTT clients alive in this process, in every thread's environment. */
   liveClients(): number;
   /** Client command threads a stop left detached, still inside Paho past their deadline. */

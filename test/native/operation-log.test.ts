@@ -43,11 +43,16 @@ async function inFlight(f: Fixture, key: string): Promise<void> {
 }
 
 describe('operation log: barriers', () => {
-  const barriers: Array<[string, DriverStepSpec, string]> = [
+  const delivered: DriverStepSpec = { op: 'delivered' };
+  const barriers: Array<[string, DriverStepSpec | DriverStepSpec[], string]> = [
     ['the sc- put (PUBREL leaves next)', put('sc-1'), 'put sc-1'],
     ['the sc5- put', put('sc5-1'), 'put sc5-1'],
     ['the r- put (PUBREC leaves next)', put('r-1'), 'put r-1'],
-    ['the r5- put', put('r5-1'), 'put r5-1'],
+    [
+      'the r5- put, once the listeners of its message returned (PUBREC leaves next)',
+      [put('r5-1'), delivered],
+      'put r5-1',
+    ],
     ['the s- put of a QoS 2 PUBLISH', sentPublish('s-1', 2), 'put s-1'],
     ['the s5- put of a QoS 2 PUBLISH', sentPublish('s5-1', 2), 'put s5-1'],
   ];
@@ -57,14 +62,18 @@ describe('operation log: barriers', () => {
       await started(f);
       f.rec.hold();
       let done = false;
-      const script = f.run([put('c-0'), step, put('c-2')]).finally(() => {
+      const steps = [put('c-0'), ...[step].flat(), put('c-2')];
+      const script = f.run(steps).finally(() => {
         done = true;
       });
       // c-0 is in the held batch, the barrier is logged behind it and its thread waits.
       await waitFor(() => f.bridge.stats().queueDepth === 2, 'c-0 in flight and the barrier logged');
       assert.equal(done, false, 'the script went on past a barrier whose batch is held');
       f.rec.release();
-      assert.deepEqual(await script, [0, 0, 0]);
+      assert.deepEqual(
+        await script,
+        steps.map(() => 0),
+      );
       await f.bridge.flush();
       // Had the thread not waited, c-2 would have joined the barrier's batch.
       assertOrder(f.rec, 'put c-0', written, 'put c-2');
@@ -76,7 +85,7 @@ describe('operation log: barriers', () => {
   it('the r5- remove (MQTT 5 delivers at PUBLISH time: a stale r5- record would swallow a reused id)', async () => {
     const f = fixture();
     await started(f);
-    assert.deepEqual(await f.run([put('r5-1')]), [0]);
+    assert.deepEqual(await f.run([put('r5-1'), delivered]), [0, 0]);
     await f.bridge.flush();
     f.rec.hold();
     const script = f.run([put('c-0'), remove('r5-1'), put('c-2')]);
@@ -85,6 +94,58 @@ describe('operation log: barriers', () => {
     assert.deepEqual(await script, [0, 0, 0]);
     await f.bridge.flush();
     assertOrder(f.rec, 'put c-0', 'remove r5-1', 'put c-2');
+    f.bridge.close();
+  });
+
+  it('the r5- put is held while the listeners of its message run: a crash then leaves no record, so the PUBLISH comes again', async () => {
+    const f = fixture();
+    await started(f);
+    // Paho puts r5-1 as it reads the PUBLISH, then delivers it; the listeners never return (the process dies).
+    assert.deepEqual(await f.run([put('c-0'), put('r5-1')]), [0, 0]);
+    await f.bridge.flush();
+    assert.deepEqual(batchesOf(f.rec).flat(), ['put c-0']);
+    assert.equal(f.bridge.stats().barrierWaits, 0);
+    f.bridge.close();
+  });
+
+  it('an r5- put of a record already stored (a resent PUBLISH Paho does not deliver again) is a barrier at once', async () => {
+    const f = fixture();
+    await started(f);
+    assert.deepEqual(await f.run([put('r5-1'), delivered]), [0, 0]);
+    await f.bridge.flush();
+    f.rec.log.length = 0;
+    f.rec.batches.length = 0;
+    f.rec.hold();
+    let done = false;
+    const script = f.run([put('c-0'), put('r5-1'), put('c-2')]).finally(() => {
+      done = true;
+    });
+    await waitFor(() => f.bridge.stats().queueDepth === 2, 'c-0 in flight and the r5- put logged');
+    assert.equal(done, false, 'the script went on past the r5- put');
+    f.rec.release();
+    assert.deepEqual(await script, [0, 0, 0]);
+    await f.bridge.flush();
+    assertOrder(f.rec, 'put c-0', 'put r5-1', 'put c-2');
+    f.bridge.close();
+  });
+
+  it('a held r5- put whose message Paho queued (q5-) is stored with the q5- put, in one unit the thread waits for', async () => {
+    const f = fixture();
+    await started(f);
+    f.rec.hold();
+    let done = false;
+    const script = f.run([put('c-0'), put('r5-1'), put('q5-1'), put('c-2')]).finally(() => {
+      done = true;
+    });
+    await waitFor(() => f.bridge.stats().queueDepth === 3, 'c-0 in flight, r5-1 and q5-1 logged');
+    assert.equal(done, false, 'the script went on past the q5- put');
+    f.rec.release();
+    assert.deepEqual(await script, [0, 0, 0, 0]);
+    await f.bridge.flush();
+    const batches = batchesOf(f.rec);
+    const unit = batches.find((b) => b.includes('put r5-1'));
+    assert.ok(unit?.includes('put q5-1'), JSON.stringify(batches));
+    assertOrder(f.rec, 'put c-0', 'put q5-1', 'put c-2');
     f.bridge.close();
   });
 
