@@ -53,8 +53,11 @@ describe('RedisPersistence lease', () => {
     await first.open(id, URI);
     try {
       assert.equal(await raw.exists(first.leaseKey!), 1);
+      const connections = async (): Promise<number> => ((await raw.client('LIST')) as string).trim().split('\n').length;
+      const before = await connections();
       await rejectsInUse(second.open(id, URI), new RegExp(`pid ${process.pid} on host '${os.hostname()}'`));
       assert.equal(second.isOpen, false);
+      await waitFor(async () => (await connections()) === before, 'the refused open() to keep no connection', 5000);
     } finally {
       await first.close();
     }

@@ -106,7 +106,14 @@ export class RedisPersistence implements ClientPersistence {
     if (this.connection.client === undefined) await this.connection.connect();
     if (this.leaseTtlMs !== undefined) {
       const closes = this.closes;
-      const lease = await this.takeLease(name, this.leaseTtlMs);
+      let lease: ClientLease;
+      try {
+        lease = await this.takeLease(name, this.leaseTtlMs);
+      } catch (e) {
+        // A refused open keeps no connection (nor, so, the process) alive.
+        if (this.name === undefined && this.closes === closes) await this.connection.close().catch(() => undefined);
+        throw e;
+      }
       if (this.closes !== closes) return this.notOpen('open', undefined); // close() released it
       this.lease = lease;
     }
