@@ -33,6 +33,7 @@ struct ClientEvent {
   int rc = 0;
   int token = 0;
   std::string text;  // error message, cause, or topic
+  std::string code;  // kResult: the addon's own error code (ERR_CLIENT_CLOSED), else empty
   std::string server_uri;
   int mqtt_version = 0;
   bool session_present = false;
@@ -140,6 +141,8 @@ class MqttClient : public std::enable_shared_from_this<MqttClient> {
   // False when the event could not be queued (the client is closed).
   bool Emit(std::unique_ptr<ClientEvent> event);
   void EmitResult(uint64_t request, int rc, const std::string& message);
+  // A request refused by the addon itself because the client is closed (not a Paho failure).
+  void EmitClosed(uint64_t request, const std::string& message);
   void DestroyHandle();
 
   template <typename SuccessData>

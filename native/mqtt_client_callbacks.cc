@@ -282,6 +282,7 @@ Napi::Object EventToJs(Napi::Env env, std::unique_ptr<ClientEvent>& event) {
       js.Set("rc", event->rc);
       js.Set("token", event->token);
       if (!event->text.empty()) js.Set("message", event->text);
+      if (!event->code.empty()) js.Set("code", event->code);
       Napi::Array list = Napi::Array::New(env, event->list.size());
       for (size_t i = 0; i < event->list.size(); ++i) list.Set(static_cast<uint32_t>(i), event->list[i]);
       js.Set("list", list);

@@ -104,6 +104,8 @@ export type NativeClientEvent =
       rc: number;
       token: number;
       message?: string;
+      /** Set when the addon itself refused the request (the client is closed): ERR_CLIENT_CLOSED. */
+      code?: 'ERR_CLIENT_CLOSED';
       list: number[];
       reasonCode?: number;
       persistenceFailures: NativePersistenceFailure[];

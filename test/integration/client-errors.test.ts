@@ -18,6 +18,8 @@ import {
   type ClientDiagnostic,
   type StoreDiagnostic,
 } from '../../src';
+import { native, type NativeClientEvent } from '../../src/native';
+import { NativeRequests } from '../../src/client/requests';
 import { freePort, startMosquitto, startRedis, type MosquittoServer } from '../helpers/servers';
 import { closeAll, uid, waitFor } from '../fixtures/client-common';
 
@@ -176,6 +178,33 @@ describe('connection errors', () => {
       await c.close();
     } finally {
       await redis.stop();
+    }
+  });
+});
+
+describe('requests the addon refuses itself', () => {
+  it('a native client without a Paho client (not created yet, or destroyed) refuses with ERR_CLIENT_CLOSED, not ERR_PAHO_FAILURE', async () => {
+    const requests = new NativeRequests(undefined, () => undefined);
+    const client = new native.MqttClient((event: NativeClientEvent) => {
+      if (event.type === 'result') requests.settle(event);
+    }, null);
+    const refused = async (stage: string): Promise<void> => {
+      const publishing = requests.send('publish', (id) =>
+        client.publish(id, { topic: 't', payload: Buffer.from('x'), qos: 1, retained: false }),
+      );
+      await assert.rejects(publishing, (e: unknown) => {
+        assert.ok(e instanceof PahoMqttRedisError && !(e instanceof PahoError), `${stage}: ${String(e)}`);
+        assert.equal(e.code, 'ERR_CLIENT_CLOSED', stage);
+        assert.match(e.message, /^publish: the client is not created or already closed$/, stage);
+        return true;
+      });
+    };
+    try {
+      await refused('before open');
+      await requests.send('close', (id) => client.destroy(id));
+      await refused('after destroy');
+    } finally {
+      client.dispose();
     }
   });
 });
