@@ -23,13 +23,6 @@ std::shared_ptr<MqttClient> MqttClient::Create(Napi::Env env, Napi::Function on_
   self->bridge_ = std::move(bridge);
   // Unref'd: src/ refs it while operations are pending or the client is connected.
   self->events_.Open(env, on_event, "paho-mqtt-redis:client", self, &MqttClient::OnTeardown);
-  if (self->bridge_) {
-    std::weak_ptr<MqttClient> weak = self;
-    self->bridge_->SetClaimer([weak](const LogOp& op, const LogOutcome& outcome) {
-      std::shared_ptr<MqttClient> client = weak.lock();
-      return client && client->ClaimFailedWrite(op, outcome);
-    });
-  }
   return self;
 }
 

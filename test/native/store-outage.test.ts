@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { PersistenceError } from '../../src';
 import { recordingStore, type AsyncBatch } from '../helpers/recording-store';
-import { fixture, put, started } from '../helpers/log-fixture';
+import { fixture, put, remove, started } from '../helpers/log-fixture';
 import { sleep, waitFor } from '../helpers/wait';
 
 describe('store outages', () => {
@@ -83,6 +83,8 @@ describe('store outages', () => {
     assert.equal(f.bridge.stats().outages, 0);
     await assert.rejects(f.bridge.flush(), /no thanks/);
     refusing = false;
+    assert.deepEqual(await f.run([remove('r-1')]), [0]);
+    await f.bridge.flush(); // r-1 removed: nothing logged is missing from the store any more
     // The probe fails too: an outage; the batch is held and written once the store is back.
     unreachable = true;
     assert.deepEqual(await f.run([put('c-2')]), [0]);
