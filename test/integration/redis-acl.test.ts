@@ -93,6 +93,7 @@ before(async () => {
       variant('noeval', ['+eval', '+hgetall']),
       variant('nowait', []),
       variant('noquarantine', ['~{mqtt:*}:quarantine']),
+      variant('ackonly', ['+multi', '+exec'], WAIT_RIGHTS),
     ].join('\n') + '\n',
   );
   [redis, broker] = await Promise.all([startRedis({ aclFile }), startMosquitto()]);
@@ -247,6 +248,24 @@ describe('a user missing a right learns it at open(), by name', () => {
       assert.equal(await admin.exists(hashOf(clientId), quarantineHashName(hashOf(clientId))), 0);
     });
   }
+
+  it('with ackReplicas (no MULTI/EXEC needed) a user without them is not refused: the check is skipped', async () => {
+    await waitFor(
+      async () => Number(/connected_slaves:(\d+)/.exec(await admin.info('replication'))?.[1]) >= 1,
+      'replica',
+    );
+    const inbox = await subscriber('acl/ackonly/#');
+    const client = await create(
+      uid('acl-ackonly'),
+      store('ackonly', { ackReplicas: { replicas: 1, timeoutMs: 2000 } }),
+    );
+    await client.connect();
+    await Promise.all(
+      [1, 2].map((qos) => client.publish('acl/ackonly/m', Buffer.from(`q${qos}`), { qos: qos as 1 | 2 })),
+    );
+    await client.flush();
+    await inbox.count(2, 10_000, 'acl/ackonly/');
+  });
 
   it('the documented user passes the same check with the documented options', async () => {
     await admin.call('ACL', 'LOG', 'RESET');
