@@ -74,6 +74,7 @@ class PersistenceBridge : public std::enable_shared_from_this<PersistenceBridge>
   uint64_t forwarded() const { return forwarded_.load(); }
   uint64_t last_seq() { return log_.last_seq(); }
   uint64_t settled_seq() { return log_.settled_seq(); }
+  std::string refused_up_to(uint64_t seq) { return log_.RefusedUpTo(seq); }
   OperationLog& log() { return log_; }
 
   // JS thread: answers for call `id`. False if the call is no longer waiting.

@@ -125,7 +125,16 @@ export class StoreBridge {
     for (const entry of this.unstored.values()) {
       if (entry.seq <= target && (oldest === undefined || entry.seq < oldest.seq)) oldest = entry;
     }
-    return oldest?.error;
+    if (oldest !== undefined) return oldest.error;
+    const refused = this.native.refusedUpTo(target);
+    if (refused === undefined) return undefined;
+    return new PersistenceError(
+      'ERR_PERSISTENCE_UNAVAILABLE',
+      'flush',
+      refused,
+      `a write of '${refused}' was refused while the store was unavailable (the log was full), ` +
+        'and that key has not been written since: the store does not hold it',
+    );
   }
 
   /** Keys[0..storedUpTo) of a settled batch are stored; the rest failed with `error`. */

@@ -53,10 +53,21 @@ describe('store outages', () => {
     // The store answers again: the held batch is applied, then what was logged after it.
     f.rec.release();
     await waitFor(() => f.bridge.stats().queueDepth === 0, 'the held writes stored');
-    await f.bridge.flush();
+    // r-3 was never logged: every flush says so until r-3 is written again.
+    for (const attempt of [1, 2]) {
+      await assert.rejects(
+        f.bridge.flush(),
+        (e: unknown) =>
+          e instanceof PersistenceError && e.key === 'r-3' && /refused .* has not been written since/.test(e.message),
+        `flush ${attempt}`,
+      );
+    }
     assert.deepEqual(f.rec.store.keys(), ['c-1', 'r-2']);
     assert.equal(f.bridge.stats().queueDepth, 0);
-    assert.deepEqual(await f.run([put('r-4')]), [0], 'barriers wait for the store again');
+    assert.deepEqual(await f.run([put('r-3')]), [0], 'barriers wait for the store again');
+    await f.bridge.flush();
+    assert.deepEqual(f.rec.store.keys(), ['c-1', 'r-2', 'r-3']);
+    assert.deepEqual(await f.run([put('r-4')]), [0]);
     assert.equal(f.failures.length, 2, 'recovery is not an error');
     f.bridge.close();
   });
