@@ -23,13 +23,6 @@ std::shared_ptr<MqttClient> MqttClient::Create(Napi::Env env, Napi::Function on_
   self->bridge_ = std::move(bridge);
   // Unref'd: src/ refs it while operations are pending or the client is connected.
   self->events_.Open(env, on_event, "paho-mqtt-redis:client", self, &MqttClient::OnTeardown);
-  if (self->bridge_) {
-    std::weak_ptr<MqttClient> weak = self;
-    self->bridge_->SetClaimer([weak](const LogOp& op, const LogOutcome& outcome) {
-      std::shared_ptr<MqttClient> client = weak.lock();
-      return client && client->ClaimFailedWrite(op, outcome);
-    });
-  }
   return self;
 }
 
@@ -92,15 +85,24 @@ void MqttClient::EmitResult(uint64_t request, int rc, const std::string& message
   Emit(std::move(event));
 }
 
+void MqttClient::EmitClosed(uint64_t request, const std::string& message) {
+  auto event = std::make_unique<ClientEvent>();
+  event->request = request;
+  event->rc = MQTTASYNC_FAILURE;
+  event->code = "ERR_CLIENT_CLOSED";
+  event->text = message;
+  Emit(std::move(event));
+}
+
 void MqttClient::Queue(uint64_t request, std::function<void()> job) {
-  if (!queue_.Push(std::move(job))) EmitResult(request, MQTTASYNC_FAILURE, "the client is closed");
+  if (!queue_.Push(std::move(job))) EmitClosed(request, "the client is closed");
 }
 
 void MqttClient::QueueWithHandle(uint64_t request, std::function<void()> job) {
   auto self = shared_from_this();
   Queue(request, [self, request, job = std::move(job)] {
     if (self->handle_ == nullptr) {
-      self->EmitResult(request, MQTTASYNC_FAILURE, "the client is not created or already closed");
+      self->EmitClosed(request, "the client is not created or already closed");
       return;
     }
     job();

@@ -34,6 +34,7 @@ struct ClientEvent {
   int rc = 0;
   int token = 0;
   std::string text;  // error message, cause, or topic
+  std::string code;  // kResult: the addon's own error code (ERR_CLIENT_CLOSED), else empty
   std::string server_uri;
   int mqtt_version = 0;
   bool session_present = false;
@@ -93,13 +94,7 @@ class MqttClient : public std::enable_shared_from_this<MqttClient> {
     MqttClient* client = nullptr;
     uint64_t request = 0;
     RequestKind kind = RequestKind::kOther;
-    int count = 0;  // topics in a (un)subscribe
-    // A publish's records, so a write failure learnt later rejects it: its command key,
-    // its packet id (s-N, sc-N), and the log position before it (older ops are not its).
-    std::string command_key;
-    int msgid = 0;
-    uint64_t seq_floor = 0;
-    bool failed = false;
+    int count = 0;            // topics in a (un)subscribe
     bool holds_slot = false;  // a QoS 1/2 publish counted in window_
   };
   Pending* NewPending(uint64_t request, RequestKind kind = RequestKind::kOther, int count = 0);
@@ -116,16 +111,10 @@ class MqttClient : public std::enable_shared_from_this<MqttClient> {
     }
   }
   bool TakePending(Pending* pending);
-  // Command thread: remembers which records belong to an accepted publish.
-  void TrackRecords(Pending* pending, std::string command_key, int msgid, uint64_t seq_floor);
-  // Command thread, after a (un)subscribe: Paho swallows a failed put of its queued command
-  // (and the batch failure skips it, as a Paho thread waited for it): report it here.
+  // Command thread, after a publish or (un)subscribe: Paho swallows a failed put of its queued
+  // command (and the batch failure skips it, as a Paho thread waited for it): report it here.
+  // The call itself settles as Paho answers it (a publish by its delivery).
   void ReportCommandFailures(const char* command);
-  // JS thread (the bridge's claimer): rejects the publish a failed put belonged to.
-  bool ClaimFailedWrite(const LogOp& op, const LogOutcome& outcome);
-  void EmitRecordFailure(uint64_t request, const std::string& key, const LogOutcome& outcome);
-  void EmitPublishFailure(uint64_t request, int rc, const char* text,
-                          std::vector<PersistenceBridge::ThreadFailure> failures);
   // The client of a Pending Paho answers, or null if it was already answered.
   static MqttClient* Claim(Pending* pending) {
     return pending->client->TakePending(pending) ? pending->client : nullptr;
@@ -144,6 +133,8 @@ class MqttClient : public std::enable_shared_from_this<MqttClient> {
   // False when the event could not be queued (the client is closed).
   bool Emit(std::unique_ptr<ClientEvent> event);
   void EmitResult(uint64_t request, int rc, const std::string& message);
+  // A request refused by the addon itself because the client is closed (not a Paho failure).
+  void EmitClosed(uint64_t request, const std::string& message);
   void DestroyHandle();
 
   template <typename SuccessData>
@@ -176,20 +167,8 @@ class MqttClient : public std::enable_shared_from_this<MqttClient> {
   JsChannel<MqttClient, ClientEvent, &ClientCallJs> events_;
   InboundGate inbound_;
   DeliveryGateSet delivery_gates_;  // opened at teardown: no Paho thread stays parked in one
-  std::mutex mutex_;                // guards pending_ and the record maps
+  std::mutex mutex_;                // guards pending_
   std::unordered_set<Pending*> pending_;
-  std::unordered_map<std::string, Pending*> by_command_key_;
-  std::unordered_map<int, Pending*> by_msgid_;
-  // The publish the command thread is handing to Paho (MQTTAsync_sendMessage until
-  // TrackRecords): a failed command put logged after `seq_floor` is its own, and its batch may
-  // fail before the publish is tracked. One at a time, so nothing accumulates.
-  struct Sending {
-    bool active = false;
-    uint64_t seq_floor = 0;
-    std::string failed_key;
-    LogOutcome failure;
-  };
-  Sending sending_;
 };
 
 }  // namespace paho_redis

@@ -1,6 +1,5 @@
 // MqttClient, part two: Paho's callbacks (on Paho's threads) and their delivery to JS.
 #include <cstring>
-#include <optional>
 
 #include "mqtt_client.h"
 
@@ -10,96 +9,11 @@ namespace {
 
 MqttClient* ClientOf(void* context) { return static_cast<MqttClient*>(context); }
 
-bool HasPrefix(const std::string& key, const char* prefix) { return key.rfind(prefix, 0) == 0; }
-
-// The packet id of an outbound record (s-N, sc-N and their v5 forms), else 0.
-int OutboundMsgid(const std::string& key) {
-  for (const char* prefix : {"s-", "sc-", "s5-", "sc5-"}) {
-    if (HasPrefix(key, prefix)) return atoi(key.c_str() + strlen(prefix));
-  }
-  return 0;
-}
-
 }  // namespace
 
 bool MqttClient::TakePending(Pending* pending) {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (pending_.erase(pending) == 0) return false;
-  if (!pending->command_key.empty()) by_command_key_.erase(pending->command_key);
-  if (pending->msgid != 0) {
-    auto found = by_msgid_.find(pending->msgid);
-    if (found != by_msgid_.end() && found->second == pending) by_msgid_.erase(found);
-  }
-  return true;
-}
-
-void MqttClient::TrackRecords(Pending* pending, std::string command_key, int msgid, uint64_t seq_floor) {
-  std::optional<LogOutcome> early;
-  uint64_t request = 0;
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    // Paho may have answered already (a fast PUBACK): then there is nothing left to track, and
-    // the Pending is freed (read nothing from it first: AddressSanitizer caught that).
-    if (pending_.count(pending) == 0) return;
-    request = pending->request;
-    pending->seq_floor = seq_floor;
-    if (!command_key.empty() && sending_.failed_key == command_key) {
-      early = sending_.failure;  // its batch failed before this thread got here
-      pending->failed = true;
-    }
-    if (!command_key.empty()) {
-      pending->command_key = command_key;
-      by_command_key_[command_key] = pending;
-    }
-    if (msgid != 0) {
-      pending->msgid = msgid;
-      by_msgid_[msgid] = pending;
-    }
-  }
-  if (early) EmitRecordFailure(request, command_key, *early);
-}
-
-void MqttClient::EmitRecordFailure(uint64_t request, const std::string& key, const LogOutcome& outcome) {
-  // Paho still holds the Pending and answers it later; src/ ignores that late answer.
-  auto event = std::make_unique<ClientEvent>();
-  event->request = request;
-  event->rc = MQTTASYNC_PERSISTENCE_ERROR;
-  event->text = "a record of the message could not be stored; it will not survive a restart";
-  event->persistence_failures.push_back({PersistenceOp::kPut, key, outcome.failure, outcome.message});
-  Emit(std::move(event));
-}
-
-bool MqttClient::ClaimFailedWrite(const LogOp& op, const LogOutcome& outcome) {
-  if (!op.data) return false;  // a failed remove leaves a stale record: a duplicate, not a loss
-  uint64_t request = 0;
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    Pending* pending = nullptr;
-    auto by_key = by_command_key_.find(op.key);
-    if (by_key != by_command_key_.end()) {
-      pending = by_key->second;
-    } else if (int msgid = OutboundMsgid(op.key)) {
-      auto by_id = by_msgid_.find(msgid);
-      if (by_id != by_msgid_.end()) pending = by_id->second;
-    }
-    if (pending == nullptr || op.seq <= pending->seq_floor) {
-      // The command of the publish being handed to Paho (its batch failed before the command
-      // thread got back from MQTTAsync_sendMessage): TrackRecords rejects the publish. Any
-      // other command (a subscribe's, or a finished publish's) is reported as it is.
-      bool command = HasPrefix(op.key, "c-") || HasPrefix(op.key, "c5-");
-      if (pending == nullptr && command && sending_.active && op.seq > sending_.seq_floor) {
-        sending_.failed_key = op.key;
-        sending_.failure = outcome;
-        return true;
-      }
-      return false;
-    }
-    if (pending->failed) return true;  // already rejected by an earlier record
-    pending->failed = true;
-    request = pending->request;
-  }
-  EmitRecordFailure(request, op.key, outcome);
-  return true;
+  return pending_.erase(pending) != 0;
 }
 
 // onSuccess/onFailure fire exactly once per Pending; a Pending already taken (the call
@@ -286,6 +200,7 @@ Napi::Object EventToJs(Napi::Env env, std::unique_ptr<ClientEvent>& event) {
       js.Set("rc", event->rc);
       js.Set("token", event->token);
       if (!event->text.empty()) js.Set("message", event->text);
+      if (!event->code.empty()) js.Set("code", event->code);
       Napi::Array list = Napi::Array::New(env, event->list.size());
       for (size_t i = 0; i < event->list.size(); ++i) list.Set(static_cast<uint32_t>(i), event->list[i]);
       js.Set("list", list);

@@ -10,10 +10,6 @@ namespace {
 
 bool IsCommandKey(const std::string& key) { return key.rfind("c-", 0) == 0 || key.rfind("c5-", 0) == 0; }
 
-const char kUnstoredText[] =
-    "the message could not be stored; Paho keeps it in memory and may still deliver it, "
-    "but it will not survive a restart";
-
 }  // namespace
 
 void MqttClient::Publish(uint64_t request, PublishSpec spec) {
@@ -36,76 +32,41 @@ void MqttClient::ReleaseSlot() { window_.Release(); }
 void MqttClient::SetWindow(int max_inflight) { window_.SetWindow(max_inflight); }
 
 void MqttClient::SendPublish(uint64_t request, const PublishSpec& spec, bool holds_slot) {
-  auto self = shared_from_this();
-  {
-    MQTTAsync_message message = MQTTAsync_message_initializer;
-    message.payload = const_cast<char*>(spec.payload.data());
-    message.payloadlen = static_cast<int>(spec.payload.size());
-    message.qos = spec.qos;
-    message.retained = spec.retained;
-    if (self->mqtt_version_ >= MQTTVERSION_5) FillProperties(spec.properties, &message.properties);
-    MQTTAsync_responseOptions options = MQTTAsync_responseOptions_initializer;
-    Pending* pending = self->NewPending(request);
-    pending->holds_slot = holds_slot;  // before Paho can answer it, on another thread
-    self->SetCallbacks(&options, pending);
-    PersistenceBridge::ResetThreadFailures();
-    uint64_t seq_floor = self->bridge_ ? self->bridge_->last_seq() : 0;
-    {
-      std::lock_guard<std::mutex> lock(self->mutex_);
-      self->sending_ = Sending{true, seq_floor, "", {}};
-    }
-    // Paho returns success even when storing the command failed. The rejection goes out the
-    // moment the put fails, inside MQTTAsync_sendMessage: Paho holds its command lock there, so
-    // the PUBLISH cannot have left yet, and its acknowledgement cannot settle the publish first.
-    bool rejected = false;
-    PersistenceBridge::ThreadFailureListener on_failure =
-        [&](const PersistenceBridge::ThreadFailure& failure) {
-          if (rejected || failure.op != PersistenceOp::kPut || !IsCommandKey(failure.key)) return;
-          rejected = true;
-          self->EmitPublishFailure(request, MQTTASYNC_PERSISTENCE_ERROR, kUnstoredText, {failure});
-        };
-    PersistenceBridge::ListenForThreadFailures(&on_failure);
-    int rc = MQTTAsync_sendMessage(self->handle_, spec.topic.c_str(), &message, &options);
-    PersistenceBridge::ListenForThreadFailures(nullptr);
-    MQTTProperties_free(&message.properties);
-    std::string command_key = PersistenceBridge::TakeThreadCommandKey();
-    PersistenceBridge::TakeThreadFailures();
-    // When Paho accepted the message, it still holds `pending` as the command's context
-    // and will answer it later (that late answer is ignored): only a refused call frees it.
-    bool refused = rc != MQTTASYNC_SUCCESS;
-    if (!refused && !rejected && self->bridge_) {
-      self->TrackRecords(pending, std::move(command_key), spec.qos > 0 ? options.token : 0, seq_floor);
-    }
-    {
-      std::lock_guard<std::mutex> lock(self->mutex_);
-      self->sending_ = Sending{};
-    }
-    if (refused && self->TakePending(pending)) {
-      delete pending;
-      if (holds_slot) self->ReleaseSlot();
-      if (!rejected) self->EmitPublishFailure(request, rc, MQTTAsync_strerror(rc), {});
-    }
+  MQTTAsync_message message = MQTTAsync_message_initializer;
+  message.payload = const_cast<char*>(spec.payload.data());
+  message.payloadlen = static_cast<int>(spec.payload.size());
+  message.qos = spec.qos;
+  message.retained = spec.retained;
+  if (mqtt_version_ >= MQTTVERSION_5) FillProperties(spec.properties, &message.properties);
+  MQTTAsync_responseOptions options = MQTTAsync_responseOptions_initializer;
+  Pending* pending = NewPending(request);
+  pending->holds_slot = holds_slot;  // before Paho can answer it, on another thread
+  SetCallbacks(&options, pending);
+  PersistenceBridge::ResetThreadFailures();
+  int rc = MQTTAsync_sendMessage(handle_, spec.topic.c_str(), &message, &options);
+  MQTTProperties_free(&message.properties);
+  // Paho returns success even when storing the command failed, and still delivers the message
+  // from memory: the publish settles by its delivery, the store failure is reported as such.
+  // (A record that fails later, in its batch, is reported by the bridge.)
+  ReportCommandFailures("PUBLISH");
+  // When Paho accepted the message, it holds `pending` as the command's context and answers
+  // it later: only a refused call frees it.
+  if (rc != MQTTASYNC_SUCCESS && TakePending(pending)) {
+    delete pending;
+    if (holds_slot) ReleaseSlot();
+    EmitResult(request, rc, MQTTAsync_strerror(rc));
   }
 }
 
-void MqttClient::EmitPublishFailure(uint64_t request, int rc, const char* text,
-                                    std::vector<PersistenceBridge::ThreadFailure> failures) {
-  auto event = std::make_unique<ClientEvent>();
-  event->request = request;
-  event->rc = rc;
-  event->text = text;
-  event->persistence_failures = std::move(failures);
-  Emit(std::move(event));
-}
-
 void MqttClient::ReportCommandFailures(const char* command) {
-  PersistenceBridge::TakeThreadCommandKey();
   std::vector<PersistenceBridge::ThreadFailure> failures = PersistenceBridge::TakeThreadFailures();
   if (!bridge_) return;
   for (const auto& failure : failures) {
-    // A timeout was reported where it happened (PersistenceBridge::Write).
+    // A timeout was reported where it happened (PersistenceBridge::Write); a write refused while
+    // the store is unavailable stays in the log and is stored once it answers (the outage was
+    // reported once).
     if (failure.op != PersistenceOp::kPut || !IsCommandKey(failure.key) ||
-        failure.failure == CallFailure::kTimeout)
+        failure.failure == CallFailure::kTimeout || failure.failure == CallFailure::kUnavailable)
       continue;
     bridge_->Report(failure.op, failure.key, failure.failure,
                     std::string("the queued ") + command + " command could not be stored (" +

@@ -60,10 +60,12 @@ LogOutcome OperationLog::Append(std::vector<LogOp> ops, Deadline deadline, uint6
                                                       " ops unsettled) and the store is unavailable (" +
                                                       unavailable_reason_ + "): the write was not logged"};
     refused.first_refusal = refused_in_outage_++ == 0;
+    for (const LogOp& op : ops) refused_keys_.emplace(op.key, next_seq_ - 1);
     return refused;
   }
   if (closed_) return {CallFailure::kClosing, "the persistence bridge is closed"};
   for (LogOp& op : ops) {
+    if (!refused_keys_.empty()) refused_keys_.erase(op.key);
     if (op.waited) ++stats_.waits;
     AppendLocked(std::move(op));
   }
@@ -140,6 +142,15 @@ uint64_t OperationLog::settled_seq() {
   return settled_seq_;
 }
 
+std::string OperationLog::RefusedUpTo(uint64_t seq) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  const std::pair<const std::string, uint64_t>* oldest = nullptr;
+  for (const auto& refused : refused_keys_) {
+    if (refused.second <= seq && (oldest == nullptr || refused.second < oldest->second)) oldest = &refused;
+  }
+  return oldest != nullptr ? oldest->first : std::string();
+}
+
 const LogBatch* OperationLog::TakeBatch() {
   std::lock_guard<std::mutex> lock(mutex_);
   if (in_flight_) return nullptr;  // one batch at a time keeps the store a prefix of the log
@@ -212,6 +223,7 @@ void OperationLog::StoreCleared() {
   std::lock_guard<std::mutex> lock(mutex_);
   store_keys_.clear();
   store_known_ = true;
+  refused_keys_.clear();
 }
 
 void OperationLog::Reset() {

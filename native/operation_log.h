@@ -92,6 +92,10 @@ class OperationLog {
   bool unavailable();
   uint64_t last_seq();
   uint64_t settled_seq();
+  // The key of the oldest write refused (not logged: the log was full while the store was
+  // unavailable) at or before log position `seq` whose key no write was logged for since; empty
+  // if none. A flush up to `seq` cannot resolve: that record never reached the store.
+  std::string RefusedUpTo(uint64_t seq);
 
   // Drainer (JS thread). The next batch, or null when none is pending (the drainer then
   // counts as idle, and the next append rings it). Valid until Settle.
@@ -131,6 +135,9 @@ class OperationLog {
   bool unavailable_ = false;
   std::string unavailable_reason_;
   uint64_t refused_in_outage_ = 0;
+  // Keys of refused writes, with the last seq logged when they were refused; a key leaves when a
+  // later write of it is logged (its own outcome then counts), or when the store is cleared.
+  std::unordered_map<std::string, uint64_t> refused_keys_;
   uint64_t next_seq_ = 1;
   uint64_t settled_seq_ = 0;
   uint64_t next_batch_ = 1;

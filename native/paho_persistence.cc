@@ -287,7 +287,6 @@ int PahoPersistence::Put(void* handle, char* key, int bufcount, char* buffers[],
     std::lock_guard<std::mutex> lock(self->command_seqs_mutex_);
     self->command_seqs_[name] = seq;
   }
-  if (IsCommandKey(name)) PersistenceBridge::NoteThreadCommandKey(name);
   if (outcome.failure != CallFailure::kNone) return Fail(PersistenceOp::kPut, name, outcome);
   return 0;
 }

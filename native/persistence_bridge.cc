@@ -12,8 +12,6 @@ namespace paho_redis {
 namespace {
 
 thread_local std::vector<PersistenceBridge::ThreadFailure> t_failures;
-thread_local std::string t_command_key;
-thread_local const PersistenceBridge::ThreadFailureListener* t_failure_listener = nullptr;
 
 std::string DescribeType(const Napi::Value& value) {
   if (value.IsNull()) return "null";
@@ -71,7 +69,6 @@ std::shared_ptr<PersistenceBridge> PersistenceBridge::Create(Napi::Env env, Napi
 void PersistenceBridge::OnTeardown() {
   on_failure_.Reset();
   apply_batch_.Reset();
-  claimer_ = nullptr;
   Shutdown();
 }
 
@@ -79,7 +76,6 @@ void PersistenceBridge::Close() {
   std::shared_ptr<PersistenceBridge> keep = shared_from_this();
   on_failure_.Reset();
   apply_batch_.Reset();
-  claimer_ = nullptr;
   channel_.Dispose();
   Shutdown();
 }
@@ -109,27 +105,11 @@ CallPtr PersistenceBridge::NewCall(PersistenceOp op, const char* key) {
   return std::make_shared<PersistenceCall>(next_id_.fetch_add(1), op, key != nullptr ? key : "");
 }
 
-void PersistenceBridge::ResetThreadFailures() {
-  t_failures.clear();
-  t_command_key.clear();
-}
+void PersistenceBridge::ResetThreadFailures() { t_failures.clear(); }
 
 void PersistenceBridge::RecordThreadFailure(ThreadFailure failure) {
-  if (t_failure_listener != nullptr) (*t_failure_listener)(failure);
   if (t_failures.size() < 16) t_failures.push_back(std::move(failure));
 }
-
-void PersistenceBridge::ListenForThreadFailures(const ThreadFailureListener* listener) {
-  t_failure_listener = listener;
-}
-
-std::string PersistenceBridge::TakeThreadCommandKey() {
-  std::string key;
-  key.swap(t_command_key);
-  return key;
-}
-
-void PersistenceBridge::NoteThreadCommandKey(const std::string& key) { t_command_key = key; }
 
 std::vector<PersistenceBridge::ThreadFailure> PersistenceBridge::TakeThreadFailures() {
   std::vector<ThreadFailure> taken;

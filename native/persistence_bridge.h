@@ -74,6 +74,7 @@ class PersistenceBridge : public std::enable_shared_from_this<PersistenceBridge>
   uint64_t forwarded() const { return forwarded_.load(); }
   uint64_t last_seq() { return log_.last_seq(); }
   uint64_t settled_seq() { return log_.settled_seq(); }
+  std::string refused_up_to(uint64_t seq) { return log_.RefusedUpTo(seq); }
   OperationLog& log() { return log_; }
   // Paho's receive thread, once a received message's listeners returned: see PahoPersistence.
   LogOutcome StoreHeldReceived() { return paho_.StoreHeldReceived(); }
@@ -89,13 +90,8 @@ class PersistenceBridge : public std::enable_shared_from_this<PersistenceBridge>
   // Same, from a teardown path (idempotent; the bridge's own cleanup hook may still run).
   void Shutdown();
 
-  // JS thread: who may claim a failed write (the client, for its publishes' records).
-  // Returns true when it took the failure; the rest are reported as persistence errors.
-  using Claimer = std::function<bool(const LogOp& op, const LogOutcome& outcome)>;
-  void SetClaimer(Claimer claimer) { claimer_ = std::move(claimer); }
-
   // Failures seen by callbacks on the calling thread since the last Reset: lets the
-  // client learn of a `c-` put that Paho swallowed inside MQTTAsync_sendMessage.
+  // client learn of a `c-` put that Paho swallowed inside MQTTAsync_send/sendMessage.
   struct ThreadFailure {
     PersistenceOp op;
     std::string key;
@@ -105,13 +101,6 @@ class PersistenceBridge : public std::enable_shared_from_this<PersistenceBridge>
   static void ResetThreadFailures();
   static std::vector<ThreadFailure> TakeThreadFailures();
   static void RecordThreadFailure(ThreadFailure failure);
-  // Runs on the calling thread as each failure is recorded, while Paho still holds its locks
-  // (so before it can send what failed to be stored); null stops it. The caller keeps it alive.
-  using ThreadFailureListener = std::function<void(const ThreadFailure& failure)>;
-  static void ListenForThreadFailures(const ThreadFailureListener* listener);
-  // The last command key (c-N) put on the calling thread since the last Reset.
-  static std::string TakeThreadCommandKey();
-  static void NoteThreadCommandKey(const std::string& key);
 
   // Any thread: a new call for `op` on `key` (null: none).
   CallPtr NewCall(PersistenceOp op, const char* key);
@@ -162,7 +151,6 @@ class PersistenceBridge : public std::enable_shared_from_this<PersistenceBridge>
   // JS-thread-only state.
   Napi::FunctionReference apply_batch_;
   Napi::FunctionReference on_failure_;
-  Claimer claimer_;
 };
 
 }  // namespace paho_redis

@@ -115,10 +115,9 @@ void PersistenceBridge::ReportFailedWrites(Napi::Env env, const std::vector<LogO
   const LogOp* first = nullptr;
   size_t unclaimed = 0;
   for (const LogOp& op : ops) {
-    // A command put with a Paho thread waiting for it: that thread records the failure
-    // for the publish that made it (TakeThreadFailures).
+    // A command put with a Paho thread waiting for it: that thread reports the failure for
+    // the call that made it (MqttClient::ReportCommandFailures).
     if (op.waited && op.data && IsCommandKey(op.key)) continue;
-    if (claimer_ && claimer_(op, outcome)) continue;
     if (first == nullptr) first = &op;
     ++unclaimed;
   }

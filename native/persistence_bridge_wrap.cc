@@ -13,6 +13,7 @@ Napi::Function PersistenceBridgeWrap::Define(Napi::Env env) {
                          InstanceMethod<&PersistenceBridgeWrap::MarkUnavailable>("markUnavailable"),
                          InstanceAccessor<&PersistenceBridgeWrap::SettledSeq>("settledSeq"),
                          InstanceAccessor<&PersistenceBridgeWrap::LoggedSeq>("loggedSeq"),
+                         InstanceMethod<&PersistenceBridgeWrap::RefusedUpTo>("refusedUpTo"),
                          InstanceMethod<&PersistenceBridgeWrap::Close>("close"),
                          InstanceAccessor<&PersistenceBridgeWrap::TimeoutMs>("timeoutMs"),
                          InstanceMethod<&PersistenceBridgeWrap::Stats>("stats"),
@@ -118,6 +119,12 @@ Napi::Value PersistenceBridgeWrap::SettledSeq(const Napi::CallbackInfo& info) {
 
 Napi::Value PersistenceBridgeWrap::LoggedSeq(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(bridge_->last_seq()));
+}
+
+Napi::Value PersistenceBridgeWrap::RefusedUpTo(const Napi::CallbackInfo& info) {
+  std::string key = bridge_->refused_up_to(static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value()));
+  if (key.empty()) return info.Env().Undefined();
+  return Napi::String::New(info.Env(), key);
 }
 
 Napi::Value PersistenceBridgeWrap::Close(const Napi::CallbackInfo& info) {

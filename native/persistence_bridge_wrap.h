@@ -25,6 +25,7 @@ class PersistenceBridgeWrap : public Napi::ObjectWrap<PersistenceBridgeWrap> {
   Napi::Value MarkUnavailable(const Napi::CallbackInfo& info);
   Napi::Value SettledSeq(const Napi::CallbackInfo& info);
   Napi::Value LoggedSeq(const Napi::CallbackInfo& info);
+  Napi::Value RefusedUpTo(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value TimeoutMs(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);

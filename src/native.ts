@@ -79,6 +79,11 @@ export interface NativePersistenceBridge {
   readonly settledSeq: number;
   /** The newest write logged. */
   readonly loggedSeq: number;
+  /**
+   * The key of the oldest write refused (not logged: the log was full while the store was
+   * unavailable) at or before log position `seq` and not logged again since, if any.
+   */
+  refusedUpTo(seq: number): string | undefined;
   close(): void;
   readonly timeoutMs: number;
   /** Calls sent to the store, and what the operation log and the key ledger spared. */
@@ -104,6 +109,8 @@ export type NativeClientEvent =
       rc: number;
       token: number;
       message?: string;
+      /** Set when the addon itself refused the request (the client is closed): ERR_CLIENT_CLOSED. */
+      code?: 'ERR_CLIENT_CLOSED';
       list: number[];
       reasonCode?: number;
       persistenceFailures: NativePersistenceFailure[];

@@ -2,7 +2,7 @@
  * The requests an AsyncClient sends to its native command thread: each gets an id, and the
  * native 'result' event with that id settles it. Failures become PahoError / PersistenceError.
  */
-import { PahoError, PersistenceError, pahoErrorCode, type PersistenceErrorCode } from '../errors';
+import { PahoError, PahoMqttRedisError, PersistenceError, pahoErrorCode, type PersistenceErrorCode } from '../errors';
 import type { NativeClientEvent } from '../native';
 import type { StoreBridge } from '../persistence/store-bridge';
 
@@ -69,6 +69,7 @@ export class NativeRequests {
         { cause: claimed?.cause ?? claimed },
       );
     }
+    if (event.code !== undefined) return new PahoMqttRedisError(event.code, `${what}: ${event.message ?? 'refused'}`);
     const detail = event.message ? `: ${event.message}` : '';
     const reason = event.reasonCode !== undefined && event.reasonCode > 0 ? ` (reason code ${event.reasonCode})` : '';
     return new PahoError(pahoErrorCode(event.rc), event.rc, `${what} failed${detail}${reason} [rc ${event.rc}]`);

@@ -39,18 +39,9 @@ export type StoreBridgeStats = NativeBridgeStats;
 
 interface FlushWaiter {
   target: number;
-  since: number;
   resolve(): void;
   reject(error: PersistenceError): void;
 }
-interface FailedRange {
-  first: number;
-  last: number;
-  error: PersistenceError;
-}
-
-const FAILED_RANGES_KEPT = 64;
-
 export class StoreBridge {
   readonly native: NativePersistenceBridge;
   readonly timeoutMs: number;
@@ -63,10 +54,12 @@ export class StoreBridge {
   private claimedOpen: PersistenceError | undefined;
   /** The failure of the batch being settled: native code reports it synchronously, with this cause. */
   private settling: PersistenceError | undefined;
-  /** Writes up to here were covered by a flush that resolved or rejected. */
-  private checkedSeq = 0;
+  /**
+   * Keys whose last write failed, with the log position of that write's batch: the store does
+   * not hold what the log says for them until a later write of the same key is stored.
+   */
+  private readonly unstored = new Map<string, { seq: number; error: PersistenceError }>();
   private flushWaiters: FlushWaiter[] = [];
-  private failedRanges: FailedRange[] = [];
   /** Set while the store does not answer (see outage.ts): what flushes reject with meanwhile. */
   private outage: PersistenceError | undefined;
 
@@ -96,19 +89,14 @@ export class StoreBridge {
   }
 
   /**
-   * The PersistenceError (with its cause) of a failed batch whose failure the client claimed
-   * for a publish: native code tells the client only the code and message.
+   * The PersistenceError (with its cause) of a failed open, which the create it fails rejects
+   * with: native code tells the client only the code and message.
    */
   takeClaimed(failure: { op: string; message: string }): PersistenceError | undefined {
-    if (failure.op === 'open') {
-      const open = this.claimedOpen;
-      this.claimedOpen = undefined;
-      return open;
-    }
-    for (let i = this.failedRanges.length - 1; i >= 0; i--) {
-      if (this.failedRanges[i].error.message === failure.message) return this.failedRanges[i].error;
-    }
-    return undefined;
+    if (failure.op !== 'open') return undefined;
+    const open = this.claimedOpen;
+    this.claimedOpen = undefined;
+    return open;
   }
 
   stats(): StoreBridgeStats {
@@ -117,27 +105,44 @@ export class StoreBridge {
 
   /**
    * Resolves once every write logged up to `target` (a log position; see client.flush()) is
-   * settled; rejects with a failure among them that no earlier flush rejected with.
+   * stored. Rejects with the failure of a write up to `target` whose key no later write stored
+   * since: every flush does, until Paho writes or removes that key again successfully.
    */
   waitSettled(target: number): Promise<void> {
-    const since = this.checkedSeq;
     if (this.native.settledSeq >= target) {
-      const failed = this.outcomeOf(since, target);
+      const failed = this.unstoredUpTo(target);
       return failed ? Promise.reject(failed) : Promise.resolve();
     }
     if (this.closed) return Promise.reject(this.closedError());
     // Not stored yet, and nobody can tell when: say so now rather than wait for the store.
     if (this.outage) return Promise.reject(this.outage);
-    return new Promise((resolve, reject) => this.flushWaiters.push({ target, since, resolve, reject }));
+    return new Promise((resolve, reject) => this.flushWaiters.push({ target, resolve, reject }));
   }
 
-  /**
-   * The failure among writes since..target (a failure rejects the first flush that covers
-   * it; later flushes do not hear of it again).
-   */
-  private outcomeOf(since: number, target: number): PersistenceError | undefined {
-    this.checkedSeq = Math.max(this.checkedSeq, target);
-    return this.failedRanges.find((r) => r.last > since && r.first <= target)?.error;
+  /** The failure of the oldest write up to `target` that is still not stored. */
+  private unstoredUpTo(target: number): PersistenceError | undefined {
+    let oldest: { seq: number; error: PersistenceError } | undefined;
+    for (const entry of this.unstored.values()) {
+      if (entry.seq <= target && (oldest === undefined || entry.seq < oldest.seq)) oldest = entry;
+    }
+    if (oldest !== undefined) return oldest.error;
+    const refused = this.native.refusedUpTo(target);
+    if (refused === undefined) return undefined;
+    return new PersistenceError(
+      'ERR_PERSISTENCE_UNAVAILABLE',
+      'flush',
+      refused,
+      `a write of '${refused}' was refused while the store was unavailable (the log was full), ` +
+        'and that key has not been written since: the store does not hold it',
+    );
+  }
+
+  /** Keys[0..storedUpTo) of a settled batch are stored; the rest failed with `error`. */
+  private trackStored(keys: readonly string[], storedUpTo: number, seq: number, error?: PersistenceError): void {
+    keys.forEach((key, i) => {
+      if (i < storedUpTo) this.unstored.delete(key);
+      else if (error !== undefined && !this.unstored.has(key)) this.unstored.set(key, { seq, error });
+    });
   }
 
   /** Resolves once every write logged so far is settled (see waitSettled). */
@@ -173,7 +178,6 @@ export class StoreBridge {
   private runBatches(first: NativeBatch | undefined): void {
     let batch = first;
     while (batch !== undefined) {
-      const [id, , , firstSeq, lastSeq] = batch;
       let result: unknown;
       try {
         result = applyBatch(this.store, batch);
@@ -197,9 +201,7 @@ export class StoreBridge {
           if (settled) return;
           settled = true;
           clearTimeout(timer);
-          this.runBatches(
-            error === undefined ? this.settleBatch(id, firstSeq, lastSeq) : this.batchFailed(applied, error),
-          );
+          this.runBatches(error === undefined ? this.settleBatch(applied) : this.batchFailed(applied, error));
         };
         result.then(
           () => settle(),
@@ -207,7 +209,7 @@ export class StoreBridge {
         );
         return;
       }
-      batch = this.settleBatch(id, firstSeq, lastSeq);
+      batch = this.settleBatch(batch);
     }
     this.wakeFlushWaiters();
   }
@@ -217,19 +219,18 @@ export class StoreBridge {
    * not answer at all, hold it as an outage (undefined: the drainer waits for the recovery).
    */
   private batchFailed(batch: NativeBatch, error: unknown): NativeBatch | undefined {
-    const [id, , , firstSeq, lastSeq] = batch;
-    if (this.closed) return this.settleBatch(id, firstSeq, lastSeq, error);
+    if (this.closed) return this.settleBatch(batch, error);
     const failure = this.toPersistenceError('batch', undefined, causeOf(error));
     if (failure.code === 'ERR_PERSISTENCE_TIMEOUT') {
       this.hold(batch, failure);
       return undefined;
     }
     const store = this.store;
-    if (typeof store.probe !== 'function') return this.settleBatch(id, firstSeq, lastSeq, error);
+    if (typeof store.probe !== 'function') return this.settleBatch(batch, error);
     // Did the store refuse these writes, or is it gone? A refusal fails the batch; gone holds it.
     const probing = Promise.resolve().then(() => store.probe!());
     within(probing, this.timeoutMs, 'the store (probe)').then(
-      () => this.runBatches(this.settleBatch(id, firstSeq, lastSeq, error)),
+      () => this.runBatches(this.settleBatch(batch, error)),
       () => this.hold(batch, failure),
     );
     return undefined;
@@ -237,7 +238,6 @@ export class StoreBridge {
 
   /** Holds `batch` until the store answers again; meanwhile no Paho thread waits for the store. */
   private hold(batch: NativeBatch, failure: PersistenceError): void {
-    const [id, , , firstSeq, lastSeq] = batch;
     if (this.closed) return;
     this.native.markUnavailable(failure.message);
     this.outage = new PersistenceError(
@@ -261,12 +261,14 @@ export class StoreBridge {
     }).then((error) => {
       if (error === 'closed') return;
       this.outage = undefined;
-      this.runBatches(this.settleBatch(id, firstSeq, lastSeq, error));
+      this.runBatches(this.settleBatch(batch, error));
     });
   }
 
-  private settleBatch(id: number, firstSeq: number, lastSeq: number, error?: unknown): NativeBatch | undefined {
+  private settleBatch(batch: NativeBatch, error?: unknown): NativeBatch | undefined {
+    const [id, keys, , firstSeq] = batch;
     if (error === undefined) {
+      this.trackStored(keys, keys.length, firstSeq);
       const next = this.native.settleBatch(id);
       this.wakeFlushWaiters();
       return next;
@@ -274,9 +276,8 @@ export class StoreBridge {
     const failedAt = error instanceof WriteFailure ? error.index : 0;
     const cause = causeOf(error);
     const failure = this.toPersistenceError('batch', undefined, cause);
-    this.failedRanges.push({ first: firstSeq, last: lastSeq, error: failure });
-    if (this.failedRanges.length > FAILED_RANGES_KEPT) this.failedRanges.shift();
-    // Native code reports it (once per batch) unless a publish claims it.
+    this.trackStored(keys, failedAt, firstSeq, failure);
+    // Native code reports it (once per batch).
     let next: NativeBatch | undefined;
     this.settling = failure;
     try {
@@ -298,7 +299,7 @@ export class StoreBridge {
         else still.push(waiter);
         continue;
       }
-      const failed = this.outcomeOf(waiter.since, waiter.target);
+      const failed = this.unstoredUpTo(waiter.target);
       if (failed) waiter.reject(failed);
       else waiter.resolve();
     }

@@ -18,6 +18,8 @@ import {
   type ClientDiagnostic,
   type StoreDiagnostic,
 } from '../../src';
+import { native, type NativeClientEvent } from '../../src/native';
+import { NativeRequests } from '../../src/client/requests';
 import { freePort, startMosquitto, startRedis, type MosquittoServer } from '../helpers/servers';
 import { closeAll, uid, waitFor } from '../fixtures/client-common';
 
@@ -151,14 +153,13 @@ describe('connection errors', () => {
     assert.ok(!everything.includes(secret), 'the password appears nowhere');
   });
 
-  it('Redis dying mid-session: the failure says Redis is unreachable', async () => {
+  it('Redis dying mid-session: the failure says Redis is unreachable; the publish still completes', async () => {
     const redis = await startRedis();
     try {
       const c = await AsyncClient.create({
         serverURI: broker.url,
         clientId: uid('rd'),
-        // 'sync': the command's put fails before publish() returns. (Batched, a publish that
-        // completes before its record's batch fails resolves, and the failure is an event.)
+        // 'sync': the command's put fails inside MQTTAsync_sendMessage.
         persistence: new RedisPersistence({ url: redis.url, operationTimeoutMs: 3000, durability: 'sync' }),
       });
       clients.add(c);
@@ -167,15 +168,43 @@ describe('connection errors', () => {
       await c.connect();
       await c.publish(uid('rd'), Buffer.from('before'), { qos: 1 });
       await redis.stop();
-      await assert.rejects(c.publish(uid('rd'), Buffer.from('after'), { qos: 1 }), (e: unknown) => {
-        assert.ok(e instanceof PersistenceError, String(e));
-        assert.match(e.message, /Redis at redis:\/\/127\.0\.0\.1:\d+ is unreachable/);
-        assert.doesNotMatch(e.message, /max retries per request/);
-        return true;
-      });
+      // Paho sends the message from memory: it is delivered, so publish() resolves.
+      await c.publish(uid('rd'), Buffer.from('after'), { qos: 1 });
+      await waitFor(() => failures.length > 0, "the store failure as a 'persistenceError'");
+      const text = failures.map((e) => `${e.message} ${String((e.cause as Error | undefined)?.message)}`).join('\n');
+      assert.match(text, /Redis at redis:\/\/127\.0\.0\.1:\d+ is unreachable/);
+      assert.doesNotMatch(text, /max retries per request/);
+      await assert.rejects(c.flush(), PersistenceError, 'what was published is not stored');
       await c.close();
     } finally {
       await redis.stop();
+    }
+  });
+});
+
+describe('requests the addon refuses itself', () => {
+  it('a native client without a Paho client (not created yet, or destroyed) refuses with ERR_CLIENT_CLOSED, not ERR_PAHO_FAILURE', async () => {
+    const requests = new NativeRequests(undefined, () => undefined);
+    const client = new native.MqttClient((event: NativeClientEvent) => {
+      if (event.type === 'result') requests.settle(event);
+    }, null);
+    const refused = async (stage: string): Promise<void> => {
+      const publishing = requests.send('publish', (id) =>
+        client.publish(id, { topic: 't', payload: Buffer.from('x'), qos: 1, retained: false }),
+      );
+      await assert.rejects(publishing, (e: unknown) => {
+        assert.ok(e instanceof PahoMqttRedisError && !(e instanceof PahoError), `${stage}: ${String(e)}`);
+        assert.equal(e.code, 'ERR_CLIENT_CLOSED', stage);
+        assert.match(e.message, /^publish: the client is not created or already closed$/, stage);
+        return true;
+      });
+    };
+    try {
+      await refused('before open');
+      await requests.send('close', (id) => client.destroy(id));
+      await refused('after destroy');
+    } finally {
+      client.dispose();
     }
   });
 });

@@ -193,43 +193,64 @@ describe('store failures', () => {
     );
   });
 
-  it('sync: a failing put of the queued command rejects publish with a PersistenceError and emits no event', async () => {
-    const faulty = new FaultyStore('sync');
-    const client = await AsyncClient.create({
-      serverURI: servers.broker.url,
-      clientId: uid('pf'),
-      persistence: faulty,
-    });
-    clients.add(client);
-    const events: PersistenceError[] = [];
-    client.on('persistenceError', (e) => events.push(e));
-    await client.connect();
-    const topic = uid('pf-topic');
-    const inbox = new Inbox(client);
-    await client.subscribe(topic, { qos: 1 });
+  // A publish settles by its delivery: Paho sends a message whose record could not be stored
+  // from memory, so rejecting it would make an application that publishes again on the error
+  // send a duplicate. The store failure is a 'persistenceError', and flush() rejects until the
+  // record is stored.
+  const cases = [
+    // 'sync': the command's put fails inside MQTTAsync_sendMessage, before publish() could settle.
+    ['sync', /^c-/, 'command'],
+    // 'batched': the PUBLISH record's put fails in its batch while the broker (stopped) has not
+    // acknowledged the message yet, so the put cannot cancel out with its remove.
+    ['batched', /^s-/, 'PUBLISH record'],
+  ] as const;
+  for (const [durability, failPut, record] of cases) {
+    it(`${durability}: a message whose ${record} could not be stored is still delivered: publish() resolves, the failure is a 'persistenceError'`, async () => {
+      const faulty = new FaultyStore(durability);
+      const client = await AsyncClient.create({
+        serverURI: servers.broker.url,
+        clientId: uid('pf'),
+        persistence: faulty,
+      });
+      clients.add(client);
+      const events: PersistenceError[] = [];
+      client.on('persistenceError', (e) => events.push(e));
+      await client.connect();
+      const topic = uid('pf-topic');
+      const inbox = new Inbox(client);
+      await client.subscribe(topic, { qos: 1 });
 
-    faulty.failPut = /^c-/;
-    await assert.rejects(client.publish(topic, Buffer.from('unstored'), { qos: 1 }), (e: unknown) => {
-      assert.ok(e instanceof PersistenceError, String(e));
-      assert.equal(e.code, 'ERR_PERSISTENCE_STORE');
-      assert.equal(e.op, 'put');
-      assert.match(e.key ?? '', /^c-\d+$/);
-      assert.match(e.message, /injected put failure/);
-      return true;
+      faulty.failPut = failPut;
+      let outcome: Promise<unknown>;
+      process.kill(servers.broker.pid, 'SIGSTOP');
+      try {
+        outcome = client.publish(topic, Buffer.from('unstored'), { qos: 1 }).then(
+          (result) => result,
+          (error: unknown) => error,
+        );
+        await waitFor(() => events.length > 0, "the store failure as a 'persistenceError'");
+      } finally {
+        process.kill(servers.broker.pid, 'SIGCONT');
+      }
+      faulty.failPut = undefined;
+      const result = await outcome!;
+      assert.ok(!(result instanceof Error), `publish() rejected though the message was sent: ${String(result)}`);
+      assert.equal(typeof (result as { token: number }).token, 'number');
+      await waitFor(() => inbox.on(topic).some((m) => m.payload.toString() === 'unstored'), 'the message delivered');
+      assert.equal(events.length, 1, events.map((e) => e.message).join('; '));
+      const [event] = events;
+      assert.equal(event.code, 'ERR_PERSISTENCE_STORE');
+      assert.equal(event.op, 'put');
+      assert.match(event.key ?? '', failPut);
+      assert.match(event.message, /injected put failure/);
+      // Paho removed the record that failed once the message completed: nothing is missing.
+      await client.publish(topic, Buffer.from('stored'), { qos: 1 });
+      await client.flush();
+      await waitFor(() => faulty.keys().length === 0, 'both flows finished (nothing left in the store)');
     });
-    faulty.failPut = undefined;
-    // Paho sends the unstored message from memory anyway; let its flow finish, then check
-    // the client still works and that the failure was reported only through the rejection.
-    await client.publish(topic, Buffer.from('stored'), { qos: 1 });
-    await waitFor(() => inbox.on(topic).some((m) => m.payload.toString() === 'stored'), 'the second message');
-    await waitFor(() => faulty.keys().length === 0, 'both flows finished (nothing left in the store)');
-    assert.deepEqual(
-      events.map((e) => `${e.op} ${e.key}`),
-      [],
-    );
-  });
+  }
 
-  it('batched: a command put that fails after Paho went on still rejects its publish, and flush() rejects', async () => {
+  it("batched: a command put that fails while the message waits offline is a 'persistenceError', and every flush() rejects until the record is stored", async () => {
     const faulty = new FaultyStore('batched');
     // Not connected: the command stays queued, so its put cannot cancel out with its remove.
     const client = await AsyncClient.create({
@@ -243,30 +264,25 @@ describe('store failures', () => {
     client.on('persistenceError', (e) => events.push(e));
     faulty.failPut = /^c-/;
     const topic = uid('pb-topic');
-    const publishing = client.publish(topic, Buffer.from('unstored'), { qos: 1 });
-    const rejected = assert.rejects(publishing, (e: unknown) => {
-      assert.ok(e instanceof PersistenceError, String(e));
-      assert.equal(e.code, 'ERR_PERSISTENCE_STORE');
-      assert.equal(e.op, 'put');
-      assert.match(e.key ?? '', /^c-\d+$/);
-      assert.match(e.message, /injected put failure/);
-      assert.ok(e.cause instanceof Error && /injected put failure/.test(e.cause.message), 'the cause is kept');
-      return true;
+    let settled = false;
+    const publishing = client.publish(topic, Buffer.from('unstored'), { qos: 1 }).finally(() => {
+      settled = true;
     });
-    await assert.rejects(
-      client.flush(),
-      (e: unknown) => e instanceof PersistenceError && /injected put/.test(e.message),
-    );
-    await rejected;
+    publishing.catch(() => undefined); // rejected by close(): never delivered
+    const unstored = (e: unknown): boolean => e instanceof PersistenceError && /injected put/.test(e.message);
+    await assert.rejects(client.flush(), unstored);
+    await waitFor(() => events.length === 1, "the failure as a 'persistenceError'");
+    assert.equal(events[0].op, 'put');
+    assert.match(events[0].key ?? '', /^c-\d+$/);
+    assert.ok(events[0].cause instanceof Error && /injected put failure/.test(events[0].cause.message), 'cause kept');
+    assert.equal(settled, false, 'the publish is not settled by the store failure: the message waits to be sent');
     faulty.failPut = undefined;
-    // Queued until a connect that never comes: only its record is awaited, through flush().
+    // A later publish is stored, but the first message still is not: flush() keeps rejecting.
     void client.publish(topic, Buffer.from('stored'), { qos: 1 }).catch(() => undefined);
-    await client.flush();
-    assert.deepEqual(
-      events.map((e) => `${e.op} ${e.key}`),
-      [],
-      'the failure was claimed by its publish, not reported again',
-    );
+    await assert.rejects(client.flush(), unstored);
+    await assert.rejects(client.flush(), unstored);
+    assert.equal(faulty.keys().length, 1, 'only the second command is stored');
+    assert.equal(events.length, 1, 'reported once');
   });
 });
 

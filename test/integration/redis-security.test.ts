@@ -103,9 +103,12 @@ describe('AUTH (requirepass)', () => {
 });
 
 describe('ACL user limited to its commands and to ~mqtt:*', () => {
-  // The six commands the store runs, +info for ioredis' ready check (or set
-  // redisOptions.enableReadyCheck: false), +ping only for a user-supplied client.
-  const COMMANDS = '+hset +hget +hdel +hkeys +del +hexists +info +ping';
+  // The store's commands (its operations, MULTI/EXEC for batches, EVAL and HGETALL for the
+  // quarantine hash), +info for ioredis' ready check (or set redisOptions.enableReadyCheck:
+  // false), +ping only for a user-supplied client. redis-acl.test.ts runs a client as the
+  // documented user.
+  const STORE = '+hset +hget +hdel +hkeys +del +hexists +hgetall +multi +exec +eval';
+  const KEYS = '~mqtt:* ~{mqtt:*}:quarantine';
   const pw = 'mqtt-Pa55w0rd';
   let acl: RedisServer;
   let admin: Redis;
@@ -116,8 +119,8 @@ describe('ACL user limited to its commands and to ~mqtt:*', () => {
       aclFile,
       [
         'user default on nopass ~* &* +@all',
-        `user mqtt on >${pw} resetkeys ~mqtt:* resetchannels -@all ${COMMANDS}`,
-        `user mqttmin on >${pw} resetkeys ~mqtt:* resetchannels -@all +hset +hget +hdel +hkeys +del +hexists`,
+        `user mqtt on >${pw} resetkeys ${KEYS} resetchannels -@all ${STORE} +info +ping`,
+        `user mqttmin on >${pw} resetkeys ${KEYS} resetchannels -@all ${STORE}`,
       ].join('\n') + '\n',
     );
     acl = await startRedis({ aclFile });
@@ -139,7 +142,7 @@ describe('ACL user limited to its commands and to ~mqtt:*', () => {
     assert.deepEqual(await admin.call('ACL', 'LOG'), []);
   });
 
-  it('the six data commands alone suffice when the ready check is off', async () => {
+  it("the store's commands alone suffice when the ready check is off", async () => {
     const store = new RedisPersistence({
       url: `redis://mqttmin:${pw}@127.0.0.1:${acl.port}`,
       keyPrefix: 'mqtt:',
@@ -151,8 +154,16 @@ describe('ACL user limited to its commands and to ~mqtt:*', () => {
       assert.equal((await store.get('s-1')).toString(), 'x');
       assert.deepEqual(await store.keys(), ['s-1']);
       assert.equal(await store.containsKey('s-1'), true);
-      await store.remove('s-1');
-      await store.put('s-2', Buffer.from('y'));
+      await store.batch([
+        { key: 's-2', data: Buffer.from('y') },
+        { key: 's-1', data: undefined },
+      ]);
+      assert.deepEqual(await store.keys(), ['s-2']);
+      await store.quarantine('s-2', 'test');
+      assert.deepEqual(
+        (await store.quarantined()).map((r) => r.key),
+        ['s-2'],
+      );
       await store.clear();
     } finally {
       await store.close();
@@ -160,9 +171,22 @@ describe('ACL user limited to its commands and to ~mqtt:*', () => {
     assert.deepEqual(await admin.call('ACL', 'LOG'), []);
   });
 
-  it('without the prefix (a key outside ~mqtt:*) every operation fails with a NOPERM-derived error', async () => {
+  it('without the prefix (a hash outside ~mqtt:*) open() fails, naming the hash and the key patterns to check', async () => {
     const store = new RedisPersistence({ url: mqttUrl, operationTimeoutMs: 2000 });
-    await store.open('plain-client', URI);
+    const err = await assertPersistenceError(() => store.open('plain-client', URI), 'ERR_PERSISTENCE_CONNECTION');
+    assert.equal(err.op, 'open');
+    assert.match(err.message, /ACL user may not access hash 'plain-client:tcp:\/\/127\.0\.0\.1:1883'/);
+    assert.match(err.message, /key patterns must match/);
+    assertNoSecret(err, [pw]);
+    assert.equal(store.isOpen, false);
+    await admin.call('ACL', 'LOG', 'RESET');
+  });
+
+  it('a hash that stops matching after open() fails each operation with a NOPERM-derived error', async () => {
+    const store = new RedisPersistence({ url: mqttUrl, keyPrefix: 'mqtt:', operationTimeoutMs: 2000 });
+    const id = uniqueClientId('revoked');
+    await store.open(id, URI);
+    await admin.call('ACL', 'SETUSER', 'mqtt', 'resetkeys', '~other:*');
     try {
       for (const [op, fn] of [
         ['put', () => store.put('s-1', Buffer.from('x'))],
@@ -174,10 +198,11 @@ describe('ACL user limited to its commands and to ~mqtt:*', () => {
         assert.equal(err.op, op);
         assert.match(err.message, /NOPERM/);
         assert.match(err.message, /ACL user .*keyPrefix/, 'the message says what to check');
-        assert.match(err.message, /hash 'plain-client:tcp:\/\/127\.0\.0\.1:1883'/);
+        assert.match(err.message, new RegExp(`hash 'mqtt:${id}:tcp://127\\.0\\.0\\.1:1883'`));
         assertNoSecret(err, [pw]);
       }
     } finally {
+      await admin.call('ACL', 'SETUSER', 'mqtt', 'resetkeys', ...KEYS.split(' '));
       await store.close();
     }
     await admin.call('ACL', 'LOG', 'RESET');

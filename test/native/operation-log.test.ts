@@ -410,9 +410,36 @@ describe('operation log: bounds and failures', () => {
       ],
     );
     failing = false;
-    assert.deepEqual(await f.run([put('c-3')]), [0]);
-    await f.bridge.flush();
+    assert.deepEqual(await f.run([put('c-3'), remove('r-1'), put('c-2')]), [0, 0, 0]);
+    await f.bridge.flush(); // r-1 removed and c-2 rewritten: the store holds what the log says
     assert.equal(f.bridge.stats().failedOps, 2);
+    f.bridge.close();
+  });
+
+  it('after a failed write, every flush() rejects until a later write of that key is stored', async () => {
+    const rec = recordingStore();
+    const cause = new Error('refused');
+    let failKey: string | undefined = 'c-2';
+    const apply = rec.store.batch.bind(rec.store);
+    (rec.store as AsyncBatch).batch = (writes) =>
+      writes.some((w) => w.key === failKey) ? Promise.reject(cause) : apply(writes);
+    const f = fixture({}, rec);
+    await started(f);
+    assert.deepEqual(await f.run([put('c-2')]), [0]);
+    await assert.rejects(f.bridge.flush(), (e: unknown) => e instanceof PersistenceError && e.cause === cause);
+    failKey = undefined;
+    assert.deepEqual(await f.run([put('c-3')]), [0]);
+    for (const attempt of [1, 2]) {
+      await assert.rejects(
+        f.bridge.flush(),
+        (e: unknown) => e instanceof PersistenceError && e.cause === cause,
+        `flush ${attempt} after the failure: c-2 is still not stored`,
+      );
+    }
+    assert.equal(rec.store.containsKey('c-3'), true, 'the later write itself was stored');
+    assert.deepEqual(await f.run([put('c-2')]), [0]);
+    await f.bridge.flush();
+    assert.equal(rec.store.containsKey('c-2'), true);
     f.bridge.close();
   });
 

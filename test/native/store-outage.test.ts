@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { PersistenceError } from '../../src';
 import { recordingStore, type AsyncBatch } from '../helpers/recording-store';
-import { fixture, put, started } from '../helpers/log-fixture';
+import { fixture, put, remove, started } from '../helpers/log-fixture';
 import { sleep, waitFor } from '../helpers/wait';
 
 describe('store outages', () => {
@@ -53,10 +53,21 @@ describe('store outages', () => {
     // The store answers again: the held batch is applied, then what was logged after it.
     f.rec.release();
     await waitFor(() => f.bridge.stats().queueDepth === 0, 'the held writes stored');
-    await f.bridge.flush();
+    // r-3 was never logged: every flush says so until r-3 is written again.
+    for (const attempt of [1, 2]) {
+      await assert.rejects(
+        f.bridge.flush(),
+        (e: unknown) =>
+          e instanceof PersistenceError && e.key === 'r-3' && /refused .* has not been written since/.test(e.message),
+        `flush ${attempt}`,
+      );
+    }
     assert.deepEqual(f.rec.store.keys(), ['c-1', 'r-2']);
     assert.equal(f.bridge.stats().queueDepth, 0);
-    assert.deepEqual(await f.run([put('r-4')]), [0], 'barriers wait for the store again');
+    assert.deepEqual(await f.run([put('r-3')]), [0], 'barriers wait for the store again');
+    await f.bridge.flush();
+    assert.deepEqual(f.rec.store.keys(), ['c-1', 'r-2', 'r-3']);
+    assert.deepEqual(await f.run([put('r-4')]), [0]);
     assert.equal(f.failures.length, 2, 'recovery is not an error');
     f.bridge.close();
   });
@@ -83,6 +94,8 @@ describe('store outages', () => {
     assert.equal(f.bridge.stats().outages, 0);
     await assert.rejects(f.bridge.flush(), /no thanks/);
     refusing = false;
+    assert.deepEqual(await f.run([remove('r-1')]), [0]);
+    await f.bridge.flush(); // r-1 removed: nothing logged is missing from the store any more
     // The probe fails too: an outage; the batch is held and written once the store is back.
     unreachable = true;
     assert.deepEqual(await f.run([put('c-2')]), [0]);

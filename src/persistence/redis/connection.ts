@@ -287,6 +287,11 @@ export class RedisConnection {
     return this.wrapTimeout ? withTimeout(p, this.target.operationTimeoutMs) : p;
   }
 
+  /** An error without secrets, to keep as a `cause`. */
+  sanitize(err: unknown): unknown {
+    return this.target.redactor.sanitize(err);
+  }
+
   /** A failed command on hash `hash` as a PersistenceError (see storeError). */
   storeError(hash: string | undefined, op: string, key: string | undefined, err: unknown): PersistenceError {
     const peer = this.userClient !== undefined ? 'the supplied client' : `Redis at ${describeTarget(this.target)}`;

@@ -1,5 +1,6 @@
 import type { ClientPersistence, PersistenceWrite, QuarantinedRecord } from '../client-persistence';
 import { PersistenceError, invalidArg } from '../../errors';
+import { checkRights } from './acl-check';
 import { RedisConnection, isNoAnswer } from './connection';
 import type { ValueEncryptor } from './encryption';
 import {
@@ -23,7 +24,8 @@ export type { ReencryptResult } from './reencrypt';
 /**
  * Stores each client's persistence in one Redis hash named `${keyPrefix}${clientId}:${serverURI}`
  * (with the default empty prefix, the layout of the Rust crate paho-mqtt-redis). One command
- * per operation: HSET, HGET, HDEL, HKEYS, DEL, HEXISTS.
+ * per operation: HSET, HGET, HDEL, HKEYS, DEL, HEXISTS; a batch of writes as one MULTI/EXEC.
+ * open() checks that the Redis ACL user may run them (see checkRights).
  *
  * The connection is made at open(). Every command is bounded by `operationTimeoutMs`; while
  * Redis is unreachable commands fail (ERR_PERSISTENCE_STORE / ERR_PERSISTENCE_TIMEOUT) and
@@ -104,6 +106,20 @@ export class RedisPersistence implements ClientPersistence {
     }
     const name = hashName(this.keyPrefix, clientId, serverURI);
     if (this.connection.client === undefined) await this.connection.connect();
+    const redis = this.connection.client;
+    if (redis === undefined) return this.notOpen('open', undefined);
+    try {
+      await checkRights(redis, {
+        name,
+        lease: this.leaseTtlMs !== undefined ? companionKeyName(name, 'lease') : undefined,
+        ackReplicas: this.ack !== undefined,
+        bound: (p) => this.bound(p),
+        sanitize: (err) => this.connection.sanitize(err),
+      });
+    } catch (err) {
+      await this.connection.close();
+      throw err;
+    }
     if (this.leaseTtlMs !== undefined) {
       const closes = this.closes;
       let lease: ClientLease;
