@@ -104,11 +104,11 @@ describe('AUTH (requirepass)', () => {
 
 describe('ACL user limited to its commands and to ~mqtt:*', () => {
   // The store's commands (its operations, MULTI/EXEC for batches, EVAL and HGETALL for the
-  // quarantine hash), +info for ioredis' ready check (or set redisOptions.enableReadyCheck:
+  // quarantine hash, EVAL, GET, SET and PTTL for the lease), +info for ioredis' ready check (or set redisOptions.enableReadyCheck:
   // false), +ping only for a user-supplied client. redis-acl.test.ts runs a client as the
   // documented user.
-  const STORE = '+hset +hget +hdel +hkeys +del +hexists +hgetall +multi +exec +eval';
-  const KEYS = '~mqtt:* ~{mqtt:*}:quarantine';
+  const STORE = '+hset +hget +hdel +hkeys +del +hexists +hgetall +multi +exec +eval +get +set +pttl';
+  const KEYS = '~mqtt:* ~{mqtt:*}:quarantine ~{mqtt:*}:lease';
   const pw = 'mqtt-Pa55w0rd';
   let acl: RedisServer;
   let admin: Redis;
