@@ -12,6 +12,8 @@ import {
   withRedis,
 } from './common';
 import { CLEAR_HELP } from './help';
+import { companionKeyName } from '../persistence/redis/options';
+import { describeLeaseHolder, isStale } from '../persistence/redis/lease';
 
 function ask(io: CliIO, question: string): Promise<string> {
   const rl = readline.createInterface({ input: io.stdin, output: io.stdout as NodeJS.WritableStream, terminal: false });
@@ -29,7 +31,7 @@ function ask(io: CliIO, question: string): Promise<string> {
 }
 
 export async function clearCommand(args: string[], io: CliIO): Promise<number> {
-  const v = parse(args, { ...CONNECTION_OPTIONS, yes: { type: 'boolean', short: 'y' } });
+  const v = parse(args, { ...CONNECTION_OPTIONS, yes: { type: 'boolean', short: 'y' }, force: { type: 'boolean' } });
   if (v.help) {
     io.stdout.write(CLEAR_HELP);
     return 0;
@@ -43,6 +45,17 @@ export async function clearCommand(args: string[], io: CliIO): Promise<number> {
       return 0;
     }
     io.stdout.write(`hash ${printable(hash)} holds ${entries(count)}\n`);
+    // A running client holds the store's lease (RedisPersistence option `lease`).
+    const lease = companionKeyName(hash, 'lease');
+    const holder = await redis.get(lease);
+    if (holder !== null && !isStale(holder) && !v.force) {
+      const ttl = await redis.pttl(lease);
+      io.stderr.write(
+        `paho-mqtt-redis clear: refusing: the client is running, its lease is held by ${printable(describeLeaseHolder(holder))}` +
+          `${ttl > 0 ? ` (expires in ${Math.ceil(ttl / 1000)} s unless renewed)` : ''}; stop it first, or pass --force\n`,
+      );
+      return 2;
+    }
     if (!v.yes) {
       if (!io.stdin.isTTY) {
         io.stderr.write(

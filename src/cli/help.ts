@@ -42,11 +42,12 @@ ${CONNECTION_HELP}Options:
 export const CLEAR_HELP = `Usage: paho-mqtt-redis clear (--client-id ID --server-uri URI | --hash NAME) [options]
 
 Deletes the hash holding a client's persisted records (queued and in-flight messages are
-lost). Never run it while that client is running. Asks for confirmation on a terminal;
-without a terminal, --yes is required.
+lost). Refuses while that client is running (its store's lease is held by a live process).
+Asks for confirmation on a terminal; without a terminal, --yes is required.
 
 ${CONNECTION_HELP}Options:
   -y, --yes                 do not ask for confirmation
+      --force               clear even while the client's lease is held
   -h, --help                show this help
 `;
 

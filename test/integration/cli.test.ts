@@ -407,6 +407,24 @@ test('clear --yes removes the hash; a second clear has nothing to do', async () 
   assert.match(again.out, /^nothing to remove: hash clitest:sensor-1:127.0.0.1:1883 does not exist/);
 });
 
+test("clear refuses while a running client holds the store's lease; --force clears anyway", async () => {
+  await fill();
+  const lease = `{${HASH}}:lease`;
+  const token = JSON.stringify({ host: 'gateway-b', pid: 4242, since: '2026-01-01T00:00:00.000Z', id: 'x' });
+  await redis.set(lease, token, 'PX', 60_000);
+  try {
+    const refused = await run(['clear', ...conn(), '--yes']);
+    assert.equal(refused.code, 2);
+    assert.match(refused.err, /the client is running, its lease is held by pid 4242 on host 'gateway-b'.*--force/);
+    assert.equal(await redis.hlen(HASH), 6, 'nothing removed');
+    const forced = await run(['clear', ...conn(), '--yes', '--force']);
+    assert.equal(forced.code, 0, forced.err);
+    assert.equal(await redis.exists(HASH), 0);
+  } finally {
+    await redis.del(lease);
+  }
+});
+
 test('Redis passwords are never echoed: wrong password, unreachable server', async () => {
   const wrong = url.replace(PASSWORD, `${PASSWORD}-wrong`);
   const r = await run(['inspect', '--url', wrong, '--hash', HASH]);

@@ -61,13 +61,14 @@ function parseToken(token: string): Holder | undefined {
   }
 }
 
-function describe(token: string): string {
+/** Who holds a lease, from its token: "pid 4242 on host 'gw-7' (since ...)". */
+export function describeLeaseHolder(token: string): string {
   const holder = parseToken(token);
   return holder ? `pid ${holder.pid} on host '${holder.host}' (since ${holder.since})` : `'${token}'`;
 }
 
 /** A holder known to be dead: on this host, its pid gone, or ours but not held by this process. */
-function isStale(token: string): boolean {
+export function isStale(token: string): boolean {
   const holder = parseToken(token);
   if (holder === undefined || holder.host !== os.hostname()) return false;
   if (holder.pid === process.pid) return !heldHere.has(token);
@@ -179,7 +180,7 @@ export class ClientLease {
       'ERR_PERSISTENCE_IN_USE',
       'open',
       undefined,
-      `the store '${this.hash}' is in use by ${describe(holder)}: one client id can be open in one process at a time${expiry} (lease key '${this.key}')`,
+      `the store '${this.hash}' is in use by ${describeLeaseHolder(holder)}: one client id can be open in one process at a time${expiry} (lease key '${this.key}')`,
     );
   }
 
@@ -188,7 +189,7 @@ export class ClientLease {
       'ERR_PERSISTENCE_IN_USE',
       'lease',
       undefined,
-      `the store '${this.hash}' was taken over by ${describe(this.lostTo ?? '?')} after this process did not renew its lease for ${this.ttlMs} ms; no more writes from this process`,
+      `the store '${this.hash}' was taken over by ${describeLeaseHolder(this.lostTo ?? '?')} after this process did not renew its lease for ${this.ttlMs} ms; no more writes from this process`,
     );
   }
 }
