@@ -1,5 +1,5 @@
 /**
- * Publish throughput, one run, the benchmark of issue 8 (docs/benchmarks.md):
+ * Publish throughput, one run (docs/benchmarks.md):
  *   npm run bench:publish [-- --quick] [-- flags]
  * Rows: Paho C (bench/paho-publish.c) without persistence and with its file store; AsyncClient with
  * 'none', { dir }, MemoryPersistence, RedisPersistence ('batched' and 'sync' when the build has the

@@ -1,5 +1,5 @@
 /**
- * kill -9 soak (issue 9): the cases of test/integration/crash-trials.test.ts, many trials each,
+ * kill -9 soak: the cases of test/integration/crash-trials.test.ts, many trials each,
  * against the run's own mosquitto and Redis:
  *   npm run soak [-- --trials 50] [-- --total 10000] [-- --short-total 2000]
  *                [-- --restore-records 3000] [-- --only <regexp on case names>] [-- --seed N]

@@ -12,6 +12,12 @@
 // before it stores the sent packet (s-N), so a crash between the two loses a message Paho
 // had accepted. The ledger defers that remove until the thread's next call (normally the
 // s-N put) has been made; a crash in between then yields a duplicate, never a loss.
+//
+// Threads: every method takes the ledger's lock, so any thread may call it. PahoPersistence
+// calls it from the thread running each Paho persistence callback (the creating or command
+// thread at create/send/destroy, Paho's send and receive threads otherwise); Invalidate also
+// runs where a failed write is learnt (the JS thread, through the bridge). DeferRemove and
+// TakeDeferred are per calling thread: each Paho thread finds only the remove it deferred.
 #pragma once
 
 #include <cstdint>

@@ -1,6 +1,6 @@
 /**
  * From trials to rows (median and min-max of the runs, ratio to Paho C none of the same run) and
- * to the targets of issue 8, each with its measured value; plus the text table.
+ * to the throughput targets, each with its measured value; plus the text table.
  */
 import type { RedisCost } from './redis-stats';
 import type { TrialResult } from './trial';
@@ -122,7 +122,7 @@ export interface ScenarioFigures {
   soakMessages?: number;
 }
 
-/** Every target of issue 8, each against the rows (maxInflight 100 unless it says default). */
+/** Every throughput target, each against the rows (maxInflight 100 unless it says default). */
 export function evaluateTargets(
   rows: Row[],
   batchedId: string,
@@ -181,7 +181,7 @@ export function evaluateTargets(
 
 export function formatTargets(targets: Target[]): string {
   return markdownTable(
-    ['target (issue 8)', 'measured', 'met'],
+    ['target', 'measured', 'met'],
     targets.map((t) => [t.target, t.measured, t.met === undefined ? '-' : t.met ? 'yes' : 'NO']),
   );
 }

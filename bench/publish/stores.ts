@@ -1,7 +1,7 @@
 /**
  * The stores the bench runs AsyncClient with, and what the build at hand supports: the
- * `durability` option of RedisPersistence and `client.flush()` arrived with the group commit
- * (issue 8); the bench detects them instead of assuming them.
+ * `durability` option of RedisPersistence and `client.flush()` arrived with the group commit;
+ * the bench detects them instead of assuming them.
  */
 import { AsyncClient, MemoryPersistence, RedisPersistence, type PersistenceChoice } from '../../src';
 

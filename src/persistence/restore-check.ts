@@ -21,7 +21,7 @@ export function restoreProblem(key: string, value: Buffer): string | undefined {
   const decoded = decodeRecord(key, value);
   if (decoded.error !== undefined) return decoded.error;
   // Sound, but Debian's Paho 1.3.12 dies (SIGSEGV on its send thread) sending a restored MQTT 3
-  // UNSUBSCRIBE, even one it wrote itself (found by the mutation test; MQTT 5 ones are fine).
+  // UNSUBSCRIBE, even one it wrote itself (MQTT 5 ones are fine).
   if (decoded.kind === 'command' && !decoded.mqtt5 && decoded.commandType === 'UNSUBSCRIBE') {
     return 'a queued MQTT 3 UNSUBSCRIBE: Paho 1.3.12 crashes sending a restored one; unsubscribe again after connecting';
   }
@@ -143,8 +143,8 @@ export class RestoreCheck {
 
   /**
    * Paho writes one key form per client (`c-` or `c5-`, ...). It refuses MQTT 5 packets in an
-   * MQTT 3 client, and an MQTT 3 command restored into an MQTT 5 client crashed it when sent
-   * (found by the mutation test): a store holding the other version's records fails create(),
+   * MQTT 3 client, and an MQTT 3 command restored into an MQTT 5 client crashes it when sent:
+   * a store holding the other version's records fails create(),
    * naming one.
    */
   private refuseOtherVersion(keys: string[]): void {

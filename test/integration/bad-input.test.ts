@@ -159,7 +159,7 @@ const ROWS: Row[] = [
     },
   },
   {
-    input: 'the damaged records of issue 9 (q-1 length 0x7fffffff, c- length -8, c5- bad properties)',
+    input: 'damaged records (q-1 length 0x7fffffff, c- length -8, c5- bad properties)',
     outcome: 'create() succeeds; quarantined and reported (see restore-check.test.ts)',
     run: async () => {
       const lines = await restoreInChild({ 'q-1': Buffer.from('ffffff7f0102', 'hex') }, 4);

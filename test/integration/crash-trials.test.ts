@@ -1,5 +1,5 @@
 /**
- * kill -9 at random points (issue 9), in both durability modes, against this file's own
+ * kill -9 at random points, in both durability modes, against this file's own
  * mosquitto and Redis. Publishers (QoS 1: nothing lost, duplicates counted; QoS 2: nothing
  * lost or duplicated): a kill anywhere from process start to the end of the stream; a kill
  * mid-stream and a second one inside connect(); a kill inside create() while it restores a

@@ -3,7 +3,7 @@
  * restarted from its append-only file, for QoS 1 and QoS 2 publishes in both durability modes;
  * and the broker restarted under automaticReconnect. A publish is issued every 100 ms throughout.
  *
- * The bounds checked (issue 9): every publish settles (resolves or rejects) within
+ * The bounds checked: every publish settles (resolves or rejects) within
  * operationTimeoutMs + 1 s; the MQTT connection stays up through a Redis outage of over 3x the
  * keepalive; the stream resumes once Redis (or the broker) is back; nothing stored before the
  * outage is lost. The measured settle times are printed as test diagnostics.

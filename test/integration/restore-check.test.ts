@@ -30,7 +30,7 @@ const { clients } = servers;
 const storeURI = (): string => servers.broker.url.replace(/^tcp:\/\//, '');
 const hashOf = (clientId: string): string => `${clientId}:${storeURI()}`;
 
-/** The three records of issue 9 that crashed create/connect. */
+/** Three damaged records that crashed Paho at create or connect before the restore check. */
 const DAMAGED: Record<string, Buffer> = {
   // payload length 0x7fffffff: memcpy far past the value (SIGSEGV at create)
   'q-1': Buffer.from('ffffff7f0102', 'hex'),
@@ -283,7 +283,7 @@ describe('a store failure during restore', () => {
   }
 });
 
-describe('a queued command whose message was already sent (issue 9, defect 6)', () => {
+describe('a queued command whose message was already sent', () => {
   /** Paho's `c-N` record of a PUBLISH command: type, token (= packet id), topic, payload, qos, retained. */
   const command = (token: number, topic: string, payload: string, qos: number): Buffer =>
     Buffer.concat([int(3), int(token), cstr(topic), int(payload.length), Buffer.from(payload), int(qos), int(0)]);
@@ -310,7 +310,7 @@ describe('a queued command whose message was already sent (issue 9, defect 6)', 
     await earlier.connect({ cleanSession: false });
     await earlier.disconnect();
     await earlier.close();
-    // What a crash between the s-T put and the c-N remove leaves (the kill of issue 9, defect 6):
+    // What a crash between the s-T put and the c-N remove leaves (a kill between the two writes):
     await db.hset(hash, 'c-1', command(5, topic, 'five', 2), 's-5', sentPublish(5, topic, 'five', 2));
     // A QoS 2 message past PUBREL (s-6 + sc-6; its command remove also lost), and a command claiming
     // an id that s-7 holds for a different message (not the same message: set aside, not dropped).

@@ -187,7 +187,7 @@ describe('operation log: barriers', () => {
   });
 });
 
-describe('operation log: a failed s- put (issue 9, defect 3)', () => {
+describe('operation log: a failed s- put', () => {
   it('keeps the command record: the store holds c-N or s-N, never neither', async () => {
     const rec = recordingStore();
     let failing = false;

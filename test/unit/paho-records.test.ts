@@ -1,6 +1,6 @@
 /**
  * Decoding Paho's records (src/persistence/paho-records.ts): every key kind, v3 and v5, records
- * captured from the real library, truncations, garbage and the strict checks of issue 9. The
+ * captured from the real library, truncations, garbage and the strict checks. The
  * hand-built records come from test/fixtures/paho-record-builders.ts.
  */
 import { test } from 'node:test';
@@ -322,7 +322,7 @@ test('compareRecordKeys: by kind, then by number', () => {
   ]);
 });
 
-test('strict checks: the records of issue 9 and property blocks parsed property by property', () => {
+test('strict checks: damaged records and property blocks parsed property by property', () => {
   const err = (key: string, rec: Buffer): string => decodeRecord(key, rec).error ?? '';
   assert.match(err('q-1', Buffer.from('ffffff7f0102', 'hex')), /payload length 2147483647 is out of range/);
   assert.match(
