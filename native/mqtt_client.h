@@ -130,6 +130,11 @@ class MqttClient : public std::enable_shared_from_this<MqttClient> {
 
   // Command thread: the MQTTAsync_sendMessage of a publish the window admitted.
   void SendPublish(uint64_t request, const PublishSpec& spec, bool holds_slot);
+  // Paho's receive thread, in the connected callback (Paho holds its mutex, so nothing is sent
+  // before): publishes again, oldest first, the messages Paho discarded with its session. A
+  // publish() waiting for one of them (Parked) settles with the message sent again.
+  void Republish();
+  bool Parked(Pending* pending, int rc);
   // A counted publish ended: admit what waits. SetWindow: connected (maxInflight) or not (0).
   void ReleaseSlot();
   void SetWindow(int max_inflight);
@@ -175,6 +180,8 @@ class MqttClient : public std::enable_shared_from_this<MqttClient> {
   std::unordered_set<Pending*> pending_;
   std::unordered_map<std::string, Pending*> by_command_key_;
   std::unordered_map<int, Pending*> by_msgid_;
+  // Requests of publishes whose message Paho discarded, by packet id, until Republish.
+  std::unordered_map<int, uint64_t> parked_;
   // The publish the command thread is handing to Paho (MQTTAsync_sendMessage until
   // TrackRecords): a failed command put logged after `seq_floor` is its own, and its batch may
   // fail before the publish is tracked. One at a time, so nothing accumulates.

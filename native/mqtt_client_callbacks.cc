@@ -190,6 +190,10 @@ void MqttClient::Fail(void* context, FailureData* response) {
     event->text = response->message != nullptr ? response->message : MQTTAsync_strerror(event->rc);
     AddFailureDetails(event.get(), *response);
   }
+  if (self->Parked(pending, event->rc)) {
+    self->Finish(pending);
+    return;
+  }
   self->Finish(pending);  // frees the Pending: all that was needed from it is read above
   self->Emit(std::move(event));
 }
@@ -253,6 +257,7 @@ void MqttClient::OnDeliveryComplete(void* context, MQTTAsync_token token) {
 
 void MqttClient::OnConnected(void* context, char* cause) {
   MqttClient* self = ClientOf(context);
+  self->Republish();  // before the window lets later publishes go
   self->SetWindow(self->max_inflight_);
   auto event = std::make_unique<ClientEvent>();
   event->type = ClientEvent::Type::kConnected;

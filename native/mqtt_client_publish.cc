@@ -85,6 +85,76 @@ void MqttClient::SendPublish(uint64_t request, const PublishSpec& spec, bool hol
   }
 }
 
+bool MqttClient::Parked(Pending* pending, int rc) {
+  // Paho fails the publishes of the messages it discards with MQTTASYNC_OPERATION_INCOMPLETE.
+  if (rc != MQTTASYNC_OPERATION_INCOMPLETE || pending->msgid == 0 || pending->request == 0 || !bridge_ ||
+      !bridge_->Discarded(pending->msgid))
+    return false;
+  std::lock_guard<std::mutex> lock(mutex_);
+  parked_[pending->msgid] = pending->request;
+  return true;
+}
+
+void MqttClient::Republish() {
+  if (!bridge_) return;
+  std::vector<SentPublish> discarded = bridge_->TakeDiscarded();
+  for (const SentPublish& publish : discarded) {
+    uint64_t request = 0;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      auto parked = parked_.find(publish.msgid);
+      if (parked != parked_.end()) {
+        request = parked->second;
+        parked_.erase(parked);
+      }
+    }
+    MQTTAsync_message message = MQTTAsync_message_initializer;
+    message.payload = const_cast<char*>(publish.payload.data());
+    message.payloadlen = static_cast<int>(publish.payload.size());
+    message.qos = publish.qos;
+    message.retained = publish.retained ? 1 : 0;
+    if (mqtt_version_ >= MQTTVERSION_5) FillProperties(publish.properties, &message.properties);
+    MQTTAsync_responseOptions options = MQTTAsync_responseOptions_initializer;
+    Pending* pending = NewPending(request);
+    SetCallbacks(&options, pending);
+    PersistenceBridge::ResetThreadFailures();
+    uint64_t seq_floor = bridge_->last_seq();
+    PahoPersistence::RepublishOnThisThread(&publish.key);
+    // Paho's receive thread may call the API from its callbacks; handle_ is live while Paho
+    // runs them (MQTTAsync_destroy takes the same mutex).
+    int rc = MQTTAsync_sendMessage(handle_, publish.topic.c_str(), &message, &options);
+    PahoPersistence::RepublishOnThisThread(nullptr);
+    MQTTProperties_free(&message.properties);
+    std::string command_key = PersistenceBridge::TakeThreadCommandKey();
+    std::vector<PersistenceBridge::ThreadFailure> failures = PersistenceBridge::TakeThreadFailures();
+    if (rc != MQTTASYNC_SUCCESS) {
+      // The record stays in the store; the next client created over it sends it.
+      if (TakePending(pending)) delete pending;
+      if (request != 0) EmitPublishFailure(request, rc, MQTTAsync_strerror(rc), {});
+      continue;
+    }
+    restored_left_++;  // beyond the publish window, like a restored command: wake Paho as each completes
+    bool unstored = false;
+    for (const auto& failure : failures)
+      unstored |= failure.op == PersistenceOp::kPut && IsCommandKey(failure.key);
+    if (unstored && request != 0) {
+      EmitPublishFailure(request, MQTTASYNC_PERSISTENCE_ERROR, kUnstoredText, std::move(failures));
+    } else {
+      TrackRecords(pending, std::move(command_key), options.token, seq_floor);
+    }
+  }
+  // A parked publish whose message was not sent again (its store closed meanwhile): Paho's answer.
+  std::unordered_map<int, uint64_t> left;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    left.swap(parked_);
+  }
+  for (const auto& entry : left) {
+    EmitPublishFailure(entry.second, MQTTASYNC_OPERATION_INCOMPLETE,
+                       MQTTAsync_strerror(MQTTASYNC_OPERATION_INCOMPLETE), {});
+  }
+}
+
 void MqttClient::EmitPublishFailure(uint64_t request, int rc, const char* text,
                                     std::vector<PersistenceBridge::ThreadFailure> failures) {
   auto event = std::make_unique<ClientEvent>();

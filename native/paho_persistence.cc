@@ -15,11 +15,20 @@ namespace {
 
 PahoPersistence* FromHandle(void* handle) { return static_cast<PahoPersistence*>(handle); }
 
+// Paho discards its session's in-flight records by listing the keys and removing each
+// (MQTTAsync_unpersistInflightMessages); no other path removes a sent PUBLISH right after a
+// listing (a restore reads each record first). Set by a listing, cleared by any other call.
+thread_local PahoPersistence* discard_listing = nullptr;
+// Set while the thread publishes a discarded message again (RepublishOnThisThread).
+thread_local const std::string* republish_key = nullptr;
+
 bool HasPrefix(const std::string& key, const char* prefix) { return key.rfind(prefix, 0) == 0; }
 
 bool IsCommandKey(const std::string& key) { return HasPrefix(key, "c-") || HasPrefix(key, "c5-"); }
 
 bool IsSentPublishKey(const std::string& key) { return HasPrefix(key, "s-") || HasPrefix(key, "s5-"); }
+
+bool IsPubrelKey(const std::string& key) { return HasPrefix(key, "sc-") || HasPrefix(key, "sc5-"); }
 
 // Whether Paho may act on the wire right after this put, in a way a crash must not undo
 // before the record is in the store (the table is in docs/persistence.md):
@@ -120,6 +129,7 @@ int PahoPersistence::Open(void** handle, const char* client_id, const char* serv
     std::lock_guard<std::mutex> lock(self->command_seqs_mutex_);
     self->command_seqs_.clear();
   }
+  self->ForgetDiscarded();
   if (!self->bridge_->Forward(call)) return MQTTCLIENT_PERSISTENCE_ERROR;
   *handle = self;
   return 0;
@@ -155,6 +165,89 @@ bool PahoPersistence::CommandStored(const std::string& command_key, const std::s
   return bridge_->WaitStored(seq).failure == CallFailure::kNone;
 }
 
+std::vector<SentPublish> PahoPersistence::TakeDiscarded() {
+  std::vector<SentPublish> taken;
+  {
+    std::lock_guard<std::mutex> lock(discarded_mutex_);
+    taken.swap(discarded_);
+    discarded_pubrels_.clear();
+  }
+  SortInSendOrder(&taken);
+  return taken;
+}
+
+bool PahoPersistence::Discarded(int msgid) {
+  std::lock_guard<std::mutex> lock(discarded_mutex_);
+  for (const SentPublish& publish : discarded_) {
+    if (publish.msgid == msgid) return true;
+  }
+  return false;
+}
+
+void PahoPersistence::ForgetDiscarded() {
+  std::lock_guard<std::mutex> lock(discarded_mutex_);
+  discarded_.clear();
+  discarded_pubrels_.clear();
+  held_removes_.clear();
+  held_count_ = 0;
+}
+
+void PahoPersistence::RepublishOnThisThread(const std::string* sent_key) { republish_key = sent_key; }
+
+std::optional<std::string> PahoPersistence::TakeHeldRemove(const std::string& key) {
+  if (held_count_.load() == 0) return std::nullopt;
+  std::lock_guard<std::mutex> lock(discarded_mutex_);
+  if (held_removes_.erase(key) == 0) return std::nullopt;
+  --held_count_;
+  return key;
+}
+
+// The record stays in the store until the message is stored again as a command: a crash
+// before restores it (and a session-less CONNACK discards it again, to be sent again).
+bool PahoPersistence::CaptureDiscard(const std::string& key) {
+  if (IsPubrelKey(key)) {
+    // PUBREL sent: the broker had the message, so its PUBLISH is not sent again.
+    int msgid = static_cast<int>(KeyNumber(key));
+    std::optional<std::string> held;
+    {
+      std::lock_guard<std::mutex> lock(discarded_mutex_);
+      discarded_pubrels_.insert(msgid);
+      for (auto it = discarded_.begin(); it != discarded_.end(); ++it) {
+        if (it->msgid != msgid) continue;
+        if (held_removes_.erase(it->key) > 0) {
+          --held_count_;
+          held = it->key;
+        }
+        discarded_.erase(it);
+        break;
+      }
+    }
+    if (held) {
+      std::vector<LogOp> ops;
+      ops.push_back(LogOp{0, *held, nullptr, false, bridge_->sync()});
+      bridge_->Write(std::move(ops), bridge_->sync());
+    }
+    return false;
+  }
+  int msgid = SentPublishId(key);
+  if (msgid == 0) return false;
+  std::string prefix = HasPrefix(key, "s5-") ? "sc5-" : "sc-";
+  if (ledger_.Value(prefix + std::to_string(msgid))) return false;  // its PUBREL was sent
+  Bytes value = ledger_.Value(key);                                 // written or restored in this session
+  if (!value) return false;
+  std::optional<SentPublish> publish = ParseSentPublish(key, *value);
+  if (!publish) return false;
+  {
+    std::lock_guard<std::mutex> lock(discarded_mutex_);
+    if (discarded_pubrels_.count(msgid) > 0) return false;
+    discarded_.push_back(std::move(*publish));
+    if (held_removes_.insert(key).second) ++held_count_;
+  }
+  ledger_.Removed(key);  // gone for Paho; the store keeps it until the republish
+  ledger_.RemoveAppended();
+  return true;
+}
+
 void PahoPersistence::FlushDeferred() {
   if (auto key = ledger_.TakeDeferred()) {
     std::vector<LogOp> ops;
@@ -176,6 +269,8 @@ int PahoPersistence::Close(void* handle) {
   // closed either way: its connections must not outlive the client.
   LogOutcome drained = self->DrainForRead();
   self->ledger_.Reset();
+  // Discarded messages not sent again stay stored: the next client restores them.
+  self->ForgetDiscarded();
   if (drained.failure != CallFailure::kNone && drained.failure != CallFailure::kClosing) {
     self->bridge_->Report(PersistenceOp::kClose, "", drained.failure,
                           "the store was closed with writes it had not stored: " + drained.message);
@@ -187,6 +282,7 @@ int PahoPersistence::Close(void* handle) {
 
 int PahoPersistence::Put(void* handle, char* key, int bufcount, char* buffers[], int buflens[]) {
   auto* self = FromHandle(handle);
+  discard_listing = nullptr;
   std::string name = key != nullptr ? key : "";
   size_t total = 0;
   for (int i = 0; i < bufcount; ++i) total += static_cast<size_t>(buflens[i]);
@@ -208,10 +304,16 @@ int PahoPersistence::Put(void* handle, char* key, int bufcount, char* buffers[],
   if (sent_publish) deferred = self->ledger_.TakeDeferred();
   if (wait && !sync && deferred && self->CommandStored(*deferred, name)) wait = false;
   bool qos2_command = IsQos2PublishCommand(name, bufcount, buffers, buflens);
+  // A new message under a discarded one's packet id replaces its record: no remove may follow.
+  if (sent_publish) self->TakeHeldRemove(name);
+  // The command of a discarded message sent again: the old record goes in the same unit.
+  std::optional<std::string> replaced;
+  if (republish_key != nullptr && IsCommandKey(name)) replaced = self->TakeHeldRemove(*republish_key);
   self->ledger_.Added(name, bytes);
   std::vector<LogOp> ops;
   ops.push_back(LogOp{0, name, std::move(bytes), false, wait});
   if (deferred) ops.push_back(self->DueRemove(*deferred, wait));
+  if (replaced) ops.push_back(LogOp{0, *replaced, nullptr, false, wait});
   uint64_t seq = 0;
   LogOutcome outcome = self->bridge_->Write(std::move(ops), wait, &seq);
   if (deferred) self->ledger_.RemoveAppended();
@@ -226,6 +328,7 @@ int PahoPersistence::Put(void* handle, char* key, int bufcount, char* buffers[],
 
 int PahoPersistence::Get(void* handle, char* key, char** buffer, int* buflen) {
   auto* self = FromHandle(handle);
+  discard_listing = nullptr;
   self->FlushDeferred();
   std::string name = key != nullptr ? key : "";
   // On a JS thread nothing is answered, not even from memory: Forward refuses it.
@@ -254,6 +357,7 @@ int PahoPersistence::Remove(void* handle, char* key) {
   auto* self = FromHandle(handle);
   self->FlushDeferred();
   std::string name = key != nullptr ? key : "";
+  if (discard_listing == self && self->CaptureDiscard(name)) return 0;
   if (!self->ledger_.MayExist(name)) return 0;    // known absent: nothing to write
   if (self->ledger_.DeferRemove(name)) return 0;  // due with the s-N put (see KeyLedger)
   bool wait = self->bridge_->sync() || IsBarrierRemove(name);
@@ -268,6 +372,7 @@ int PahoPersistence::Remove(void* handle, char* key) {
 int PahoPersistence::Keys(void* handle, char*** keys, int* nkeys) {
   auto* self = FromHandle(handle);
   self->FlushDeferred();
+  discard_listing = OnJsThread() ? nullptr : self;
   if (!OnJsThread() && self->ledger_.complete()) return AnswerKeys(self->ledger_.Keys(), keys, nkeys);
   LogOutcome drained = self->DrainForRead();
   if (drained.failure != CallFailure::kNone) {
@@ -283,6 +388,7 @@ int PahoPersistence::Keys(void* handle, char*** keys, int* nkeys) {
 
 int PahoPersistence::Clear(void* handle) {
   auto* self = FromHandle(handle);
+  discard_listing = nullptr;
   self->FlushDeferred();
   LogOutcome drained = self->DrainForRead();
   if (drained.failure != CallFailure::kNone) {
@@ -297,6 +403,7 @@ int PahoPersistence::Clear(void* handle) {
 
 int PahoPersistence::ContainsKey(void* handle, char* key) {
   auto* self = FromHandle(handle);
+  discard_listing = nullptr;
   self->FlushDeferred();
   std::string name = key != nullptr ? key : "";
   if (!OnJsThread() && self->ledger_.complete()) {

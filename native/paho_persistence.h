@@ -7,12 +7,17 @@
 
 #include <MQTTClientPersistence.h>
 
+#include <atomic>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
+#include <vector>
 
 #include "key_ledger.h"
 #include "operation_log.h"
+#include "sent_publish.h"
 
 namespace paho_redis {
 
@@ -30,6 +35,16 @@ class PahoPersistence {
   // JS thread: a write failed, so what the store holds is unknown.
   void StoreFailed();
 
+  // Sent messages Paho discarded with its session (MQTT 3.1.1 3.2.2.2: at a CONNACK without
+  // one, or when a clean session ends): the s-N PUBLISH records it removed after listing its
+  // keys, oldest first. A PUBLISH whose PUBREL was sent (sc-N) is not among them: the broker
+  // had it. Their removes are held: each is logged with the c- put of the message's republish
+  // (RepublishOnThisThread), in one unit, so the store holds every message exactly once.
+  std::vector<SentPublish> TakeDiscarded();
+  bool Discarded(int msgid);
+  // The calling thread's next command put publishes `sent_key`'s message again (null: done).
+  static void RepublishOnThisThread(const std::string* sent_key);
+
  private:
   // Logs the command remove the KeyLedger deferred (see key_ledger.h), if one is due.
   void FlushDeferred();
@@ -41,6 +56,13 @@ class PahoPersistence {
   // its command `command_key` (the remove deferred to this put, token T) is in the store,
   // waiting for that put only if it is not acknowledged yet. False: wait for the s- put.
   bool CommandStored(const std::string& command_key, const std::string& sent_key);
+  // A remove made while Paho discards its session's records: true when it was a sent PUBLISH,
+  // now held (see TakeDiscarded); false: remove it as usual.
+  bool CaptureDiscard(const std::string& key);
+  // open/close: what was discarded and not sent again stays in the store.
+  void ForgetDiscarded();
+  // A put of `key` / a command put republishing: the held remove it takes over, if any.
+  std::optional<std::string> TakeHeldRemove(const std::string& key);
 
   // `handle`/`context` are this object.
   static int Open(void** handle, const char* client_id, const char* server_uri, void* context);
@@ -58,6 +80,12 @@ class PahoPersistence {
   // QoS 2 PUBLISH commands logged in this session: key (c-N) -> seq of their put.
   std::mutex command_seqs_mutex_;
   std::unordered_map<std::string, uint64_t> command_seqs_;
+  // See TakeDiscarded.
+  std::mutex discarded_mutex_;
+  std::vector<SentPublish> discarded_;
+  std::unordered_set<int> discarded_pubrels_;  // packet ids whose sc- record went too
+  std::unordered_set<std::string> held_removes_;
+  std::atomic<size_t> held_count_{0};
 };
 
 }  // namespace paho_redis

@@ -1,0 +1,171 @@
+/**
+ * Messages in flight when the broker loses the client's session. At a CONNACK without a session
+ * (clean session / clean start, or session present 0), and when a clean session ends, Paho
+ * removes every in-flight record and drops the messages (MQTT 3.1.1 3.2.2.2); the client
+ * publishes the sent PUBLISH records (s-N) again, in order, before later messages. Two ways
+ * there, for MQTT 3.1.1 and 5, clean and not, QoS 1 and 2:
+ * - a publisher with COUNT messages in flight and stored is killed (SIGKILL), the broker is
+ *   killed and restarted without sessions, the publisher restarted with the same client id;
+ * - a live publisher whose broker is killed and restarted meanwhile connects again: its
+ *   publish() calls resolve once the messages sent again complete.
+ */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { AsyncClient, RedisPersistence, type QoS } from '../../src';
+import { startMosquitto, startRedis, type MosquittoServer, type RedisServer } from '../helpers/servers';
+import { Inbox, closeAll, hashKeys, runFixture, uid, waitFor } from '../fixtures/client-common';
+
+const COUNT = 250;
+
+let broker: MosquittoServer;
+let redis: RedisServer;
+const clients = new Set<AsyncClient>();
+
+before(async () => {
+  // A subscriber must not lose QoS 1/2 messages to mosquitto's default queue limits.
+  [broker, redis] = await Promise.all([
+    startMosquitto({ extraConfig: 'max_queued_messages 0\nmax_inflight_messages 0' }),
+    startRedis(),
+  ]);
+});
+after(async () => {
+  await closeAll(clients);
+  await Promise.all([broker?.stop(), redis?.stop()]);
+});
+
+type Version = 4 | 5;
+const sessionOptions = (version: Version, clean: boolean): { cleanSession: boolean } | { cleanStart: boolean } =>
+  version === 5 ? { cleanStart: clean } : { cleanSession: clean };
+const inFlight = (keys: string[]): string[] => keys.filter((k) => /^s5?-\d+$/.test(k));
+
+/** Kills the (frozen) broker so it acknowledges nothing more, and starts a new one without sessions. */
+async function loseBroker(): Promise<void> {
+  process.kill(broker.pid, 'SIGKILL');
+  await broker.restart();
+}
+
+async function subscribe(topic: string, qos: QoS): Promise<Inbox> {
+  const client = await AsyncClient.create({ serverURI: broker.url, clientId: uid('lost-sub') });
+  clients.add(client);
+  const inbox = new Inbox(client);
+  await client.connect({ cleanSession: true });
+  await client.subscribe(topic, { qos });
+  return inbox;
+}
+
+function numbers(inbox: Inbox, topic: string): number[] {
+  return inbox.on(topic).map((m) => Number(/^#(\d+)#$/.exec(m.payload.toString())?.[1]));
+}
+
+async function assertDelivered(inbox: Inbox, topic: string, qos: QoS, what: string): Promise<void> {
+  await waitFor(() => new Set(numbers(inbox, topic)).size >= COUNT, `${COUNT} numbers ${what}`, 30_000).catch(
+    (e: Error) => {
+      throw new Error(`${e.message}: got ${new Set(numbers(inbox, topic)).size}`);
+    },
+  );
+  const got = numbers(inbox, topic);
+  const firsts = [...new Set(got)];
+  const expected = Array.from({ length: COUNT }, (_, i) => i + 1);
+  assert.deepEqual(firsts, expected, `every number arrives, in order (${what})`);
+  // The new broker held nothing of the old session: each message went out once more.
+  if (qos === 2) assert.equal(got.length, COUNT, `QoS 2 duplicates (${what})`);
+}
+
+async function assertStoreEmpty(publisher: AsyncClient, hash: string): Promise<void> {
+  await waitFor(async () => (await publisher.getPendingTokens()).length === 0, 'every message completed', 20_000);
+  await publisher.flush();
+  assert.deepEqual(await hashKeys(redis.port, hash), [], 'the Redis hash is empty at the end');
+}
+
+async function restartedPublisher(version: Version, clean: boolean, qos: QoS): Promise<void> {
+  const clientId = uid(`lost-restart-v${version}-q${qos}`);
+  const topic = uid('lost-restart');
+  const hash = `${clientId}:127.0.0.1:${broker.port}`;
+  const config = { serverURI: broker.url, clientId, redisUrl: redis.url, brokerPid: broker.pid, topic, qos };
+  const child = runFixture('inflight-publisher', { ...config, count: COUNT, mqttVersion: version, clean });
+  try {
+    await child.line(/^stored$/);
+    await waitFor(
+      async () => inFlight(await hashKeys(redis.port, hash)).length === COUNT,
+      `${COUNT} PUBLISH records (s-N) in ${hash}`,
+    );
+  } finally {
+    child.kill('SIGKILL');
+  }
+  await child.exited;
+  await loseBroker();
+  const inbox = await subscribe(topic, qos);
+
+  const publisher = await AsyncClient.create({
+    serverURI: broker.url,
+    clientId,
+    mqttVersion: version,
+    persistence: new RedisPersistence({ url: redis.url }),
+    maxBufferedMessages: COUNT + 10,
+  });
+  clients.add(publisher);
+  assert.equal((await publisher.getPendingTokens()).length, COUNT, 'restored in-flight messages');
+  const connected = await publisher.connect({ ...sessionOptions(version, clean), maxInflight: COUNT + 10 });
+  assert.equal(connected.sessionPresent, false);
+  await assertDelivered(inbox, topic, qos, 'after the restart');
+  await assertStoreEmpty(publisher, hash);
+  await publisher.close();
+}
+
+async function livePublisher(version: Version, clean: boolean, qos: QoS): Promise<void> {
+  const clientId = uid(`lost-live-v${version}-q${qos}`);
+  const topic = uid('lost-live');
+  const hash = `${clientId}:127.0.0.1:${broker.port}`;
+  const publisher = await AsyncClient.create({
+    serverURI: broker.url,
+    clientId,
+    mqttVersion: version,
+    persistence: new RedisPersistence({ url: redis.url }),
+    maxBufferedMessages: COUNT + 10,
+  });
+  clients.add(publisher);
+  const connectOptions = { ...sessionOptions(version, clean), maxInflight: COUNT + 10 };
+  await publisher.connect(connectOptions);
+  const lost = new Promise((resolve) => publisher.once('connectionLost', resolve));
+  process.kill(broker.pid, 'SIGSTOP');
+  const failures: string[] = [];
+  let settled = 0;
+  for (let n = 1; n <= COUNT; n++) {
+    publisher.publish(topic, Buffer.from(`#${n}#`), { qos }).then(
+      () => settled++,
+      (e: Error & { code?: string }) => {
+        settled++;
+        failures.push(`${n}: ${e.code}`);
+      },
+    );
+  }
+  await publisher.flush();
+  await waitFor(
+    async () => inFlight(await hashKeys(redis.port, hash)).length === COUNT,
+    `${COUNT} PUBLISH records (s-N) in ${hash}`,
+  );
+  await loseBroker();
+  await lost;
+  const inbox = await subscribe(topic, qos);
+  const connected = await publisher.connect(connectOptions);
+  assert.equal(connected.sessionPresent, false);
+  await waitFor(() => settled === COUNT, `every publish() settles (${settled} of ${COUNT})`, 30_000);
+  assert.deepEqual(failures, [], 'every publish() resolves');
+  await assertDelivered(inbox, topic, qos, 'after the reconnect');
+  await assertStoreEmpty(publisher, hash);
+  await publisher.close();
+}
+
+for (const version of [4, 5] as const) {
+  for (const clean of [true, false]) {
+    const session = version === 5 ? `cleanStart ${clean}` : `cleanSession ${clean}`;
+    describe(`MQTT ${version === 5 ? '5' : '3.1.1'}, ${session}: in-flight messages survive a lost session`, () => {
+      for (const qos of [1, 2] as const) {
+        it(`QoS ${qos}: kill -9 with ${COUNT} in flight, broker restarted without sessions, restart: 0 lost`, () =>
+          restartedPublisher(version, clean, qos));
+        it(`QoS ${qos}: broker restarted under a live client: every publish() resolves, 0 lost`, () =>
+          livePublisher(version, clean, qos));
+      }
+    });
+  }
+}
