@@ -7,6 +7,7 @@
 #include <napi.h>
 
 #include <atomic>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -134,6 +135,10 @@ class MqttClient : public std::enable_shared_from_this<MqttClient> {
   // before): publishes again, oldest first, the messages Paho discarded with its session. A
   // publish() waiting for one of them (Parked) settles with the message sent again.
   void Republish();
+  // Paho's receive thread: sends the backlog while Paho takes it (maxBufferedMessages).
+  void SendBacklog();
+  // MQTTAsync_sendMessage of one of them; its rc.
+  int RepublishOne(const SentPublish& publish);
   bool Parked(Pending* pending, int rc);
   // A counted publish ended: admit what waits. SetWindow: connected (maxInflight) or not (0).
   void ReleaseSlot();
@@ -182,6 +187,9 @@ class MqttClient : public std::enable_shared_from_this<MqttClient> {
   std::unordered_map<int, Pending*> by_msgid_;
   // Requests of publishes whose message Paho discarded, by packet id, until Republish.
   std::unordered_map<int, uint64_t> parked_;
+  // Discarded messages not yet taken by Paho, oldest first; backlog_size_ mirrors its size.
+  std::deque<SentPublish> backlog_;
+  std::atomic<size_t> backlog_size_{0};
   // The publish the command thread is handing to Paho (MQTTAsync_sendMessage until
   // TrackRecords): a failed command put logged after `seq_floor` is its own, and its batch may
   // fail before the publish is tracked. One at a time, so nothing accumulates.

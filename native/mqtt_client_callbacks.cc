@@ -249,6 +249,7 @@ void MqttClient::OnDeliveryComplete(void* context, MQTTAsync_token token) {
   bool restored = self->restored_left_.load() > 0;
   if (restored) self->restored_left_--;
   if (restored || self->window_.Overcommitted()) self->waker_.Wake();
+  if (self->backlog_size_.load() > 0) self->SendBacklog();  // room in Paho's buffer
   auto event = std::make_unique<ClientEvent>();
   event->type = ClientEvent::Type::kDeliveryComplete;
   event->token = token;

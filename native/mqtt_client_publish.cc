@@ -98,61 +98,86 @@ bool MqttClient::Parked(Pending* pending, int rc) {
 void MqttClient::Republish() {
   if (!bridge_) return;
   std::vector<SentPublish> discarded = bridge_->TakeDiscarded();
-  for (const SentPublish& publish : discarded) {
-    uint64_t request = 0;
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      auto parked = parked_.find(publish.msgid);
-      if (parked != parked_.end()) {
-        request = parked->second;
-        parked_.erase(parked);
-      }
-    }
-    MQTTAsync_message message = MQTTAsync_message_initializer;
-    message.payload = const_cast<char*>(publish.payload.data());
-    message.payloadlen = static_cast<int>(publish.payload.size());
-    message.qos = publish.qos;
-    message.retained = publish.retained ? 1 : 0;
-    if (mqtt_version_ >= MQTTVERSION_5) FillProperties(publish.properties, &message.properties);
-    MQTTAsync_responseOptions options = MQTTAsync_responseOptions_initializer;
-    Pending* pending = NewPending(request);
-    SetCallbacks(&options, pending);
-    PersistenceBridge::ResetThreadFailures();
-    uint64_t seq_floor = bridge_->last_seq();
-    PahoPersistence::RepublishOnThisThread(&publish.key);
-    // Paho's receive thread may call the API from its callbacks; handle_ is live while Paho
-    // runs them (MQTTAsync_destroy takes the same mutex).
-    int rc = MQTTAsync_sendMessage(handle_, publish.topic.c_str(), &message, &options);
-    PahoPersistence::RepublishOnThisThread(nullptr);
-    MQTTProperties_free(&message.properties);
-    std::string command_key = PersistenceBridge::TakeThreadCommandKey();
-    std::vector<PersistenceBridge::ThreadFailure> failures = PersistenceBridge::TakeThreadFailures();
-    if (rc != MQTTASYNC_SUCCESS) {
-      // The record stays in the store; the next client created over it sends it.
-      if (TakePending(pending)) delete pending;
-      if (request != 0) EmitPublishFailure(request, rc, MQTTAsync_strerror(rc), {});
-      continue;
-    }
-    restored_left_++;  // beyond the publish window, like a restored command: wake Paho as each completes
-    bool unstored = false;
-    for (const auto& failure : failures)
-      unstored |= failure.op == PersistenceOp::kPut && IsCommandKey(failure.key);
-    if (unstored && request != 0) {
-      EmitPublishFailure(request, MQTTASYNC_PERSISTENCE_ERROR, kUnstoredText, std::move(failures));
-    } else {
-      TrackRecords(pending, std::move(command_key), options.token, seq_floor);
-    }
-  }
-  // A parked publish whose message was not sent again (its store closed meanwhile): Paho's answer.
-  std::unordered_map<int, uint64_t> left;
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    left.swap(parked_);
+    for (SentPublish& publish : discarded) backlog_.push_back(std::move(publish));
+    backlog_size_ = backlog_.size();
+    if (backlog_.empty()) return;
   }
-  for (const auto& entry : left) {
-    EmitPublishFailure(entry.second, MQTTASYNC_OPERATION_INCOMPLETE,
-                       MQTTAsync_strerror(MQTTASYNC_OPERATION_INCOMPLETE), {});
+  window_.HoldAll(true);  // publishes made from now on wait until all of these are with Paho
+  SendBacklog();
+}
+
+void MqttClient::SendBacklog() {
+  // Only Paho's receive thread (holding Paho's mutex) takes from the backlog.
+  for (;;) {
+    SentPublish next;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (backlog_.empty()) break;
+      next = backlog_.front();
+    }
+    int rc = RepublishOne(next);
+    // No room in Paho's buffer yet (or no connection): the next acknowledgement (or connect) retries.
+    if (rc == MQTTASYNC_MAX_BUFFERED_MESSAGES || rc == MQTTASYNC_DISCONNECTED) return;
+    std::lock_guard<std::mutex> lock(mutex_);
+    backlog_.pop_front();
+    backlog_size_ = backlog_.size();
   }
+  window_.HoldAll(false);
+}
+
+int MqttClient::RepublishOne(const SentPublish& publish) {
+  MQTTAsync_message message = MQTTAsync_message_initializer;
+  message.payload = const_cast<char*>(publish.payload.data());
+  message.payloadlen = static_cast<int>(publish.payload.size());
+  message.qos = publish.qos;
+  message.retained = publish.retained ? 1 : 0;
+  if (mqtt_version_ >= MQTTVERSION_5) FillProperties(publish.properties, &message.properties);
+  uint64_t request = 0;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto parked = parked_.find(publish.msgid);
+    if (parked != parked_.end()) request = parked->second;
+  }
+  MQTTAsync_responseOptions options = MQTTAsync_responseOptions_initializer;
+  Pending* pending = NewPending(request);
+  SetCallbacks(&options, pending);
+  PersistenceBridge::ResetThreadFailures();
+  uint64_t seq_floor = bridge_->last_seq();
+  PahoPersistence::RepublishOnThisThread(&publish.key);
+  // Paho's threads may call the API from its callbacks; handle_ is live while Paho runs them
+  // (MQTTAsync_destroy takes the same mutex).
+  int rc = MQTTAsync_sendMessage(handle_, publish.topic.c_str(), &message, &options);
+  PahoPersistence::RepublishOnThisThread(nullptr);
+  MQTTProperties_free(&message.properties);
+  std::string command_key = PersistenceBridge::TakeThreadCommandKey();
+  std::vector<PersistenceBridge::ThreadFailure> failures = PersistenceBridge::TakeThreadFailures();
+  if (rc != MQTTASYNC_SUCCESS) {
+    if (TakePending(pending)) delete pending;
+    bool retried = rc == MQTTASYNC_MAX_BUFFERED_MESSAGES || rc == MQTTASYNC_DISCONNECTED;
+    // Refused for good: the record stays in the store; the next client created over it sends it.
+    if (!retried && request != 0) EmitPublishFailure(request, rc, MQTTAsync_strerror(rc), {});
+    if (!retried) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      parked_.erase(publish.msgid);
+    }
+    return rc;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    parked_.erase(publish.msgid);
+  }
+  restored_left_++;  // beyond the publish window, like a restored command: wake Paho as each completes
+  bool unstored = false;
+  for (const auto& failure : failures)
+    unstored |= failure.op == PersistenceOp::kPut && IsCommandKey(failure.key);
+  if (unstored && request != 0) {
+    EmitPublishFailure(request, MQTTASYNC_PERSISTENCE_ERROR, kUnstoredText, std::move(failures));
+  } else {
+    TrackRecords(pending, std::move(command_key), options.token, seq_floor);
+  }
+  return rc;
 }
 
 void MqttClient::EmitPublishFailure(uint64_t request, int rc, const char* text,
