@@ -28,8 +28,6 @@ bool IsCommandKey(const std::string& key) { return HasPrefix(key, "c-") || HasPr
 
 bool IsSentPublishKey(const std::string& key) { return HasPrefix(key, "s-") || HasPrefix(key, "s5-"); }
 
-bool IsPubrelKey(const std::string& key) { return HasPrefix(key, "sc-") || HasPrefix(key, "sc5-"); }
-
 // Whether Paho may act on the wire right after this put, in a way a crash must not undo
 // before the record is in the store (the table is in docs/persistence.md):
 //   sc-/sc5- (PUBREL leaves next), r-/r5- (PUBREC leaves next), and s-/s5- of a QoS 2
@@ -170,7 +168,6 @@ std::vector<SentPublish> PahoPersistence::TakeDiscarded() {
   {
     std::lock_guard<std::mutex> lock(discarded_mutex_);
     taken.swap(discarded_);
-    discarded_pubrels_.clear();
   }
   SortInSendOrder(&taken);
   return taken;
@@ -187,7 +184,6 @@ bool PahoPersistence::Discarded(int msgid) {
 void PahoPersistence::ForgetDiscarded() {
   std::lock_guard<std::mutex> lock(discarded_mutex_);
   discarded_.clear();
-  discarded_pubrels_.clear();
   held_removes_.clear();
   held_count_ = 0;
 }
@@ -205,41 +201,14 @@ std::optional<std::string> PahoPersistence::TakeHeldRemove(const std::string& ke
 // The record stays in the store until the message is stored again as a command: a crash
 // before restores it (and a session-less CONNACK discards it again, to be sent again).
 bool PahoPersistence::CaptureDiscard(const std::string& key) {
-  if (IsPubrelKey(key)) {
-    // PUBREL sent: the broker had the message, so its PUBLISH is not sent again.
-    int msgid = static_cast<int>(KeyNumber(key));
-    std::optional<std::string> held;
-    {
-      std::lock_guard<std::mutex> lock(discarded_mutex_);
-      discarded_pubrels_.insert(msgid);
-      for (auto it = discarded_.begin(); it != discarded_.end(); ++it) {
-        if (it->msgid != msgid) continue;
-        if (held_removes_.erase(it->key) > 0) {
-          --held_count_;
-          held = it->key;
-        }
-        discarded_.erase(it);
-        break;
-      }
-    }
-    if (held) {
-      std::vector<LogOp> ops;
-      ops.push_back(LogOp{0, *held, nullptr, false, bridge_->sync()});
-      bridge_->Write(std::move(ops), bridge_->sync());
-    }
-    return false;
-  }
   int msgid = SentPublishId(key);
   if (msgid == 0) return false;
-  std::string prefix = HasPrefix(key, "s5-") ? "sc5-" : "sc-";
-  if (ledger_.Value(prefix + std::to_string(msgid))) return false;  // its PUBREL was sent
-  Bytes value = ledger_.Value(key);                                 // written or restored in this session
+  Bytes value = ledger_.Value(key);  // written or restored in this session
   if (!value) return false;
   std::optional<SentPublish> publish = ParseSentPublish(key, *value);
   if (!publish) return false;
   {
     std::lock_guard<std::mutex> lock(discarded_mutex_);
-    if (discarded_pubrels_.count(msgid) > 0) return false;
     discarded_.push_back(std::move(*publish));
     if (held_removes_.insert(key).second) ++held_count_;
   }

@@ -37,9 +37,10 @@ class PahoPersistence {
 
   // Sent messages Paho discarded with its session (MQTT 3.1.1 3.2.2.2: at a CONNACK without
   // one, or when a clean session ends): the s-N PUBLISH records it removed after listing its
-  // keys, oldest first. A PUBLISH whose PUBREL was sent (sc-N) is not among them: the broker
-  // had it. Their removes are held: each is logged with the c- put of the message's republish
-  // (RepublishOnThisThread), in one unit, so the store holds every message exactly once.
+  // keys, oldest first. Those whose PUBREL was sent (sc-N) too: a broker may deliver a QoS 2
+  // message only at PUBREL (mosquitto does), and the lost session took it along. Their removes
+  // are held: each is logged with the c- put of the message's republish (RepublishOnThisThread),
+  // in one unit, so the store holds every message exactly once.
   std::vector<SentPublish> TakeDiscarded();
   bool Discarded(int msgid);
   // The calling thread's next command put publishes `sent_key`'s message again (null: done).
@@ -83,7 +84,6 @@ class PahoPersistence {
   // See TakeDiscarded.
   std::mutex discarded_mutex_;
   std::vector<SentPublish> discarded_;
-  std::unordered_set<int> discarded_pubrels_;  // packet ids whose sc- record went too
   std::unordered_set<std::string> held_removes_;
   std::atomic<size_t> held_count_{0};
 };
