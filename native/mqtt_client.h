@@ -174,6 +174,7 @@ class MqttClient : public std::enable_shared_from_this<MqttClient> {
   MQTTAsync handle_ = nullptr;
   int mqtt_version_ = MQTTVERSION_DEFAULT;
   std::atomic<int> max_inflight_{0};  // of the last connect
+  int max_buffered_ = 100;            // maxBufferedMessages, set at create
   PublishWindow window_;
   PahoWaker waker_;  // created and destroyed with handle_, on the command thread
   // Publishes Paho restored at create and has not completed yet (they bypass window_).

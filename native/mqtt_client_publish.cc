@@ -117,6 +117,12 @@ void MqttClient::SendBacklog() {
       if (backlog_.empty()) break;
       next = backlog_.front();
     }
+    // Paho refuses a publish when its buffer is full, but only after giving it a packet id:
+    // each refusal would shift the ids of the messages sent again onto those of the records
+    // still waiting, whose packet ids would then be reused before their turn. Every queued
+    // command has its c- record: wait while they fill the buffer.
+    int queued = bridge_->command_count();
+    if (queued >= max_buffered_) return;
     int rc = RepublishOne(next);
     // No room in Paho's buffer yet (or no connection): the next acknowledgement (or connect) retries.
     if (rc == MQTTASYNC_MAX_BUFFERED_MESSAGES || rc == MQTTASYNC_DISCONNECTED) return;

@@ -32,6 +32,8 @@ class PahoPersistence {
   // The struct to hand to MQTTAsync_create; valid while the bridge lives.
   MQTTClient_persistence* persistence() { return &persistence_; }
   KeyLedger::Stats ledger_stats() { return ledger_.stats(); }
+  // Queued commands the store holds or will (-1: unknown); Paho's buffer holds as many.
+  int command_count() { return ledger_.CommandCount(); }
   // JS thread: a write failed, so what the store holds is unknown.
   void StoreFailed();
 
