@@ -1,6 +1,7 @@
-// One MQTTAsync client. Every MQTTAsync_* call runs on the client's CommandQueue thread;
-// Paho's callbacks (on Paho's threads) become ClientEvents delivered to JS through a
-// thread-safe function. Lives until MQTTAsync_destroy has returned (Paho keeps pointers).
+// One MQTTAsync client. Every MQTTAsync_* call runs on the client's CommandQueue thread, but
+// for the messages Paho discarded with a lost session, which its callbacks publish again
+// (Republish); Paho's callbacks (on Paho's threads) become ClientEvents delivered to JS through
+// a thread-safe function. Lives until MQTTAsync_destroy has returned (Paho keeps pointers).
 #pragma once
 
 #include <MQTTAsync.h>

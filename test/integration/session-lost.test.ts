@@ -44,8 +44,8 @@ async function loseBroker(): Promise<void> {
   await broker.restart();
 }
 
-async function subscribe(topic: string, qos: QoS): Promise<Inbox> {
-  const client = await AsyncClient.create({ serverURI: broker.url, clientId: uid('lost-sub') });
+async function subscribe(topic: string, qos: QoS, version: Version): Promise<Inbox> {
+  const client = await AsyncClient.create({ serverURI: broker.url, clientId: uid('lost-sub'), mqttVersion: version });
   clients.add(client);
   const inbox = new Inbox(client);
   await client.connect({ cleanSession: true });
@@ -76,6 +76,16 @@ async function assertDelivered(inbox: Inbox, topic: string, qos: QoS, what: stri
   // The new broker held nothing of the old session: each message went out once more.
   if (qos === 2 && exact) assert.equal(got.length, COUNT, `QoS 2 duplicates (${what})`);
   return got.length - COUNT;
+}
+
+/** MQTT 5: the properties each message was published with arrive with the message sent again. */
+function assertProperties(inbox: Inbox, topic: string): void {
+  for (const m of inbox.on(topic)) {
+    const n = /^#(\d+)#$/.exec(m.payload.toString())?.[1];
+    assert.equal(m.properties?.contentType, 'text/plain', `contentType of #${n}#`);
+    assert.deepEqual(m.properties?.userProperties, [['n', n]], `userProperties of #${n}#`);
+    assert.ok((m.properties?.messageExpiryInterval ?? 0) > 0, `messageExpiryInterval of #${n}#`);
+  }
 }
 
 async function assertStoreEmpty(publisher: AsyncClient, hash: string): Promise<void> {
@@ -145,10 +155,11 @@ async function finishInProcess(version: Version, clean: boolean, qos: QoS, left:
 
 async function restartedPublisher(version: Version, clean: boolean, qos: QoS): Promise<void> {
   const left = await leaveInFlight(version, clean, qos);
-  const inbox = await subscribe(left.topic, qos);
+  const inbox = await subscribe(left.topic, qos, version);
   const { restored, sessionPresent } = await finishInProcess(version, clean, qos, left, inbox);
   assert.equal(restored, COUNT, 'restored in-flight messages');
   assert.equal(sessionPresent, false);
+  if (version === 5) assertProperties(inbox, left.topic);
 }
 
 /**
@@ -163,7 +174,7 @@ async function killedWhileSendingAgain(
   delayMs: number,
 ): Promise<void> {
   const left = await leaveInFlight(version, clean, qos);
-  const inbox = await subscribe(left.topic, qos);
+  const inbox = await subscribe(left.topic, qos, version);
   const child = runFixture('inflight-publisher', { ...left.config, resume: true });
   await child.line(/^connected$/);
   await sleep(delayMs);
@@ -216,7 +227,15 @@ async function livePublisher(version: Version, clean: boolean, qos: QoS): Promis
   const failures: string[] = [];
   let settled = 0;
   for (let n = 1; n <= COUNT; n++) {
-    publisher.publish(topic, Buffer.from(`#${n}#`), { qos }).then(
+    const properties =
+      version === 5
+        ? {
+            contentType: 'text/plain',
+            userProperties: [['n', String(n)]] as [string, string][],
+            messageExpiryInterval: 3600,
+          }
+        : undefined;
+    publisher.publish(topic, Buffer.from(`#${n}#`), { qos, properties }).then(
       () => settled++,
       (e: Error & { code?: string }) => {
         settled++;
@@ -231,12 +250,13 @@ async function livePublisher(version: Version, clean: boolean, qos: QoS): Promis
   );
   await loseBroker();
   await lost;
-  const inbox = await subscribe(topic, qos);
+  const inbox = await subscribe(topic, qos, version);
   const connected = await publisher.connect(connectOptions);
   assert.equal(connected.sessionPresent, false);
   await waitFor(() => settled === COUNT, `every publish() settles (${settled} of ${COUNT})`, 30_000);
   assert.deepEqual(failures, [], 'every publish() resolves');
   await assertDelivered(inbox, topic, qos, 'after the reconnect');
+  if (version === 5) assertProperties(inbox, topic);
   await assertStoreEmpty(publisher, hash);
   await publisher.close();
 }
