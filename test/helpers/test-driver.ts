@@ -34,6 +34,20 @@ export interface NativeTestDriver {
     options: { threads: number; iterations: number; clientId: string; serverURI: string },
   ): Promise<StressResult>;
   callOnJsThread(bridge: NativePersistenceBridge, op: DriverStepSpec['op'], key?: string): number;
+  /** native/sent_publish: a sent PUBLISH record read back, or null. */
+  parseSentPublish(
+    key: string,
+    bytes: Buffer,
+  ): {
+    msgid: number;
+    topic: string;
+    payload: Buffer;
+    qos: number;
+    retained: boolean;
+    properties: { id: number; value: unknown }[];
+  } | null;
+  /** native/sent_publish: packet ids in the order Paho assigned them (they wrap after 65535). */
+  sendOrder(ids: number[]): number[];
 }
 
 function load(): NativeTestDriver {
