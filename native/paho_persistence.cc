@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <optional>
+#include <unordered_set>
 
 #include "js_thread.h"
 #include "persistence_bridge.h"
@@ -15,10 +16,21 @@ namespace {
 
 PahoPersistence* FromHandle(void* handle) { return static_cast<PahoPersistence*>(handle); }
 
-// Paho discards its session's in-flight records by listing the keys and removing each
-// (MQTTAsync_unpersistInflightMessages); no other path removes a sent PUBLISH right after a
-// listing (a restore reads each record first). Set by a listing, cleared by any other call.
-thread_local PahoPersistence* discard_listing = nullptr;
+// Paho discards its session's in-flight records by listing the keys and removing each listed
+// one (MQTTAsync_unpersistInflightMessages); no other path removes a listed sent PUBLISH right
+// after the listing (a restore reads each record first). Set by a listing, each key consumed by
+// its remove, cleared by any other call.
+struct DiscardListing {
+  PahoPersistence* owner = nullptr;
+  std::unordered_set<std::string> keys;
+  void Clear() {
+    owner = nullptr;
+    keys.clear();
+  }
+  // Whether `key`, removed now by the thread that listed it, is part of a discard.
+  bool Consume(PahoPersistence* self, const std::string& key) { return owner == self && keys.erase(key) > 0; }
+};
+thread_local DiscardListing discard_listing;
 // Set while the thread publishes a discarded message again (RepublishOnThisThread).
 thread_local const std::string* republish_key = nullptr;
 
@@ -251,7 +263,7 @@ int PahoPersistence::Close(void* handle) {
 
 int PahoPersistence::Put(void* handle, char* key, int bufcount, char* buffers[], int buflens[]) {
   auto* self = FromHandle(handle);
-  discard_listing = nullptr;
+  discard_listing.Clear();
   std::string name = key != nullptr ? key : "";
   size_t total = 0;
   for (int i = 0; i < bufcount; ++i) total += static_cast<size_t>(buflens[i]);
@@ -297,7 +309,7 @@ int PahoPersistence::Put(void* handle, char* key, int bufcount, char* buffers[],
 
 int PahoPersistence::Get(void* handle, char* key, char** buffer, int* buflen) {
   auto* self = FromHandle(handle);
-  discard_listing = nullptr;
+  discard_listing.Clear();
   self->FlushDeferred();
   std::string name = key != nullptr ? key : "";
   // On a JS thread nothing is answered, not even from memory: Forward refuses it.
@@ -326,7 +338,7 @@ int PahoPersistence::Remove(void* handle, char* key) {
   auto* self = FromHandle(handle);
   self->FlushDeferred();
   std::string name = key != nullptr ? key : "";
-  if (discard_listing == self && self->CaptureDiscard(name)) return 0;
+  if (discard_listing.Consume(self, name) && self->CaptureDiscard(name)) return 0;
   if (!self->ledger_.MayExist(name)) return 0;    // known absent: nothing to write
   if (self->ledger_.DeferRemove(name)) return 0;  // due with the s-N put (see KeyLedger)
   bool wait = self->bridge_->sync() || IsBarrierRemove(name);
@@ -334,15 +346,23 @@ int PahoPersistence::Remove(void* handle, char* key) {
   ops.push_back(self->DueRemove(name, wait));
   LogOutcome outcome = self->bridge_->Write(std::move(ops), wait);
   self->ledger_.RemoveAppended();
-  if (outcome.failure != CallFailure::kNone) return Fail(PersistenceOp::kRemove, name, outcome);
+  if (outcome.failure != CallFailure::kNone) {
+    discard_listing.Clear();  // Paho stops removing at a failure: what is left is no discard
+    return Fail(PersistenceOp::kRemove, name, outcome);
+  }
   return 0;
 }
 
 int PahoPersistence::Keys(void* handle, char*** keys, int* nkeys) {
   auto* self = FromHandle(handle);
   self->FlushDeferred();
-  discard_listing = OnJsThread() ? nullptr : self;
-  if (!OnJsThread() && self->ledger_.complete()) return AnswerKeys(self->ledger_.Keys(), keys, nkeys);
+  discard_listing.Clear();
+  if (!OnJsThread() && self->ledger_.complete()) {
+    std::vector<std::string> found = self->ledger_.Keys();
+    discard_listing.owner = self;
+    discard_listing.keys.insert(found.begin(), found.end());
+    return AnswerKeys(found, keys, nkeys);
+  }
   LogOutcome drained = self->DrainForRead();
   if (drained.failure != CallFailure::kNone) {
     return Fail(PersistenceOp::kKeys, "", drained);
@@ -352,12 +372,14 @@ int PahoPersistence::Keys(void* handle, char*** keys, int* nkeys) {
   if (!self->bridge_->Forward(call)) return MQTTCLIENT_PERSISTENCE_ERROR;
   self->ledger_.Learn(call->keys, epoch);
   self->bridge_->log().LearnStoreKeys(call->keys);
+  discard_listing.owner = self;
+  discard_listing.keys.insert(call->keys.begin(), call->keys.end());
   return AnswerKeys(call->keys, keys, nkeys);
 }
 
 int PahoPersistence::Clear(void* handle) {
   auto* self = FromHandle(handle);
-  discard_listing = nullptr;
+  discard_listing.Clear();
   self->FlushDeferred();
   LogOutcome drained = self->DrainForRead();
   if (drained.failure != CallFailure::kNone) {
@@ -372,7 +394,7 @@ int PahoPersistence::Clear(void* handle) {
 
 int PahoPersistence::ContainsKey(void* handle, char* key) {
   auto* self = FromHandle(handle);
-  discard_listing = nullptr;
+  discard_listing.Clear();
   self->FlushDeferred();
   std::string name = key != nullptr ? key : "";
   if (!OnJsThread() && self->ledger_.complete()) {
