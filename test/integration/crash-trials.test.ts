@@ -3,13 +3,14 @@
  * mosquitto and Redis. Publishers (QoS 1: nothing lost, duplicates counted; QoS 2: nothing
  * lost or duplicated): a kill anywhere from process start to the end of the stream; a kill
  * mid-stream and a second one inside connect(); a kill inside create() while it restores a
- * hash of thousands of records. Subscribers (cleanSession false, RedisPersistence): a kill at
+ * hash of thousands of records; with cleanSession true, a kill at a random point (each restart
+ * sends the discarded in-flight messages again: QoS 2 at least once there). Subscribers (cleanSession false, RedisPersistence): a kill at
  * a random point, nothing lost (received messages are at least once: duplicates counted).
  * The runner and the cases are shared with `npm run soak` (test/fixtures/crash-*.ts). First,
  * the precondition of every count: a killed fixture's lines all reach this process.
  *
  * CRASH_TRIALS (default 10): trials of each random-point publisher case.
- * CRASH_SPECIAL_TRIALS (default 2): trials of each connect, restore and subscriber case.
+ * CRASH_SPECIAL_TRIALS (default 2): trials of each connect, restore, clean-session and subscriber case.
  * CRASH_TOTAL (default 2000): numbers per random-point publisher stream; CRASH_SHORT_TOTAL
  * (default 500): per connect and subscriber stream. CRASH_SEED replays the kill plans
  * (printed at the end; where a kill lands still depends on timing).
