@@ -10,6 +10,8 @@
       'native/persistence_bridge_batches.cc',
       'native/persistence_bridge_wrap.cc',
       'native/paho_persistence.cc',
+      'native/paho_persistence_discard.cc',
+      'native/sent_publish.cc',
       'native/command_queue.cc',
       'native/mqtt_client.cc',
       'native/mqtt_client_callbacks.cc',

@@ -102,6 +102,14 @@ std::vector<std::string> KeyLedger::Keys() {
   return std::vector<std::string>(keys_.begin(), keys_.end());
 }
 
+int KeyLedger::CommandCount() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!complete_) return -1;
+  int count = 0;
+  for (const std::string& key : keys_) count += key.rfind("c-", 0) == 0 || key.rfind("c5-", 0) == 0;
+  return count;
+}
+
 void KeyLedger::Cleared() {
   std::lock_guard<std::mutex> lock(mutex_);
   keys_.clear();

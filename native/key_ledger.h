@@ -69,6 +69,8 @@ class KeyLedger {
   bool KnownPresent(const std::string& key);
   // Every key, when complete.
   std::vector<std::string> Keys();
+  // How many queued commands (c-N, c5-N) it knows of; -1 when not complete.
+  int CommandCount();
   // The value put or read in this session, or null.
   Bytes Value(const std::string& key);
   void Fetched(const std::string& key, const Bytes& data);

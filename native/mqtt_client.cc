@@ -139,6 +139,7 @@ void MqttClient::Open(uint64_t request, CreateSpec spec) {
     // Also before the first connect and after a disconnect, not only after a connection loss.
     options.allowDisconnectedSendAtAnyTime = spec.send_while_disconnected;
     options.maxBufferedMessages = spec.max_buffered_messages;
+    self->max_buffered_ = spec.max_buffered_messages;
     options.deleteOldestMessages = spec.delete_oldest_messages;
     options.restoreMessages = spec.restore_messages;
     options.persistQoS0 = spec.persist_qos0;

@@ -1,12 +1,14 @@
-// One MQTTAsync client. Every MQTTAsync_* call runs on the client's CommandQueue thread;
-// Paho's callbacks (on Paho's threads) become ClientEvents delivered to JS through a
-// thread-safe function. Lives until MQTTAsync_destroy has returned (Paho keeps pointers).
+// One MQTTAsync client. Every MQTTAsync_* call runs on the client's CommandQueue thread, but
+// for the messages Paho discarded with a lost session, which its callbacks publish again
+// (Republish); Paho's callbacks (on Paho's threads) become ClientEvents delivered to JS through
+// a thread-safe function. Lives until MQTTAsync_destroy has returned (Paho keeps pointers).
 #pragma once
 
 #include <MQTTAsync.h>
 #include <napi.h>
 
 #include <atomic>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -96,6 +98,7 @@ class MqttClient : public std::enable_shared_from_this<MqttClient> {
     RequestKind kind = RequestKind::kOther;
     int count = 0;            // topics in a (un)subscribe
     bool holds_slot = false;  // a QoS 1/2 publish counted in window_
+    int msgid = 0;            // an accepted QoS 1/2 publish's packet id: Parked finds its request by it
   };
   Pending* NewPending(uint64_t request, RequestKind kind = RequestKind::kOther, int count = 0);
   // Connect, disconnect and response options all carry the same callback fields.
@@ -123,6 +126,15 @@ class MqttClient : public std::enable_shared_from_this<MqttClient> {
 
   // Command thread: the MQTTAsync_sendMessage of a publish the window admitted.
   void SendPublish(uint64_t request, const PublishSpec& spec, bool holds_slot);
+  // Paho's receive thread, in the connected callback (Paho holds its mutex, so nothing is sent
+  // before): publishes again, oldest first, the messages Paho discarded with its session. A
+  // publish() waiting for one of them (Parked) settles with the message sent again.
+  void Republish();
+  // Paho's receive thread: sends the backlog while Paho takes it (maxBufferedMessages).
+  void SendBacklog();
+  // MQTTAsync_sendMessage of one of them; its rc.
+  int RepublishOne(const SentPublish& publish);
+  bool Parked(Pending* pending, int rc);
   // A counted publish ended: admit what waits. SetWindow: connected (maxInflight) or not (0).
   void ReleaseSlot();
   void SetWindow(int max_inflight);
@@ -159,6 +171,7 @@ class MqttClient : public std::enable_shared_from_this<MqttClient> {
   MQTTAsync handle_ = nullptr;
   int mqtt_version_ = MQTTVERSION_DEFAULT;
   std::atomic<int> max_inflight_{0};  // of the last connect
+  int max_buffered_ = 100;            // maxBufferedMessages, set at create
   PublishWindow window_;
   PahoWaker waker_;  // created and destroyed with handle_, on the command thread
   // Publishes Paho restored at create and has not completed yet (they bypass window_).
@@ -169,6 +182,11 @@ class MqttClient : public std::enable_shared_from_this<MqttClient> {
   DeliveryGateSet delivery_gates_;  // opened at teardown: no Paho thread stays parked in one
   std::mutex mutex_;                // guards pending_
   std::unordered_set<Pending*> pending_;
+  // Requests of publishes whose message Paho discarded, by packet id, until Republish.
+  std::unordered_map<int, uint64_t> parked_;
+  // Discarded messages not yet taken by Paho, oldest first; backlog_size_ mirrors its size.
+  std::deque<SentPublish> backlog_;
+  std::atomic<size_t> backlog_size_{0};
 };
 
 }  // namespace paho_redis

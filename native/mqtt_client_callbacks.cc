@@ -104,6 +104,10 @@ void MqttClient::Fail(void* context, FailureData* response) {
     event->text = response->message != nullptr ? response->message : MQTTAsync_strerror(event->rc);
     AddFailureDetails(event.get(), *response);
   }
+  if (self->Parked(pending, event->rc)) {
+    self->Finish(pending);
+    return;
+  }
   self->Finish(pending);  // frees the Pending: all that was needed from it is read above
   self->Emit(std::move(event));
 }
@@ -163,6 +167,7 @@ void MqttClient::OnDeliveryComplete(void* context, MQTTAsync_token token) {
   bool restored = self->restored_left_.load() > 0;
   if (restored) self->restored_left_--;
   if (restored || self->window_.Overcommitted()) self->waker_.Wake();
+  if (self->backlog_size_.load() > 0) self->SendBacklog();  // room in Paho's buffer
   auto event = std::make_unique<ClientEvent>();
   event->type = ClientEvent::Type::kDeliveryComplete;
   event->token = token;
@@ -171,6 +176,7 @@ void MqttClient::OnDeliveryComplete(void* context, MQTTAsync_token token) {
 
 void MqttClient::OnConnected(void* context, char* cause) {
   MqttClient* self = ClientOf(context);
+  self->Republish();  // before the window lets later publishes go
   self->SetWindow(self->max_inflight_);
   auto event = std::make_unique<ClientEvent>();
   event->type = ClientEvent::Type::kConnected;

@@ -49,6 +49,11 @@ void MqttClient::SendPublish(uint64_t request, const PublishSpec& spec, bool hol
   // from memory: the publish settles by its delivery, the store failure is reported as such.
   // (A record that fails later, in its batch, is reported by the bridge.)
   ReportCommandFailures("PUBLISH");
+  if (rc == MQTTASYNC_SUCCESS && spec.qos > 0) {
+    // Paho may have answered it already (then it is gone from pending_).
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (pending_.count(pending) > 0) pending->msgid = options.token;
+  }
   // When Paho accepted the message, it holds `pending` as the command's context and answers
   // it later: only a refused call frees it.
   if (rc != MQTTASYNC_SUCCESS && TakePending(pending)) {
@@ -56,6 +61,99 @@ void MqttClient::SendPublish(uint64_t request, const PublishSpec& spec, bool hol
     if (holds_slot) ReleaseSlot();
     EmitResult(request, rc, MQTTAsync_strerror(rc));
   }
+}
+
+bool MqttClient::Parked(Pending* pending, int rc) {
+  // Paho fails the publishes of the messages it discards with MQTTASYNC_OPERATION_INCOMPLETE.
+  if (rc != MQTTASYNC_OPERATION_INCOMPLETE || pending->msgid == 0 || pending->request == 0 || !bridge_ ||
+      !bridge_->Discarded(pending->msgid))
+    return false;
+  std::lock_guard<std::mutex> lock(mutex_);
+  parked_[pending->msgid] = pending->request;
+  return true;
+}
+
+void MqttClient::Republish() {
+  if (!bridge_) return;
+  std::vector<SentPublish> discarded = bridge_->TakeDiscarded();
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (SentPublish& publish : discarded) backlog_.push_back(std::move(publish));
+    backlog_size_ = backlog_.size();
+    if (backlog_.empty()) return;
+  }
+  window_.HoldAll(true);  // publishes made from now on wait until all of these are with Paho
+  SendBacklog();
+}
+
+void MqttClient::SendBacklog() {
+  // Only Paho's receive thread (holding Paho's mutex) takes from the backlog.
+  for (;;) {
+    SentPublish next;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (backlog_.empty()) break;
+      next = backlog_.front();
+    }
+    // Paho refuses a publish when its buffer is full, but only after giving it a packet id:
+    // each refusal would shift the ids of the messages sent again onto those of the records
+    // still waiting, whose packet ids would then be reused before their turn. Every queued
+    // command has its c- record: wait while they fill the buffer.
+    int queued = bridge_->command_count();
+    if (queued >= max_buffered_) return;
+    int rc = RepublishOne(next);
+    // No room in Paho's buffer yet (or no connection): the next acknowledgement (or connect) retries.
+    if (rc == MQTTASYNC_MAX_BUFFERED_MESSAGES || rc == MQTTASYNC_DISCONNECTED) return;
+    std::lock_guard<std::mutex> lock(mutex_);
+    backlog_.pop_front();
+    backlog_size_ = backlog_.size();
+  }
+  window_.HoldAll(false);
+}
+
+int MqttClient::RepublishOne(const SentPublish& publish) {
+  MQTTAsync_message message = MQTTAsync_message_initializer;
+  message.payload = const_cast<char*>(publish.payload.data());
+  message.payloadlen = static_cast<int>(publish.payload.size());
+  message.qos = publish.qos;
+  message.retained = publish.retained ? 1 : 0;
+  if (mqtt_version_ >= MQTTVERSION_5) FillProperties(publish.properties, &message.properties);
+  uint64_t request = 0;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto parked = parked_.find(publish.msgid);
+    if (parked != parked_.end()) request = parked->second;
+  }
+  MQTTAsync_responseOptions options = MQTTAsync_responseOptions_initializer;
+  Pending* pending = NewPending(request);
+  SetCallbacks(&options, pending);
+  PersistenceBridge::ResetThreadFailures();
+  PahoPersistence::RepublishOnThisThread(&publish.key);
+  // Paho's threads may call the API from its callbacks; handle_ is live while Paho runs them
+  // (MQTTAsync_destroy takes the same mutex).
+  int rc = MQTTAsync_sendMessage(handle_, publish.topic.c_str(), &message, &options);
+  PahoPersistence::RepublishOnThisThread(nullptr);
+  MQTTProperties_free(&message.properties);
+  // As for any publish: a command put that failed is reported, the publish settles by delivery.
+  ReportCommandFailures("PUBLISH");
+  if (rc != MQTTASYNC_SUCCESS) {
+    if (TakePending(pending)) delete pending;
+    bool retried = rc == MQTTASYNC_MAX_BUFFERED_MESSAGES || rc == MQTTASYNC_DISCONNECTED;
+    if (retried) return rc;
+    // Refused for good: the record stays in the store; the next client created over it sends it.
+    if (request != 0) EmitResult(request, rc, MQTTAsync_strerror(rc));
+    std::lock_guard<std::mutex> lock(mutex_);
+    parked_.erase(publish.msgid);
+    return rc;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    parked_.erase(publish.msgid);
+    // Discarded again (a second lost session) before it completes: Parked finds it by this.
+    if (pending_.count(pending) > 0) pending->msgid = options.token;
+  }
+  restored_left_++;  // beyond the publish window, like a restored command: wake Paho as each completes
+  return rc;
 }
 
 void MqttClient::ReportCommandFailures(const char* command) {

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <optional>
+#include <unordered_set>
 
 #include "js_thread.h"
 #include "persistence_bridge.h"
@@ -14,6 +15,24 @@ namespace paho_redis {
 namespace {
 
 PahoPersistence* FromHandle(void* handle) { return static_cast<PahoPersistence*>(handle); }
+
+// Paho discards its session's in-flight records by listing the keys and removing each listed
+// one (MQTTAsync_unpersistInflightMessages); no other path removes a listed sent PUBLISH right
+// after the listing (a restore reads each record first). Set by a listing, each key consumed by
+// its remove, cleared by any other call.
+struct DiscardListing {
+  PahoPersistence* owner = nullptr;
+  std::unordered_set<std::string> keys;
+  void Clear() {
+    owner = nullptr;
+    keys.clear();
+  }
+  // Whether `key`, removed now by the thread that listed it, is part of a discard.
+  bool Consume(PahoPersistence* self, const std::string& key) { return owner == self && keys.erase(key) > 0; }
+};
+thread_local DiscardListing discard_listing;
+// Set while the thread publishes a discarded message again (RepublishOnThisThread).
+thread_local const std::string* republish_key = nullptr;
 
 bool HasPrefix(const std::string& key, const char* prefix) { return key.rfind(prefix, 0) == 0; }
 
@@ -128,6 +147,7 @@ int PahoPersistence::Open(void** handle, const char* client_id, const char* serv
     std::lock_guard<std::mutex> lock(self->command_seqs_mutex_);
     self->command_seqs_.clear();
   }
+  self->ForgetDiscarded();
   if (!self->bridge_->Forward(call)) return MQTTCLIENT_PERSISTENCE_ERROR;
   *handle = self;
   return 0;
@@ -209,6 +229,8 @@ LogOutcome PahoPersistence::StoreHeld() {
 // A failed write was reported (Write, or the failed batch): Paho sends PUBREC either way.
 LogOutcome PahoPersistence::StoreHeldReceived() { return StoreHeld(); }
 
+void PahoPersistence::RepublishOnThisThread(const std::string* sent_key) { republish_key = sent_key; }
+
 void PahoPersistence::FlushDeferred() {
   if (auto key = ledger_.TakeDeferred()) {
     std::vector<LogOp> ops;
@@ -236,6 +258,8 @@ int PahoPersistence::Close(void* handle) {
   // closed either way: its connections must not outlive the client.
   LogOutcome drained = self->DrainForRead();
   self->ledger_.Reset();
+  // Discarded messages not sent again stay stored: the next client restores them.
+  self->ForgetDiscarded();
   if (drained.failure != CallFailure::kNone && drained.failure != CallFailure::kClosing) {
     self->bridge_->Report(PersistenceOp::kClose, "", drained.failure,
                           "the store was closed with writes it had not stored: " + drained.message);
@@ -247,6 +271,7 @@ int PahoPersistence::Close(void* handle) {
 
 int PahoPersistence::Put(void* handle, char* key, int bufcount, char* buffers[], int buflens[]) {
   auto* self = FromHandle(handle);
+  discard_listing.Clear();
   std::string name = key != nullptr ? key : "";
   size_t total = 0;
   for (int i = 0; i < bufcount; ++i) total += static_cast<size_t>(buflens[i]);
@@ -277,9 +302,15 @@ int PahoPersistence::Put(void* handle, char* key, int bufcount, char* buffers[],
   if (sent_publish) deferred = self->ledger_.TakeDeferred();
   if (wait && !sync && deferred && self->CommandStored(*deferred, name)) wait = false;
   bool qos2_command = IsQos2PublishCommand(name, bufcount, buffers, buflens);
+  // A new message under a discarded one's packet id replaces its record: no remove may follow.
+  if (sent_publish) self->TakeHeldRemove(name);
+  // The command of a discarded message sent again: the old record goes in the same unit.
+  std::optional<std::string> replaced;
+  if (republish_key != nullptr && IsCommandKey(name)) replaced = self->TakeHeldRemove(*republish_key);
   self->ledger_.Added(name, bytes);
   ops.push_back(LogOp{0, name, std::move(bytes), false, wait});
   if (deferred) ops.push_back(self->DueRemove(*deferred, wait));
+  if (replaced) ops.push_back(LogOp{0, *replaced, nullptr, false, wait});
   uint64_t seq = 0;
   LogOutcome outcome = self->bridge_->Write(std::move(ops), wait, &seq);
   if (deferred) self->ledger_.RemoveAppended();
@@ -293,6 +324,7 @@ int PahoPersistence::Put(void* handle, char* key, int bufcount, char* buffers[],
 
 int PahoPersistence::Get(void* handle, char* key, char** buffer, int* buflen) {
   auto* self = FromHandle(handle);
+  discard_listing.Clear();
   self->FlushDeferred();
   self->StoreHeld();
   std::string name = key != nullptr ? key : "";
@@ -324,6 +356,7 @@ int PahoPersistence::Remove(void* handle, char* key) {
   std::string name = key != nullptr ? key : "";
   self->DropHeld(name);
   self->StoreHeld();
+  if (discard_listing.Consume(self, name) && self->CaptureDiscard(name)) return 0;
   if (!self->ledger_.MayExist(name)) return 0;    // known absent: nothing to write
   if (self->ledger_.DeferRemove(name)) return 0;  // due with the s-N put (see KeyLedger)
   bool wait = self->bridge_->sync() || IsBarrierRemove(name);
@@ -331,7 +364,10 @@ int PahoPersistence::Remove(void* handle, char* key) {
   ops.push_back(self->DueRemove(name, wait));
   LogOutcome outcome = self->bridge_->Write(std::move(ops), wait);
   self->ledger_.RemoveAppended();
-  if (outcome.failure != CallFailure::kNone) return Fail(PersistenceOp::kRemove, name, outcome);
+  if (outcome.failure != CallFailure::kNone) {
+    discard_listing.Clear();  // Paho stops removing at a failure: what is left is no discard
+    return Fail(PersistenceOp::kRemove, name, outcome);
+  }
   return 0;
 }
 
@@ -339,7 +375,13 @@ int PahoPersistence::Keys(void* handle, char*** keys, int* nkeys) {
   auto* self = FromHandle(handle);
   self->FlushDeferred();
   self->StoreHeld();
-  if (!OnJsThread() && self->ledger_.complete()) return AnswerKeys(self->ledger_.Keys(), keys, nkeys);
+  discard_listing.Clear();
+  if (!OnJsThread() && self->ledger_.complete()) {
+    std::vector<std::string> found = self->ledger_.Keys();
+    discard_listing.owner = self;
+    discard_listing.keys.insert(found.begin(), found.end());
+    return AnswerKeys(found, keys, nkeys);
+  }
   LogOutcome drained = self->DrainForRead();
   if (drained.failure != CallFailure::kNone) {
     return Fail(PersistenceOp::kKeys, "", drained);
@@ -349,11 +391,14 @@ int PahoPersistence::Keys(void* handle, char*** keys, int* nkeys) {
   if (!self->bridge_->Forward(call)) return MQTTCLIENT_PERSISTENCE_ERROR;
   self->ledger_.Learn(call->keys, epoch);
   self->bridge_->log().LearnStoreKeys(call->keys);
+  discard_listing.owner = self;
+  discard_listing.keys.insert(call->keys.begin(), call->keys.end());
   return AnswerKeys(call->keys, keys, nkeys);
 }
 
 int PahoPersistence::Clear(void* handle) {
   auto* self = FromHandle(handle);
+  discard_listing.Clear();
   self->FlushDeferred();
   self->StoreHeld();
   LogOutcome drained = self->DrainForRead();
@@ -369,6 +414,7 @@ int PahoPersistence::Clear(void* handle) {
 
 int PahoPersistence::ContainsKey(void* handle, char* key) {
   auto* self = FromHandle(handle);
+  discard_listing.Clear();
   self->FlushDeferred();
   self->StoreHeld();
   std::string name = key != nullptr ? key : "";

@@ -7,15 +7,19 @@
 
 #include <MQTTClientPersistence.h>
 
+#include <atomic>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
 #include "key_ledger.h"
 #include "operation_log.h"
+#include "sent_publish.h"
 
 namespace paho_redis {
 
@@ -30,11 +34,24 @@ class PahoPersistence {
   // The struct to hand to MQTTAsync_create; valid while the bridge lives.
   MQTTClient_persistence* persistence() { return &persistence_; }
   KeyLedger::Stats ledger_stats() { return ledger_.stats(); }
+  // Queued commands the store holds or will (-1: unknown); Paho's buffer holds as many.
+  int command_count() { return ledger_.CommandCount(); }
   // JS thread: a write failed, so what the store holds is unknown.
   void StoreFailed();
   // Paho's receive thread, once the listeners of a received message returned (before Paho
   // sends PUBREC): stores the MQTT 5 QoS 2 record (r5-N) put for it, and waits until it is.
   LogOutcome StoreHeldReceived();
+
+  // Sent messages Paho discarded with its session (MQTT 3.1.1 3.2.2.2: at a CONNACK without
+  // one, or when a clean session ends): the s-N PUBLISH records it removed after listing its
+  // keys, oldest first. Those whose PUBREL was sent (sc-N) too: a broker may deliver a QoS 2
+  // message only at PUBREL (mosquitto does), and the lost session took it along. Their removes
+  // are held: each is logged with the c- put of the message's republish (RepublishOnThisThread),
+  // in one unit, so the store holds every message exactly once.
+  std::vector<SentPublish> TakeDiscarded();
+  bool Discarded(int msgid);
+  // The calling thread's next command put publishes `sent_key`'s message again (null: done).
+  static void RepublishOnThisThread(const std::string* sent_key);
 
  private:
   // Logs the command remove the KeyLedger deferred (see key_ledger.h), if one is due.
@@ -55,6 +72,13 @@ class PahoPersistence {
   void DropHeld(const std::string& key);
   // Stores what the calling thread holds before it moves on (its next callback), waiting.
   LogOutcome StoreHeld();
+  // A remove made while Paho discards its session's records: true when it was a sent PUBLISH,
+  // now held (see TakeDiscarded); false: remove it as usual.
+  bool CaptureDiscard(const std::string& key);
+  // open/close: what was discarded and not sent again stays in the store.
+  void ForgetDiscarded();
+  // A put of `key` / a command put republishing: the held remove it takes over, if any.
+  std::optional<std::string> TakeHeldRemove(const std::string& key);
 
   // `handle`/`context` are this object.
   static int Open(void** handle, const char* client_id, const char* server_uri, void* context);
@@ -76,6 +100,11 @@ class PahoPersistence {
   std::mutex held_mutex_;
   std::vector<std::pair<std::string, Bytes>> held_;
   std::thread::id held_thread_;
+  // See TakeDiscarded.
+  std::mutex discarded_mutex_;
+  std::vector<SentPublish> discarded_;
+  std::unordered_set<std::string> held_removes_;
+  std::atomic<size_t> held_count_{0};
 };
 
 }  // namespace paho_redis

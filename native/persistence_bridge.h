@@ -70,6 +70,10 @@ class PersistenceBridge : public std::enable_shared_from_this<PersistenceBridge>
   void LimitWaits(int keepalive_seconds);
   bool sync() const { return options_.durability == Durability::kSync; }
   KeyLedger::Stats ledger_stats() { return paho_.ledger_stats(); }
+  // Sent messages Paho discarded with its session, to publish again (PahoPersistence).
+  std::vector<SentPublish> TakeDiscarded() { return paho_.TakeDiscarded(); }
+  bool Discarded(int msgid) { return paho_.Discarded(msgid); }
+  int command_count() { return paho_.command_count(); }
   OperationLog::Stats log_stats() { return log_.stats(); }
   uint64_t forwarded() const { return forwarded_.load(); }
   uint64_t last_seq() { return log_.last_seq(); }

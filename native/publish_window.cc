@@ -5,7 +5,7 @@ namespace paho_redis {
 void PublishWindow::Submit(bool counted, Job job) {
   std::lock_guard<std::mutex> lock(mutex_);
   // Once anything waits, everything waits (QoS 0 too), so publishes keep their order.
-  if (window_ > 0 && (!held_.empty() || (counted && inflight_ >= window_))) {
+  if (hold_all_ || (window_ > 0 && (!held_.empty() || (counted && inflight_ >= window_)))) {
     held_.push_back({counted, std::move(job)});
     return;
   }
@@ -25,6 +25,12 @@ void PublishWindow::SetWindow(int max_inflight) {
   RunHeld();
 }
 
+void PublishWindow::HoldAll(bool on) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  hold_all_ = on;
+  RunHeld();
+}
+
 bool PublishWindow::Overcommitted() {
   std::lock_guard<std::mutex> lock(mutex_);
   return window_ > 0 && inflight_ > window_;
@@ -36,7 +42,7 @@ int PublishWindow::held() {
 }
 
 void PublishWindow::RunHeld() {
-  while (!held_.empty()) {
+  while (!hold_all_ && !held_.empty()) {
     Held& next = held_.front();
     if (window_ > 0 && next.counted && inflight_ >= window_) break;
     if (next.counted) ++inflight_;

@@ -27,6 +27,9 @@ class PublishWindow {
   int held();
   // More counted publishes are with Paho than its window carries: Paho queues the rest.
   bool Overcommitted();
+  // While on, every publish waits here, connected or not (messages Paho discarded with a lost
+  // session go first); off runs what fits.
+  void HoldAll(bool on);
 
  private:
   struct Held {
@@ -37,6 +40,7 @@ class PublishWindow {
 
   std::mutex mutex_;
   int window_ = 0;  // 0: not connected, nothing is held
+  bool hold_all_ = false;
   int inflight_ = 0;
   std::deque<Held> held_;
 };

@@ -5,9 +5,11 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <optional>
 #include <thread>
 
 #include "../persistence_bridge_wrap.h"
+#include "../sent_publish.h"
 
 namespace paho_redis {
 
@@ -109,7 +111,37 @@ Napi::Object PersistenceDriver::Exports(Napi::Env env) {
   exports.Set("runScript", Napi::Function::New(env, &PersistenceDriver::RunScript));
   exports.Set("runStress", Napi::Function::New(env, &PersistenceDriver::RunStress));
   exports.Set("callOnJsThread", Napi::Function::New(env, &PersistenceDriver::CallOnJsThread));
+  exports.Set("parseSentPublish", Napi::Function::New(env, &PersistenceDriver::ParseSentPublishJs));
+  exports.Set("sendOrder", Napi::Function::New(env, &PersistenceDriver::SendOrder));
   return exports;
+}
+
+Napi::Value PersistenceDriver::ParseSentPublishJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string key = info[0].As<Napi::String>();
+  auto buffer = info[1].As<Napi::Buffer<uint8_t>>();
+  std::vector<uint8_t> bytes(buffer.Data(), buffer.Data() + buffer.Length());
+  std::optional<SentPublish> parsed = ParseSentPublish(key, bytes);
+  if (!parsed) return env.Null();
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("msgid", parsed->msgid);
+  out.Set("topic", parsed->topic);
+  out.Set("payload", Napi::Buffer<char>::Copy(env, parsed->payload.data(), parsed->payload.size()));
+  out.Set("qos", parsed->qos);
+  out.Set("retained", parsed->retained);
+  out.Set("properties", PropertiesToJs(env, parsed->properties));
+  return out;
+}
+
+Napi::Value PersistenceDriver::SendOrder(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto ids = info[0].As<Napi::Array>();
+  std::vector<SentPublish> publishes(ids.Length());
+  for (uint32_t i = 0; i < ids.Length(); ++i) publishes[i].msgid = ids.Get(i).As<Napi::Number>().Int32Value();
+  SortInSendOrder(&publishes);
+  Napi::Array out = Napi::Array::New(env, publishes.size());
+  for (uint32_t i = 0; i < publishes.size(); ++i) out.Set(i, publishes[i].msgid);
+  return out;
 }
 
 Napi::Value PersistenceDriver::RunScript(const Napi::CallbackInfo& info) {

@@ -54,6 +54,10 @@ class PersistenceDriver {
   static Napi::Value RunScript(const Napi::CallbackInfo& info);
   static Napi::Value RunStress(const Napi::CallbackInfo& info);
   static Napi::Value CallOnJsThread(const Napi::CallbackInfo& info);
+  // SentPublish helpers: parseSentPublish(key, bytes) -> {msgid, topic, payload, qos, retained,
+  // properties} | null; sendOrder([packet ids]) -> the ids in send order.
+  static Napi::Value ParseSentPublishJs(const Napi::CallbackInfo& info);
+  static Napi::Value SendOrder(const Napi::CallbackInfo& info);
 
   void ExecuteScript();
   void ExecuteStress();

@@ -3,15 +3,17 @@
  * mosquitto and Redis. Publishers (QoS 1: nothing lost, duplicates counted; QoS 2: nothing
  * lost or duplicated): a kill anywhere from process start to the end of the stream; a kill
  * mid-stream and a second one inside connect(); a kill inside create() while it restores a
- * hash of thousands of records. Subscribers (cleanSession false, RedisPersistence): a kill at
- * a random point, nothing lost (received messages are at least once: duplicates counted);
- * and a kill inside a 'message' listener that works 20 ms per message (MQTT 3.1.1 and 5, QoS 1
- * and 2): the interrupted message comes again after the restart.
+ * hash of thousands of records; with cleanSession true, a kill at a random point (each restart
+ * sends the discarded in-flight messages again: QoS 2 at least once there). Subscribers
+ * (cleanSession false, RedisPersistence): a kill at a random point, nothing lost (received
+ * messages are at least once: duplicates counted); and a kill inside a 'message' listener that
+ * works 20 ms per message (MQTT 3.1.1 and 5, QoS 1 and 2): the interrupted message comes again
+ * after the restart.
  * The runner and the cases are shared with `npm run soak` (test/fixtures/crash-*.ts). First,
  * the precondition of every count: a killed fixture's lines all reach this process.
  *
  * CRASH_TRIALS (default 10): trials of each random-point publisher case.
- * CRASH_SPECIAL_TRIALS (default 2): trials of each connect, restore and subscriber case.
+ * CRASH_SPECIAL_TRIALS (default 2): trials of each connect, restore, clean-session and subscriber case.
  * CRASH_LISTENER_TRIALS (default 20): trials of the MQTT 5 QoS 2 batched subscriber killed inside a slow
  * listener (the other slow-listener cases run CRASH_SPECIAL_TRIALS).
  * CRASH_TOTAL (default 2000): numbers per random-point publisher stream; CRASH_SHORT_TOTAL
