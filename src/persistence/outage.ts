@@ -1,6 +1,7 @@
 /**
- * A store outage, as the store bridge sees it: a batch of writes timed out, or failed while the
- * store's probe failed too. The bridge then holds that batch (the operation log keeps everything
+ * A store outage, as the store bridge sees it: a batch of writes timed out, failed with an error
+ * the store calls transient (PersistenceError.transient), or failed while the store's probe
+ * failed too. The bridge then holds that batch (the operation log keeps everything
  * written after it, in order), tells the native side to stop making Paho threads wait for the
  * store, and retries the batch once the store answers again. Batches are idempotent (puts and
  * removes of whole values) and nothing after the held batch is applied before it, so a retry of
@@ -10,7 +11,10 @@ import { PersistenceError } from '../errors';
 
 /** How often an unavailable store is probed. */
 export const PROBE_INTERVAL_MS = 250;
-/** Retries of a held batch that fail while the store's probe answers: then it fails like any refused batch. */
+/**
+ * Retries of a held batch that fail with an error the store does not call transient while its
+ * probe answers: then it fails like any refused batch. Transient failures never count.
+ */
 export const RETRIES_WHILE_ANSWERING = 3;
 
 export interface OutageHooks {
@@ -20,6 +24,8 @@ export interface OutageHooks {
   retry: () => unknown;
   /** Whether a failure of the retried batch is a timeout (the store still does not answer). */
   timedOut: (error: unknown) => boolean;
+  /** Whether the store refused the retried batch only for now: it is held on, whatever the probe says. */
+  transient: (error: unknown) => boolean;
   timeoutMs: number;
   /** True once the bridge is closed: recovery stops. */
   closed: () => boolean;
@@ -47,8 +53,8 @@ function pause(ms: number): Promise<void> {
 
 /**
  * Probes until the store answers, then retries the held batch. Resolves with undefined once the
- * batch is applied, with the error to fail it with when the store answers but keeps refusing it,
- * and with 'closed' when the bridge closed meanwhile.
+ * batch is applied, with the error to fail it with when the store answers but keeps refusing it
+ * definitely, and with 'closed' when the bridge closed meanwhile.
  */
 export async function recover(hooks: OutageHooks): Promise<unknown> {
   let refusals = 0;
@@ -70,6 +76,7 @@ export async function recover(hooks: OutageHooks): Promise<unknown> {
       failure = error ?? new Error('rejected');
     }
     if (hooks.closed()) return 'closed';
+    if (hooks.transient(failure)) continue;
     // Without a probe the retry is the probe: a timeout means the store still does not answer.
     if (hooks.probe === undefined ? hooks.timedOut(failure) : ++refusals < RETRIES_WHILE_ANSWERING) continue;
     return failure;

@@ -51,6 +51,15 @@ interface FailedRange {
 
 const FAILED_RANGES_KEPT = 64;
 
+/**
+ * Failures that hold a batch instead of failing it: the store did not answer, or refused it
+ * only for now (PersistenceError.transient). A batch is idempotent, so applying it again, in
+ * its place in the log, is safe whether or not the failed attempt reached the store.
+ */
+function isHeldFailure(failure: PersistenceError): boolean {
+  return failure.code === 'ERR_PERSISTENCE_TIMEOUT' || failure.transient;
+}
+
 export class StoreBridge {
   readonly native: NativePersistenceBridge;
   readonly timeoutMs: number;
@@ -213,14 +222,15 @@ export class StoreBridge {
   }
 
   /**
-   * A batch failed: fail it (the next batch, if ready, is returned), or, when the store does
-   * not answer at all, hold it as an outage (undefined: the drainer waits for the recovery).
+   * A batch failed: fail it when the store definitely refused it (the next batch, if ready, is
+   * returned), or hold it as an outage (undefined: the drainer waits for the recovery) when the
+   * store does not answer or refused it only for now (a transient error, see isHeldFailure).
    */
   private batchFailed(batch: NativeBatch, error: unknown): NativeBatch | undefined {
     const [id, , , firstSeq, lastSeq] = batch;
     if (this.closed) return this.settleBatch(id, firstSeq, lastSeq, error);
     const failure = this.toPersistenceError('batch', undefined, causeOf(error));
-    if (failure.code === 'ERR_PERSISTENCE_TIMEOUT') {
+    if (isHeldFailure(failure)) {
       this.hold(batch, failure);
       return undefined;
     }
@@ -256,6 +266,7 @@ export class StoreBridge {
       retry: () => applyBatch(this.store, batch),
       timedOut: (error) =>
         this.toPersistenceError('batch', undefined, causeOf(error)).code === 'ERR_PERSISTENCE_TIMEOUT',
+      transient: (error) => isHeldFailure(this.toPersistenceError('batch', undefined, causeOf(error))),
       timeoutMs: this.timeoutMs,
       closed: () => this.closed,
     }).then((error) => {
