@@ -232,7 +232,11 @@ int MqttClient::OnMessage(void* context, char* topic, int topic_length, MQTTAsyn
   event->gated_bytes = event->payload_length + event->text.size();
   self->inbound_.Admit(event->gated_bytes);
   if (self->Emit(std::move(event)) && gate) {
-    gate->WaitUntil(std::chrono::steady_clock::now() + std::chrono::milliseconds(self->bridge_->wait_ms()));
+    // onStoreUnavailable 'disconnect': not acknowledged before JS handled it, even if the broker
+    // drops the silent connection meanwhile (it then delivers the message again).
+    gate->WaitUntil(self->bridge_->holds_acks() ? PersistenceBridge::AckDeadline()
+                                                : std::chrono::steady_clock::now() +
+                                                      std::chrono::milliseconds(self->bridge_->wait_ms()));
   }
   return 1;
 }

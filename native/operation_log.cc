@@ -112,9 +112,10 @@ bool OperationLog::AppendLocked(LogOp op) {
   return true;
 }
 
-LogOutcome OperationLog::WaitFor(uint64_t seq, Deadline deadline) {
+LogOutcome OperationLog::WaitFor(uint64_t seq, Deadline deadline, bool through_outage) {
   std::unique_lock<std::mutex> lock(mutex_);
-  if (!changed_.wait_until(lock, deadline, [&] { return closed_ || settled_seq_ >= seq || unavailable_; })) {
+  auto done = [&] { return closed_ || settled_seq_ >= seq || (unavailable_ && !through_outage); };
+  if (!changed_.wait_until(lock, deadline, done)) {
     std::string message = "the store did not acknowledge a write in time";
     MarkUnavailableLocked(message);
     return {CallFailure::kTimeout, message};

@@ -82,8 +82,9 @@ class OperationLog {
   // everything before them) and `*ring` says whether the drainer must be woken.
   LogOutcome Append(std::vector<LogOp> ops, Deadline deadline, uint64_t* last_seq, bool* ring);
   // Waits until every op up to `seq` is settled; the failure of the batch that held `seq`.
-  // While the store is unavailable it returns at once (kUnavailable; the ops stay logged).
-  LogOutcome WaitFor(uint64_t seq, Deadline deadline);
+  // While the store is unavailable it returns at once (kUnavailable; the ops stay logged),
+  // unless `through_outage`: then it waits for the settlement or the deadline all the same.
+  LogOutcome WaitFor(uint64_t seq, Deadline deadline, bool through_outage = false);
 
   // The store does not answer: a wait for it timed out, or the drainer found it unreachable
   // (and holds its batch to retry it). Until a batch settles, no Paho thread waits for the

@@ -198,7 +198,8 @@ int PahoPersistence::Put(void* handle, char* key, int bufcount, char* buffers[],
     offset += static_cast<size_t>(buflens[i]);
   }
   bool sync = self->bridge_->sync();
-  bool wait = sync || IsBarrierPut(name, bufcount, buffers, buflens);
+  bool barrier = IsBarrierPut(name, bufcount, buffers, buflens);
+  bool wait = sync || barrier;
   // A deferred command remove is due once the sent packet (s-N) is logged, in the same
   // unit, so the store never holds both or neither; any other put means the thread moved
   // on, so it is due before.
@@ -213,7 +214,11 @@ int PahoPersistence::Put(void* handle, char* key, int bufcount, char* buffers[],
   ops.push_back(LogOp{0, name, std::move(bytes), false, wait});
   if (deferred) ops.push_back(self->DueRemove(*deferred, wait));
   uint64_t seq = 0;
-  LogOutcome outcome = self->bridge_->Write(std::move(ops), wait, &seq);
+  // An acknowledgement (PUBREL after sc-, PUBREC after r-) can be held back; the QoS 2 PUBLISH
+  // after s- is not: Paho's send thread writing it to a connection the broker dropped
+  // meanwhile leaves Paho resending a corrupt PUBLISH after the reconnect.
+  bool acknowledgement = barrier && !sent_publish;
+  LogOutcome outcome = self->bridge_->Write(std::move(ops), wait, &seq, acknowledgement);
   if (deferred) self->ledger_.RemoveAppended();
   if (qos2_command && outcome.failure == CallFailure::kNone) {
     std::lock_guard<std::mutex> lock(self->command_seqs_mutex_);
@@ -256,10 +261,11 @@ int PahoPersistence::Remove(void* handle, char* key) {
   std::string name = key != nullptr ? key : "";
   if (!self->ledger_.MayExist(name)) return 0;    // known absent: nothing to write
   if (self->ledger_.DeferRemove(name)) return 0;  // due with the s-N put (see KeyLedger)
-  bool wait = self->bridge_->sync() || IsBarrierRemove(name);
+  bool acknowledgement = IsBarrierRemove(name);   // PUBCOMP leaves next
+  bool wait = self->bridge_->sync() || acknowledgement;
   std::vector<LogOp> ops;
   ops.push_back(self->DueRemove(name, wait));
-  LogOutcome outcome = self->bridge_->Write(std::move(ops), wait);
+  LogOutcome outcome = self->bridge_->Write(std::move(ops), wait, nullptr, acknowledgement);
   self->ledger_.RemoveAppended();
   if (outcome.failure != CallFailure::kNone) return Fail(PersistenceOp::kRemove, name, outcome);
   return 0;

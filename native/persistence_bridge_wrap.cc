@@ -45,6 +45,12 @@ BridgeOptions ParseOptions(const Napi::Object& options) {
   parsed.durability = mode == "sync" ? Durability::kSync : Durability::kBatched;
   parsed.limits.max_ops = static_cast<size_t>(NumberOption(options, "maxOps", 10000, 1, 1e9));
   parsed.limits.max_bytes = static_cast<size_t>(NumberOption(options, "maxBytes", 64 << 20, 1024, 1e12));
+  Napi::Value unavailable = options.Get("onStoreUnavailable");
+  std::string policy = unavailable.IsString() ? unavailable.As<Napi::String>().Utf8Value() : "continue";
+  if (policy != "continue" && policy != "disconnect") {
+    throw Napi::RangeError::New(options.Env(), "onStoreUnavailable must be 'continue' or 'disconnect'");
+  }
+  parsed.hold_acks = policy == "disconnect";
   return parsed;
 }
 

@@ -32,6 +32,7 @@ export interface NativeBridgeOptions {
   durability: 'batched' | 'sync';
   maxOps: number;
   maxBytes: number;
+  onStoreUnavailable?: 'continue' | 'disconnect';
 }
 
 /** The bridge's counters (StoreBridge.stats(), client.stats().store). */

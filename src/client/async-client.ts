@@ -17,6 +17,7 @@ import {
   type PublishOptions,
   type SubscribeOptions,
   toCreateSpec,
+  validateStoreUnavailablePolicy,
   toPublishSpec,
   toSubscribeLists,
   validateClientId,
@@ -95,6 +96,7 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
       store &&
       new StoreBridge(store, {
         operationTimeoutMs: options.operationTimeoutMs,
+        onStoreUnavailable: options.onStoreUnavailable,
         claimOpenFailure: true,
         checkRestore: { mqttVersion: this.mqttVersion },
         onFailure: (error) => this.storeFailed(error),
@@ -113,6 +115,7 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
       throw invalidArg('AsyncClient.create(options): options must be an object');
     validateClientId(options.clientId);
     const { type, dir, store } = choosePersistence(options.persistence);
+    validateStoreUnavailablePolicy(options, store !== undefined);
     const spec = toCreateSpec(options, type, dir);
     const client = new AsyncClient(options, store);
     if (store) claimStore(store);

@@ -11,6 +11,8 @@ export type QoS = 0 | 1 | 2;
 
 export type PersistenceChoice = 'none' | { dir: string } | ClientPersistence;
 
+export type StoreUnavailablePolicy = 'continue' | 'disconnect';
+
 export interface CreateOptions {
   /** tcp://, mqtt://, ssl://, mqtts://, ws://, wss:// (Paho's schemes). */
   serverURI: string;
@@ -32,6 +34,18 @@ export interface CreateOptions {
    * waits for the store until it answers again (ERR_PERSISTENCE_UNAVAILABLE).
    */
   operationTimeoutMs?: number;
+  /**
+   * What an acknowledgement (PUBREL, PUBREC, the PUBACK/PUBCOMP of a received message) does when
+   * its record is not stored in time, or the store is unavailable (with a ClientPersistence).
+   * 'continue' (default): it leaves anyway and the MQTT connection stays up; a crash before the
+   * record is stored can then deliver a sent QoS 2 message twice or lose a received one (said
+   * in the 'persistenceError' that reports it). 'disconnect': it does not leave before its
+   * record is stored (a received QoS 1/2 message: before its 'message' listeners ran). Paho's
+   * thread waits; every client of the process is silent meanwhile, so the broker drops the
+   * connection after its keepalive timeout, keeps the exchange, and resumes it after a
+   * reconnect. close() ends the wait.
+   */
+  onStoreUnavailable?: StoreUnavailablePolicy;
   /** Bounds inbound messages not yet handed to 'message' listeners (see InboundQueueOptions). */
   inboundQueue?: InboundQueueOptions;
 }
@@ -172,6 +186,20 @@ function integerIn(value: unknown, fallback: number, min: number, max: number, w
     throw invalidArg(`${what} must be an integer from ${min} to ${max}, got ${JSON.stringify(value)}`);
   }
   return value as number;
+}
+
+/** CreateOptions.onStoreUnavailable, checked: only a ClientPersistence is waited for. */
+export function validateStoreUnavailablePolicy(options: CreateOptions, hasStore: boolean): StoreUnavailablePolicy {
+  const policy = options.onStoreUnavailable;
+  if (policy === undefined) return 'continue';
+  if (policy !== 'continue' && policy !== 'disconnect')
+    throw invalidArg(`onStoreUnavailable must be 'continue' or 'disconnect', got ${JSON.stringify(policy)}`);
+  if (policy === 'disconnect' && !hasStore)
+    throw invalidArg(
+      "onStoreUnavailable: 'disconnect' needs a ClientPersistence store (e.g. RedisPersistence): " +
+        "with 'none' or { dir } no acknowledgement waits for a store",
+    );
+  return policy;
 }
 
 export function toCreateSpec(

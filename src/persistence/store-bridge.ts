@@ -64,6 +64,8 @@ export class StoreBridge {
   readonly native: NativePersistenceBridge;
   readonly timeoutMs: number;
   readonly durability: Durability;
+  /** onStoreUnavailable 'disconnect': acknowledgements wait for their records through outages. */
+  private readonly holdsAcks: boolean;
   private closed = false;
   /** From open until endRestore(): the records are checked, and failures held for create(). */
   private restore: RestoreCheck | undefined;
@@ -84,7 +86,8 @@ export class StoreBridge {
     private readonly options: StoreBridgeOptions,
   ) {
     assertClientPersistence(store);
-    const { timeoutMs, durability, maxOps, maxBytes } = resolveBridgeOptions(store, options);
+    const { timeoutMs, durability, maxOps, maxBytes, onStoreUnavailable } = resolveBridgeOptions(store, options);
+    this.holdsAcks = onStoreUnavailable === 'disconnect';
     this.timeoutMs = timeoutMs;
     this.durability = durability;
     this.native = new native.PersistenceBridge(
@@ -100,7 +103,7 @@ export class StoreBridge {
             this.settling && { cause: this.settling.cause ?? this.settling },
           ),
         ),
-      { timeoutMs, durability, maxOps, maxBytes },
+      { timeoutMs, durability, maxOps, maxBytes, onStoreUnavailable },
     );
   }
 
@@ -254,7 +257,13 @@ export class StoreBridge {
       'ERR_PERSISTENCE_UNAVAILABLE',
       'batch',
       undefined,
-      `the store is unavailable (${failure.message}): until it answers again, Paho does not wait for it, ` +
+      `the store is unavailable (${failure.message}): until it answers again, ` +
+        (this.holdsAcks
+          ? "acknowledgements are held back until their records are stored (onStoreUnavailable 'disconnect': " +
+            'the MQTT connection stays silent, the broker drops it and resumes the exchanges after a reconnect); '
+          : 'Paho does not wait for it: acknowledgements leave before their records are stored, so a crash ' +
+            'meanwhile can deliver a sent QoS 2 message twice or lose a received one ' +
+            "(onStoreUnavailable 'disconnect' holds them back instead); ") +
         'writes stay in the log (up to maxQueuedOps / maxQueuedBytes) and are stored once it answers',
       { cause: failure },
     );
