@@ -33,6 +33,12 @@ void OperationLog::MarkUnavailableLocked(const std::string& reason) {
   changed_.notify_all();  // release every waiter now
 }
 
+void OperationLog::ReleaseHolds() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  holds_released_ = true;
+  changed_.notify_all();
+}
+
 bool OperationLog::unavailable() {
   std::lock_guard<std::mutex> lock(mutex_);
   return unavailable_;
@@ -114,7 +120,9 @@ bool OperationLog::AppendLocked(LogOp op) {
 
 LogOutcome OperationLog::WaitFor(uint64_t seq, Deadline deadline, bool through_outage) {
   std::unique_lock<std::mutex> lock(mutex_);
-  auto done = [&] { return closed_ || settled_seq_ >= seq || (unavailable_ && !through_outage); };
+  auto done = [&] {
+    return closed_ || settled_seq_ >= seq || (through_outage ? holds_released_ : unavailable_);
+  };
   if (!changed_.wait_until(lock, deadline, done)) {
     std::string message = "the store did not acknowledge a write in time";
     MarkUnavailableLocked(message);

@@ -90,6 +90,8 @@ class OperationLog {
   // (and holds its batch to retry it). Until a batch settles, no Paho thread waits for the
   // store: each wait would cost the full deadline under Paho's mutexes, one after another.
   void MarkUnavailable(const std::string& reason);
+  // Ends the waits made `through_outage`, now and later (the client is closing).
+  void ReleaseHolds();
   bool unavailable();
   uint64_t last_seq();
   uint64_t settled_seq();
@@ -130,6 +132,7 @@ class OperationLog {
   std::condition_variable changed_;
   bool closed_ = false;
   bool unavailable_ = false;
+  bool holds_released_ = false;
   std::string unavailable_reason_;
   uint64_t refused_in_outage_ = 0;
   uint64_t next_seq_ = 1;

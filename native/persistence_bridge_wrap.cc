@@ -11,6 +11,7 @@ Napi::Function PersistenceBridgeWrap::Define(Napi::Env env) {
                          InstanceMethod<&PersistenceBridgeWrap::Fail>("fail"),
                          InstanceMethod<&PersistenceBridgeWrap::SettleBatch>("settleBatch"),
                          InstanceMethod<&PersistenceBridgeWrap::MarkUnavailable>("markUnavailable"),
+                         InstanceMethod<&PersistenceBridgeWrap::ReleaseHolds>("releaseHolds"),
                          InstanceAccessor<&PersistenceBridgeWrap::SettledSeq>("settledSeq"),
                          InstanceAccessor<&PersistenceBridgeWrap::LoggedSeq>("loggedSeq"),
                          InstanceMethod<&PersistenceBridgeWrap::Close>("close"),
@@ -115,6 +116,13 @@ Napi::Value PersistenceBridgeWrap::SettleBatch(const Napi::CallbackInfo& info) {
 // markUnavailable(reason): the store does not answer; Paho threads stop waiting for it until a batch settles.
 Napi::Value PersistenceBridgeWrap::MarkUnavailable(const Napi::CallbackInfo& info) {
   bridge_->log().MarkUnavailable(info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "unreachable");
+  return info.Env().Undefined();
+}
+
+// releaseHolds(): the client is closing; acknowledgements held for their records (onStoreUnavailable
+// 'disconnect') go on, so that Paho's threads can take the disconnect and destroy.
+Napi::Value PersistenceBridgeWrap::ReleaseHolds(const Napi::CallbackInfo& info) {
+  bridge_->log().ReleaseHolds();
   return info.Env().Undefined();
 }
 

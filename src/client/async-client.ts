@@ -289,6 +289,9 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
 
   private async shutdown(): Promise<void> {
     this.connection.stopReconnecting(closedError('connect'));
+    // A Paho thread holding back an acknowledgement (onStoreUnavailable 'disconnect') holds
+    // Paho's lock, which the disconnect and destroy below need.
+    this.bridge?.native.releaseHolds();
     // A clean DISCONNECT: the broker drops the will message and ends the session now.
     if (this.connection.established) await this.connection.sendDisconnect({ timeout: 0 }).catch(() => undefined);
     await this.destroy();

@@ -43,7 +43,8 @@ export interface CreateOptions {
    * record is stored (a received QoS 1/2 message: before its 'message' listeners ran). Paho's
    * thread waits; every client of the process is silent meanwhile, so the broker drops the
    * connection after its keepalive timeout, keeps the exchange, and resumes it after a
-   * reconnect. close() ends the wait.
+   * reconnect. close() ends the wait first (a held acknowledgement then leaves if the
+   * connection is still up).
    */
   onStoreUnavailable?: StoreUnavailablePolicy;
   /** Bounds inbound messages not yet handed to 'message' listeners (see InboundQueueOptions). */

@@ -202,6 +202,42 @@ describe("Redis frozen longer than the broker's keepalive timeout (in process, Q
   }
 });
 
+describe("close() while an acknowledgement is held ('disconnect', Redis frozen)", () => {
+  it('resolves: the hold ends first, so that Paho can take the disconnect and destroy', async (t) => {
+    const topic = uid('acks-close');
+    const publisher = await AsyncClient.create({
+      serverURI: broker.url,
+      clientId: uid('acks-close-pub'),
+      persistence: new RedisPersistence({ url: redis.url, operationTimeoutMs: 1000 }),
+      onStoreUnavailable: 'disconnect',
+    });
+    clients.add(publisher);
+    await publisher.connect({ cleanSession: false, keepAliveInterval: KEEPALIVE_S });
+    let n = 0;
+    const timer = setInterval(() => {
+      n += 1;
+      publisher.publish(topic, Buffer.from(`#${n}#`), { qos: 2 }).catch(() => undefined);
+    }, 50);
+    let closeMs = Infinity;
+    try {
+      await sleep(300);
+      redis.freeze();
+      await sleep(2000); // the outage is noticed after operationTimeoutMs; acknowledgements wait
+      clearInterval(timer);
+      const started = performance.now();
+      const closed = publisher.close().then(() => (closeMs = performance.now() - started));
+      await Promise.race([closed, sleep(10_000)]);
+    } finally {
+      clearInterval(timer);
+      redis.thaw();
+    }
+    await publisher.close();
+    clients.delete(publisher);
+    t.diagnostic(`close() took ${closeMs === Infinity ? 'over 10 s' : `${Math.round(closeMs)} ms`}`);
+    assert.ok(closeMs < 10_000, 'close() resolved while Redis was frozen');
+  });
+});
+
 describe('onStoreUnavailable is checked', () => {
   it("rejects other values, and 'disconnect' without a store", async () => {
     const isInvalid = (pattern: RegExp) => (e: unknown) =>
