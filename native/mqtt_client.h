@@ -171,6 +171,9 @@ class MqttClient : public std::enable_shared_from_this<MqttClient> {
 
   JsChannel<MqttClient, ClientEvent, &ClientCallJs> events_;
   InboundGate inbound_;
+  // A received message was acknowledged before JS handled it (the delivery gate's wait ended):
+  // reported once until a message is handled in time again.
+  std::atomic<bool> early_ack_reported_{false};
   std::mutex mutex_;  // guards pending_ and the record maps
   std::unordered_set<Pending*> pending_;
   std::unordered_map<std::string, Pending*> by_command_key_;

@@ -234,9 +234,21 @@ int MqttClient::OnMessage(void* context, char* topic, int topic_length, MQTTAsyn
   if (self->Emit(std::move(event)) && gate) {
     // onStoreUnavailable 'disconnect': not acknowledged before JS handled it, even if the broker
     // drops the silent connection meanwhile (it then delivers the message again).
-    gate->WaitUntil(self->bridge_->holds_acks() ? PersistenceBridge::AckDeadline()
-                                                : std::chrono::steady_clock::now() +
-                                                      std::chrono::milliseconds(self->bridge_->wait_ms()));
+    uint32_t wait_ms = self->bridge_->wait_ms();
+    bool handled = gate->WaitUntil(self->bridge_->holds_acks() ? PersistenceBridge::AckDeadline()
+                                                               : std::chrono::steady_clock::now() +
+                                                                     std::chrono::milliseconds(wait_ms));
+    if (handled) {
+      self->early_ack_reported_ = false;
+    } else if (!self->early_ack_reported_.exchange(true)) {
+      self->bridge_->Report(
+          PersistenceOp::kPut, "", CallFailure::kTimeout,
+          "a received message is acknowledged before its 'message' listeners ran (they did not "
+          "return within " +
+              std::to_string(wait_ms) +
+              " ms): a crash before they run loses it (onStoreUnavailable 'disconnect' waits "
+              "for them instead)");
+    }
   }
   return 1;
 }
