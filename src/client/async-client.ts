@@ -6,7 +6,7 @@ import { EventEmitter } from 'node:events';
 import { PahoMqttRedisError, PersistenceError, invalidArg } from '../errors';
 import { native, type NativeClientEvent, type NativeMqttClient } from '../native';
 import type { ClientPersistence } from '../persistence/client-persistence';
-import { choosePersistence, claimStore, releaseStore } from './persistence-choice';
+import { choosePersistence, claimStore, releaseStore, validateStoreUnavailablePolicy } from './persistence-choice';
 import { NativeRequests, type ResultEvent } from './requests';
 import { fromNativeProperties, type MqttProperties, toNativeProperties } from './properties';
 import { StoreBridge } from '../persistence/store-bridge';
@@ -17,7 +17,6 @@ import {
   type PublishOptions,
   type SubscribeOptions,
   toCreateSpec,
-  validateStoreUnavailablePolicy,
   toPublishSpec,
   toSubscribeLists,
   validateClientId,

@@ -189,20 +189,6 @@ function integerIn(value: unknown, fallback: number, min: number, max: number, w
   return value as number;
 }
 
-/** CreateOptions.onStoreUnavailable, checked: only a ClientPersistence is waited for. */
-export function validateStoreUnavailablePolicy(options: CreateOptions, hasStore: boolean): StoreUnavailablePolicy {
-  const policy = options.onStoreUnavailable;
-  if (policy === undefined) return 'continue';
-  if (policy !== 'continue' && policy !== 'disconnect')
-    throw invalidArg(`onStoreUnavailable must be 'continue' or 'disconnect', got ${JSON.stringify(policy)}`);
-  if (policy === 'disconnect' && !hasStore)
-    throw invalidArg(
-      "onStoreUnavailable: 'disconnect' needs a ClientPersistence store (e.g. RedisPersistence): " +
-        "with 'none' or { dir } no acknowledgement waits for a store",
-    );
-  return policy;
-}
-
 export function toCreateSpec(
   options: CreateOptions,
   persistenceType: 0 | 1 | 2,

@@ -31,6 +31,29 @@ export interface OutageHooks {
   closed: () => boolean;
 }
 
+/**
+ * Failures that hold a batch instead of failing it: the store did not answer, or refused it
+ * only for now (PersistenceError.transient). A batch is idempotent, so applying it again, in
+ * its place in the log, is safe whether or not the failed attempt reached the store.
+ */
+export function isHeldFailure(failure: PersistenceError): boolean {
+  return failure.code === 'ERR_PERSISTENCE_TIMEOUT' || failure.transient;
+}
+
+/** The outage report's message: what the client does meanwhile, and what a crash then costs. */
+export function outageMessage(failure: PersistenceError, holdsAcks: boolean): string {
+  const acknowledgements = holdsAcks
+    ? "acknowledgements are held back until their records are stored (onStoreUnavailable 'disconnect': " +
+      'the MQTT connection stays silent, the broker drops it and resumes the exchanges after a reconnect); '
+    : 'Paho does not wait for it: acknowledgements leave before their records are stored, so a crash ' +
+      'meanwhile can deliver a sent QoS 2 message twice or lose a received one ' +
+      "(onStoreUnavailable 'disconnect' holds them back instead); ";
+  return (
+    `the store is unavailable (${failure.message}): until it answers again, ${acknowledgements}` +
+    'writes stay in the log (up to maxQueuedOps / maxQueuedBytes) and are stored once it answers'
+  );
+}
+
 /** Waits for `value` (a Promise or not) at most `ms`; rejects with ERR_PERSISTENCE_TIMEOUT after that. */
 export function within(value: unknown, ms: number, what: string): Promise<unknown> {
   let timer: NodeJS.Timeout | undefined;

@@ -20,7 +20,7 @@ import {
   PERSISTENCE_OPS,
 } from './client-persistence';
 import { RestoreCheck } from './restore-check';
-import { recover, within } from './outage';
+import { isHeldFailure, outageMessage, recover, within } from './outage';
 import { WriteFailure, applyBatch, causeOf, isThenable } from './apply-batch';
 import { resolveBridgeOptions, type StoreBridgeOptions } from './store-bridge-options';
 
@@ -50,15 +50,6 @@ interface FailedRange {
 }
 
 const FAILED_RANGES_KEPT = 64;
-
-/**
- * Failures that hold a batch instead of failing it: the store did not answer, or refused it
- * only for now (PersistenceError.transient). A batch is idempotent, so applying it again, in
- * its place in the log, is safe whether or not the failed attempt reached the store.
- */
-function isHeldFailure(failure: PersistenceError): boolean {
-  return failure.code === 'ERR_PERSISTENCE_TIMEOUT' || failure.transient;
-}
 
 export class StoreBridge {
   readonly native: NativePersistenceBridge;
@@ -257,14 +248,7 @@ export class StoreBridge {
       'ERR_PERSISTENCE_UNAVAILABLE',
       'batch',
       undefined,
-      `the store is unavailable (${failure.message}): until it answers again, ` +
-        (this.holdsAcks
-          ? "acknowledgements are held back until their records are stored (onStoreUnavailable 'disconnect': " +
-            'the MQTT connection stays silent, the broker drops it and resumes the exchanges after a reconnect); '
-          : 'Paho does not wait for it: acknowledgements leave before their records are stored, so a crash ' +
-            'meanwhile can deliver a sent QoS 2 message twice or lose a received one ' +
-            "(onStoreUnavailable 'disconnect' holds them back instead); ") +
-        'writes stay in the log (up to maxQueuedOps / maxQueuedBytes) and are stored once it answers',
+      outageMessage(failure, this.holdsAcks),
       { cause: failure },
     );
     this.report(this.outage);
