@@ -180,7 +180,10 @@ class MqttClient : public std::enable_shared_from_this<MqttClient> {
   JsChannel<MqttClient, ClientEvent, &ClientCallJs> events_;
   InboundGate inbound_;
   DeliveryGateSet delivery_gates_;  // opened at teardown: no Paho thread stays parked in one
-  std::mutex mutex_;                // guards pending_
+  // A received message was acknowledged before JS handled it (the delivery gate's wait ended):
+  // reported once until a message is handled in time again.
+  std::atomic<bool> early_ack_reported_{false};
+  std::mutex mutex_;  // guards pending_
   std::unordered_set<Pending*> pending_;
   // Requests of publishes whose message Paho discarded, by packet id, until Republish.
   std::unordered_map<int, uint64_t> parked_;

@@ -151,7 +151,23 @@ int MqttClient::OnMessage(void* context, char* topic, int topic_length, MQTTAsyn
   event->gated_bytes = event->payload_length + event->text.size();
   self->inbound_.Admit(event->gated_bytes);
   if (self->Emit(std::move(event)) && gate) {
-    gate->WaitUntil(std::chrono::steady_clock::now() + std::chrono::milliseconds(self->bridge_->wait_ms()));
+    // onStoreUnavailable 'disconnect': not acknowledged before JS handled it, even if the broker
+    // drops the silent connection meanwhile (it then delivers the message again).
+    uint32_t wait_ms = self->bridge_->wait_ms();
+    bool handled = gate->WaitUntil(self->bridge_->holds_acks() ? PersistenceBridge::AckDeadline()
+                                                               : std::chrono::steady_clock::now() +
+                                                                     std::chrono::milliseconds(wait_ms));
+    if (handled) {
+      self->early_ack_reported_ = false;
+    } else if (!self->early_ack_reported_.exchange(true)) {
+      self->bridge_->Report(
+          PersistenceOp::kPut, "", CallFailure::kTimeout,
+          "a received message is acknowledged before its 'message' listeners ran (they did not "
+          "return within " +
+              std::to_string(wait_ms) +
+              " ms): a crash before they run loses it (onStoreUnavailable 'disconnect' waits "
+              "for them instead)");
+    }
   }
   // MQTT 5 QoS 2: the record Paho put as it read the PUBLISH is stored now, after the
   // listeners, before PUBREC leaves (see PahoPersistence::Put).

@@ -33,6 +33,12 @@ void OperationLog::MarkUnavailableLocked(const std::string& reason) {
   changed_.notify_all();  // release every waiter now
 }
 
+void OperationLog::ReleaseHolds() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  holds_released_ = true;
+  changed_.notify_all();
+}
+
 bool OperationLog::unavailable() {
   std::lock_guard<std::mutex> lock(mutex_);
   return unavailable_;
@@ -114,9 +120,12 @@ bool OperationLog::AppendLocked(LogOp op) {
   return true;
 }
 
-LogOutcome OperationLog::WaitFor(uint64_t seq, Deadline deadline) {
+LogOutcome OperationLog::WaitFor(uint64_t seq, Deadline deadline, bool through_outage) {
   std::unique_lock<std::mutex> lock(mutex_);
-  if (!changed_.wait_until(lock, deadline, [&] { return closed_ || settled_seq_ >= seq || unavailable_; })) {
+  auto done = [&] {
+    return closed_ || settled_seq_ >= seq || (through_outage ? holds_released_ : unavailable_);
+  };
+  if (!changed_.wait_until(lock, deadline, done)) {
     std::string message = "the store did not acknowledge a write in time";
     MarkUnavailableLocked(message);
     return {CallFailure::kTimeout, message};

@@ -82,13 +82,16 @@ class OperationLog {
   // everything before them) and `*ring` says whether the drainer must be woken.
   LogOutcome Append(std::vector<LogOp> ops, Deadline deadline, uint64_t* last_seq, bool* ring);
   // Waits until every op up to `seq` is settled; the failure of the batch that held `seq`.
-  // While the store is unavailable it returns at once (kUnavailable; the ops stay logged).
-  LogOutcome WaitFor(uint64_t seq, Deadline deadline);
+  // While the store is unavailable it returns at once (kUnavailable; the ops stay logged),
+  // unless `through_outage`: then it waits for the settlement or the deadline all the same.
+  LogOutcome WaitFor(uint64_t seq, Deadline deadline, bool through_outage = false);
 
   // The store does not answer: a wait for it timed out, or the drainer found it unreachable
   // (and holds its batch to retry it). Until a batch settles, no Paho thread waits for the
   // store: each wait would cost the full deadline under Paho's mutexes, one after another.
   void MarkUnavailable(const std::string& reason);
+  // Ends the waits made `through_outage`, now and later (the client is closing).
+  void ReleaseHolds();
   bool unavailable();
   uint64_t last_seq();
   uint64_t settled_seq();
@@ -133,6 +136,7 @@ class OperationLog {
   std::condition_variable changed_;
   bool closed_ = false;
   bool unavailable_ = false;
+  bool holds_released_ = false;
   std::string unavailable_reason_;
   uint64_t refused_in_outage_ = 0;
   // Keys of refused writes, with the last seq logged when they were refused; a key leaves when a

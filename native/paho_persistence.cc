@@ -223,7 +223,9 @@ void PahoPersistence::DropHeld(const std::string& key) {
 LogOutcome PahoPersistence::StoreHeld() {
   std::vector<LogOp> ops = TakeHeld();
   if (ops.empty()) return {};
-  return bridge_->Write(std::move(ops), true);
+  // Stored before Paho acknowledges the message (PUBREC): with onStoreUnavailable 'disconnect'
+  // the wait holds through an outage.
+  return bridge_->Write(std::move(ops), true, nullptr, true);
 }
 
 // A failed write was reported (Write, or the failed batch): Paho sends PUBREC either way.
@@ -292,7 +294,8 @@ int PahoPersistence::Put(void* handle, char* key, int bufcount, char* buffers[],
   // Held records go first, in the same unit: Paho queued their message (q5-N) instead of
   // delivering it, and PUBREC leaves after this put.
   std::vector<LogOp> ops = self->TakeHeld();
-  bool wait = sync || !ops.empty() || IsBarrierPut(name, bufcount, buffers, buflens);
+  bool barrier = !ops.empty() || IsBarrierPut(name, bufcount, buffers, buflens);
+  bool wait = sync || barrier;
   // A deferred command remove is due once the sent packet (s-N) is logged, in the same
   // unit, so the store never holds both or neither; any other put means the thread moved
   // on, so it is due before.
@@ -312,7 +315,11 @@ int PahoPersistence::Put(void* handle, char* key, int bufcount, char* buffers[],
   if (deferred) ops.push_back(self->DueRemove(*deferred, wait));
   if (replaced) ops.push_back(LogOp{0, *replaced, nullptr, false, wait});
   uint64_t seq = 0;
-  LogOutcome outcome = self->bridge_->Write(std::move(ops), wait, &seq);
+  // An acknowledgement (PUBREL after sc-, PUBREC after r-) can be held back; the QoS 2 PUBLISH
+  // after s- is not: Paho's send thread writing it to a connection the broker dropped
+  // meanwhile leaves Paho resending a corrupt PUBLISH after the reconnect.
+  bool acknowledgement = barrier && !sent_publish;
+  LogOutcome outcome = self->bridge_->Write(std::move(ops), wait, &seq, acknowledgement);
   if (deferred) self->ledger_.RemoveAppended();
   if (qos2_command && outcome.failure == CallFailure::kNone) {
     std::lock_guard<std::mutex> lock(self->command_seqs_mutex_);
@@ -359,10 +366,11 @@ int PahoPersistence::Remove(void* handle, char* key) {
   if (discard_listing.Consume(self, name) && self->CaptureDiscard(name)) return 0;
   if (!self->ledger_.MayExist(name)) return 0;    // known absent: nothing to write
   if (self->ledger_.DeferRemove(name)) return 0;  // due with the s-N put (see KeyLedger)
-  bool wait = self->bridge_->sync() || IsBarrierRemove(name);
+  bool acknowledgement = IsBarrierRemove(name);   // PUBCOMP leaves next
+  bool wait = self->bridge_->sync() || acknowledgement;
   std::vector<LogOp> ops;
   ops.push_back(self->DueRemove(name, wait));
-  LogOutcome outcome = self->bridge_->Write(std::move(ops), wait);
+  LogOutcome outcome = self->bridge_->Write(std::move(ops), wait, nullptr, acknowledgement);
   self->ledger_.RemoveAppended();
   if (outcome.failure != CallFailure::kNone) {
     discard_listing.Clear();  // Paho stops removing at a failure: what is left is no discard

@@ -97,6 +97,11 @@ std::chrono::steady_clock::time_point PersistenceBridge::Deadline() const {
   return std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms_.load());
 }
 
+std::chrono::steady_clock::time_point PersistenceBridge::AckDeadline() {
+  // No deadline as such: close() and environment teardown release the waiter.
+  return std::chrono::steady_clock::now() + std::chrono::hours(24 * 365);
+}
+
 std::chrono::steady_clock::time_point PersistenceBridge::RoomDeadline() const {
   return std::chrono::steady_clock::now() + std::chrono::milliseconds(room_wait_ms_.load());
 }

@@ -40,6 +40,9 @@ struct BridgeOptions {
   uint32_t timeout_ms = 5000;
   Durability durability = Durability::kBatched;
   LogLimits limits;
+  // onStoreUnavailable 'disconnect': an acknowledgement does not leave before its record is
+  // stored (or JS handled its message), outages included: see AckDeadline.
+  bool hold_acks = false;
 };
 
 class PersistenceBridge;
@@ -68,6 +71,13 @@ class PersistenceBridge : public std::enable_shared_from_this<PersistenceBridge>
   uint32_t wait_ms() const { return wait_ms_.load(); }
   // Any thread: the keepalive (seconds, 0 = none) of the connect about to be made.
   void LimitWaits(int keepalive_seconds);
+  // With hold_acks, a Paho thread holding back an acknowledgement (its record or its JS
+  // delivery pending) waits until then, or until close() or teardown. Paho sends nothing
+  // meanwhile, so once 1.5 keepalive intervals pass the broker drops the connection (MQTT
+  // 3.1.1 3.1.2.10) and what Paho writes later never reaches it; the broker keeps the
+  // exchange and resumes it after a reconnect.
+  bool holds_acks() const { return options_.hold_acks; }
+  static std::chrono::steady_clock::time_point AckDeadline();
   bool sync() const { return options_.durability == Durability::kSync; }
   KeyLedger::Stats ledger_stats() { return paho_.ledger_stats(); }
   // Sent messages Paho discarded with its session, to publish again (PahoPersistence).
@@ -113,7 +123,9 @@ class PersistenceBridge : public std::enable_shared_from_this<PersistenceBridge>
   bool Forward(const CallPtr& call);
   // C thread: logs writes as one unit; with `wait`, blocks until the store acknowledged
   // them and everything logged before. `*logged_seq` (if given): the seq to wait for them.
-  LogOutcome Write(std::vector<LogOp> ops, bool wait, uint64_t* logged_seq = nullptr);
+  // `acknowledgement`: an acknowledgement leaves right after (with hold_acks: see holds_acks).
+  LogOutcome Write(std::vector<LogOp> ops, bool wait, uint64_t* logged_seq = nullptr,
+                   bool acknowledgement = false);
   // C thread: blocks until the store acknowledged everything up to `seq` (Write's seq).
   LogOutcome WaitStored(uint64_t seq);
   // C thread: blocks until everything logged so far is settled.

@@ -11,7 +11,8 @@ bool IsCommandKey(const std::string& key) { return key.rfind("c-", 0) == 0 || ke
 
 }  // namespace
 
-LogOutcome PersistenceBridge::Write(std::vector<LogOp> ops, bool wait, uint64_t* logged_seq) {
+LogOutcome PersistenceBridge::Write(std::vector<LogOp> ops, bool wait, uint64_t* logged_seq,
+                                    bool acknowledgement) {
   if (ops.empty()) return {};
   if (RefuseOnJsThread(ops.front().data ? PersistenceOp::kPut : PersistenceOp::kRemove, ops.front().key)) {
     return {CallFailure::kJsThread, "refused on the JavaScript thread"};
@@ -23,10 +24,15 @@ LogOutcome PersistenceBridge::Write(std::vector<LogOp> ops, bool wait, uint64_t*
   LogOutcome outcome = log_.Append(std::move(ops), RoomDeadline(), &seq, &ring);
   if (ring) RingDrainer();
   if (logged_seq != nullptr) *logged_seq = seq;
+  bool hold = acknowledgement && options_.hold_acks;
   if (outcome.failure == CallFailure::kNone && wait) {
-    outcome = log_.WaitFor(seq, Deadline());
-    if (outcome.failure == CallFailure::kUnavailable)
+    outcome = log_.WaitFor(seq, hold ? AckDeadline() : Deadline(), hold);
+    if (outcome.failure == CallFailure::kUnavailable) {
       outcome.message += "; the write stays in the log and is stored once the store answers";
+    } else if (outcome.failure == CallFailure::kTimeout && acknowledgement) {
+      outcome.message += "; the acknowledgement left without its record (onStoreUnavailable 'continue'): " +
+                         std::string("a crash before the record is stored can lose or duplicate the message");
+    }
   }
   // A timeout is reported (it starts an outage); so is the first write an outage keeps out of
   // a full log. Waits that end at once during an outage are not: the outage was reported.

@@ -11,6 +11,7 @@ Napi::Function PersistenceBridgeWrap::Define(Napi::Env env) {
                          InstanceMethod<&PersistenceBridgeWrap::Fail>("fail"),
                          InstanceMethod<&PersistenceBridgeWrap::SettleBatch>("settleBatch"),
                          InstanceMethod<&PersistenceBridgeWrap::MarkUnavailable>("markUnavailable"),
+                         InstanceMethod<&PersistenceBridgeWrap::ReleaseHolds>("releaseHolds"),
                          InstanceAccessor<&PersistenceBridgeWrap::SettledSeq>("settledSeq"),
                          InstanceAccessor<&PersistenceBridgeWrap::LoggedSeq>("loggedSeq"),
                          InstanceMethod<&PersistenceBridgeWrap::RefusedUpTo>("refusedUpTo"),
@@ -46,6 +47,12 @@ BridgeOptions ParseOptions(const Napi::Object& options) {
   parsed.durability = mode == "sync" ? Durability::kSync : Durability::kBatched;
   parsed.limits.max_ops = static_cast<size_t>(NumberOption(options, "maxOps", 10000, 1, 1e9));
   parsed.limits.max_bytes = static_cast<size_t>(NumberOption(options, "maxBytes", 64 << 20, 1024, 1e12));
+  Napi::Value unavailable = options.Get("onStoreUnavailable");
+  std::string policy = unavailable.IsString() ? unavailable.As<Napi::String>().Utf8Value() : "continue";
+  if (policy != "continue" && policy != "disconnect") {
+    throw Napi::RangeError::New(options.Env(), "onStoreUnavailable must be 'continue' or 'disconnect'");
+  }
+  parsed.hold_acks = policy == "disconnect";
   return parsed;
 }
 
@@ -110,6 +117,13 @@ Napi::Value PersistenceBridgeWrap::SettleBatch(const Napi::CallbackInfo& info) {
 // markUnavailable(reason): the store does not answer; Paho threads stop waiting for it until a batch settles.
 Napi::Value PersistenceBridgeWrap::MarkUnavailable(const Napi::CallbackInfo& info) {
   bridge_->log().MarkUnavailable(info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "unreachable");
+  return info.Env().Undefined();
+}
+
+// releaseHolds(): the client is closing; acknowledgements held for their records (onStoreUnavailable
+// 'disconnect') go on, so that Paho's threads can take the disconnect and destroy.
+Napi::Value PersistenceBridgeWrap::ReleaseHolds(const Napi::CallbackInfo& info) {
+  bridge_->log().ReleaseHolds();
   return info.Env().Undefined();
 }
 

@@ -23,6 +23,7 @@ class PersistenceBridgeWrap : public Napi::ObjectWrap<PersistenceBridgeWrap> {
   Napi::Value Fail(const Napi::CallbackInfo& info);
   Napi::Value SettleBatch(const Napi::CallbackInfo& info);
   Napi::Value MarkUnavailable(const Napi::CallbackInfo& info);
+  Napi::Value ReleaseHolds(const Napi::CallbackInfo& info);
   Napi::Value SettledSeq(const Napi::CallbackInfo& info);
   Napi::Value LoggedSeq(const Napi::CallbackInfo& info);
   Napi::Value RefusedUpTo(const Napi::CallbackInfo& info);

@@ -95,17 +95,24 @@ export class PahoError extends PahoMqttRedisError {
 export class PersistenceError extends PahoMqttRedisError {
   readonly op: string;
   readonly key: string | undefined;
+  /**
+   * True when the store could not apply the operation now but may later, unchanged (Redis
+   * failing over, loading its data, out of memory, the connection lost mid-command): the store
+   * bridge holds a batch that failed so and applies it again, instead of failing it.
+   */
+  readonly transient: boolean;
   constructor(
     code: PersistenceErrorCode,
     op: string,
     key: string | undefined,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; transient?: boolean },
   ) {
     super(code, message, options);
     this.name = 'PersistenceError';
     this.op = op;
     this.key = key;
+    this.transient = options?.transient === true;
   }
 }
 

@@ -27,6 +27,7 @@ export type {
   QoS,
   PersistenceChoice,
   InboundQueueOptions,
+  StoreUnavailablePolicy,
 } from './client/options';
 export type { MqttProperties } from './client/properties';
 export type {

@@ -32,6 +32,7 @@ export interface NativeBridgeOptions {
   durability: 'batched' | 'sync';
   maxOps: number;
   maxBytes: number;
+  onStoreUnavailable?: 'continue' | 'disconnect';
 }
 
 /** The bridge's counters (StoreBridge.stats(), client.stats().store). */
@@ -75,6 +76,8 @@ export interface NativePersistenceBridge {
   settleBatch(id: number, code?: string, message?: string, failedAt?: number): NativeBatch | undefined;
   /** The store does not answer: Paho threads stop waiting for it until a batch settles. */
   markUnavailable(reason: string): void;
+  /** Ends the holds of onStoreUnavailable 'disconnect', now and later (the client is closing). */
+  releaseHolds(): void;
   /** Every write up to this log position is settled. */
   readonly settledSeq: number;
   /** The newest write logged. */

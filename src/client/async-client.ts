@@ -6,7 +6,7 @@ import { EventEmitter } from 'node:events';
 import { PahoMqttRedisError, PersistenceError, invalidArg } from '../errors';
 import { native, type NativeClientEvent, type NativeMqttClient } from '../native';
 import type { ClientPersistence } from '../persistence/client-persistence';
-import { choosePersistence, claimStore, releaseStore } from './persistence-choice';
+import { choosePersistence, claimStore, releaseStore, validateStoreUnavailablePolicy } from './persistence-choice';
 import { NativeRequests, type ResultEvent } from './requests';
 import { fromNativeProperties, type MqttProperties, propertyKind, toNativeProperties } from './properties';
 import { checkBrokerLimits } from './broker-limits';
@@ -96,6 +96,7 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
       store &&
       new StoreBridge(store, {
         operationTimeoutMs: options.operationTimeoutMs,
+        onStoreUnavailable: options.onStoreUnavailable,
         claimOpenFailure: true,
         checkRestore: { mqttVersion: this.mqttVersion },
         onFailure: (error) => this.storeFailed(error),
@@ -114,6 +115,7 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
       throw invalidArg('AsyncClient.create(options): options must be an object');
     validateClientId(options.clientId);
     const { type, dir, store } = choosePersistence(options.persistence);
+    validateStoreUnavailablePolicy(options, store !== undefined);
     const spec = toCreateSpec(options, type, dir);
     const client = new AsyncClient(options, store);
     if (store) claimStore(store);
@@ -288,6 +290,9 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
 
   private async shutdown(): Promise<void> {
     this.connection.stopReconnecting(closedError('connect'));
+    // A Paho thread holding back an acknowledgement (onStoreUnavailable 'disconnect') holds
+    // Paho's lock, which the disconnect and destroy below need.
+    this.bridge?.native.releaseHolds();
     // A clean DISCONNECT: the broker drops the will message and ends the session now.
     if (this.connection.established) await this.connection.sendDisconnect({ timeout: 0 }).catch(() => undefined);
     await this.destroy();

@@ -11,6 +11,8 @@ export type QoS = 0 | 1 | 2;
 
 export type PersistenceChoice = 'none' | { dir: string } | ClientPersistence;
 
+export type StoreUnavailablePolicy = 'continue' | 'disconnect';
+
 export interface CreateOptions {
   /** tcp://, mqtt://, ssl://, mqtts://, ws://, wss:// (Paho's schemes). */
   serverURI: string;
@@ -32,6 +34,19 @@ export interface CreateOptions {
    * waits for the store until it answers again (ERR_PERSISTENCE_UNAVAILABLE).
    */
   operationTimeoutMs?: number;
+  /**
+   * What an acknowledgement (PUBREL, PUBREC, the PUBACK/PUBCOMP of a received message) does when
+   * its record is not stored in time, or the store is unavailable (with a ClientPersistence).
+   * 'continue' (default): it leaves anyway and the MQTT connection stays up; a crash before the
+   * record is stored can then deliver a sent QoS 2 message twice or lose a received one (said
+   * in the 'persistenceError' that reports it). 'disconnect': it does not leave before its
+   * record is stored (a received QoS 1/2 message: before its 'message' listeners ran). Paho's
+   * thread waits; every client of the process is silent meanwhile, so the broker drops the
+   * connection after its keepalive timeout, keeps the exchange, and resumes it after a
+   * reconnect. close() ends the wait first (a held acknowledgement then leaves if the
+   * connection is still up).
+   */
+  onStoreUnavailable?: StoreUnavailablePolicy;
   /** Bounds inbound messages not yet handed to 'message' listeners (see InboundQueueOptions). */
   inboundQueue?: InboundQueueOptions;
 }

@@ -1,7 +1,7 @@
 /** The `persistence` create option: which of Paho's persistence types, and which store. */
 import { invalidArg } from '../errors';
 import { assertClientPersistence, type ClientPersistence } from '../persistence/client-persistence';
-import type { PersistenceChoice } from './options';
+import type { CreateOptions, PersistenceChoice, StoreUnavailablePolicy } from './options';
 
 export interface ChosenPersistence {
   /** Paho's MQTTCLIENT_PERSISTENCE_DEFAULT (0, its file store), _NONE (1) or _USER (2). */
@@ -45,4 +45,18 @@ export function claimStore(store: ClientPersistence): void {
 
 export function releaseStore(store: ClientPersistence): void {
   storesInUse.delete(store);
+}
+
+/** The `onStoreUnavailable` create option, checked: only a ClientPersistence is waited for. */
+export function validateStoreUnavailablePolicy(options: CreateOptions, hasStore: boolean): StoreUnavailablePolicy {
+  const policy = options.onStoreUnavailable;
+  if (policy === undefined) return 'continue';
+  if (policy !== 'continue' && policy !== 'disconnect')
+    throw invalidArg(`onStoreUnavailable must be 'continue' or 'disconnect', got ${JSON.stringify(policy)}`);
+  if (policy === 'disconnect' && !hasStore)
+    throw invalidArg(
+      "onStoreUnavailable: 'disconnect' needs a ClientPersistence store (e.g. RedisPersistence): " +
+        "with 'none' or { dir } no acknowledgement waits for a store",
+    );
+  return policy;
 }

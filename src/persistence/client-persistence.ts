@@ -41,7 +41,9 @@ export interface ClientPersistence {
   /**
    * Optional: applies writes in the given order, as one unit if the store can (all or none
    * on a crash). Without it, the bridge calls put/remove one by one, each awaited. The
-   * Buffers are the store's to keep (copies of the bridge's).
+   * Buffers are the store's to keep (copies of the bridge's). A failure thrown as a
+   * PersistenceError with `transient` set (the store cannot apply the writes now, but may
+   * later) makes the bridge hold the batch and apply it again until it is applied.
    */
   batch?(writes: readonly PersistenceWrite[]): MaybePromise<void>;
   /**
@@ -53,10 +55,11 @@ export interface ClientPersistence {
   quarantined?(): MaybePromise<QuarantinedRecord[]>;
   /**
    * Optional: a cheap round trip that resolves when the store answers and rejects when it
-   * cannot be reached (an error reply is an answer). After a failed batch the bridge probes:
-   * if the probe fails too, the store is unavailable (an outage) and the batch is held and
-   * retried once a probe answers, instead of failed. Without it, only a timeout is an outage,
-   * and the held batch itself is retried as the probe.
+   * cannot be reached (an error reply is an answer). After a batch failed with an error that is
+   * neither a timeout nor transient, the bridge probes: if the probe fails too, the store is
+   * unavailable (an outage) and the batch is held and retried once a probe answers, instead of
+   * failed. Without it, only a timeout or a transient error is an outage, and the held batch
+   * itself is retried as the probe.
    */
   probe?(): MaybePromise<void>;
   /** Optional: let the process exit while the store's connections are open (client.unref()). */

@@ -1,6 +1,7 @@
 /**
- * A store outage, as the store bridge sees it: a batch of writes timed out, or failed while the
- * store's probe failed too. The bridge then holds that batch (the operation log keeps everything
+ * A store outage, as the store bridge sees it: a batch of writes timed out, failed with an error
+ * the store calls transient (PersistenceError.transient), or failed while the store's probe
+ * failed too. The bridge then holds that batch (the operation log keeps everything
  * written after it, in order), tells the native side to stop making Paho threads wait for the
  * store, and retries the batch once the store answers again. Batches are idempotent (puts and
  * removes of whole values) and nothing after the held batch is applied before it, so a retry of
@@ -10,7 +11,10 @@ import { PersistenceError } from '../errors';
 
 /** How often an unavailable store is probed. */
 export const PROBE_INTERVAL_MS = 250;
-/** Retries of a held batch that fail while the store's probe answers: then it fails like any refused batch. */
+/**
+ * Retries of a held batch that fail with an error the store does not call transient while its
+ * probe answers: then it fails like any refused batch. Transient failures never count.
+ */
 export const RETRIES_WHILE_ANSWERING = 3;
 
 export interface OutageHooks {
@@ -20,9 +24,34 @@ export interface OutageHooks {
   retry: () => unknown;
   /** Whether a failure of the retried batch is a timeout (the store still does not answer). */
   timedOut: (error: unknown) => boolean;
+  /** Whether the store refused the retried batch only for now: it is held on, whatever the probe says. */
+  transient: (error: unknown) => boolean;
   timeoutMs: number;
   /** True once the bridge is closed: recovery stops. */
   closed: () => boolean;
+}
+
+/**
+ * Failures that hold a batch instead of failing it: the store did not answer, or refused it
+ * only for now (PersistenceError.transient). A batch is idempotent, so applying it again, in
+ * its place in the log, is safe whether or not the failed attempt reached the store.
+ */
+export function isHeldFailure(failure: PersistenceError): boolean {
+  return failure.code === 'ERR_PERSISTENCE_TIMEOUT' || failure.transient;
+}
+
+/** The outage report's message: what the client does meanwhile, and what a crash then costs. */
+export function outageMessage(failure: PersistenceError, holdsAcks: boolean): string {
+  const acknowledgements = holdsAcks
+    ? "acknowledgements are held back until their records are stored (onStoreUnavailable 'disconnect': " +
+      'the MQTT connection stays silent, the broker drops it and resumes the exchanges after a reconnect); '
+    : 'Paho does not wait for it: acknowledgements leave before their records are stored, so a crash ' +
+      'meanwhile can deliver a sent QoS 2 message twice or lose a received one ' +
+      "(onStoreUnavailable 'disconnect' holds them back instead); ";
+  return (
+    `the store is unavailable (${failure.message}): until it answers again, ${acknowledgements}` +
+    'writes stay in the log (up to maxQueuedOps / maxQueuedBytes) and are stored once it answers'
+  );
 }
 
 /** Waits for `value` (a Promise or not) at most `ms`; rejects with ERR_PERSISTENCE_TIMEOUT after that. */
@@ -47,8 +76,8 @@ function pause(ms: number): Promise<void> {
 
 /**
  * Probes until the store answers, then retries the held batch. Resolves with undefined once the
- * batch is applied, with the error to fail it with when the store answers but keeps refusing it,
- * and with 'closed' when the bridge closed meanwhile.
+ * batch is applied, with the error to fail it with when the store answers but keeps refusing it
+ * definitely, and with 'closed' when the bridge closed meanwhile.
  */
 export async function recover(hooks: OutageHooks): Promise<unknown> {
   let refusals = 0;
@@ -70,6 +99,7 @@ export async function recover(hooks: OutageHooks): Promise<unknown> {
       failure = error ?? new Error('rejected');
     }
     if (hooks.closed()) return 'closed';
+    if (hooks.transient(failure)) continue;
     // Without a probe the retry is the probe: a timeout means the store still does not answer.
     if (hooks.probe === undefined ? hooks.timedOut(failure) : ++refusals < RETRIES_WHILE_ANSWERING) continue;
     return failure;

@@ -13,6 +13,11 @@ export interface StoreBridgeOptions {
   /** Bounds of the operation log (default: the store's own, else 10,000 ops and 64 MiB). */
   maxQueuedOps?: number;
   maxQueuedBytes?: number;
+  /**
+   * 'disconnect': an acknowledgement whose record is not stored is held back until it is,
+   * outages included (see CreateOptions.onStoreUnavailable). Default 'continue'.
+   */
+  onStoreUnavailable?: 'continue' | 'disconnect';
   /** Hears every failure. */
   onFailure: (error: PersistenceError) => void;
   /** A failed open is not reported: the create it fails rejects with it (takeClaimed). */
@@ -30,6 +35,7 @@ export interface ResolvedBridgeOptions {
   durability: Durability;
   maxOps: number;
   maxBytes: number;
+  onStoreUnavailable: 'continue' | 'disconnect';
 }
 
 function own<T>(store: ClientPersistence, name: string): T | undefined {
@@ -51,7 +57,12 @@ export function resolveBridgeOptions(store: ClientPersistence, options: StoreBri
   if (durability !== 'batched' && durability !== 'sync') {
     throw new RangeError(`durability must be 'batched' or 'sync', got ${String(durability)}`);
   }
+  const onStoreUnavailable = options.onStoreUnavailable ?? 'continue';
+  if (onStoreUnavailable !== 'continue' && onStoreUnavailable !== 'disconnect') {
+    throw new RangeError(`onStoreUnavailable must be 'continue' or 'disconnect', got ${String(onStoreUnavailable)}`);
+  }
   return {
+    onStoreUnavailable,
     timeoutMs: integerIn('operationTimeoutMs', timeout, 1, 3_600_000),
     durability,
     maxOps: integerIn(

@@ -20,7 +20,7 @@ import {
   PERSISTENCE_OPS,
 } from './client-persistence';
 import { RestoreCheck } from './restore-check';
-import { recover, within } from './outage';
+import { isHeldFailure, outageMessage, recover, within } from './outage';
 import { WriteFailure, applyBatch, causeOf, isThenable } from './apply-batch';
 import { resolveBridgeOptions, type StoreBridgeOptions } from './store-bridge-options';
 
@@ -46,6 +46,8 @@ export class StoreBridge {
   readonly native: NativePersistenceBridge;
   readonly timeoutMs: number;
   readonly durability: Durability;
+  /** onStoreUnavailable 'disconnect': acknowledgements wait for their records through outages. */
+  private readonly holdsAcks: boolean;
   private closed = false;
   /** From open until endRestore(): the records are checked, and failures held for create(). */
   private restore: RestoreCheck | undefined;
@@ -68,7 +70,8 @@ export class StoreBridge {
     private readonly options: StoreBridgeOptions,
   ) {
     assertClientPersistence(store);
-    const { timeoutMs, durability, maxOps, maxBytes } = resolveBridgeOptions(store, options);
+    const { timeoutMs, durability, maxOps, maxBytes, onStoreUnavailable } = resolveBridgeOptions(store, options);
+    this.holdsAcks = onStoreUnavailable === 'disconnect';
     this.timeoutMs = timeoutMs;
     this.durability = durability;
     this.native = new native.PersistenceBridge(
@@ -84,7 +87,7 @@ export class StoreBridge {
             this.settling && { cause: this.settling.cause ?? this.settling },
           ),
         ),
-      { timeoutMs, durability, maxOps, maxBytes },
+      { timeoutMs, durability, maxOps, maxBytes, onStoreUnavailable },
     );
   }
 
@@ -215,13 +218,14 @@ export class StoreBridge {
   }
 
   /**
-   * A batch failed: fail it (the next batch, if ready, is returned), or, when the store does
-   * not answer at all, hold it as an outage (undefined: the drainer waits for the recovery).
+   * A batch failed: fail it when the store definitely refused it (the next batch, if ready, is
+   * returned), or hold it as an outage (undefined: the drainer waits for the recovery) when the
+   * store does not answer or refused it only for now (a transient error, see isHeldFailure).
    */
   private batchFailed(batch: NativeBatch, error: unknown): NativeBatch | undefined {
     if (this.closed) return this.settleBatch(batch, error);
     const failure = this.toPersistenceError('batch', undefined, causeOf(error));
-    if (failure.code === 'ERR_PERSISTENCE_TIMEOUT') {
+    if (isHeldFailure(failure)) {
       this.hold(batch, failure);
       return undefined;
     }
@@ -244,8 +248,7 @@ export class StoreBridge {
       'ERR_PERSISTENCE_UNAVAILABLE',
       'batch',
       undefined,
-      `the store is unavailable (${failure.message}): until it answers again, Paho does not wait for it, ` +
-        'writes stay in the log (up to maxQueuedOps / maxQueuedBytes) and are stored once it answers',
+      outageMessage(failure, this.holdsAcks),
       { cause: failure },
     );
     this.report(this.outage);
@@ -256,6 +259,7 @@ export class StoreBridge {
       retry: () => applyBatch(this.store, batch),
       timedOut: (error) =>
         this.toPersistenceError('batch', undefined, causeOf(error)).code === 'ERR_PERSISTENCE_TIMEOUT',
+      transient: (error) => isHeldFailure(this.toPersistenceError('batch', undefined, causeOf(error))),
       timeoutMs: this.timeoutMs,
       closed: () => this.closed,
     }).then((error) => {

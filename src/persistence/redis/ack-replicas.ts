@@ -59,6 +59,8 @@ export async function writeAndWait(
       key,
       `${what}: only ${String(acked)} of ${ack.replicas} required replica(s) acknowledged the write within ${ack.timeoutMs} ms (WAIT); ` +
         'the master applied it, but a failover could lose it',
+      // Replicas that catch up (or come back) acknowledge the same write applied again.
+      { transient: true },
     );
   }
   return reply;

@@ -38,6 +38,35 @@ export function isNoAnswer(err: unknown): boolean {
   return err === TIMEOUT || (err instanceof Error && err.message === TIMED_OUT) || isUnreachable(err);
 }
 
+/** EXEC answered null: the transaction was discarded, nothing applied. */
+export const TRANSACTION_DISCARDED = 'MULTI/EXEC was discarded';
+
+/**
+ * Error replies that refuse a write only for now: a replica or a demoted master (READONLY),
+ * a master missing its replicas (NOREPLICAS, MASTERDOWN), data still loading (LOADING),
+ * maxmemory reached under noeviction (OOM), a failed RDB save (MISCONF), a busy script (BUSY),
+ * a Cluster slot moving or down (TRYAGAIN, CLUSTERDOWN). Any other reply (NOPERM, WRONGTYPE,
+ * ERR ...) is a definite refusal.
+ */
+const TRANSIENT_REPLY = /^(READONLY|LOADING|MASTERDOWN|NOREPLICAS|OOM|MISCONF|BUSY|TRYAGAIN|CLUSTERDOWN)\b/;
+
+/**
+ * Whether a failed command may succeed later, sent again unchanged: Redis did not answer, the
+ * connection closed under it (ioredis' AbortError), or a transient reply (TRANSIENT_REPLY). An
+ * EXECABORT (MULTI/EXEC refused at queue time, nothing applied) is transient when each queued
+ * command's error is, or when none is known.
+ */
+export function isTransient(err: unknown): boolean {
+  if (isNoAnswer(err)) return true;
+  if (!(err instanceof Error)) return false;
+  if (err.name === 'AbortError' || err.message === TRANSACTION_DISCARDED) return true;
+  if (err.message.startsWith('EXECABORT')) {
+    const previous = (err as { previousErrors?: unknown[] }).previousErrors ?? [];
+    return previous.every(isTransient);
+  }
+  return TRANSIENT_REPLY.test(err.message);
+}
+
 /** Where a store connects, for messages: the redacted URL, the sentinels, or host:port. */
 export interface ConnectionTarget {
   url: string | undefined;
@@ -77,6 +106,9 @@ export async function connectOwnClient(
     lazyConnect: true,
     commandTimeout: operationTimeoutMs,
     keyPrefix: '',
+    // A batch cut off by a lost connection fails with it, and the store bridge replays it in
+    // its place: one replay, by the one component that knows the log's order.
+    autoResendUnfulfilledCommands: false,
   };
   if (user.sentinels !== undefined) {
     // Leave a demoted master as soon as the sentinels announce +switch-master (instead of
@@ -182,7 +214,7 @@ export function storeError(ctx: ErrorContext, op: string, key: string | undefine
       op,
       key,
       `${what} timed out after ${ctx.operationTimeoutMs} ms`,
-      { cause: err === TIMEOUT ? undefined : redactor.sanitize(err) },
+      { cause: err === TIMEOUT ? undefined : redactor.sanitize(err), transient: true },
     );
   }
   if (isUnreachable(err)) {
@@ -190,14 +222,18 @@ export function storeError(ctx: ErrorContext, op: string, key: string | undefine
     const last = ctx.lastError !== undefined ? ` (last connection error: ${redactor.describe(ctx.lastError)})` : '';
     return new PersistenceError('ERR_PERSISTENCE_STORE', op, key, `${what} failed: ${ctx.peer} is unreachable${last}`, {
       cause: redactor.sanitize(err),
+      transient: true,
     });
   }
-  const reason = redactor.describe(err);
-  const hint = /^NOPERM/.test(reason)
+  // An EXECABORT says only that queued commands failed: name the first of those failures.
+  const previous = (err as { previousErrors?: unknown[] } | undefined)?.previousErrors?.[0];
+  const reason = redactor.describe(err) + (previous !== undefined ? ` (${redactor.describe(previous)})` : '');
+  const hint = /NOPERM/.test(reason)
     ? ' (the Redis ACL user lacks this command or this key: check its command list and key pattern, and options.keyPrefix)'
     : '';
   return new PersistenceError('ERR_PERSISTENCE_STORE', op, key, `${what} failed: ${reason}${hint}`, {
     cause: redactor.sanitize(err),
+    transient: isTransient(err),
   });
 }
 

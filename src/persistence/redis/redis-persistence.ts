@@ -1,7 +1,7 @@
 import type { ClientPersistence, PersistenceWrite, QuarantinedRecord } from '../client-persistence';
 import { PersistenceError, invalidArg } from '../../errors';
 import { checkRights } from './acl-check';
-import { RedisConnection, isNoAnswer } from './connection';
+import { RedisConnection, TRANSACTION_DISCARDED, isNoAnswer } from './connection';
 import type { ValueEncryptor } from './encryption';
 import {
   type AckReplicasOptions,
@@ -241,15 +241,14 @@ export class RedisPersistence implements ClientPersistence {
     }
     if (this.ack !== undefined) return this.writeEach(redis, name, commands);
     this.count(commands.length + 2);
-    return this.bound(redis.multi(commands as string[][]).exec()).then(
-      (replies) => {
-        if (replies === null) throw new Error('MULTI/EXEC was aborted');
+    return this.bound(redis.multi(commands as string[][]).exec())
+      .then((replies) => {
+        if (replies === null) throw new Error(TRANSACTION_DISCARDED);
         for (const [error] of replies) if (error) throw error;
-      },
-      (e) => {
+      })
+      .catch((e: unknown) => {
         throw this.storeError('batch', undefined, e);
-      },
-    );
+      });
   }
 
   /**
