@@ -38,6 +38,8 @@ struct LogOp {
   bool absorbed = false;
   // A Paho thread waits for this op and hears its failure itself.
   bool waited = false;
+  // A remove logged again after the store refused its batch (see Settle): never a third time.
+  bool relogged = false;
 };
 
 // What the drainer hands to the store: the live ops of seqs first_seq..last_seq, in order.
@@ -104,7 +106,8 @@ class OperationLog {
   // counts as idle, and the next append rings it). Valid until Settle.
   const LogBatch* TakeBatch();
   // Settles the batch in flight (failed from op `failed_at` on, when it failed); returns its
-  // ops (for failure reports).
+  // ops (for failure reports). The failed removes are logged again, once, unless a newer op of
+  // their key is pending.
   std::vector<LogOp> Settle(uint64_t batch_id, const LogOutcome& outcome, size_t failed_at = 0);
 
   // What the store holds: listed (keys), emptied (clear), or unknown again (open, failure).
