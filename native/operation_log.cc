@@ -215,11 +215,11 @@ std::vector<LogOp> OperationLog::Settle(uint64_t batch_id, const LogOutcome& out
         failed_at > 0 && failed_at < batch.ops.size() ? batch.ops[failed_at].seq : batch.first_seq;
     failed_.push_back({first, batch.last_seq, outcome});
     if (failed_.size() > kFailedRangesKept) failed_.pop_front();
-    // The removes of the refused batch were not applied either. A remove is idempotent and, with
-    // no newer op of its key pending, its key's last word: log it again, once, so the store
-    // catches up (a command record would otherwise outlive its message, and Redis refusing puts
-    // at its memory limit still deletes).
-    for (size_t i = failed_at < batch.ops.size() ? failed_at : 0; i < batch.ops.size(); ++i) {
+    // The removes after the refused write were not applied either (an atomic batch names no
+    // write: its first stands for it). A remove is idempotent and, with no newer op of its key
+    // pending, its key's last word: log it again, once, so the store catches up (a command
+    // record would otherwise outlive its message). The refused write itself is not retried.
+    for (size_t i = failed_at + 1; i < batch.ops.size(); ++i) {
       const LogOp& op = batch.ops[i];
       if (op.data || op.absorbed || op.relogged || unsent_keys_.count(op.key) > 0) continue;
       LogOp again;

@@ -106,8 +106,8 @@ class OperationLog {
   // counts as idle, and the next append rings it). Valid until Settle.
   const LogBatch* TakeBatch();
   // Settles the batch in flight (failed from op `failed_at` on, when it failed); returns its
-  // ops (for failure reports). The failed removes are logged again, once, unless a newer op of
-  // their key is pending.
+  // ops (for failure reports). The removes after the refused op are logged again, once, unless
+  // a newer op of their key is pending.
   std::vector<LogOp> Settle(uint64_t batch_id, const LogOutcome& outcome, size_t failed_at = 0);
 
   // What the store holds: listed (keys), emptied (clear), or unknown again (open, failure).

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The bridge and client suites against an AddressSanitizer build of the addon
 # (binding.gyp's PMR_SANITIZE=address), built apart in .asan/ so the normal build stays and
-# loaded through PAHO_MQTT_REDIS_ADDON. Node is not instrumented, so libasan is preloaded;
-# leak detection is off (Node's own allocations at exit are not ours to judge). Any ASan report
-# aborts the process, which fails its test.
+# loaded through PAHO_MQTT_REDIS_ADDON. Node is not instrumented, so libasan is preloaded. Leak
+# detection is off for the suites (a process that exits with live clients leaves Node's and
+# Paho's allocations behind, not ours to judge), then on (LeakSanitizer) for the worker teardown
+# suite, whose process exits normally: a client a terminated worker leaves behind is reported.
+# Any report aborts the process, which fails its test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 asan_dir=.asan
@@ -37,3 +39,6 @@ suites=(
   out/test/integration/inbound-backpressure.test.js
 )
 node --test --test-concurrency=1 "${suites[@]}"
+# Leaks: workers terminated with a full publish window or a receive thread in a delivery gate.
+ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:halt_on_error=1:allocator_may_return_null=1" \
+  node --test --test-concurrency=1 out/test/native/client-teardown-leaks.test.js
