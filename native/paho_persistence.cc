@@ -185,22 +185,24 @@ bool PahoPersistence::CommandStored(const std::string& command_key, const std::s
 
 void PahoPersistence::Hold(const std::string& key, Bytes bytes) {
   std::lock_guard<std::mutex> lock(held_mutex_);
-  held_thread_ = std::this_thread::get_id();
-  for (auto& held : held_) {
+  auto& mine = held_[std::this_thread::get_id()];
+  for (auto& held : mine) {
     if (held.first == key) {
       held.second = std::move(bytes);
       return;
     }
   }
-  held_.emplace_back(key, std::move(bytes));
+  mine.emplace_back(key, std::move(bytes));
 }
 
 std::vector<LogOp> PahoPersistence::TakeHeld() {
   std::vector<std::pair<std::string, Bytes>> taken;
   {
     std::lock_guard<std::mutex> lock(held_mutex_);
-    if (held_.empty() || held_thread_ != std::this_thread::get_id()) return {};
-    taken.swap(held_);
+    auto mine = held_.find(std::this_thread::get_id());
+    if (mine == held_.end()) return {};
+    taken.swap(mine->second);
+    held_.erase(mine);
   }
   std::vector<LogOp> ops;
   for (auto& held : taken) {
@@ -212,10 +214,13 @@ std::vector<LogOp> PahoPersistence::TakeHeld() {
 
 void PahoPersistence::DropHeld(const std::string& key) {
   std::lock_guard<std::mutex> lock(held_mutex_);
-  for (auto it = held_.begin(); it != held_.end(); ++it) {
-    if (it->first == key) {
-      held_.erase(it);
-      return;
+  for (auto& thread : held_) {
+    auto& records = thread.second;
+    for (auto it = records.begin(); it != records.end(); ++it) {
+      if (it->first == key) {
+        records.erase(it);
+        break;
+      }
     }
   }
 }

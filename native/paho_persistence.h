@@ -97,9 +97,10 @@ class PahoPersistence {
   std::mutex command_seqs_mutex_;
   std::unordered_map<std::string, uint64_t> command_seqs_;
   // Held received records: one per message between Paho's put and the end of its delivery.
+  // By the thread that holds them: each thread stores only its own (Paho's receive thread in
+  // practice; any thread may call the persistence).
   std::mutex held_mutex_;
-  std::vector<std::pair<std::string, Bytes>> held_;
-  std::thread::id held_thread_;
+  std::unordered_map<std::thread::id, std::vector<std::pair<std::string, Bytes>>> held_;
   // See TakeDiscarded.
   std::mutex discarded_mutex_;
   std::vector<SentPublish> discarded_;
