@@ -140,6 +140,8 @@ export class ClientLease {
   async release(): Promise<void> {
     clearInterval(this.timer);
     heldHere.delete(this.token);
+    // A renewal under way would set the lease again after the delete.
+    await this.renewing?.catch(() => undefined);
     if (this.lostTo === undefined) await this.bound(this.redis.eval(RELEASE_SCRIPT, 1, this.key, this.token));
   }
 
