@@ -4,11 +4,11 @@
 
 #include <thread>
 
-#include "js_thread.h"
-#include "mqtt_client.h"
-#include "mqtt_client_wrap.h"
-#include "persistence_bridge_wrap.h"
-#include "trace_sink.h"
+#include "client/mqtt_client.h"
+#include "client/mqtt_client_wrap.h"
+#include "persistence/persistence_bridge_wrap.h"
+#include "util/js_thread.h"
+#include "util/trace_sink.h"
 #ifdef PAHO_REDIS_TEST_ADDON
 #include "test/persistence_driver.h"
 #endif

@@ -1,4 +1,4 @@
-#include "persistence_driver.h"
+#include "test/persistence_driver.h"
 
 #include <MQTTAsync.h>
 
@@ -8,8 +8,8 @@
 #include <optional>
 #include <thread>
 
-#include "../persistence_bridge_wrap.h"
-#include "../sent_publish.h"
+#include "client/sent_publish.h"
+#include "persistence/persistence_bridge_wrap.h"
 
 namespace paho_redis {
 

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "../persistence_bridge.h"
+#include "persistence/persistence_bridge.h"
 
 namespace paho_redis {
 

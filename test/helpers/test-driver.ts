@@ -39,7 +39,7 @@ export interface NativeTestDriver {
   liveClients(): number;
   /** Client command threads a stop left detached, still inside Paho past their deadline. */
   detachedCommandThreads(): number;
-  /** native/sent_publish: a sent PUBLISH record read back, or null. */
+  /** native/client/sent_publish: a sent PUBLISH record read back, or null. */
   parseSentPublish(
     key: string,
     bytes: Buffer,
@@ -51,7 +51,7 @@ export interface NativeTestDriver {
     retained: boolean;
     properties: { id: number; value: unknown }[];
   } | null;
-  /** native/sent_publish: packet ids in the order Paho assigned them (they wrap after 65535). */
+  /** native/client/sent_publish: packet ids in the order Paho assigned them (they wrap after 65535). */
   sendOrder(ids: number[]): number[];
 }
 

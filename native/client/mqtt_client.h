@@ -16,16 +16,16 @@
 #include <unordered_set>
 #include <vector>
 
-#include "command_queue.h"
-#include "delivery_gate.h"
-#include "delivery_gate_set.h"
-#include "inbound_gate.h"
-#include "js_channel.h"
-#include "mqtt_client_specs.h"
-#include "mqtt_properties.h"
-#include "paho_waker.h"
-#include "persistence_bridge.h"
-#include "publish_window.h"
+#include "client/inbound_gate.h"
+#include "client/mqtt_client_specs.h"
+#include "client/mqtt_properties.h"
+#include "client/paho_waker.h"
+#include "client/publish_window.h"
+#include "persistence/persistence_bridge.h"
+#include "util/command_queue.h"
+#include "util/delivery_gate.h"
+#include "util/delivery_gate_set.h"
+#include "util/js_channel.h"
 
 namespace paho_redis {
 

@@ -2,7 +2,7 @@
 // the store failures of queued commands, which Paho itself swallows.
 #include <cstring>
 
-#include "mqtt_client.h"
+#include "client/mqtt_client.h"
 
 namespace paho_redis {
 

@@ -1,6 +1,6 @@
-#include "mqtt_client_wrap.h"
+#include "client/mqtt_client_wrap.h"
 
-#include "persistence_bridge_wrap.h"
+#include "persistence/persistence_bridge_wrap.h"
 
 namespace paho_redis {
 

@@ -1,4 +1,4 @@
-#include "command_queue.h"
+#include "util/command_queue.h"
 
 #include <memory>
 

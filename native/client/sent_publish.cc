@@ -1,4 +1,4 @@
-#include "sent_publish.h"
+#include "client/sent_publish.h"
 
 #include <algorithm>
 #include <cstdlib>

@@ -1,4 +1,4 @@
-#include "key_ledger.h"
+#include "persistence/key_ledger.h"
 
 #include <cstring>
 

@@ -1,11 +1,11 @@
-#include "persistence_bridge.h"
+#include "persistence/persistence_bridge.h"
 
 #include <MQTTAsync.h>
 
 #include <algorithm>
 #include <cstring>
 
-#include "js_thread.h"
+#include "util/js_thread.h"
 
 namespace paho_redis {
 

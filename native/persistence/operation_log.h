@@ -20,8 +20,8 @@
 #include <unordered_set>
 #include <vector>
 
-#include "key_ledger.h"
-#include "persistence_call.h"
+#include "persistence/key_ledger.h"
+#include "persistence/persistence_call.h"
 
 namespace paho_redis {
 

@@ -1,4 +1,4 @@
-#include "inbound_gate.h"
+#include "client/inbound_gate.h"
 
 namespace paho_redis {
 

@@ -1,4 +1,4 @@
-#include "trace_sink.h"
+#include "util/trace_sink.h"
 
 #include <MQTTAsync.h>
 

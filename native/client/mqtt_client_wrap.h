@@ -6,7 +6,7 @@
 
 #include <memory>
 
-#include "mqtt_client.h"
+#include "client/mqtt_client.h"
 
 namespace paho_redis {
 

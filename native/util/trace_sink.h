@@ -8,7 +8,7 @@
 #include <memory>
 #include <string>
 
-#include "js_channel.h"
+#include "util/js_channel.h"
 
 namespace paho_redis {
 

@@ -1,4 +1,4 @@
-#include "paho_waker.h"
+#include "client/paho_waker.h"
 
 namespace paho_redis {
 

@@ -1,7 +1,7 @@
 // PersistenceBridge, part two: writes through the OperationLog, and the drainer that hands
 // the log's batches to the JS store (one thread-safe call wakes an idle drainer; a busy one
 // takes the next batch as it settles the last, without another call).
-#include "persistence_bridge.h"
+#include "persistence/persistence_bridge.h"
 
 namespace paho_redis {
 

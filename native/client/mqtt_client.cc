@@ -1,4 +1,4 @@
-#include "mqtt_client.h"
+#include "client/mqtt_client.h"
 
 #include <cstring>
 

@@ -1,4 +1,4 @@
-#include "publish_window.h"
+#include "client/publish_window.h"
 
 namespace paho_redis {
 

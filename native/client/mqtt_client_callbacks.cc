@@ -1,7 +1,7 @@
 // MqttClient, part two: Paho's callbacks (on Paho's threads) and their delivery to JS.
 #include <cstring>
 
-#include "mqtt_client.h"
+#include "client/mqtt_client.h"
 
 namespace paho_redis {
 

@@ -17,9 +17,9 @@
 #include <utility>
 #include <vector>
 
-#include "key_ledger.h"
-#include "operation_log.h"
-#include "sent_publish.h"
+#include "client/sent_publish.h"
+#include "persistence/key_ledger.h"
+#include "persistence/operation_log.h"
 
 namespace paho_redis {
 

@@ -16,10 +16,10 @@
 #include <unordered_map>
 #include <vector>
 
-#include "js_channel.h"
-#include "operation_log.h"
-#include "paho_persistence.h"
-#include "persistence_call.h"
+#include "persistence/operation_log.h"
+#include "persistence/paho_persistence.h"
+#include "persistence/persistence_call.h"
+#include "util/js_channel.h"
 
 namespace paho_redis {
 

@@ -1,6 +1,6 @@
 // PahoPersistence, part two: the sent messages Paho discards with a lost session, held for
 // the client to publish again (see TakeDiscarded in paho_persistence.h).
-#include "paho_persistence.h"
+#include "persistence/paho_persistence.h"
 
 namespace paho_redis {
 

@@ -6,7 +6,7 @@
 
 #include <memory>
 
-#include "persistence_bridge.h"
+#include "persistence/persistence_bridge.h"
 
 namespace paho_redis {
 

@@ -1,4 +1,4 @@
-#include "operation_log.h"
+#include "persistence/operation_log.h"
 
 namespace paho_redis {
 

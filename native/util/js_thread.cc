@@ -1,4 +1,4 @@
-#include "js_thread.h"
+#include "util/js_thread.h"
 
 namespace paho_redis {
 

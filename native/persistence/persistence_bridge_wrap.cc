@@ -1,4 +1,4 @@
-#include "persistence_bridge_wrap.h"
+#include "persistence/persistence_bridge_wrap.h"
 
 #include "addon.h"
 

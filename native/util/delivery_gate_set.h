@@ -9,7 +9,7 @@
 #include <mutex>
 #include <vector>
 
-#include "delivery_gate.h"
+#include "util/delivery_gate.h"
 
 namespace paho_redis {
 

@@ -1,4 +1,4 @@
-#include "mqtt_properties.h"
+#include "client/mqtt_properties.h"
 
 namespace paho_redis {
 

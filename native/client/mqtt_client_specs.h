@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "mqtt_properties.h"
+#include "client/mqtt_properties.h"
 
 namespace paho_redis {
 

@@ -1,4 +1,4 @@
-#include "paho_persistence.h"
+#include "persistence/paho_persistence.h"
 
 #include <MQTTAsync.h>
 
@@ -7,8 +7,8 @@
 #include <optional>
 #include <unordered_set>
 
-#include "js_thread.h"
-#include "persistence_bridge.h"
+#include "persistence/persistence_bridge.h"
+#include "util/js_thread.h"
 
 namespace paho_redis {
 

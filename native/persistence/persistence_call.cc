@@ -1,4 +1,4 @@
-#include "persistence_call.h"
+#include "persistence/persistence_call.h"
 
 namespace paho_redis {
 
