@@ -183,7 +183,7 @@ export interface NativeConnectSpec {
 }
 
 export interface NativeMqttClient {
-  open(request: number, spec: NativeCreateSpec): void;
+  create(request: number, spec: NativeCreateSpec): void;
   connect(request: number, spec: NativeConnectSpec): void;
   publish(
     request: number,

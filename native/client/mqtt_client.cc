@@ -130,7 +130,7 @@ void MqttClient::FailIfRefused(int rc, Pending* pending) {
 
 // ---- JS-thread entry points: each runs its Paho call on the command thread ----
 
-void MqttClient::Open(uint64_t request, CreateSpec spec) {
+void MqttClient::Create(uint64_t request, CreateSpec spec) {
   auto self = shared_from_this();
   Queue(request, [self, request, spec = std::move(spec)] {
     MQTTAsync_createOptions options = MQTTAsync_createOptions_initializer;

@@ -66,7 +66,7 @@ class MqttClient : public std::enable_shared_from_this<MqttClient> {
   static int LiveCount() { return live_count_.load(); }
 
   // JS thread. Each queues the Paho call; its outcome arrives as a kResult event.
-  void Open(uint64_t request, CreateSpec spec);
+  void Create(uint64_t request, CreateSpec spec);
   void Connect(uint64_t request, ConnectSpec spec);
   void Publish(uint64_t request, PublishSpec spec);
   void Subscribe(uint64_t request, SubscribeSpec spec);

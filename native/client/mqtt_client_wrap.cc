@@ -60,7 +60,7 @@ std::vector<std::string> GetStrings(const Napi::Value& value) {
 Napi::Function MqttClientWrap::Define(Napi::Env env) {
   return DefineClass(env, "MqttClient",
                      {
-                         InstanceMethod<&MqttClientWrap::Open>("open"),
+                         InstanceMethod<&MqttClientWrap::Create>("create"),
                          InstanceMethod<&MqttClientWrap::Connect>("connect"),
                          InstanceMethod<&MqttClientWrap::Publish>("publish"),
                          InstanceMethod<&MqttClientWrap::Subscribe>("subscribe"),
@@ -86,7 +86,7 @@ MqttClientWrap::MqttClientWrap(const Napi::CallbackInfo& info) : Napi::ObjectWra
   client_ = MqttClient::Create(env, info[0].As<Napi::Function>(), std::move(bridge));
 }
 
-Napi::Value MqttClientWrap::Open(const Napi::CallbackInfo& info) {
+Napi::Value MqttClientWrap::Create(const Napi::CallbackInfo& info) {
   Napi::Object o = SpecOf(info);
   CreateSpec spec;
   spec.server_uri = GetString(o, "serverURI");
@@ -102,7 +102,7 @@ Napi::Value MqttClientWrap::Open(const Napi::CallbackInfo& info) {
   spec.inbound_max_messages = GetInt(o, "inboundMaxMessages", spec.inbound_max_messages);
   spec.inbound_max_bytes = GetInt(o, "inboundMaxBytes", spec.inbound_max_bytes);
   spec.inbound_max_wait_ms = GetInt(o, "inboundMaxWaitMs", spec.inbound_max_wait_ms);
-  client_->Open(RequestId(info), std::move(spec));
+  client_->Create(RequestId(info), std::move(spec));
   return info.Env().Undefined();
 }
 

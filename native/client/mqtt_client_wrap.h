@@ -16,7 +16,7 @@ class MqttClientWrap : public Napi::ObjectWrap<MqttClientWrap> {
   explicit MqttClientWrap(const Napi::CallbackInfo& info);
 
  private:
-  Napi::Value Open(const Napi::CallbackInfo& info);
+  Napi::Value Create(const Napi::CallbackInfo& info);
   Napi::Value Connect(const Napi::CallbackInfo& info);
   Napi::Value Publish(const Napi::CallbackInfo& info);
   Napi::Value Subscribe(const Napi::CallbackInfo& info);

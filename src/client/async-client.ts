@@ -120,7 +120,7 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
     const client = new AsyncClient(options, store);
     if (store) claimStore(store);
     try {
-      await client.request('create', (id) => client.native.open(id, spec));
+      await client.request('create', (id) => client.native.create(id, spec));
     } catch (error) {
       const restore = client.bridge?.endRestore();
       await client.close().catch(() => undefined);
