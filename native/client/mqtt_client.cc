@@ -365,7 +365,7 @@ void MqttClient::Flush(uint64_t request) {
     self->Queue(request, [self, request] {
       auto event = std::make_unique<ClientEvent>();
       event->request = request;
-      event->log_seq = self->bridge_ ? self->bridge_->last_seq() : 0;
+      event->log_seq = self->bridge_ ? self->bridge_->logged_seq() : 0;
       self->Emit(std::move(event));
     });
   });

@@ -87,7 +87,7 @@ bool KeyLedger::complete() {
 
 bool KeyLedger::Holds(const std::string& key) {
   std::lock_guard<std::mutex> lock(mutex_);
-  ++stats_.answered;
+  ++stats_.answered_from_memory;
   return keys_.count(key) > 0;
 }
 
@@ -98,7 +98,7 @@ bool KeyLedger::KnownPresent(const std::string& key) {
 
 std::vector<std::string> KeyLedger::Keys() {
   std::lock_guard<std::mutex> lock(mutex_);
-  ++stats_.answered;
+  ++stats_.answered_from_memory;
   return std::vector<std::string>(keys_.begin(), keys_.end());
 }
 

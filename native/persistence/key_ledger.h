@@ -40,7 +40,7 @@ class KeyLedger {
     uint64_t skipped_removes = 0;
     uint64_t cached_gets = 0;
     uint64_t deferred_removes = 0;
-    uint64_t answered = 0;  // keys/containsKey answered from memory
+    uint64_t answered_from_memory = 0;  // keys/containsKey answered from memory
   };
 
   // open/close: nothing is known about the (new) keyspace.

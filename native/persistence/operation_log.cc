@@ -11,8 +11,8 @@ constexpr size_t kFailedRangesKept = 64;
 
 bool OperationLog::HasRoom(size_t ops, size_t bytes) const {
   // A unit larger than the limits still passes alone, or it could never be stored.
-  if (stats_.depth == 0) return true;
-  return stats_.depth + ops <= limits_.max_ops && stats_.bytes + bytes <= limits_.max_bytes;
+  if (stats_.queue_depth == 0) return true;
+  return stats_.queue_depth + ops <= limits_.max_ops && stats_.bytes + bytes <= limits_.max_bytes;
 }
 
 bool OperationLog::StoreMayHold(const std::string& key) const {
@@ -44,7 +44,7 @@ bool OperationLog::unavailable() {
   return unavailable_;
 }
 
-LogOutcome OperationLog::Append(std::vector<LogOp> ops, Deadline deadline, uint64_t* last_seq, bool* ring) {
+LogOutcome OperationLog::Append(std::vector<LogOp> ops, Deadline deadline, uint64_t* logged_seq, bool* ring) {
   size_t bytes = 0;
   for (const LogOp& op : ops) bytes += SizeOf(op);
   std::unique_lock<std::mutex> lock(mutex_);
@@ -52,17 +52,17 @@ LogOutcome OperationLog::Append(std::vector<LogOp> ops, Deadline deadline, uint6
   if (!room() && !unavailable_) {
     ++stats_.room_waits;
     if (!changed_.wait_until(lock, deadline, [&] { return room() || unavailable_; })) {
-      std::string message = "the persistence log stayed full (" + std::to_string(stats_.depth) + " ops, " +
-                            std::to_string(stats_.bytes) +
+      std::string message = "the persistence log stayed full (" + std::to_string(stats_.queue_depth) +
+                            " ops, " + std::to_string(stats_.bytes) +
                             " bytes unsettled): the store is too slow or unreachable";
       MarkUnavailableLocked(message);
       return {CallFailure::kTimeout, message};
     }
   }
   if (!room()) {
-    ++stats_.refused;
+    ++stats_.writes_refused;
     LogOutcome refused{CallFailure::kUnavailable, "the persistence log is full (" +
-                                                      std::to_string(stats_.depth) +
+                                                      std::to_string(stats_.queue_depth) +
                                                       " ops unsettled) and the store is unavailable (" +
                                                       unavailable_reason_ + "): the write was not logged"};
     refused.first_refusal = refused_in_outage_++ == 0;
@@ -72,10 +72,10 @@ LogOutcome OperationLog::Append(std::vector<LogOp> ops, Deadline deadline, uint6
   if (closed_) return {CallFailure::kClosing, "the persistence bridge is closed"};
   for (LogOp& op : ops) {
     if (!refused_keys_.empty()) refused_keys_.erase(op.key);
-    if (op.waited) ++stats_.waits;
+    if (op.waited) ++stats_.barrier_waits;
     AppendLocked(std::move(op));
   }
-  *last_seq = next_seq_ - 1;
+  *logged_seq = next_seq_ - 1;
   *ring = false;
   if (drainer_ == Drainer::kIdle && !unsent_.empty()) {
     drainer_ = Drainer::kRung;
@@ -91,7 +91,7 @@ bool OperationLog::AppendLocked(LogOp op) {
     // A remove cancels the newest unsent put of its key.
     LogOp& put = unsent_[*unsent.put];
     put.absorbed = true;
-    stats_.depth -= 1;
+    stats_.queue_depth -= 1;
     stats_.bytes -= SizeOf(put);
     put.data.reset();
     ++stats_.absorbed;
@@ -108,7 +108,7 @@ bool OperationLog::AppendLocked(LogOp op) {
     }
   }
   op.seq = next_seq_++;
-  stats_.depth += 1;
+  stats_.queue_depth += 1;
   stats_.bytes += SizeOf(op);
   unsent.live += 1;
   if (op.data) {
@@ -132,7 +132,7 @@ LogOutcome OperationLog::WaitFor(uint64_t seq, Deadline deadline, bool through_o
   }
   if (settled_seq_ < seq) {
     if (closed_) return {CallFailure::kClosing, "the persistence bridge is closed"};
-    ++stats_.unwaited;
+    ++stats_.waits_skipped;
     return {CallFailure::kUnavailable, "the store is unavailable (" + unavailable_reason_ + ")"};
   }
   for (const FailedRange& range : failed_) {
@@ -141,7 +141,7 @@ LogOutcome OperationLog::WaitFor(uint64_t seq, Deadline deadline, bool through_o
   return {};
 }
 
-uint64_t OperationLog::last_seq() {
+uint64_t OperationLog::logged_seq() {
   std::lock_guard<std::mutex> lock(mutex_);
   return next_seq_ - 1;
 }
@@ -204,7 +204,7 @@ std::vector<LogOp> OperationLog::Settle(uint64_t batch_id, const LogOutcome& out
   drainer_ = Drainer::kRung;  // the settler takes the next batch
   unavailable_ = false;       // the store answered (even a failure is an answer)
   for (const LogOp& op : batch.ops) {
-    stats_.depth -= 1;
+    stats_.queue_depth -= 1;
     stats_.bytes -= SizeOf(op);
   }
   if (outcome.failure != CallFailure::kNone) {

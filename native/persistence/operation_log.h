@@ -62,27 +62,27 @@ class OperationLog {
  public:
   using Deadline = std::chrono::steady_clock::time_point;
   struct Stats {
-    uint64_t logged = 0;      // ops appended
-    uint64_t absorbed = 0;    // ops that never reached the store (cancelled pairs)
-    uint64_t batches = 0;     // batches handed to the store
-    uint64_t written = 0;     // ops handed to the store
-    uint64_t waits = 0;       // appends whose thread waited for the store (barriers, sync)
-    uint64_t room_waits = 0;  // appends that waited for room in a full log
-    uint64_t failed = 0;      // ops in failed batches
-    uint64_t depth = 0;       // ops not yet settled
-    uint64_t bytes = 0;       // their bytes
-    uint64_t outages = 0;     // times the store became unavailable
-    uint64_t unwaited = 0;    // waits that ended at once because the store was unavailable
-    uint64_t refused = 0;     // writes not logged: the log was full while the store was unavailable
+    uint64_t logged = 0;          // ops appended
+    uint64_t absorbed = 0;        // ops that never reached the store (cancelled pairs)
+    uint64_t batches = 0;         // batches handed to the store
+    uint64_t written = 0;         // ops handed to the store
+    uint64_t barrier_waits = 0;   // appends whose thread waited for the store (barriers, sync)
+    uint64_t room_waits = 0;      // appends that waited for room in a full log
+    uint64_t failed = 0;          // ops in failed batches
+    uint64_t queue_depth = 0;     // ops not yet settled
+    uint64_t bytes = 0;           // their bytes
+    uint64_t outages = 0;         // times the store became unavailable
+    uint64_t waits_skipped = 0;   // waits that ended at once because the store was unavailable
+    uint64_t writes_refused = 0;  // writes not logged: the log was full while the store was unavailable
   };
 
   explicit OperationLog(LogLimits limits) : limits_(limits) {}
 
   // Appends `ops` in order as one unit: they reach the store in the same batch. Waits for
   // room until `deadline` (not at all while the store is unavailable). On success
-  // `*last_seq` is the newest seq in the log (wait for it to wait for these ops and
+  // `*logged_seq` is the newest seq in the log (wait for it to wait for these ops and
   // everything before them) and `*ring` says whether the drainer must be woken.
-  LogOutcome Append(std::vector<LogOp> ops, Deadline deadline, uint64_t* last_seq, bool* ring);
+  LogOutcome Append(std::vector<LogOp> ops, Deadline deadline, uint64_t* logged_seq, bool* ring);
   // Waits until every op up to `seq` is settled; the failure of the batch that held `seq`.
   // While the store is unavailable it returns at once (kUnavailable; the ops stay logged),
   // unless `through_outage`: then it waits for the settlement or the deadline all the same.
@@ -95,7 +95,7 @@ class OperationLog {
   // Ends the waits made `through_outage`, now and later (the client is closing).
   void ReleaseHolds();
   bool unavailable();
-  uint64_t last_seq();
+  uint64_t logged_seq();
   uint64_t settled_seq();
   // The key of the oldest write refused (not logged: the log was full while the store was
   // unavailable) at or before log position `seq` whose key no write was logged for since; empty

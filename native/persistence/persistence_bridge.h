@@ -86,7 +86,7 @@ class PersistenceBridge : public std::enable_shared_from_this<PersistenceBridge>
   int command_count() { return paho_.command_count(); }
   OperationLog::Stats log_stats() { return log_.stats(); }
   uint64_t forwarded() const { return forwarded_.load(); }
-  uint64_t last_seq() { return log_.last_seq(); }
+  uint64_t logged_seq() { return log_.logged_seq(); }
   uint64_t settled_seq() { return log_.settled_seq(); }
   std::string refused_up_to(uint64_t seq) { return log_.RefusedUpTo(seq); }
   OperationLog& log() { return log_; }

@@ -45,7 +45,7 @@ LogOutcome PersistenceBridge::Write(std::vector<LogOp> ops, bool wait, uint64_t*
 LogOutcome PersistenceBridge::WaitStored(uint64_t seq) { return log_.WaitFor(seq, Deadline()); }
 
 LogOutcome PersistenceBridge::Drain() {
-  LogOutcome outcome = log_.WaitFor(log_.last_seq(), Deadline());
+  LogOutcome outcome = log_.WaitFor(log_.logged_seq(), Deadline());
   // A failed write was reported already; what matters here is that nothing is pending.
   bool settled = outcome.failure != CallFailure::kTimeout && outcome.failure != CallFailure::kClosing &&
                  outcome.failure != CallFailure::kUnavailable;

@@ -132,7 +132,7 @@ Napi::Value PersistenceBridgeWrap::SettledSeq(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value PersistenceBridgeWrap::LoggedSeq(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), static_cast<double>(bridge_->last_seq()));
+  return Napi::Number::New(info.Env(), static_cast<double>(bridge_->logged_seq()));
 }
 
 Napi::Value PersistenceBridgeWrap::RefusedUpTo(const Napi::CallbackInfo& info) {
@@ -157,20 +157,20 @@ Napi::Value PersistenceBridgeWrap::Stats(const Napi::CallbackInfo& info) {
   stats.Set("skippedRemoves", static_cast<double>(ledger.skipped_removes));
   stats.Set("cachedGets", static_cast<double>(ledger.cached_gets));
   stats.Set("deferredRemoves", static_cast<double>(ledger.deferred_removes));
-  stats.Set("answeredFromMemory", static_cast<double>(ledger.answered));
+  stats.Set("answeredFromMemory", static_cast<double>(ledger.answered_from_memory));
   OperationLog::Stats log = bridge_->log_stats();
   stats.Set("opsLogged", static_cast<double>(log.logged));
   stats.Set("opsAbsorbed", static_cast<double>(log.absorbed));
   stats.Set("batches", static_cast<double>(log.batches));
   stats.Set("opsWritten", static_cast<double>(log.written));
-  stats.Set("barrierWaits", static_cast<double>(log.waits));
+  stats.Set("barrierWaits", static_cast<double>(log.barrier_waits));
   stats.Set("roomWaits", static_cast<double>(log.room_waits));
   stats.Set("failedOps", static_cast<double>(log.failed));
-  stats.Set("queueDepth", static_cast<double>(log.depth));
+  stats.Set("queueDepth", static_cast<double>(log.queue_depth));
   stats.Set("queueBytes", static_cast<double>(log.bytes));
   stats.Set("outages", static_cast<double>(log.outages));
-  stats.Set("waitsSkipped", static_cast<double>(log.unwaited));
-  stats.Set("writesRefused", static_cast<double>(log.refused));
+  stats.Set("waitsSkipped", static_cast<double>(log.waits_skipped));
+  stats.Set("writesRefused", static_cast<double>(log.writes_refused));
   return stats;
 }
 
