@@ -28,10 +28,10 @@ export type NativeBatch = [
 ];
 
 export interface NativeBridgeOptions {
-  timeoutMs: number;
+  operationTimeoutMs: number;
   durability: 'batched' | 'sync';
-  maxOps: number;
-  maxBytes: number;
+  maxQueuedOps: number;
+  maxQueuedBytes: number;
   onStoreUnavailable?: 'continue' | 'disconnect';
 }
 
@@ -88,7 +88,7 @@ export interface NativePersistenceBridge {
    */
   refusedUpTo(seq: number): string | undefined;
   close(): void;
-  readonly timeoutMs: number;
+  readonly operationTimeoutMs: number;
   /** Calls sent to the store, and what the operation log and the key ledger spared. */
   stats(): NativeBridgeStats;
 }

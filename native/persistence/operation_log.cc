@@ -12,7 +12,8 @@ constexpr size_t kFailedRangesKept = 64;
 bool OperationLog::HasRoom(size_t ops, size_t bytes) const {
   // A unit larger than the limits still passes alone, or it could never be stored.
   if (stats_.queue_depth == 0) return true;
-  return stats_.queue_depth + ops <= limits_.max_ops && stats_.bytes + bytes <= limits_.max_bytes;
+  return stats_.queue_depth + ops <= limits_.max_queued_ops &&
+         stats_.bytes + bytes <= limits_.max_queued_bytes;
 }
 
 bool OperationLog::StoreMayHold(const std::string& key) const {

@@ -26,8 +26,8 @@
 namespace paho_redis {
 
 struct LogLimits {
-  size_t max_ops = 10000;
-  size_t max_bytes = 64u << 20;
+  size_t max_queued_ops = 10000;
+  size_t max_queued_bytes = 64u << 20;
 };
 
 // One write. `data` set: a put; null: a remove.

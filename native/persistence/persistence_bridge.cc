@@ -35,14 +35,14 @@ std::string DescribeType(const Napi::Value& value) {
 
 PersistenceBridge::PersistenceBridge(const BridgeOptions& options)
     : options_(options),
-      wait_ms_(options.timeout_ms),
-      room_wait_ms_(2 * options.timeout_ms),
+      wait_ms_(options.operation_timeout_ms),
+      room_wait_ms_(2 * options.operation_timeout_ms),
       paho_(this),
       log_(options.limits) {}
 
 void PersistenceBridge::LimitWaits(int keepalive_seconds) {
-  uint32_t limit = options_.timeout_ms;
-  uint32_t room = 2 * options_.timeout_ms;
+  uint32_t limit = options_.operation_timeout_ms;
+  uint32_t room = 2 * options_.operation_timeout_ms;
   if (keepalive_seconds > 0) {
     uint32_t quarter = std::max<uint32_t>(1, static_cast<uint32_t>(keepalive_seconds) * 250);
     limit = std::min(limit, quarter);

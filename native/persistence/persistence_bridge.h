@@ -37,7 +37,7 @@ struct BridgeMessage {
 enum class Durability : uint8_t { kBatched, kSync };
 
 struct BridgeOptions {
-  uint32_t timeout_ms = 5000;
+  uint32_t operation_timeout_ms = 5000;
   Durability durability = Durability::kBatched;
   LogLimits limits;
   // onStoreUnavailable 'disconnect': an acknowledgement does not leave before its record is

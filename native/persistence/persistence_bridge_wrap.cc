@@ -16,7 +16,7 @@ Napi::Function PersistenceBridgeWrap::Define(Napi::Env env) {
                          InstanceAccessor<&PersistenceBridgeWrap::LoggedSeq>("loggedSeq"),
                          InstanceMethod<&PersistenceBridgeWrap::RefusedUpTo>("refusedUpTo"),
                          InstanceMethod<&PersistenceBridgeWrap::Close>("close"),
-                         InstanceAccessor<&PersistenceBridgeWrap::TimeoutMs>("timeoutMs"),
+                         InstanceAccessor<&PersistenceBridgeWrap::OperationTimeoutMs>("operationTimeoutMs"),
                          InstanceMethod<&PersistenceBridgeWrap::Stats>("stats"),
                      });
 }
@@ -38,15 +38,17 @@ double NumberOption(const Napi::Object& options, const char* name, double fallba
 
 BridgeOptions ParseOptions(const Napi::Object& options) {
   BridgeOptions parsed;
-  parsed.timeout_ms = static_cast<uint32_t>(NumberOption(options, "timeoutMs", 5000, 1, 3600000));
+  parsed.operation_timeout_ms =
+      static_cast<uint32_t>(NumberOption(options, "operationTimeoutMs", 5000, 1, 3600000));
   Napi::Value durability = options.Get("durability");
   std::string mode = durability.IsString() ? durability.As<Napi::String>().Utf8Value() : "batched";
   if (mode != "batched" && mode != "sync") {
     throw Napi::RangeError::New(options.Env(), "durability must be 'batched' or 'sync'");
   }
   parsed.durability = mode == "sync" ? Durability::kSync : Durability::kBatched;
-  parsed.limits.max_ops = static_cast<size_t>(NumberOption(options, "maxOps", 10000, 1, 1e9));
-  parsed.limits.max_bytes = static_cast<size_t>(NumberOption(options, "maxBytes", 64 << 20, 1024, 1e12));
+  parsed.limits.max_queued_ops = static_cast<size_t>(NumberOption(options, "maxQueuedOps", 10000, 1, 1e9));
+  parsed.limits.max_queued_bytes =
+      static_cast<size_t>(NumberOption(options, "maxQueuedBytes", 64 << 20, 1024, 1e12));
   Napi::Value unavailable = options.Get("onStoreUnavailable");
   std::string policy = unavailable.IsString() ? unavailable.As<Napi::String>().Utf8Value() : "continue";
   if (policy != "continue" && policy != "disconnect") {
@@ -146,8 +148,8 @@ Napi::Value PersistenceBridgeWrap::Close(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-Napi::Value PersistenceBridgeWrap::TimeoutMs(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), bridge_->options().timeout_ms);
+Napi::Value PersistenceBridgeWrap::OperationTimeoutMs(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), bridge_->options().operation_timeout_ms);
 }
 
 Napi::Value PersistenceBridgeWrap::Stats(const Napi::CallbackInfo& info) {

@@ -28,7 +28,7 @@ class PersistenceBridgeWrap : public Napi::ObjectWrap<PersistenceBridgeWrap> {
   Napi::Value LoggedSeq(const Napi::CallbackInfo& info);
   Napi::Value RefusedUpTo(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
-  Napi::Value TimeoutMs(const Napi::CallbackInfo& info);
+  Napi::Value OperationTimeoutMs(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);
 
   std::shared_ptr<PersistenceBridge> bridge_;

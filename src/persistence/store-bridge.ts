@@ -44,7 +44,7 @@ interface FlushWaiter {
 }
 export class StoreBridge {
   readonly native: NativePersistenceBridge;
-  readonly timeoutMs: number;
+  readonly operationTimeoutMs: number;
   readonly durability: Durability;
   /** onStoreUnavailable 'disconnect': acknowledgements wait for their records through outages. */
   private readonly holdsAcks: boolean;
@@ -70,9 +70,12 @@ export class StoreBridge {
     private readonly options: StoreBridgeOptions,
   ) {
     assertClientPersistence(store);
-    const { timeoutMs, durability, maxOps, maxBytes, onStoreUnavailable } = resolveBridgeOptions(store, options);
+    const { operationTimeoutMs, durability, maxQueuedOps, maxQueuedBytes, onStoreUnavailable } = resolveBridgeOptions(
+      store,
+      options,
+    );
     this.holdsAcks = onStoreUnavailable === 'disconnect';
-    this.timeoutMs = timeoutMs;
+    this.operationTimeoutMs = operationTimeoutMs;
     this.durability = durability;
     this.native = new native.PersistenceBridge(
       (id, op, key, data, clientId, serverURI) => this.dispatch(id, op, key, data, clientId, serverURI),
@@ -87,7 +90,7 @@ export class StoreBridge {
             this.settling && { cause: this.settling.cause ?? this.settling },
           ),
         ),
-      { timeoutMs, durability, maxOps, maxBytes, onStoreUnavailable },
+      { operationTimeoutMs, durability, maxQueuedOps, maxQueuedBytes, onStoreUnavailable },
     );
   }
 
@@ -195,10 +198,10 @@ export class StoreBridge {
             'ERR_PERSISTENCE_TIMEOUT',
             'batch',
             undefined,
-            `the store did not apply a batch of writes within ${this.timeoutMs} ms`,
+            `the store did not apply a batch of writes within ${this.operationTimeoutMs} ms`,
           );
           settle(error);
-        }, this.timeoutMs);
+        }, this.operationTimeoutMs);
         let settled = false;
         const settle = (error?: unknown): void => {
           if (settled) return;
@@ -233,7 +236,7 @@ export class StoreBridge {
     if (typeof store.probe !== 'function') return this.settleBatch(batch, error);
     // Did the store refuse these writes, or is it gone? A refusal fails the batch; gone holds it.
     const probing = Promise.resolve().then(() => store.probe!());
-    within(probing, this.timeoutMs, 'the store (probe)').then(
+    within(probing, this.operationTimeoutMs, 'the store (probe)').then(
       () => this.runBatches(this.settleBatch(batch, error)),
       () => this.hold(batch, failure),
     );
@@ -260,7 +263,7 @@ export class StoreBridge {
       timedOut: (error) =>
         this.toPersistenceError('batch', undefined, causeOf(error)).code === 'ERR_PERSISTENCE_TIMEOUT',
       transient: (error) => isHeldFailure(this.toPersistenceError('batch', undefined, causeOf(error))),
-      timeoutMs: this.timeoutMs,
+      operationTimeoutMs: this.operationTimeoutMs,
       closed: () => this.closed,
     }).then((error) => {
       if (error === 'closed') return;
