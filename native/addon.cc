@@ -6,7 +6,7 @@
 
 #include "client/mqtt_client.h"
 #include "client/mqtt_client_wrap.h"
-#include "persistence/persistence_bridge_wrap.h"
+#include "persistence/store_bridge_wrap.h"
 #include "util/js_thread.h"
 #include "util/trace_sink.h"
 #ifdef PAHO_REDIS_TEST_ADDON
@@ -17,11 +17,11 @@ namespace paho_redis {
 
 Addon::Addon(Napi::Env env, Napi::Object exports) {
   MarkJsThread();
-  Napi::Function bridge = PersistenceBridgeWrap::Define(env);
+  Napi::Function bridge = StoreBridgeWrap::Define(env);
   bridge_class = Napi::Persistent(bridge);
   Napi::Function client = MqttClientWrap::Define(env);
   client_class = Napi::Persistent(client);
-  exports.Set("PersistenceBridge", bridge);
+  exports.Set("StoreBridge", bridge);
   exports.Set("MqttClient", client);
 #ifdef PAHO_REDIS_TEST_ADDON
   // Only in the test build (paho_mqtt_redis_test.node): drives a bridge as Paho does.

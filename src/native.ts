@@ -66,7 +66,7 @@ export interface NativeBridgeStats {
   writesRefused: number;
 }
 
-export interface NativePersistenceBridge {
+export interface NativeStoreBridge {
   settle(id: number, value: unknown): boolean;
   fail(id: number, message: string): boolean;
   /**
@@ -215,16 +215,13 @@ export interface NativeMqttClient {
 }
 
 export interface NativeAddon {
-  PersistenceBridge: new (
+  StoreBridge: new (
     dispatch: NativeDispatch,
     applyBatch: (batch: NativeBatch | undefined) => void,
     onFailure: NativeFailureListener,
     options: NativeBridgeOptions,
-  ) => NativePersistenceBridge;
-  MqttClient: new (
-    onEvent: (event: NativeClientEvent) => void,
-    bridge: NativePersistenceBridge | null,
-  ) => NativeMqttClient;
+  ) => NativeStoreBridge;
+  MqttClient: new (onEvent: (event: NativeClientEvent) => void, bridge: NativeStoreBridge | null) => NativeMqttClient;
   pahoVersion(): Record<string, string>;
   /** Process-wide Paho trace, delivered to this environment's logger; level 0 turns it off. */
   setTrace(level: number, logger?: (level: number, message: string) => void): void;

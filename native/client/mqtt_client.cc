@@ -18,7 +18,7 @@ std::vector<char*> CStrings(const std::vector<std::string>& strings) {
 }  // namespace
 
 std::shared_ptr<MqttClient> MqttClient::Create(Napi::Env env, Napi::Function on_event,
-                                               std::shared_ptr<PersistenceBridge> bridge) {
+                                               std::shared_ptr<StoreBridge> bridge) {
   std::shared_ptr<MqttClient> self(new MqttClient());
   self->bridge_ = std::move(bridge);
   // Unref'd: src/ refs it while operations are pending or the client is connected.
@@ -153,12 +153,12 @@ void MqttClient::Create(uint64_t request, CreateSpec spec) {
     } else if (type == MQTTCLIENT_PERSISTENCE_DEFAULT) {
       persistence_context = const_cast<char*>(spec.persistence_dir.c_str());
     }
-    PersistenceBridge::ResetThreadFailures();
+    StoreBridge::ResetThreadFailures();
     int rc = MQTTAsync_createWithOptions(&self->handle_, spec.server_uri.c_str(), spec.client_id.c_str(),
                                          type, persistence_context, &options);
     auto event = std::make_unique<ClientEvent>();
     event->request = request;
-    event->persistence_failures = PersistenceBridge::TakeThreadFailures();
+    event->persistence_failures = StoreBridge::TakeThreadFailures();
     if (rc == MQTTASYNC_SUCCESS) {
       self->mqtt_version_ = spec.mqtt_version;
       void* context = self.get();
@@ -286,7 +286,7 @@ void MqttClient::Subscribe(uint64_t request, SubscribeSpec spec) {
     }
     Pending* pending = self->NewPending(request, RequestKind::kSubscribe, static_cast<int>(topics.size()));
     self->SetCallbacks(&options, pending);
-    PersistenceBridge::ResetThreadFailures();
+    StoreBridge::ResetThreadFailures();
     int rc = MQTTAsync_subscribeMany(self->handle_, static_cast<int>(topics.size()), topics.data(),
                                      qos.data(), &options);
     self->ReportCommandFailures("SUBSCRIBE");
@@ -303,7 +303,7 @@ void MqttClient::Unsubscribe(uint64_t request, UnsubscribeSpec spec) {
     if (self->mqtt_version_ >= MQTTVERSION_5) FillProperties(spec.properties, &options.properties);
     Pending* pending = self->NewPending(request, RequestKind::kUnsubscribe, static_cast<int>(topics.size()));
     self->SetCallbacks(&options, pending);
-    PersistenceBridge::ResetThreadFailures();
+    StoreBridge::ResetThreadFailures();
     int rc =
         MQTTAsync_unsubscribeMany(self->handle_, static_cast<int>(topics.size()), topics.data(), &options);
     self->ReportCommandFailures("UNSUBSCRIBE");

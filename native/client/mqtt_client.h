@@ -21,7 +21,7 @@
 #include "client/mqtt_properties.h"
 #include "client/paho_waker.h"
 #include "client/publish_window.h"
-#include "persistence/persistence_bridge.h"
+#include "persistence/store_bridge.h"
 #include "util/command_queue.h"
 #include "util/delivery_gate.h"
 #include "util/delivery_gate_set.h"
@@ -48,7 +48,7 @@ struct ClientEvent {
   int qos = 0;
   bool retained = false, dup = false;
   size_t gated_bytes = 0;  // kMessage: what InboundGate counted for it
-  std::vector<PersistenceBridge::ThreadFailure> persistence_failures;
+  std::vector<StoreBridge::ThreadFailure> persistence_failures;
   uint64_t log_seq = 0;  // flush: the newest op logged when it ran
   // Set for a received message the Paho thread waits on until JS has handled it.
   std::shared_ptr<DeliveryGate> delivered;
@@ -60,7 +60,7 @@ void ClientCallJs(Napi::Env env, Napi::Function on_event, MqttClient* self, Clie
 class MqttClient : public std::enable_shared_from_this<MqttClient> {
  public:
   static std::shared_ptr<MqttClient> Create(Napi::Env env, Napi::Function on_event,
-                                            std::shared_ptr<PersistenceBridge> bridge);
+                                            std::shared_ptr<StoreBridge> bridge);
   ~MqttClient();
   // Any thread: MqttClient objects alive in this process (the leak tests read it).
   static int LiveCount() { return live_count_.load(); }
@@ -165,7 +165,7 @@ class MqttClient : public std::enable_shared_from_this<MqttClient> {
   static void OnConnected(void* context, char* cause);
   static void OnDisconnected(void* context, MQTTProperties* properties, enum MQTTReasonCodes reason);
 
-  std::shared_ptr<PersistenceBridge> bridge_;
+  std::shared_ptr<StoreBridge> bridge_;
   CommandQueue queue_;
   // Command thread only.
   MQTTAsync handle_ = nullptr;

@@ -154,7 +154,7 @@ int MqttClient::OnMessage(void* context, char* topic, int topic_length, MQTTAsyn
     // onStoreUnavailable 'disconnect': not acknowledged before JS handled it, even if the broker
     // drops the silent connection meanwhile (it then delivers the message again).
     uint32_t wait_ms = self->bridge_->wait_ms();
-    bool handled = gate->WaitUntil(self->bridge_->holds_acks() ? PersistenceBridge::AckDeadline()
+    bool handled = gate->WaitUntil(self->bridge_->holds_acks() ? StoreBridge::AckDeadline()
                                                                : std::chrono::steady_clock::now() +
                                                                      std::chrono::milliseconds(wait_ms));
     if (handled) {

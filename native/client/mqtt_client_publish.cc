@@ -42,7 +42,7 @@ void MqttClient::SendPublish(uint64_t request, const PublishSpec& spec, bool hol
   Pending* pending = NewPending(request);
   pending->holds_slot = holds_slot;  // before Paho can answer it, on another thread
   SetCallbacks(&options, pending);
-  PersistenceBridge::ResetThreadFailures();
+  StoreBridge::ResetThreadFailures();
   int rc = MQTTAsync_sendMessage(handle_, spec.topic.c_str(), &message, &options);
   MQTTProperties_free(&message.properties);
   // Paho returns success even when storing the command failed, and still delivers the message
@@ -127,7 +127,7 @@ int MqttClient::RepublishOne(const SentPublish& publish) {
   MQTTAsync_responseOptions options = MQTTAsync_responseOptions_initializer;
   Pending* pending = NewPending(request);
   SetCallbacks(&options, pending);
-  PersistenceBridge::ResetThreadFailures();
+  StoreBridge::ResetThreadFailures();
   PahoPersistence::RepublishOnThisThread(&publish.key);
   // Paho's threads may call the API from its callbacks; handle_ is live while Paho runs them
   // (MQTTAsync_destroy takes the same mutex).
@@ -157,10 +157,10 @@ int MqttClient::RepublishOne(const SentPublish& publish) {
 }
 
 void MqttClient::ReportCommandFailures(const char* command) {
-  std::vector<PersistenceBridge::ThreadFailure> failures = PersistenceBridge::TakeThreadFailures();
+  std::vector<StoreBridge::ThreadFailure> failures = StoreBridge::TakeThreadFailures();
   if (!bridge_) return;
   for (const auto& failure : failures) {
-    // A timeout was reported where it happened (PersistenceBridge::Write); a write refused while
+    // A timeout was reported where it happened (StoreBridge::Write); a write refused while
     // the store is unavailable stays in the log and is stored once it answers (the outage was
     // reported once).
     if (failure.op != PersistenceOp::kPut || !IsCommandKey(failure.key) ||

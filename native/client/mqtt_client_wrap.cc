@@ -1,6 +1,6 @@
 #include "client/mqtt_client_wrap.h"
 
-#include "persistence/persistence_bridge_wrap.h"
+#include "persistence/store_bridge_wrap.h"
 
 namespace paho_redis {
 
@@ -80,9 +80,9 @@ MqttClientWrap::MqttClientWrap(const Napi::CallbackInfo& info) : Napi::ObjectWra
   Napi::Env env = info.Env();
   if (!info[0].IsFunction())
     throw Napi::TypeError::New(env, "MqttClient(onEvent, bridge?) expects a function");
-  std::shared_ptr<PersistenceBridge> bridge;
+  std::shared_ptr<StoreBridge> bridge;
   if (info.Length() > 1 && !info[1].IsNull() && !info[1].IsUndefined())
-    bridge = PersistenceBridgeWrap::BridgeOf(info[1]);
+    bridge = StoreBridgeWrap::BridgeOf(info[1]);
   client_ = MqttClient::Create(env, info[0].As<Napi::Function>(), std::move(bridge));
 }
 

@@ -7,7 +7,7 @@
 #include <optional>
 #include <unordered_set>
 
-#include "persistence/persistence_bridge.h"
+#include "persistence/store_bridge.h"
 #include "util/js_thread.h"
 
 namespace paho_redis {
@@ -89,7 +89,7 @@ bool IsReceivedV5Key(const std::string& key) { return HasPrefix(key, "r5-"); }
 bool IsBarrierRemove(const std::string& key) { return HasPrefix(key, "r5-"); }
 
 int Fail(PersistenceOp op, const std::string& key, const LogOutcome& outcome) {
-  PersistenceBridge::RecordThreadFailure({op, key, outcome.failure, outcome.message});
+  StoreBridge::RecordThreadFailure({op, key, outcome.failure, outcome.message});
   return MQTTCLIENT_PERSISTENCE_ERROR;
 }
 
@@ -116,7 +116,7 @@ int AnswerKeys(const std::vector<std::string>& found, char*** keys, int* nkeys) 
 
 }  // namespace
 
-PahoPersistence::PahoPersistence(PersistenceBridge* bridge) : bridge_(bridge) {
+PahoPersistence::PahoPersistence(StoreBridge* bridge) : bridge_(bridge) {
   persistence_.context = this;
   persistence_.popen = &PahoPersistence::Open;
   persistence_.pclose = &PahoPersistence::Close;

@@ -23,11 +23,11 @@
 
 namespace paho_redis {
 
-class PersistenceBridge;
+class StoreBridge;
 
 class PahoPersistence {
  public:
-  explicit PahoPersistence(PersistenceBridge* bridge);
+  explicit PahoPersistence(StoreBridge* bridge);
   PahoPersistence(const PahoPersistence&) = delete;
   PahoPersistence& operator=(const PahoPersistence&) = delete;
 
@@ -90,7 +90,7 @@ class PahoPersistence {
   static int Clear(void* handle);
   static int ContainsKey(void* handle, char* key);
 
-  PersistenceBridge* const bridge_;
+  StoreBridge* const bridge_;
   MQTTClient_persistence persistence_;
   KeyLedger ledger_;
   // QoS 2 PUBLISH commands logged in this session: key (c-N) -> seq of their put.

@@ -1,5 +1,5 @@
 /**
- * Binds a ClientPersistence (any store) to a native PersistenceBridge. Paho's writes reach
+ * Binds a ClientPersistence (any store) to a native StoreBridge. Paho's writes reach
  * the store as ordered batches from the native operation log (group commit: `applyBatch`);
  * reads and the other calls arrive one by one as `dispatch`, and settle the waiting C
  * thread. Failures are reported as PersistenceErrors, never lost.
@@ -10,7 +10,7 @@ import {
   type NativeBatch,
   type NativeBridgeStats,
   type NativeOpIndex,
-  type NativePersistenceBridge,
+  type NativeStoreBridge,
 } from '../native';
 import {
   assertClientPersistence,
@@ -43,7 +43,7 @@ interface FlushWaiter {
   reject(error: PersistenceError): void;
 }
 export class StoreBridge {
-  readonly native: NativePersistenceBridge;
+  readonly native: NativeStoreBridge;
   readonly operationTimeoutMs: number;
   readonly durability: Durability;
   /** onStoreUnavailable 'disconnect': acknowledgements wait for their records through outages. */
@@ -77,7 +77,7 @@ export class StoreBridge {
     this.holdsAcks = onStoreUnavailable === 'disconnect';
     this.operationTimeoutMs = operationTimeoutMs;
     this.durability = durability;
-    this.native = new native.PersistenceBridge(
+    this.native = new native.StoreBridge(
       (id, op, key, data, clientId, serverURI) => this.dispatch(id, op, key, data, clientId, serverURI),
       (batch) => this.runBatches(batch),
       (op, key, code, message) =>

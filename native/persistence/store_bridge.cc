@@ -1,4 +1,4 @@
-#include "persistence/persistence_bridge.h"
+#include "persistence/store_bridge.h"
 
 #include <MQTTAsync.h>
 
@@ -11,7 +11,7 @@ namespace paho_redis {
 
 namespace {
 
-thread_local std::vector<PersistenceBridge::ThreadFailure> t_failures;
+thread_local std::vector<StoreBridge::ThreadFailure> t_failures;
 
 std::string DescribeType(const Napi::Value& value) {
   if (value.IsNull()) return "null";
@@ -33,14 +33,14 @@ std::string DescribeType(const Napi::Value& value) {
 
 }  // namespace
 
-PersistenceBridge::PersistenceBridge(const BridgeOptions& options)
+StoreBridge::StoreBridge(const BridgeOptions& options)
     : options_(options),
       wait_ms_(options.operation_timeout_ms),
       room_wait_ms_(2 * options.operation_timeout_ms),
       paho_(this),
       log_(options.limits) {}
 
-void PersistenceBridge::LimitWaits(int keepalive_seconds) {
+void StoreBridge::LimitWaits(int keepalive_seconds) {
   uint32_t limit = options_.operation_timeout_ms;
   uint32_t room = 2 * options_.operation_timeout_ms;
   if (keepalive_seconds > 0) {
@@ -52,35 +52,34 @@ void PersistenceBridge::LimitWaits(int keepalive_seconds) {
   room_wait_ms_ = room;
 }
 
-PersistenceBridge::~PersistenceBridge() = default;
+StoreBridge::~StoreBridge() = default;
 
-std::shared_ptr<PersistenceBridge> PersistenceBridge::Create(Napi::Env env, Napi::Function dispatch,
-                                                             Napi::Function apply_batch,
-                                                             Napi::Function on_failure,
-                                                             const BridgeOptions& options) {
-  std::shared_ptr<PersistenceBridge> self(new PersistenceBridge(options));
+std::shared_ptr<StoreBridge> StoreBridge::Create(Napi::Env env, Napi::Function dispatch,
+                                                 Napi::Function apply_batch, Napi::Function on_failure,
+                                                 const BridgeOptions& options) {
+  std::shared_ptr<StoreBridge> self(new StoreBridge(options));
   self->apply_batch_ = Napi::Persistent(apply_batch);
   self->on_failure_ = Napi::Persistent(on_failure);
   // Unref'd: idle bridges must not keep the process alive; pending client operations do that.
-  self->channel_.Open(env, dispatch, "paho-mqtt-redis:persistence", self, &PersistenceBridge::OnTeardown);
+  self->channel_.Open(env, dispatch, "paho-mqtt-redis:persistence", self, &StoreBridge::OnTeardown);
   return self;
 }
 
-void PersistenceBridge::OnTeardown() {
+void StoreBridge::OnTeardown() {
   on_failure_.Reset();
   apply_batch_.Reset();
   Shutdown();
 }
 
-void PersistenceBridge::Close() {
-  std::shared_ptr<PersistenceBridge> keep = shared_from_this();
+void StoreBridge::Close() {
+  std::shared_ptr<StoreBridge> keep = shared_from_this();
   on_failure_.Reset();
   apply_batch_.Reset();
   channel_.Dispose();
   Shutdown();
 }
 
-void PersistenceBridge::Shutdown() {
+void StoreBridge::Shutdown() {
   channel_.Close();
   log_.Close();
   std::unordered_map<uint64_t, CallPtr> waiting;
@@ -93,42 +92,42 @@ void PersistenceBridge::Shutdown() {
   }
 }
 
-std::chrono::steady_clock::time_point PersistenceBridge::Deadline() const {
+std::chrono::steady_clock::time_point StoreBridge::Deadline() const {
   return std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms_.load());
 }
 
-std::chrono::steady_clock::time_point PersistenceBridge::AckDeadline() {
+std::chrono::steady_clock::time_point StoreBridge::AckDeadline() {
   // No deadline as such: close() and environment teardown release the waiter.
   return std::chrono::steady_clock::now() + std::chrono::hours(24 * 365);
 }
 
-std::chrono::steady_clock::time_point PersistenceBridge::RoomDeadline() const {
+std::chrono::steady_clock::time_point StoreBridge::RoomDeadline() const {
   return std::chrono::steady_clock::now() + std::chrono::milliseconds(room_wait_ms_.load());
 }
 
-CallPtr PersistenceBridge::NewCall(PersistenceOp op, const char* key) {
+CallPtr StoreBridge::NewCall(PersistenceOp op, const char* key) {
   return std::make_shared<PersistenceCall>(next_id_.fetch_add(1), op, key != nullptr ? key : "");
 }
 
-void PersistenceBridge::ResetThreadFailures() { t_failures.clear(); }
+void StoreBridge::ResetThreadFailures() { t_failures.clear(); }
 
-void PersistenceBridge::RecordThreadFailure(ThreadFailure failure) {
+void StoreBridge::RecordThreadFailure(ThreadFailure failure) {
   if (t_failures.size() < 16) t_failures.push_back(std::move(failure));
 }
 
-std::vector<PersistenceBridge::ThreadFailure> PersistenceBridge::TakeThreadFailures() {
+std::vector<StoreBridge::ThreadFailure> StoreBridge::TakeThreadFailures() {
   std::vector<ThreadFailure> taken;
   taken.swap(t_failures);
   return taken;
 }
 
-bool PersistenceBridge::Forward(const CallPtr& call) {
+bool StoreBridge::Forward(const CallPtr& call) {
   bool ok = ForwardAndWait(call);
   if (!ok) RecordThreadFailure({call->op, call->key, call->Failure(), call->failure_message});
   return ok;
 }
 
-bool PersistenceBridge::ForwardAndWait(const CallPtr& call) {
+bool StoreBridge::ForwardAndWait(const CallPtr& call) {
   forwarded_.fetch_add(1, std::memory_order_relaxed);
   if (RefuseOnJsThread(call->op, call->key)) {
     call->Fail(CallFailure::kJsThread, "refused on the JavaScript thread");
@@ -164,7 +163,7 @@ bool PersistenceBridge::ForwardAndWait(const CallPtr& call) {
   return failure == CallFailure::kNone;
 }
 
-bool PersistenceBridge::RefuseOnJsThread(PersistenceOp op, const std::string& key) {
+bool StoreBridge::RefuseOnJsThread(PersistenceOp op, const std::string& key) {
   if (!OnJsThread()) return false;
   // Waiting here would wait for this very thread: fail fast, and say so.
   Report(op, key, CallFailure::kJsThread,
@@ -172,15 +171,14 @@ bool PersistenceBridge::RefuseOnJsThread(PersistenceOp op, const std::string& ke
   return true;
 }
 
-void PersistenceBridge::Report(PersistenceOp op, const std::string& key, CallFailure failure,
-                               std::string message) {
+void StoreBridge::Report(PersistenceOp op, const std::string& key, CallFailure failure, std::string message) {
   // Once closed, nobody is left to tell.
   auto* report = new BridgeMessage{nullptr, op, key, failure, std::move(message), false};
   if (!channel_.Send(report)) delete report;
 }
 
-void PersistenceBridge::ReportOnJsThread(Napi::Env env, PersistenceOp op, const std::string& key,
-                                         CallFailure failure, const std::string& message) {
+void StoreBridge::ReportOnJsThread(Napi::Env env, PersistenceOp op, const std::string& key,
+                                   CallFailure failure, const std::string& message) {
   if (on_failure_.IsEmpty()) return;
   try {
     Napi::HandleScope scope(env);
@@ -194,7 +192,7 @@ void PersistenceBridge::ReportOnJsThread(Napi::Env env, PersistenceOp op, const 
   }
 }
 
-void BridgeCallJs(Napi::Env env, Napi::Function dispatch, PersistenceBridge* self, BridgeMessage* raw) {
+void BridgeCallJs(Napi::Env env, Napi::Function dispatch, StoreBridge* self, BridgeMessage* raw) {
   std::unique_ptr<BridgeMessage> message(raw);
   if (env == nullptr) {
     // Finalization: still-queued calls are released with an error.
@@ -242,7 +240,7 @@ void BridgeCallJs(Napi::Env env, Napi::Function dispatch, PersistenceBridge* sel
   }
 }
 
-bool PersistenceBridge::Settle(Napi::Env env, uint64_t id, Napi::Value value) {
+bool StoreBridge::Settle(Napi::Env env, uint64_t id, Napi::Value value) {
   CallPtr call;
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -295,7 +293,7 @@ bool PersistenceBridge::Settle(Napi::Env env, uint64_t id, Napi::Value value) {
   }
 }
 
-bool PersistenceBridge::FailCall(uint64_t id, const std::string& message) {
+bool StoreBridge::FailCall(uint64_t id, const std::string& message) {
   CallPtr call;
   {
     std::lock_guard<std::mutex> lock(mutex_);

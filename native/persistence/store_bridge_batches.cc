@@ -1,7 +1,7 @@
-// PersistenceBridge, part two: writes through the OperationLog, and the drainer that hands
+// StoreBridge, part two: writes through the OperationLog, and the drainer that hands
 // the log's batches to the JS store (one thread-safe call wakes an idle drainer; a busy one
 // takes the next batch as it settles the last, without another call).
-#include "persistence/persistence_bridge.h"
+#include "persistence/store_bridge.h"
 
 namespace paho_redis {
 
@@ -11,8 +11,7 @@ bool IsCommandKey(const std::string& key) { return key.rfind("c-", 0) == 0 || ke
 
 }  // namespace
 
-LogOutcome PersistenceBridge::Write(std::vector<LogOp> ops, bool wait, uint64_t* logged_seq,
-                                    bool acknowledgement) {
+LogOutcome StoreBridge::Write(std::vector<LogOp> ops, bool wait, uint64_t* logged_seq, bool acknowledgement) {
   if (ops.empty()) return {};
   if (RefuseOnJsThread(ops.front().data ? PersistenceOp::kPut : PersistenceOp::kRemove, ops.front().key)) {
     return {CallFailure::kJsThread, "refused on the JavaScript thread"};
@@ -42,9 +41,9 @@ LogOutcome PersistenceBridge::Write(std::vector<LogOp> ops, bool wait, uint64_t*
   return outcome;
 }
 
-LogOutcome PersistenceBridge::WaitStored(uint64_t seq) { return log_.WaitFor(seq, Deadline()); }
+LogOutcome StoreBridge::WaitStored(uint64_t seq) { return log_.WaitFor(seq, Deadline()); }
 
-LogOutcome PersistenceBridge::Drain() {
+LogOutcome StoreBridge::Drain() {
   LogOutcome outcome = log_.WaitFor(log_.logged_seq(), Deadline());
   // A failed write was reported already; what matters here is that nothing is pending.
   bool settled = outcome.failure != CallFailure::kTimeout && outcome.failure != CallFailure::kClosing &&
@@ -52,13 +51,13 @@ LogOutcome PersistenceBridge::Drain() {
   return settled ? LogOutcome{} : outcome;
 }
 
-void PersistenceBridge::RingDrainer() {
+void StoreBridge::RingDrainer() {
   auto* doorbell = new BridgeMessage{nullptr, PersistenceOp::kPut, "", CallFailure::kNone, "", true};
   // Closed: the log is closed too, and every waiter was released.
   if (!channel_.Send(doorbell)) delete doorbell;
 }
 
-void PersistenceBridge::DrainOnJsThread(Napi::Env env) {
+void StoreBridge::DrainOnJsThread(Napi::Env env) {
   const LogBatch* batch = log_.TakeBatch();
   if (apply_batch_.IsEmpty()) {
     if (batch == nullptr) return;
@@ -80,7 +79,7 @@ void PersistenceBridge::DrainOnJsThread(Napi::Env env) {
   }
 }
 
-Napi::Value PersistenceBridge::BatchToJs(Napi::Env env, const LogBatch& batch) {
+Napi::Value StoreBridge::BatchToJs(Napi::Env env, const LogBatch& batch) {
   size_t count = batch.ops.size();
   Napi::Array keys = Napi::Array::New(env, count);
   Napi::Array values = Napi::Array::New(env, count);
@@ -103,8 +102,8 @@ Napi::Value PersistenceBridge::BatchToJs(Napi::Env env, const LogBatch& batch) {
   return result;
 }
 
-Napi::Value PersistenceBridge::SettleBatch(Napi::Env env, uint64_t id, const LogOutcome& outcome,
-                                           size_t failed_at) {
+Napi::Value StoreBridge::SettleBatch(Napi::Env env, uint64_t id, const LogOutcome& outcome,
+                                     size_t failed_at) {
   std::vector<LogOp> ops = log_.Settle(id, outcome, failed_at);
   if (outcome.failure != CallFailure::kNone && failed_at < ops.size()) {
     paho_.StoreFailed();
@@ -116,8 +115,8 @@ Napi::Value PersistenceBridge::SettleBatch(Napi::Env env, uint64_t id, const Log
   return next != nullptr ? BatchToJs(env, *next) : env.Undefined();
 }
 
-void PersistenceBridge::ReportFailedWrites(Napi::Env env, const std::vector<LogOp>& ops,
-                                           const LogOutcome& outcome) {
+void StoreBridge::ReportFailedWrites(Napi::Env env, const std::vector<LogOp>& ops,
+                                     const LogOutcome& outcome) {
   const LogOp* first = nullptr;
   size_t unclaimed = 0;
   for (const LogOp& op : ops) {

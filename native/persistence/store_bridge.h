@@ -2,7 +2,7 @@
 // batches the JS store applies in order (group commit); reads and the other calls are
 // forwarded one by one, and the calling C thread blocks (with a deadline) until JS
 // settles them. Paho's callbacks themselves live in PahoPersistence; batch handling is in
-// persistence_bridge_batches.cc.
+// store_bridge_batches.cc.
 #pragma once
 
 #include <MQTTClientPersistence.h>
@@ -45,20 +45,20 @@ struct BridgeOptions {
   bool hold_acks = false;
 };
 
-class PersistenceBridge;
+class StoreBridge;
 // The thread-safe function's JS-thread half (a free function: the class is incomplete
 // where the thread-safe-function type is named).
-void BridgeCallJs(Napi::Env env, Napi::Function dispatch, PersistenceBridge* self, BridgeMessage* message);
+void BridgeCallJs(Napi::Env env, Napi::Function dispatch, StoreBridge* self, BridgeMessage* message);
 
-class PersistenceBridge : public std::enable_shared_from_this<PersistenceBridge> {
+class StoreBridge : public std::enable_shared_from_this<StoreBridge> {
  public:
   // dispatch(id, opIndex, key, data?, clientId?, serverURI?) must end in settle/fail;
   // applyBatch([batchId, keys, values, firstSeq, lastSeq]) must end in settleBatch;
   // onFailure(op, key, code, message) hears failures detected natively.
-  static std::shared_ptr<PersistenceBridge> Create(Napi::Env env, Napi::Function dispatch,
-                                                   Napi::Function apply_batch, Napi::Function on_failure,
-                                                   const BridgeOptions& options);
-  ~PersistenceBridge();
+  static std::shared_ptr<StoreBridge> Create(Napi::Env env, Napi::Function dispatch,
+                                             Napi::Function apply_batch, Napi::Function on_failure,
+                                             const BridgeOptions& options);
+  ~StoreBridge();
 
   // The struct to hand to MQTTAsync_create; valid while this object lives.
   MQTTClient_persistence* persistence() { return paho_.persistence(); }
@@ -134,9 +134,8 @@ class PersistenceBridge : public std::enable_shared_from_this<PersistenceBridge>
   void Report(PersistenceOp op, const std::string& key, CallFailure failure, std::string message);
 
  private:
-  explicit PersistenceBridge(const BridgeOptions& options);
-  friend void BridgeCallJs(Napi::Env env, Napi::Function dispatch, PersistenceBridge* self,
-                           BridgeMessage* message);
+  explicit StoreBridge(const BridgeOptions& options);
+  friend void BridgeCallJs(Napi::Env env, Napi::Function dispatch, StoreBridge* self, BridgeMessage* message);
   // Environment teardown: nobody is left to hear failures; release every waiter.
   void OnTeardown();
   bool ForwardAndWait(const CallPtr& call);
@@ -146,7 +145,7 @@ class PersistenceBridge : public std::enable_shared_from_this<PersistenceBridge>
   std::chrono::steady_clock::time_point Deadline() const;
   // A writer waiting for room waits behind the batch in flight: twice the wait, within the keepalive limit.
   std::chrono::steady_clock::time_point RoomDeadline() const;
-  // JS thread: batch handling (persistence_bridge_batches.cc).
+  // JS thread: batch handling (store_bridge_batches.cc).
   void RingDrainer();
   void DrainOnJsThread(Napi::Env env);
   Napi::Value BatchToJs(Napi::Env env, const LogBatch& batch);
@@ -160,7 +159,7 @@ class PersistenceBridge : public std::enable_shared_from_this<PersistenceBridge>
   std::atomic<uint64_t> next_id_{1};
   std::atomic<uint64_t> forwarded_{0};
 
-  JsChannel<PersistenceBridge, BridgeMessage, &BridgeCallJs> channel_;
+  JsChannel<StoreBridge, BridgeMessage, &BridgeCallJs> channel_;
   std::mutex mutex_;  // guards calls_
   std::unordered_map<uint64_t, CallPtr> calls_;
 

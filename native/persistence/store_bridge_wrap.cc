@@ -1,23 +1,23 @@
-#include "persistence/persistence_bridge_wrap.h"
+#include "persistence/store_bridge_wrap.h"
 
 #include "addon.h"
 
 namespace paho_redis {
 
-Napi::Function PersistenceBridgeWrap::Define(Napi::Env env) {
-  return DefineClass(env, "PersistenceBridge",
+Napi::Function StoreBridgeWrap::Define(Napi::Env env) {
+  return DefineClass(env, "StoreBridge",
                      {
-                         InstanceMethod<&PersistenceBridgeWrap::Settle>("settle"),
-                         InstanceMethod<&PersistenceBridgeWrap::Fail>("fail"),
-                         InstanceMethod<&PersistenceBridgeWrap::SettleBatch>("settleBatch"),
-                         InstanceMethod<&PersistenceBridgeWrap::MarkUnavailable>("markUnavailable"),
-                         InstanceMethod<&PersistenceBridgeWrap::ReleaseHolds>("releaseHolds"),
-                         InstanceAccessor<&PersistenceBridgeWrap::SettledSeq>("settledSeq"),
-                         InstanceAccessor<&PersistenceBridgeWrap::LoggedSeq>("loggedSeq"),
-                         InstanceMethod<&PersistenceBridgeWrap::RefusedUpTo>("refusedUpTo"),
-                         InstanceMethod<&PersistenceBridgeWrap::Close>("close"),
-                         InstanceAccessor<&PersistenceBridgeWrap::OperationTimeoutMs>("operationTimeoutMs"),
-                         InstanceMethod<&PersistenceBridgeWrap::Stats>("stats"),
+                         InstanceMethod<&StoreBridgeWrap::Settle>("settle"),
+                         InstanceMethod<&StoreBridgeWrap::Fail>("fail"),
+                         InstanceMethod<&StoreBridgeWrap::SettleBatch>("settleBatch"),
+                         InstanceMethod<&StoreBridgeWrap::MarkUnavailable>("markUnavailable"),
+                         InstanceMethod<&StoreBridgeWrap::ReleaseHolds>("releaseHolds"),
+                         InstanceAccessor<&StoreBridgeWrap::SettledSeq>("settledSeq"),
+                         InstanceAccessor<&StoreBridgeWrap::LoggedSeq>("loggedSeq"),
+                         InstanceMethod<&StoreBridgeWrap::RefusedUpTo>("refusedUpTo"),
+                         InstanceMethod<&StoreBridgeWrap::Close>("close"),
+                         InstanceAccessor<&StoreBridgeWrap::OperationTimeoutMs>("operationTimeoutMs"),
+                         InstanceMethod<&StoreBridgeWrap::Stats>("stats"),
                      });
 }
 
@@ -67,41 +67,40 @@ CallFailure FailureFromCode(const std::string& code) {
 
 }  // namespace
 
-PersistenceBridgeWrap::PersistenceBridgeWrap(const Napi::CallbackInfo& info)
-    : Napi::ObjectWrap<PersistenceBridgeWrap>(info) {
+StoreBridgeWrap::StoreBridgeWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<StoreBridgeWrap>(info) {
   Napi::Env env = info.Env();
   if (info.Length() < 4 || !info[0].IsFunction() || !info[1].IsFunction() || !info[2].IsFunction() ||
       !info[3].IsObject()) {
     throw Napi::TypeError::New(env,
-                               "PersistenceBridge(dispatch, applyBatch, onFailure, options) expects three "
+                               "StoreBridge(dispatch, applyBatch, onFailure, options) expects three "
                                "functions and an options object");
   }
-  bridge_ = PersistenceBridge::Create(env, info[0].As<Napi::Function>(), info[1].As<Napi::Function>(),
-                                      info[2].As<Napi::Function>(), ParseOptions(info[3].As<Napi::Object>()));
+  bridge_ = StoreBridge::Create(env, info[0].As<Napi::Function>(), info[1].As<Napi::Function>(),
+                                info[2].As<Napi::Function>(), ParseOptions(info[3].As<Napi::Object>()));
 }
 
-std::shared_ptr<PersistenceBridge> PersistenceBridgeWrap::BridgeOf(const Napi::Value& value) {
+std::shared_ptr<StoreBridge> StoreBridgeWrap::BridgeOf(const Napi::Value& value) {
   Napi::Env env = value.Env();
   if (!value.IsObject() || !value.As<Napi::Object>().InstanceOf(Addon::From(env).bridge_class.Value())) {
-    throw Napi::TypeError::New(env, "expected a PersistenceBridge");
+    throw Napi::TypeError::New(env, "expected a StoreBridge");
   }
-  return ObjectWrap<PersistenceBridgeWrap>::Unwrap(value.As<Napi::Object>())->bridge_;
+  return ObjectWrap<StoreBridgeWrap>::Unwrap(value.As<Napi::Object>())->bridge_;
 }
 
-Napi::Value PersistenceBridgeWrap::Settle(const Napi::CallbackInfo& info) {
+Napi::Value StoreBridgeWrap::Settle(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(
       info.Env(),
       bridge_->Settle(info.Env(), static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value()), info[1]));
 }
 
-Napi::Value PersistenceBridgeWrap::Fail(const Napi::CallbackInfo& info) {
+Napi::Value StoreBridgeWrap::Fail(const Napi::CallbackInfo& info) {
   std::string message = info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "store failure";
   return Napi::Boolean::New(
       info.Env(), bridge_->FailCall(static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value()), message));
 }
 
 // settleBatch(id) or settleBatch(id, code, message, failedAt?): returns the next batch, or undefined.
-Napi::Value PersistenceBridgeWrap::SettleBatch(const Napi::CallbackInfo& info) {
+Napi::Value StoreBridgeWrap::SettleBatch(const Napi::CallbackInfo& info) {
   auto id = static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value());
   LogOutcome outcome;
   size_t failed_at = 0;
@@ -117,42 +116,42 @@ Napi::Value PersistenceBridgeWrap::SettleBatch(const Napi::CallbackInfo& info) {
 }
 
 // markUnavailable(reason): the store does not answer; Paho threads stop waiting for it until a batch settles.
-Napi::Value PersistenceBridgeWrap::MarkUnavailable(const Napi::CallbackInfo& info) {
+Napi::Value StoreBridgeWrap::MarkUnavailable(const Napi::CallbackInfo& info) {
   bridge_->log().MarkUnavailable(info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "unreachable");
   return info.Env().Undefined();
 }
 
 // releaseHolds(): the client is closing; acknowledgements held for their records (onStoreUnavailable
 // 'disconnect') go on, so that Paho's threads can take the disconnect and destroy.
-Napi::Value PersistenceBridgeWrap::ReleaseHolds(const Napi::CallbackInfo& info) {
+Napi::Value StoreBridgeWrap::ReleaseHolds(const Napi::CallbackInfo& info) {
   bridge_->log().ReleaseHolds();
   return info.Env().Undefined();
 }
 
-Napi::Value PersistenceBridgeWrap::SettledSeq(const Napi::CallbackInfo& info) {
+Napi::Value StoreBridgeWrap::SettledSeq(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(bridge_->settled_seq()));
 }
 
-Napi::Value PersistenceBridgeWrap::LoggedSeq(const Napi::CallbackInfo& info) {
+Napi::Value StoreBridgeWrap::LoggedSeq(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(bridge_->logged_seq()));
 }
 
-Napi::Value PersistenceBridgeWrap::RefusedUpTo(const Napi::CallbackInfo& info) {
+Napi::Value StoreBridgeWrap::RefusedUpTo(const Napi::CallbackInfo& info) {
   std::string key = bridge_->refused_up_to(static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value()));
   if (key.empty()) return info.Env().Undefined();
   return Napi::String::New(info.Env(), key);
 }
 
-Napi::Value PersistenceBridgeWrap::Close(const Napi::CallbackInfo& info) {
+Napi::Value StoreBridgeWrap::Close(const Napi::CallbackInfo& info) {
   bridge_->Close();
   return info.Env().Undefined();
 }
 
-Napi::Value PersistenceBridgeWrap::OperationTimeoutMs(const Napi::CallbackInfo& info) {
+Napi::Value StoreBridgeWrap::OperationTimeoutMs(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), bridge_->options().operation_timeout_ms);
 }
 
-Napi::Value PersistenceBridgeWrap::Stats(const Napi::CallbackInfo& info) {
+Napi::Value StoreBridgeWrap::Stats(const Napi::CallbackInfo& info) {
   Napi::Object stats = Napi::Object::New(info.Env());
   KeyLedger::Stats ledger = bridge_->ledger_stats();
   stats.Set("forwarded", static_cast<double>(bridge_->forwarded()));

@@ -1,22 +1,22 @@
-// The JS face of a PersistenceBridge:
-// `new PersistenceBridge(dispatch, applyBatch, onFailure, { timeoutMs, durability, maxOps, maxBytes })`.
+// The JS face of a StoreBridge:
+// `new StoreBridge(dispatch, applyBatch, onFailure, { timeoutMs, durability, maxOps, maxBytes })`.
 #pragma once
 
 #include <napi.h>
 
 #include <memory>
 
-#include "persistence/persistence_bridge.h"
+#include "persistence/store_bridge.h"
 
 namespace paho_redis {
 
-class PersistenceBridgeWrap : public Napi::ObjectWrap<PersistenceBridgeWrap> {
+class StoreBridgeWrap : public Napi::ObjectWrap<StoreBridgeWrap> {
  public:
   static Napi::Function Define(Napi::Env env);
-  explicit PersistenceBridgeWrap(const Napi::CallbackInfo& info);
+  explicit StoreBridgeWrap(const Napi::CallbackInfo& info);
 
   // Native users (the client, the test driver) get the bridge from a JS object.
-  static std::shared_ptr<PersistenceBridge> BridgeOf(const Napi::Value& value);
+  static std::shared_ptr<StoreBridge> BridgeOf(const Napi::Value& value);
 
  private:
   Napi::Value Settle(const Napi::CallbackInfo& info);
@@ -31,7 +31,7 @@ class PersistenceBridgeWrap : public Napi::ObjectWrap<PersistenceBridgeWrap> {
   Napi::Value OperationTimeoutMs(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);
 
-  std::shared_ptr<PersistenceBridge> bridge_;
+  std::shared_ptr<StoreBridge> bridge_;
 };
 
 }  // namespace paho_redis
