@@ -3,14 +3,9 @@
 #include <cstring>
 
 #include "client/mqtt_client.h"
+#include "persistence/paho_keys.h"
 
 namespace paho_redis {
-
-namespace {
-
-bool IsCommandKey(const std::string& key) { return key.rfind("c-", 0) == 0 || key.rfind("c5-", 0) == 0; }
-
-}  // namespace
 
 void MqttClient::Publish(uint64_t request, PublishSpec spec) {
   // Weak: a job the window holds must not keep its own client (and so the window) alive.

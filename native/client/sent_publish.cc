@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include "persistence/paho_keys.h"
+
 namespace paho_redis {
 
 namespace {
@@ -106,7 +108,7 @@ std::optional<SentPublish> ParseSentPublish(const std::string& key, const std::v
   if (out.qos < 1 || out.qos > 2 || !r.LengthPrefixed(&out.topic) || !r.BigEndian(2, &msgid) ||
       static_cast<int>(msgid) != out.msgid)
     return std::nullopt;
-  if (key.compare(0, 3, "s5-") == 0) {
+  if (IsSentPublishV5Key(key)) {
     uint32_t length = 0;
     if (!r.VariableInt(&length) || length > r.left()) return std::nullopt;
     size_t end = r.left() - length;

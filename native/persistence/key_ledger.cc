@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "persistence/paho_keys.h"
+
 namespace paho_redis {
 
 namespace {
@@ -106,7 +108,7 @@ int KeyLedger::CommandCount() {
   std::lock_guard<std::mutex> lock(mutex_);
   if (!complete_) return -1;
   int count = 0;
-  for (const std::string& key : keys_) count += key.rfind("c-", 0) == 0 || key.rfind("c5-", 0) == 0;
+  for (const std::string& key : keys_) count += IsCommandKey(key);
   return count;
 }
 

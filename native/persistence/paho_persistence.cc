@@ -7,6 +7,7 @@
 #include <optional>
 #include <unordered_set>
 
+#include "persistence/paho_keys.h"
 #include "persistence/store_bridge.h"
 #include "util/js_thread.h"
 
@@ -34,21 +35,13 @@ thread_local DiscardListing discard_listing;
 // Set while the thread publishes a discarded message again (RepublishOnThisThread).
 thread_local const std::string* republish_key = nullptr;
 
-bool HasPrefix(const std::string& key, const char* prefix) { return key.rfind(prefix, 0) == 0; }
-
-bool IsCommandKey(const std::string& key) { return HasPrefix(key, "c-") || HasPrefix(key, "c5-"); }
-
-bool IsSentPublishKey(const std::string& key) { return HasPrefix(key, "s-") || HasPrefix(key, "s5-"); }
-
 // Whether Paho may act on the wire right after this put, in a way a crash must not undo
 // before the record is in the store (the table is in docs/persistence.md):
 //   sc-/sc5- (PUBREL leaves next), r-/r5- (PUBREC leaves next), and s-/s5- of a QoS 2
 //   PUBLISH (the broker keeps the packet id until PUBREL). The first buffer of an s- put
 //   starts with the PUBLISH fixed header, whose bits 1-2 are the QoS.
 bool IsBarrierPut(const std::string& key, int bufcount, char* buffers[], int buflens[]) {
-  if (HasPrefix(key, "sc-") || HasPrefix(key, "sc5-") || HasPrefix(key, "r-") || HasPrefix(key, "r5-")) {
-    return true;
-  }
+  if (IsSentPubrelKey(key) || IsReceivedKey(key)) return true;
   if (!IsSentPublishKey(key) || bufcount < 1 || buflens[0] < 1) return false;
   return ((static_cast<unsigned char>(buffers[0][0]) >> 1) & 3) == 2;
 }
@@ -80,13 +73,12 @@ long KeyNumber(const std::string& key) {
 // broker's resent PUBLISH as already received, and MQTT 5 does not deliver at PUBREL: stored
 // before the listeners returned, it would lose a message a crash interrupted. So the put is
 // held until then (StoreHeldReceived), unless the record exists already (a resent PUBLISH
-// that Paho will not deliver again).
-bool IsReceivedV5Key(const std::string& key) { return HasPrefix(key, "r5-"); }
+// that Paho will not deliver again). IsReceivedV5Key (paho_keys.h) picks those puts.
 
 // MQTT 5: Paho delivers an inbound QoS 2 message at PUBLISH time and, finding a restored
 // r5-N, would swallow a later message that reuses the id: the remove must be stored
 // before PUBCOMP leaves.
-bool IsBarrierRemove(const std::string& key) { return HasPrefix(key, "r5-"); }
+bool IsBarrierRemove(const std::string& key) { return IsReceivedV5Key(key); }
 
 int Fail(PersistenceOp op, const std::string& key, const LogOutcome& outcome) {
   StoreBridge::RecordThreadFailure({op, key, outcome.failure, outcome.message});

@@ -1,15 +1,10 @@
 // StoreBridge, part two: writes through the OperationLog, and the drainer that hands
 // the log's batches to the JS store (one thread-safe call wakes an idle drainer; a busy one
 // takes the next batch as it settles the last, without another call).
+#include "persistence/paho_keys.h"
 #include "persistence/store_bridge.h"
 
 namespace paho_redis {
-
-namespace {
-
-bool IsCommandKey(const std::string& key) { return key.rfind("c-", 0) == 0 || key.rfind("c5-", 0) == 0; }
-
-}  // namespace
 
 LogOutcome StoreBridge::Write(std::vector<LogOp> ops, bool wait, uint64_t* logged_seq, bool acknowledgement) {
   if (ops.empty()) return {};
