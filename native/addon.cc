@@ -6,6 +6,7 @@
 
 #include "client/mqtt_client.h"
 #include "client/mqtt_client_wrap.h"
+#include "persistence/persistence_call.h"
 #include "persistence/store_bridge_wrap.h"
 #include "util/js_thread.h"
 #include "util/trace_sink.h"
@@ -23,6 +24,9 @@ Addon::Addon(Napi::Env env, Napi::Object exports) {
   client_class = Napi::Persistent(client);
   exports.Set("StoreBridge", bridge);
   exports.Set("MqttClient", client);
+  Napi::Array ops = Napi::Array::New(env, kPersistenceOpCount);
+  for (int op = 0; op < kPersistenceOpCount; ++op) ops.Set(op, OpName(static_cast<PersistenceOp>(op)));
+  exports.Set("persistenceOps", ops);
 #ifdef PAHO_REDIS_TEST_ADDON
   // Only in the test build (paho_mqtt_redis_test.node): drives a bridge as Paho does.
   Napi::Object driver = PersistenceDriver::Exports(env);

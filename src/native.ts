@@ -4,6 +4,10 @@
  */
 import { loadAddon } from './load-addon';
 
+/**
+ * An index into PERSISTENCE_OPS (src/persistence/client-persistence.ts), in the order of the C++
+ * PersistenceOp enum; the addon exports its order as persistenceOps (test/native/persistence-ops.test.ts).
+ */
 export type NativeOpIndex = 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7;
 
 /** Calls the bridge makes into JS: one per Paho persistence callback. Must end in settle/fail. */
@@ -222,6 +226,8 @@ export interface NativeAddon {
     options: NativeBridgeOptions,
   ) => NativeStoreBridge;
   MqttClient: new (onEvent: (event: NativeClientEvent) => void, bridge: NativeStoreBridge | null) => NativeMqttClient;
+  /** The op names in the order of NativeOpIndex (the C++ PersistenceOp enum). */
+  readonly persistenceOps: readonly string[];
   pahoVersion(): Record<string, string>;
   /** Process-wide Paho trace, delivered to this environment's logger; level 0 turns it off. */
   setTrace(level: number, logger?: (level: number, message: string) => void): void;

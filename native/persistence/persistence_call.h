@@ -13,7 +13,10 @@
 
 namespace paho_redis {
 
+// The order is the op index the bridge dispatches to JS: the addon exports OpName of each, in this
+// order, as persistenceOps, which must equal PERSISTENCE_OPS in src/ (test/native/persistence-ops.test.ts).
 enum class PersistenceOp : uint8_t { kOpen, kClose, kPut, kGet, kRemove, kKeys, kClear, kContainsKey };
+constexpr int kPersistenceOpCount = static_cast<int>(PersistenceOp::kContainsKey) + 1;
 const char* OpName(PersistenceOp op);
 
 // Failure causes the native side detects itself; their names are the TS error codes.

@@ -83,6 +83,7 @@ export interface QuarantinedRecord {
 /** The eight operation names, as reported in `PersistenceError.op`. */
 export type PersistenceOp = 'open' | 'close' | 'put' | 'get' | 'remove' | 'keys' | 'clear' | 'containsKey';
 
+/** Indexed by NativeOpIndex: the order of the addon's persistenceOps (the C++ PersistenceOp enum). */
 export const PERSISTENCE_OPS: readonly PersistenceOp[] = [
   'open',
   'close',
