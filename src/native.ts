@@ -163,8 +163,9 @@ export interface NativeConnectSpec {
   cleanSession: boolean;
   cleanStart: boolean;
   connectTimeout: number;
-  maxInflight?: number;
-  retryInterval?: number;
+  maxInflight: number;
+  /** Paho's retryInterval; 0: resend only on reconnect. */
+  retryInterval: number;
   username?: string;
   password?: string | Buffer;
   will?: { topic: string; payload: Buffer; qos: number; retained: boolean; properties?: NativeProperty[] };

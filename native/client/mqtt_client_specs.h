@@ -10,21 +10,23 @@
 
 namespace paho_redis {
 
+// The numbers of CreateSpec and ConnectSpec are required from JS (MqttClientWrap): their
+// defaults live once, in src/client/options.ts.
 struct CreateSpec {
   std::string server_uri, client_id;
-  int persistence_type = 1;  // MQTTCLIENT_PERSISTENCE_NONE
+  int persistence_type = 0;
   std::string persistence_dir;
-  int mqtt_version = 4;
-  int send_while_disconnected = 0, max_buffered_messages = 100, delete_oldest_messages = 0;
-  int restore_messages = 1, persist_qos0 = 0;
+  int mqtt_version = 0;
+  int send_while_disconnected = 0, max_buffered_messages = 0, delete_oldest_messages = 0;
+  int restore_messages = 0, persist_qos0 = 0;
   // Inbound messages on their way to JS (see InboundGate).
-  int inbound_max_messages = 1000, inbound_max_bytes = 64 << 20, inbound_max_wait_ms = 1000;
+  int inbound_max_messages = 0, inbound_max_bytes = 0, inbound_max_wait_ms = 0;
 };
 
 struct SslSpec {
   std::optional<std::string> trust_store, key_store, private_key, private_key_password, ca_path,
       cipher_suites;
-  int enable_server_cert_auth = 1, verify = 0, ssl_version = 0;
+  int enable_server_cert_auth = 0, verify = 0, ssl_version = 0;
 };
 
 struct WillSpec {
@@ -35,12 +37,12 @@ struct WillSpec {
 };
 
 struct ConnectSpec {
-  int keep_alive_interval = 60, clean_session = 1, clean_start = 0, connect_timeout = 30;
-  int max_inflight = 65535, retry_interval = 0;
+  int keep_alive_interval = 0, clean_session = 0, clean_start = 0, connect_timeout = 0;
+  int max_inflight = 0, retry_interval = 0;
   std::optional<std::string> username, password;
   std::optional<WillSpec> will;
   std::optional<SslSpec> ssl;
-  int automatic_reconnect = 0, min_retry_interval = 1, max_retry_interval = 60;
+  int automatic_reconnect = 0, min_retry_interval = 0, max_retry_interval = 0;
   std::vector<std::string> server_uris;
   PropertyList properties;
 };

@@ -21,6 +21,17 @@ int GetInt(const Napi::Object& o, const char* name, int fallback) {
   return v.IsNumber() ? v.As<Napi::Number>().Int32Value() : fallback;
 }
 
+// A value src/ always passes (src/client/options.ts resolves every default): no second default here.
+int RequireInt(const Napi::Object& o, const char* request, const char* name) {
+  Napi::Value v = o.Get(name);
+  if (v.IsBoolean()) return v.As<Napi::Boolean>().Value() ? 1 : 0;
+  if (!v.IsNumber()) {
+    throw Napi::TypeError::New(o.Env(),
+                               std::string(request) + ": " + name + " is required (a number or boolean)");
+  }
+  return v.As<Napi::Number>().Int32Value();
+}
+
 std::optional<std::string> GetOptString(const Napi::Object& o, const char* name) {
   Napi::Value v = o.Get(name);
   if (v.IsString()) return v.As<Napi::String>().Utf8Value();
@@ -91,17 +102,17 @@ Napi::Value MqttClientWrap::Create(const Napi::CallbackInfo& info) {
   CreateSpec spec;
   spec.server_uri = GetString(o, "serverURI");
   spec.client_id = GetString(o, "clientId");
-  spec.persistence_type = GetInt(o, "persistenceType", spec.persistence_type);
+  spec.persistence_type = RequireInt(o, "create", "persistenceType");
   spec.persistence_dir = GetString(o, "persistenceDir");
-  spec.mqtt_version = GetInt(o, "mqttVersion", spec.mqtt_version);
-  spec.send_while_disconnected = GetInt(o, "sendWhileDisconnected", 0);
-  spec.max_buffered_messages = GetInt(o, "maxBufferedMessages", 100);
-  spec.delete_oldest_messages = GetInt(o, "deleteOldestMessages", 0);
-  spec.restore_messages = GetInt(o, "restoreMessages", 1);
-  spec.persist_qos0 = GetInt(o, "persistQoS0", 0);
-  spec.inbound_max_messages = GetInt(o, "inboundMaxMessages", spec.inbound_max_messages);
-  spec.inbound_max_bytes = GetInt(o, "inboundMaxBytes", spec.inbound_max_bytes);
-  spec.inbound_max_wait_ms = GetInt(o, "inboundMaxWaitMs", spec.inbound_max_wait_ms);
+  spec.mqtt_version = RequireInt(o, "create", "mqttVersion");
+  spec.send_while_disconnected = RequireInt(o, "create", "sendWhileDisconnected");
+  spec.max_buffered_messages = RequireInt(o, "create", "maxBufferedMessages");
+  spec.delete_oldest_messages = RequireInt(o, "create", "deleteOldestMessages");
+  spec.restore_messages = RequireInt(o, "create", "restoreMessages");
+  spec.persist_qos0 = RequireInt(o, "create", "persistQoS0");
+  spec.inbound_max_messages = RequireInt(o, "create", "inboundMaxMessages");
+  spec.inbound_max_bytes = RequireInt(o, "create", "inboundMaxBytes");
+  spec.inbound_max_wait_ms = RequireInt(o, "create", "inboundMaxWaitMs");
   client_->Create(RequestId(info), std::move(spec));
   return info.Env().Undefined();
 }
@@ -109,12 +120,12 @@ Napi::Value MqttClientWrap::Create(const Napi::CallbackInfo& info) {
 Napi::Value MqttClientWrap::Connect(const Napi::CallbackInfo& info) {
   Napi::Object o = SpecOf(info);
   ConnectSpec spec;
-  spec.keep_alive_interval = GetInt(o, "keepAliveInterval", spec.keep_alive_interval);
-  spec.clean_session = GetInt(o, "cleanSession", spec.clean_session);
-  spec.clean_start = GetInt(o, "cleanStart", spec.clean_start);
-  spec.connect_timeout = GetInt(o, "connectTimeout", spec.connect_timeout);
-  spec.max_inflight = GetInt(o, "maxInflight", spec.max_inflight);
-  spec.retry_interval = GetInt(o, "retryInterval", spec.retry_interval);
+  spec.keep_alive_interval = RequireInt(o, "connect", "keepAliveInterval");
+  spec.clean_session = RequireInt(o, "connect", "cleanSession");
+  spec.clean_start = RequireInt(o, "connect", "cleanStart");
+  spec.connect_timeout = RequireInt(o, "connect", "connectTimeout");
+  spec.max_inflight = RequireInt(o, "connect", "maxInflight");
+  spec.retry_interval = RequireInt(o, "connect", "retryInterval");
   spec.username = GetOptString(o, "username");
   spec.password = GetOptString(o, "password");
   if (o.Get("will").IsObject()) {
@@ -131,14 +142,14 @@ Napi::Value MqttClientWrap::Connect(const Napi::CallbackInfo& info) {
     ssl.private_key_password = GetOptString(s, "privateKeyPassword");
     ssl.ca_path = GetOptString(s, "caPath");
     ssl.cipher_suites = GetOptString(s, "enabledCipherSuites");
-    ssl.enable_server_cert_auth = GetInt(s, "enableServerCertAuth", 1);
-    ssl.verify = GetInt(s, "verify", 0);
+    ssl.enable_server_cert_auth = RequireInt(s, "connect", "ssl.enableServerCertAuth");
+    ssl.verify = RequireInt(s, "connect", "ssl.verify");
     ssl.ssl_version = GetInt(s, "sslVersion", 0);
     spec.ssl = ssl;
   }
-  spec.automatic_reconnect = GetInt(o, "automaticReconnect", 0);
-  spec.min_retry_interval = GetInt(o, "minRetryInterval", 1);
-  spec.max_retry_interval = GetInt(o, "maxRetryInterval", 60);
+  spec.automatic_reconnect = RequireInt(o, "connect", "automaticReconnect");
+  spec.min_retry_interval = RequireInt(o, "connect", "minRetryInterval");
+  spec.max_retry_interval = RequireInt(o, "connect", "maxRetryInterval");
   spec.server_uris = GetStrings(o.Get("serverURIs"));
   spec.properties = PropertiesFromJs(o.Get("properties"));
   client_->Connect(RequestId(info), std::move(spec));
