@@ -167,13 +167,15 @@ class MqttClient : public std::enable_shared_from_this<MqttClient> {
 
   std::shared_ptr<StoreBridge> bridge_;
   CommandQueue queue_;
-  // Command thread only.
+  // Set on the command thread (create, connect, destroy). Paho's threads read them too, in
+  // callbacks, which run only while handle_ lives.
   MQTTAsync handle_ = nullptr;
   int mqtt_version_ = MQTTVERSION_DEFAULT;
   std::atomic<int> max_inflight_{0};  // of the last connect
-  int max_buffered_ = 100;            // maxBufferedMessages, set at create
-  PublishWindow window_;
-  PahoWaker waker_;  // created and destroyed with handle_, on the command thread
+  int max_buffered_ = 0;              // maxBufferedMessages, set at create
+  PublishWindow window_;              // any thread: it has its own lock
+  // Created and destroyed with handle_, on the command thread; woken from Paho's threads.
+  PahoWaker waker_;
   // Publishes Paho restored at create and has not completed yet (they bypass window_).
   std::atomic<int> restored_left_{0};
 

@@ -43,6 +43,8 @@ class KeyLedger {
     uint64_t answered_from_memory = 0;  // keys/containsKey answered from memory
   };
 
+  // Every method takes the ledger's lock: any thread may call it. Unless noted, the callers are
+  // Paho's threads, in the persistence callbacks (PahoPersistence).
   // open/close: nothing is known about the (new) keyspace.
   void Reset();
   // Taken before the store's keys are listed, and given to Learn.
@@ -60,7 +62,8 @@ class KeyLedger {
   void Removed(const std::string& key);
   void RemoveAppended();
   void Cleared();
-  // A write failed: what the store holds is unknown until it is listed again.
+  // JS thread (the drainer): a write failed, so what the store holds is unknown until it is
+  // listed again.
   void Invalidate();
   bool complete();
   // Whether the key exists, when complete.
@@ -69,7 +72,8 @@ class KeyLedger {
   bool KnownPresent(const std::string& key);
   // Every key, when complete.
   std::vector<std::string> Keys();
-  // How many queued commands (c-N, c5-N) it knows of; -1 when not complete.
+  // How many queued commands (c-N, c5-N) it knows of; -1 when not complete. Any thread (the
+  // client's, before it queues a message again).
   int CommandCount();
   // The value put or read in this session, or null.
   Bytes Value(const std::string& key);
@@ -79,6 +83,7 @@ class KeyLedger {
   // The remove this thread deferred, if any, now due.
   std::optional<std::string> TakeDeferred();
   std::vector<std::string> TakeAllDeferred();
+  // JS thread (the bridge's stats()).
   Stats stats();
 
  private:

@@ -78,6 +78,7 @@ class OperationLog {
 
   explicit OperationLog(LogLimits limits) : limits_(limits) {}
 
+  // Every method takes the log's lock. Paho's threads (StoreBridge::Write): Append, WaitFor.
   // Appends `ops` in order as one unit: they reach the store in the same batch. Waits for
   // room until `deadline` (not at all while the store is unavailable). On success
   // `*logged_seq` is the newest seq in the log (wait for it to wait for these ops and
@@ -88,16 +89,18 @@ class OperationLog {
   // unless `through_outage`: then it waits for the settlement or the deadline all the same.
   LogOutcome WaitFor(uint64_t seq, Deadline deadline, bool through_outage = false);
 
+  // A Paho thread whose wait timed out, or the JS thread (the drainer).
   // The store does not answer: a wait for it timed out, or the drainer found it unreachable
   // (and holds its batch to retry it). Until a batch settles, no Paho thread waits for the
   // store: each wait would cost the full deadline under Paho's mutexes, one after another.
   void MarkUnavailable(const std::string& reason);
-  // Ends the waits made `through_outage`, now and later (the client is closing).
+  // JS thread. Ends the waits made `through_outage`, now and later (the client is closing).
   void ReleaseHolds();
+  // Any thread.
   bool unavailable();
   uint64_t logged_seq();
   uint64_t settled_seq();
-  // The key of the oldest write refused (not logged: the log was full while the store was
+  // JS thread (flush). The key of the oldest write refused (not logged: the log was full while the store was
   // unavailable) at or before log position `seq` whose key no write was logged for since; empty
   // if none. A flush up to `seq` cannot resolve: that record never reached the store.
   std::string RefusedUpTo(uint64_t seq);
@@ -110,12 +113,15 @@ class OperationLog {
   // a newer op of their key is pending.
   std::vector<LogOp> Settle(uint64_t batch_id, const LogOutcome& outcome, size_t failed_at = 0);
 
-  // What the store holds: listed (keys), emptied (clear), or unknown again (open, failure).
+  // Paho's threads (the keys, clear, open and close callbacks). What the store holds: listed
+  // (keys), emptied (clear), or unknown again (open, failure).
   void LearnStoreKeys(const std::vector<std::string>& keys);
   void StoreCleared();
   void Reset();
-  // Fails every waiter and every later append with kClosing.
+  // The thread that shuts the bridge down (JS thread, or environment teardown). Fails every
+  // waiter and every later append with kClosing.
   void Close();
+  // JS thread (the bridge's stats()).
   Stats stats();
 
  private:
