@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import type { PersistenceError } from '../../src';
-import { StoreBridge, type StoreBridgeOptions } from '../../src/persistence/store-bridge';
+import { StoreBridge, type StoreBridgeOptions } from '../../src/persistence/bridge/store-bridge';
 import { testDriver, type DriverStepSpec } from './test-driver';
 import { recordingStore, type RecordingStore } from './recording-store';
 

@@ -12,7 +12,7 @@ import { describe, it, before, after, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { AsyncClient, RedisPersistence, type Durability, type QoS } from '../../src';
 import { startMosquitto, startRedis, type MosquittoServer, type RedisServer } from '../helpers/servers';
-import { Inbox, closeAll, hashKeys, sleep, uid, waitFor } from '../fixtures/client-common';
+import { Inbox, closeAll, hashKeys, sleep, uid, waitFor } from '../helpers/client-common';
 
 const OPERATION_TIMEOUT_MS = 2000;
 const KEEPALIVE_S = 2;

@@ -13,7 +13,7 @@ import { describe, it, before, after, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { AsyncClient, RedisPersistence, type QoS } from '../../src';
 import { startMosquitto, startRedis, type MosquittoServer, type RedisServer } from '../helpers/servers';
-import { Inbox, closeAll, hashKeys, hashValuesByKey, runFixture, sleep, uid, waitFor } from '../fixtures/client-common';
+import { Inbox, closeAll, hashKeys, hashValuesByKey, runFixture, sleep, uid, waitFor } from '../helpers/client-common';
 
 const COUNT = 250;
 

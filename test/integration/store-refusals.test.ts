@@ -14,7 +14,7 @@ import Redis from 'ioredis';
 import { AsyncClient, RedisPersistence, type QoS, type RedisPersistenceOptions } from '../../src';
 import { startMosquitto, startRedis, type MosquittoServer, type RedisServer } from '../helpers/servers';
 import { startSentinelSetup, type SentinelSetup } from '../helpers/redis-topologies';
-import { Inbox, closeAll, sleep, uid, waitFor } from '../fixtures/client-common';
+import { Inbox, closeAll, sleep, uid, waitFor } from '../helpers/client-common';
 
 const OPERATION_TIMEOUT_MS = 2000;
 const ISSUE_EVERY_MS = 20;

@@ -16,7 +16,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { AsyncClient, PahoMqttRedisError, RedisPersistence } from '../../src';
 import { startMosquitto, startRedis, type MosquittoServer, type RedisServer } from '../helpers/servers';
-import { Inbox, closeAll, runFixture, sleep, uid, waitFor } from '../fixtures/client-common';
+import { Inbox, closeAll, runFixture, sleep, uid, waitFor } from '../helpers/client-common';
 import type { PublisherConfig } from '../fixtures/client-publisher';
 import type { SubscriberConfig } from '../fixtures/client-subscriber';
 

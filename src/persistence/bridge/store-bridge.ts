@@ -4,27 +4,27 @@
  * reads and the other calls arrive one by one as `dispatch`, and settle the waiting C
  * thread. Failures are reported as PersistenceErrors, never lost.
  */
-import { PersistenceError, type PersistenceErrorCode } from '../errors';
+import { PersistenceError, type PersistenceErrorCode } from '../../errors';
 import {
   native,
   type NativeBatch,
   type NativeBridgeStats,
   type NativeOpIndex,
   type NativePersistenceBridge,
-} from '../native';
+} from '../../native';
 import {
   assertClientPersistence,
   type ClientPersistence,
   type Durability,
   type PersistenceOp,
   PERSISTENCE_OPS,
-} from './client-persistence';
+} from '../client-persistence';
 import { RestoreCheck } from './restore-check';
 import { isHeldFailure, outageMessage, recover, within } from './outage';
 import { WriteFailure, applyBatch, causeOf, isThenable } from './apply-batch';
-import { resolveBridgeOptions, type StoreBridgeOptions } from './store-bridge-options';
+import { resolveBridgeOptions, type StoreBridgeOptions } from './options';
 
-export { DEFAULT_MAX_QUEUED_OPS, DEFAULT_MAX_QUEUED_BYTES, type StoreBridgeOptions } from './store-bridge-options';
+export { DEFAULT_MAX_QUEUED_OPS, DEFAULT_MAX_QUEUED_BYTES, type StoreBridgeOptions } from './options';
 
 /** What happened while Paho restored from the store (see StoreBridge.endRestore). */
 export interface RestoreOutcome {
