@@ -1,4 +1,5 @@
 /** Waiting in tests: on a condition with a deadline, never a bare fixed delay. */
+import { inspect } from 'node:util';
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 export interface WaitOptions {
@@ -38,7 +39,7 @@ export async function waitFor<T>(
     }
     if (Date.now() > deadline) {
       const lastError =
-        last === undefined ? '' : ` (last error: ${last instanceof Error ? last.message : String(last)})`;
+        last === undefined ? '' : ` (last error: ${last instanceof Error ? last.message : inspect(last)})`;
       throw new Error(`timed out after ${withinMs} ms waiting for ${what}${lastError}`);
     }
     await sleep(everyMs);
