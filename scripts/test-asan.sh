@@ -29,6 +29,8 @@ suites=(
   out/test/native/key-ledger.test.js
   out/test/native/operation-log.test.js
   out/test/native/operation-log-refusals.test.js
+  out/test/native/operation-log-publish.test.js
+  out/test/native/operation-log-bounds.test.js
   out/test/native/store-outage.test.js
   out/test/native/client-teardown-leaks.test.js
   out/test/integration/client.test.js
