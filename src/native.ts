@@ -36,7 +36,7 @@ export interface NativeBridgeOptions {
   durability: 'batched' | 'sync';
   maxQueuedOps: number;
   maxQueuedBytes: number;
-  onStoreUnavailable?: 'continue' | 'disconnect';
+  onStoreUnavailable: 'continue' | 'disconnect';
 }
 
 /** The bridge's counters (StoreBridge.stats(), client.stats().store). */

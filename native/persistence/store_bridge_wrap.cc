@@ -24,9 +24,10 @@ Napi::Function StoreBridgeWrap::Define(Napi::Env env) {
 namespace {
 
 // Options arrive validated by src/ (StoreBridge); these checks only keep native code safe.
-double NumberOption(const Napi::Object& options, const char* name, double fallback, double min, double max) {
+// Every option is required: its default lives once, in src/persistence/bridge/options.ts.
+double NumberOption(const Napi::Object& options, const char* name, double min, double max) {
   Napi::Value value = options.Get(name);
-  if (value.IsUndefined()) return fallback;
+  if (value.IsUndefined()) throw Napi::TypeError::New(options.Env(), std::string(name) + " is required");
   double number = value.IsNumber() ? value.As<Napi::Number>().DoubleValue() : -1;
   if (!(number >= min && number <= max)) {
     throw Napi::RangeError::New(options.Env(), std::string(name) + " must be a number from " +
@@ -39,18 +40,17 @@ double NumberOption(const Napi::Object& options, const char* name, double fallba
 BridgeOptions ParseOptions(const Napi::Object& options) {
   BridgeOptions parsed;
   parsed.operation_timeout_ms =
-      static_cast<uint32_t>(NumberOption(options, "operationTimeoutMs", 5000, 1, 3600000));
+      static_cast<uint32_t>(NumberOption(options, "operationTimeoutMs", 1, 3600000));
   Napi::Value durability = options.Get("durability");
-  std::string mode = durability.IsString() ? durability.As<Napi::String>().Utf8Value() : "batched";
+  std::string mode = durability.IsString() ? durability.As<Napi::String>().Utf8Value() : "";
   if (mode != "batched" && mode != "sync") {
     throw Napi::RangeError::New(options.Env(), "durability must be 'batched' or 'sync'");
   }
   parsed.durability = mode == "sync" ? Durability::kSync : Durability::kBatched;
-  parsed.limits.max_queued_ops = static_cast<size_t>(NumberOption(options, "maxQueuedOps", 10000, 1, 1e9));
-  parsed.limits.max_queued_bytes =
-      static_cast<size_t>(NumberOption(options, "maxQueuedBytes", 64 << 20, 1024, 1e12));
+  parsed.limits.max_queued_ops = static_cast<size_t>(NumberOption(options, "maxQueuedOps", 1, 1e9));
+  parsed.limits.max_queued_bytes = static_cast<size_t>(NumberOption(options, "maxQueuedBytes", 1024, 1e12));
   Napi::Value unavailable = options.Get("onStoreUnavailable");
-  std::string policy = unavailable.IsString() ? unavailable.As<Napi::String>().Utf8Value() : "continue";
+  std::string policy = unavailable.IsString() ? unavailable.As<Napi::String>().Utf8Value() : "";
   if (policy != "continue" && policy != "disconnect") {
     throw Napi::RangeError::New(options.Env(), "onStoreUnavailable must be 'continue' or 'disconnect'");
   }
