@@ -20,7 +20,8 @@ export type NativeDispatch = (
   serverURI?: string,
 ) => void;
 /** Failures the native side detected itself (timeout, closing, JS thread, bad result). */
-export type NativeFailureListener = (op: string, key: string, code: string, message: string) => void;
+/** `batchId`: the id of the failed batch the report is about (0 when it is not about a batch). */
+export type NativeFailureListener = (op: string, key: string, code: string, message: string, batchId: number) => void;
 
 /** A batch of the operation log: [id, keys, values (a Buffer: put; undefined: remove), firstSeq, lastSeq]. */
 export type NativeBatch = [

@@ -103,14 +103,14 @@ Napi::Value StoreBridge::SettleBatch(Napi::Env env, uint64_t id, const LogOutcom
   if (outcome.failure != CallFailure::kNone && failed_at < ops.size()) {
     paho_.StoreFailed();
     ops.erase(ops.begin(), ops.begin() + static_cast<std::ptrdiff_t>(failed_at));
-    ReportFailedWrites(env, ops, outcome);
+    ReportFailedWrites(env, id, ops, outcome);
   }
   if (apply_batch_.IsEmpty()) return env.Undefined();  // closed: nobody applies batches any more
   const LogBatch* next = log_.TakeBatch();
   return next != nullptr ? BatchToJs(env, *next) : env.Undefined();
 }
 
-void StoreBridge::ReportFailedWrites(Napi::Env env, const std::vector<LogOp>& ops,
+void StoreBridge::ReportFailedWrites(Napi::Env env, uint64_t batch_id, const std::vector<LogOp>& ops,
                                      const LogOutcome& outcome) {
   const LogOp* first = nullptr;
   size_t unclaimed = 0;
@@ -128,7 +128,7 @@ void StoreBridge::ReportFailedWrites(Napi::Env env, const std::vector<LogOp>& op
                (first->data ? "put('" : "remove('") + first->key + "'))";
   }
   ReportOnJsThread(env, first->data ? PersistenceOp::kPut : PersistenceOp::kRemove, first->key,
-                   outcome.failure, message);
+                   outcome.failure, message, batch_id);
 }
 
 }  // namespace paho_redis
