@@ -9,7 +9,7 @@ import {
   native,
   type NativeBatch,
   type NativeBridgeStats,
-  type NativeOpIndex,
+  type NativeDispatch,
   type NativeStoreBridge,
 } from '../../native';
 import {
@@ -260,14 +260,7 @@ export class StoreBridge {
 
   // ---- everything else: one call at a time, a C thread waiting ----
 
-  private dispatch(
-    id: number,
-    op: NativeOpIndex,
-    key: string,
-    data: Buffer | undefined,
-    clientId?: string,
-    serverURI?: string,
-  ): void {
+  private dispatch(...[id, op, key, data, clientId, serverURI]: Parameters<NativeDispatch>): void {
     const name = PERSISTENCE_OPS[op];
     let result: unknown;
     try {
