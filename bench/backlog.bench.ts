@@ -32,7 +32,7 @@ const { values: flags } = parseArgs({
     'max-size': { type: 'string', default: '1000000' },
     budget: { type: 'string' },
     payload: { type: 'string', default: '256' },
-    'max-inflight': { type: 'string', default: '100' },
+    'max-inflight': { type: 'string', default: '65535' },
     only: { type: 'string' },
     idle: { type: 'string', default: '15' },
     million: { type: 'boolean', default: false },

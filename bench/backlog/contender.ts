@@ -22,8 +22,8 @@ function waitForDrainSignal(): Promise<void> {
   return new Promise((resolve, reject) => {
     const lines = readline.createInterface({ input: process.stdin });
     lines.once('line', () => {
+      resolve(); // before close(): close() emits 'close' at once
       lines.close();
-      resolve();
     });
     lines.once('close', () => reject(new Error('the bench closed stdin before the drain')));
   });
@@ -143,8 +143,8 @@ async function mqttJs(spec: ContenderSpec, dir: string): Promise<void> {
   emit({ event: 'buffered', seconds: seconds(started), rssBeforeKb, rssAfterKb: rssKb(), accepted: spec.messages });
   await waitForDrainSignal();
   const drainStarted = process.hrtime.bigint();
-  client.options.reconnectPeriod = 1000;
-  client.reconnect();
+  // reconnect() without stores would replace them with empty ones (and lose the backlog).
+  client.reconnect({ incomingStore: client.incomingStore, outgoingStore: client.outgoingStore });
   await delivered.reach(spec.messages);
   emit({ event: 'drained', seconds: seconds(drainStarted), failures: delivered.failures });
   await client.endAsync();

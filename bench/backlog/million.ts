@@ -103,7 +103,7 @@ async function queuedRun(opts: MillionOptions, messages: number, brokerPort: num
       aofLoadSeconds: loadSeconds,
       restart,
       connackToFirstPublishMs: delivery.firstWallMs === undefined ? undefined : delivery.firstWallMs - restart.connackWallMs,
-      delivery: { ...delivery },
+      delivery: { delivered: delivery.delivered, duplicates: delivery.duplicates, outOfOrder: delivery.outOfOrder },
     };
   } finally {
     await subscriber.stop().catch(() => undefined);
