@@ -49,8 +49,10 @@ const idleSeconds = Number(flags.idle);
 const outDir = path.resolve(flags.out ?? (quick ? 'out/bench-results/backlog' : 'bench/results/backlog'));
 const BASELINE = 'paho-c-none';
 
-if (![256, 1024].includes(payloadBytes) && !quick) console.error(`note: payload ${payloadBytes} B (the targets use 256 B)`);
-if (sizes.some((n) => !Number.isInteger(n) || n < 1) || payloadBytes < 4) throw new Error('--sizes: positive integers; --payload: at least 4');
+if (![256, 1024].includes(payloadBytes) && !quick)
+  console.error(`note: payload ${payloadBytes} B (the targets use 256 B)`);
+if (sizes.some((n) => !Number.isInteger(n) || n < 1) || payloadBytes < 4)
+  throw new Error('--sizes: positive integers; --payload: at least 4');
 
 const hasEnqueue = typeof (AsyncClient.prototype as unknown as { enqueue?: unknown }).enqueue === 'function';
 const wanted = flags.only?.split(',');
@@ -58,7 +60,8 @@ const contenders = CONTENDERS.filter((c) => wanted === undefined || wanted.inclu
   (c) => c.kind !== 'async-enqueue' || hasEnqueue,
 );
 const notes: string[] = [];
-if (!hasEnqueue) notes.push('AsyncClient.enqueue() is not in this build: its row is skipped (it runs once the outbox lands).');
+if (!hasEnqueue)
+  notes.push('AsyncClient.enqueue() is not in this build: its row is skipped (it runs once the outbox lands).');
 
 /** The commit measured (a dirty tree is marked). */
 function gitCommit(): string | undefined {
@@ -127,7 +130,10 @@ async function main(): Promise<void> {
     : undefined;
   await redis.stop();
 
-  const heading = `QoS 1, ${payloadBytes} B payload, broker down while buffering, maxInflight ${maxInflight} for the drain, budget ${budgetSeconds} s per phase; commit ${gitCommit() ?? '?'}; ${startedAt.toISOString().slice(0, 16)}Z, load ${loadAtStart.join(' ')} -> ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}; ${os.cpus().length} CPUs, Node ${process.version}`;
+  const heading = `QoS 1, ${payloadBytes} B payload, broker down while buffering, maxInflight ${maxInflight} for the drain, budget ${budgetSeconds} s per phase; commit ${gitCommit() ?? '?'}; ${startedAt.toISOString().slice(0, 16)}Z, load ${loadAtStart.join(' ')} -> ${os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')}; ${os.cpus().length} CPUs, Node ${process.version}`;
   const table = formatTable(rows, BASELINE);
   const text = [
     heading,
@@ -142,7 +148,12 @@ async function main(): Promise<void> {
   fs.mkdirSync(outDir, { recursive: true });
   fs.writeFileSync(path.join(outDir, 'table.md'), `${text}\n`);
   fs.writeFileSync(path.join(outDir, 'results.json'), JSON.stringify({ heading, rows, million, notes }, null, 2));
-  await renderChart(rows, 'Offline backlog: buffering N QoS 1 messages with the broker down', heading.split(';')[0], path.join(outDir, 'chart'));
+  await renderChart(
+    rows,
+    'Offline backlog: buffering N QoS 1 messages with the broker down',
+    heading.split(';')[0],
+    path.join(outDir, 'chart'),
+  );
   console.error(`written: ${outDir}/{table.md,results.json,chart.svg,chart.png}`);
 }
 

@@ -64,7 +64,7 @@ async function fill(spec: MillionChildSpec): Promise<FillResult> {
   };
   const waitUntil = async (count: number): Promise<void> => {
     while (durable < count && failure === undefined) await new Promise<void>((resolve) => (wake = resolve));
-    if (failure !== undefined) throw failure instanceof Error ? failure : new Error(String(failure));
+    if (failure !== undefined) throw failure instanceof Error ? failure : new Error(JSON.stringify(failure));
   };
   const slices: FillResult['slices'] = [];
   const started = process.hrtime.bigint();
@@ -95,7 +95,9 @@ async function restart(spec: MillionChildSpec): Promise<RestartResult> {
   (client as unknown as NodeJS.EventEmitter).on('delivered', () => {
     if (++delivered >= spec.messages) done?.();
   });
-  await new Promise<void>((resolve) => readline.createInterface({ input: process.stdin }).once('line', () => resolve()));
+  await new Promise<void>((resolve) =>
+    readline.createInterface({ input: process.stdin }).once('line', () => resolve()),
+  );
   const drainStarted = process.hrtime.bigint();
   await client.connect({ cleanSession: false, maxInflight: spec.maxInflight });
   const connackWallMs = Date.now();

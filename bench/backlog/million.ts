@@ -102,7 +102,8 @@ async function queuedRun(opts: MillionOptions, messages: number, brokerPort: num
       redisBytesPerMessage,
       aofLoadSeconds: loadSeconds,
       restart,
-      connackToFirstPublishMs: delivery.firstWallMs === undefined ? undefined : delivery.firstWallMs - restart.connackWallMs,
+      connackToFirstPublishMs:
+        delivery.firstWallMs === undefined ? undefined : delivery.firstWallMs - restart.connackWallMs,
       delivery: { delivered: delivery.delivered, duplicates: delivery.duplicates, outOfOrder: delivery.outOfOrder },
     };
   } finally {

@@ -8,7 +8,8 @@ export interface BacklogRow {
   outcome: TrialOutcome;
 }
 
-const fixed = (value: number | undefined, digits: number): string => (value === undefined ? '-' : value.toFixed(digits));
+const fixed = (value: number | undefined, digits: number): string =>
+  value === undefined ? '-' : value.toFixed(digits);
 const usPerMessage = (o: TrialOutcome): number | undefined =>
   o.bufferSeconds === undefined ? undefined : (o.bufferSeconds / o.messages) * 1e6;
 
@@ -17,7 +18,11 @@ function deliveryCell(o: TrialOutcome): string {
   if (o.stoppedIn === 'buffer') return 'buffering ran past the budget';
   if (o.stoppedIn === 'crash') return `failed: ${(o.error ?? '').split('\n')[0].slice(0, 80)}`;
   if (!d) return '-';
-  const parts = [d.delivered === o.messages ? 'all' : `${d.delivered.toLocaleString('en-US')} of ${o.messages.toLocaleString('en-US')}`];
+  const parts = [
+    d.delivered === o.messages
+      ? 'all'
+      : `${d.delivered.toLocaleString('en-US')} of ${o.messages.toLocaleString('en-US')}`,
+  ];
   parts.push(d.outOfOrder === 0 ? 'in order' : `${d.outOfOrder.toLocaleString('en-US')} out of order`);
   if (d.duplicates > 0) parts.push(`${d.duplicates.toLocaleString('en-US')} duplicates`);
   if (o.stoppedIn === 'drain') parts.push('drain ran past the budget');
@@ -38,7 +43,8 @@ export function formatTable(rows: BacklogRow[], baseline: string): string {
   for (const { contender, outcome: o } of rows) {
     const us = usPerMessage(o);
     const ref = base.get(o.messages);
-    const drainRate = o.drainSeconds === undefined ? '' : ` (${Math.round(o.messages / o.drainSeconds).toLocaleString('en-US')} msg/s)`;
+    const drainRate =
+      o.drainSeconds === undefined ? '' : ` (${Math.round(o.messages / o.drainSeconds).toLocaleString('en-US')} msg/s)`;
     lines.push(
       [
         contender.label,
@@ -50,7 +56,9 @@ export function formatTable(rows: BacklogRow[], baseline: string): string {
         o.redisUsedMemoryDelta === undefined ? '-' : `${Math.round(o.redisUsedMemoryDelta / o.messages)} B`,
         o.drainSeconds === undefined ? '-' : `${fixed(o.drainSeconds, 2)} s${drainRate}`,
         deliveryCell(o),
-      ].join(' | ').replace(/^/, '| ') + ' |',
+      ]
+        .join(' | ')
+        .replace(/^/, '| ') + ' |',
     );
   }
   return lines.join('\n');
@@ -78,7 +86,13 @@ function chartSpec(rows: BacklogRow[], title: string, subtitle: string): unknown
   }));
   const order = [...new Set(measured.map((r) => r.contender.label))];
   const x = { field: 'messages', type: 'quantitative', title: 'messages buffered offline', scale: { type: 'log' } };
-  const color = { field: 'contender', type: 'nominal', sort: order, title: null, legend: { orient: 'bottom', columns: 2, labelLimit: 300 } };
+  const color = {
+    field: 'contender',
+    type: 'nominal',
+    sort: order,
+    title: null,
+    legend: { orient: 'bottom', columns: 2, labelLimit: 300 },
+  };
   const panel = (field: string, title: string): unknown => ({
     width: 340,
     height: 260,

@@ -122,7 +122,8 @@ export async function runBacklogTrial(opts: TrialOptions, usesRedis: boolean): P
     outcome.bufferSeconds = buffered.seconds;
     outcome.rssGrowthKb = buffered.rssAfterKb! - buffered.rssBeforeKb!;
     const memoryAfter = await redisUsedMemory(redis);
-    if (memoryBefore !== undefined && memoryAfter !== undefined) outcome.redisUsedMemoryDelta = memoryAfter - memoryBefore;
+    if (memoryBefore !== undefined && memoryAfter !== undefined)
+      outcome.redisUsedMemoryDelta = memoryAfter - memoryBefore;
 
     await broker.restart();
     subscriber = await OrderedSubscriber.start(broker.url, spec.topic, spec.messages);
@@ -130,7 +131,11 @@ export async function runBacklogTrial(opts: TrialOptions, usesRedis: boolean): P
     const drainDeadline = deadlineIn(opts.budgetSeconds);
     events.child.stdin!.write('drain\n');
     const delivery = await subscriber.settle(opts.idleSeconds * 1000, drainDeadline);
-    outcome.delivery = { delivered: delivery.delivered, duplicates: delivery.duplicates, outOfOrder: delivery.outOfOrder };
+    outcome.delivery = {
+      delivered: delivery.delivered,
+      duplicates: delivery.duplicates,
+      outOfOrder: delivery.outOfOrder,
+    };
     if (delivery.delivered >= spec.messages) outcome.drainSeconds = Number(delivery.lastAt! - drainStarted) / 1e9;
     else if (process.hrtime.bigint() > drainDeadline) outcome.stoppedIn = 'drain';
     // The child's own view (every publish completed); a little grace for its last acknowledgements.
