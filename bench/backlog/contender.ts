@@ -66,8 +66,17 @@ async function asyncClientPublish(spec: ContenderSpec, dir: string): Promise<voi
       () => delivered.settle(false),
       () => delivered.settle(true),
     );
+  process.stderr.write(
+    `${spec.messages} publish() calls made in ${seconds(started).toFixed(1)} s; waiting for flush()\n`,
+  );
   await client.flush();
-  emit({ event: 'buffered', seconds: seconds(started), rssBeforeKb, rssAfterKb: rssKb(), accepted: spec.messages });
+  emit({
+    event: 'buffered',
+    seconds: seconds(started),
+    rssBeforeKb,
+    rssAfterKb: rssKb(),
+    accepted: spec.messages - delivered.failures,
+  }); // offline, a settled publish was refused
   await waitForDrainSignal();
   const drainStarted = process.hrtime.bigint();
   await client.connect({ cleanSession: true, maxInflight: spec.maxInflight });

@@ -11,12 +11,18 @@ export interface BacklogRow {
 const fixed = (value: number | undefined, digits: number): string =>
   value === undefined ? '-' : value.toFixed(digits);
 const usPerMessage = (o: TrialOutcome): number | undefined =>
-  o.bufferSeconds === undefined ? undefined : (o.bufferSeconds / o.messages) * 1e6;
+  o.bufferSeconds === undefined ? undefined : (o.bufferSeconds / (o.accepted ?? o.messages)) * 1e6;
+
+/** The line of a child's stderr that says what went wrong (an error, else its last progress line). */
+function errorLine(text: string | undefined): string {
+  const lines = (text ?? '').split('\n').map((l) => l.trim());
+  return (lines.find((l) => /Error|returned|failed/.test(l)) ?? lines[lines.length - 1] ?? '').slice(0, 100);
+}
 
 function deliveryCell(o: TrialOutcome): string {
   const d = o.delivery;
-  if (o.stoppedIn === 'buffer') return 'buffering ran past the budget';
-  if (o.stoppedIn === 'crash') return `failed: ${(o.error ?? '').split('\n')[0].slice(0, 80)}`;
+  if (o.stoppedIn === 'buffer') return `buffering ran past the budget${o.error ? ` (${errorLine(o.error)})` : ''}`;
+  if (o.stoppedIn === 'crash') return `failed: ${errorLine(o.error)}`;
   if (!d) return '-';
   const parts = [
     d.delivered === o.messages
@@ -51,7 +57,7 @@ export function formatTable(rows: BacklogRow[], baseline: string): string {
         o.messages.toLocaleString('en-US'),
         o.bufferSeconds === undefined ? '-' : `${fixed(o.bufferSeconds, 2)} s`,
         us === undefined ? '-' : `${fixed(us, 1)} µs`,
-        us === undefined || ref === undefined ? '-' : `${(us / ref).toFixed(1)}x`,
+        us === undefined || ref === undefined ? '-' : `${(us / ref).toFixed(us / ref < 0.1 ? 2 : 1)}x`,
         o.rssGrowthKb === undefined ? '-' : `+${fixed(o.rssGrowthKb / 1024, 0)} MB`,
         o.redisUsedMemoryDelta === undefined ? '-' : `${Math.round(o.redisUsedMemoryDelta / o.messages)} B`,
         o.drainSeconds === undefined ? '-' : `${fixed(o.drainSeconds, 2)} s${drainRate}`,
@@ -85,7 +91,12 @@ function chartSpec(rows: BacklogRow[], title: string, subtitle: string): unknown
     rssMb: Math.max(0.1, (o.rssGrowthKb ?? 0) / 1024),
   }));
   const order = [...new Set(measured.map((r) => r.contender.label))];
-  const x = { field: 'messages', type: 'quantitative', title: 'messages buffered offline', scale: { type: 'log' } };
+  const x = {
+    field: 'messages',
+    type: 'quantitative',
+    title: 'messages buffered offline',
+    scale: { type: 'log', nice: false },
+  };
   const color = {
     field: 'contender',
     type: 'nominal',
@@ -103,7 +114,7 @@ function chartSpec(rows: BacklogRow[], title: string, subtitle: string): unknown
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: { text: title, subtitle, anchor: 'start' },
     data: { values },
-    config: { font: 'DejaVu Sans', background: 'white' },
+    config: { font: 'DejaVu Sans', background: 'white', legend: { labelLimit: 400 } },
     hconcat: [panel('usPerMessage', 'time to buffer per message (µs), log'), panel('rssMb', 'RSS growth (MB), log')],
   };
 }

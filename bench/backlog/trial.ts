@@ -24,6 +24,8 @@ export interface TrialOptions {
 
 export interface TrialOutcome {
   messages: number;
+  /** Messages the contender took (Paho C refuses QoS 1 beyond 65,535 message ids). */
+  accepted?: number;
   /** 'buffer' or 'drain' when that phase ran past the budget; 'crash' when the child failed. */
   stoppedIn?: 'buffer' | 'drain' | 'crash';
   error?: string;
@@ -39,6 +41,7 @@ interface ChildEvent {
   seconds: number;
   rssBeforeKb?: number;
   rssAfterKb?: number;
+  accepted?: number;
   failures?: number;
 }
 
@@ -116,10 +119,11 @@ export async function runBacklogTrial(opts: TrialOptions, usesRedis: boolean): P
     const buffered = await events.next(deadlineIn(opts.budgetSeconds));
     if (buffered?.event !== 'buffered') {
       outcome.stoppedIn = events.exited ? 'crash' : 'buffer';
-      outcome.error = events.exited ? events.stderr.trim() : undefined;
+      outcome.error = events.stderr.trim() || undefined; // a killed child's last progress line, too
       return outcome;
     }
     outcome.bufferSeconds = buffered.seconds;
+    outcome.accepted = buffered.accepted;
     outcome.rssGrowthKb = buffered.rssAfterKb! - buffered.rssBeforeKb!;
     const memoryAfter = await redisUsedMemory(redis);
     if (memoryBefore !== undefined && memoryAfter !== undefined)
