@@ -102,7 +102,7 @@ function chartSpec(rows: BacklogRow[], title: string, subtitle: string): unknown
     type: 'nominal',
     sort: order,
     title: null,
-    legend: { orient: 'bottom', columns: 2, labelLimit: 300 },
+    legend: { orient: 'bottom', columns: 2, labelLimit: 0 },
   };
   const panel = (field: string, title: string): unknown => ({
     width: 340,
@@ -114,7 +114,7 @@ function chartSpec(rows: BacklogRow[], title: string, subtitle: string): unknown
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: { text: title, subtitle, anchor: 'start' },
     data: { values },
-    config: { font: 'DejaVu Sans', background: 'white', legend: { labelLimit: 400 } },
+    config: { font: 'DejaVu Sans', background: 'white', legend: { labelLimit: 0 } },
     hconcat: [panel('usPerMessage', 'time to buffer per message (µs), log'), panel('rssMb', 'RSS growth (MB), log')],
   };
 }
