@@ -142,8 +142,8 @@ Napi::Value MqttClientWrap::Connect(const Napi::CallbackInfo& info) {
     ssl.private_key_password = GetOptString(s, "privateKeyPassword");
     ssl.ca_path = GetOptString(s, "caPath");
     ssl.cipher_suites = GetOptString(s, "enabledCipherSuites");
-    ssl.enable_server_cert_auth = RequireInt(s, "connect", "ssl.enableServerCertAuth");
-    ssl.verify = RequireInt(s, "connect", "ssl.verify");
+    ssl.enable_server_cert_auth = RequireInt(s, "connect (ssl)", "enableServerCertAuth");
+    ssl.verify = RequireInt(s, "connect (ssl)", "verify");
     ssl.ssl_version = GetInt(s, "sslVersion", 0);
     spec.ssl = ssl;
   }
