@@ -22,6 +22,7 @@
       'native/inbound_gate.cc',
       'native/mqtt_properties.cc',
       'native/trace_sink.cc',
+      'native/outbox_handoff.cc',
     ],
   },
   'targets': [

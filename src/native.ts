@@ -18,13 +18,17 @@ export type NativeDispatch = (
 /** Failures the native side detected itself (timeout, closing, JS thread, bad result). */
 export type NativeFailureListener = (op: string, key: string, code: string, message: string) => void;
 
-/** A batch of the operation log: [id, keys, values (a Buffer: put; undefined: remove), firstSeq, lastSeq]. */
+/**
+ * A batch of the operation log: [id, keys, values (a Buffer: put; undefined: remove), firstSeq,
+ * lastSeq, outboxRemoves (sparse, present only when a write moves an outbox entry)].
+ */
 export type NativeBatch = [
   id: number,
   keys: string[],
   values: (Buffer | undefined)[],
   firstSeq: number,
   lastSeq: number,
+  outboxRemoves?: (string | undefined)[],
 ];
 
 export interface NativeBridgeOptions {
@@ -187,7 +191,15 @@ export interface NativeMqttClient {
   connect(request: number, spec: NativeConnectSpec): void;
   publish(
     request: number,
-    spec: { topic: string; payload: Buffer; qos: number; retained: boolean; properties?: NativeProperty[] },
+    spec: {
+      topic: string;
+      payload: Buffer;
+      qos: number;
+      retained: boolean;
+      properties?: NativeProperty[];
+      /** The outbox entry the publish moves into Paho (removed with its c-N put). */
+      outboxId?: string;
+    },
   ): void;
   /** One entry per topic in qos, noLocal, retainAsPublished and retainHandling. */
   subscribe(
