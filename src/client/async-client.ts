@@ -211,7 +211,9 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
     if (this.closing) return Promise.reject(closedError('enqueue'));
     const choice = this.outboxChoice;
     if (this.outbox === undefined || choice.store === undefined) {
-      return Promise.reject(outboxUnsupported(`enqueue: this client has no outbox: ${choice.store ? '' : choice.unsupported}`));
+      return Promise.reject(
+        outboxUnsupported(`enqueue: this client has no outbox: ${choice.store ? '' : choice.unsupported}`),
+      );
     }
     if (spec.qos === 2 && choice.store.outboxAtomicMoves === false) {
       return Promise.reject(
@@ -303,6 +305,13 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
   /** Counters of this client, and the store bridge's own (`store`) when a store is in use. */
   stats(): ClientStats {
     return this.counters.snapshot(this.requests.size, this.subscriptions.size, this.bridge?.native.stats());
+  }
+
+  /** The outbox's pump (undefined without an outbox): messages with Paho now, the most at once, the window. */
+  outboxStats(): { handed: number; maxHanded: number; window: number } | undefined {
+    const outbox = this.outbox;
+    if (outbox === undefined || this.outboxChoice.store === undefined) return undefined;
+    return { handed: outbox.handedCount, maxHanded: outbox.maxHanded, window: this.outboxChoice.window };
   }
 
   /** Let the process exit even while connected (like socket.unref()). */

@@ -1,10 +1,6 @@
 /** CreateOptions.outbox: validation, and whether a client gets an outbox at all. */
 import { PahoMqttRedisError, invalidArg } from '../errors';
-import {
-  type ClientPersistence,
-  type OutboxStore,
-  missingOutboxMethods,
-} from '../persistence/client-persistence';
+import { type ClientPersistence, type OutboxStore, missingOutboxMethods } from '../persistence/client-persistence';
 import type { CreateOptions } from './options';
 
 export interface OutboxOptions {
@@ -21,8 +17,7 @@ export const DEFAULT_OUTBOX_WINDOW = 100;
 
 /** Either the window of the client's outbox, or why it has none (enqueue() rejects with it). */
 export type OutboxChoice =
-  | { store: ClientPersistence & OutboxStore; window: number }
-  | { store: undefined; unsupported: string };
+  { store: ClientPersistence & OutboxStore; window: number } | { store: undefined; unsupported: string };
 
 export function chooseOutbox(options: CreateOptions, store: ClientPersistence | undefined): OutboxChoice {
   const requested = options.outbox;
@@ -37,7 +32,8 @@ export function chooseOutbox(options: CreateOptions, store: ClientPersistence | 
   }
   let unsupported: string | undefined;
   if (store === undefined) {
-    unsupported = 'the client has no ClientPersistence store (persistence: a RedisPersistence, a MemoryPersistence, ...)';
+    unsupported =
+      'the client has no ClientPersistence store (persistence: a RedisPersistence, a MemoryPersistence, ...)';
   } else if (options.deleteOldestMessages === true) {
     // Paho would drop commands that already left the outbox: the store no longer holds them anywhere.
     unsupported = 'deleteOldestMessages is on: Paho would drop messages that already left the outbox';

@@ -116,14 +116,15 @@ export class Outbox {
       Promise.resolve().then(() => store.outboxAppend(group.map((g) => g.entry))),
       this.host.timeoutMs,
       'the store (outboxAppend)',
-    ).then(
-      () => {
-        for (const g of group) g.resolve({ id: g.entry.id });
-      },
-      (error: unknown) => {
-        for (const g of group) g.reject(error);
-      },
     )
+      .then(
+        () => {
+          for (const g of group) g.resolve({ id: g.entry.id });
+        },
+        (error: unknown) => {
+          for (const g of group) g.reject(error);
+        },
+      )
       .finally(() => {
         this.appending = false;
         this.append();

@@ -35,7 +35,9 @@ export function applyBatch(store: ClientPersistence, [, keys, values, , , outbox
     for (let i = 0; i < keys.length; i++) {
       const outboxRemove = outboxRemoves?.[i];
       writes[i] =
-        outboxRemove === undefined ? { key: keys[i], data: values[i] } : { key: keys[i], data: values[i], outboxRemove };
+        outboxRemove === undefined
+          ? { key: keys[i], data: values[i] }
+          : { key: keys[i], data: values[i], outboxRemove };
     }
     return store.batch(writes);
   }
