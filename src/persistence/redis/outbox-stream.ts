@@ -170,6 +170,8 @@ export async function checkMemoryPolicy(
   allowEviction: boolean,
   bound: <T>(p: Promise<T>) => Promise<T>,
 ): Promise<number | undefined> {
+  // enableReadyCheck off is how a user without +info connects (docs/redis-deployments.md): no INFO then.
+  if ((redis as { options?: { enableReadyCheck?: boolean } }).options?.enableReadyCheck === false) return undefined;
   let info: string;
   try {
     info = String(await bound(redis.info('memory')));
