@@ -141,7 +141,9 @@ export class Outbox {
       return;
     }
     const room = this.host.window - this.handed.size;
-    if (room <= 0 || !this.host.canSend()) return;
+    // Refilled by halves: one store read per half window, not one per delivery.
+    const refill = this.handed.size === 0 || room >= Math.max(1, this.host.window >> 1);
+    if (!refill || !this.host.canSend()) return;
     this.pumping = true;
     this.pumpAgain = false;
     this.fill(room)
