@@ -98,7 +98,8 @@ bool OperationLog::AppendLocked(LogOp op) {
     unsent.put.reset();
     unsent.live -= 1;
     // The outbox entry the put moved out stays removed: the remove carries its removal.
-    if (!put.outbox_remove.empty() && op.outbox_remove.empty()) op.outbox_remove = std::move(put.outbox_remove);
+    if (!put.outbox_remove.empty() && op.outbox_remove.empty())
+      op.outbox_remove = std::move(put.outbox_remove);
     if (unsent.live == 0 && !StoreMayHold(op.key) && op.outbox_remove.empty()) {
       // Nothing else pending on the key and the store cannot hold it: the remove goes too.
       ++stats_.absorbed;

@@ -74,7 +74,7 @@ export class OutboxStream {
     this.ctx.count(1);
     let reply: [Buffer, Buffer[]][];
     try {
-      reply = (await bound(redis.xrangeBuffer(this.key, start, '+', 'COUNT', count))) as [Buffer, Buffer[]][];
+      reply = await bound(redis.xrangeBuffer(this.key, start, '+', 'COUNT', count));
     } catch (e) {
       throw this.ctx.storeError('outboxRead', afterId, e);
     }
