@@ -6,9 +6,11 @@ import type { CreateOptions } from './options';
 export interface OutboxOptions {
   /**
    * How many outbox messages Paho holds at most at a time, connected or not (the rest wait in
-   * the store). Default: 100, or maxBufferedMessages if that is lower. At most
-   * maxBufferedMessages, which also counts publish() calls Paho buffers while disconnected.
-   * A window above the connection's maxInflight only queues the excess inside Paho.
+   * the store). Default: half of maxBufferedMessages, at most 100 (50 with Paho's default
+   * buffer of 100): after a restart Paho holds the restored window as well as the pump's new
+   * one, and publish() calls made while disconnected count in the same buffer. At most
+   * maxBufferedMessages. A window above the connection's maxInflight only queues the excess
+   * inside Paho.
    */
   window?: number;
 }
@@ -24,7 +26,7 @@ export function chooseOutbox(options: CreateOptions, store: ClientPersistence | 
   if (requested !== undefined && (requested === null || typeof requested !== 'object'))
     throw invalidArg('outbox must be an object, e.g. { window: 100 }');
   const maxBuffered = options.maxBufferedMessages ?? 100;
-  const window = requested?.window ?? Math.min(DEFAULT_OUTBOX_WINDOW, maxBuffered);
+  const window = requested?.window ?? Math.max(1, Math.min(DEFAULT_OUTBOX_WINDOW, Math.floor(maxBuffered / 2)));
   if (!Number.isInteger(window) || window < 1 || window > maxBuffered) {
     throw invalidArg(
       `outbox.window must be an integer from 1 to maxBufferedMessages (${maxBuffered}), got ${String(window)}`,
