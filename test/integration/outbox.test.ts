@@ -123,6 +123,38 @@ describe('enqueue while the broker is down, then deliver', () => {
   });
 });
 
+describe('a broker stalled with the connection up (SIGSTOP)', () => {
+  it('enqueues resolve all the same (stored in Redis); once it resumes every message is delivered', async () => {
+    const clientId = uid('outbox-stalled');
+    const topic = `outbox/${clientId}`;
+    const store = new RedisPersistence({ url: redis.url });
+    const client = await create(clientId, store, 20);
+    const inbox = await subscriber(topic);
+    const delivered: string[] = [];
+    client.on('delivered', ({ id }) => delivered.push(id));
+    await client.connect({ cleanSession: false, keepAliveInterval: 60 });
+    process.kill(broker.pid, 'SIGSTOP');
+    let results: { id: string }[];
+    try {
+      results = await Promise.all(
+        Array.from({ length: 500 }, (_, i) => client.enqueue(topic, Buffer.from(String(i)), { qos: 1 })),
+      );
+      assert.equal(results.length, 500, 'every enqueue resolved while the broker was stalled');
+      assert.ok((await store.outboxStats()).length >= 500 - 20, 'the backlog waits in the store, not in Paho');
+    } finally {
+      process.kill(broker.pid, 'SIGCONT');
+    }
+    await waitFor(() => delivered.length === 500, `every 'delivered' (have ${delivered.length})`, 30_000);
+    await inbox.count(500, 20_000);
+    assert.deepEqual(
+      delivered,
+      results.map((r) => r.id),
+      "'delivered' in enqueue order",
+    );
+    await client.close();
+  });
+});
+
 describe('MemoryPersistence', () => {
   it('enqueue() while connected: delivered in order with their ids', async () => {
     const clientId = uid('outbox-memory');
