@@ -66,6 +66,7 @@ async function main(): Promise<void> {
   await client.close();
   console.log('closed the offline client');
   const drainStore = new RedisPersistence({ url: redis.url });
+  const createStarted = process.hrtime.bigint();
   const second = await AsyncClient.create({
     serverURI: broker.url,
     clientId: 'outbox-bench',
@@ -73,7 +74,8 @@ async function main(): Promise<void> {
     maxBufferedMessages: 1000,
     outbox: { window: 100 },
   });
-  console.log('created the draining client');
+  const createMs = Number(process.hrtime.bigint() - createStarted) / 1e6;
+  console.log(`create() over ${queued} queued (+100 with Paho): ${createMs.toFixed(0)} ms`);
   const createdAt = process.hrtime.bigint();
   let delivered = 0;
   second.on('delivered', () => (delivered += 1));
