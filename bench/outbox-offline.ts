@@ -8,6 +8,8 @@ import { Redis } from 'ioredis';
 import { AsyncClient, RedisPersistence } from '../src';
 import { startMosquitto, startRedis } from '../test/helpers/servers';
 
+const WINDOW = Number(process.env.OUTBOX_WINDOW ?? 100);
+
 async function main(): Promise<void> {
   const total = Number(process.argv[2] ?? 100_000);
   const size = Number(process.argv[3] ?? 256);
@@ -24,7 +26,7 @@ async function main(): Promise<void> {
     persistence: store,
     sendWhileDisconnected: true,
     maxBufferedMessages: 1000,
-    outbox: { window: 100 },
+    outbox: { window: WINDOW },
   });
   const payload = Buffer.alloc(size, 7);
   const before = Number(/used_memory:(\d+)/.exec(await admin.info('memory'))![1]);
@@ -44,7 +46,7 @@ async function main(): Promise<void> {
   }
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   // The pump's last hand-offs may still be on their way to the store.
-  while (client.outboxStats()!.handed < 100 || (await store.outboxStats()).length > total - 100)
+  while (client.outboxStats()!.handed < WINDOW || (await store.outboxStats()).length > total - WINDOW)
     await new Promise((r) => setTimeout(r, 20));
   await client.flush();
   const after = Number(/used_memory:(\d+)/.exec(await admin.info('memory'))![1]);
@@ -72,14 +74,14 @@ async function main(): Promise<void> {
     clientId: 'outbox-bench',
     persistence: drainStore,
     maxBufferedMessages: 1000,
-    outbox: { window: 100 },
+    outbox: { window: WINDOW },
   });
   const createMs = Number(process.hrtime.bigint() - createStarted) / 1e6;
   console.log(`create() over ${queued} queued (+100 with Paho): ${createMs.toFixed(0)} ms`);
   const createdAt = process.hrtime.bigint();
   let delivered = 0;
   second.on('delivered', () => (delivered += 1));
-  await second.connect({ maxInflight: 100 });
+  await second.connect({ maxInflight: Math.min(WINDOW, 65535) });
   // The 100 messages Paho restored carry no outbox id (docs/persistence.md): count them apart.
   while ((await drainStore.outboxStats()).length > 0 || second.outboxStats()!.handed > 0)
     await new Promise((r) => setTimeout(r, 20));

@@ -141,8 +141,8 @@ export class Outbox {
       return;
     }
     const room = this.host.window - this.handed.size;
-    // Refilled by halves: one store read per half window, not one per delivery.
-    const refill = this.handed.size === 0 || room >= Math.max(1, this.host.window >> 1);
+    // Refilled by quarters: one store read per quarter window, not one per delivery.
+    const refill = this.handed.size === 0 || room >= Math.max(1, this.host.window >> 2);
     if (!refill || !this.host.canSend()) return;
     this.pumping = true;
     this.pumpAgain = false;
