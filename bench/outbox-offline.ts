@@ -2,7 +2,7 @@
  * A quick look at the outbox offline (not a test, not the benchmark table): N messages of P bytes
  * enqueued with the broker unreachable, into a Redis of its own (AOF on, appendfsync everysec),
  * then Redis's memory per queued message. Then connects a broker and drains.
- *   npm run build:test && node out/bench/outbox-offline.js [N] [payload]
+ *   npm run build:test && node --expose-gc out/bench/outbox-offline.js [N] [payload]   (OUTBOX_WINDOW=100)
  */
 import { Redis } from 'ioredis';
 import { AsyncClient, RedisPersistence } from '../src';
@@ -31,6 +31,7 @@ async function main(): Promise<void> {
   const payload = Buffer.alloc(size, 7);
   const before = Number(/used_memory:(\d+)/.exec(await admin.info('memory'))![1]);
   const rssBefore = process.memoryUsage().rss;
+  const heapBefore = process.memoryUsage().heapUsed;
   const started = process.hrtime.bigint();
   const slice = 10_000;
   let sliceStarted = started;
@@ -62,7 +63,12 @@ async function main(): Promise<void> {
       `(payload ${size} + topic ${topic.length} + 64 = ${size + topic.length + 64}); ` +
       `stream MEMORY USAGE ${(streamBytes / queued).toFixed(1)} B per entry`,
   );
-  console.log(`node RSS +${((process.memoryUsage().rss - rssBefore) / 1048576).toFixed(1)} MB`);
+  (globalThis as { gc?: () => void }).gc?.(); // with --expose-gc: garbage not yet collected does not count
+  const memory = process.memoryUsage();
+  console.log(
+    `node RSS +${((memory.rss - rssBefore) / 1048576).toFixed(1)} MB, ` +
+      `heapUsed +${((memory.heapUsed - heapBefore) / 1048576).toFixed(1)} MB`,
+  );
 
   await broker.restart();
   await client.close();
