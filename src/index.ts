@@ -43,7 +43,7 @@ export type {
   OutboxStats,
   OutboxStore,
 } from './persistence/client-persistence';
-export type { StoreBridgeStats } from './persistence/store-bridge';
+export type { StoreBridgeStats } from './persistence/bridge/store-bridge';
 export { MemoryPersistence } from './persistence/memory';
 export {
   RedisPersistence,
@@ -62,7 +62,7 @@ export {
   type PersistenceErrorCode,
 } from './errors';
 export { ValueEncryptor } from './persistence/redis/encryption';
-export { decodeRecord, parseKey } from './persistence/paho-records';
+export { decodeRecord, parseKey } from './persistence/records/paho-records';
 
 import { native } from './native';
 /** Version and build information of the linked Paho C library. */

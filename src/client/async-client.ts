@@ -10,7 +10,7 @@ import { choosePersistence, claimStore, releaseStore, validateStoreUnavailablePo
 import { NativeRequests, type ResultEvent } from './requests';
 import { fromNativeProperties, type MqttProperties, propertyKind, toNativeProperties } from './properties';
 import { checkBrokerLimits } from './broker-limits';
-import { StoreBridge } from '../persistence/store-bridge';
+import { StoreBridge } from '../persistence/bridge/store-bridge';
 import {
   type ConnectOptions,
   type CreateOptions,
@@ -127,7 +127,7 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
     const client = new AsyncClient(options, store);
     if (store) claimStore(store);
     try {
-      await client.request('create', (id) => client.native.open(id, spec));
+      await client.request('create', (id) => client.native.create(id, spec));
     } catch (error) {
       const restore = client.bridge?.endRestore();
       await client.close().catch(() => undefined);
@@ -365,7 +365,7 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
     const outbox = new Outbox({
       store,
       window: this.outboxChoice.window,
-      timeoutMs: bridge.timeoutMs,
+      timeoutMs: bridge.operationTimeoutMs,
       canSend: () => !this.closing && (sendWhileDisconnected || this.connected),
       send: (message, outboxId) => {
         checkBrokerLimits(this.connection.brokerLimits, message, propertyKind);

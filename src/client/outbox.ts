@@ -10,7 +10,7 @@
  */
 import { PersistenceError, PahoMqttRedisError } from '../errors';
 import type { ClientPersistence, OutboxEntry, OutboxStore } from '../persistence/client-persistence';
-import { within } from '../persistence/outage';
+import { within } from '../persistence/bridge/outage';
 import { decodeOutboxEntry, encodeOutboxEntry, type OutboxMessage } from './outbox-entry';
 
 /** At most this many entries per append round trip. */

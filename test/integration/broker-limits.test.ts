@@ -7,7 +7,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { AsyncClient, PahoMqttRedisError, RedisPersistence } from '../../src';
-import { hashKeys, uid } from '../fixtures/client-common';
+import { hashKeys, uid } from '../helpers/client-common';
 import { startMosquitto, startRedis, type MosquittoServer, type RedisServer } from '../helpers/servers';
 
 const MAX_PACKET = 2000;

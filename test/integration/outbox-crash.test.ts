@@ -6,8 +6,8 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { AsyncClient } from '../../src';
-import { runFixture, sleep, uid, waitFor } from '../fixtures/client-common';
-import { numberIn } from '../fixtures/crash-tally';
+import { runFixture, sleep, uid, waitFor } from '../helpers/client-common';
+import { numberIn } from '../helpers/crash-tally';
 import { qosOf, type OutboxPublisherConfig } from '../fixtures/outbox-publisher';
 import { startMosquitto, startRedis, type MosquittoServer, type RedisServer } from '../helpers/servers';
 

@@ -7,7 +7,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
 import { AsyncClient, MemoryPersistence, RedisPersistence, type ClientPersistence } from '../../src';
-import { Inbox, closeAll, uid, waitFor } from '../fixtures/client-common';
+import { Inbox, closeAll, uid, waitFor } from '../helpers/client-common';
 import { startMosquitto, startRedis, type MosquittoServer, type RedisServer } from '../helpers/servers';
 
 const MESSAGES = 2000;
