@@ -164,6 +164,7 @@ Napi::Value MqttClientWrap::Publish(const Napi::CallbackInfo& info) {
   spec.qos = GetInt(o, "qos", 0);
   spec.retained = GetInt(o, "retained", 0);
   spec.properties = PropertiesFromJs(o.Get("properties"));
+  if (o.Get("outboxId").IsString()) spec.outbox_id = GetString(o, "outboxId");
   client_->Publish(RequestId(info), std::move(spec));
   return info.Env().Undefined();
 }

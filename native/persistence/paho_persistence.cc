@@ -7,6 +7,7 @@
 #include <optional>
 #include <unordered_set>
 
+#include "persistence/outbox_handoff.h"
 #include "persistence/paho_keys.h"
 #include "persistence/store_bridge.h"
 #include "util/js_thread.h"
@@ -309,6 +310,7 @@ int PahoPersistence::Put(void* handle, char* key, int bufcount, char* buffers[],
   if (republish_key != nullptr && IsCommandKey(name)) replaced = self->TakeHeldRemove(*republish_key);
   self->ledger_.Added(name, bytes);
   ops.push_back(LogOp{0, name, std::move(bytes), false, wait});
+  if (IsCommandKey(name)) ops.back().outbox_remove = OutboxHandoff::TakeForCommandPut();
   if (deferred) ops.push_back(self->DueRemove(*deferred, wait));
   if (replaced) ops.push_back(LogOp{0, *replaced, nullptr, false, wait});
   uint64_t seq = 0;

@@ -36,6 +36,8 @@ import { type MessagesOptions, messageIterator } from './message-iterator';
 import { ClientConnection, closedError, surfaceThrows } from './connection';
 import { SubscriptionRegistry } from './subscriptions';
 import { ClientCounters, type ClientStats } from './stats';
+import { Outbox } from './outbox';
+import { type OutboxChoice, chooseOutbox, outboxUnsupported } from './outbox-options';
 
 export type { SubscribeOptions, PublishOptions, DisconnectOptions } from './options';
 export type { ConnectResult, PublishResult } from './events';
@@ -72,9 +74,12 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
   private closing: Promise<void> | undefined;
   private readonly subscriptions = new SubscriptionRegistry();
   private readonly counters = new ClientCounters();
+  private readonly outboxChoice: OutboxChoice;
+  private readonly outbox: Outbox | undefined;
 
   private constructor(options: CreateOptions, store: ClientPersistence | undefined) {
     super();
+    this.outboxChoice = chooseOutbox(options, store);
     this.serverURI = options.serverURI;
     this.clientId = options.clientId;
     this.mqttVersion = options.mqttVersion ?? 4;
@@ -100,7 +105,9 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
         claimOpenFailure: true,
         checkRestore: { mqttVersion: this.mqttVersion },
         onFailure: (error) => this.storeFailed(error),
+        onOutboxMovesFailed: (ids) => this.outbox?.movesFailed(ids),
       });
+    this.outbox = this.newOutbox(options.sendWhileDisconnected === true);
     this.requests = new NativeRequests(this.bridge, () => this.updateRef());
     // A throwing listener must surface like any other uncaught error, not inside native code.
     this.native = new native.MqttClient(
@@ -134,6 +141,12 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
       // Paho went on without what it could not read: destroy it before it writes over those records.
       await client.close().catch(() => undefined);
       throw failed;
+    }
+    try {
+      await client.outbox?.start(); // after Paho's restore: the moved messages go first
+    } catch (error) {
+      await client.close().catch(() => undefined);
+      throw error;
     }
     // After the caller's `await` has resumed, so listeners attached right after create() hear them.
     if (restore?.quarantined.length) setImmediate(() => restore.quarantined.forEach((e) => client.reportRestored(e)));
@@ -183,6 +196,31 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
       this.counters.publishFailures += 1;
       throw error;
     }
+  }
+
+  /**
+   * Puts a message in the outbox (the FIFO backlog in the store, see docs/persistence.md):
+   * resolves with its id once it is stored; 'delivered' carries that id when the broker has it.
+   * publish() is the priority lane: it overtakes what waits here.
+   */
+  enqueue(topic: string, payload: Buffer | Uint8Array, options: PublishOptions = {}): Promise<{ id: string }> {
+    const spec = {
+      ...toPublishSpec(topic, payload, options),
+      properties: this.v5Properties(options.properties, 'publish properties'),
+    };
+    if (this.closing) return Promise.reject(closedError('enqueue'));
+    const choice = this.outboxChoice;
+    if (this.outbox === undefined || choice.store === undefined) {
+      return Promise.reject(
+        outboxUnsupported(`enqueue: this client has no outbox: ${choice.store ? '' : choice.unsupported}`),
+      );
+    }
+    if (spec.qos === 2 && choice.store.outboxAtomicMoves === false) {
+      return Promise.reject(
+        outboxUnsupported('enqueue: QoS 2 needs atomic moves, which this store does not make (e.g. with ackReplicas)'),
+      );
+    }
+    return this.outbox.enqueue(spec);
   }
 
   /** Returns the granted QoS (v3) or the reason code (v5). */
@@ -269,6 +307,13 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
     return this.counters.snapshot(this.requests.size, this.subscriptions.size, this.bridge?.native.stats());
   }
 
+  /** The outbox's pump (undefined without an outbox): messages with Paho now, the most at once, the window. */
+  outboxStats(): { handed: number; maxHanded: number; window: number } | undefined {
+    const outbox = this.outbox;
+    if (outbox === undefined || this.outboxChoice.store === undefined) return undefined;
+    return { handed: outbox.handedCount, maxHanded: outbox.maxHanded, window: this.outboxChoice.window };
+  }
+
   /** Let the process exit even while connected (like socket.unref()). */
   unref(): this {
     return this.allowRefs(false);
@@ -290,6 +335,7 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
 
   private async shutdown(): Promise<void> {
     this.connection.stopReconnecting(closedError('connect'));
+    this.outbox?.close();
     // A Paho thread holding back an acknowledgement (onStoreUnavailable 'disconnect') holds
     // Paho's lock, which the disconnect and destroy below need.
     this.bridge?.native.releaseHolds();
@@ -310,6 +356,28 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
       this.connection.ended();
       this.requests.rejectAll(new PahoMqttRedisError('ERR_CLIENT_CLOSED', 'the client was closed'));
     }
+  }
+
+  private newOutbox(sendWhileDisconnected: boolean): Outbox | undefined {
+    const { store } = this.outboxChoice;
+    if (store === undefined || this.outboxChoice.store === undefined || this.bridge === undefined) return undefined;
+    const bridge = this.bridge;
+    const outbox = new Outbox({
+      store,
+      window: this.outboxChoice.window,
+      timeoutMs: bridge.operationTimeoutMs,
+      canSend: () => !this.closing && (sendWhileDisconnected || this.connected),
+      send: (message, outboxId) => {
+        checkBrokerLimits(this.connection.brokerLimits, message, propertyKind);
+        return this.request('publish', (id) => this.native.publish(id, { ...message, outboxId }));
+      },
+      flush: () => bridge.flush(),
+      delivered: (info) => this.emit('delivered', info),
+      dropped: (info, error) => this.emit('dropped', info, error as Error),
+      failed: (error) => this.storeFailed(error),
+    });
+    this.on('connected', () => outbox.pump());
+    return outbox;
   }
 
   private v5Properties(properties: MqttProperties | undefined, what: string) {

@@ -76,6 +76,10 @@ export type ClientEvents = {
   /** MQTT 5: the broker sent DISCONNECT. */
   disconnected: [info: { reasonCode: number; properties?: MqttProperties }];
   deliveryComplete: [token: number];
+  /** An enqueue()d message was delivered (QoS 1: PUBACK, QoS 2: PUBCOMP, QoS 0: written to the socket). */
+  delivered: [info: { id: string; topic: string; qos: number }];
+  /** Paho refused an enqueue()d message for good (e.g. beyond a broker limit): it left the outbox undelivered. */
+  dropped: [info: { id: string; topic: string; qos: number }, error: Error];
   persistenceError: [error: PersistenceError];
   /** close() finished: the Paho client is destroyed. */
   closed: [];
@@ -88,7 +92,9 @@ export const STORE_CHANNEL = 'paho-mqtt-redis:store';
 /** What the client channel carries: one object per client event (messages excluded: see `stats()`). */
 export interface ClientDiagnostic {
   clientId: string;
-  event: Exclude<keyof ClientEvents, 'message' | 'persistenceError' | 'deliveryComplete'> | 'connectFailed';
+  event:
+    | Exclude<keyof ClientEvents, 'message' | 'persistenceError' | 'deliveryComplete' | 'delivered' | 'dropped'>
+    | 'connectFailed';
   detail?: unknown;
 }
 

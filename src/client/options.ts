@@ -2,6 +2,7 @@
  * The AsyncClient's options: their public types, their validation (messages a user can act
  * on), and their translation into the native specs.
  */
+import type { OutboxOptions } from './outbox-options';
 import { invalidArg } from '../errors';
 import type { NativeConnectSpec, NativeCreateSpec } from '../native';
 import type { ClientPersistence } from '../persistence/client-persistence';
@@ -51,6 +52,8 @@ export interface CreateOptions {
   onStoreUnavailable?: StoreUnavailablePolicy;
   /** Bounds inbound messages not yet handed to 'message' listeners (see InboundQueueOptions). */
   inboundQueue?: InboundQueueOptions;
+  /** The outbox behind client.enqueue() (a store with the outbox methods): see OutboxOptions. */
+  outbox?: OutboxOptions;
 }
 
 /**

@@ -246,6 +246,8 @@ export class StoreBridge {
     const cause = causeOf(error);
     const failure = this.toPersistenceError('batch', undefined, cause);
     this.flushes.batchSettled(keys, failedAt, firstSeq, failure);
+    const moves = batch[5]?.slice(failedAt).filter((id): id is string => id !== undefined);
+    if (moves?.length) this.options.onOutboxMovesFailed?.(moves);
     // Native code reports it (once per batch).
     let next: NativeBatch | undefined;
     this.failedBatches.set(id, failure);
