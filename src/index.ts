@@ -18,6 +18,7 @@ export {
   type ResubscribedInfo,
 } from './client/events';
 export type { MessagesOptions } from './client/message-iterator';
+export type { PoisonMessageInfo, PoisonOptions } from './client/poison';
 export type { ClientStats } from './client/stats';
 export type {
   CreateOptions,

@@ -4,7 +4,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { PahoMqttRedisError, PersistenceError, invalidArg } from '../errors';
-import { native, type NativeClientEvent, type NativeMqttClient } from '../native';
+import { native, type NativeClientEvent, type NativeCreateSpec, type NativeMqttClient } from '../native';
 import type { ClientPersistence } from '../persistence/client-persistence';
 import { choosePersistence, claimStore, releaseStore, validateStoreUnavailablePolicy } from './persistence-choice';
 import { NativeRequests, type ResultEvent } from './requests';
@@ -36,6 +36,7 @@ import { type MessagesOptions, messageIterator } from './message-iterator';
 import { ClientConnection, closedError, surfaceThrows } from './connection';
 import { SubscriptionRegistry } from './subscriptions';
 import { ClientCounters, type ClientStats } from './stats';
+import { oldestStoredPublish, poisonPolicy, type PoisonMessageInfo } from './poison';
 
 export type { SubscribeOptions, PublishOptions, DisconnectOptions } from './options';
 export type { ConnectResult, PublishResult } from './events';
@@ -63,8 +64,12 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
   readonly serverURI: string;
   readonly clientId: string;
   readonly mqttVersion: 3 | 4 | 5;
-  private readonly native: NativeMqttClient;
-  private readonly bridge: StoreBridge | undefined;
+  // Replaced (with the create spec kept for it) only when a poison message is set aside.
+  private native: NativeMqttClient;
+  private bridge: StoreBridge | undefined;
+  private createSpec: NativeCreateSpec | undefined;
+  /** While a poison message is set aside: requests wait for the new Paho client. */
+  private settingAside: Promise<void> | undefined;
   private readonly requests: NativeRequests;
   private readonly connection: ClientConnection;
   private refed = false;
@@ -91,19 +96,31 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
       sendConnect: (what, spec) => this.request(what, (id) => this.native.connect(id, spec)),
       sendDisconnect: (spec) => this.request('disconnect', (id) => this.native.disconnect(id, spec), true),
       subscribeMany: (group) => this.subscribeMany(group),
+      poison: poisonPolicy(options.poison),
+      setAsidePoison: (refusals) => this.setAsidePoison(refusals),
     });
-    this.bridge =
-      store &&
-      new StoreBridge(store, {
+    const bridgeFor = (s: ClientPersistence): StoreBridge =>
+      new StoreBridge(s, {
         operationTimeoutMs: options.operationTimeoutMs,
         onStoreUnavailable: options.onStoreUnavailable,
         claimOpenFailure: true,
         checkRestore: { mqttVersion: this.mqttVersion },
         onFailure: (error) => this.storeFailed(error),
       });
-    this.requests = new NativeRequests(this.bridge, () => this.updateRef());
+    this.newBridge = () => store && bridgeFor(store);
+    this.bridge = this.newBridge();
+    this.requests = new NativeRequests(
+      () => this.bridge,
+      () => this.updateRef(),
+    );
+    this.native = this.newNative();
+  }
+
+  private readonly newBridge: () => StoreBridge | undefined;
+
+  private newNative(): NativeMqttClient {
     // A throwing listener must surface like any other uncaught error, not inside native code.
-    this.native = new native.MqttClient(
+    return new native.MqttClient(
       (event) => surfaceThrows(() => this.onNativeEvent(event)),
       this.bridge?.native ?? null,
     );
@@ -118,6 +135,7 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
     validateStoreUnavailablePolicy(options, store !== undefined);
     const spec = toCreateSpec(options, type, dir);
     const client = new AsyncClient(options, store);
+    client.createSpec = spec;
     if (store) claimStore(store);
     try {
       await client.request('create', (id) => client.native.open(id, spec));
@@ -142,6 +160,74 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
 
   private reportRestored(error: PersistenceError): void {
     if (!this.isClosed) this.storeFailed(error);
+  }
+
+  /**
+   * The broker refused the connection `refusals` times in a row with nothing acknowledged: the
+   * oldest stored publish is the one it refuses. Paho holds its own copy of that message and
+   * has no call to drop one, so: move its record to the store's quarantine, destroy the Paho
+   * client, and create a new one over the same store (it restores everything else). Without a
+   * store that has quarantine(), nothing is set aside and the reconnects go on.
+   */
+  private async setAsidePoison(refusals: number): Promise<void> {
+    const store = this.bridge?.store;
+    if (store?.quarantine === undefined || this.closing || this.settingAside) return;
+    const setAside = (async () => {
+      const bridge = this.bridge!;
+      await bridge.flush().catch(() => undefined); // what Paho wrote before the loss is in the store
+      const poison = await oldestStoredPublish(store).catch((error: unknown) => {
+        if (error instanceof PersistenceError) this.storeFailed(error);
+        return undefined;
+      });
+      if (poison === undefined || this.closing) return;
+      const { record } = poison;
+      const reason =
+        `refused: the broker closed the connection ${refusals} times in a row soon after connect, ` +
+        `with no publish acknowledged in between, while this was the first publish to send`;
+      await store.quarantine!(poison.key, reason);
+      await this.request('close', (id) => this.native.destroy(id), true);
+      this.native.dispose();
+      bridge.close();
+      this.bridge = this.newBridge();
+      this.native = this.newNative();
+      this.refed = false;
+      this.updateRef();
+      await this.openNative('create again without the poison message');
+      const info: PoisonMessageInfo = {
+        key: poison.key,
+        topic: record.topic ?? '',
+        qos: record.qos ?? 0,
+        retained: record.retained ?? false,
+        payloadSize: record.payloadSize ?? 0,
+        refusals,
+        reason,
+      };
+      this.counters.poisonMessages += 1;
+      publishClient({ clientId: this.clientId, event: 'poisonMessage', detail: info });
+      surfaceThrows(() => this.emit('poisonMessage', info));
+    })();
+    this.settingAside = setAside
+      .then(
+        () => undefined,
+        (error: unknown) => {
+          // The Paho client could not be created again: the client is unusable, say why and close.
+          if (error instanceof PersistenceError) this.storeFailed(error);
+          void this.close();
+        },
+      )
+      .finally(() => {
+        this.settingAside = undefined;
+      });
+    await this.settingAside;
+  }
+
+  /** Paho's create over the current bridge; rejects with what restoring from the store failed with. */
+  private async openNative(what: string): Promise<void> {
+    await this.requests.send(what, (id) => this.native.open(id, this.createSpec!));
+    const restore = this.bridge?.endRestore();
+    const failed = restoreError(restore?.failures);
+    if (failed) throw failed;
+    restore?.quarantined.forEach((error) => this.storeFailed(error));
   }
 
   private storeFailed(error: PersistenceError): void {
@@ -290,6 +376,7 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
 
   private async shutdown(): Promise<void> {
     this.connection.stopReconnecting(closedError('connect'));
+    await this.settingAside;
     // A Paho thread holding back an acknowledgement (onStoreUnavailable 'disconnect') holds
     // Paho's lock, which the disconnect and destroy below need.
     this.bridge?.native.releaseHolds();
@@ -319,6 +406,8 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
 
   private request(what: string, start: (id: number) => void, evenIfClosing = false): Promise<ResultEvent> {
     if (this.closing && !evenIfClosing) return Promise.reject(closedError(what));
+    if (this.settingAside && !evenIfClosing)
+      return this.settingAside.then(() => this.request(what, start, evenIfClosing));
     return this.requests.send(what, start);
   }
 
@@ -351,6 +440,7 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
         return;
       }
       case 'deliveryComplete':
+        this.connection.progressed();
         this.emit('deliveryComplete', event.token);
         return;
     }

@@ -16,6 +16,7 @@ import {
 import { fromNativeProperties } from './properties';
 import { brokerLimits, type BrokerLimits } from './broker-limits';
 import { Reconnector } from './reconnect';
+import { RefusalCounter, type PoisonPolicy } from './poison';
 import { withUnresolvedHosts } from './unresolved-hosts';
 import type { ResultEvent } from './requests';
 import type { ClientCounters } from './stats';
@@ -40,6 +41,10 @@ export interface ConnectionHooks {
   sendConnect(what: string, spec: NativeConnectSpec): Promise<ResultEvent>;
   sendDisconnect(spec: DisconnectSpec): Promise<unknown>;
   subscribeMany(subscriptions: ({ topic: string } & SubscribeOptions)[]): Promise<number[]>;
+  /** See CreateOptions.poison; undefined: never set a message aside. */
+  readonly poison: PoisonPolicy | undefined;
+  /** The connection was refused `refusals` times in a row: set the oldest stored publish aside. */
+  setAsidePoison(refusals: number): Promise<void>;
 }
 
 const noop = (): void => undefined;
@@ -71,8 +76,10 @@ export class ClientConnection {
   private connectSpec: NativeConnectSpec | undefined;
   private policy: ReconnectPolicy | undefined;
   private readonly reconnector: Reconnector<ConnectResult>;
+  private readonly refusals: RefusalCounter;
 
   constructor(private readonly hooks: ConnectionHooks) {
+    this.refusals = new RefusalCounter(hooks.poison);
     this.reconnector = new Reconnector<ConnectResult>({
       attempt: () => this.connectOnce('reconnect'),
       scheduled: (attempt, delayMs, error) => {
@@ -158,7 +165,26 @@ export class ClientConnection {
     hooks.counters.connectionLosses += 1;
     publishClient({ clientId: hooks.clientId, event: 'connectionLost', detail: cause });
     hooks.events.emit('connectionLost', cause);
-    if (this.policy?.enabled && !hooks.closing()) this.reconnector.schedule(this.policy);
+    const refusals = this.refusals.lost();
+    if (refusals > 0 && !hooks.closing()) void this.setAsidePoison(refusals);
+    else if (this.policy?.enabled && !hooks.closing()) this.reconnector.schedule(this.policy);
+  }
+
+  /** A publish completed: the losses so far were no refusals of a poison message. */
+  progressed(): void {
+    this.refusals.progressed();
+  }
+
+  /** Sets the poison aside before the next reconnect, which then goes ahead as it would have. */
+  private async setAsidePoison(refusals: number): Promise<void> {
+    this.refusals.reset();
+    const policy = this.policy;
+    try {
+      await this.hooks.setAsidePoison(refusals);
+    } finally {
+      // disconnect() or close() meanwhile stopped the reconnects: none is scheduled then.
+      if (policy?.enabled && this.policy === policy && !this.hooks.closing()) this.reconnector.schedule(policy);
+    }
   }
 
   /** The session is over (the client calls it when destroyed). */
@@ -175,6 +201,8 @@ export class ClientConnection {
     const hooks = this.hooks;
     const spec = this.connectSpec!;
     const uris = [hooks.serverURI, ...(spec.serverURIs ?? [])];
+    // From here: Paho can report the loss before this connect's success (it sends at CONNACK).
+    this.refusals.connected();
     const request = hooks.sendConnect(`connect to ${uris.join(', ')}`, spec);
     this.connectRequest = request;
     let event: ResultEvent;

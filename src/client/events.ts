@@ -6,6 +6,7 @@ import * as diagnostics from 'node:diagnostics_channel';
 import type { PersistenceError } from '../errors';
 import type { NativeClientEvent } from '../native';
 import type { QoS } from './options';
+import type { PoisonMessageInfo } from './poison';
 import { fromNativeProperties, type MqttProperties } from './properties';
 
 export interface Message {
@@ -77,6 +78,8 @@ export type ClientEvents = {
   disconnected: [info: { reasonCode: number; properties?: MqttProperties }];
   deliveryComplete: [token: number];
   persistenceError: [error: PersistenceError];
+  /** A stored publish the broker kept refusing was set aside in the store's quarantine. */
+  poisonMessage: [info: PoisonMessageInfo];
   /** close() finished: the Paho client is destroyed. */
   closed: [];
 };

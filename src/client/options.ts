@@ -6,6 +6,7 @@ import { invalidArg } from '../errors';
 import type { NativeConnectSpec, NativeCreateSpec } from '../native';
 import type { ClientPersistence } from '../persistence/client-persistence';
 import { type MqttProperties, toNativeProperties } from './properties';
+import type { PoisonOptions } from './poison';
 
 export type QoS = 0 | 1 | 2;
 
@@ -49,6 +50,8 @@ export interface CreateOptions {
   onStoreUnavailable?: StoreUnavailablePolicy;
   /** Bounds inbound messages not yet handed to 'message' listeners (see InboundQueueOptions). */
   inboundQueue?: InboundQueueOptions;
+  /** When a stored message the broker refuses is set aside ('poisonMessage'); false: never. */
+  poison?: PoisonOptions | false;
 }
 
 /**

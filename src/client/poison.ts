@@ -1,0 +1,117 @@
+/**
+ * Poison messages: a stored PUBLISH the broker refuses by closing the connection (NATS closes
+ * on any QoS 2 PUBLISH; an MQTT 5 broker on one beyond its CONNACK limits). Paho sends it
+ * again first after every reconnect, so without a way out each reconnect is closed again and
+ * nothing queued behind it ever leaves.
+ *
+ * What is observable: the connection is lost soon after a connect, and no publish completed
+ * in between (no deliveryComplete). With nothing acknowledged, the oldest stored publish is
+ * the same at every such loss (only acknowledgements remove records; new publishes come
+ * after it), and it is the one Paho sends first: the oldest in-flight PUBLISH (s-N, resent by
+ * packet id), else the oldest queued PUBLISH command (c-N). After `maxRefusals` such losses in
+ * a row the client sets that record aside (see AsyncClient.setAsidePoison).
+ */
+import { invalidArg } from '../errors';
+import type { ClientPersistence } from '../persistence/client-persistence';
+import { decodeRecord, parseKey, type DecodedRecord } from '../persistence/paho-records';
+
+export interface PoisonOptions {
+  /** Refusals in a row after which the oldest stored publish is set aside. Default 3. */
+  maxRefusals?: number;
+  /** A loss counts as a refusal only this soon (ms) after its connect. Default 10,000. */
+  withinMs?: number;
+}
+
+/** What 'poisonMessage' carries: the publish set aside, and why. */
+export interface PoisonMessageInfo {
+  /** Its store key when it was set aside (s-N: sent; c-N: queued); the quarantine keeps it under this key. */
+  key: string;
+  topic: string;
+  qos: number;
+  retained: boolean;
+  payloadSize: number;
+  /** Connection losses in a row that followed it. */
+  refusals: number;
+  reason: string;
+}
+
+export interface PoisonPolicy {
+  maxRefusals: number;
+  withinMs: number;
+}
+
+export function poisonPolicy(option: PoisonOptions | false | undefined): PoisonPolicy | undefined {
+  if (option === false) return undefined;
+  if (option !== undefined && (option === null || typeof option !== 'object'))
+    throw invalidArg('poison must be false or an object { maxRefusals, withinMs }');
+  const integer = (value: unknown, fallback: number, min: number, max: number, what: string): number => {
+    if (value === undefined) return fallback;
+    if (!Number.isInteger(value) || (value as number) < min || (value as number) > max)
+      throw invalidArg(`poison.${what} must be an integer from ${min} to ${max}, got ${JSON.stringify(value)}`);
+    return value as number;
+  };
+  return {
+    maxRefusals: integer(option?.maxRefusals, 3, 1, 1000, 'maxRefusals'),
+    withinMs: integer(option?.withinMs, 10_000, 1, 3_600_000, 'withinMs'),
+  };
+}
+
+/** Counts connection losses that look like refusals of the same message. */
+export class RefusalCounter {
+  private refusals = 0;
+  private connectedAt: number | undefined;
+
+  constructor(private readonly policy: PoisonPolicy | undefined) {}
+
+  /** A connect attempt starts. */
+  connected(): void {
+    this.connectedAt = Date.now();
+  }
+
+  /** A publish completed: the broker takes what is sent, whatever came before. */
+  progressed(): void {
+    this.refusals = 0;
+  }
+
+  reset(): void {
+    this.refusals = 0;
+  }
+
+  /** The connection was lost; the number of refusals in a row when it reaches maxRefusals, else 0. */
+  lost(): number {
+    const since = this.connectedAt;
+    this.connectedAt = undefined;
+    if (this.policy === undefined) return 0;
+    if (since === undefined || Date.now() - since > this.policy.withinMs) {
+      this.refusals = 0;
+      return 0;
+    }
+    this.refusals += 1;
+    return this.refusals >= this.policy.maxRefusals ? this.refusals : 0;
+  }
+}
+
+/** The stored publish Paho sends first after a reconnect, decoded; undefined if none is stored. */
+export async function oldestStoredPublish(
+  store: ClientPersistence,
+): Promise<{ key: string; record: DecodedRecord } | undefined> {
+  const keys = await store.keys();
+  const rank = (key: string): number | undefined => {
+    const { kind, number } = parseKey(key);
+    if (number === null) return undefined;
+    if (kind === 'sentPublish') return number;
+    if (kind === 'command') return 1_000_000 + number; // queued commands go after what is in flight
+    return undefined;
+  };
+  const candidates = keys
+    .map((key) => ({ key, rank: rank(key) }))
+    .filter((c): c is { key: string; rank: number } => c.rank !== undefined)
+    .sort((a, b) => a.rank - b.rank);
+  for (const { key } of candidates) {
+    const record = decodeRecord(key, await store.get(key));
+    // A queued SUBSCRIBE or UNSUBSCRIBE is not a publish: the next command is.
+    if (record.kind === 'command' && record.commandType !== 'PUBLISH') continue;
+    if (record.error === undefined) return { key, record };
+  }
+  return undefined;
+}
