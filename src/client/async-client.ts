@@ -5,7 +5,7 @@
 import { EventEmitter } from 'node:events';
 import { PahoMqttRedisError, PersistenceError, invalidArg } from '../errors';
 import { native, type NativeClientEvent, type NativeCreateSpec, type NativeMqttClient } from '../native';
-import type { ClientPersistence } from '../persistence/client-persistence';
+import type { ClientPersistence, PersistenceOp } from '../persistence/client-persistence';
 import { choosePersistence, claimStore, releaseStore, validateStoreUnavailablePolicy } from './persistence-choice';
 import { NativeRequests, type ResultEvent } from './requests';
 import { fromNativeProperties, type MqttProperties, propertyKind, toNativeProperties } from './properties';
@@ -57,6 +57,13 @@ function restoreError(failures: PersistenceError[] | undefined): PersistenceErro
       `stored was changed (retry create() when the store answers): ${first.message}`,
     { cause: first },
   );
+}
+
+/** `error` as a PersistenceError (as it is, when it is one) for 'persistenceError'. */
+function asPersistenceError(error: unknown, op: PersistenceOp, what: string, key?: string): PersistenceError {
+  if (error instanceof PersistenceError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  return new PersistenceError('ERR_PERSISTENCE_STORE', op, key, `${what}: ${message}`, { cause: error });
 }
 
 /** Events are typed: `on`, `once` and `off` know each event's arguments (see ClientEvents). */
@@ -167,34 +174,44 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
    * oldest stored publish is the one it refuses. Paho holds its own copy of that message and
    * has no call to drop one, so: move its record to the store's quarantine, destroy the Paho
    * client, and create a new one over the same store (it restores everything else). Without a
-   * store that has quarantine(), nothing is set aside and the reconnects go on.
+   * store that has quarantine(), or when the store fails, nothing is set aside and the
+   * reconnects go on as before.
    */
   private async setAsidePoison(refusals: number): Promise<void> {
-    const store = this.bridge?.store;
-    if (store?.quarantine === undefined || this.closing || this.settingAside) return;
-    const setAside = (async () => {
-      const bridge = this.bridge!;
-      await bridge.flush().catch(() => undefined); // what Paho wrote before the loss is in the store
-      const poison = await oldestStoredPublish(store).catch((error: unknown) => {
-        if (error instanceof PersistenceError) this.storeFailed(error);
-        return undefined;
-      });
-      if (poison === undefined || this.closing) return;
+    if (this.closing || this.settingAside) return;
+    this.settingAside = (async () => {
+      if (!(await this.quarantinePoison(refusals))) return;
+      try {
+        await this.createPahoAgain();
+      } catch (error) {
+        // Without a Paho client the client is unusable: say why, and close it.
+        this.storeFailed(asPersistenceError(error, 'open', 'creating the Paho client again failed'));
+        void this.close();
+      }
+    })().finally(() => {
+      this.settingAside = undefined;
+    });
+    await this.settingAside;
+  }
+
+  /** Moves the oldest stored publish to the quarantine and reports it; false if nothing was moved. */
+  private async quarantinePoison(refusals: number): Promise<boolean> {
+    const bridge = this.bridge;
+    const store = bridge?.store;
+    if (bridge === undefined || store?.quarantine === undefined) return false;
+    await bridge.flush().catch(() => undefined); // what Paho wrote before the loss is in the store
+    const reason =
+      `refused: the broker closed the connection ${refusals} times in a row soon after connect, ` +
+      `with no publish acknowledged in between, while this was the first publish to send`;
+    let key: string | undefined;
+    try {
+      const poison = await oldestStoredPublish(store);
+      if (poison === undefined || this.closing) return false;
+      key = poison.key;
+      await store.quarantine(key, reason);
       const { record } = poison;
-      const reason =
-        `refused: the broker closed the connection ${refusals} times in a row soon after connect, ` +
-        `with no publish acknowledged in between, while this was the first publish to send`;
-      await store.quarantine!(poison.key, reason);
-      await this.request('close', (id) => this.native.destroy(id), true);
-      this.native.dispose();
-      bridge.close();
-      this.bridge = this.newBridge();
-      this.native = this.newNative();
-      this.refed = false;
-      this.updateRef();
-      await this.openNative('create again without the poison message');
       const info: PoisonMessageInfo = {
-        key: poison.key,
+        key,
         topic: record.topic ?? '',
         qos: record.qos ?? 0,
         retained: record.retained ?? false,
@@ -205,20 +222,23 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
       this.counters.poisonMessages += 1;
       publishClient({ clientId: this.clientId, event: 'poisonMessage', detail: info });
       surfaceThrows(() => this.emit('poisonMessage', info));
-    })();
-    this.settingAside = setAside
-      .then(
-        () => undefined,
-        (error: unknown) => {
-          // The Paho client could not be created again: the client is unusable, say why and close.
-          if (error instanceof PersistenceError) this.storeFailed(error);
-          void this.close();
-        },
-      )
-      .finally(() => {
-        this.settingAside = undefined;
-      });
-    await this.settingAside;
+      return true;
+    } catch (error) {
+      this.storeFailed(asPersistenceError(error, 'get', `setting aside a poison message failed`, key));
+      return false;
+    }
+  }
+
+  /** Destroys the Paho client (and its copy of the poison) and creates one over the same store. */
+  private async createPahoAgain(): Promise<void> {
+    await this.request('close', (id) => this.native.destroy(id), true);
+    this.native.dispose();
+    this.bridge?.close();
+    this.bridge = this.newBridge();
+    this.native = this.newNative();
+    this.refed = false;
+    this.updateRef();
+    await this.openNative('create again without the poison message');
   }
 
   /** Paho's create over the current bridge; rejects with what restoring from the store failed with. */
