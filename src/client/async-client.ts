@@ -5,7 +5,7 @@
 import { EventEmitter } from 'node:events';
 import { PahoMqttRedisError, PersistenceError, invalidArg } from '../errors';
 import { native, type NativeClientEvent, type NativeCreateSpec, type NativeMqttClient } from '../native';
-import type { ClientPersistence, PersistenceOp } from '../persistence/client-persistence';
+import type { ClientPersistence } from '../persistence/client-persistence';
 import { choosePersistence, claimStore, releaseStore, validateStoreUnavailablePolicy } from './persistence-choice';
 import { NativeRequests, type ResultEvent } from './requests';
 import { fromNativeProperties, type MqttProperties, propertyKind, toNativeProperties } from './properties';
@@ -36,7 +36,7 @@ import { type MessagesOptions, messageIterator } from './message-iterator';
 import { ClientConnection, closedError, surfaceThrows } from './connection';
 import { SubscriptionRegistry } from './subscriptions';
 import { ClientCounters, type ClientStats } from './stats';
-import { oldestStoredPublish, poisonPolicy, type PoisonMessageInfo } from './poison';
+import { asPersistenceError, poisonPolicy, quarantineOldestPublish } from './poison';
 
 export type { SubscribeOptions, PublishOptions, DisconnectOptions } from './options';
 export type { ConnectResult, PublishResult } from './events';
@@ -57,13 +57,6 @@ function restoreError(failures: PersistenceError[] | undefined): PersistenceErro
       `stored was changed (retry create() when the store answers): ${first.message}`,
     { cause: first },
   );
-}
-
-/** `error` as a PersistenceError (as it is, when it is one) for 'persistenceError'. */
-function asPersistenceError(error: unknown, op: PersistenceOp, what: string, key?: string): PersistenceError {
-  if (error instanceof PersistenceError) return error;
-  const message = error instanceof Error ? error.message : String(error);
-  return new PersistenceError('ERR_PERSISTENCE_STORE', op, key, `${what}: ${message}`, { cause: error });
 }
 
 /** Events are typed: `on`, `once` and `off` know each event's arguments (see ClientEvents). */
@@ -185,7 +178,7 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
         await this.createPahoAgain();
       } catch (error) {
         // Without a Paho client the client is unusable: say why, and close it.
-        this.storeFailed(asPersistenceError(error, 'open', 'creating the Paho client again failed'));
+        this.storeFailed(asPersistenceError(error, 'creating the Paho client again failed'));
         void this.close();
       }
     })().finally(() => {
@@ -197,34 +190,17 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
   /** Moves the oldest stored publish to the quarantine and reports it; false if nothing was moved. */
   private async quarantinePoison(refusals: number): Promise<boolean> {
     const bridge = this.bridge;
-    const store = bridge?.store;
-    if (bridge === undefined || store?.quarantine === undefined) return false;
+    if (bridge === undefined) return false;
     await bridge.flush().catch(() => undefined); // what Paho wrote before the loss is in the store
-    const reason =
-      `refused: the broker closed the connection ${refusals} times in a row soon after connect, ` +
-      `with no publish acknowledged in between, while this was the first publish to send`;
-    let key: string | undefined;
     try {
-      const poison = await oldestStoredPublish(store);
-      if (poison === undefined || this.closing) return false;
-      key = poison.key;
-      await store.quarantine(key, reason);
-      const { record } = poison;
-      const info: PoisonMessageInfo = {
-        key,
-        topic: record.topic ?? '',
-        qos: record.qos ?? 0,
-        retained: record.retained ?? false,
-        payloadSize: record.payloadSize ?? 0,
-        refusals,
-        reason,
-      };
+      const info = await quarantineOldestPublish(bridge.store, refusals, () => this.isClosed);
+      if (info === undefined) return false;
       this.counters.poisonMessages += 1;
       publishClient({ clientId: this.clientId, event: 'poisonMessage', detail: info });
       surfaceThrows(() => this.emit('poisonMessage', info));
       return true;
     } catch (error) {
-      this.storeFailed(asPersistenceError(error, 'get', `setting aside a poison message failed`, key));
+      this.storeFailed(asPersistenceError(error, 'setting aside a poison message failed'));
       return false;
     }
   }

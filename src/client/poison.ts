@@ -11,7 +11,7 @@
  * packet id), else the oldest queued PUBLISH command (c-N). After `maxRefusals` such losses in
  * a row the client sets that record aside (see AsyncClient.setAsidePoison).
  */
-import { invalidArg } from '../errors';
+import { PersistenceError, invalidArg } from '../errors';
 import type { ClientPersistence } from '../persistence/client-persistence';
 import { decodeRecord, parseKey, type DecodedRecord } from '../persistence/paho-records';
 
@@ -114,4 +114,39 @@ export async function oldestStoredPublish(
     if (record.error === undefined) return { key, record };
   }
   return undefined;
+}
+
+/**
+ * Moves the oldest stored publish to the store's quarantine; what was moved, or undefined when
+ * the store has no quarantine(), holds no publish, or `closing()` became true meanwhile.
+ */
+export async function quarantineOldestPublish(
+  store: ClientPersistence,
+  refusals: number,
+  closing: () => boolean,
+): Promise<PoisonMessageInfo | undefined> {
+  if (store.quarantine === undefined) return undefined;
+  const poison = await oldestStoredPublish(store);
+  if (poison === undefined || closing()) return undefined;
+  const reason =
+    `refused: the broker closed the connection ${refusals} times in a row soon after connect, ` +
+    `with no publish acknowledged in between, while this was the first publish to send`;
+  await store.quarantine(poison.key, reason);
+  const { record } = poison;
+  return {
+    key: poison.key,
+    topic: record.topic ?? '',
+    qos: record.qos ?? 0,
+    retained: record.retained ?? false,
+    payloadSize: record.payloadSize ?? 0,
+    refusals,
+    reason,
+  };
+}
+
+/** `error` for 'persistenceError': as it is when it is a PersistenceError. */
+export function asPersistenceError(error: unknown, what: string): PersistenceError {
+  if (error instanceof PersistenceError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  return new PersistenceError('ERR_PERSISTENCE_STORE', 'open', undefined, `${what}: ${message}`, { cause: error });
 }
