@@ -36,7 +36,7 @@ import { type MessagesOptions, messageIterator } from './message-iterator';
 import { ClientConnection, closedError, surfaceThrows } from './connection';
 import { SubscriptionRegistry } from './subscriptions';
 import { ClientCounters, type ClientStats } from './stats';
-import { asPersistenceError, poisonPolicy, quarantineOldestPublish } from './poison';
+import { asPersistenceError, poisonPolicy, quarantineOldestPublish, type Refusal } from './poison';
 
 export type { SubscribeOptions, PublishOptions, DisconnectOptions } from './options';
 export type { ConnectResult, PublishResult } from './events';
@@ -97,7 +97,7 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
       sendDisconnect: (spec) => this.request('disconnect', (id) => this.native.disconnect(id, spec), true),
       subscribeMany: (group) => this.subscribeMany(group),
       poison: poisonPolicy(options.poison),
-      setAsidePoison: (refusals) => this.setAsidePoison(refusals),
+      setAsidePoison: (refusal) => this.setAsidePoison(refusal),
     });
     const bridgeFor = (s: ClientPersistence): StoreBridge =>
       new StoreBridge(s, {
@@ -170,10 +170,10 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
    * store that has quarantine(), or when the store fails, nothing is set aside and the
    * reconnects go on as before.
    */
-  private async setAsidePoison(refusals: number): Promise<void> {
+  private async setAsidePoison(refusal: Refusal): Promise<void> {
     if (this.closing || this.settingAside) return;
     this.settingAside = (async () => {
-      if (!(await this.quarantinePoison(refusals))) return;
+      if (!(await this.quarantinePoison(refusal))) return;
       try {
         await this.createPahoAgain();
       } catch (error) {
@@ -188,12 +188,12 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
   }
 
   /** Moves the oldest stored publish to the quarantine and reports it; false if nothing was moved. */
-  private async quarantinePoison(refusals: number): Promise<boolean> {
+  private async quarantinePoison(refusal: Refusal): Promise<boolean> {
     const bridge = this.bridge;
     if (bridge === undefined) return false;
     await bridge.flush().catch(() => undefined); // what Paho wrote before the loss is in the store
     try {
-      const info = await quarantineOldestPublish(bridge.store, refusals, () => this.isClosed);
+      const info = await quarantineOldestPublish(bridge.store, refusal, () => this.isClosed);
       if (info === undefined) return false;
       this.counters.poisonMessages += 1;
       publishClient({ clientId: this.clientId, event: 'poisonMessage', detail: info });
@@ -433,6 +433,7 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
         const info = { reasonCode: event.reasonCode, properties: fromNativeProperties(event.properties) };
         publishClient({ clientId: this.clientId, event: 'disconnected', detail: info });
         this.emit('disconnected', info);
+        this.connection.disconnectedByBroker(event.reasonCode);
         return;
       }
       case 'deliveryComplete':

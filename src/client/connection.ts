@@ -16,7 +16,7 @@ import {
 import { fromNativeProperties } from './properties';
 import { brokerLimits, type BrokerLimits } from './broker-limits';
 import { Reconnector } from './reconnect';
-import { RefusalCounter, type PoisonPolicy } from './poison';
+import { RefusalCounter, disconnectRefusal, lossRefusal, type PoisonPolicy, type Refusal } from './poison';
 import { withUnresolvedHosts } from './unresolved-hosts';
 import type { ResultEvent } from './requests';
 import type { ClientCounters } from './stats';
@@ -43,8 +43,8 @@ export interface ConnectionHooks {
   subscribeMany(subscriptions: ({ topic: string } & SubscribeOptions)[]): Promise<number[]>;
   /** See CreateOptions.poison; undefined: never set a message aside. */
   readonly poison: PoisonPolicy | undefined;
-  /** The connection was refused `refusals` times in a row: set the oldest stored publish aside. */
-  setAsidePoison(refusals: number): Promise<void>;
+  /** The broker refused the first stored publish (see poison.ts): set it aside. */
+  setAsidePoison(refusal: Refusal): Promise<void>;
 }
 
 const noop = (): void => undefined;
@@ -166,8 +166,21 @@ export class ClientConnection {
     publishClient({ clientId: hooks.clientId, event: 'connectionLost', detail: cause });
     hooks.events.emit('connectionLost', cause);
     const refusals = this.refusals.lost();
-    if (refusals > 0 && !hooks.closing()) void this.setAsidePoison(refusals);
+    if (refusals > 0 && !hooks.closing()) void this.setAsidePoison(lossRefusal(refusals));
     else if (this.policy?.enabled && !hooks.closing()) this.reconnector.schedule(this.policy);
+  }
+
+  /**
+   * MQTT 5: the broker sent DISCONNECT (Paho then reports no loss). One naming a CONNACK limit
+   * refuses a stored publish: it is set aside at once (the broker said why), then the reconnect
+   * goes ahead as after a loss. Other reason codes change nothing here.
+   */
+  disconnectedByBroker(reasonCode: number): void {
+    const refusal = disconnectRefusal(reasonCode, this.limits);
+    if (refusal === undefined || this.hooks.poison === undefined || this.hooks.closing()) return;
+    this.ended();
+    this.hooks.sessionChanged();
+    void this.setAsidePoison(refusal);
   }
 
   /** A publish completed: the losses so far were no refusals of a poison message. */
@@ -176,11 +189,11 @@ export class ClientConnection {
   }
 
   /** Sets the poison aside before the next reconnect, which then goes ahead as it would have. */
-  private async setAsidePoison(refusals: number): Promise<void> {
+  private async setAsidePoison(refusal: Refusal): Promise<void> {
     this.refusals.reset();
     const policy = this.policy;
     try {
-      await this.hooks.setAsidePoison(refusals);
+      await this.hooks.setAsidePoison(refusal);
     } finally {
       // disconnect() or close() meanwhile stopped the reconnects: none is scheduled then.
       if (policy?.enabled && this.policy === policy && !this.hooks.closing()) this.reconnector.schedule(policy);

@@ -14,6 +14,7 @@
 import { PersistenceError, invalidArg } from '../errors';
 import type { ClientPersistence } from '../persistence/client-persistence';
 import { decodeRecord, parseKey, type DecodedRecord } from '../persistence/paho-records';
+import { publishPacketBytes, type BrokerLimits } from './broker-limits';
 
 export interface PoisonOptions {
   /** Refusals in a row after which the oldest stored publish is set aside. Default 3. */
@@ -56,6 +57,52 @@ export function poisonPolicy(option: PoisonOptions | false | undefined): PoisonP
   };
 }
 
+/** Why the first stored publish is taken for a poison message. */
+export interface Refusal {
+  refusals: number;
+  reason: string;
+  /** MQTT 5: the broker's DISCONNECT named a CONNACK limit; the oldest publish beyond these is the poison. */
+  limits?: BrokerLimits;
+}
+
+/** MQTT 5 DISCONNECT reason codes that refuse a PUBLISH for a limit the CONNACK announced. */
+const LIMIT_REASONS: Record<number, string> = {
+  0x95: 'Packet too large',
+  0x9a: 'Retain not supported',
+  0x9b: 'QoS not supported',
+};
+
+/** The refusal a broker's DISCONNECT names, if it names one (see LIMIT_REASONS). */
+export function disconnectRefusal(reasonCode: number, limits: BrokerLimits): Refusal | undefined {
+  const name = LIMIT_REASONS[reasonCode];
+  if (name === undefined) return undefined;
+  return {
+    refusals: 1,
+    limits,
+    reason: `refused: the broker sent DISCONNECT with reason code ${reasonCode} (${name}) for this publish`,
+  };
+}
+
+export function lossRefusal(refusals: number): Refusal {
+  return {
+    refusals,
+    reason:
+      `refused: the broker closed the connection ${refusals} times in a row soon after connect, ` +
+      `with no publish acknowledged in between, while this was the first publish to send`,
+  };
+}
+
+/** Whether a stored publish goes beyond MQTT 5 CONNACK limits (its size as the broker counts it). */
+function beyondLimits(record: DecodedRecord, limits: BrokerLimits): boolean {
+  const qos = record.qos ?? 0;
+  if (limits.maximumQos !== undefined && qos > limits.maximumQos) return true;
+  if (limits.retainAvailable === 0 && record.retained === true) return true;
+  if (limits.maximumPacketSize === undefined) return false;
+  const spec = { topic: record.topic ?? '', payload: record.payload ?? Buffer.alloc(0), qos };
+  const bytes = publishPacketBytes(spec, () => 'byte') - 1 + (record.propertiesLength ?? 1);
+  return bytes > limits.maximumPacketSize;
+}
+
 /** Counts connection losses that look like refusals of the same message. */
 export class RefusalCounter {
   private refusals = 0;
@@ -94,6 +141,7 @@ export class RefusalCounter {
 /** The stored publish Paho sends first after a reconnect, decoded; undefined if none is stored. */
 export async function oldestStoredPublish(
   store: ClientPersistence,
+  accept: (record: DecodedRecord) => boolean = () => true,
 ): Promise<{ key: string; record: DecodedRecord } | undefined> {
   const keys = await store.keys();
   const rank = (key: string): number | undefined => {
@@ -111,7 +159,7 @@ export async function oldestStoredPublish(
     const record = decodeRecord(key, await store.get(key));
     // A queued SUBSCRIBE or UNSUBSCRIBE is not a publish: the next command is.
     if (record.kind === 'command' && record.commandType !== 'PUBLISH') continue;
-    if (record.error === undefined) return { key, record };
+    if (record.error === undefined && accept(record)) return { key, record };
   }
   return undefined;
 }
@@ -122,15 +170,14 @@ export async function oldestStoredPublish(
  */
 export async function quarantineOldestPublish(
   store: ClientPersistence,
-  refusals: number,
+  { refusals, reason, limits }: Refusal,
   closing: () => boolean,
 ): Promise<PoisonMessageInfo | undefined> {
   if (store.quarantine === undefined) return undefined;
-  const poison = await oldestStoredPublish(store);
+  const poison =
+    (limits && (await oldestStoredPublish(store, (record) => beyondLimits(record, limits)))) ??
+    (await oldestStoredPublish(store));
   if (poison === undefined || closing()) return undefined;
-  const reason =
-    `refused: the broker closed the connection ${refusals} times in a row soon after connect, ` +
-    `with no publish acknowledged in between, while this was the first publish to send`;
   await store.quarantine(poison.key, reason);
   const { record } = poison;
   return {
