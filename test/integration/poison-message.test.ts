@@ -57,9 +57,18 @@ describe('a poison message (a stored QoS 2 PUBLISH NATS refuses)', () => {
       let losses = 0;
       client.on('poisonMessage', (info) => poisoned.push(info));
       client.on('connectionLost', () => (losses += 1));
+      // What happened, for the message of a failure.
+      const started = Date.now();
+      const timeline: string[] = [];
+      for (const event of ['connected', 'connectionLost', 'reconnecting', 'poisonMessage', 'persistenceError'] as const)
+        client.on(event, (detail: unknown) =>
+          timeline.push(`${Date.now() - started} ms ${event} ${JSON.stringify(detail ?? '')}`),
+        );
       await client.connect({ cleanSession: false, automaticReconnect: { minRetryInterval: 1, maxRetryInterval: 2 } });
 
-      const got = await inbox.count(behind.length, 30_000);
+      const got = await inbox.count(behind.length, 30_000).catch((error: Error) => {
+        throw new Error(`${error.message}; events:\n${timeline.join('\n')}`);
+      });
       assert.deepEqual(
         got.map((m) => m.payload.toString()),
         behind,
