@@ -24,7 +24,7 @@ import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import Redis from 'ioredis';
 import { testDriver } from '../test/helpers/test-driver';
-import { StoreBridge } from '../src/persistence/store-bridge';
+import { StoreBridge } from '../src/persistence/bridge/store-bridge';
 import { MemoryPersistence } from '../src/persistence/memory';
 import { RedisPersistence } from '../src/persistence/redis/redis-persistence';
 import type { ClientPersistence } from '../src/persistence/client-persistence';

@@ -8,10 +8,10 @@
  * counts it, and the exit code is 1. Ctrl-C prints the table so far.
  */
 import { parseArgs } from 'node:util';
-import { crashCases } from '../test/fixtures/crash-cases';
-import { Summary, violation } from '../test/fixtures/crash-tally';
+import { crashCases } from '../test/helpers/crash-cases';
+import { Summary, violation } from '../test/helpers/crash-tally';
 import { seededRandom } from '../test/helpers/seeded-random';
-import { startCrashEnv, stopCrashEnv, type CrashEnv } from '../test/fixtures/crash-trials';
+import { startCrashEnv, stopCrashEnv, type CrashEnv } from '../test/helpers/crash-trials';
 
 const { values: flags } = parseArgs({
   options: {

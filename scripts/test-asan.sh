@@ -4,7 +4,8 @@
 # loaded through PAHO_MQTT_REDIS_ADDON. Node is not instrumented, so libasan is preloaded. Leak
 # detection is off for the suites (a process that exits with live clients leaves Node's and
 # Paho's allocations behind, not ours to judge), then on (LeakSanitizer) for the worker teardown
-# suite, whose process exits normally: a client a terminated worker leaves behind is reported.
+# suite, whose process exits normally: a client a terminated worker leaves behind is reported;
+# and at the end of processes that exit with live clients, reports read for the addon's own leaks.
 # Any report aborts the process, which fails its test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,6 +28,9 @@ suites=(
   out/test/native/bridge-teardown.test.js
   out/test/native/key-ledger.test.js
   out/test/native/operation-log.test.js
+  out/test/native/operation-log-refusals.test.js
+  out/test/native/operation-log-publish.test.js
+  out/test/native/operation-log-bounds.test.js
   out/test/native/store-outage.test.js
   out/test/native/client-teardown-leaks.test.js
   out/test/integration/client.test.js
@@ -42,3 +46,6 @@ node --test --test-concurrency=1 "${suites[@]}"
 # Leaks: workers terminated with a full publish window or a receive thread in a delivery gate.
 ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:halt_on_error=1:allocator_may_return_null=1" \
   node --test --test-concurrency=1 out/test/native/client-teardown-leaks.test.js
+# Leaks at process end (exit(), an uncaught exception, a natural exit): each case in a child
+# process whose LeakSanitizer report is read for leaks allocated by the addon.
+PMR_LSAN=1 node --test --test-concurrency=1 out/test/native/exit-leaks.test.js

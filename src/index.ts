@@ -39,7 +39,7 @@ export type {
   PersistenceWrite,
   QuarantinedRecord,
 } from './persistence/client-persistence';
-export type { StoreBridgeStats } from './persistence/store-bridge';
+export type { StoreBridgeStats } from './persistence/bridge/store-bridge';
 export { MemoryPersistence } from './persistence/memory';
 export {
   RedisPersistence,
@@ -58,7 +58,7 @@ export {
   type PersistenceErrorCode,
 } from './errors';
 export { ValueEncryptor } from './persistence/redis/encryption';
-export { decodeRecord, parseKey } from './persistence/paho-records';
+export { decodeRecord, parseKey } from './persistence/records/paho-records';
 
 import { native } from './native';
 /** Version and build information of the linked Paho C library. */

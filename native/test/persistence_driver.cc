@@ -113,7 +113,17 @@ Napi::Object PersistenceDriver::Exports(Napi::Env env) {
   exports.Set("callOnJsThread", Napi::Function::New(env, &PersistenceDriver::CallOnJsThread));
   exports.Set("parseSentPublish", Napi::Function::New(env, &PersistenceDriver::ParseSentPublishJs));
   exports.Set("sendOrder", Napi::Function::New(env, &PersistenceDriver::SendOrder));
+  exports.Set("leakForTest", Napi::Function::New(env, &PersistenceDriver::LeakForTest));
   return exports;
+}
+
+// Loses `bytes` bytes on purpose, so the leak check (test/native/exit-leaks.test.ts) shows it
+// can see a leak of this addon. The volatile sink keeps the compiler from eliding the allocation.
+Napi::Value PersistenceDriver::LeakForTest(const Napi::CallbackInfo& info) {
+  static char* volatile sink;
+  sink = new char[info[0].As<Napi::Number>().Uint32Value()];
+  sink = nullptr;
+  return info.Env().Undefined();
 }
 
 Napi::Value PersistenceDriver::ParseSentPublishJs(const Napi::CallbackInfo& info) {

@@ -58,6 +58,7 @@ class PersistenceDriver {
   // properties} | null; sendOrder([packet ids]) -> the ids in send order.
   static Napi::Value ParseSentPublishJs(const Napi::CallbackInfo& info);
   static Napi::Value SendOrder(const Napi::CallbackInfo& info);
+  static Napi::Value LeakForTest(const Napi::CallbackInfo& info);
 
   void ExecuteScript();
   void ExecuteStress();

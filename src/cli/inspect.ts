@@ -1,6 +1,6 @@
 /** `inspect`: decodes the Paho records of one client's hash, or lists the client hashes. */
 import * as fs from 'node:fs';
-import { decodeRecord, parseKey, compareRecordKeys, type DecodedRecord } from '../persistence/paho-records';
+import { decodeRecord, parseKey, compareRecordKeys, type DecodedRecord } from '../persistence/records/paho-records';
 import { ValueEncryptor, isEncrypted, encryptedKeyId } from '../persistence/redis/encryption';
 import { DEFAULT_KEY_PREFIX } from '../persistence/redis/options';
 import { quarantineHashName, quarantinedRecords } from '../persistence/redis/quarantine';

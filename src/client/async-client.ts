@@ -10,7 +10,7 @@ import { choosePersistence, claimStore, releaseStore, validateStoreUnavailablePo
 import { NativeRequests, type ResultEvent } from './requests';
 import { fromNativeProperties, type MqttProperties, propertyKind, toNativeProperties } from './properties';
 import { checkBrokerLimits } from './broker-limits';
-import { StoreBridge } from '../persistence/store-bridge';
+import { StoreBridge } from '../persistence/bridge/store-bridge';
 import {
   type ConnectOptions,
   type CreateOptions,

@@ -6,16 +6,10 @@ import type { EventEmitter } from 'node:events';
 import { PahoError, PahoMqttRedisError } from '../errors';
 import type { NativeConnectSpec, NativeMqttClient } from '../native';
 import { type ClientEvents, type ConnectResult, publishClient } from './events';
-import {
-  type ConnectOptions,
-  type ReconnectPolicy,
-  type SubscribeOptions,
-  reconnectPolicy,
-  toConnectSpec,
-} from './options';
+import { type ConnectOptions, type SubscribeOptions, toConnectSpec } from './options';
 import { fromNativeProperties } from './properties';
 import { brokerLimits, type BrokerLimits } from './broker-limits';
-import { Reconnector } from './reconnect';
+import { Reconnector, reconnectPolicy, type ReconnectPolicy } from './reconnect';
 import { RefusalCounter, disconnectRefusal, lossRefusal, type PoisonPolicy, type Refusal } from './poison';
 import { withUnresolvedHosts } from './unresolved-hosts';
 import type { ResultEvent } from './requests';

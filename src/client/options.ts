@@ -5,8 +5,10 @@
 import { invalidArg } from '../errors';
 import type { NativeConnectSpec, NativeCreateSpec } from '../native';
 import type { ClientPersistence } from '../persistence/client-persistence';
+import { integerIn, optionalBoolean } from './option-checks';
 import { type MqttProperties, toNativeProperties } from './properties';
 import type { PoisonOptions } from './poison';
+import { reconnectPolicy } from './reconnect';
 
 export type QoS = 0 | 1 | 2;
 
@@ -179,19 +181,6 @@ export function validateTopicFilter(filter: unknown): string {
   return filter;
 }
 
-function optionalBoolean(value: unknown, what: string): boolean | undefined {
-  if (value !== undefined && typeof value !== 'boolean') throw invalidArg(`${what} must be a boolean`);
-  return value;
-}
-
-function integerIn(value: unknown, fallback: number, min: number, max: number, what: string): number {
-  if (value === undefined) return fallback;
-  if (!Number.isInteger(value) || (value as number) < min || (value as number) > max) {
-    throw invalidArg(`${what} must be an integer from ${min} to ${max}, got ${JSON.stringify(value)}`);
-  }
-  return value as number;
-}
-
 export function toCreateSpec(
   options: CreateOptions,
   persistenceType: 0 | 1 | 2,
@@ -300,45 +289,6 @@ export function toConnectSpec(options: ConnectOptions, mqttVersion: number, serv
     };
   }
   return spec;
-}
-
-/** How the client reconnects after a lost connection (or a failed first connect). */
-export interface ReconnectPolicy {
-  enabled: boolean;
-  /** Seconds. */
-  minRetryInterval: number;
-  maxRetryInterval: number;
-  retryFirstConnect: boolean;
-  resubscribe: boolean;
-}
-
-export function reconnectPolicy(options: ConnectOptions): ReconnectPolicy {
-  const reconnect = options.automaticReconnect;
-  if (
-    reconnect !== undefined &&
-    typeof reconnect !== 'boolean' &&
-    (reconnect === null || typeof reconnect !== 'object')
-  )
-    throw invalidArg('automaticReconnect must be a boolean or { minRetryInterval, maxRetryInterval } (seconds)');
-  const retry = typeof reconnect === 'object' ? reconnect : {};
-  const minRetryInterval = integerIn(retry.minRetryInterval, 1, 1, 86400, 'automaticReconnect.minRetryInterval');
-  const maxRetryInterval = integerIn(
-    retry.maxRetryInterval,
-    60,
-    minRetryInterval,
-    86400,
-    'automaticReconnect.maxRetryInterval',
-  );
-  const enabled = reconnect !== undefined && reconnect !== false;
-  const retryFirstConnect = optionalBoolean(options.retryFirstConnect, 'retryFirstConnect') ?? false;
-  if (retryFirstConnect && !enabled) throw invalidArg('retryFirstConnect needs automaticReconnect');
-  return {
-    enabled,
-    minRetryInterval,
-    maxRetryInterval,
-    retryFirstConnect,
-    resubscribe: optionalBoolean(options.resubscribe, 'resubscribe') ?? true,
-  };
 }
 
 export interface SubscribeOptions {

@@ -13,8 +13,9 @@
  */
 import { PersistenceError, invalidArg } from '../errors';
 import type { ClientPersistence } from '../persistence/client-persistence';
-import { decodeRecord, parseKey, type DecodedRecord } from '../persistence/paho-records';
+import { decodeRecord, parseKey, type DecodedRecord } from '../persistence/records/paho-records';
 import { publishPacketBytes, type BrokerLimits } from './broker-limits';
+import { integerIn } from './option-checks';
 
 export interface PoisonOptions {
   /** Refusals in a row after which the oldest stored publish is set aside. Default 3. */
@@ -45,15 +46,9 @@ export function poisonPolicy(option: PoisonOptions | false | undefined): PoisonP
   if (option === false) return undefined;
   if (option !== undefined && (option === null || typeof option !== 'object'))
     throw invalidArg('poison must be false or an object { maxRefusals, withinMs }');
-  const integer = (value: unknown, fallback: number, min: number, max: number, what: string): number => {
-    if (value === undefined) return fallback;
-    if (!Number.isInteger(value) || (value as number) < min || (value as number) > max)
-      throw invalidArg(`poison.${what} must be an integer from ${min} to ${max}, got ${JSON.stringify(value)}`);
-    return value as number;
-  };
   return {
-    maxRefusals: integer(option?.maxRefusals, 3, 1, 1000, 'maxRefusals'),
-    withinMs: integer(option?.withinMs, 10_000, 1, 3_600_000, 'withinMs'),
+    maxRefusals: integerIn(option?.maxRefusals, 3, 1, 1000, 'poison.maxRefusals'),
+    withinMs: integerIn(option?.withinMs, 10_000, 1, 3_600_000, 'poison.withinMs'),
   };
 }
 

@@ -1,8 +1,50 @@
 /**
- * The automatic reconnect timer: waits minRetryInterval, doubling up to maxRetryInterval
- * (plus up to 25% jitter, so a fleet does not reconnect in step), then runs one attempt.
+ * Automatic reconnects: the policy read from the connect options, and the timer that waits
+ * minRetryInterval, doubling up to maxRetryInterval (plus up to 25% jitter, so a fleet does
+ * not reconnect in step), then runs one attempt.
  */
-import type { ReconnectPolicy } from './options';
+import { invalidArg } from '../errors';
+import { integerIn, optionalBoolean } from './option-checks';
+import type { ConnectOptions } from './options';
+
+/** How the client reconnects after a lost connection (or a failed first connect). */
+export interface ReconnectPolicy {
+  enabled: boolean;
+  /** Seconds. */
+  minRetryInterval: number;
+  maxRetryInterval: number;
+  retryFirstConnect: boolean;
+  resubscribe: boolean;
+}
+
+export function reconnectPolicy(options: ConnectOptions): ReconnectPolicy {
+  const reconnect = options.automaticReconnect;
+  if (
+    reconnect !== undefined &&
+    typeof reconnect !== 'boolean' &&
+    (reconnect === null || typeof reconnect !== 'object')
+  )
+    throw invalidArg('automaticReconnect must be a boolean or { minRetryInterval, maxRetryInterval } (seconds)');
+  const retry = typeof reconnect === 'object' ? reconnect : {};
+  const minRetryInterval = integerIn(retry.minRetryInterval, 1, 1, 86400, 'automaticReconnect.minRetryInterval');
+  const maxRetryInterval = integerIn(
+    retry.maxRetryInterval,
+    60,
+    minRetryInterval,
+    86400,
+    'automaticReconnect.maxRetryInterval',
+  );
+  const enabled = reconnect !== undefined && reconnect !== false;
+  const retryFirstConnect = optionalBoolean(options.retryFirstConnect, 'retryFirstConnect') ?? false;
+  if (retryFirstConnect && !enabled) throw invalidArg('retryFirstConnect needs automaticReconnect');
+  return {
+    enabled,
+    minRetryInterval,
+    maxRetryInterval,
+    retryFirstConnect,
+    resubscribe: optionalBoolean(options.resubscribe, 'resubscribe') ?? true,
+  };
+}
 
 export interface ReconnectHooks<T> {
   /** One connect attempt; rejects when it fails. */

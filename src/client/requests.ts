@@ -4,7 +4,7 @@
  */
 import { PahoError, PahoMqttRedisError, PersistenceError, pahoErrorCode, type PersistenceErrorCode } from '../errors';
 import type { NativeClientEvent } from '../native';
-import type { StoreBridge } from '../persistence/store-bridge';
+import type { StoreBridge } from '../persistence/bridge/store-bridge';
 
 export type ResultEvent = Extract<NativeClientEvent, { type: 'result' }>;
 

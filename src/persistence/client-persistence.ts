@@ -80,7 +80,11 @@ export interface QuarantinedRecord {
   at: number;
 }
 
-/** The eight operation names, as reported in `PersistenceError.op`. */
+/**
+ * The eight store methods Paho calls, in the order of the native op index (a dispatched call's
+ * `op`). A PersistenceError's `op` is one of them, or a step of the bridge or a store: 'batch',
+ * 'flush', 'probe', 'restore', 'lease', 'decrypt'...
+ */
 export type PersistenceOp = 'open' | 'close' | 'put' | 'get' | 'remove' | 'keys' | 'clear' | 'containsKey';
 
 export const PERSISTENCE_OPS: readonly PersistenceOp[] = [

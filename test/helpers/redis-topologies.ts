@@ -13,31 +13,14 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import Redis from 'ioredis';
 import { startRedis, freePort, spawnTracked, type RedisServer } from './servers';
-import { sleep } from './wait';
+import { waitFor, type WaitOptions } from './wait';
+
+/** How a server's state is awaited: polled every 100 ms for up to 15 s, errors (not up yet) retried. */
+const SERVER_STATE: WaitOptions = { withinMs: 15_000, everyMs: 100, retryErrors: true };
 
 export interface HostPort {
   host: string;
   port: number;
-}
-
-/** Polls `probe` until it answers a truthy value; throws `what` with the last failure at the deadline. */
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, withinMs = 15_000): Promise<T> {
-  const deadline = Date.now() + withinMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(
-        `${what}: not reached within ${withinMs} ms${last ? ` (last error: ${(last as Error).message})` : ''}`,
-      );
-    }
-    await sleep(100);
-  }
 }
 
 /** One short-lived command on a fresh connection (never the shared :6379). */
@@ -93,10 +76,14 @@ async function waitReplicasAcked(masterPort: number, replicas: number): Promise<
       )
         key = k;
     }
-    await waitFor(`replicas of ${masterPort} acknowledge writes`, async () => {
-      await c.set(key, '1');
-      return Number(await c.call('WAIT', String(replicas), '100')) >= replicas;
-    });
+    await waitFor(
+      async () => {
+        await c.set(key, '1');
+        return Number(await c.call('WAIT', String(replicas), '100')) >= replicas;
+      },
+      `replicas of ${masterPort} acknowledge writes`,
+      SERVER_STATE,
+    );
     await c.del(key);
   } finally {
     c.disconnect();
@@ -178,22 +165,27 @@ export async function startRedisCluster(
     await Promise.all(
       servers.map((s) =>
         waitFor(
-          `cluster_state:ok on ${s.port}`,
           async () =>
             /cluster_state:ok/.test(String(await command(s.port, ['CLUSTER', 'INFO']))) &&
             String(await command(s.port, ['CLUSTER', 'NODES']))
               .trim()
               .split('\n').length === count,
+          `cluster_state:ok on ${s.port}`,
+          SERVER_STATE,
         ),
       ),
     );
     if (replicas > 0) {
       await Promise.all(
         servers.map((s) =>
-          waitFor(`replication on ${s.port}`, async () => {
-            const r = await info(s.port, 'replication');
-            return r.role === 'master' || r.master_link_status === 'up';
-          }),
+          waitFor(
+            async () => {
+              const r = await info(s.port, 'replication');
+              return r.role === 'master' || r.master_link_status === 'up';
+            },
+            `replication on ${s.port}`,
+            SERVER_STATE,
+          ),
         ),
       );
     }
@@ -311,13 +303,13 @@ async function startSentinel(
     child.unref();
     try {
       await waitFor(
-        `sentinel on ${port}`,
         async () => {
           if (child.exitCode !== null)
             throw new Error(`sentinel exited: ${fs.readFileSync(logFile, 'utf8').slice(-800)}`);
           return pingOnce(port);
         },
-        10_000,
+        `sentinel on ${port}`,
+        { ...SERVER_STATE, withinMs: 10_000 },
       );
       return { port, child };
     } catch (err) {
@@ -362,7 +354,11 @@ export async function startSentinelSetup(opts: { sentinels?: number; name?: stri
     servers.push(master);
     const replica = await startRedis({ args: [...FAST_SYNC, '--replicaof', '127.0.0.1', String(master.port)] });
     servers.push(replica);
-    await waitFor('replica in sync', async () => (await info(replica.port, 'replication')).master_link_status === 'up');
+    await waitFor(
+      async () => (await info(replica.port, 'replication')).master_link_status === 'up',
+      'replica in sync',
+      SERVER_STATE,
+    );
     await waitReplicasAcked(master.port, 1);
     const sentinels: HostPort[] = [];
     for (let i = 0; i < count; i++) {
@@ -373,19 +369,23 @@ export async function startSentinelSetup(opts: { sentinels?: number; name?: stri
     // Each sentinel must know the replica (learnt from the master's INFO) before it can fail over.
     await Promise.all(
       sentinels.map((s) =>
-        waitFor(`sentinel ${s.port} sees the replica`, async () => {
-          const list = (await command(s.port, ['SENTINEL', 'REPLICAS', name])) as string[][];
-          return list.some((r) => r.includes(String(replica.port)));
-        }),
+        waitFor(
+          async () => {
+            const list = (await command(s.port, ['SENTINEL', 'REPLICAS', name])) as string[][];
+            return list.some((r) => r.includes(String(replica.port)));
+          },
+          `sentinel ${s.port} sees the replica`,
+          SERVER_STATE,
+        ),
       ),
     );
     if (count > 1) {
       await Promise.all(
         sentinels.map((s) =>
           waitFor(
-            `sentinel ${s.port} sees its peers`,
             async () => ((await command(s.port, ['SENTINEL', 'SENTINELS', name])) as unknown[]).length === count - 1,
-            20_000,
+            `sentinel ${s.port} sees its peers`,
+            { ...SERVER_STATE, withinMs: 20_000 },
           ),
         ),
       );
@@ -401,7 +401,6 @@ export async function startSentinelSetup(opts: { sentinels?: number; name?: stri
         const oldMaster = setup.masterPort;
         const newMaster = setup.replicaPort;
         await waitFor(
-          'SENTINEL FAILOVER accepted',
           async () => {
             // -NOGOODSLAVE until the sentinel knows a suitable replica; -INPROG: an earlier try got through.
             await command(sentinels[0].port, ['SENTINEL', 'FAILOVER', name]).catch((e: Error) => {
@@ -409,24 +408,33 @@ export async function startSentinelSetup(opts: { sentinels?: number; name?: stri
             });
             return true;
           },
-          15_000,
+          'SENTINEL FAILOVER accepted',
+          SERVER_STATE,
         );
         await Promise.all(
           sentinels.map((s) =>
-            waitFor(`sentinel ${s.port} reports the new master`, async () => {
-              const addr = (await command(s.port, ['SENTINEL', 'GET-MASTER-ADDR-BY-NAME', name])) as string[];
-              return addr[1] === String(newMaster);
-            }),
+            waitFor(
+              async () => {
+                const addr = (await command(s.port, ['SENTINEL', 'GET-MASTER-ADDR-BY-NAME', name])) as string[];
+                return addr[1] === String(newMaster);
+              },
+              `sentinel ${s.port} reports the new master`,
+              SERVER_STATE,
+            ),
           ),
         );
-        await waitFor('new master role', async () => (await info(newMaster, 'replication')).role === 'master');
+        await waitFor(async () => (await info(newMaster, 'replication')).role === 'master', 'new master role', {
+          withinMs: 15_000,
+          everyMs: 100,
+          retryErrors: true,
+        });
         await waitFor(
-          'old master replicates from the new one',
           async () => {
             const r = await info(oldMaster, 'replication');
             return r.master_port === String(newMaster) && r.master_link_status === 'up';
           },
-          30_000,
+          'old master replicates from the new one',
+          { ...SERVER_STATE, withinMs: 30_000 },
         );
         await waitReplicasAcked(newMaster, 1);
         setup.masterPort = newMaster;

@@ -53,6 +53,8 @@ export interface NativeTestDriver {
   } | null;
   /** native/sent_publish: packet ids in the order Paho assigned them (they wrap after 65535). */
   sendOrder(ids: number[]): number[];
+  /** Loses `bytes` bytes of native memory on purpose (the leak check's proof that it sees a leak). */
+  leakForTest(bytes: number): void;
 }
 
 function load(): NativeTestDriver {

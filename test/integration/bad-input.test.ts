@@ -9,8 +9,8 @@ import assert from 'node:assert/strict';
 import Redis from 'ioredis';
 import { AsyncClient, PahoMqttRedisError, PersistenceError, RedisPersistence } from '../../src';
 import { startMosquitto, startRedis, freePort, type MosquittoServer, type RedisServer } from '../helpers/servers';
-import { Inbox, closeAll, runFixture, uid } from '../fixtures/client-common';
-import { CAPTURED } from '../fixtures/captured-records';
+import { Inbox, closeAll, runFixture, uid } from '../helpers/client-common';
+import { CAPTURED } from '../helpers/captured-records';
 
 let broker: MosquittoServer;
 let redis: RedisServer;

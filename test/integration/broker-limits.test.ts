@@ -7,7 +7,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { AsyncClient, PahoMqttRedisError, RedisPersistence } from '../../src';
-import { Inbox, hashKeys, runFixture, uid, waitFor } from '../fixtures/client-common';
+import { Inbox, hashKeys, runFixture, uid, waitFor } from '../helpers/client-common';
 import type { PoisonMessageInfo } from '../../src';
 import { startMosquitto, startRedis, type MosquittoServer, type RedisServer } from '../helpers/servers';
 

@@ -12,6 +12,7 @@ import { main, type CliIO } from '../../src/cli/main';
 import type { InspectRow } from '../../src/cli/inspect';
 import { redactUrl } from '../../src/persistence/redis/redaction';
 import { ValueEncryptor } from '../../src/persistence/redis/encryption';
+import { companionKeyName } from '../../src/persistence/redis/options';
 
 const PASSWORD = 'cli-test-Secret-pw';
 const inspectRows = (json: string): InspectRow[] => JSON.parse(json) as InspectRow[];
@@ -409,7 +410,7 @@ test('clear --yes removes the hash; a second clear has nothing to do', async () 
 
 test("clear refuses while a running client holds the store's lease; --force clears anyway", async () => {
   await fill();
-  const lease = `{${HASH}}:lease`;
+  const lease = companionKeyName(HASH, 'lease');
   const token = JSON.stringify({ host: 'gateway-b', pid: 4242, since: '2026-01-01T00:00:00.000Z', id: 'x' });
   await redis.set(lease, token, 'PX', 60_000);
   try {

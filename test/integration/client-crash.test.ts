@@ -1,6 +1,6 @@
 /**
  * Crash recovery at controlled points, in both durability modes, through the shared trial
- * runner (test/fixtures/crash-trials.ts; random points are in crash-trials.test.ts): a
+ * runner (test/helpers/crash-trials.ts; random points are in crash-trials.test.ts): a
  * publisher process with RedisPersistence is SIGKILLed while exactly WINDOW messages are in
  * flight and started again with the same client id (Paho restores and resends what Redis
  * holds); a QoS 1 or 2 subscriber with RedisPersistence and a persistent session is SIGKILLed
@@ -11,9 +11,9 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { AsyncClient, type Durability, type QoS } from '../../src';
 import { startMosquitto } from '../helpers/servers';
-import { Inbox, closeAll, hashKeys, sleep, uid, waitFor } from '../fixtures/client-common';
-import { subscriberTrial } from '../fixtures/crash-subscriber-trial';
-import { publisherTrial, killAfterAcks, startCrashEnv, stopCrashEnv, type CrashEnv } from '../fixtures/crash-trials';
+import { Inbox, closeAll, hashKeys, sleep, uid, waitFor } from '../helpers/client-common';
+import { subscriberTrial } from '../helpers/crash-subscriber-trial';
+import { publisherTrial, killAfterAcks, startCrashEnv, stopCrashEnv, type CrashEnv } from '../helpers/crash-trials';
 
 const TOTAL = 300;
 const KILL_AFTER_ACKS = 100;

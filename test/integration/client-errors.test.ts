@@ -21,7 +21,7 @@ import {
 import { native, type NativeClientEvent } from '../../src/native';
 import { NativeRequests } from '../../src/client/requests';
 import { freePort, startMosquitto, startRedis, type MosquittoServer } from '../helpers/servers';
-import { closeAll, uid, waitFor } from '../fixtures/client-common';
+import { closeAll, uid, waitFor } from '../helpers/client-common';
 
 let broker: MosquittoServer;
 const clients = new Set<AsyncClient>();

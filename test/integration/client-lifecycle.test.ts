@@ -18,7 +18,7 @@ import {
   type ResubscribedInfo,
 } from '../../src';
 import { startMosquitto, type MosquittoServer } from '../helpers/servers';
-import { Inbox, closeAll, uid, waitFor } from '../fixtures/client-common';
+import { Inbox, closeAll, uid, waitFor } from '../helpers/client-common';
 
 let broker: MosquittoServer;
 /** mosquitto flushes its file log line by line (its stdout log is buffered). */

@@ -14,8 +14,8 @@ import {
   type Durability,
   type PersistenceWrite,
 } from '../../src';
-import { useFileServers } from '../fixtures/file-servers';
-import { Inbox, hashKeys, runFixture, uid, waitFor } from '../fixtures/client-common';
+import { useFileServers } from '../helpers/file-servers';
+import { Inbox, hashKeys, runFixture, uid, waitFor } from '../helpers/client-common';
 
 const servers = useFileServers();
 const { clients } = servers;

@@ -7,8 +7,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { AsyncClient, RedisPersistence, type Message } from '../../src/index';
-import { useFileServers } from '../fixtures/file-servers';
-import { Inbox, hashKeys, uid, waitFor } from '../fixtures/client-common';
+import { useFileServers } from '../helpers/file-servers';
+import { Inbox, hashKeys, uid, waitFor } from '../helpers/client-common';
 
 // Emulated runs are several times slower than native ones.
 const WAIT_MS = 30_000;

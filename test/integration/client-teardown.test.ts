@@ -6,8 +6,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
 import { AsyncClient } from '../../src';
-import { useFileServers } from '../fixtures/file-servers';
-import { Inbox, fixture, runFixture, uid } from '../fixtures/client-common';
+import { useFileServers } from '../helpers/file-servers';
+import { Inbox, fixture, runFixture, uid } from '../helpers/client-common';
 
 const servers = useFileServers();
 const { clients } = servers;

@@ -6,7 +6,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { AsyncClient, MemoryPersistence, PahoError, type SslOptions } from '../../src';
 import { makeTestCA, startMosquitto, type MosquittoServer, type TlsFiles } from '../helpers/servers';
-import { Inbox, closeAll, uid } from '../fixtures/client-common';
+import { Inbox, closeAll, uid } from '../helpers/client-common';
 
 let ca: TlsFiles;
 let broker: MosquittoServer;

@@ -17,7 +17,7 @@ import {
   type CreateOptions,
 } from '../../src';
 import { startMosquitto, freePort, type MosquittoServer } from '../helpers/servers';
-import { Inbox, closeAll, uid, waitFor } from '../fixtures/client-common';
+import { Inbox, closeAll, uid, waitFor } from '../helpers/client-common';
 
 let broker: MosquittoServer;
 const clients = new Set<AsyncClient>();

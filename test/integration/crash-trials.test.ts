@@ -9,7 +9,7 @@
  * messages are at least once: duplicates counted); and a kill inside a 'message' listener that
  * works 20 ms per message (MQTT 3.1.1 and 5, QoS 1 and 2): the interrupted message comes again
  * after the restart.
- * The runner and the cases are shared with `npm run soak` (test/fixtures/crash-*.ts). First,
+ * The runner and the cases are shared with `npm run soak` (test/helpers/crash-*.ts). First,
  * the precondition of every count: a killed fixture's lines all reach this process.
  *
  * CRASH_TRIALS (default 10): trials of each random-point publisher case.
@@ -25,11 +25,11 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { runFixture } from '../fixtures/client-common';
-import { crashCases } from '../fixtures/crash-cases';
-import { Summary, violation } from '../fixtures/crash-tally';
+import { runFixture } from '../helpers/client-common';
+import { crashCases } from '../helpers/crash-cases';
+import { Summary, violation } from '../helpers/crash-tally';
 import { seededRandom } from '../helpers/seeded-random';
-import { startCrashEnv, stopCrashEnv, type CrashEnv } from '../fixtures/crash-trials';
+import { startCrashEnv, stopCrashEnv, type CrashEnv } from '../helpers/crash-trials';
 
 const TRIALS = Number(process.env.CRASH_TRIALS ?? 10);
 const SPECIAL_TRIALS = Number(process.env.CRASH_SPECIAL_TRIALS ?? 2);

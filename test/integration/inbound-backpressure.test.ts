@@ -8,7 +8,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { startMosquitto, type MosquittoServer } from '../helpers/servers';
-import { runFixture, type Child } from '../fixtures/client-common';
+import { runFixture, type Child } from '../helpers/client-common';
 
 const BLOCK_MS = Number(process.env.BP_BLOCK_MS ?? 5000);
 const RATE = Number(process.env.BP_RATE ?? 5000);

@@ -7,9 +7,9 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { AsyncClient, RedisPersistence } from '../../src';
-import { Inbox, hashKeys, uid } from '../fixtures/client-common';
-import { subscriberTrial } from '../fixtures/crash-subscriber-trial';
-import { violation } from '../fixtures/crash-tally';
+import { Inbox, hashKeys, uid } from '../helpers/client-common';
+import { subscriberTrial } from '../helpers/crash-subscriber-trial';
+import { violation } from '../helpers/crash-tally';
 import {
   killAfterAcks,
   killAfterLine,
@@ -17,7 +17,7 @@ import {
   startCrashEnv,
   stopCrashEnv,
   type CrashEnv,
-} from '../fixtures/crash-trials';
+} from '../helpers/crash-trials';
 import { seededRandom } from '../helpers/seeded-random';
 import { waitFor } from '../helpers/wait';
 

@@ -8,11 +8,12 @@
  * keepalive; the stream resumes once Redis (or the broker) is back; nothing stored before the
  * outage is lost. The measured settle times are printed as test diagnostics.
  */
-import { describe, it, before, after, type TestContext } from 'node:test';
+import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { AsyncClient, RedisPersistence, type Durability, type QoS } from '../../src';
-import { startMosquitto, startRedis, type MosquittoServer, type RedisServer } from '../helpers/servers';
-import { Inbox, closeAll, hashKeys, sleep, uid, waitFor } from '../fixtures/client-common';
+import { startMosquitto } from '../helpers/servers';
+import { useWatchedServers } from '../helpers/watched-servers';
+import { Inbox, hashKeys, sleep, uid, waitFor } from '../helpers/client-common';
 
 const OPERATION_TIMEOUT_MS = 2000;
 const KEEPALIVE_S = 2;
@@ -25,23 +26,7 @@ const AFTER_MS = 1500;
 /** Messages stored by an idle client before the outage: they must still be there after it. */
 const CANARIES = 10;
 
-let broker: MosquittoServer;
-let redis: RedisServer;
-let subscriber: AsyncClient;
-let inbox: Inbox;
-const clients = new Set<AsyncClient>();
-
-before(async () => {
-  [broker, redis] = await Promise.all([startMosquitto(), startRedis({ aof: true })]);
-  subscriber = await AsyncClient.create({ serverURI: broker.url, clientId: uid('outage-sub') });
-  clients.add(subscriber);
-  inbox = new Inbox(subscriber);
-  await subscriber.connect({ cleanSession: true });
-});
-after(async () => {
-  await closeAll(clients);
-  await Promise.all([broker?.stop(), redis?.stop()]);
-});
+const servers = useWatchedServers({ subscriberId: 'outage-sub', redis: { aof: true } });
 
 interface Issued {
   n: number;
@@ -84,39 +69,30 @@ class Stream {
   }
 }
 
-function numbersOn(topic: string, from = inbox): Map<number, number> {
-  const counts = new Map<number, number>();
-  for (const m of from.on(topic)) {
-    const n = Number(/^#(\d+)#$/.exec(m.payload.toString())![1]);
-    counts.set(n, (counts.get(n) ?? 0) + 1);
-  }
-  return counts;
-}
-
 /** An idle client that stored CANARIES queued publishes before the outage (sendWhileDisconnected). */
 async function storeCanaries(qos: QoS, topic: string): Promise<{ client: AsyncClient; hash: string }> {
-  const store = new RedisPersistence({ url: redis.url, operationTimeoutMs: OPERATION_TIMEOUT_MS });
+  const store = new RedisPersistence({ url: servers.redis.url, operationTimeoutMs: OPERATION_TIMEOUT_MS });
   const client = await AsyncClient.create({
-    serverURI: broker.url,
+    serverURI: servers.broker.url,
     clientId: uid('canary'),
     persistence: store,
     sendWhileDisconnected: true,
   });
-  clients.add(client);
+  servers.clients.add(client);
   for (let i = 1; i <= CANARIES; i++) void client.publish(topic, Buffer.from(`#${i}#`), { qos }).catch(() => undefined);
   await client.flush();
   const hash = store.hashName!;
-  assert.equal((await hashKeys(redis.port, hash)).length, CANARIES, 'the canaries are stored');
+  assert.equal((await hashKeys(servers.redis.port, hash)).length, CANARIES, 'the canaries are stored');
   return { client, hash };
 }
 
 async function outage(kind: 'freeze' | 'kill'): Promise<() => Promise<void>> {
   if (kind === 'freeze') {
-    redis.freeze();
-    return () => Promise.resolve(redis.thaw());
+    servers.redis.freeze();
+    return () => Promise.resolve(servers.redis.thaw());
   }
-  await redis.kill();
-  return () => redis.restart();
+  await servers.redis.kill();
+  return () => servers.redis.restart();
 }
 
 async function streamThroughOutage(
@@ -127,16 +103,16 @@ async function streamThroughOutage(
   keepAliveInterval = KEEPALIVE_S,
 ) {
   const topic = uid(`outage-${kind}-q${qos}-${durability}`);
-  await subscriber.subscribe(`${topic}/#`, { qos });
+  await servers.subscriber.subscribe(`${topic}/#`, { qos });
   const canary = await storeCanaries(qos, `${topic}/canary`);
   const publisher = await AsyncClient.create({
-    serverURI: broker.url,
+    serverURI: servers.broker.url,
     clientId: uid('outage-pub'),
-    persistence: new RedisPersistence({ url: redis.url, operationTimeoutMs: OPERATION_TIMEOUT_MS, durability }),
+    persistence: new RedisPersistence({ url: servers.redis.url, operationTimeoutMs: OPERATION_TIMEOUT_MS, durability }),
     sendWhileDisconnected: true,
     maxBufferedMessages: 1000,
   });
-  clients.add(publisher);
+  servers.clients.add(publisher);
   let connectionLosses = 0;
   const persistenceErrors: string[] = [];
   publisher.on('connectionLost', () => (connectionLosses += 1));
@@ -182,9 +158,9 @@ async function streamThroughOutage(
   );
 
   // Nothing stored before the outage is lost: the idle client's records survived, and send.
-  assert.equal((await hashKeys(redis.port, canary.hash)).length, CANARIES, 'the canaries survived the outage');
+  assert.equal((await hashKeys(servers.redis.port, canary.hash)).length, CANARIES, 'the canaries survived the outage');
   await canary.client.connect({ cleanSession: false });
-  await waitFor(() => numbersOn(`${topic}/canary`).size === CANARIES, 'every canary delivered', 10_000);
+  await waitFor(() => servers.inbox.numbersOn(`${topic}/canary`).size === CANARIES, 'every canary delivered', 10_000);
   await canary.client.close();
 
   assert.equal(stream.unsettled().length, 0, 'every publish settled');
@@ -208,20 +184,22 @@ async function streamThroughOutage(
     'a flush that succeeds',
     10_000,
   );
-  const delivered = numbersOn(`${topic}/stream`);
+  const delivered = servers.inbox.numbersOn(`${topic}/stream`);
   await waitFor(
-    () => stream.issued.every((r) => r.error !== undefined || numbersOn(`${topic}/stream`).has(r.n)),
+    () => stream.issued.every((r) => r.error !== undefined || servers.inbox.numbersOn(`${topic}/stream`).has(r.n)),
     'every resolved publish delivered',
     10_000,
   ).catch(() => undefined);
-  const missing = stream.issued.filter((r) => r.error === undefined && !numbersOn(`${topic}/stream`).has(r.n));
+  const missing = stream.issued.filter(
+    (r) => r.error === undefined && !servers.inbox.numbersOn(`${topic}/stream`).has(r.n),
+  );
   assert.deepEqual(
     missing.map((r) => r.n),
     [],
     `resolved but never delivered (${delivered.size} delivered)`,
   );
   if (qos === 2) {
-    const twice = [...numbersOn(`${topic}/stream`)].filter(([, c]) => c > 1).map(([n]) => n);
+    const twice = [...servers.inbox.numbersOn(`${topic}/stream`)].filter(([, c]) => c > 1).map(([n]) => n);
     assert.deepEqual(twice, [], 'QoS 2: delivered more than once');
   }
   await publisher.close();
@@ -246,19 +224,19 @@ describe(`Redis frozen for ${OUTAGE_MS / 1000} s mid-stream, keepalive 20 s (Pah
 
 describe('close() while Redis is frozen', () => {
   it('resolves within operationTimeoutMs + 1 s and closes the store; the unstored writes are reported', async (t) => {
-    const store = new RedisPersistence({ url: redis.url, operationTimeoutMs: OPERATION_TIMEOUT_MS });
+    const store = new RedisPersistence({ url: servers.redis.url, operationTimeoutMs: OPERATION_TIMEOUT_MS });
     const client = await AsyncClient.create({
-      serverURI: broker.url,
+      serverURI: servers.broker.url,
       clientId: uid('close-frozen'),
       persistence: store,
     });
-    clients.add(client);
+    servers.clients.add(client);
     const codes: string[] = [];
     client.on('persistenceError', (e) => codes.push(e.code));
     await client.connect({ cleanSession: false, keepAliveInterval: KEEPALIVE_S });
     const topic = uid('close-frozen');
     await client.publish(topic, Buffer.from('before'), { qos: 2 });
-    redis.freeze();
+    servers.redis.freeze();
     try {
       const publishes = Array.from({ length: 5 }, (_, i) =>
         client.publish(topic, Buffer.from(`during ${i}`), { qos: 2 }).catch(() => undefined),
@@ -273,7 +251,7 @@ describe('close() while Redis is frozen', () => {
       await Promise.all(publishes);
       assert.ok(codes.includes('ERR_PERSISTENCE_UNAVAILABLE'), codes.join(','));
     } finally {
-      redis.thaw();
+      servers.redis.thaw();
     }
   });
 });
@@ -287,11 +265,11 @@ describe('broker restarted mid-stream (automaticReconnect, RedisPersistence)', (
       const topic = uid('broker-restart');
       const reconnect = { minRetryInterval: 1, maxRetryInterval: 2 };
       const sub = await AsyncClient.create({ serverURI: own.url, clientId: uid('restart-sub') });
-      clients.add(sub);
+      servers.clients.add(sub);
       const received = new Inbox(sub);
       await sub.connect({ cleanSession: false, automaticReconnect: reconnect });
       await sub.subscribe(topic, { qos: 1 });
-      const store = new RedisPersistence({ url: redis.url, operationTimeoutMs: OPERATION_TIMEOUT_MS });
+      const store = new RedisPersistence({ url: servers.redis.url, operationTimeoutMs: OPERATION_TIMEOUT_MS });
       const publisher = await AsyncClient.create({
         serverURI: own.url,
         clientId: uid('restart-pub'),
@@ -299,7 +277,7 @@ describe('broker restarted mid-stream (automaticReconnect, RedisPersistence)', (
         sendWhileDisconnected: true,
         maxBufferedMessages: 1000,
       });
-      clients.add(publisher);
+      servers.clients.add(publisher);
       const events: string[] = [];
       let reconnected = Infinity;
       publisher.on('connectionLost', () => events.push('connectionLost'));
@@ -329,18 +307,18 @@ describe('broker restarted mid-stream (automaticReconnect, RedisPersistence)', (
       );
       assert.ok(events.includes('connectionLost') && events.includes('connected reconnect'), events.join(', '));
       await waitFor(
-        () => numbersOn(topic, received).size === stream.issued.length,
+        () => received.numbersOn(topic).size === stream.issued.length,
         'every number delivered',
         15_000,
       ).catch(() => undefined);
-      const got = numbersOn(topic, received);
+      const got = received.numbersOn(topic);
       assert.deepEqual(
         stream.issued.filter((r) => !got.has(r.n)).map((r) => r.n),
         [],
         'never delivered',
       );
       await publisher.flush();
-      assert.deepEqual(await hashKeys(redis.port, store.hashName!), [], 'nothing left in the Redis hash');
+      assert.deepEqual(await hashKeys(servers.redis.port, store.hashName!), [], 'nothing left in the Redis hash');
       await Promise.all([publisher.close(), sub.close()]);
     } finally {
       await own.stop();

@@ -10,7 +10,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { AsyncClient, RedisPersistence, type PoisonMessageInfo } from '../../src';
 import { quarantineHashName, quarantinedRecords } from '../../src/persistence/redis/quarantine';
-import { Inbox, hashKeys, hashValuesByKey, runFixture, uid, waitFor } from '../fixtures/client-common';
+import { Inbox, hashKeys, hashValuesByKey, runFixture, uid, waitFor } from '../helpers/client-common';
 import { startNats, startRedis, type NatsServer, type RedisServer } from '../helpers/servers';
 
 let nats: NatsServer;

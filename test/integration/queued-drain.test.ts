@@ -8,8 +8,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { AsyncClient, RedisPersistence } from '../../src';
-import { useFileServers } from '../fixtures/file-servers';
-import { Inbox, uid, waitFor } from '../fixtures/client-common';
+import { useFileServers } from '../helpers/file-servers';
+import { Inbox, uid, waitFor } from '../helpers/client-common';
 
 const MESSAGES = 300;
 const WINDOW = 10;

@@ -15,7 +15,7 @@ import { AsyncClient, PersistenceError, RedisPersistence } from '../../src';
 import { main, type CliIO } from '../../src/cli/main';
 import { quarantineHashName } from '../../src/persistence/redis/quarantine';
 import { startMosquitto, startRedis, type MosquittoServer, type RedisServer } from '../helpers/servers';
-import { Inbox, closeAll, uid, waitFor } from '../fixtures/client-common';
+import { Inbox, closeAll, uid, waitFor } from '../helpers/client-common';
 
 const DOC = fs.readFileSync(path.join(__dirname, '..', '..', '..', 'docs', 'redis-deployments.md'), 'utf8');
 /** The documented ACL line, as a user copies it. */

@@ -10,7 +10,7 @@ import Redis5 from 'ioredis5';
 import { AsyncClient, RedisPersistence, type RedisClient } from '../../src';
 import { persistenceSuite } from '../helpers/persistence-suite';
 import { startMosquitto, startRedis, type MosquittoServer, type RedisServer } from '../helpers/servers';
-import { Inbox, uid } from '../fixtures/client-common';
+import { Inbox, uid } from '../helpers/client-common';
 
 let redis: RedisServer;
 let broker: MosquittoServer;

@@ -14,6 +14,7 @@ import { AsyncClient, PahoMqttRedisError, RedisPersistence } from '../../src';
 import { startMosquitto, startRedis, type MosquittoServer, type RedisServer } from '../helpers/servers';
 import { uniqueClientId } from '../helpers/persistence-suite';
 import { sleep, waitFor } from '../helpers/wait';
+import { companionKeyName } from '../../src/persistence/redis/options';
 
 /** The server URI as Paho hands it to a store (no scheme). */
 const URI = '127.0.0.1:1883';
@@ -61,7 +62,7 @@ describe('RedisPersistence lease', () => {
     } finally {
       await first.close();
     }
-    assert.equal(await raw.exists(`{${id}:127.0.0.1:1883}:lease`), 0, 'close() released the lease');
+    assert.equal(await raw.exists(companionKeyName(`${id}:127.0.0.1:1883`, 'lease')), 0, 'close() released the lease');
     await second.open(id, URI);
     await second.close();
   });
@@ -93,7 +94,7 @@ describe('RedisPersistence lease', () => {
       holder.kill('SIGKILL');
       await exited;
       // The holder's lease is still in Redis (ttl 15 s), but its pid is gone on this host.
-      assert.equal(await raw.exists(`{${id}:127.0.0.1:${broker.port}}:lease`), 1);
+      assert.equal(await raw.exists(companionKeyName(`${id}:127.0.0.1:${broker.port}`, 'lease')), 1);
       const client = await AsyncClient.create({
         serverURI: broker.url,
         clientId: id,
@@ -107,7 +108,7 @@ describe('RedisPersistence lease', () => {
 
   it("waits out another host's lease: refused with its expiry, open once it expired", async () => {
     const id = uniqueClientId('lease-foreign');
-    const key = `{${id}:127.0.0.1:1883}:lease`;
+    const key = companionKeyName(`${id}:127.0.0.1:1883`, 'lease');
     await raw.set(key, foreignToken('gateway-b'), 'PX', 1500);
     const store = new RedisPersistence({ url: redis.url, operationTimeoutMs: 500, lease: { ttlMs: 1500 } });
     await rejectsInUse(store.open(id, URI), /pid 4242 on host 'gateway-b'.*expires in 2 s/);
@@ -138,7 +139,7 @@ describe('RedisPersistence lease', () => {
     } finally {
       await store.close();
     }
-    assert.equal(await raw.exists(`{${id}:127.0.0.1:1883}:lease`), 1);
+    assert.equal(await raw.exists(companionKeyName(`${id}:127.0.0.1:1883`, 'lease')), 1);
   });
 
   it('renews a lease that vanished (Redis restarted without persistence)', async () => {
@@ -159,7 +160,7 @@ describe('RedisPersistence lease', () => {
     const store = new RedisPersistence({ url: redis.url, lease: false });
     await store.open(id, URI);
     assert.equal(store.leaseKey, undefined);
-    assert.equal(await raw.exists(`{${id}:127.0.0.1:1883}:lease`), 0);
+    assert.equal(await raw.exists(companionKeyName(`${id}:127.0.0.1:1883`, 'lease')), 0);
     await store.close();
     const invalid = (options: object, message: RegExp) =>
       assert.throws(

@@ -6,22 +6,12 @@ import { PahoMqttRedisError, PersistenceError } from '../../src/errors';
 import { persistenceSuite, assertPersistenceError, uniqueClientId } from '../helpers/persistence-suite';
 import * as fs from 'node:fs';
 import { startRedis, freePort, makeTestCA, runningServerCount, type RedisServer } from '../helpers/servers';
-import { sleep } from '../helpers/wait';
+import { waitFor } from '../helpers/wait';
 
 const URI = 'tcp://127.0.0.1:1883';
 
-/** Retries fn until it resolves (or the deadline passes, then rethrows the last error). */
-async function eventually<T>(fn: () => Promise<T>, withinMs = 5000): Promise<T> {
-  const deadline = Date.now() + withinMs;
-  for (;;) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await sleep(100);
-    }
-  }
-}
+/** Retries a store call until Redis answers it (every 100 ms, errors meanwhile expected). */
+const UNTIL_REDIS_ANSWERS = { everyMs: 100, retryErrors: true };
 
 /** Runs fn, expects a PersistenceError, answers it with the elapsed time. */
 async function failsWithin(fn: () => Promise<unknown>): Promise<{ err: PersistenceError; ms: number }> {
@@ -121,14 +111,20 @@ describe('RedisPersistence lifecycle', () => {
     await Promise.all([store.open(id, URI), store.open(id, URI)]);
     assert.equal(await clients(), before + 1, 'exactly one new connection');
     await store.close();
-    await eventually(async () => assert.equal(await clients(), before), 2000);
+    await waitFor(async () => (await clients()) === before, 'the connections closed', {
+      ...UNTIL_REDIS_ANSWERS,
+      withinMs: 2000,
+    });
 
     const racing = store.open(id, URI);
     const closing = store.close();
     await assertPersistenceError(() => racing, 'ERR_PERSISTENCE_NOT_OPEN');
     await closing;
     assert.equal(store.hashName, undefined);
-    await eventually(async () => assert.equal(await clients(), before), 2000);
+    await waitFor(async () => (await clients()) === before, 'the connections closed', {
+      ...UNTIL_REDIS_ANSWERS,
+      withinMs: 2000,
+    });
   });
 });
 
@@ -347,7 +343,14 @@ describe('RedisPersistence connection failures', () => {
           assert.ok(ms < timeout + 1000, `failing took ${ms} ms`);
         }
         await flaky.restart();
-        await eventually(() => store.put('s-3', Buffer.from('after')), 5000);
+        await waitFor(
+          async () => {
+            await store.put('s-3', Buffer.from('after'));
+            return true;
+          },
+          'a put after the restart',
+          { ...UNTIL_REDIS_ANSWERS, withinMs: 5000 },
+        );
         assert.equal((await store.get('s-3')).toString(), 'after');
         assert.deepEqual(await store.keys(), ['s-3'], '--save "" : data from before the restart is gone');
       } finally {
@@ -373,7 +376,10 @@ describe('RedisPersistence connection failures', () => {
         } finally {
           flaky.thaw();
         }
-        const value = await eventually(() => store.get('s-1'), 5000);
+        const value = await waitFor(() => store.get('s-1'), 'a get after the thaw', {
+          ...UNTIL_REDIS_ANSWERS,
+          withinMs: 5000,
+        });
         assert.equal(value.toString(), 'x');
         await store.put('s-3', Buffer.from('z'));
         assert.equal(await store.containsKey('s-3'), true);

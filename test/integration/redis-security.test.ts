@@ -15,6 +15,7 @@ import { RedisPersistence } from '../../src/persistence/redis/redis-persistence'
 import { PersistenceError } from '../../src/errors';
 import { persistenceSuite, assertPersistenceError, uniqueClientId } from '../helpers/persistence-suite';
 import { startRedis, makeTestCA, runningServerCount, type RedisServer } from '../helpers/servers';
+import { companionKeyName } from '../../src/persistence/redis/options';
 
 const URI = 'tcp://127.0.0.1:1883';
 
@@ -325,8 +326,8 @@ describe('db index and isolation', () => {
       // Each store keeps its own lease beside its hash: one per prefix, too.
       assert.deepEqual((await raw.keys(`*${id}*`)).sort(), [
         `site-a:${id}:${URI}`,
-        `{site-a:${id}:${URI}}:lease`,
-        `{site-b:${id}:${URI}}:lease`,
+        companionKeyName(`site-a:${id}:${URI}`, 'lease'),
+        companionKeyName(`site-b:${id}:${URI}`, 'lease'),
       ]);
     } finally {
       for (const s of [a, b]) {

@@ -9,12 +9,12 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import Redis from 'ioredis';
 import { AsyncClient, MemoryPersistence, PersistenceError, RedisPersistence } from '../../src';
-import { restoreProblem } from '../../src/persistence/restore-check';
+import { restoreProblem } from '../../src/persistence/bridge/restore-check';
 import { quarantineHashName } from '../../src/persistence/redis/quarantine';
-import { useFileServers } from '../fixtures/file-servers';
-import { Inbox, runFixture, sleep, uid, waitFor } from '../fixtures/client-common';
-import { CAPTURED } from '../fixtures/captured-records';
-import { LE, cstr, int } from '../fixtures/paho-record-builders';
+import { useFileServers } from '../helpers/file-servers';
+import { Inbox, runFixture, sleep, uid, waitFor } from '../helpers/client-common';
+import { CAPTURED } from '../helpers/captured-records';
+import { LE, cstr, int } from '../helpers/paho-record-builders';
 import { seededRandom } from '../helpers/seeded-random';
 
 let db: Redis;

@@ -1,5 +1,5 @@
 /**
- * Paho's c-/q- sequence numbers wrap at 1,000,000 (src/persistence/sequence-wrap.ts): queued
+ * Paho's c-/q- sequence numbers wrap at 1,000,000 (src/persistence/bridge/sequence-wrap.ts): queued
  * records straddling the wrap, seeded into a client's hash, are restored and sent (or delivered)
  * in the order Paho wrote them, each once, and a publish made after create() takes a new number.
  */
@@ -7,9 +7,9 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import Redis from 'ioredis';
 import { AsyncClient, RedisPersistence } from '../../src';
-import { useFileServers } from '../fixtures/file-servers';
-import { Inbox, runFixture, sleep, uid } from '../fixtures/client-common';
-import { NO_PROPS, publishCommand, queueEntry } from '../fixtures/paho-record-builders';
+import { useFileServers } from '../helpers/file-servers';
+import { Inbox, runFixture, sleep, uid } from '../helpers/client-common';
+import { NO_PROPS, publishCommand, queueEntry } from '../helpers/paho-record-builders';
 
 let db: Redis;
 const servers = useFileServers({

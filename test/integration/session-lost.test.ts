@@ -13,7 +13,8 @@ import { describe, it, before, after, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { AsyncClient, RedisPersistence, type QoS } from '../../src';
 import { startMosquitto, startRedis, type MosquittoServer, type RedisServer } from '../helpers/servers';
-import { Inbox, closeAll, hashKeys, hashValuesByKey, runFixture, sleep, uid, waitFor } from '../fixtures/client-common';
+import { Inbox, closeAll, hashKeys, hashValuesByKey, runFixture, sleep, uid, waitFor } from '../helpers/client-common';
+import { companionKeyName } from '../../src/persistence/redis/options';
 
 const COUNT = 250;
 
@@ -196,7 +197,7 @@ async function killedWhileSendingAgain(
   const { duplicated } = await finishInProcess(version, clean, qos, left, inbox, false).catch(async (e: Error) => {
     const got = new Set(numbers(inbox, left.topic));
     const lost = Array.from({ length: COUNT }, (_, i) => i + 1).filter((n) => !got.has(n));
-    const quarantined = await hashKeys(redis.port, `{${left.hash}}:quarantine`);
+    const quarantined = await hashKeys(redis.port, companionKeyName(left.hash, 'quarantine'));
     throw new Error(
       `${e.message}; lost ${lost.map((n) => `${n} (stored at the kill as ${stored.get(n)?.join('+')})`).join(', ')}; ` +
         `quarantined: ${quarantined.join(',')}`,

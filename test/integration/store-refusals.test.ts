@@ -12,9 +12,10 @@ import { describe, it, before, after, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import Redis from 'ioredis';
 import { AsyncClient, RedisPersistence, type QoS, type RedisPersistenceOptions } from '../../src';
-import { startMosquitto, startRedis, type MosquittoServer, type RedisServer } from '../helpers/servers';
+import { startRedis, type RedisServer } from '../helpers/servers';
+import { useWatchedServers } from '../helpers/watched-servers';
 import { startSentinelSetup, type SentinelSetup } from '../helpers/redis-topologies';
-import { Inbox, closeAll, sleep, uid, waitFor } from '../fixtures/client-common';
+import { sleep, uid, waitFor } from '../helpers/client-common';
 
 const OPERATION_TIMEOUT_MS = 2000;
 const ISSUE_EVERY_MS = 20;
@@ -23,32 +24,12 @@ const MQTT_VERSIONS = [
   { name: 'MQTT 5', mqttVersion: 5 as const },
 ];
 
-let broker: MosquittoServer;
-let subscriber: AsyncClient;
-let inbox: Inbox;
-const clients = new Set<AsyncClient>();
-
-before(async () => {
+const servers = useWatchedServers({
+  subscriberId: 'refusal-sub',
   // Counting deliveries: a broker that drops nothing for a subscriber that falls behind.
-  broker = await startMosquitto({ extraConfig: 'max_inflight_messages 0\nmax_queued_messages 0\n' });
-  subscriber = await AsyncClient.create({ serverURI: broker.url, clientId: uid('refusal-sub') });
-  clients.add(subscriber);
-  inbox = new Inbox(subscriber);
-  await subscriber.connect({ cleanSession: true });
+  mosquitto: { extraConfig: 'max_inflight_messages 0\nmax_queued_messages 0\n' },
+  redis: false,
 });
-after(async () => {
-  await closeAll(clients);
-  await broker?.stop();
-});
-
-function numbersOn(topic: string): Map<number, number> {
-  const counts = new Map<number, number>();
-  for (const m of inbox.on(topic)) {
-    const n = Number(/^#(\d+)#$/.exec(m.payload.toString())![1]);
-    counts.set(n, (counts.get(n) ?? 0) + 1);
-  }
-  return counts;
-}
 
 interface Scenario {
   /** The store's connection (url or Sentinel options). */
@@ -67,19 +48,19 @@ interface Scenario {
  */
 async function publishThrough(t: TestContext, scenario: Scenario, qos: QoS, mqttVersion: 4 | 5): Promise<void> {
   const topic = uid(`refusal-q${qos}-v${mqttVersion}`);
-  await subscriber.subscribe(topic, { qos });
+  await servers.subscriber.subscribe(topic, { qos });
   const clientId = uid('refusal-pub');
   const makeStore = (): RedisPersistence =>
     new RedisPersistence({ ...scenario.redis(), operationTimeoutMs: OPERATION_TIMEOUT_MS });
   const store = makeStore();
   const publisher = await AsyncClient.create({
-    serverURI: broker.url,
+    serverURI: servers.broker.url,
     clientId,
     persistence: store,
     mqttVersion,
     maxBufferedMessages: 5000,
   });
-  clients.add(publisher);
+  servers.clients.add(publisher);
   const reported: string[] = [];
   publisher.on('persistenceError', (e) => reported.push(`${e.code}: ${e.message}`));
   await publisher.connect({ cleanSession: false, keepAliveInterval: 10 });
@@ -124,7 +105,7 @@ async function publishThrough(t: TestContext, scenario: Scenario, qos: QoS, mqtt
   };
   const left = await readHash();
   await publisher.close();
-  clients.delete(publisher);
+  servers.clients.delete(publisher);
   const failures = reported.filter((r) => !r.startsWith('ERR_PERSISTENCE_UNAVAILABLE'));
   t.diagnostic(
     `QoS ${qos} v${mqttVersion}: ${issued} publishes, ${rejected.length} rejected, ${pending.size} unsettled; ` +
@@ -133,16 +114,21 @@ async function publishThrough(t: TestContext, scenario: Scenario, qos: QoS, mqtt
   );
 
   // A process started again with the same client id restores what the hash holds.
-  const again = await AsyncClient.create({ serverURI: broker.url, clientId, persistence: makeStore(), mqttVersion });
-  clients.add(again);
+  const again = await AsyncClient.create({
+    serverURI: servers.broker.url,
+    clientId,
+    persistence: makeStore(),
+    mqttVersion,
+  });
+  servers.clients.add(again);
   const restored = (await again.getPendingTokens()).length;
   await again.connect({ cleanSession: false, keepAliveInterval: 10 });
   await waitFor(async () => (await again.getPendingTokens()).length === 0, 'restored messages completed', 10_000);
   await sleep(300); // anything resent reaches the subscriber
   await again.close();
-  clients.delete(again);
+  servers.clients.delete(again);
 
-  const counts = numbersOn(topic);
+  const counts = servers.inbox.numbersOn(topic);
   const lost = [];
   for (let n = 1; n <= issued; n++) if (!counts.has(n)) lost.push(n);
   const twice = [...counts].filter(([, c]) => c > 1).map(([n]) => n);

@@ -12,11 +12,11 @@
  *   once Redis is back, and every resolved publish arrives exactly once; with 'continue' the
  *   connection stays up throughout and the report says what a crash would cost.
  */
-import { describe, it, before, after } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { AsyncClient, PahoMqttRedisError, RedisPersistence } from '../../src';
-import { startMosquitto, startRedis, type MosquittoServer, type RedisServer } from '../helpers/servers';
-import { Inbox, closeAll, runFixture, sleep, uid, waitFor } from '../fixtures/client-common';
+import { useWatchedServers } from '../helpers/watched-servers';
+import { runFixture, sleep, uid, waitFor } from '../helpers/client-common';
 import type { PublisherConfig } from '../fixtures/client-publisher';
 import type { SubscriberConfig } from '../fixtures/client-subscriber';
 
@@ -25,43 +25,16 @@ const KEEPALIVE_S = 2;
 /** Longer than the broker takes to drop a client silent for 1.5 keepalive intervals (mosquitto: about 6 s here). */
 const FROZEN_MS = 9000;
 
-let broker: MosquittoServer;
-let redis: RedisServer;
-let subscriber: AsyncClient;
-let inbox: Inbox;
-const clients = new Set<AsyncClient>();
-
-before(async () => {
-  [broker, redis] = await Promise.all([
-    startMosquitto({ extraConfig: 'max_inflight_messages 0\nmax_queued_messages 0\n' }),
-    startRedis(),
-  ]);
-  subscriber = await AsyncClient.create({ serverURI: broker.url, clientId: uid('acks-sub') });
-  clients.add(subscriber);
-  inbox = new Inbox(subscriber);
-  await subscriber.connect({ cleanSession: true });
+const servers = useWatchedServers({
+  subscriberId: 'acks-sub',
+  mosquitto: { extraConfig: 'max_inflight_messages 0\nmax_queued_messages 0\n' },
 });
-after(async () => {
-  redis?.thaw();
-  await closeAll(clients);
-  await Promise.all([broker?.stop(), redis?.stop()]);
-});
-
-/** How often each `#n#` reached the subscriber on `topic`. */
-function counts(topic: string): Map<number, number> {
-  const seen = new Map<number, number>();
-  for (const m of inbox.on(topic)) {
-    const n = Number(/^#(\d+)#$/.exec(m.payload.toString())![1]);
-    seen.set(n, (seen.get(n) ?? 0) + 1);
-  }
-  return seen;
-}
 
 async function quiet(topic: string, ms = 500): Promise<void> {
   let last = -1;
   await waitFor(
     async () => {
-      const now = inbox.on(topic).length;
+      const now = servers.inbox.on(topic).length;
       if (now === last) return true;
       last = now;
       await sleep(ms);
@@ -81,11 +54,11 @@ describe('kill -9 of a QoS 2 publisher while Redis is frozen, restarted once it 
           : 'the stream goes on, and says so';
       it(`MQTT ${mqttVersion === 4 ? '3.1.1' : '5'}, onStoreUnavailable '${policy}': ${expect}`, async (t) => {
         const topic = uid(`acks-q2-v${mqttVersion}-${policy}`);
-        await subscriber.subscribe(topic, { qos: 2 });
+        await servers.subscriber.subscribe(topic, { qos: 2 });
         const config: PublisherConfig = {
-          serverURI: broker.url,
+          serverURI: servers.broker.url,
           clientId: uid('acks-pub'),
-          redisUrl: redis.url,
+          redisUrl: servers.redis.url,
           durability: 'batched',
           topic,
           qos: 2,
@@ -101,23 +74,23 @@ describe('kill -9 of a QoS 2 publisher while Redis is frozen, restarted once it 
         let handed = 0;
         try {
           await first.line(/^ack 50$/);
-          redis.freeze();
+          servers.redis.freeze();
           await sleep(1500);
           first.kill('SIGKILL');
           await first.exited;
         } finally {
-          redis.thaw();
+          servers.redis.thaw();
         }
         for (const line of first.lines) if (line.startsWith('pub ')) handed = Math.max(handed, Number(line.slice(4)));
         const acked = first.lines.filter((l) => l.startsWith('ack ')).length;
         await quiet(topic);
-        const before = counts(topic);
+        const before = servers.inbox.numbersOn(topic);
         // The same client id: Paho restores what Redis holds and completes it, then 5 more.
         const second = runFixture('client-publisher', { ...config, from: handed + 1, to: handed + 5 });
         await second.line(/^done$/, 30_000);
         await second.exited;
         await quiet(topic);
-        const after = counts(topic);
+        const after = servers.inbox.numbersOn(topic);
         const restored = Number(
           /^restored (\d+)$/.exec(second.lines.find((l) => l.startsWith('restored ')) ?? '')?.[1],
         );
@@ -145,16 +118,16 @@ describe("Redis frozen longer than the broker's keepalive timeout (in process, Q
   for (const policy of ['continue', 'disconnect'] as const) {
     it(`onStoreUnavailable '${policy}': ${policy === 'disconnect' ? 'the broker drops the silent connection; after Redis returns every message arrives once' : 'the connection stays up'}`, async (t) => {
       const topic = uid(`acks-hold-${policy}`);
-      await subscriber.subscribe(topic, { qos: 2 });
+      await servers.subscriber.subscribe(topic, { qos: 2 });
       const publisher = await AsyncClient.create({
-        serverURI: broker.url,
+        serverURI: servers.broker.url,
         clientId: uid('acks-hold-pub'),
-        persistence: new RedisPersistence({ url: redis.url, operationTimeoutMs: 1000 }),
+        persistence: new RedisPersistence({ url: servers.redis.url, operationTimeoutMs: 1000 }),
         onStoreUnavailable: policy,
         sendWhileDisconnected: true,
         maxBufferedMessages: 1000,
       });
-      clients.add(publisher);
+      servers.clients.add(publisher);
       let losses = 0;
       const reported: string[] = [];
       publisher.on('connectionLost', () => (losses += 1));
@@ -172,18 +145,18 @@ describe("Redis frozen longer than the broker's keepalive timeout (in process, Q
       }, 50);
       try {
         await sleep(500);
-        redis.freeze();
+        servers.redis.freeze();
         await sleep(FROZEN_MS);
       } finally {
-        redis.thaw();
+        servers.redis.thaw();
       }
       await sleep(500);
       clearInterval(timer);
       const outcomes = await Promise.all(settled);
       await quiet(topic);
       await publisher.close();
-      clients.delete(publisher);
-      const seen = counts(topic);
+      servers.clients.delete(publisher);
+      const seen = servers.inbox.numbersOn(topic);
       const twice = [...seen].filter(([, c]) => c > 1).map(([k]) => k);
       const rejected = outcomes.filter((o) => o instanceof Error).length;
       t.diagnostic(
@@ -213,9 +186,9 @@ describe('kill -9 of a subscriber whose JS thread is busy (received messages, MQ
       it(`QoS ${qos}, onStoreUnavailable '${policy}': ${expect}`, async (t) => {
         const topic = uid(`acks-in-q${qos}-${policy}`);
         const config: SubscriberConfig = {
-          serverURI: broker.url,
+          serverURI: servers.broker.url,
           clientId: uid('acks-in-sub'),
-          redisUrl: redis.url,
+          redisUrl: servers.redis.url,
           topic,
           durability: 'batched',
           qos,
@@ -226,8 +199,8 @@ describe('kill -9 of a subscriber whose JS thread is busy (received messages, MQ
         };
         const first = runFixture('client-subscriber', config);
         await first.line(/^ready$/);
-        const publisher = await AsyncClient.create({ serverURI: broker.url, clientId: uid('acks-in-pub') });
-        clients.add(publisher);
+        const publisher = await AsyncClient.create({ serverURI: servers.broker.url, clientId: uid('acks-in-pub') });
+        servers.clients.add(publisher);
         await publisher.connect();
         const total = 150;
         await Promise.all(
@@ -246,7 +219,7 @@ describe('kill -9 of a subscriber whose JS thread is busy (received messages, MQ
         second.kill('SIGKILL');
         await second.exited;
         await publisher.close();
-        clients.delete(publisher);
+        servers.clients.delete(publisher);
         const lost = [];
         for (let n = 1; n <= total; n++) if (!printed().has(`#${n}#`)) lost.push(n);
         t.diagnostic(`QoS ${qos} ${policy}: ${lost.length} of ${total} lost (${lost.slice(0, 10).join(',')})`);
@@ -263,11 +236,11 @@ describe("a listener slower than the wait ('continue')", () => {
   it('is reported once JS is free: the message was acknowledged before its listeners ran', async () => {
     const topic = uid('acks-slow');
     const client = await AsyncClient.create({
-      serverURI: broker.url,
+      serverURI: servers.broker.url,
       clientId: uid('acks-slow-sub'),
-      persistence: new RedisPersistence({ url: redis.url, operationTimeoutMs: 300 }),
+      persistence: new RedisPersistence({ url: servers.redis.url, operationTimeoutMs: 300 }),
     });
-    clients.add(client);
+    servers.clients.add(client);
     const reported: string[] = [];
     client.on('persistenceError', (e) => reported.push(`${e.code}: ${e.message}`));
     client.on('message', () => {
@@ -276,11 +249,11 @@ describe("a listener slower than the wait ('continue')", () => {
     });
     await client.connect({ cleanSession: false });
     await client.subscribe(topic, { qos: 1 });
-    await subscriber.publish(topic, Buffer.from('#1#'), { qos: 1 });
-    await subscriber.publish(topic, Buffer.from('#2#'), { qos: 1 });
+    await servers.subscriber.publish(topic, Buffer.from('#1#'), { qos: 1 });
+    await servers.subscriber.publish(topic, Buffer.from('#2#'), { qos: 1 });
     await waitFor(() => reported.length > 0, 'a report', 10_000);
     await client.close();
-    clients.delete(client);
+    servers.clients.delete(client);
     assert.match(
       reported[0],
       /^ERR_PERSISTENCE_TIMEOUT: a received message is acknowledged before its 'message' listeners ran/,
@@ -292,12 +265,12 @@ describe("close() while an acknowledgement is held ('disconnect', Redis frozen)"
   it('resolves: the hold ends first, so that Paho can take the disconnect and destroy', async (t) => {
     const topic = uid('acks-close');
     const publisher = await AsyncClient.create({
-      serverURI: broker.url,
+      serverURI: servers.broker.url,
       clientId: uid('acks-close-pub'),
-      persistence: new RedisPersistence({ url: redis.url, operationTimeoutMs: 1000 }),
+      persistence: new RedisPersistence({ url: servers.redis.url, operationTimeoutMs: 1000 }),
       onStoreUnavailable: 'disconnect',
     });
-    clients.add(publisher);
+    servers.clients.add(publisher);
     await publisher.connect({ cleanSession: false, keepAliveInterval: KEEPALIVE_S });
     let n = 0;
     const timer = setInterval(() => {
@@ -307,7 +280,7 @@ describe("close() while an acknowledgement is held ('disconnect', Redis frozen)"
     let closeMs = Infinity;
     try {
       await sleep(300);
-      redis.freeze();
+      servers.redis.freeze();
       await sleep(2000); // the outage is noticed after operationTimeoutMs; acknowledgements wait
       clearInterval(timer);
       const started = performance.now();
@@ -315,10 +288,10 @@ describe("close() while an acknowledgement is held ('disconnect', Redis frozen)"
       await Promise.race([closed, sleep(10_000)]);
     } finally {
       clearInterval(timer);
-      redis.thaw();
+      servers.redis.thaw();
     }
     await publisher.close();
-    clients.delete(publisher);
+    servers.clients.delete(publisher);
     t.diagnostic(`close() took ${closeMs === Infinity ? 'over 10 s' : `${Math.round(closeMs)} ms`}`);
     assert.ok(closeMs < 10_000, 'close() resolved while Redis was frozen');
   });
@@ -330,15 +303,19 @@ describe('onStoreUnavailable is checked', () => {
       e instanceof PahoMqttRedisError && e.code === 'ERR_INVALID_ARG' && pattern.test(e.message);
     await assert.rejects(
       AsyncClient.create({
-        serverURI: broker.url,
+        serverURI: servers.broker.url,
         clientId: uid('acks-bad'),
-        persistence: new RedisPersistence({ url: redis.url }),
+        persistence: new RedisPersistence({ url: servers.redis.url }),
         onStoreUnavailable: 'drop' as Policy,
       }),
       isInvalid(/onStoreUnavailable must be 'continue' or 'disconnect', got "drop"/),
     );
     await assert.rejects(
-      AsyncClient.create({ serverURI: broker.url, clientId: uid('acks-bad'), onStoreUnavailable: 'disconnect' }),
+      AsyncClient.create({
+        serverURI: servers.broker.url,
+        clientId: uid('acks-bad'),
+        onStoreUnavailable: 'disconnect',
+      }),
       isInvalid(/needs a ClientPersistence store/),
     );
   });

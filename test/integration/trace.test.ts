@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { AsyncClient, setTraceLogger, type TraceLevel } from '../../src';
 import { startMosquitto, type MosquittoServer } from '../helpers/servers';
-import { waitFor } from '../fixtures/client-common';
+import { waitFor } from '../helpers/client-common';
 
 describe('Paho trace forwarding', () => {
   let broker: MosquittoServer;

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
 import { testDriver, type DriverStepSpec } from '../helpers/test-driver';
 import { MemoryPersistence } from '../../src/persistence/memory';
-import { customStore, harness, rcs, sleep, waitFor } from '../fixtures/bridge-harness';
+import { customStore, harness, rcs, sleep, waitFor } from '../helpers/bridge-harness';
 
 const URI = 'tcp://127.0.0.1:1883';
 

@@ -11,7 +11,7 @@ import { RedisPersistence } from '../../src/persistence/redis/redis-persistence'
 import { PersistenceError } from '../../src/errors';
 import { PERSISTENCE_OPS, type ClientPersistence } from '../../src/persistence/client-persistence';
 import { startRedis, type RedisServer } from '../helpers/servers';
-import { buffersOf, harness, rcs, sleep, waitFor, type Harness } from '../fixtures/bridge-harness';
+import { buffersOf, harness, rcs, sleep, waitFor, type Harness } from '../helpers/bridge-harness';
 
 const URI = 'tcp://127.0.0.1:1883';
 

@@ -13,7 +13,7 @@ import { AsyncClient } from '../../src';
 import { startMosquitto, type MosquittoServer } from '../helpers/servers';
 import { testDriver } from '../helpers/test-driver';
 import { sleep, waitFor } from '../helpers/wait';
-import { fixture, uid } from '../fixtures/client-common';
+import { fixture, uid } from '../helpers/client-common';
 
 let broker: MosquittoServer;
 before(async () => {

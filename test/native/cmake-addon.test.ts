@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { packageRoot } from '../../src/load-addon';
 import { startMosquitto, startRedis, type MosquittoServer, type RedisServer } from '../helpers/servers';
-import { runFixture, uid } from '../fixtures/client-common';
+import { runFixture, uid } from '../helpers/client-common';
 
 const root = packageRoot();
 const CMAKE_ADDON = path.join(root, 'build-cmake', 'host', 'Release', 'paho_mqtt_redis.node');

@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { AsyncClient } from '../../src';
 import { recordingStore } from '../helpers/recording-store';
 import { testDriver } from '../helpers/test-driver';
-import { StoreBridge } from '../../src/persistence/store-bridge';
+import { StoreBridge } from '../../src/persistence/bridge/store-bridge';
 import { startMosquitto, type MosquittoServer } from '../helpers/servers';
 
 /** A persisted PUBLISH command as MQTTAsync_persistCommand writes it (little-endian ints). */

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { recordingStore } from '../helpers/recording-store';
 import { testDriver } from '../helpers/test-driver';
-import { StoreBridge } from '../../src/persistence/store-bridge';
+import { StoreBridge } from '../../src/persistence/bridge/store-bridge';
 
 const u16 = (n: number): Buffer => Buffer.from([n >> 8, n & 0xff]);
 const str = (s: string): Buffer => Buffer.concat([u16(Buffer.byteLength(s)), Buffer.from(s)]);

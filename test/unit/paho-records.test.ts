@@ -1,12 +1,12 @@
 /**
- * Decoding Paho's records (src/persistence/paho-records.ts): every key kind, v3 and v5, records
+ * Decoding Paho's records (src/persistence/records/paho-records.ts): every key kind, v3 and v5, records
  * captured from the real library, truncations, garbage and the strict checks. The
- * hand-built records come from test/fixtures/paho-record-builders.ts.
+ * hand-built records come from test/helpers/paho-record-builders.ts.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseKey, decodeRecord, compareRecordKeys } from '../../src/persistence/paho-records';
-import { CAPTURED } from '../fixtures/captured-records';
+import { parseKey, decodeRecord, compareRecordKeys } from '../../src/persistence/records/paho-records';
+import { CAPTURED } from '../helpers/captured-records';
 import {
   LE,
   int,
@@ -20,7 +20,7 @@ import {
   queueEntry,
   binary,
   FIXTURES,
-} from '../fixtures/paho-record-builders';
+} from '../helpers/paho-record-builders';
 
 test(
   'records captured from the real library decode without error',

@@ -1,12 +1,12 @@
 /**
- * Paho's c-/q- sequence numbers wrap at 1,000,000 (src/persistence/sequence-wrap.ts): the order
+ * Paho's c-/q- sequence numbers wrap at 1,000,000 (src/persistence/bridge/sequence-wrap.ts): the order
  * the records were written in, the moves that renumber them, and where a crash between two
  * moves (a store without batch()) leaves them.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MemoryPersistence } from '../../src';
-import { renumberWrapped, renumbering, writtenOrder } from '../../src/persistence/sequence-wrap';
+import { renumberWrapped, renumbering, writtenOrder } from '../../src/persistence/bridge/sequence-wrap';
 
 test('written order starts after the widest gap; numeric order needs nothing', () => {
   assert.deepEqual(writtenOrder([0, 1, 999998, 999999]), [999998, 999999, 0, 1]);

@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 import Redis from 'ioredis';
 import { AsyncClient } from '../../client/async-client';
 import { findBroker, findRedis } from './servers';
-import { decodeRecord } from '../../persistence/paho-records';
+import { decodeRecord } from '../../persistence/records/paho-records';
 import { DEFAULT_KEY_PREFIX, hashName } from '../../persistence/redis/options';
 
 export const demoUsage = `Demo options:

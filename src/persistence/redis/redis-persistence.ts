@@ -23,8 +23,11 @@ export type { ReencryptResult } from './reencrypt';
 
 /**
  * Stores each client's persistence in one Redis hash named `${keyPrefix}${clientId}:${serverURI}`
- * (with the default empty prefix, the layout of the Rust crate paho-mqtt-redis). One command
- * per operation: HSET, HGET, HDEL, HKEYS, DEL, HEXISTS; a batch of writes as one MULTI/EXEC.
+ * (with the default empty prefix, the layout of the Rust crate paho-mqtt-redis). A single call
+ * is one command (put HSET, get HGET, remove HDEL, keys HKEYS, clear DEL, containsKey HEXISTS);
+ * a batch of writes is one HSET per run of puts and one HDEL per run of removes, sent alone
+ * when there is one, else as one MULTI/EXEC (see batch). With ackReplicas each write is
+ * followed by WAIT; with a lease, a write first renews it unless it is fresh (see lease.ts).
  * open() checks that the Redis ACL user may run them (see checkRights).
  *
  * The connection is made at open(). Every command is bounded by `operationTimeoutMs`; while

@@ -2,8 +2,8 @@
  * Applying one batch of the operation log to a store: through its batch() when it has one, else
  * put/remove one by one in log order, each awaited before the next.
  */
-import type { NativeBatch } from '../native';
-import type { ClientPersistence, PersistenceWrite } from './client-persistence';
+import type { NativeBatch } from '../../native';
+import type { ClientPersistence, PersistenceWrite } from '../client-persistence';
 
 /** Which write of a batch applied one by one failed, and why (those before it are stored). */
 export class WriteFailure extends Error {

@@ -7,8 +7,8 @@
  * So before Paho lists them, records that straddle the wrap are renumbered into the free range
  * after the last one, in the order Paho wrote them.
  */
-import type { ClientPersistence, PersistenceWrite } from './client-persistence';
-import { SEQUENCE_LIMIT, parseKey } from './paho-records';
+import type { ClientPersistence, PersistenceWrite } from '../client-persistence';
+import { SEQUENCE_LIMIT, parseKey } from '../records/paho-records';
 
 const SEQUENCED_PREFIXES = ['c-', 'c5-', 'q-', 'q5-'] as const;
 

@@ -4,27 +4,28 @@
  * reads and the other calls arrive one by one as `dispatch`, and settle the waiting C
  * thread. Failures are reported as PersistenceErrors, never lost.
  */
-import { PersistenceError, type PersistenceErrorCode } from '../errors';
+import { PersistenceError, type PersistenceErrorCode } from '../../errors';
 import {
   native,
   type NativeBatch,
   type NativeBridgeStats,
   type NativeOpIndex,
   type NativePersistenceBridge,
-} from '../native';
+} from '../../native';
 import {
   assertClientPersistence,
   type ClientPersistence,
   type Durability,
   type PersistenceOp,
   PERSISTENCE_OPS,
-} from './client-persistence';
+} from '../client-persistence';
 import { RestoreCheck } from './restore-check';
 import { isHeldFailure, outageMessage, recover, within } from './outage';
 import { WriteFailure, applyBatch, causeOf, isThenable } from './apply-batch';
-import { resolveBridgeOptions, type StoreBridgeOptions } from './store-bridge-options';
+import { resolveBridgeOptions, type StoreBridgeOptions } from './options';
+import { FlushTracker } from './flush-tracker';
 
-export { DEFAULT_MAX_QUEUED_OPS, DEFAULT_MAX_QUEUED_BYTES, type StoreBridgeOptions } from './store-bridge-options';
+export { DEFAULT_MAX_QUEUED_OPS, DEFAULT_MAX_QUEUED_BYTES, type StoreBridgeOptions } from './options';
 
 /** What happened while Paho restored from the store (see StoreBridge.endRestore). */
 export interface RestoreOutcome {
@@ -37,11 +38,6 @@ export interface RestoreOutcome {
 /** Bridge counters: what reached the store, and what the log and the key ledger spared. */
 export type StoreBridgeStats = NativeBridgeStats;
 
-interface FlushWaiter {
-  target: number;
-  resolve(): void;
-  reject(error: PersistenceError): void;
-}
 export class StoreBridge {
   readonly native: NativePersistenceBridge;
   readonly timeoutMs: number;
@@ -56,12 +52,8 @@ export class StoreBridge {
   private claimedOpen: PersistenceError | undefined;
   /** The failure of the batch being settled: native code reports it synchronously, with this cause. */
   private settling: PersistenceError | undefined;
-  /**
-   * Keys whose last write failed, with the log position of that write's batch: the store does
-   * not hold what the log says for them until a later write of the same key is stored.
-   */
-  private readonly unstored = new Map<string, { seq: number; error: PersistenceError }>();
-  private flushWaiters: FlushWaiter[] = [];
+  /** Waiting flushes, and the keys whose last write failed: the store does not hold what the log says for them. */
+  private readonly flushes: FlushTracker;
   /** Set while the store does not answer (see outage.ts): what flushes reject with meanwhile. */
   private outage: PersistenceError | undefined;
 
@@ -89,6 +81,7 @@ export class StoreBridge {
         ),
       { timeoutMs, durability, maxOps, maxBytes, onStoreUnavailable },
     );
+    this.flushes = new FlushTracker(this.native);
   }
 
   /**
@@ -112,40 +105,8 @@ export class StoreBridge {
    * since: every flush does, until Paho writes or removes that key again successfully.
    */
   waitSettled(target: number): Promise<void> {
-    if (this.native.settledSeq >= target) {
-      const failed = this.unstoredUpTo(target);
-      return failed ? Promise.reject(failed) : Promise.resolve();
-    }
-    if (this.closed) return Promise.reject(this.closedError());
-    // Not stored yet, and nobody can tell when: say so now rather than wait for the store.
-    if (this.outage) return Promise.reject(this.outage);
-    return new Promise((resolve, reject) => this.flushWaiters.push({ target, resolve, reject }));
-  }
-
-  /** The failure of the oldest write up to `target` that is still not stored. */
-  private unstoredUpTo(target: number): PersistenceError | undefined {
-    let oldest: { seq: number; error: PersistenceError } | undefined;
-    for (const entry of this.unstored.values()) {
-      if (entry.seq <= target && (oldest === undefined || entry.seq < oldest.seq)) oldest = entry;
-    }
-    if (oldest !== undefined) return oldest.error;
-    const refused = this.native.refusedUpTo(target);
-    if (refused === undefined) return undefined;
-    return new PersistenceError(
-      'ERR_PERSISTENCE_UNAVAILABLE',
-      'flush',
-      refused,
-      `a write of '${refused}' was refused while the store was unavailable (the log was full), ` +
-        'and that key has not been written since: the store does not hold it',
-    );
-  }
-
-  /** Keys[0..storedUpTo) of a settled batch are stored; the rest failed with `error`. */
-  private trackStored(keys: readonly string[], storedUpTo: number, seq: number, error?: PersistenceError): void {
-    keys.forEach((key, i) => {
-      if (i < storedUpTo) this.unstored.delete(key);
-      else if (error !== undefined && !this.unstored.has(key)) this.unstored.set(key, { seq, error });
-    });
+    // Closed, or the store unavailable: a flush that would wait rejects now, not when the store answers.
+    return this.flushes.wait(target, this.closed ? this.closedError() : this.outage);
   }
 
   /** Resolves once every write logged so far is settled (see waitSettled). */
@@ -166,9 +127,7 @@ export class StoreBridge {
     if (this.closed) return;
     this.closed = true;
     this.native.close();
-    const waiters = this.flushWaiters;
-    this.flushWaiters = [];
-    for (const waiter of waiters) waiter.reject(this.closedError());
+    this.flushes.rejectAll(this.closedError());
   }
 
   private closedError(): PersistenceError {
@@ -214,7 +173,7 @@ export class StoreBridge {
       }
       batch = this.settleBatch(batch);
     }
-    this.wakeFlushWaiters();
+    this.flushes.wake(this.outage);
   }
 
   /**
@@ -252,7 +211,7 @@ export class StoreBridge {
       { cause: failure },
     );
     this.report(this.outage);
-    this.wakeFlushWaiters();
+    this.flushes.wake(this.outage);
     const store = this.store;
     void recover({
       probe: typeof store.probe === 'function' ? () => store.probe!() : undefined,
@@ -272,15 +231,15 @@ export class StoreBridge {
   private settleBatch(batch: NativeBatch, error?: unknown): NativeBatch | undefined {
     const [id, keys, , firstSeq] = batch;
     if (error === undefined) {
-      this.trackStored(keys, keys.length, firstSeq);
+      this.flushes.batchSettled(keys, keys.length, firstSeq);
       const next = this.native.settleBatch(id);
-      this.wakeFlushWaiters();
+      this.flushes.wake(this.outage);
       return next;
     }
     const failedAt = error instanceof WriteFailure ? error.index : 0;
     const cause = causeOf(error);
     const failure = this.toPersistenceError('batch', undefined, cause);
-    this.trackStored(keys, failedAt, firstSeq, failure);
+    this.flushes.batchSettled(keys, failedAt, firstSeq, failure);
     // Native code reports it (once per batch).
     let next: NativeBatch | undefined;
     this.settling = failure;
@@ -289,25 +248,8 @@ export class StoreBridge {
     } finally {
       this.settling = undefined;
     }
-    this.wakeFlushWaiters();
+    this.flushes.wake(this.outage);
     return next;
-  }
-
-  private wakeFlushWaiters(): void {
-    if (this.flushWaiters.length === 0) return;
-    const settled = this.native.settledSeq;
-    const still: FlushWaiter[] = [];
-    for (const waiter of this.flushWaiters) {
-      if (waiter.target > settled) {
-        if (this.outage) waiter.reject(this.outage);
-        else still.push(waiter);
-        continue;
-      }
-      const failed = this.unstoredUpTo(waiter.target);
-      if (failed) waiter.reject(failed);
-      else waiter.resolve();
-    }
-    this.flushWaiters = still;
   }
 
   // ---- everything else: one call at a time, a C thread waiting ----

@@ -1,6 +1,6 @@
 /** The store bridge's options, and how they default to the store's own settings. */
-import type { PersistenceError } from '../errors';
-import { DEFAULT_OPERATION_TIMEOUT_MS, type ClientPersistence, type Durability } from './client-persistence';
+import type { PersistenceError } from '../../errors';
+import { DEFAULT_OPERATION_TIMEOUT_MS, type ClientPersistence, type Durability } from '../client-persistence';
 
 export const DEFAULT_MAX_QUEUED_OPS = 10_000;
 export const DEFAULT_MAX_QUEUED_BYTES = 64 * 1024 * 1024;

@@ -8,9 +8,9 @@
  * list, so Paho never sees it. Each one set aside is reported as ERR_PERSISTENCE_CORRUPT.
  * Queued records whose sequence numbers straddle Paho's wrap are renumbered (sequence-wrap.ts).
  */
-import { PersistenceError } from '../errors';
-import type { ClientPersistence } from './client-persistence';
-import { decodeRecord, parseKey, type DecodedRecord } from './paho-records';
+import { PersistenceError } from '../../errors';
+import type { ClientPersistence } from '../client-persistence';
+import { decodeRecord, parseKey, type DecodedRecord } from '../records/paho-records';
 import { renumberWrapped } from './sequence-wrap';
 
 /** Records read at once while checking (bounded, so a huge hash does not flood the store). */

@@ -7,7 +7,7 @@
  * removes of whole values) and nothing after the held batch is applied before it, so a retry of
  * a batch that did reach the store (a frozen Redis applies it when it thaws) changes nothing.
  */
-import { PersistenceError } from '../errors';
+import { PersistenceError } from '../../errors';
 
 /** How often an unavailable store is probed. */
 export const PROBE_INTERVAL_MS = 250;
