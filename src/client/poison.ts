@@ -159,6 +159,20 @@ export async function oldestStoredPublish(
   return undefined;
 }
 
+/** The key of the queued PUBLISH command holding `token`, if one is stored. */
+async function queuedCommandWithToken(
+  store: ClientPersistence,
+  token: number | undefined,
+): Promise<string | undefined> {
+  if (token === undefined) return undefined;
+  for (const key of await store.keys()) {
+    if (parseKey(key).kind !== 'command') continue;
+    const record = decodeRecord(key, await store.get(key));
+    if (record.commandType === 'PUBLISH' && record.token === token) return key;
+  }
+  return undefined;
+}
+
 /**
  * Moves the oldest stored publish to the store's quarantine; what was moved, or undefined when
  * the store has no quarantine(), holds no publish, or `closing()` became true meanwhile.
@@ -174,6 +188,14 @@ export async function quarantineOldestPublish(
     (await oldestStoredPublish(store));
   if (poison === undefined || closing()) return undefined;
   await store.quarantine(poison.key, reason);
+  // A sent PUBLISH s-T whose queued command c-N (token T: Paho's token of a QoS 1/2 publish is
+  // its packet id) is still stored: its remove may not have reached the store yet. Restored
+  // alone, that command would send the same message again.
+  if (poison.record.kind === 'sentPublish') {
+    // Best effort: the restore check removes such a command too, while s-T is stored.
+    const command = await queuedCommandWithToken(store, poison.record.packetId).catch(() => undefined);
+    if (command !== undefined) await store.quarantine(command, `the queued command of ${poison.key}: ${reason}`);
+  }
   const { record } = poison;
   return {
     key: poison.key,
