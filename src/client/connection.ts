@@ -187,6 +187,9 @@ export class ClientConnection {
     this.refusals.reset();
     const policy = this.policy;
     try {
+      // A loss can come before its connect attempt fails; Paho rewrites the in-flight records
+      // (remove, put again) before it reports that failure: the records to read come after it.
+      await this.connectRequest?.catch(noop);
       await this.hooks.setAsidePoison(refusal);
     } finally {
       // disconnect() or close() meanwhile stopped the reconnects: none is scheduled then.
