@@ -67,8 +67,16 @@ describe('a poison message (a stored QoS 2 PUBLISH NATS refuses)', () => {
         );
       await client.connect({ cleanSession: false, automaticReconnect: { minRetryInterval: 1, maxRetryInterval: 2 } });
 
-      const got = await inbox.count(behind.length, 30_000).catch((error: Error) => {
-        throw new Error(`${error.message}; events:\n${timeline.join('\n')}`);
+      const got = await inbox.count(behind.length, 30_000).catch(async (error: Error) => {
+        const records = async (name: string): Promise<string> =>
+          Object.entries(await hashValuesByKey(redis.port, name))
+            .filter(([key]) => !key.endsWith('#reason'))
+            .map(([key, value]) => `${key} ${JSON.stringify(decodeRecord(key.split('@')[0], value))}`)
+            .join('\n');
+        throw new Error(
+          `${error.message}; events:\n${timeline.join('\n')}\nstored:\n${await records(hash)}\n` +
+            `quarantined:\n${await records(quarantineHashName(hash))}`,
+        );
       });
       assert.deepEqual(
         got.map((m) => m.payload.toString()),
