@@ -4,11 +4,12 @@
 
 #include <thread>
 
-#include "js_thread.h"
-#include "mqtt_client.h"
-#include "mqtt_client_wrap.h"
-#include "persistence_bridge_wrap.h"
-#include "trace_sink.h"
+#include "client/mqtt_client.h"
+#include "client/mqtt_client_wrap.h"
+#include "persistence/persistence_call.h"
+#include "persistence/store_bridge_wrap.h"
+#include "util/js_thread.h"
+#include "util/trace_sink.h"
 #ifdef PAHO_REDIS_TEST_ADDON
 #include "test/persistence_driver.h"
 #endif
@@ -17,12 +18,15 @@ namespace paho_redis {
 
 Addon::Addon(Napi::Env env, Napi::Object exports) {
   MarkJsThread();
-  Napi::Function bridge = PersistenceBridgeWrap::Define(env);
+  Napi::Function bridge = StoreBridgeWrap::Define(env);
   bridge_class = Napi::Persistent(bridge);
   Napi::Function client = MqttClientWrap::Define(env);
   client_class = Napi::Persistent(client);
-  exports.Set("PersistenceBridge", bridge);
+  exports.Set("StoreBridge", bridge);
   exports.Set("MqttClient", client);
+  Napi::Array ops = Napi::Array::New(env, kPersistenceOpCount);
+  for (int op = 0; op < kPersistenceOpCount; ++op) ops.Set(op, OpName(static_cast<PersistenceOp>(op)));
+  exports.Set("persistenceOps", ops);
 #ifdef PAHO_REDIS_TEST_ADDON
   // Only in the test build (paho_mqtt_redis_test.node): drives a bridge as Paho does.
   Napi::Object driver = PersistenceDriver::Exports(env);

@@ -1,7 +1,8 @@
 # Build settings shared by the shipped addon and its test build (binding.gyp).
 {
   'includes': ['../vendor/paho-mqtt-c.gypi'],
-  'include_dirs': ["<!(node -p \"require('node-addon-api').include_dir\")"],
+  # native/ itself: includes name files from there ("util/js_thread.h"). Relative to this file.
+  'include_dirs': ['.', "<!(node -p \"require('node-addon-api').include_dir\")"],
   'defines': ['NAPI_VERSION=8', 'NODE_ADDON_API_DISABLE_DEPRECATED', 'NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS'],
   'cflags!': ['-fno-exceptions'],
   'cflags_cc!': ['-fno-exceptions'],

@@ -4,6 +4,10 @@
  */
 import { loadAddon } from './load-addon';
 
+/**
+ * An index into PERSISTENCE_OPS (src/persistence/client-persistence.ts), in the order of the C++
+ * PersistenceOp enum; the addon exports its order as persistenceOps (test/native/persistence-ops.test.ts).
+ */
 export type NativeOpIndex = 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7;
 
 /** Calls the bridge makes into JS: one per Paho persistence callback. Must end in settle/fail. */
@@ -16,7 +20,8 @@ export type NativeDispatch = (
   serverURI?: string,
 ) => void;
 /** Failures the native side detected itself (timeout, closing, JS thread, bad result). */
-export type NativeFailureListener = (op: string, key: string, code: string, message: string) => void;
+/** `batchId`: the id of the failed batch the report is about (0 when it is not about a batch). */
+export type NativeFailureListener = (op: string, key: string, code: string, message: string, batchId: number) => void;
 
 /** A batch of the operation log: [id, keys, values (a Buffer: put; undefined: remove), firstSeq, lastSeq]. */
 export type NativeBatch = [
@@ -28,11 +33,11 @@ export type NativeBatch = [
 ];
 
 export interface NativeBridgeOptions {
-  timeoutMs: number;
+  operationTimeoutMs: number;
   durability: 'batched' | 'sync';
-  maxOps: number;
-  maxBytes: number;
-  onStoreUnavailable?: 'continue' | 'disconnect';
+  maxQueuedOps: number;
+  maxQueuedBytes: number;
+  onStoreUnavailable: 'continue' | 'disconnect';
 }
 
 /** The bridge's counters (StoreBridge.stats(), client.stats().store). */
@@ -66,7 +71,7 @@ export interface NativeBridgeStats {
   writesRefused: number;
 }
 
-export interface NativePersistenceBridge {
+export interface NativeStoreBridge {
   settle(id: number, value: unknown): boolean;
   fail(id: number, message: string): boolean;
   /**
@@ -88,7 +93,7 @@ export interface NativePersistenceBridge {
    */
   refusedUpTo(seq: number): string | undefined;
   close(): void;
-  readonly timeoutMs: number;
+  readonly operationTimeoutMs: number;
   /** Calls sent to the store, and what the operation log and the key ledger spared. */
   stats(): NativeBridgeStats;
 }
@@ -159,8 +164,9 @@ export interface NativeConnectSpec {
   cleanSession: boolean;
   cleanStart: boolean;
   connectTimeout: number;
-  maxInflight?: number;
-  retryInterval?: number;
+  maxInflight: number;
+  /** Paho's retryInterval; 0: resend only on reconnect. */
+  retryInterval: number;
   username?: string;
   password?: string | Buffer;
   will?: { topic: string; payload: Buffer; qos: number; retained: boolean; properties?: NativeProperty[] };
@@ -183,7 +189,7 @@ export interface NativeConnectSpec {
 }
 
 export interface NativeMqttClient {
-  open(request: number, spec: NativeCreateSpec): void;
+  create(request: number, spec: NativeCreateSpec): void;
   connect(request: number, spec: NativeConnectSpec): void;
   publish(
     request: number,
@@ -215,16 +221,15 @@ export interface NativeMqttClient {
 }
 
 export interface NativeAddon {
-  PersistenceBridge: new (
+  StoreBridge: new (
     dispatch: NativeDispatch,
     applyBatch: (batch: NativeBatch | undefined) => void,
     onFailure: NativeFailureListener,
     options: NativeBridgeOptions,
-  ) => NativePersistenceBridge;
-  MqttClient: new (
-    onEvent: (event: NativeClientEvent) => void,
-    bridge: NativePersistenceBridge | null,
-  ) => NativeMqttClient;
+  ) => NativeStoreBridge;
+  MqttClient: new (onEvent: (event: NativeClientEvent) => void, bridge: NativeStoreBridge | null) => NativeMqttClient;
+  /** The op names in the order of NativeOpIndex (the C++ PersistenceOp enum). */
+  readonly persistenceOps: readonly string[];
   pahoVersion(): Record<string, string>;
   /** Process-wide Paho trace, delivered to this environment's logger; level 0 turns it off. */
   setTrace(level: number, logger?: (level: number, message: string) => void): void;

@@ -1,4 +1,4 @@
-#include "persistence_driver.h"
+#include "test/persistence_driver.h"
 
 #include <MQTTAsync.h>
 
@@ -8,8 +8,8 @@
 #include <optional>
 #include <thread>
 
-#include "../persistence_bridge_wrap.h"
-#include "../sent_publish.h"
+#include "client/sent_publish.h"
+#include "persistence/store_bridge_wrap.h"
 
 namespace paho_redis {
 
@@ -103,7 +103,7 @@ const char* const kKeyPrefixes[] = {"c-", "s-", "sc-", "r-", "q-", "c5-", "s5-",
 
 }  // namespace
 
-PersistenceDriver::PersistenceDriver(Napi::Env env, std::shared_ptr<PersistenceBridge> bridge)
+PersistenceDriver::PersistenceDriver(Napi::Env env, std::shared_ptr<StoreBridge> bridge)
     : env_(env), bridge_(std::move(bridge)), deferred_(Napi::Promise::Deferred::New(env)) {}
 
 Napi::Object PersistenceDriver::Exports(Napi::Env env) {
@@ -156,7 +156,7 @@ Napi::Value PersistenceDriver::SendOrder(const Napi::CallbackInfo& info) {
 
 Napi::Value PersistenceDriver::RunScript(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  auto* worker = new PersistenceDriver(env, PersistenceBridgeWrap::BridgeOf(info[0]));
+  auto* worker = new PersistenceDriver(env, StoreBridgeWrap::BridgeOf(info[0]));
   if (!info[1].IsArray()) throw Napi::TypeError::New(env, "runScript(bridge, steps[])");
   Napi::Array steps = info[1].As<Napi::Array>();
   for (uint32_t i = 0; i < steps.Length(); ++i) {
@@ -186,7 +186,7 @@ Napi::Value PersistenceDriver::RunScript(const Napi::CallbackInfo& info) {
 
 Napi::Value PersistenceDriver::RunStress(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  auto* worker = new PersistenceDriver(env, PersistenceBridgeWrap::BridgeOf(info[0]));
+  auto* worker = new PersistenceDriver(env, StoreBridgeWrap::BridgeOf(info[0]));
   Napi::Object options = info[1].As<Napi::Object>();
   worker->stress_ = true;
   worker->threads_ = options.Get("threads").As<Napi::Number>().Int32Value();
@@ -204,7 +204,7 @@ Napi::Value PersistenceDriver::RunStress(const Napi::CallbackInfo& info) {
 
 Napi::Value PersistenceDriver::CallOnJsThread(const Napi::CallbackInfo& info) {
   // Deliberately wrong: a callback on the JS thread. The bridge must refuse it at once.
-  std::shared_ptr<PersistenceBridge> bridge = PersistenceBridgeWrap::BridgeOf(info[0]);
+  std::shared_ptr<StoreBridge> bridge = StoreBridgeWrap::BridgeOf(info[0]);
   DriverStep step;
   step.op = ParseOp(info.Env(), info[1]);
   step.key = info[2].IsString() ? info[2].As<Napi::String>().Utf8Value() : "c-1";

@@ -8,14 +8,14 @@
 #include <string>
 #include <vector>
 
-#include "../persistence_bridge.h"
+#include "persistence/store_bridge.h"
 
 namespace paho_redis {
 
 struct DriverStep {
   PersistenceOp op;
   // Not a persistence call: what MqttClient does on Paho's receive thread once a received
-  // message's listeners returned (PersistenceBridge::StoreHeldReceived).
+  // message's listeners returned (StoreBridge::StoreHeldReceived).
   bool delivered = false;
   std::string key;
   std::vector<std::vector<char>> buffers;
@@ -43,7 +43,7 @@ class PersistenceDriver {
   static Napi::Object Exports(Napi::Env env);
 
  private:
-  PersistenceDriver(Napi::Env env, std::shared_ptr<PersistenceBridge> bridge);
+  PersistenceDriver(Napi::Env env, std::shared_ptr<StoreBridge> bridge);
   void Execute();
   void OnOK();
   void OnError(const Napi::Error& error);
@@ -68,7 +68,7 @@ class PersistenceDriver {
   Napi::Env env_;
   std::string error_;
   Napi::ThreadSafeFunction done_;
-  std::shared_ptr<PersistenceBridge> bridge_;
+  std::shared_ptr<StoreBridge> bridge_;
   Napi::Promise::Deferred deferred_;
   bool stress_ = false;
   std::vector<DriverStep> steps_;

@@ -138,7 +138,7 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
     client.createSpec = spec;
     if (store) claimStore(store);
     try {
-      await client.request('create', (id) => client.native.open(id, spec));
+      await client.request('create', (id) => client.native.create(id, spec));
     } catch (error) {
       const restore = client.bridge?.endRestore();
       await client.close().catch(() => undefined);

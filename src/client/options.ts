@@ -245,6 +245,7 @@ export function toConnectSpec(options: ConnectOptions, mqttVersion: number, serv
     // then drops them. 20 is safe; Paho queues (and persists) the rest. MQTT 5 brokers
     // announce a receive maximum, which Paho honours.
     maxInflight: integerIn(options.maxInflight, v5 ? 65535 : 20, 1, 65535, 'maxInflight'),
+    retryInterval: 0,
     username: options.username,
     password: options.password,
     // The client reconnects itself (see reconnectPolicy): Paho's own reconnect reports no sessionPresent.

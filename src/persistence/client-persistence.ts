@@ -87,6 +87,7 @@ export interface QuarantinedRecord {
  */
 export type PersistenceOp = 'open' | 'close' | 'put' | 'get' | 'remove' | 'keys' | 'clear' | 'containsKey';
 
+/** Indexed by NativeOpIndex: the order of the addon's persistenceOps (the C++ PersistenceOp enum). */
 export const PERSISTENCE_OPS: readonly PersistenceOp[] = [
   'open',
   'close',

@@ -3,7 +3,7 @@
  * native threads. It lives only in the test build of the addon (paho_mqtt_redis_test.node,
  * `npm run build:native:test`), which `npm test` loads through PAHO_MQTT_REDIS_ADDON.
  */
-import { native, type NativePersistenceBridge } from '../../src/native';
+import { native, type NativeStoreBridge } from '../../src/native';
 
 export interface DriverStepSpec {
   /** A persistence call, or 'delivered': the listeners of a received message returned (the client's receive thread then stores what it held). */
@@ -29,17 +29,17 @@ export interface StressResult {
 }
 
 export interface NativeTestDriver {
-  runScript(bridge: NativePersistenceBridge, steps: DriverStepSpec[]): Promise<DriverStepResult[]>;
+  runScript(bridge: NativeStoreBridge, steps: DriverStepSpec[]): Promise<DriverStepResult[]>;
   runStress(
-    bridge: NativePersistenceBridge,
+    bridge: NativeStoreBridge,
     options: { threads: number; iterations: number; clientId: string; serverURI: string },
   ): Promise<StressResult>;
-  callOnJsThread(bridge: NativePersistenceBridge, op: Exclude<DriverStepSpec['op'], 'delivered'>, key?: string): number;
+  callOnJsThread(bridge: NativeStoreBridge, op: Exclude<DriverStepSpec['op'], 'delivered'>, key?: string): number;
   /** Native MQTT clients alive in this process, in every thread's environment. */
   liveClients(): number;
   /** Client command threads a stop left detached, still inside Paho past their deadline. */
   detachedCommandThreads(): number;
-  /** native/sent_publish: a sent PUBLISH record read back, or null. */
+  /** native/client/sent_publish: a sent PUBLISH record read back, or null. */
   parseSentPublish(
     key: string,
     bytes: Buffer,
@@ -51,7 +51,7 @@ export interface NativeTestDriver {
     retained: boolean;
     properties: { id: number; value: unknown }[];
   } | null;
-  /** native/sent_publish: packet ids in the order Paho assigned them (they wrap after 65535). */
+  /** native/client/sent_publish: packet ids in the order Paho assigned them (they wrap after 65535). */
   sendOrder(ids: number[]): number[];
   /** Loses `bytes` bytes of native memory on purpose (the leak check's proof that it sees a leak). */
   leakForTest(bytes: number): void;

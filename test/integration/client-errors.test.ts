@@ -203,7 +203,7 @@ describe('requests the addon refuses itself', () => {
       });
     };
     try {
-      await refused('before open');
+      await refused('before create');
       await requests.send('close', (id) => client.destroy(id));
       await refused('after destroy');
     } finally {

@@ -2,7 +2,7 @@
  * Commands Paho holds beyond its inflight window (restored at create, buffered while offline)
  * are sent as acknowledgements make room. Paho's send thread is not woken by an
  * acknowledgement, only by a new command or its 1 s timeout, so without the client's waker
- * (native/paho_waker.h) they went out at one window per second: 300 messages at a window of
+ * (native/client/paho_waker.h) they went out at one window per second: 300 messages at a window of
  * 10 took 30 s. The deadlines below are half of that.
  */
 import { describe, it } from 'node:test';

@@ -1,5 +1,5 @@
 /**
- * Messages Paho discards with a lost session (native/sent_publish, native/paho_persistence):
+ * Messages Paho discards with a lost session (native/client/sent_publish, native/persistence/paho_persistence):
  * the s-N records read back for publishing again, their send order, and the hold on their
  * removes (a remove right after a key listing is Paho discarding its session: the record stays
  * in the store until the message is stored again as a command). End to end:

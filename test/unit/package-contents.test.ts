@@ -31,6 +31,7 @@ const SHIPPED = [
   'dist/index.js',
   'binding.gyp',
   'native/addon.cc',
+  'native/persistence/operation_log.cc',
   'vendor/find-paho.js',
   'vendor/paho-mqtt-c.gypi',
   'CMakeLists.txt',

@@ -4,7 +4,7 @@
  * failed key makes every flush up to its write reject until a later write of it is stored.
  */
 import { PersistenceError } from '../../errors';
-import type { NativePersistenceBridge } from '../../native';
+import type { NativeStoreBridge } from '../../native';
 
 interface FlushWaiter {
   target: number;
@@ -13,7 +13,7 @@ interface FlushWaiter {
 }
 
 /** The two readings of the native log a flush needs. */
-type SettledLog = Pick<NativePersistenceBridge, 'settledSeq' | 'refusedUpTo'>;
+type SettledLog = Pick<NativeStoreBridge, 'settledSeq' | 'refusedUpTo'>;
 
 export class FlushTracker {
   /** Keys whose last write failed, with the log position of that write's batch. */

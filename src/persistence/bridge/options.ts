@@ -31,10 +31,10 @@ export interface StoreBridgeOptions {
 
 /** What the native bridge is built with. */
 export interface ResolvedBridgeOptions {
-  timeoutMs: number;
+  operationTimeoutMs: number;
   durability: Durability;
-  maxOps: number;
-  maxBytes: number;
+  maxQueuedOps: number;
+  maxQueuedBytes: number;
   onStoreUnavailable: 'continue' | 'disconnect';
 }
 
@@ -63,15 +63,15 @@ export function resolveBridgeOptions(store: ClientPersistence, options: StoreBri
   }
   return {
     onStoreUnavailable,
-    timeoutMs: integerIn('operationTimeoutMs', timeout, 1, 3_600_000),
+    operationTimeoutMs: integerIn('operationTimeoutMs', timeout, 1, 3_600_000),
     durability,
-    maxOps: integerIn(
+    maxQueuedOps: integerIn(
       'maxQueuedOps',
       options.maxQueuedOps ?? own<number>(store, 'maxQueuedOps') ?? DEFAULT_MAX_QUEUED_OPS,
       1,
       1e9,
     ),
-    maxBytes: integerIn(
+    maxQueuedBytes: integerIn(
       'maxQueuedBytes',
       options.maxQueuedBytes ?? own<number>(store, 'maxQueuedBytes') ?? DEFAULT_MAX_QUEUED_BYTES,
       1024,

@@ -26,7 +26,7 @@ export interface OutageHooks {
   timedOut: (error: unknown) => boolean;
   /** Whether the store refused the retried batch only for now: it is held on, whatever the probe says. */
   transient: (error: unknown) => boolean;
-  timeoutMs: number;
+  operationTimeoutMs: number;
   /** True once the bridge is closed: recovery stops. */
   closed: () => boolean;
 }
@@ -86,14 +86,14 @@ export async function recover(hooks: OutageHooks): Promise<unknown> {
     if (hooks.closed()) return 'closed';
     if (hooks.probe !== undefined) {
       try {
-        await within(hooks.probe(), hooks.timeoutMs, 'the store (probe)');
+        await within(hooks.probe(), hooks.operationTimeoutMs, 'the store (probe)');
       } catch {
         continue; // still unavailable
       }
     }
     let failure: unknown;
     try {
-      await within(hooks.retry(), hooks.timeoutMs, 'the store (retried batch)');
+      await within(hooks.retry(), hooks.operationTimeoutMs, 'the store (retried batch)');
       return hooks.closed() ? 'closed' : undefined;
     } catch (error) {
       failure = error ?? new Error('rejected');

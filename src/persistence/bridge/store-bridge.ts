@@ -1,5 +1,5 @@
 /**
- * Binds a ClientPersistence (any store) to a native PersistenceBridge. Paho's writes reach
+ * Binds a ClientPersistence (any store) to a native StoreBridge. Paho's writes reach
  * the store as ordered batches from the native operation log (group commit: `applyBatch`);
  * reads and the other calls arrive one by one as `dispatch`, and settle the waiting C
  * thread. Failures are reported as PersistenceErrors, never lost.
@@ -9,8 +9,8 @@ import {
   native,
   type NativeBatch,
   type NativeBridgeStats,
-  type NativeOpIndex,
-  type NativePersistenceBridge,
+  type NativeDispatch,
+  type NativeStoreBridge,
 } from '../../native';
 import {
   assertClientPersistence,
@@ -39,8 +39,8 @@ export interface RestoreOutcome {
 export type StoreBridgeStats = NativeBridgeStats;
 
 export class StoreBridge {
-  readonly native: NativePersistenceBridge;
-  readonly timeoutMs: number;
+  readonly native: NativeStoreBridge;
+  readonly operationTimeoutMs: number;
   readonly durability: Durability;
   /** onStoreUnavailable 'disconnect': acknowledgements wait for their records through outages. */
   private readonly holdsAcks: boolean;
@@ -51,7 +51,8 @@ export class StoreBridge {
   /** A failed open, for the create that rejects with it. */
   private claimedOpen: PersistenceError | undefined;
   /** The failure of the batch being settled: native code reports it synchronously, with this cause. */
-  private settling: PersistenceError | undefined;
+  /** The failures of batches being settled, by batch id: the cause of native code's report. */
+  private readonly failedBatches = new Map<number, PersistenceError>();
   /** Waiting flushes, and the keys whose last write failed: the store does not hold what the log says for them. */
   private readonly flushes: FlushTracker;
   /** Set while the store does not answer (see outage.ts): what flushes reject with meanwhile. */
@@ -62,24 +63,29 @@ export class StoreBridge {
     private readonly options: StoreBridgeOptions,
   ) {
     assertClientPersistence(store);
-    const { timeoutMs, durability, maxOps, maxBytes, onStoreUnavailable } = resolveBridgeOptions(store, options);
+    const { operationTimeoutMs, durability, maxQueuedOps, maxQueuedBytes, onStoreUnavailable } = resolveBridgeOptions(
+      store,
+      options,
+    );
     this.holdsAcks = onStoreUnavailable === 'disconnect';
-    this.timeoutMs = timeoutMs;
+    this.operationTimeoutMs = operationTimeoutMs;
     this.durability = durability;
-    this.native = new native.PersistenceBridge(
+    this.native = new native.StoreBridge(
       (id, op, key, data, clientId, serverURI) => this.dispatch(id, op, key, data, clientId, serverURI),
       (batch) => this.runBatches(batch),
-      (op, key, code, message) =>
+      (op, key, code, message, batchId) => {
+        const batchFailure = this.failedBatches.get(batchId);
         this.report(
           new PersistenceError(
             code as PersistenceErrorCode,
             op,
             key || undefined,
             message,
-            this.settling && { cause: this.settling.cause ?? this.settling },
+            batchFailure && { cause: batchFailure.cause ?? batchFailure },
           ),
-        ),
-      { timeoutMs, durability, maxOps, maxBytes, onStoreUnavailable },
+        );
+      },
+      { operationTimeoutMs, durability, maxQueuedOps, maxQueuedBytes, onStoreUnavailable },
     );
     this.flushes = new FlushTracker(this.native);
   }
@@ -154,10 +160,10 @@ export class StoreBridge {
             'ERR_PERSISTENCE_TIMEOUT',
             'batch',
             undefined,
-            `the store did not apply a batch of writes within ${this.timeoutMs} ms`,
+            `the store did not apply a batch of writes within ${this.operationTimeoutMs} ms`,
           );
           settle(error);
-        }, this.timeoutMs);
+        }, this.operationTimeoutMs);
         let settled = false;
         const settle = (error?: unknown): void => {
           if (settled) return;
@@ -192,7 +198,7 @@ export class StoreBridge {
     if (typeof store.probe !== 'function') return this.settleBatch(batch, error);
     // Did the store refuse these writes, or is it gone? A refusal fails the batch; gone holds it.
     const probing = Promise.resolve().then(() => store.probe!());
-    within(probing, this.timeoutMs, 'the store (probe)').then(
+    within(probing, this.operationTimeoutMs, 'the store (probe)').then(
       () => this.runBatches(this.settleBatch(batch, error)),
       () => this.hold(batch, failure),
     );
@@ -219,7 +225,7 @@ export class StoreBridge {
       timedOut: (error) =>
         this.toPersistenceError('batch', undefined, causeOf(error)).code === 'ERR_PERSISTENCE_TIMEOUT',
       transient: (error) => isHeldFailure(this.toPersistenceError('batch', undefined, causeOf(error))),
-      timeoutMs: this.timeoutMs,
+      operationTimeoutMs: this.operationTimeoutMs,
       closed: () => this.closed,
     }).then((error) => {
       if (error === 'closed') return;
@@ -242,11 +248,11 @@ export class StoreBridge {
     this.flushes.batchSettled(keys, failedAt, firstSeq, failure);
     // Native code reports it (once per batch).
     let next: NativeBatch | undefined;
-    this.settling = failure;
+    this.failedBatches.set(id, failure);
     try {
       next = this.native.settleBatch(id, failure.code, failure.message, failedAt);
     } finally {
-      this.settling = undefined;
+      this.failedBatches.delete(id);
     }
     this.flushes.wake(this.outage);
     return next;
@@ -254,14 +260,7 @@ export class StoreBridge {
 
   // ---- everything else: one call at a time, a C thread waiting ----
 
-  private dispatch(
-    id: number,
-    op: NativeOpIndex,
-    key: string,
-    data: Buffer | undefined,
-    clientId?: string,
-    serverURI?: string,
-  ): void {
+  private dispatch(...[id, op, key, data, clientId, serverURI]: Parameters<NativeDispatch>): void {
     const name = PERSISTENCE_OPS[op];
     let result: unknown;
     try {

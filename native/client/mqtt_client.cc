@@ -1,0 +1,400 @@
+#include "client/mqtt_client.h"
+
+#include <cstring>
+
+namespace paho_redis {
+
+namespace {
+
+constexpr auto kTeardownWait = std::chrono::milliseconds(300);
+
+// Paho takes char* arrays; it copies what it keeps, so pointers into the spec suffice.
+std::vector<char*> CStrings(const std::vector<std::string>& strings) {
+  std::vector<char*> out;
+  for (const auto& s : strings) out.push_back(const_cast<char*>(s.c_str()));
+  return out;
+}
+
+}  // namespace
+
+std::shared_ptr<MqttClient> MqttClient::Create(Napi::Env env, Napi::Function on_event,
+                                               std::shared_ptr<StoreBridge> bridge) {
+  std::shared_ptr<MqttClient> self(new MqttClient());
+  self->bridge_ = std::move(bridge);
+  // Unref'd: src/ refs it while operations are pending or the client is connected.
+  self->events_.Open(env, on_event, "paho-mqtt-redis:client", self, &MqttClient::OnTeardown);
+  return self;
+}
+
+std::atomic<int> MqttClient::live_count_{0};
+
+MqttClient::~MqttClient() {
+  live_count_--;
+  for (Pending* pending : pending_) delete pending;
+}
+
+void MqttClient::OnTeardown() {
+  events_.Close();
+  inbound_.Close();
+  // Release the store first, so Paho's pclose and removes during destroy fail at once
+  // instead of waiting for this (blocked) JS thread.
+  if (bridge_) bridge_->Shutdown();
+  // JS will handle no more messages: release Paho's receive thread (shared by every client of
+  // the process). The store is shut down first, so the acknowledgement that follows cannot
+  // remove the message's record: it is delivered again after a restart.
+  delivery_gates_.OpenAll();
+  // Destroy the Paho client off this thread, briefly. If Paho is stuck, the client and
+  // its bridge are leaked on purpose: Paho may still call them.
+  auto keep = new std::shared_ptr<MqttClient>(shared_from_this());
+  if (queue_.Push([keep] {
+        (*keep)->DestroyHandle();
+        delete keep;
+      })) {
+    queue_.Stop(kTeardownWait);
+  } else {
+    delete keep;
+  }
+}
+
+void MqttClient::Dispose() {
+  std::shared_ptr<MqttClient> keep = shared_from_this();
+  inbound_.Close();
+  events_.Dispose();
+  // Destroy already ran, so the thread is idle or about to be: this join is short.
+  queue_.Stop(kTeardownWait);
+}
+
+void MqttClient::Ref(Napi::Env env) { events_.Ref(env); }
+
+void MqttClient::Unref(Napi::Env env) { events_.Unref(env); }
+
+bool MqttClient::Emit(std::unique_ptr<ClientEvent> event) {
+  if (!events_.Send(event.get())) {
+    if (event->type == ClientEvent::Type::kMessage) inbound_.Release(event->gated_bytes);
+    return false;
+  }
+  event.release();
+  return true;
+}
+
+void MqttClient::EmitResult(uint64_t request, int rc, const std::string& message) {
+  auto event = std::make_unique<ClientEvent>();
+  event->request = request;
+  event->rc = rc;
+  event->text = message;
+  Emit(std::move(event));
+}
+
+void MqttClient::EmitClosed(uint64_t request, const std::string& message) {
+  auto event = std::make_unique<ClientEvent>();
+  event->request = request;
+  event->rc = MQTTASYNC_FAILURE;
+  event->code = "ERR_CLIENT_CLOSED";
+  event->text = message;
+  Emit(std::move(event));
+}
+
+void MqttClient::Queue(uint64_t request, std::function<void()> job) {
+  if (!queue_.Push(std::move(job))) EmitClosed(request, "the client is closed");
+}
+
+void MqttClient::QueueWithHandle(uint64_t request, std::function<void()> job) {
+  auto self = shared_from_this();
+  Queue(request, [self, request, job = std::move(job)] {
+    if (self->handle_ == nullptr) {
+      self->EmitClosed(request, "the client is not created or already closed");
+      return;
+    }
+    job();
+  });
+}
+
+MqttClient::Pending* MqttClient::NewPending(uint64_t request, RequestKind kind, int count) {
+  auto* pending = new Pending();
+  pending->client = this;
+  pending->request = request;
+  pending->kind = kind;
+  pending->count = count;
+  std::lock_guard<std::mutex> lock(mutex_);
+  pending_.insert(pending);
+  return pending;
+}
+
+void MqttClient::FailIfRefused(int rc, Pending* pending) {
+  // Paho refused the call outright: its callbacks will not fire for this request.
+  if (rc == MQTTASYNC_SUCCESS || !TakePending(pending)) return;
+  uint64_t request = pending->request;
+  delete pending;
+  EmitResult(request, rc, MQTTAsync_strerror(rc));
+}
+
+// ---- JS-thread entry points: each runs its Paho call on the command thread ----
+
+void MqttClient::Create(uint64_t request, CreateSpec spec) {
+  auto self = shared_from_this();
+  Queue(request, [self, request, spec = std::move(spec)] {
+    MQTTAsync_createOptions options = MQTTAsync_createOptions_initializer;
+    options.MQTTVersion = spec.mqtt_version;
+    options.sendWhileDisconnected = spec.send_while_disconnected;
+    // Also before the first connect and after a disconnect, not only after a connection loss.
+    options.allowDisconnectedSendAtAnyTime = spec.send_while_disconnected;
+    options.maxBufferedMessages = spec.max_buffered_messages;
+    self->max_buffered_ = spec.max_buffered_messages;
+    options.deleteOldestMessages = spec.delete_oldest_messages;
+    options.restoreMessages = spec.restore_messages;
+    options.persistQoS0 = spec.persist_qos0;
+    self->inbound_.Configure(static_cast<size_t>(spec.inbound_max_messages),
+                             static_cast<size_t>(spec.inbound_max_bytes),
+                             std::chrono::milliseconds(spec.inbound_max_wait_ms));
+    void* persistence_context = nullptr;
+    int type = spec.persistence_type;
+    if (type == MQTTCLIENT_PERSISTENCE_USER) {
+      persistence_context = self->bridge_->persistence();
+    } else if (type == MQTTCLIENT_PERSISTENCE_DEFAULT) {
+      persistence_context = const_cast<char*>(spec.persistence_dir.c_str());
+    }
+    StoreBridge::ResetThreadFailures();
+    int rc = MQTTAsync_createWithOptions(&self->handle_, spec.server_uri.c_str(), spec.client_id.c_str(),
+                                         type, persistence_context, &options);
+    auto event = std::make_unique<ClientEvent>();
+    event->request = request;
+    event->persistence_failures = StoreBridge::TakeThreadFailures();
+    if (rc == MQTTASYNC_SUCCESS) {
+      self->mqtt_version_ = spec.mqtt_version;
+      void* context = self.get();
+      rc = MQTTAsync_setCallbacks(self->handle_, context, &MqttClient::OnConnectionLost,
+                                  &MqttClient::OnMessage, &MqttClient::OnDeliveryComplete);
+      if (rc == MQTTASYNC_SUCCESS)
+        rc = MQTTAsync_setConnected(self->handle_, context, &MqttClient::OnConnected);
+      if (rc == MQTTASYNC_SUCCESS && spec.mqtt_version >= MQTTVERSION_5) {
+        rc = MQTTAsync_setDisconnected(self->handle_, context, &MqttClient::OnDisconnected);
+      }
+      // Without it, commands Paho holds beyond its window drain at one window per second.
+      self->waker_.Create();
+      MQTTAsync_token* tokens = nullptr;
+      if (MQTTAsync_getPendingTokens(self->handle_, &tokens) == MQTTASYNC_SUCCESS && tokens != nullptr) {
+        int count = 0;
+        while (tokens[count] != -1) ++count;
+        self->restored_left_ = count;
+        MQTTAsync_free(tokens);
+      }
+    } else {
+      self->handle_ = nullptr;
+    }
+    event->rc = rc;
+    if (rc != MQTTASYNC_SUCCESS) event->text = MQTTAsync_strerror(rc);
+    self->Emit(std::move(event));
+  });
+}
+
+void MqttClient::Connect(uint64_t request, ConnectSpec spec) {
+  auto self = shared_from_this();
+  QueueWithHandle(request, [self, request, spec = std::move(spec)] {
+    bool v5 = self->mqtt_version_ >= MQTTVERSION_5;
+    MQTTAsync_connectOptions options = MQTTAsync_connectOptions_initializer;
+    if (v5) {
+      MQTTAsync_connectOptions options5 = MQTTAsync_connectOptions_initializer5;
+      options = options5;
+      options.cleanstart = spec.clean_start;
+    } else {
+      options.cleansession = spec.clean_session;
+    }
+    options.keepAliveInterval = spec.keep_alive_interval;
+    if (self->bridge_) self->bridge_->LimitWaits(spec.keep_alive_interval);
+    options.connectTimeout = spec.connect_timeout;
+    options.maxInflight = spec.max_inflight;
+    self->max_inflight_ = spec.max_inflight;
+    options.retryInterval = spec.retry_interval;
+    options.MQTTVersion = self->mqtt_version_;
+    if (spec.username) options.username = spec.username->c_str();
+    if (spec.password) options.password = spec.password->c_str();
+    options.automaticReconnect = spec.automatic_reconnect;
+    options.minRetryInterval = spec.min_retry_interval;
+    options.maxRetryInterval = spec.max_retry_interval;
+    std::vector<char*> uris = CStrings(spec.server_uris);
+    if (!uris.empty()) {
+      options.serverURIs = uris.data();
+      options.serverURIcount = static_cast<int>(uris.size());
+    }
+    MQTTAsync_willOptions will = MQTTAsync_willOptions_initializer;
+    MQTTProperties will_properties = MQTTProperties_initializer;
+    if (spec.will) {
+      will.topicName = spec.will->topic.c_str();
+      will.payload.data = spec.will->payload.data();
+      will.payload.len = static_cast<int>(spec.will->payload.size());
+      will.qos = spec.will->qos;
+      will.retained = spec.will->retained;
+      options.will = &will;
+      if (v5) {
+        FillProperties(spec.will->properties, &will_properties);
+        options.willProperties = &will_properties;
+      }
+    }
+    MQTTAsync_SSLOptions ssl = MQTTAsync_SSLOptions_initializer;
+    if (spec.ssl) {
+      const SslSpec& s = *spec.ssl;
+      if (s.trust_store) ssl.trustStore = s.trust_store->c_str();
+      if (s.key_store) ssl.keyStore = s.key_store->c_str();
+      if (s.private_key) ssl.privateKey = s.private_key->c_str();
+      if (s.private_key_password) ssl.privateKeyPassword = s.private_key_password->c_str();
+      if (s.ca_path) ssl.CApath = s.ca_path->c_str();
+      if (s.cipher_suites) ssl.enabledCipherSuites = s.cipher_suites->c_str();
+      ssl.enableServerCertAuth = s.enable_server_cert_auth;
+      ssl.verify = s.verify;
+      ssl.sslVersion = s.ssl_version;
+      options.ssl = &ssl;
+    }
+    MQTTProperties connect_properties = MQTTProperties_initializer;
+    if (v5 && !spec.properties.empty()) {
+      FillProperties(spec.properties, &connect_properties);
+      options.connectProperties = &connect_properties;
+    }
+    Pending* pending = self->NewPending(request, RequestKind::kConnect);
+    self->SetCallbacks(&options, pending);
+    int rc = MQTTAsync_connect(self->handle_, &options);
+    MQTTProperties_free(&will_properties);
+    MQTTProperties_free(&connect_properties);
+    self->FailIfRefused(rc, pending);
+  });
+}
+
+void MqttClient::Subscribe(uint64_t request, SubscribeSpec spec) {
+  auto self = shared_from_this();
+  QueueWithHandle(request, [self, request, spec = std::move(spec)] {
+    std::vector<char*> topics = CStrings(spec.topics);
+    std::vector<int> qos = spec.qos;
+    MQTTAsync_responseOptions options = MQTTAsync_responseOptions_initializer;
+    std::vector<MQTTSubscribe_options> per_topic(topics.size(),
+                                                 MQTTSubscribe_options(MQTTSubscribe_options_initializer));
+    if (self->mqtt_version_ >= MQTTVERSION_5) {
+      auto at = [](const std::vector<int>& values, size_t i) {
+        return static_cast<unsigned char>(i < values.size() ? values[i] : 0);
+      };
+      for (size_t i = 0; i < per_topic.size(); ++i) {
+        per_topic[i].noLocal = at(spec.no_local, i);
+        per_topic[i].retainAsPublished = at(spec.retain_as_published, i);
+        per_topic[i].retainHandling = at(spec.retain_handling, i);
+      }
+      // Paho reads subscribeOptions for one topic and the list for several.
+      if (per_topic.size() == 1) {
+        options.subscribeOptions = per_topic[0];
+      } else {
+        options.subscribeOptionsCount = static_cast<int>(per_topic.size());
+        options.subscribeOptionsList = per_topic.data();
+      }
+      FillProperties(spec.properties, &options.properties);
+    }
+    Pending* pending = self->NewPending(request, RequestKind::kSubscribe, static_cast<int>(topics.size()));
+    self->SetCallbacks(&options, pending);
+    StoreBridge::ResetThreadFailures();
+    int rc = MQTTAsync_subscribeMany(self->handle_, static_cast<int>(topics.size()), topics.data(),
+                                     qos.data(), &options);
+    self->ReportCommandFailures("SUBSCRIBE");
+    MQTTProperties_free(&options.properties);
+    self->FailIfRefused(rc, pending);
+  });
+}
+
+void MqttClient::Unsubscribe(uint64_t request, UnsubscribeSpec spec) {
+  auto self = shared_from_this();
+  QueueWithHandle(request, [self, request, spec = std::move(spec)] {
+    std::vector<char*> topics = CStrings(spec.topics);
+    MQTTAsync_responseOptions options = MQTTAsync_responseOptions_initializer;
+    if (self->mqtt_version_ >= MQTTVERSION_5) FillProperties(spec.properties, &options.properties);
+    Pending* pending = self->NewPending(request, RequestKind::kUnsubscribe, static_cast<int>(topics.size()));
+    self->SetCallbacks(&options, pending);
+    StoreBridge::ResetThreadFailures();
+    int rc =
+        MQTTAsync_unsubscribeMany(self->handle_, static_cast<int>(topics.size()), topics.data(), &options);
+    self->ReportCommandFailures("UNSUBSCRIBE");
+    MQTTProperties_free(&options.properties);
+    self->FailIfRefused(rc, pending);
+  });
+}
+
+void MqttClient::Disconnect(uint64_t request, DisconnectSpec spec) {
+  auto self = shared_from_this();
+  QueueWithHandle(request, [self, request, spec = std::move(spec)] {
+    bool v5 = self->mqtt_version_ >= MQTTVERSION_5;
+    MQTTAsync_disconnectOptions options = MQTTAsync_disconnectOptions_initializer;
+    if (v5) {
+      MQTTAsync_disconnectOptions options5 = MQTTAsync_disconnectOptions_initializer5;
+      options = options5;
+      options.reasonCode = static_cast<enum MQTTReasonCodes>(spec.reason_code);
+      FillProperties(spec.properties, &options.properties);
+    }
+    options.timeout = spec.timeout_ms;
+    self->SetWindow(0);  // what waits goes to Paho, which sends or refuses it as before
+    Pending* pending = self->NewPending(request);
+    self->SetCallbacks(&options, pending);
+    int rc = MQTTAsync_disconnect(self->handle_, &options);
+    MQTTProperties_free(&options.properties);
+    self->FailIfRefused(rc, pending);
+  });
+}
+
+void MqttClient::GetPendingTokens(uint64_t request) {
+  auto self = shared_from_this();
+  QueueWithHandle(request, [self, request] {
+    MQTTAsync_token* tokens = nullptr;
+    int rc = MQTTAsync_getPendingTokens(self->handle_, &tokens);
+    auto event = std::make_unique<ClientEvent>();
+    event->request = request;
+    event->rc = rc;
+    for (MQTTAsync_token* t = tokens; t != nullptr && *t != -1; ++t) event->list.push_back(*t);
+    if (tokens != nullptr) MQTTAsync_free(tokens);
+    self->Emit(std::move(event));
+  });
+}
+
+void MqttClient::IsConnected(uint64_t request) {
+  auto self = shared_from_this();
+  Queue(request, [self, request] {
+    auto event = std::make_unique<ClientEvent>();
+    event->request = request;
+    event->list.push_back(self->handle_ != nullptr && MQTTAsync_isConnected(self->handle_) ? 1 : 0);
+    self->Emit(std::move(event));
+  });
+}
+
+void MqttClient::Flush(uint64_t request) {
+  auto self = shared_from_this();
+  // Through the publish window, behind every publish submitted before it: a publish the window
+  // still holds exists in memory only, so the flush waits until it reached Paho and the log.
+  window_.Submit(false, [self, request] {
+    self->Queue(request, [self, request] {
+      auto event = std::make_unique<ClientEvent>();
+      event->request = request;
+      event->log_seq = self->bridge_ ? self->bridge_->logged_seq() : 0;
+      self->Emit(std::move(event));
+    });
+  });
+}
+
+void MqttClient::Destroy(uint64_t request) {
+  auto self = shared_from_this();
+  Queue(request, [self, request] {
+    self->DestroyHandle();
+    self->EmitResult(request, MQTTASYNC_SUCCESS, "");
+  });
+}
+
+void MqttClient::DestroyHandle() {
+  // Command thread. Paho calls pclose from here; afterwards it calls nothing of ours.
+  inbound_.Close();  // a receive thread waiting for room holds the mutex destroy needs
+  if (handle_ != nullptr) MQTTAsync_destroy(&handle_);
+  handle_ = nullptr;
+  waker_.Destroy();
+  std::unordered_set<Pending*> orphans;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    orphans.swap(pending_);
+  }
+  for (Pending* pending : orphans) {
+    EmitResult(pending->request, MQTTASYNC_OPERATION_INCOMPLETE,
+               "the client was destroyed before the operation completed");
+    delete pending;
+  }
+}
+
+}  // namespace paho_redis

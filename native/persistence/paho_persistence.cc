@@ -1,0 +1,438 @@
+#include "persistence/paho_persistence.h"
+
+#include <MQTTAsync.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <optional>
+#include <unordered_set>
+
+#include "persistence/paho_keys.h"
+#include "persistence/store_bridge.h"
+#include "util/js_thread.h"
+
+namespace paho_redis {
+
+namespace {
+
+PahoPersistence* FromHandle(void* handle) { return static_cast<PahoPersistence*>(handle); }
+
+// Paho discards its session's in-flight records by listing the keys and removing each listed
+// one (MQTTAsync_unpersistInflightMessages); no other path removes a listed sent PUBLISH right
+// after the listing (a restore reads each record first). Set by a listing, each key consumed by
+// its remove, cleared by any other call.
+struct DiscardListing {
+  PahoPersistence* owner = nullptr;
+  std::unordered_set<std::string> keys;
+  void Clear() {
+    owner = nullptr;
+    keys.clear();
+  }
+  // Whether `key`, removed now by the thread that listed it, is part of a discard.
+  bool Consume(PahoPersistence* self, const std::string& key) { return owner == self && keys.erase(key) > 0; }
+};
+thread_local DiscardListing discard_listing;
+// Set while the thread publishes a discarded message again (RepublishOnThisThread).
+thread_local const std::string* republish_key = nullptr;
+
+// Whether Paho may act on the wire right after this put, in a way a crash must not undo
+// before the record is in the store (the table is in docs/persistence.md):
+//   sc-/sc5- (PUBREL leaves next), r-/r5- (PUBREC leaves next), and s-/s5- of a QoS 2
+//   PUBLISH (the broker keeps the packet id until PUBREL). The first buffer of an s- put
+//   starts with the PUBLISH fixed header, whose bits 1-2 are the QoS.
+bool IsBarrierPut(const std::string& key, int bufcount, char* buffers[], int buflens[]) {
+  if (IsSentPubrelKey(key) || IsReceivedKey(key)) return true;
+  if (!IsSentPublishKey(key) || bufcount < 1 || buflens[0] < 1) return false;
+  return ((static_cast<unsigned char>(buffers[0][0]) >> 1) & 3) == 2;
+}
+
+// A QoS 2 PUBLISH command as MQTTAsync_persistCommand hands it over: buffers int type,
+// int token, topic, int payloadlen, payload, int qos, int retained [, v5 properties].
+bool IsQos2PublishCommand(const std::string& key, int bufcount, char* buffers[], int buflens[]) {
+  constexpr int kPublish = 3;
+  if (!IsCommandKey(key) || bufcount < 7 || buflens[0] != sizeof(int) || buflens[5] != sizeof(int))
+    return false;
+  int type = 0;
+  int qos = 0;
+  memcpy(&type, buffers[0], sizeof(int));
+  memcpy(&qos, buffers[5], sizeof(int));
+  return type == kPublish && qos == 2;
+}
+
+// The number after the key's dash (packet id of s-T), or -1.
+long KeyNumber(const std::string& key) {
+  size_t dash = key.find('-');
+  if (dash == std::string::npos || dash + 1 >= key.size()) return -1;
+  char* end = nullptr;
+  long number = strtol(key.c_str() + dash + 1, &end, 10);
+  return *end == '\0' ? number : -1;
+}
+
+// MQTT 5: Paho puts r5-N as it reads an inbound QoS 2 PUBLISH, then delivers the message
+// (messageArrived), then sends PUBREC. After a restart, a stored r5-N makes Paho take the
+// broker's resent PUBLISH as already received, and MQTT 5 does not deliver at PUBREL: stored
+// before the listeners returned, it would lose a message a crash interrupted. So the put is
+// held until then (StoreHeldReceived), unless the record exists already (a resent PUBLISH
+// that Paho will not deliver again). IsReceivedV5Key (paho_keys.h) picks those puts.
+
+// MQTT 5: Paho delivers an inbound QoS 2 message at PUBLISH time and, finding a restored
+// r5-N, would swallow a later message that reuses the id: the remove must be stored
+// before PUBCOMP leaves.
+bool IsBarrierRemove(const std::string& key) { return IsReceivedV5Key(key); }
+
+int Fail(PersistenceOp op, const std::string& key, const LogOutcome& outcome) {
+  StoreBridge::RecordThreadFailure({op, key, outcome.failure, outcome.message});
+  return MQTTCLIENT_PERSISTENCE_ERROR;
+}
+
+// Paho frees what a persistence returns with its tracked free(): MQTTAsync_malloc it.
+int AnswerKeys(const std::vector<std::string>& found, char*** keys, int* nkeys) {
+  char** out = nullptr;
+  if (!found.empty()) {
+    out = static_cast<char**>(MQTTAsync_malloc(found.size() * sizeof(char*)));
+    if (out == nullptr) return MQTTCLIENT_PERSISTENCE_ERROR;
+    for (size_t i = 0; i < found.size(); ++i) {
+      out[i] = static_cast<char*>(MQTTAsync_malloc(found[i].size() + 1));
+      if (out[i] == nullptr) {
+        for (size_t j = 0; j < i; ++j) MQTTAsync_free(out[j]);
+        MQTTAsync_free(out);
+        return MQTTCLIENT_PERSISTENCE_ERROR;
+      }
+      memcpy(out[i], found[i].c_str(), found[i].size() + 1);
+    }
+  }
+  *keys = out;
+  *nkeys = static_cast<int>(found.size());
+  return 0;
+}
+
+}  // namespace
+
+PahoPersistence::PahoPersistence(StoreBridge* bridge) : bridge_(bridge) {
+  persistence_.context = this;
+  persistence_.popen = &PahoPersistence::Open;
+  persistence_.pclose = &PahoPersistence::Close;
+  persistence_.pput = &PahoPersistence::Put;
+  persistence_.pget = &PahoPersistence::Get;
+  persistence_.premove = &PahoPersistence::Remove;
+  persistence_.pkeys = &PahoPersistence::Keys;
+  persistence_.pclear = &PahoPersistence::Clear;
+  persistence_.pcontainskey = &PahoPersistence::ContainsKey;
+}
+
+void PahoPersistence::StoreFailed() { ledger_.Invalidate(); }
+
+LogOutcome PahoPersistence::DrainForRead() {
+  // On a JS thread the forward itself refuses (and reports) the call.
+  if (OnJsThread()) return {};
+  return bridge_->Drain();
+}
+
+int PahoPersistence::Open(void** handle, const char* client_id, const char* server_uri, void* context) {
+  auto* self = static_cast<PahoPersistence*>(context);
+  CallPtr call = self->bridge_->NewCall(PersistenceOp::kOpen, "");
+  call->client_id = client_id != nullptr ? client_id : "";
+  call->server_uri = server_uri != nullptr ? server_uri : "";
+  self->ledger_.Reset();
+  self->bridge_->log().Reset();
+  {
+    std::lock_guard<std::mutex> lock(self->command_seqs_mutex_);
+    self->command_seqs_.clear();
+  }
+  self->ForgetDiscarded();
+  if (!self->bridge_->Forward(call)) return MQTTCLIENT_PERSISTENCE_ERROR;
+  *handle = self;
+  return 0;
+}
+
+LogOp PahoPersistence::DueRemove(const std::string& key, bool wait) {
+  ledger_.Removed(key);
+  if (IsCommandKey(key)) {
+    std::lock_guard<std::mutex> lock(command_seqs_mutex_);
+    command_seqs_.erase(key);
+  }
+  return LogOp{0, key, nullptr, false, wait};
+}
+
+// Why this is enough (docs/persistence.md): Paho sends a queued command with its token as the
+// packet id, a restored one too. While c-N is stored, a crash restores it and Paho sends it
+// again with id T, which a broker still holding T treats as the duplicate it is (MQTT 3.1.1
+// 4.3.3); the store never holds neither, since c-N's remove is logged with s-T, as one unit.
+bool PahoPersistence::CommandStored(const std::string& command_key, const std::string& sent_key) {
+  uint64_t seq = 0;
+  {
+    std::lock_guard<std::mutex> lock(command_seqs_mutex_);
+    auto found = command_seqs_.find(command_key);
+    if (found == command_seqs_.end()) return false;
+    seq = found->second;
+    command_seqs_.erase(found);
+  }
+  Bytes command = ledger_.Value(command_key);
+  int token = -1;
+  if (command && command->size() >= 2 * sizeof(int))
+    memcpy(&token, command->data() + sizeof(int), sizeof(int));
+  if (token < 1 || token != KeyNumber(sent_key)) return false;
+  return bridge_->WaitStored(seq).failure == CallFailure::kNone;
+}
+
+void PahoPersistence::Hold(const std::string& key, Bytes bytes) {
+  std::lock_guard<std::mutex> lock(held_mutex_);
+  auto& mine = held_[std::this_thread::get_id()];
+  for (auto& held : mine) {
+    if (held.first == key) {
+      held.second = std::move(bytes);
+      return;
+    }
+  }
+  mine.emplace_back(key, std::move(bytes));
+}
+
+std::vector<LogOp> PahoPersistence::TakeHeld() {
+  std::vector<std::pair<std::string, Bytes>> taken;
+  {
+    std::lock_guard<std::mutex> lock(held_mutex_);
+    auto mine = held_.find(std::this_thread::get_id());
+    if (mine == held_.end()) return {};
+    taken.swap(mine->second);
+    held_.erase(mine);
+  }
+  std::vector<LogOp> ops;
+  for (auto& held : taken) {
+    ledger_.Added(held.first, held.second);
+    ops.push_back(LogOp{0, held.first, std::move(held.second), false, true});
+  }
+  return ops;
+}
+
+void PahoPersistence::DropHeld(const std::string& key) {
+  std::lock_guard<std::mutex> lock(held_mutex_);
+  for (auto& thread : held_) {
+    auto& records = thread.second;
+    for (auto it = records.begin(); it != records.end(); ++it) {
+      if (it->first == key) {
+        records.erase(it);
+        break;
+      }
+    }
+  }
+}
+
+LogOutcome PahoPersistence::StoreHeld() {
+  std::vector<LogOp> ops = TakeHeld();
+  if (ops.empty()) return {};
+  // Stored before Paho acknowledges the message (PUBREC): with onStoreUnavailable 'disconnect'
+  // the wait holds through an outage.
+  return bridge_->Write(std::move(ops), true, nullptr, true);
+}
+
+// A failed write was reported (Write, or the failed batch): Paho sends PUBREC either way.
+LogOutcome PahoPersistence::StoreHeldReceived() { return StoreHeld(); }
+
+void PahoPersistence::RepublishOnThisThread(const std::string* sent_key) { republish_key = sent_key; }
+
+void PahoPersistence::FlushDeferred() {
+  if (auto key = ledger_.TakeDeferred()) {
+    std::vector<LogOp> ops;
+    ops.push_back(DueRemove(*key, bridge_->sync()));
+    bridge_->Write(std::move(ops), bridge_->sync());
+    ledger_.RemoveAppended();
+  }
+}
+
+int PahoPersistence::Close(void* handle) {
+  auto* self = FromHandle(handle);
+  {
+    // Still held at close: a resent PUBLISH whose record the store holds already (a message
+    // being delivered is stored as its delivery ends, and Paho closes after that).
+    std::lock_guard<std::mutex> lock(self->held_mutex_);
+    self->held_.clear();
+  }
+  std::vector<LogOp> removes;
+  for (const std::string& key : self->ledger_.TakeAllDeferred())
+    removes.push_back(self->DueRemove(key, true));
+  size_t count = removes.size();
+  self->bridge_->Write(std::move(removes), true);
+  for (size_t i = 0; i < count; ++i) self->ledger_.RemoveAppended();
+  // Everything logged reaches the store before it is closed, if the store answers. It is
+  // closed either way: its connections must not outlive the client.
+  LogOutcome drained = self->DrainForRead();
+  self->ledger_.Reset();
+  // Discarded messages not sent again stay stored: the next client restores them.
+  self->ForgetDiscarded();
+  if (drained.failure != CallFailure::kNone && drained.failure != CallFailure::kClosing) {
+    self->bridge_->Report(PersistenceOp::kClose, "", drained.failure,
+                          "the store was closed with writes it had not stored: " + drained.message);
+  }
+  bool closed = self->bridge_->Forward(self->bridge_->NewCall(PersistenceOp::kClose, ""));
+  if (drained.failure != CallFailure::kNone) return Fail(PersistenceOp::kClose, "", drained);
+  return closed ? 0 : MQTTCLIENT_PERSISTENCE_ERROR;
+}
+
+int PahoPersistence::Put(void* handle, char* key, int bufcount, char* buffers[], int buflens[]) {
+  auto* self = FromHandle(handle);
+  discard_listing.Clear();
+  std::string name = key != nullptr ? key : "";
+  size_t total = 0;
+  for (int i = 0; i < bufcount; ++i) total += static_cast<size_t>(buflens[i]);
+  // The one copy: Paho's buffers are only valid during this call.
+  auto bytes = std::make_shared<std::vector<uint8_t>>(total);
+  size_t offset = 0;
+  for (int i = 0; i < bufcount; ++i) {
+    if (buflens[i] > 0) memcpy(bytes->data() + offset, buffers[i], static_cast<size_t>(buflens[i]));
+    offset += static_cast<size_t>(buflens[i]);
+  }
+  bool sync = self->bridge_->sync();
+  if (IsReceivedV5Key(name) && !self->ledger_.KnownPresent(name)) {
+    self->FlushDeferred();
+    self->StoreHeld();  // an earlier resent PUBLISH's, if any
+    self->Hold(name, std::move(bytes));
+    return 0;
+  }
+  // Held records go first, in the same unit: Paho queued their message (q5-N) instead of
+  // delivering it, and PUBREC leaves after this put.
+  std::vector<LogOp> ops = self->TakeHeld();
+  bool barrier = !ops.empty() || IsBarrierPut(name, bufcount, buffers, buflens);
+  bool wait = sync || barrier;
+  // A deferred command remove is due once the sent packet (s-N) is logged, in the same
+  // unit, so the store never holds both or neither; any other put means the thread moved
+  // on, so it is due before.
+  bool sent_publish = IsSentPublishKey(name);
+  if (!sent_publish) self->FlushDeferred();
+  std::optional<std::string> deferred;
+  if (sent_publish) deferred = self->ledger_.TakeDeferred();
+  if (wait && !sync && deferred && self->CommandStored(*deferred, name)) wait = false;
+  bool qos2_command = IsQos2PublishCommand(name, bufcount, buffers, buflens);
+  // A new message under a discarded one's packet id replaces its record: no remove may follow.
+  if (sent_publish) self->TakeHeldRemove(name);
+  // The command of a discarded message sent again: the old record goes in the same unit.
+  std::optional<std::string> replaced;
+  if (republish_key != nullptr && IsCommandKey(name)) replaced = self->TakeHeldRemove(*republish_key);
+  self->ledger_.Added(name, bytes);
+  ops.push_back(LogOp{0, name, std::move(bytes), false, wait});
+  if (deferred) ops.push_back(self->DueRemove(*deferred, wait));
+  if (replaced) ops.push_back(LogOp{0, *replaced, nullptr, false, wait});
+  uint64_t seq = 0;
+  // An acknowledgement (PUBREL after sc-, PUBREC after r-) can be held back; the QoS 2 PUBLISH
+  // after s- is not: Paho's send thread writing it to a connection the broker dropped
+  // meanwhile leaves Paho resending a corrupt PUBLISH after the reconnect.
+  bool acknowledgement = barrier && !sent_publish;
+  LogOutcome outcome = self->bridge_->Write(std::move(ops), wait, &seq, acknowledgement);
+  if (deferred) self->ledger_.RemoveAppended();
+  if (qos2_command && outcome.failure == CallFailure::kNone) {
+    std::lock_guard<std::mutex> lock(self->command_seqs_mutex_);
+    self->command_seqs_[name] = seq;
+  }
+  if (outcome.failure != CallFailure::kNone) return Fail(PersistenceOp::kPut, name, outcome);
+  return 0;
+}
+
+int PahoPersistence::Get(void* handle, char* key, char** buffer, int* buflen) {
+  auto* self = FromHandle(handle);
+  discard_listing.Clear();
+  self->FlushDeferred();
+  self->StoreHeld();
+  std::string name = key != nullptr ? key : "";
+  // On a JS thread nothing is answered, not even from memory: Forward refuses it.
+  Bytes found = OnJsThread() ? nullptr : self->ledger_.Value(name);
+  if (!found) {
+    // Not written in this session: the store answers, once it holds everything logged.
+    LogOutcome drained = self->DrainForRead();
+    if (drained.failure != CallFailure::kNone) {
+      return Fail(PersistenceOp::kGet, name, drained);
+    }
+    CallPtr call = self->bridge_->NewCall(PersistenceOp::kGet, key);
+    if (!self->bridge_->Forward(call)) return MQTTCLIENT_PERSISTENCE_ERROR;
+    found = std::make_shared<const std::vector<uint8_t>>(std::move(call->bytes));
+    self->ledger_.Fetched(name, found);
+  }
+  size_t length = found->size();
+  char* out = static_cast<char*>(MQTTAsync_malloc(length > 0 ? length : 1));
+  if (out == nullptr) return MQTTCLIENT_PERSISTENCE_ERROR;
+  if (length > 0) memcpy(out, found->data(), length);
+  *buffer = out;
+  *buflen = static_cast<int>(length);
+  return 0;
+}
+
+int PahoPersistence::Remove(void* handle, char* key) {
+  auto* self = FromHandle(handle);
+  self->FlushDeferred();
+  std::string name = key != nullptr ? key : "";
+  self->DropHeld(name);
+  self->StoreHeld();
+  if (discard_listing.Consume(self, name) && self->CaptureDiscard(name)) return 0;
+  if (!self->ledger_.MayExist(name)) return 0;    // known absent: nothing to write
+  if (self->ledger_.DeferRemove(name)) return 0;  // due with the s-N put (see KeyLedger)
+  bool acknowledgement = IsBarrierRemove(name);   // PUBCOMP leaves next
+  bool wait = self->bridge_->sync() || acknowledgement;
+  std::vector<LogOp> ops;
+  ops.push_back(self->DueRemove(name, wait));
+  LogOutcome outcome = self->bridge_->Write(std::move(ops), wait, nullptr, acknowledgement);
+  self->ledger_.RemoveAppended();
+  if (outcome.failure != CallFailure::kNone) {
+    discard_listing.Clear();  // Paho stops removing at a failure: what is left is no discard
+    return Fail(PersistenceOp::kRemove, name, outcome);
+  }
+  return 0;
+}
+
+int PahoPersistence::Keys(void* handle, char*** keys, int* nkeys) {
+  auto* self = FromHandle(handle);
+  self->FlushDeferred();
+  self->StoreHeld();
+  discard_listing.Clear();
+  if (!OnJsThread() && self->ledger_.complete()) {
+    std::vector<std::string> found = self->ledger_.Keys();
+    discard_listing.owner = self;
+    discard_listing.keys.insert(found.begin(), found.end());
+    return AnswerKeys(found, keys, nkeys);
+  }
+  LogOutcome drained = self->DrainForRead();
+  if (drained.failure != CallFailure::kNone) {
+    return Fail(PersistenceOp::kKeys, "", drained);
+  }
+  uint64_t epoch = self->ledger_.ListingEpoch();
+  CallPtr call = self->bridge_->NewCall(PersistenceOp::kKeys, "");
+  if (!self->bridge_->Forward(call)) return MQTTCLIENT_PERSISTENCE_ERROR;
+  self->ledger_.Learn(call->keys, epoch);
+  self->bridge_->log().LearnStoreKeys(call->keys);
+  discard_listing.owner = self;
+  discard_listing.keys.insert(call->keys.begin(), call->keys.end());
+  return AnswerKeys(call->keys, keys, nkeys);
+}
+
+int PahoPersistence::Clear(void* handle) {
+  auto* self = FromHandle(handle);
+  discard_listing.Clear();
+  self->FlushDeferred();
+  self->StoreHeld();
+  LogOutcome drained = self->DrainForRead();
+  if (drained.failure != CallFailure::kNone) {
+    return Fail(PersistenceOp::kClear, "", drained);
+  }
+  if (!self->bridge_->Forward(self->bridge_->NewCall(PersistenceOp::kClear, "")))
+    return MQTTCLIENT_PERSISTENCE_ERROR;
+  self->ledger_.Cleared();
+  self->bridge_->log().StoreCleared();
+  return 0;
+}
+
+int PahoPersistence::ContainsKey(void* handle, char* key) {
+  auto* self = FromHandle(handle);
+  discard_listing.Clear();
+  self->FlushDeferred();
+  self->StoreHeld();
+  std::string name = key != nullptr ? key : "";
+  if (!OnJsThread() && self->ledger_.complete()) {
+    return self->ledger_.Holds(name) ? 0 : MQTTCLIENT_PERSISTENCE_ERROR;
+  }
+  LogOutcome drained = self->DrainForRead();
+  if (drained.failure != CallFailure::kNone) {
+    return Fail(PersistenceOp::kContainsKey, name, drained);
+  }
+  CallPtr call = self->bridge_->NewCall(PersistenceOp::kContainsKey, key);
+  if (!self->bridge_->Forward(call)) return MQTTCLIENT_PERSISTENCE_ERROR;
+  return call->contains ? 0 : MQTTCLIENT_PERSISTENCE_ERROR;
+}
+
+}  // namespace paho_redis
