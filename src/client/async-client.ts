@@ -219,7 +219,7 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
 
   /** Paho's create over the current bridge; rejects with what restoring from the store failed with. */
   private async openNative(what: string): Promise<void> {
-    await this.requests.send(what, (id) => this.native.open(id, this.createSpec!));
+    await this.requests.send(what, (id) => this.native.create(id, this.createSpec!));
     const restore = this.bridge?.endRestore();
     const failed = restoreError(restore?.failures);
     if (failed) throw failed;

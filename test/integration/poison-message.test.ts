@@ -8,7 +8,8 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { AsyncClient, RedisPersistence, type PoisonMessageInfo } from '../../src';
+import * as fs from 'node:fs';
+import { AsyncClient, RedisPersistence, setTraceLogger, type PoisonMessageInfo } from '../../src';
 import { quarantineHashName, quarantinedRecords } from '../../src/persistence/redis/quarantine';
 import { decodeRecord } from '../../src/persistence/records/paho-records';
 import { Inbox, hashKeys, hashValuesByKey, runFixture, uid, waitFor } from '../helpers/client-common';
@@ -31,6 +32,27 @@ async function storeInEarlierProcess(clientId: string, messages: { topic: string
   await child.exited;
 }
 
+/** Appends every write the store receives, decoded, to `file` (PMR_PAHO_TRACE). */
+function traceStoreWrites(store: RedisPersistence, file: string): void {
+  const log = (line: string) => fs.appendFileSync(file, `STORE ${Date.now()} ${line}\n`);
+  const describeWrite = (key: string, value: Buffer | undefined) =>
+    value === undefined ? `remove ${key}` : `put ${key} ${JSON.stringify(decodeRecord(key, value))}`;
+  const put = store.put.bind(store);
+  const remove = store.remove.bind(store);
+  const clear = store.clear.bind(store);
+  const batch = store.batch?.bind(store);
+  const quarantine = store.quarantine?.bind(store);
+  store.put = (key, value) => (log(describeWrite(key, value)), put(key, value));
+  store.remove = (key) => (log(`remove ${key}`), remove(key));
+  store.clear = () => (log('clear'), clear());
+  if (batch)
+    store.batch = (writes) => {
+      for (const w of writes) log(`batch ${describeWrite(w.key, w.data)}`);
+      return batch(writes);
+    };
+  if (quarantine) store.quarantine = (key, reason) => (log(`quarantine ${key}`), quarantine(key, reason));
+}
+
 describe('a poison message (a stored QoS 2 PUBLISH NATS refuses)', () => {
   it('is set aside after maxRefusals refusals: reported once, quarantined, the QoS 1 messages behind it delivered', async () => {
     const clientId = uid('poison');
@@ -44,10 +66,13 @@ describe('a poison message (a stored QoS 2 PUBLISH NATS refuses)', () => {
     assert.equal((await hashKeys(redis.port, hash)).length, 4, 'the earlier process left 4 records');
 
     const watcher = await AsyncClient.create({ serverURI: nats.url, clientId: uid('poison-watch') });
+    const persistence = new RedisPersistence({ url: redis.url });
+    const traceFile = process.env.PMR_PAHO_TRACE;
+    if (traceFile) traceStoreWrites(persistence, traceFile);
     const client = await AsyncClient.create({
       serverURI: nats.url,
       clientId,
-      persistence: new RedisPersistence({ url: redis.url }),
+      persistence,
       poison: { maxRefusals: 2 },
     });
     try {
@@ -65,17 +90,22 @@ describe('a poison message (a stored QoS 2 PUBLISH NATS refuses)', () => {
         client.on(event, (detail: unknown) =>
           timeline.push(`${Date.now() - started} ms ${event} ${JSON.stringify(detail ?? '')}`),
         );
+      // PMR_PAHO_TRACE=<file>: Paho's trace and the store's writes go to that file, to explain a failure.
+      if (traceFile)
+        setTraceLogger('maximum', (_level, line) => fs.appendFileSync(traceFile, `${Date.now() - started} ${line}\n`));
       await client.connect({ cleanSession: false, automaticReconnect: { minRetryInterval: 1, maxRetryInterval: 2 } });
 
       const got = await inbox.count(behind.length, 30_000).catch(async (error: Error) => {
+        if (traceFile) fs.copyFileSync(nats.logFile, `${traceFile}.nats.log`);
         const records = async (name: string): Promise<string> =>
           Object.entries(await hashValuesByKey(redis.port, name))
             .filter(([key]) => !key.endsWith('#reason'))
             .map(([key, value]) => `${key} ${JSON.stringify(decodeRecord(key.split('@')[0], value))}`)
             .join('\n');
+        const received = inbox.messages.map((m) => `${m.topic} ${m.payload.toString()}`).join(', ');
         throw new Error(
-          `${error.message}; events:\n${timeline.join('\n')}\nstored:\n${await records(hash)}\n` +
-            `quarantined:\n${await records(quarantineHashName(hash))}`,
+          `${error.message}; the subscriber got [${received}]; events:\n${timeline.join('\n')}\nstored:\n${await records(hash)}\n` +
+            `quarantined:\n${await records(quarantineHashName(hash))}\nNATS log: ${nats.logFile}`,
         );
       });
       assert.deepEqual(
@@ -105,6 +135,7 @@ describe('a poison message (a stored QoS 2 PUBLISH NATS refuses)', () => {
       assert.match(setAside[0].reason, /refused/);
       assert.equal(client.stats().poisonMessages, 1);
     } finally {
+      if (process.env.PMR_PAHO_TRACE) setTraceLogger('off');
       await Promise.all([client.close(), watcher.close()]);
     }
   });
