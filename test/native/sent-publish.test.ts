@@ -178,7 +178,7 @@ describe('a sent PUBLISH Paho stores again (its resend)', () => {
       results.map((r) => r.rc),
       [0, 0, 0, 0],
     );
-    assert.deepEqual(await store.get('s-3'), withDup(sound), 'the sound record, with DUP set by the first resend');
+    assert.deepEqual(store.get('s-3'), withDup(sound), 'the sound record, with DUP set by the first resend');
     await waitFor(() => failures.length === 1, 'the garbled resend reported');
     assert.deepEqual(failures, ['ERR_PERSISTENCE_BAD_RESULT put s-3']);
     bridge.close();
