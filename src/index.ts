@@ -20,6 +20,7 @@ export {
 export type { MessagesOptions } from './client/message-iterator';
 export type { OutboxOptions } from './client/outbox-options';
 export type { DeliveredInfo } from './client/outbox';
+export type { PoisonMessageInfo, PoisonOptions } from './client/poison';
 export type { ClientStats } from './client/stats';
 export type {
   CreateOptions,

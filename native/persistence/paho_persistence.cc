@@ -282,6 +282,10 @@ int PahoPersistence::Put(void* handle, char* key, int bufcount, char* buffers[],
     if (buflens[i] > 0) memcpy(bytes->data() + offset, buffers[i], static_cast<size_t>(buflens[i]));
     offset += static_cast<size_t>(buflens[i]);
   }
+  // Paho 1.3.12 frees the topic and payload of a QoS 1/2 PUBLISH whose first write fails (the
+  // broker closed the connection meanwhile) yet keeps the message in flight: its resend after
+  // the reconnect stores, and sends, freed memory. The record stored first stays.
+  if (IsSentPublishKey(name) && self->CorruptResend(name, *bytes)) return 0;
   bool sync = self->bridge_->sync();
   if (IsReceivedV5Key(name) && !self->ledger_.KnownPresent(name)) {
     self->FlushDeferred();
@@ -326,6 +330,15 @@ int PahoPersistence::Put(void* handle, char* key, int bufcount, char* buffers[],
   }
   if (outcome.failure != CallFailure::kNone) return Fail(PersistenceOp::kPut, name, outcome);
   return 0;
+}
+
+bool PahoPersistence::CorruptResend(const std::string& key, const std::vector<uint8_t>& bytes) {
+  Bytes first = ledger_.Value(key);  // written or restored in this session
+  if (!first || !ResendChangesMessage(key, *first, bytes)) return false;
+  bridge_->Report(PersistenceOp::kPut, key, CallFailure::kBadResult,
+                  "Paho resent this in-flight PUBLISH from freed memory (its first write failed as the "
+                  "connection closed): the record stored first is kept");
+  return true;
 }
 
 int PahoPersistence::Get(void* handle, char* key, char** buffer, int* buflen) {

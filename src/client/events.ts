@@ -6,6 +6,7 @@ import * as diagnostics from 'node:diagnostics_channel';
 import type { PersistenceError } from '../errors';
 import type { NativeClientEvent } from '../native';
 import type { QoS } from './options';
+import type { PoisonMessageInfo } from './poison';
 import { fromNativeProperties, type MqttProperties } from './properties';
 
 export interface Message {
@@ -81,6 +82,8 @@ export type ClientEvents = {
   /** Paho refused an enqueue()d message for good (e.g. beyond a broker limit): it left the outbox undelivered. */
   dropped: [info: { id: string; topic: string; qos: number }, error: Error];
   persistenceError: [error: PersistenceError];
+  /** A stored publish the broker kept refusing was set aside in the store's quarantine. */
+  poisonMessage: [info: PoisonMessageInfo];
   /** close() finished: the Paho client is destroyed. */
   closed: [];
 };

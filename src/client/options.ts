@@ -8,6 +8,7 @@ import type { NativeConnectSpec, NativeCreateSpec } from '../native';
 import type { ClientPersistence } from '../persistence/client-persistence';
 import { integerIn, optionalBoolean } from './option-checks';
 import { type MqttProperties, toNativeProperties } from './properties';
+import type { PoisonOptions } from './poison';
 import { reconnectPolicy } from './reconnect';
 
 export type QoS = 0 | 1 | 2;
@@ -54,6 +55,8 @@ export interface CreateOptions {
   inboundQueue?: InboundQueueOptions;
   /** The outbox behind client.enqueue() (a store with the outbox methods): see OutboxOptions. */
   outbox?: OutboxOptions;
+  /** When a stored message the broker refuses is set aside ('poisonMessage'); false: never. */
+  poison?: PoisonOptions | false;
 }
 
 /**
