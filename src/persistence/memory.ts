@@ -139,6 +139,7 @@ export class MemoryPersistence implements ClientPersistence {
 
   clear(): void {
     this.space('clear', undefined).clear();
+    this.outboxes.delete(this.currentName!); // the outbox too, its last id with it (as RedisPersistence)
   }
 
   containsKey(key: string): boolean {

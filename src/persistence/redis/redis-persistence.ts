@@ -364,7 +364,9 @@ export class RedisPersistence implements ClientPersistence {
     const redis = this.connection.client;
     if (redis === undefined) return this.notOpen('clear', undefined);
     const name = this.name!;
-    return this.write('clear', undefined, redis, name, (c) => c.del(name)).then(noop);
+    // The outbox goes too, in the same command (one DEL, one Cluster slot). The stream's last id
+    // goes with it: a later process's enqueue ids start again from 1.
+    return this.write('clear', undefined, redis, name, (c) => c.del(name, outboxKeyName(name))).then(noop);
   }
 
   containsKey(key: string): Promise<boolean> {
