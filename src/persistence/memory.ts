@@ -1,5 +1,6 @@
 import type {
   ClientPersistence,
+  OutboxAdoption,
   OutboxEntry,
   OutboxStats,
   PersistenceWrite,
@@ -122,6 +123,13 @@ export class MemoryPersistence implements ClientPersistence {
   outboxRemove(ids: readonly string[]): void {
     const outbox = this.outbox('outboxRemove');
     for (const id of ids) outbox.entries.delete(Number(id));
+  }
+
+  /** Each move at once (synchronously): the record leaves the keyspace as its entry is appended. */
+  outboxAdopt(moves: readonly OutboxAdoption[]): void {
+    this.outboxAppend(moves.map((m) => m.entry));
+    const space = this.space('outboxAdopt', undefined);
+    for (const { key } of moves) space.delete(key);
   }
 
   outboxLastId(): string | undefined {

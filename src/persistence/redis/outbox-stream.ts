@@ -7,7 +7,7 @@
  * the field name once per listpack node, so an entry costs little beyond its bytes.
  */
 import { PersistenceError } from '../../errors';
-import type { OutboxEntry, OutboxStats } from '../client-persistence';
+import type { OutboxAdoption, OutboxEntry, OutboxStats } from '../client-persistence';
 import type { ValueEncryptor } from './encryption';
 import { type AnyClient, companionKeyName } from './options';
 import { openValue, sealValue } from './stored-values';
@@ -66,6 +66,34 @@ export class OutboxStream {
       throw this.error('outboxAppend', e);
     }
     if (this.usedMemory !== undefined) this.usedMemory.bytes += bytes;
+  }
+
+  /**
+   * Moves records of hash `hash` into the stream: per record one MULTI (HDEL + XADD), so a crash
+   * leaves each in exactly one of the two. The transactions of a group share a round trip.
+   */
+  async adopt(moves: readonly OutboxAdoption[]): Promise<void> {
+    const { redis, encryptor, bound, hash } = this.ctx;
+    this.ctx.count(moves.length * 4);
+    try {
+      const replies = await Promise.all(
+        moves.map(({ key, entry }) =>
+          bound(
+            redis
+              .multi()
+              .hdel(hash, key)
+              .xadd(this.key, streamId(entry.id), OUTBOX_FIELD, sealValue(encryptor, this.key, entry.id, entry.data))
+              .exec(),
+          ),
+        ),
+      );
+      for (const reply of replies) {
+        if (reply === null) throw new Error('the transaction was discarded');
+        for (const [error] of reply) if (error) throw error;
+      }
+    } catch (e) {
+      throw this.error('outboxAdopt', e);
+    }
   }
 
   async read(afterId: string | undefined, count: number): Promise<OutboxEntry[]> {

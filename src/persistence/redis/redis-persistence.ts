@@ -1,5 +1,6 @@
 import type {
   ClientPersistence,
+  OutboxAdoption,
   OutboxEntry,
   OutboxStats,
   PersistenceWrite,
@@ -309,6 +310,10 @@ export class RedisPersistence implements ClientPersistence {
 
   outboxRemove(ids: readonly string[]): Promise<void> {
     return this.withOutbox('outboxRemove', (o) => o.remove(ids));
+  }
+
+  outboxAdopt(moves: readonly OutboxAdoption[]): Promise<void> {
+    return this.withOutbox('outboxAdopt', (o) => o.adopt(moves));
   }
 
   outboxLastId(): Promise<string | undefined> {
