@@ -31,7 +31,7 @@ export async function adoptQueuedPublishes(store: ClientPersistence & OutboxStor
   let moved = 0;
   for (let at = 0; at < order.length; at += CHUNK) {
     const chunk = order.slice(at, at + CHUNK).map((n) => byNumber.get(n)!);
-    const values = await Promise.all(chunk.map((key) => store.get(key)));
+    const values = await Promise.all(chunk.map((key) => Promise.resolve().then(() => store.get(key))));
     const moves: OutboxAdoption[] = [];
     chunk.forEach((key, i) => {
       const record = decodeRecord(key, values[i]);
