@@ -217,6 +217,7 @@ export async function inspectCommand(args: string[], io: CliIO): Promise<number>
       key: outbox.key,
       outbox: true,
       entries: outbox.length,
+      oldestAt: outbox.oldestAt === undefined ? undefined : new Date(outbox.oldestAt).toISOString(),
       first: outbox.head.map(({ payload, ...entry }) =>
         payload !== undefined ? { ...entry, payloadPreview: payloadPreview(payload) } : entry,
       ),

@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import { decodeOutboxEntry } from '../client/outbox-entry';
 import type { ValueEncryptor } from '../persistence/redis/encryption';
 import { isEncrypted } from '../persistence/redis/encryption';
-import { OUTBOX_FIELD, outboxKeyName } from '../persistence/redis/outbox-stream';
+import { OUTBOX_FIELD, OUTBOX_TIME_FIELD, outboxKeyName } from '../persistence/redis/outbox-stream';
 import { openValue } from '../persistence/redis/stored-values';
 import { entries, printable, table } from './common';
 
@@ -23,6 +23,8 @@ export interface OutboxHead {
 export interface OutboxSummary {
   key: string;
   length: number;
+  /** When the oldest entry was appended (ms since the epoch); undefined when empty or not recorded. */
+  oldestAt?: number;
   /** The first entries (only with --payload). */
   head: OutboxHead[];
 }
@@ -36,9 +38,12 @@ export async function readOutbox(
   const key = outboxKeyName(hash);
   const [length, raw] = await Promise.all([
     redis.xlen(key),
-    firstEntries > 0 ? redis.xrangeBuffer(key, '-', '+', 'COUNT', firstEntries) : Promise.resolve([]),
+    redis.xrangeBuffer(key, '-', '+', 'COUNT', Math.max(1, firstEntries)),
   ]);
-  const head = raw.map(([rawId, fields]): OutboxHead => {
+  const oldestFields = raw[0]?.[1] ?? [];
+  const timeAt = oldestFields.findIndex((f, i) => i % 2 === 0 && f.toString() === OUTBOX_TIME_FIELD);
+  const oldestAt = timeAt >= 0 ? Number(oldestFields[timeAt + 1].toString()) : undefined;
+  const head = raw.slice(0, firstEntries).map(([rawId, fields]): OutboxHead => {
     const id = rawId.toString().split('-')[0];
     const index = fields.findIndex((f, i) => i % 2 === 0 && f.toString() === OUTBOX_FIELD);
     let data = fields[index + 1] ?? Buffer.alloc(0);
@@ -57,11 +62,16 @@ export async function readOutbox(
       return { id, error: e instanceof Error ? e.message : String(e) };
     }
   });
-  return { key, length, head };
+  return { key, length, oldestAt: Number.isFinite(oldestAt) ? oldestAt : undefined, head };
 }
 
 export function formatOutbox(summary: OutboxSummary, preview: (payload: Buffer) => string): string {
-  let out = `outbox ${printable(summary.key)}: ${entries(summary.length)} waiting (enqueued, not handed to Paho yet)\n`;
+  const oldest =
+    summary.oldestAt === undefined
+      ? ''
+      : `; the oldest appended ${new Date(summary.oldestAt).toISOString()} ` +
+        `(${Math.max(0, Math.round((Date.now() - summary.oldestAt) / 1000))} s ago)`;
+  let out = `outbox ${printable(summary.key)}: ${entries(summary.length)} waiting (enqueued, not handed to Paho yet)${oldest}\n`;
   if (summary.head.length > 0) {
     out += table(
       ['ID', 'QOS', 'TOPIC', 'PAYLOAD'],

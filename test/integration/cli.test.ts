@@ -471,18 +471,25 @@ test('inspect shows the outbox depth and, with --payload, its first entries; cle
   await redis.del(outbox);
   const message = (n: number) =>
     encodeOutboxEntry({ topic: `out/${n}`, payload: Buffer.from(`msg ${n}`), qos: 1, retained: false });
-  for (let n = 1; n <= 12; n++) await redis.xadd(outbox, `${n}-0`, 'd', message(n));
+  const oldestAt = Date.UTC(2026, 0, 2, 3, 4, 5);
+  for (let n = 1; n <= 12; n++) await redis.xadd(outbox, `${n}-0`, 'd', message(n), 't', String(oldestAt + n));
   const plain = await run(['inspect', ...conn()]);
   assert.equal(plain.code, 0, plain.err);
   assert.match(plain.out, /outbox \{clitest:sensor-1:127\.0\.0\.1:1883\}:outbox: 12 entries waiting/);
+  assert.match(plain.out, /the oldest appended 2026-01-02T03:04:05\.001Z \(\d+ s ago\)/);
   assert.doesNotMatch(plain.out, /out\/1\b/, 'entries are listed only with --payload');
   const previews = await run(['inspect', ...conn(), '--payload']);
   assert.match(previews.out, /\b1\s+1\s+out\/1\s+5 B "msg 1"/);
   assert.match(previews.out, /\b10\s+1\s+out\/10\s+6 B "msg 10"/);
   assert.doesNotMatch(previews.out, /out\/11/, 'the first 10 only');
   const json = JSON.parse((await run(['inspect', ...conn(), '--json', '--payload'])).out) as Record<string, unknown>[];
-  const row = json.find((r) => r.outbox === true) as { entries: number; first: { id: string; topic: string }[] };
+  const row = json.find((r) => r.outbox === true) as {
+    entries: number;
+    oldestAt: string;
+    first: { id: string; topic: string }[];
+  };
   assert.equal(row.entries, 12);
+  assert.equal(row.oldestAt, '2026-01-02T03:04:05.001Z');
   assert.deepEqual(
     row.first.map((e) => e.topic),
     Array.from({ length: 10 }, (_, i) => `out/${i + 1}`),

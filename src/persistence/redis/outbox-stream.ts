@@ -13,6 +13,8 @@ import { type AnyClient, companionKeyName } from './options';
 import { openValue, sealValue } from './stored-values';
 
 export const OUTBOX_FIELD = 'd';
+/** When the entry was appended (ms since the epoch, plaintext): for `inspect`'s oldest age. */
+export const OUTBOX_TIME_FIELD = 't';
 
 export function outboxKeyName(hash: string): string {
   return companionKeyName(hash, 'outbox');
@@ -52,9 +54,11 @@ export class OutboxStream {
     if (entries.length === 0) return;
     const { redis, encryptor, bound } = this.ctx;
     let bytes = 0;
+    const now = String(Date.now());
     const commands = entries.map(({ id, data }) => {
       bytes += data.length + 32;
-      return ['xadd', this.key, streamId(id), OUTBOX_FIELD, sealValue(encryptor, this.key, id, data)];
+      const sealed = sealValue(encryptor, this.key, id, data);
+      return ['xadd', this.key, streamId(id), OUTBOX_FIELD, sealed, OUTBOX_TIME_FIELD, now];
     });
     await this.checkHeadroom(bytes);
     this.ctx.count(commands.length + 2);
@@ -74,6 +78,7 @@ export class OutboxStream {
    */
   async adopt(moves: readonly OutboxAdoption[]): Promise<void> {
     const { redis, encryptor, bound, hash } = this.ctx;
+    const now = String(Date.now()); // the time of the move: the record's own is not kept
     this.ctx.count(moves.length * 4);
     try {
       const replies = await Promise.all(
@@ -82,7 +87,14 @@ export class OutboxStream {
             redis
               .multi()
               .hdel(hash, key)
-              .xadd(this.key, streamId(entry.id), OUTBOX_FIELD, sealValue(encryptor, this.key, entry.id, entry.data))
+              .xadd(
+                this.key,
+                streamId(entry.id),
+                OUTBOX_FIELD,
+                sealValue(encryptor, this.key, entry.id, entry.data),
+                OUTBOX_TIME_FIELD,
+                now,
+              )
               .exec(),
           ),
         ),
