@@ -3,7 +3,8 @@
  * client, `{<hash>}:outbox`, in the hash's Cluster slot so a move (HSET c-N + XDEL) runs in one
  * MULTI/EXEC. Entry ids are the client's (`<n>-0`, increasing; a stream keeps its
  * last-generated-id after XDEL empties it, so ids never repeat); one field `d` holds the
- * encoded message, encrypted with the store's key bound to the stream and the id. Redis stores
+ * encoded message, encrypted with the store's key bound to the stream and the id; field `t`
+ * its append time (plaintext, for `inspect`). Redis stores
  * the field name once per listpack node, so an entry costs little beyond its bytes.
  */
 import { PersistenceError } from '../../errors';
