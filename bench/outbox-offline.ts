@@ -1,7 +1,9 @@
 /**
  * A quick look at the outbox offline (not a test, not the benchmark table): N messages of P bytes
  * enqueued with the broker unreachable, into a Redis of its own (AOF on, appendfsync everysec),
- * then Redis's memory per queued message. Then connects a broker and drains.
+ * then Redis's memory per queued message. Then connects a broker and drains, and measures the
+ * online QoS 1 publish() rate of the same client setup (WINDOW publishes in flight), so the drain
+ * reads as a ratio of it.
  *   npm run build:test && node --expose-gc out/bench/outbox-offline.js [N] [payload]   (OUTBOX_WINDOW=100)
  */
 import { Redis } from 'ioredis';
@@ -97,8 +99,44 @@ async function main(): Promise<void> {
     `drained ${delivered} from the outbox (+100 Paho restored) in ${drainSeconds.toFixed(2)} s: ${(delivered / drainSeconds).toFixed(0)} msg/s`,
   );
   await second.close();
+
+  const onlineRate = await onlinePublishRate(redis.url, broker.url, Math.min(total, 20_000), payload, topic);
+  const drainRate = delivered / drainSeconds;
+  console.log(
+    `online QoS 1 publish(), ${WINDOW} in flight: ${onlineRate.toFixed(0)} msg/s; ` +
+      `drain / online = ${(drainRate / onlineRate).toFixed(2)}`,
+  );
   admin.disconnect();
   await Promise.all([redis.stop(), broker.stop()]);
+}
+
+/** publish() QoS 1 with the broker up, WINDOW at a time, same store and buffer as the outbox client. */
+async function onlinePublishRate(
+  redisUrl: string,
+  serverURI: string,
+  messages: number,
+  payload: Buffer,
+  topic: string,
+): Promise<number> {
+  const client = await AsyncClient.create({
+    serverURI,
+    clientId: 'outbox-bench-online',
+    persistence: new RedisPersistence({ url: redisUrl }),
+    maxBufferedMessages: 1000,
+  });
+  await client.connect({ maxInflight: Math.min(WINDOW, 65535) });
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < messages) {
+      next += 1;
+      await client.publish(topic, payload, { qos: 1 });
+    }
+  };
+  const started = process.hrtime.bigint();
+  await Promise.all(Array.from({ length: WINDOW }, worker));
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  await client.close();
+  return messages / seconds;
 }
 
 main().catch((e: unknown) => {

@@ -1,4 +1,4 @@
-/** `clear`: deletes one client's hash, after confirmation. */
+/** `clear`: deletes one client's hash and its outbox, after confirmation. */
 import * as readline from 'node:readline';
 import {
   CONNECTION_OPTIONS,
@@ -13,6 +13,7 @@ import {
 } from './common';
 import { CLEAR_HELP } from './help';
 import { companionKeyName } from '../persistence/redis/options';
+import { outboxKeyName } from '../persistence/redis/outbox-stream';
 import { describeLeaseHolder, isStale } from '../persistence/redis/lease';
 
 function ask(io: CliIO, question: string): Promise<string> {
@@ -39,12 +40,14 @@ export async function clearCommand(args: string[], io: CliIO): Promise<number> {
   const url = redisUrl(v);
   const hash = targetHash(v);
   return withRedis(url, async (redis) => {
-    const count = await redis.hlen(hash);
-    if (count === 0) {
+    const outbox = outboxKeyName(hash);
+    const [count, queued] = await Promise.all([redis.hlen(hash), redis.xlen(outbox)]);
+    if (count === 0 && queued === 0) {
       io.stdout.write(`nothing to remove: ${missingHashHint(hash)}`);
       return 0;
     }
     io.stdout.write(`hash ${printable(hash)} holds ${entries(count)}\n`);
+    if (queued > 0) io.stdout.write(`outbox ${printable(outbox)} holds ${queued} enqueued message(s)\n`);
     // A running client holds the store's lease (RedisPersistence option `lease`).
     const lease = companionKeyName(hash, 'lease');
     const holder = await redis.get(lease);
@@ -63,15 +66,22 @@ export async function clearCommand(args: string[], io: CliIO): Promise<number> {
         );
         return 2;
       }
-      const answer = (await ask(io, `Remove all ${count} entries? [y/N] `)).trim().toLowerCase();
+      const what = queued > 0 ? `${count} entries and ${queued} enqueued message(s)` : `${count} entries`;
+      const answer = (await ask(io, `Remove all ${what}? [y/N] `)).trim().toLowerCase();
       if (answer !== 'y' && answer !== 'yes') {
         io.stdout.write('not removed\n');
         return 1;
       }
     }
-    const res = await redis.multi().hlen(hash).del(hash).exec();
+    // One transaction: a client must not find its hash gone and its outbox still there.
+    const res = await redis.multi().hlen(hash).xlen(outbox).del(hash, outbox).exec();
     const removed = Number(res?.[0]?.[1] ?? 0);
-    io.stdout.write(`removed ${entries(removed)} (hash ${printable(hash)} deleted)\n`);
+    const dequeued = Number(res?.[1]?.[1] ?? 0);
+    io.stdout.write(
+      `removed ${entries(removed)} (hash ${printable(hash)} deleted)` +
+        (dequeued > 0 ? ` and ${dequeued} enqueued message(s) (outbox ${printable(outbox)} deleted)` : '') +
+        '\n',
+    );
     return 0;
   });
 }

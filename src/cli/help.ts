@@ -28,11 +28,13 @@ export const INSPECT_HELP = `Usage: paho-mqtt-redis inspect (--client-id ID --se
        paho-mqtt-redis inspect --list [--url URL] [--key-prefix P] [--json]
 
 Decodes every record in a client's hash: queued commands (c-), sent PUBLISH (s-) and
-PUBREL (sc-), received QoS 2 PUBLISH (r-) and undelivered inbound messages (q-).
+PUBREL (sc-), received QoS 2 PUBLISH (r-) and undelivered inbound messages (q-); then how
+many messages wait in the client's outbox (client.enqueue()).
 
 ${CONNECTION_HELP}Options:
   --json                    print a JSON array instead of a table
-  --payload                 show a preview of each payload (text, or hex when not printable)
+  --payload                 show a preview of each payload (text, or hex when not printable),
+                            and the first 10 entries of the outbox
   --list                    list the hashes matching \${prefix}*:* with their entry counts
   --encryption-key-file F   key for encrypted values: 32 raw bytes, 64 hex digits or base64
   --key-id K                the keyId of that key (required with --encryption-key-file)
@@ -41,8 +43,8 @@ ${CONNECTION_HELP}Options:
 
 export const CLEAR_HELP = `Usage: paho-mqtt-redis clear (--client-id ID --server-uri URI | --hash NAME) [options]
 
-Deletes the hash holding a client's persisted records (queued and in-flight messages are
-lost). Refuses while that client is running (its store's lease is held by a live process).
+Deletes the hash holding a client's persisted records and its outbox (queued, enqueued and
+in-flight messages are lost). Refuses while that client is running (its store's lease is held by a live process).
 Asks for confirmation on a terminal; without a terminal, --yes is required.
 
 ${CONNECTION_HELP}Options:

@@ -19,6 +19,7 @@ import {
   withRedis,
 } from './common';
 import { INSPECT_HELP } from './help';
+import { OUTBOX_PREVIEW_ENTRIES, formatOutbox, readOutbox } from './outbox-summary';
 
 /** Reads a 32-byte key: the raw bytes, 64 hex digits, or base64, from a file. */
 export function readKeyFile(file: string): Buffer {
@@ -188,8 +189,12 @@ export async function inspectCommand(args: string[], io: CliIO): Promise<number>
       throw new UsageError((err as Error).message);
     }
   }
-  const [stored, setAside] = await withRedis(url, (redis) =>
-    Promise.all([redis.hgetallBuffer(hash), redis.hgetallBuffer(quarantineHashName(hash))]),
+  const [stored, setAside, outbox] = await withRedis(url, (redis) =>
+    Promise.all([
+      redis.hgetallBuffer(hash),
+      redis.hgetallBuffer(quarantineHashName(hash)),
+      readOutbox(redis, hash, v.payload ? OUTBOX_PREVIEW_ENTRIES : 0, encryptor),
+    ]),
   );
   const rows = decodeEntries(hash, stored, encryptor);
   const quarantined = quarantinedRecords(setAside);
@@ -207,7 +212,18 @@ export async function inspectCommand(args: string[], io: CliIO): Promise<number>
       reason: r.reason,
       setAsideAt: new Date(r.at).toISOString(),
     }));
-    io.stdout.write(JSON.stringify([...json, ...setAsideRows], null, 2) + '\n');
+    // The outbox follows as one row, `outbox: true`, with its first entries under --payload.
+    const outboxRow = {
+      key: outbox.key,
+      outbox: true,
+      entries: outbox.length,
+      oldestAt: outbox.oldestAt === undefined ? undefined : new Date(outbox.oldestAt).toISOString(),
+      first: outbox.head.map(({ payload, ...entry }) =>
+        payload !== undefined ? { ...entry, payloadPreview: payloadPreview(payload) } : entry,
+      ),
+    };
+    const outboxRows = outbox.length > 0 ? [outboxRow] : [];
+    io.stdout.write(JSON.stringify([...json, ...setAsideRows, ...outboxRows], null, 2) + '\n');
     return 0;
   }
   if (rows.length === 0) {
@@ -217,5 +233,6 @@ export async function inspectCommand(args: string[], io: CliIO): Promise<number>
     io.stdout.write(formatRows(rows, v.payload === true));
   }
   if (quarantined.length > 0) io.stdout.write(formatQuarantined(quarantineHashName(hash), quarantined));
+  if (outbox.length > 0) io.stdout.write(formatOutbox(outbox, payloadPreview));
   return 0;
 }

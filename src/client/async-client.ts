@@ -37,6 +37,7 @@ import { ClientConnection, closedError, surfaceThrows } from './connection';
 import { SubscriptionRegistry } from './subscriptions';
 import { ClientCounters, type ClientStats } from './stats';
 import { Outbox } from './outbox';
+import { adoptQueuedPublishes } from '../persistence/outbox-upgrade';
 import { type OutboxChoice, chooseOutbox, outboxUnsupported } from './outbox-options';
 import { asPersistenceError, poisonPolicy, quarantineOldestPublish, type Refusal } from './poison';
 
@@ -112,6 +113,7 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
         checkRestore: { mqttVersion: this.mqttVersion },
         onFailure: (error) => this.storeFailed(error),
         onOutboxMovesFailed: (ids) => this.outbox?.movesFailed(ids),
+        afterOpen: () => this.adoptQueuedPublishes(),
       });
     this.newBridge = () => store && bridgeFor(store);
     this.bridge = this.newBridge();
@@ -439,6 +441,12 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
       this.connection.ended();
       this.requests.rejectAll(new PahoMqttRedisError('ERR_CLIENT_CLOSED', 'the client was closed'));
     }
+  }
+
+  /** At open, before Paho's restore: an older release's backlog of c- records moves into the outbox. */
+  private async adoptQueuedPublishes(): Promise<void> {
+    const choice = this.outboxChoice;
+    if (choice.store !== undefined) await adoptQueuedPublishes(choice.store, choice.window);
   }
 
   private newOutbox(sendWhileDisconnected: boolean): Outbox | undefined {

@@ -53,6 +53,11 @@ const PASSING_REFUSALS = new Set([
   'ERR_CLIENT_CLOSED',
 ]);
 
+interface BufferedMessage {
+  id: string;
+  message: OutboxMessage;
+}
+
 interface PendingAppend {
   entry: OutboxEntry;
   resolve(value: { id: string }): void;
@@ -69,8 +74,16 @@ export class Outbox {
   private readonly handed = new Map<string, { topic: string; qos: number }>();
   /** Handed, but their move failed in the store: removed from the outbox once delivered. */
   private readonly stillStored = new Set<string>();
-  private pumping = false;
-  private pumpAgain = false;
+  /** Read from the store, not handed to Paho yet (at most one window): the read-ahead. */
+  private buffered: BufferedMessage[] = [];
+  /** A store read is in flight. */
+  private reading = false;
+  /** The last read came back short: nothing to read until an append or a rewind. */
+  private atEnd = false;
+  /** Bumped at a rewind: a read started before it is discarded. */
+  private generation = 0;
+  /** QoS 0 entries are being removed from the store before their hand-over. */
+  private handing = false;
   /** A hand-off failed: read from the head again once the moves so far are stored. */
   private rewind = false;
   private retry: NodeJS.Timeout | undefined;
@@ -127,45 +140,91 @@ export class Outbox {
       )
       .finally(() => {
         this.appending = false;
+        this.atEnd = false;
         this.append();
         this.pump();
       })
       .catch(() => undefined);
   }
 
-  /** Hands entries to Paho while the window has room. */
+  /**
+   * Hands buffered entries to Paho while the window has room, and keeps the next store read in
+   * flight: the read-ahead buffer holds up to one window, so a delivery is refilled at once
+   * instead of after a store round trip (Paho would idle meanwhile).
+   */
   pump(): void {
     if (this.closed) return;
-    if (this.pumping) {
-      this.pumpAgain = true;
+    this.readAhead();
+    if (this.handing || this.rewind || !this.host.canSend()) return;
+    const room = this.host.window - this.handed.size;
+    if (room <= 0 || this.buffered.length === 0) return;
+    const taken = this.buffered.splice(0, room);
+    this.readAhead(); // the buffer just shrank
+    // QoS 0 is at most once: its entry leaves the store before Paho gets it.
+    const qos0 = taken.filter((m) => m.message.qos === 0).map((m) => m.id);
+    if (qos0.length === 0) {
+      for (const { id, message } of taken) this.handOver(id, message);
       return;
     }
-    const room = this.host.window - this.handed.size;
-    // Refilled by quarters: one store read per quarter window, not one per delivery.
-    const refill = this.handed.size === 0 || room >= Math.max(1, this.host.window >> 2);
-    if (!refill || !this.host.canSend()) return;
-    this.pumping = true;
-    this.pumpAgain = false;
-    this.fill(room)
+    this.handing = true;
+    const store = this.host.store;
+    within(
+      Promise.resolve().then(() => store.outboxRemove(qos0)),
+      this.host.timeoutMs,
+      'the store (outboxRemove)',
+    )
       .then(
-        (full) => {
-          this.pumping = false;
-          if (full || this.pumpAgain) this.pump();
+        () => {
+          this.handing = false;
+          if (this.closed) return;
+          for (const { id, message } of taken) this.handOver(id, message);
+          this.pump();
         },
         (error: unknown) => {
-          this.pumping = false;
-          if (this.closed) return;
-          this.host.failed(asPersistenceError(error, 'outboxRead'));
-          clearTimeout(this.retry);
-          this.retry = setTimeout(() => this.pump(), RETRY_MS);
-          this.retry.unref();
+          this.handing = false;
+          this.buffered.unshift(...taken); // still in the store: handed over at the next try
+          this.readFailed(error, 'outboxRemove');
         },
       )
       .catch(() => undefined);
   }
 
-  /** Reads up to `room` entries and hands them over; true when it read as many as asked. */
-  private async fill(room: number): Promise<boolean> {
+  /** Starts the next store read when the buffer is below half a window and none is in flight. */
+  private readAhead(): void {
+    if (this.closed || this.reading || this.atEnd) return;
+    const want = this.host.window - this.buffered.length;
+    if (want < Math.max(1, this.host.window >> 1)) return;
+    this.reading = true;
+    const generation = this.generation;
+    this.read(want)
+      .then(
+        (entries) => {
+          this.reading = false;
+          if (this.closed) return;
+          if (generation === this.generation) {
+            this.buffered.push(...entries.messages);
+            this.atEnd = entries.count < want;
+          }
+          this.pump();
+        },
+        (error: unknown) => {
+          this.reading = false;
+          this.readFailed(error, 'outboxRead');
+        },
+      )
+      .catch(() => undefined);
+  }
+
+  private readFailed(error: unknown, op: string): void {
+    if (this.closed) return;
+    this.host.failed(asPersistenceError(error, op));
+    clearTimeout(this.retry);
+    this.retry = setTimeout(() => this.pump(), RETRY_MS);
+    this.retry.unref();
+  }
+
+  /** Reads up to `count` entries after the cursor (from the head after a rewind). */
+  private async read(count: number): Promise<{ messages: BufferedMessage[]; count: number }> {
     const store = this.host.store;
     if (this.rewind) {
       // Moves still in the log are not in the store yet: an entry read now might be in Paho already.
@@ -174,25 +233,14 @@ export class Outbox {
       this.cursor = undefined;
     }
     const read = (await within(
-      Promise.resolve().then(() => store.outboxRead(this.cursor, room)),
+      Promise.resolve().then(() => store.outboxRead(this.cursor, count)),
       this.host.timeoutMs,
       'the store (outboxRead)',
     )) as OutboxEntry[];
-    if (this.closed) return false;
     const fresh = read.filter((e) => !this.handed.has(e.id) && !this.stillStored.has(e.id));
     const messages = fresh.map((e) => ({ id: e.id, message: decodeOutboxEntry(e.id, e.data) }));
-    // QoS 0 is at most once: its entry leaves the store before Paho gets it.
-    const qos0 = messages.filter((m) => m.message.qos === 0).map((m) => m.id);
-    if (qos0.length > 0) {
-      await within(
-        Promise.resolve().then(() => store.outboxRemove(qos0)),
-        this.host.timeoutMs,
-        'the store (outboxRemove)',
-      );
-    }
-    for (const { id, message } of messages) this.handOver(id, message);
     if (read.length > 0) this.cursor = read[read.length - 1].id;
-    return read.length >= room;
+    return { messages, count: read.length };
   }
 
   private handOver(id: string, message: OutboxMessage): void {
@@ -228,10 +276,18 @@ export class Outbox {
       return;
     }
     // Refused for now (Paho's buffer full, not connected): the entry is still in the outbox.
-    this.rewind = true;
+    this.startRewind();
     clearTimeout(this.retry);
     this.retry = setTimeout(() => this.pump(), RETRY_MS / 10);
     this.retry.unref();
+  }
+
+  /** Drops the read-ahead and reads from the head again (see read()). */
+  private startRewind(): void {
+    this.rewind = true;
+    this.atEnd = false;
+    this.generation += 1;
+    this.buffered = [];
   }
 
   /** The store failed the batches that held these moves: the entries are still in the outbox. */

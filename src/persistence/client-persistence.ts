@@ -31,6 +31,14 @@ export interface OutboxEntry {
   readonly data: Buffer;
 }
 
+/** One queued command record handed to the outbox at an upgrade (see outbox-upgrade.ts). */
+export interface OutboxAdoption {
+  /** The `c-N`/`c5-N` record to remove from Paho's records. */
+  readonly key: string;
+  /** The outbox entry that replaces it. */
+  readonly entry: OutboxEntry;
+}
+
 /** The outbox's size, for stats and tests. */
 export interface OutboxStats {
   /** Entries waiting in the outbox. */
@@ -52,6 +60,12 @@ export interface OutboxStore {
   /** The highest id ever appended (even if removed since), or undefined if none. */
   outboxLastId(): MaybePromise<string | undefined>;
   outboxStats(): MaybePromise<OutboxStats>;
+  /**
+   * Optional: moves queued command records into the outbox, in order; each move (remove the
+   * record, append its entry) atomic on its own. Without it, an upgraded client's backlog of
+   * `c-` records stays with Paho.
+   */
+  outboxAdopt?(moves: readonly OutboxAdoption[]): MaybePromise<void>;
   /**
    * False when batch() does not apply a move atomically (RedisPersistence with ackReplicas):
    * a crash can then leave a message in both places, so QoS 2 enqueue() is refused.

@@ -1,5 +1,6 @@
 import type {
   ClientPersistence,
+  OutboxAdoption,
   OutboxEntry,
   OutboxStats,
   PersistenceWrite,
@@ -124,6 +125,13 @@ export class MemoryPersistence implements ClientPersistence {
     for (const id of ids) outbox.entries.delete(Number(id));
   }
 
+  /** Each move at once (synchronously): the record leaves the keyspace as its entry is appended. */
+  outboxAdopt(moves: readonly OutboxAdoption[]): void {
+    this.outboxAppend(moves.map((m) => m.entry));
+    const space = this.space('outboxAdopt', undefined);
+    for (const { key } of moves) space.delete(key);
+  }
+
   outboxLastId(): string | undefined {
     const { lastId } = this.outbox('outboxLastId');
     return lastId > 0 ? String(lastId) : undefined;
@@ -139,6 +147,7 @@ export class MemoryPersistence implements ClientPersistence {
 
   clear(): void {
     this.space('clear', undefined).clear();
+    this.outboxes.delete(this.currentName!); // the outbox too, its last id with it (as RedisPersistence)
   }
 
   containsKey(key: string): boolean {

@@ -11,7 +11,7 @@ type WithOpen = (tag: string, body: (s: ClientPersistence, clientId: string) => 
 const call = <T>(fn: () => T | Promise<T>): Promise<T> => Promise.resolve().then(fn);
 const entry = (id: number, text = `m${id}`) => ({ id: String(id), data: Buffer.from(text) });
 
-/** Removes what a test left in the outbox (clear() empties only Paho's records). */
+/** Removes what a test left in the outbox. */
 async function emptied(s: OutboxStore): Promise<void> {
   const left = await call(() => s.outboxRead(undefined, 10_000));
   await call(() => s.outboxRemove(left.map((e) => e.id)));
@@ -107,6 +107,17 @@ export function outboxSuite(withOpen: WithOpen, supported: () => boolean): void 
       // A move whose c- put a remove cancelled before it was stored: the remove carries it.
       await call(() => s.batch!([{ key: 'c-2', data: undefined, outboxRemove: '2' }]));
       assert.equal((await call(() => s.outboxStats())).length, 0);
+    });
+  });
+
+  it("outbox: clear() empties the outbox with Paho's records", async (t) => {
+    await withOutbox(t, 'outbox-clear', async (s) => {
+      await call(() => s.outboxAppend([entry(1), entry(2)]));
+      await call(() => s.put('c-1', Buffer.from('command')));
+      await call(() => s.clear());
+      assert.deepEqual(await call(() => s.keys()), []);
+      assert.equal((await call(() => s.outboxStats())).length, 0);
+      assert.deepEqual(await call(() => s.outboxRead(undefined, 10)), []);
     });
   });
 }

@@ -13,6 +13,7 @@ import type { InspectRow } from '../../src/cli/inspect';
 import { redactUrl } from '../../src/persistence/redis/redaction';
 import { ValueEncryptor } from '../../src/persistence/redis/encryption';
 import { companionKeyName } from '../../src/persistence/redis/options';
+import { encodeOutboxEntry } from '../../src/client/outbox-entry';
 
 const PASSWORD = 'cli-test-Secret-pw';
 const inspectRows = (json: string): InspectRow[] => JSON.parse(json) as InspectRow[];
@@ -462,4 +463,46 @@ test('the bin runs as a process: shebang, help, non-TTY clear refusal', async ()
   assert.equal(bad.stdout, '');
   const version = await exec(['--version']);
   assert.match(version.stdout, /^\d+\.\d+\.\d+/);
+});
+
+test('inspect shows the outbox depth and, with --payload, its first entries; clear deletes the outbox too', async () => {
+  await fill();
+  const outbox = companionKeyName(HASH, 'outbox');
+  await redis.del(outbox);
+  const message = (n: number) =>
+    encodeOutboxEntry({ topic: `out/${n}`, payload: Buffer.from(`msg ${n}`), qos: 1, retained: false });
+  const oldestAt = Date.UTC(2026, 0, 2, 3, 4, 5);
+  for (let n = 1; n <= 12; n++) await redis.xadd(outbox, `${n}-0`, 'd', message(n), 't', String(oldestAt + n));
+  const plain = await run(['inspect', ...conn()]);
+  assert.equal(plain.code, 0, plain.err);
+  assert.match(plain.out, /outbox \{clitest:sensor-1:127\.0\.0\.1:1883\}:outbox: 12 entries waiting/);
+  assert.match(plain.out, /the oldest appended 2026-01-02T03:04:05\.001Z \(\d+ s ago\)/);
+  assert.doesNotMatch(plain.out, /out\/1\b/, 'entries are listed only with --payload');
+  const previews = await run(['inspect', ...conn(), '--payload']);
+  assert.match(previews.out, /\b1\s+1\s+out\/1\s+5 B "msg 1"/);
+  assert.match(previews.out, /\b10\s+1\s+out\/10\s+6 B "msg 10"/);
+  assert.doesNotMatch(previews.out, /out\/11/, 'the first 10 only');
+  const json = JSON.parse((await run(['inspect', ...conn(), '--json', '--payload'])).out) as Record<string, unknown>[];
+  const row = json.find((r) => r.outbox === true) as {
+    entries: number;
+    oldestAt: string;
+    first: { id: string; topic: string }[];
+  };
+  assert.equal(row.entries, 12);
+  assert.equal(row.oldestAt, '2026-01-02T03:04:05.001Z');
+  assert.deepEqual(
+    row.first.map((e) => e.topic),
+    Array.from({ length: 10 }, (_, i) => `out/${i + 1}`),
+  );
+
+  const cleared = await run(['clear', ...conn(), '--yes']);
+  assert.equal(cleared.code, 0, cleared.err);
+  assert.match(cleared.out, /removed 6 entries \(hash .*deleted\) and 12 enqueued message\(s\) \(outbox .* deleted\)/);
+  assert.equal(await redis.exists(HASH, outbox), 0, 'hash and outbox are gone');
+
+  // An outbox without a hash is still something to clear.
+  await redis.xadd(outbox, '13-0', 'd', message(13));
+  const onlyOutbox = await run(['clear', ...conn(), '--yes']);
+  assert.match(onlyOutbox.out, /and 1 enqueued message\(s\)/);
+  assert.equal(await redis.exists(outbox), 0);
 });

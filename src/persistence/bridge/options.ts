@@ -22,6 +22,8 @@ export interface StoreBridgeOptions {
   onFailure: (error: PersistenceError) => void;
   /** Outbox entries whose move (the write carrying outboxRemove) failed: they are still in the outbox. */
   onOutboxMovesFailed?: (ids: string[]) => void;
+  /** Runs after the store opened, before Paho lists its records (the outbox's upgrade). */
+  afterOpen?: () => Promise<unknown>;
   /** A failed open is not reported: the create it fails rejects with it (takeClaimed). */
   claimOpenFailure?: boolean;
   /**

@@ -292,7 +292,9 @@ export class StoreBridge {
     switch (op) {
       case 'open':
         if (this.options.checkRestore) this.restore = new RestoreCheck(store, this.options.checkRestore.mqttVersion);
-        return store.open(clientId ?? '', serverURI ?? '');
+        return this.options.afterOpen === undefined
+          ? store.open(clientId ?? '', serverURI ?? '')
+          : Promise.resolve(store.open(clientId ?? '', serverURI ?? '')).then(this.options.afterOpen);
       case 'close':
         return store.close();
       case 'put':

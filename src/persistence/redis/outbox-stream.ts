@@ -3,16 +3,19 @@
  * client, `{<hash>}:outbox`, in the hash's Cluster slot so a move (HSET c-N + XDEL) runs in one
  * MULTI/EXEC. Entry ids are the client's (`<n>-0`, increasing; a stream keeps its
  * last-generated-id after XDEL empties it, so ids never repeat); one field `d` holds the
- * encoded message, encrypted with the store's key bound to the stream and the id. Redis stores
+ * encoded message, encrypted with the store's key bound to the stream and the id; field `t`
+ * its append time (plaintext, for `inspect`). Redis stores
  * the field name once per listpack node, so an entry costs little beyond its bytes.
  */
 import { PersistenceError } from '../../errors';
-import type { OutboxEntry, OutboxStats } from '../client-persistence';
+import type { OutboxAdoption, OutboxEntry, OutboxStats } from '../client-persistence';
 import type { ValueEncryptor } from './encryption';
 import { type AnyClient, companionKeyName } from './options';
 import { openValue, sealValue } from './stored-values';
 
 export const OUTBOX_FIELD = 'd';
+/** When the entry was appended (ms since the epoch, plaintext): for `inspect`'s oldest age. */
+export const OUTBOX_TIME_FIELD = 't';
 
 export function outboxKeyName(hash: string): string {
   return companionKeyName(hash, 'outbox');
@@ -52,9 +55,11 @@ export class OutboxStream {
     if (entries.length === 0) return;
     const { redis, encryptor, bound } = this.ctx;
     let bytes = 0;
+    const now = String(Date.now());
     const commands = entries.map(({ id, data }) => {
       bytes += data.length + 32;
-      return ['xadd', this.key, streamId(id), OUTBOX_FIELD, sealValue(encryptor, this.key, id, data)];
+      const sealed = sealValue(encryptor, this.key, id, data);
+      return ['xadd', this.key, streamId(id), OUTBOX_FIELD, sealed, OUTBOX_TIME_FIELD, now];
     });
     await this.checkHeadroom(bytes);
     this.ctx.count(commands.length + 2);
@@ -66,6 +71,42 @@ export class OutboxStream {
       throw this.error('outboxAppend', e);
     }
     if (this.usedMemory !== undefined) this.usedMemory.bytes += bytes;
+  }
+
+  /**
+   * Moves records of hash `hash` into the stream: per record one MULTI (HDEL + XADD), so a crash
+   * leaves each in exactly one of the two. The transactions of a group share a round trip.
+   */
+  async adopt(moves: readonly OutboxAdoption[]): Promise<void> {
+    const { redis, encryptor, bound, hash } = this.ctx;
+    const now = String(Date.now()); // the time of the move: the record's own is not kept
+    this.ctx.count(moves.length * 4);
+    try {
+      const replies = await Promise.all(
+        moves.map(({ key, entry }) =>
+          bound(
+            redis
+              .multi()
+              .hdel(hash, key)
+              .xadd(
+                this.key,
+                streamId(entry.id),
+                OUTBOX_FIELD,
+                sealValue(encryptor, this.key, entry.id, entry.data),
+                OUTBOX_TIME_FIELD,
+                now,
+              )
+              .exec(),
+          ),
+        ),
+      );
+      for (const reply of replies) {
+        if (reply === null) throw new Error('the transaction was discarded');
+        for (const [error] of reply) if (error) throw error;
+      }
+    } catch (e) {
+      throw this.error('outboxAdopt', e);
+    }
   }
 
   async read(afterId: string | undefined, count: number): Promise<OutboxEntry[]> {

@@ -1,5 +1,6 @@
 import type {
   ClientPersistence,
+  OutboxAdoption,
   OutboxEntry,
   OutboxStats,
   PersistenceWrite,
@@ -311,6 +312,10 @@ export class RedisPersistence implements ClientPersistence {
     return this.withOutbox('outboxRemove', (o) => o.remove(ids));
   }
 
+  outboxAdopt(moves: readonly OutboxAdoption[]): Promise<void> {
+    return this.withOutbox('outboxAdopt', (o) => o.adopt(moves));
+  }
+
   outboxLastId(): Promise<string | undefined> {
     return this.withOutbox('outboxLastId', (o) => o.lastId());
   }
@@ -364,7 +369,9 @@ export class RedisPersistence implements ClientPersistence {
     const redis = this.connection.client;
     if (redis === undefined) return this.notOpen('clear', undefined);
     const name = this.name!;
-    return this.write('clear', undefined, redis, name, (c) => c.del(name)).then(noop);
+    // The outbox goes too, in the same command (one DEL, one Cluster slot). The stream's last id
+    // goes with it: a later process's enqueue ids start again from 1.
+    return this.write('clear', undefined, redis, name, (c) => c.del(name, outboxKeyName(name))).then(noop);
   }
 
   containsKey(key: string): Promise<boolean> {
