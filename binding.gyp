@@ -22,6 +22,7 @@
       'native/client/inbound_gate.cc',
       'native/client/mqtt_properties.cc',
       'native/util/trace_sink.cc',
+      'native/persistence/outbox_handoff.cc',
     ],
   },
   'targets': [

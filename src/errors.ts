@@ -57,7 +57,11 @@ export type PersistenceErrorCode =
   /** Restoring the stored messages failed; create() was refused and nothing was overwritten. */
   | 'ERR_PERSISTENCE_RESTORE'
   /** Another process holds this client's store (one client id in two processes): see RedisPersistenceOptions.lease. */
-  | 'ERR_PERSISTENCE_IN_USE';
+  | 'ERR_PERSISTENCE_IN_USE'
+  /** Redis evicts keys under memory pressure (maxmemory-policy allkeys-*): the store would lose data silently. */
+  | 'ERR_PERSISTENCE_EVICTION'
+  /** Redis is at its memory limit (OOM): the write was refused. */
+  | 'ERR_PERSISTENCE_OOM';
 
 export type ErrorCode =
   | PahoErrorCode
@@ -68,6 +72,8 @@ export type ErrorCode =
   | 'ERR_BROKER_LIMIT'
   /** A connect() waiting for an automatic reconnect was ended by disconnect(). */
   | 'ERR_CONNECT_ABORTED'
+  /** enqueue() on a client without an outbox: no user store, or one without the outbox methods. */
+  | 'ERR_OUTBOX_UNSUPPORTED'
   /** No prebuild or local build of the native addon loads in this process (the message says why for each). */
   | 'ERR_ADDON_NOT_LOADED';
 

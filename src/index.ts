@@ -18,6 +18,9 @@ export {
   type ResubscribedInfo,
 } from './client/events';
 export type { MessagesOptions } from './client/message-iterator';
+export type { OutboxOptions } from './client/outbox-options';
+export type { DeliveredInfo } from './client/outbox';
+export type { PoisonMessageInfo, PoisonOptions } from './client/poison';
 export type { ClientStats } from './client/stats';
 export type {
   CreateOptions,
@@ -37,6 +40,9 @@ export type {
   PersistenceOp,
   PersistenceWrite,
   QuarantinedRecord,
+  OutboxEntry,
+  OutboxStats,
+  OutboxStore,
 } from './persistence/client-persistence';
 export type { StoreBridgeStats } from './persistence/bridge/store-bridge';
 export { MemoryPersistence } from './persistence/memory';

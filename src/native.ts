@@ -20,15 +20,20 @@ export type NativeDispatch = (
   serverURI?: string,
 ) => void;
 /** Failures the native side detected itself (timeout, closing, JS thread, bad result). */
-export type NativeFailureListener = (op: string, key: string, code: string, message: string) => void;
+/** `batchId`: the id of the failed batch the report is about (0 when it is not about a batch). */
+export type NativeFailureListener = (op: string, key: string, code: string, message: string, batchId: number) => void;
 
-/** A batch of the operation log: [id, keys, values (a Buffer: put; undefined: remove), firstSeq, lastSeq]. */
+/**
+ * A batch of the operation log: [id, keys, values (a Buffer: put; undefined: remove), firstSeq,
+ * lastSeq, outboxRemoves (sparse, present only when a write moves an outbox entry)].
+ */
 export type NativeBatch = [
   id: number,
   keys: string[],
   values: (Buffer | undefined)[],
   firstSeq: number,
   lastSeq: number,
+  outboxRemoves?: (string | undefined)[],
 ];
 
 export interface NativeBridgeOptions {
@@ -192,7 +197,15 @@ export interface NativeMqttClient {
   connect(request: number, spec: NativeConnectSpec): void;
   publish(
     request: number,
-    spec: { topic: string; payload: Buffer; qos: number; retained: boolean; properties?: NativeProperty[] },
+    spec: {
+      topic: string;
+      payload: Buffer;
+      qos: number;
+      retained: boolean;
+      properties?: NativeProperty[];
+      /** The outbox entry the publish moves into Paho (removed with its c-N put). */
+      outboxId?: string;
+    },
   ): void;
   /** One entry per topic in qos, noLocal, retainAsPublished and retainHandling. */
   subscribe(

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "client/mqtt_client.h"
+#include "persistence/outbox_handoff.h"
 #include "persistence/paho_keys.h"
 
 namespace paho_redis {
@@ -38,7 +39,11 @@ void MqttClient::SendPublish(uint64_t request, const PublishSpec& spec, bool hol
   pending->holds_slot = holds_slot;  // before Paho can answer it, on another thread
   SetCallbacks(&options, pending);
   StoreBridge::ResetThreadFailures();
-  int rc = MQTTAsync_sendMessage(handle_, spec.topic.c_str(), &message, &options);
+  int rc = 0;
+  {
+    OutboxHandoff handoff(spec.outbox_id);  // an empty id moves nothing
+    rc = MQTTAsync_sendMessage(handle_, spec.topic.c_str(), &message, &options);
+  }
   MQTTProperties_free(&message.properties);
   // Paho returns success even when storing the command failed, and still delivers the message
   // from memory: the publish settles by its delivery, the store failure is reported as such.

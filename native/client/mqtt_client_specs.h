@@ -52,6 +52,8 @@ struct PublishSpec {
   std::string payload;
   int qos = 0, retained = 0;
   PropertyList properties;
+  // The outbox entry this publish moves into Paho (empty: a direct publish).
+  std::string outbox_id;
 };
 
 struct SubscribeSpec {

@@ -143,8 +143,8 @@ Napi::Value MqttClientWrap::Connect(const Napi::CallbackInfo& info) {
     ssl.private_key_password = GetOptString(s, "privateKeyPassword");
     ssl.ca_path = GetOptString(s, "caPath");
     ssl.cipher_suites = GetOptString(s, "enabledCipherSuites");
-    ssl.enable_server_cert_auth = RequireInt(s, "connect", "ssl.enableServerCertAuth");
-    ssl.verify = RequireInt(s, "connect", "ssl.verify");
+    ssl.enable_server_cert_auth = RequireInt(s, "connect (ssl)", "enableServerCertAuth");
+    ssl.verify = RequireInt(s, "connect (ssl)", "verify");
     ssl.ssl_version = GetInt(s, "sslVersion", 0);
     spec.ssl = ssl;
   }
@@ -165,6 +165,7 @@ Napi::Value MqttClientWrap::Publish(const Napi::CallbackInfo& info) {
   spec.qos = GetInt(o, "qos", 0);
   spec.retained = GetInt(o, "retained", 0);
   spec.properties = PropertiesFromJs(o.Get("properties"));
+  if (o.Get("outboxId").IsString()) spec.outbox_id = GetString(o, "outboxId");
   client_->Publish(RequestId(info), std::move(spec));
   return info.Env().Undefined();
 }

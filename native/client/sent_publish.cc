@@ -83,6 +83,16 @@ bool ReadProperty(PacketReader* r, PropertyValue* out) {
 
 }  // namespace
 
+bool ResendChangesMessage(const std::string& key, const std::vector<uint8_t>& first,
+                          const std::vector<uint8_t>& resent) {
+  std::optional<SentPublish> before = ParseSentPublish(key, first);
+  if (!before) return false;  // nothing sound to keep
+  std::optional<SentPublish> after = ParseSentPublish(key, resent);
+  if (!after) return true;
+  return before->topic != after->topic || before->payload != after->payload || before->qos != after->qos ||
+         before->retained != after->retained;
+}
+
 int SentPublishId(const std::string& key) {
   for (const char* prefix : {"s-", "s5-"}) {
     size_t length = std::char_traits<char>::length(prefix);

@@ -24,6 +24,11 @@ struct SentPublish {
 // Null when the bytes are not a QoS 1/2 PUBLISH with the key's packet id.
 std::optional<SentPublish> ParseSentPublish(const std::string& key, const std::vector<uint8_t>& packet);
 
+// Whether `resent`, stored again under `key` while `first` is stored there, is another message
+// than `first`: a resend may change the DUP flag only (topic, payload, QoS, retain stay).
+bool ResendChangesMessage(const std::string& key, const std::vector<uint8_t>& first,
+                          const std::vector<uint8_t>& resent);
+
 // The packet id of s-N / s5-N, else 0.
 int SentPublishId(const std::string& key);
 

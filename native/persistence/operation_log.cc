@@ -98,7 +98,10 @@ bool OperationLog::AppendLocked(LogOp op) {
     ++stats_.absorbed;
     unsent.put.reset();
     unsent.live -= 1;
-    if (unsent.live == 0 && !StoreMayHold(op.key)) {
+    // The outbox entry the put moved out stays removed: the remove carries its removal.
+    if (!put.outbox_remove.empty() && op.outbox_remove.empty())
+      op.outbox_remove = std::move(put.outbox_remove);
+    if (unsent.live == 0 && !StoreMayHold(op.key) && op.outbox_remove.empty()) {
       // Nothing else pending on the key and the store cannot hold it: the remove goes too.
       ++stats_.absorbed;
       unsent_keys_.erase(op.key);
@@ -226,6 +229,7 @@ std::vector<LogOp> OperationLog::Settle(uint64_t batch_id, const LogOutcome& out
       LogOp again;
       again.key = op.key;
       again.relogged = true;
+      again.outbox_remove = op.outbox_remove;
       AppendLocked(std::move(again));
     }
   }

@@ -40,6 +40,9 @@ struct LogOp {
   bool waited = false;
   // A remove logged again after the store refused its batch (see Settle): never a third time.
   bool relogged = false;
+  // The outbox entry this write moves into Paho (a c-N put, or the remove that absorbed it):
+  // the store removes it in the same unit (see outbox_handoff.h). Empty: none.
+  std::string outbox_remove = std::string();
 };
 
 // What the drainer hands to the store: the live ops of seqs first_seq..last_seq, in order.

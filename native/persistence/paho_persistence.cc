@@ -7,6 +7,7 @@
 #include <optional>
 #include <unordered_set>
 
+#include "persistence/outbox_handoff.h"
 #include "persistence/paho_keys.h"
 #include "persistence/store_bridge.h"
 #include "util/js_thread.h"
@@ -281,6 +282,10 @@ int PahoPersistence::Put(void* handle, char* key, int bufcount, char* buffers[],
     if (buflens[i] > 0) memcpy(bytes->data() + offset, buffers[i], static_cast<size_t>(buflens[i]));
     offset += static_cast<size_t>(buflens[i]);
   }
+  // Paho 1.3.12 frees the topic and payload of a QoS 1/2 PUBLISH whose first write fails (the
+  // broker closed the connection meanwhile) yet keeps the message in flight: its resend after
+  // the reconnect stores, and sends, freed memory. The record stored first stays.
+  if (IsSentPublishKey(name) && self->CorruptResend(name, *bytes)) return 0;
   bool sync = self->bridge_->sync();
   if (IsReceivedV5Key(name) && !self->ledger_.KnownPresent(name)) {
     self->FlushDeferred();
@@ -309,6 +314,7 @@ int PahoPersistence::Put(void* handle, char* key, int bufcount, char* buffers[],
   if (republish_key != nullptr && IsCommandKey(name)) replaced = self->TakeHeldRemove(*republish_key);
   self->ledger_.Added(name, bytes);
   ops.push_back(LogOp{0, name, std::move(bytes), false, wait});
+  if (IsCommandKey(name)) ops.back().outbox_remove = OutboxHandoff::TakeForCommandPut();
   if (deferred) ops.push_back(self->DueRemove(*deferred, wait));
   if (replaced) ops.push_back(LogOp{0, *replaced, nullptr, false, wait});
   uint64_t seq = 0;
@@ -324,6 +330,15 @@ int PahoPersistence::Put(void* handle, char* key, int bufcount, char* buffers[],
   }
   if (outcome.failure != CallFailure::kNone) return Fail(PersistenceOp::kPut, name, outcome);
   return 0;
+}
+
+bool PahoPersistence::CorruptResend(const std::string& key, const std::vector<uint8_t>& bytes) {
+  Bytes first = ledger_.Value(key);  // written or restored in this session
+  if (!first || !ResendChangesMessage(key, *first, bytes)) return false;
+  bridge_->Report(PersistenceOp::kPut, key, CallFailure::kBadResult,
+                  "Paho resent this in-flight PUBLISH from freed memory (its first write failed as the "
+                  "connection closed): the record stored first is kept");
+  return true;
 }
 
 int PahoPersistence::Get(void* handle, char* key, char** buffer, int* buflen) {

@@ -77,6 +77,8 @@ class PahoPersistence {
   bool CaptureDiscard(const std::string& key);
   // open/close: what was discarded and not sent again stays in the store.
   void ForgetDiscarded();
+  // A put of s-N that would store another message than the one stored under it (see Put).
+  bool CorruptResend(const std::string& key, const std::vector<uint8_t>& bytes);
   // A put of `key` / a command put republishing: the held remove it takes over, if any.
   std::optional<std::string> TakeHeldRemove(const std::string& key);
 

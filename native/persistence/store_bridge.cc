@@ -178,12 +178,13 @@ void StoreBridge::Report(PersistenceOp op, const std::string& key, CallFailure f
 }
 
 void StoreBridge::ReportOnJsThread(Napi::Env env, PersistenceOp op, const std::string& key,
-                                   CallFailure failure, const std::string& message) {
+                                   CallFailure failure, const std::string& message, uint64_t batch_id) {
   if (on_failure_.IsEmpty()) return;
   try {
     Napi::HandleScope scope(env);
     on_failure_.Call({Napi::String::New(env, OpName(op)), Napi::String::New(env, key),
-                      Napi::String::New(env, FailureCode(failure)), Napi::String::New(env, message)});
+                      Napi::String::New(env, FailureCode(failure)), Napi::String::New(env, message),
+                      Napi::Number::New(env, static_cast<double>(batch_id))});
   } catch (const Napi::Error& error) {
     // A throwing listener must not become an uncaught exception inside a native callback.
     // An empty message means the environment is terminating: nothing to tell.

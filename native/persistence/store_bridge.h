@@ -54,7 +54,7 @@ class StoreBridge : public std::enable_shared_from_this<StoreBridge> {
  public:
   // dispatch(id, opIndex, key, data?, clientId?, serverURI?) must end in settle/fail;
   // applyBatch([batchId, keys, values, firstSeq, lastSeq]) must end in settleBatch;
-  // onFailure(op, key, code, message) hears failures detected natively.
+  // onFailure(op, key, code, message, batchId) hears failures detected natively (batchId 0: not a batch's).
   static std::shared_ptr<StoreBridge> Create(Napi::Env env, Napi::Function dispatch,
                                              Napi::Function apply_batch, Napi::Function on_failure,
                                              const BridgeOptions& options);
@@ -140,8 +140,9 @@ class StoreBridge : public std::enable_shared_from_this<StoreBridge> {
   void OnTeardown();
   bool ForwardAndWait(const CallPtr& call);
   bool RefuseOnJsThread(PersistenceOp op, const std::string& key);
+  // batch_id: the failed batch the report is about (0: not a batch), so JS pairs it with its cause.
   void ReportOnJsThread(Napi::Env env, PersistenceOp op, const std::string& key, CallFailure failure,
-                        const std::string& message);
+                        const std::string& message, uint64_t batch_id = 0);
   std::chrono::steady_clock::time_point Deadline() const;
   // A writer waiting for room waits behind the batch in flight: twice the wait, within the keepalive limit.
   std::chrono::steady_clock::time_point RoomDeadline() const;
@@ -149,7 +150,8 @@ class StoreBridge : public std::enable_shared_from_this<StoreBridge> {
   void RingDrainer();
   void DrainOnJsThread(Napi::Env env);
   Napi::Value BatchToJs(Napi::Env env, const LogBatch& batch);
-  void ReportFailedWrites(Napi::Env env, const std::vector<LogOp>& ops, const LogOutcome& outcome);
+  void ReportFailedWrites(Napi::Env env, uint64_t batch_id, const std::vector<LogOp>& ops,
+                          const LogOutcome& outcome);
 
   const BridgeOptions options_;
   std::atomic<uint32_t> wait_ms_;

@@ -78,22 +78,28 @@ Napi::Value StoreBridge::BatchToJs(Napi::Env env, const LogBatch& batch) {
   size_t count = batch.ops.size();
   Napi::Array keys = Napi::Array::New(env, count);
   Napi::Array values = Napi::Array::New(env, count);
+  Napi::Array outbox_removes;  // only when some write moves an outbox entry (sparse)
   for (size_t i = 0; i < count; ++i) {
     const LogOp& op = batch.ops[i];
     auto index = static_cast<uint32_t>(i);
     keys.Set(index, Napi::String::New(env, op.key));
+    if (!op.outbox_remove.empty()) {
+      if (outbox_removes.IsEmpty()) outbox_removes = Napi::Array::New(env, count);
+      outbox_removes.Set(index, Napi::String::New(env, op.outbox_remove));
+    }
     if (op.data) {
       // A copy: the log keeps its bytes to answer Paho's reads, whatever the store does
       // with the Buffer it is given.
       values.Set(index, Napi::Buffer<uint8_t>::Copy(env, op.data->data(), op.data->size()));
     }
   }
-  Napi::Array result = Napi::Array::New(env, 5);
+  Napi::Array result = Napi::Array::New(env, outbox_removes.IsEmpty() ? 5 : 6);
   result.Set(0u, Napi::Number::New(env, static_cast<double>(batch.id)));
   result.Set(1u, keys);
   result.Set(2u, values);
   result.Set(3u, Napi::Number::New(env, static_cast<double>(batch.first_seq)));
   result.Set(4u, Napi::Number::New(env, static_cast<double>(batch.last_seq)));
+  if (!outbox_removes.IsEmpty()) result.Set(5u, outbox_removes);
   return result;
 }
 
@@ -103,14 +109,14 @@ Napi::Value StoreBridge::SettleBatch(Napi::Env env, uint64_t id, const LogOutcom
   if (outcome.failure != CallFailure::kNone && failed_at < ops.size()) {
     paho_.StoreFailed();
     ops.erase(ops.begin(), ops.begin() + static_cast<std::ptrdiff_t>(failed_at));
-    ReportFailedWrites(env, ops, outcome);
+    ReportFailedWrites(env, id, ops, outcome);
   }
   if (apply_batch_.IsEmpty()) return env.Undefined();  // closed: nobody applies batches any more
   const LogBatch* next = log_.TakeBatch();
   return next != nullptr ? BatchToJs(env, *next) : env.Undefined();
 }
 
-void StoreBridge::ReportFailedWrites(Napi::Env env, const std::vector<LogOp>& ops,
+void StoreBridge::ReportFailedWrites(Napi::Env env, uint64_t batch_id, const std::vector<LogOp>& ops,
                                      const LogOutcome& outcome) {
   const LogOp* first = nullptr;
   size_t unclaimed = 0;
@@ -128,7 +134,7 @@ void StoreBridge::ReportFailedWrites(Napi::Env env, const std::vector<LogOp>& op
                (first->data ? "put('" : "remove('") + first->key + "'))";
   }
   ReportOnJsThread(env, first->data ? PersistenceOp::kPut : PersistenceOp::kRemove, first->key,
-                   outcome.failure, message);
+                   outcome.failure, message, batch_id);
 }
 
 }  // namespace paho_redis

@@ -4,7 +4,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { PahoMqttRedisError, PersistenceError, invalidArg } from '../errors';
-import { native, type NativeClientEvent, type NativeMqttClient } from '../native';
+import { native, type NativeClientEvent, type NativeCreateSpec, type NativeMqttClient } from '../native';
 import type { ClientPersistence } from '../persistence/client-persistence';
 import { choosePersistence, claimStore, releaseStore, validateStoreUnavailablePolicy } from './persistence-choice';
 import { NativeRequests, type ResultEvent } from './requests';
@@ -36,6 +36,9 @@ import { type MessagesOptions, messageIterator } from './message-iterator';
 import { ClientConnection, closedError, surfaceThrows } from './connection';
 import { SubscriptionRegistry } from './subscriptions';
 import { ClientCounters, type ClientStats } from './stats';
+import { Outbox } from './outbox';
+import { type OutboxChoice, chooseOutbox, outboxUnsupported } from './outbox-options';
+import { asPersistenceError, poisonPolicy, quarantineOldestPublish, type Refusal } from './poison';
 
 export type { SubscribeOptions, PublishOptions, DisconnectOptions } from './options';
 export type { ConnectResult, PublishResult } from './events';
@@ -63,8 +66,12 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
   readonly serverURI: string;
   readonly clientId: string;
   readonly mqttVersion: 3 | 4 | 5;
-  private readonly native: NativeMqttClient;
-  private readonly bridge: StoreBridge | undefined;
+  // Replaced (with the create spec kept for it) only when a poison message is set aside.
+  private native: NativeMqttClient;
+  private bridge: StoreBridge | undefined;
+  private createSpec: NativeCreateSpec | undefined;
+  /** While a poison message is set aside: requests wait for the new Paho client. */
+  private settingAside: Promise<void> | undefined;
   private readonly requests: NativeRequests;
   private readonly connection: ClientConnection;
   private refed = false;
@@ -72,9 +79,12 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
   private closing: Promise<void> | undefined;
   private readonly subscriptions = new SubscriptionRegistry();
   private readonly counters = new ClientCounters();
+  private readonly outboxChoice: OutboxChoice;
+  private readonly outbox: Outbox | undefined;
 
   private constructor(options: CreateOptions, store: ClientPersistence | undefined) {
     super();
+    this.outboxChoice = chooseOutbox(options, store);
     this.serverURI = options.serverURI;
     this.clientId = options.clientId;
     this.mqttVersion = options.mqttVersion ?? 4;
@@ -91,19 +101,33 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
       sendConnect: (what, spec) => this.request(what, (id) => this.native.connect(id, spec)),
       sendDisconnect: (spec) => this.request('disconnect', (id) => this.native.disconnect(id, spec), true),
       subscribeMany: (group) => this.subscribeMany(group),
+      poison: poisonPolicy(options.poison),
+      setAsidePoison: (refusal) => this.setAsidePoison(refusal),
     });
-    this.bridge =
-      store &&
-      new StoreBridge(store, {
+    const bridgeFor = (s: ClientPersistence): StoreBridge =>
+      new StoreBridge(s, {
         operationTimeoutMs: options.operationTimeoutMs,
         onStoreUnavailable: options.onStoreUnavailable,
         claimOpenFailure: true,
         checkRestore: { mqttVersion: this.mqttVersion },
         onFailure: (error) => this.storeFailed(error),
+        onOutboxMovesFailed: (ids) => this.outbox?.movesFailed(ids),
       });
-    this.requests = new NativeRequests(this.bridge, () => this.updateRef());
+    this.newBridge = () => store && bridgeFor(store);
+    this.bridge = this.newBridge();
+    this.outbox = this.newOutbox(options.sendWhileDisconnected === true);
+    this.requests = new NativeRequests(
+      () => this.bridge,
+      () => this.updateRef(),
+    );
+    this.native = this.newNative();
+  }
+
+  private readonly newBridge: () => StoreBridge | undefined;
+
+  private newNative(): NativeMqttClient {
     // A throwing listener must surface like any other uncaught error, not inside native code.
-    this.native = new native.MqttClient(
+    return new native.MqttClient(
       (event) => surfaceThrows(() => this.onNativeEvent(event)),
       this.bridge?.native ?? null,
     );
@@ -126,6 +150,7 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
     validateStoreUnavailablePolicy(options, store !== undefined);
     const spec = toCreateSpec(options, type, dir);
     const client = new AsyncClient(options, store);
+    client.createSpec = spec;
     if (store) claimStore(store);
     try {
       await client.request('create', (id) => client.native.create(id, spec));
@@ -143,6 +168,12 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
       await client.close().catch(() => undefined);
       throw failed;
     }
+    try {
+      await client.outbox?.start(); // after Paho's restore: the moved messages go first
+    } catch (error) {
+      await client.close().catch(() => undefined);
+      throw error;
+    }
     // After the caller's `await` has resumed, so listeners attached right after create() hear them.
     if (restore?.quarantined.length) setImmediate(() => restore.quarantined.forEach((e) => client.reportRestored(e)));
     return client;
@@ -150,6 +181,70 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
 
   private reportRestored(error: PersistenceError): void {
     if (!this.isClosed) this.storeFailed(error);
+  }
+
+  /**
+   * The broker refused the connection `refusals` times in a row with nothing acknowledged: the
+   * oldest stored publish is the one it refuses. Paho holds its own copy of that message and
+   * has no call to drop one, so: move its record to the store's quarantine, destroy the Paho
+   * client, and create a new one over the same store (it restores everything else). Without a
+   * store that has quarantine(), or when the store fails, nothing is set aside and the
+   * reconnects go on as before.
+   */
+  private async setAsidePoison(refusal: Refusal): Promise<void> {
+    if (this.closing || this.settingAside) return;
+    this.settingAside = (async () => {
+      if (!(await this.quarantinePoison(refusal))) return;
+      try {
+        await this.createPahoAgain();
+      } catch (error) {
+        // Without a Paho client the client is unusable: say why, and close it.
+        this.storeFailed(asPersistenceError(error, 'creating the Paho client again failed'));
+        void this.close();
+      }
+    })().finally(() => {
+      this.settingAside = undefined;
+    });
+    await this.settingAside;
+  }
+
+  /** Moves the oldest stored publish to the quarantine and reports it; false if nothing was moved. */
+  private async quarantinePoison(refusal: Refusal): Promise<boolean> {
+    const bridge = this.bridge;
+    if (bridge === undefined) return false;
+    await bridge.flush().catch(() => undefined); // what Paho wrote before the loss is in the store
+    try {
+      const info = await quarantineOldestPublish(bridge.store, refusal, () => this.isClosed);
+      if (info === undefined) return false;
+      this.counters.poisonMessages += 1;
+      publishClient({ clientId: this.clientId, event: 'poisonMessage', detail: info });
+      surfaceThrows(() => this.emit('poisonMessage', info));
+      return true;
+    } catch (error) {
+      this.storeFailed(asPersistenceError(error, 'setting aside a poison message failed'));
+      return false;
+    }
+  }
+
+  /** Destroys the Paho client (and its copy of the poison) and creates one over the same store. */
+  private async createPahoAgain(): Promise<void> {
+    await this.request('close', (id) => this.native.destroy(id), true);
+    this.native.dispose();
+    this.bridge?.close();
+    this.bridge = this.newBridge();
+    this.native = this.newNative();
+    this.refed = false;
+    this.updateRef();
+    await this.openNative('create again without the poison message');
+  }
+
+  /** Paho's create over the current bridge; rejects with what restoring from the store failed with. */
+  private async openNative(what: string): Promise<void> {
+    await this.requests.send(what, (id) => this.native.create(id, this.createSpec!));
+    const restore = this.bridge?.endRestore();
+    const failed = restoreError(restore?.failures);
+    if (failed) throw failed;
+    restore?.quarantined.forEach((error) => this.storeFailed(error));
   }
 
   private storeFailed(error: PersistenceError): void {
@@ -191,6 +286,31 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
       this.counters.publishFailures += 1;
       throw error;
     }
+  }
+
+  /**
+   * Puts a message in the outbox (the FIFO backlog in the store, see docs/persistence.md):
+   * resolves with its id once it is stored; 'delivered' carries that id when the broker has it.
+   * publish() is the priority lane: it overtakes what waits here.
+   */
+  enqueue(topic: string, payload: Buffer | Uint8Array, options: PublishOptions = {}): Promise<{ id: string }> {
+    const spec = {
+      ...toPublishSpec(topic, payload, options),
+      properties: this.v5Properties(options.properties, 'publish properties'),
+    };
+    if (this.closing) return Promise.reject(closedError('enqueue'));
+    const choice = this.outboxChoice;
+    if (this.outbox === undefined || choice.store === undefined) {
+      return Promise.reject(
+        outboxUnsupported(`enqueue: this client has no outbox: ${choice.store ? '' : choice.unsupported}`),
+      );
+    }
+    if (spec.qos === 2 && choice.store.outboxAtomicMoves === false) {
+      return Promise.reject(
+        outboxUnsupported('enqueue: QoS 2 needs atomic moves, which this store does not make (e.g. with ackReplicas)'),
+      );
+    }
+    return this.outbox.enqueue(spec);
   }
 
   /** Returns the granted QoS (v3) or the reason code (v5). */
@@ -277,6 +397,13 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
     return this.counters.snapshot(this.requests.size, this.subscriptions.size, this.bridge?.native.stats());
   }
 
+  /** The outbox's pump (undefined without an outbox): messages with Paho now, the most at once, the window. */
+  outboxStats(): { handed: number; maxHanded: number; window: number } | undefined {
+    const outbox = this.outbox;
+    if (outbox === undefined || this.outboxChoice.store === undefined) return undefined;
+    return { handed: outbox.handedCount, maxHanded: outbox.maxHanded, window: this.outboxChoice.window };
+  }
+
   /** Let the process exit even while connected (like socket.unref()). */
   unref(): this {
     return this.allowRefs(false);
@@ -298,6 +425,8 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
 
   private async shutdown(): Promise<void> {
     this.connection.stopReconnecting(closedError('connect'));
+    await this.settingAside;
+    this.outbox?.close();
     // A Paho thread holding back an acknowledgement (onStoreUnavailable 'disconnect') holds
     // Paho's lock, which the disconnect and destroy below need.
     this.bridge?.native.releaseHolds();
@@ -320,6 +449,29 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
     }
   }
 
+  private newOutbox(sendWhileDisconnected: boolean): Outbox | undefined {
+    const { store } = this.outboxChoice;
+    if (store === undefined || this.outboxChoice.store === undefined || this.bridge === undefined) return undefined;
+    const { operationTimeoutMs } = this.bridge;
+    const outbox = new Outbox({
+      store,
+      window: this.outboxChoice.window,
+      timeoutMs: operationTimeoutMs,
+      canSend: () => !this.closing && (sendWhileDisconnected || this.connected),
+      send: (message, outboxId) => {
+        checkBrokerLimits(this.connection.brokerLimits, message, propertyKind);
+        return this.request('publish', (id) => this.native.publish(id, { ...message, outboxId }));
+      },
+      // this.bridge, not a copy: a poison set-aside replaces the bridge with the Paho client.
+      flush: () => this.bridge?.flush() ?? Promise.resolve(),
+      delivered: (info) => this.emit('delivered', info),
+      dropped: (info, error) => this.emit('dropped', info, error as Error),
+      failed: (error) => this.storeFailed(error),
+    });
+    this.on('connected', () => outbox.pump());
+    return outbox;
+  }
+
   private v5Properties(properties: MqttProperties | undefined, what: string) {
     if (properties !== undefined && this.mqttVersion !== 5) throw invalidArg(`${what} need mqttVersion 5`);
     return toNativeProperties(properties, what);
@@ -327,6 +479,8 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
 
   private request(what: string, start: (id: number) => void, evenIfClosing = false): Promise<ResultEvent> {
     if (this.closing && !evenIfClosing) return Promise.reject(closedError(what));
+    if (this.settingAside && !evenIfClosing)
+      return this.settingAside.then(() => this.request(what, start, evenIfClosing));
     return this.requests.send(what, start);
   }
 
@@ -356,9 +510,11 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
         const info = { reasonCode: event.reasonCode, properties: fromNativeProperties(event.properties) };
         publishClient({ clientId: this.clientId, event: 'disconnected', detail: info });
         this.emit('disconnected', info);
+        this.connection.disconnectedByBroker(event.reasonCode);
         return;
       }
       case 'deliveryComplete':
+        this.connection.progressed();
         this.emit('deliveryComplete', event.token);
         return;
     }

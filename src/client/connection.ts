@@ -10,6 +10,7 @@ import { type ConnectOptions, type SubscribeOptions, toConnectSpec } from './opt
 import { fromNativeProperties } from './properties';
 import { brokerLimits, type BrokerLimits } from './broker-limits';
 import { Reconnector, reconnectPolicy, type ReconnectPolicy } from './reconnect';
+import { RefusalCounter, disconnectRefusal, lossRefusal, type PoisonPolicy, type Refusal } from './poison';
 import { withUnresolvedHosts } from './unresolved-hosts';
 import type { ResultEvent } from './requests';
 import type { ClientCounters } from './stats';
@@ -34,6 +35,10 @@ export interface ConnectionHooks {
   sendConnect(what: string, spec: NativeConnectSpec): Promise<ResultEvent>;
   sendDisconnect(spec: DisconnectSpec): Promise<unknown>;
   subscribeMany(subscriptions: ({ topic: string } & SubscribeOptions)[]): Promise<number[]>;
+  /** See CreateOptions.poison; undefined: never set a message aside. */
+  readonly poison: PoisonPolicy | undefined;
+  /** The broker refused the first stored publish (see poison.ts): set it aside. */
+  setAsidePoison(refusal: Refusal): Promise<void>;
 }
 
 const noop = (): void => undefined;
@@ -65,8 +70,10 @@ export class ClientConnection {
   private connectSpec: NativeConnectSpec | undefined;
   private policy: ReconnectPolicy | undefined;
   private readonly reconnector: Reconnector<ConnectResult>;
+  private readonly refusals: RefusalCounter;
 
   constructor(private readonly hooks: ConnectionHooks) {
+    this.refusals = new RefusalCounter(hooks.poison);
     this.reconnector = new Reconnector<ConnectResult>({
       attempt: () => this.connectOnce('reconnect'),
       scheduled: (attempt, delayMs, error) => {
@@ -152,7 +159,42 @@ export class ClientConnection {
     hooks.counters.connectionLosses += 1;
     publishClient({ clientId: hooks.clientId, event: 'connectionLost', detail: cause });
     hooks.events.emit('connectionLost', cause);
-    if (this.policy?.enabled && !hooks.closing()) this.reconnector.schedule(this.policy);
+    const refusals = this.refusals.lost();
+    if (refusals > 0 && !hooks.closing()) void this.setAsidePoison(lossRefusal(refusals));
+    else if (this.policy?.enabled && !hooks.closing()) this.reconnector.schedule(this.policy);
+  }
+
+  /**
+   * MQTT 5: the broker sent DISCONNECT (Paho then reports no loss). One naming a CONNACK limit
+   * refuses a stored publish: it is set aside at once (the broker said why), then the reconnect
+   * goes ahead as after a loss. Other reason codes change nothing here.
+   */
+  disconnectedByBroker(reasonCode: number): void {
+    const refusal = disconnectRefusal(reasonCode, this.limits);
+    if (refusal === undefined || this.hooks.poison === undefined || this.hooks.closing()) return;
+    this.ended();
+    this.hooks.sessionChanged();
+    void this.setAsidePoison(refusal);
+  }
+
+  /** A publish completed: the losses so far were no refusals of a poison message. */
+  progressed(): void {
+    this.refusals.progressed();
+  }
+
+  /** Sets the poison aside before the next reconnect, which then goes ahead as it would have. */
+  private async setAsidePoison(refusal: Refusal): Promise<void> {
+    this.refusals.reset();
+    const policy = this.policy;
+    try {
+      // A loss can come before its connect attempt fails; Paho rewrites the in-flight records
+      // (remove, put again) before it reports that failure: the records to read come after it.
+      await this.connectRequest?.catch(noop);
+      await this.hooks.setAsidePoison(refusal);
+    } finally {
+      // disconnect() or close() meanwhile stopped the reconnects: none is scheduled then.
+      if (policy?.enabled && this.policy === policy && !this.hooks.closing()) this.reconnector.schedule(policy);
+    }
   }
 
   /** The session is over (the client calls it when destroyed). */
@@ -169,6 +211,8 @@ export class ClientConnection {
     const hooks = this.hooks;
     const spec = this.connectSpec!;
     const uris = [hooks.serverURI, ...(spec.serverURIs ?? [])];
+    // From here: Paho can report the loss before this connect's success (it sends at CONNACK).
+    this.refusals.connected();
     const request = hooks.sendConnect(`connect to ${uris.join(', ')}`, spec);
     this.connectRequest = request;
     let event: ResultEvent;

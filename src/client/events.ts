@@ -6,6 +6,7 @@ import * as diagnostics from 'node:diagnostics_channel';
 import type { PersistenceError } from '../errors';
 import type { NativeClientEvent } from '../native';
 import type { QoS } from './options';
+import type { PoisonMessageInfo } from './poison';
 import { fromNativeProperties, type MqttProperties } from './properties';
 
 export interface Message {
@@ -76,7 +77,13 @@ export type ClientEvents = {
   /** MQTT 5: the broker sent DISCONNECT. */
   disconnected: [info: { reasonCode: number; properties?: MqttProperties }];
   deliveryComplete: [token: number];
+  /** An enqueue()d message was delivered (QoS 1: PUBACK, QoS 2: PUBCOMP, QoS 0: written to the socket). */
+  delivered: [info: { id: string; topic: string; qos: number }];
+  /** Paho refused an enqueue()d message for good (e.g. beyond a broker limit): it left the outbox undelivered. */
+  dropped: [info: { id: string; topic: string; qos: number }, error: Error];
   persistenceError: [error: PersistenceError];
+  /** A stored publish the broker kept refusing was set aside in the store's quarantine. */
+  poisonMessage: [info: PoisonMessageInfo];
   /** close() finished: the Paho client is destroyed. */
   closed: [];
 };
@@ -88,7 +95,9 @@ export const STORE_CHANNEL = 'paho-mqtt-redis:store';
 /** What the client channel carries: one object per client event (messages excluded: see `stats()`). */
 export interface ClientDiagnostic {
   clientId: string;
-  event: Exclude<keyof ClientEvents, 'message' | 'persistenceError' | 'deliveryComplete'> | 'connectFailed';
+  event:
+    | Exclude<keyof ClientEvents, 'message' | 'persistenceError' | 'deliveryComplete' | 'delivered' | 'dropped'>
+    | 'connectFailed';
   detail?: unknown;
 }
 

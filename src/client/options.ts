@@ -2,11 +2,13 @@
  * The AsyncClient's options: their public types, their validation (messages a user can act
  * on), and their translation into the native specs.
  */
+import type { OutboxOptions } from './outbox-options';
 import { invalidArg } from '../errors';
 import type { NativeConnectSpec, NativeCreateSpec } from '../native';
 import type { ClientPersistence } from '../persistence/client-persistence';
 import { integerIn, optionalBoolean } from './option-checks';
 import { type MqttProperties, toNativeProperties } from './properties';
+import type { PoisonOptions } from './poison';
 import { reconnectPolicy } from './reconnect';
 
 export type QoS = 0 | 1 | 2;
@@ -51,6 +53,10 @@ export interface CreateOptions {
   onStoreUnavailable?: StoreUnavailablePolicy;
   /** Bounds inbound messages not yet handed to 'message' listeners (see InboundQueueOptions). */
   inboundQueue?: InboundQueueOptions;
+  /** The outbox behind client.enqueue() (a store with the outbox methods): see OutboxOptions. */
+  outbox?: OutboxOptions;
+  /** When a stored message the broker refuses is set aside ('poisonMessage'); false: never. */
+  poison?: PoisonOptions | false;
 }
 
 /**

@@ -19,7 +19,8 @@ export class NativeRequests {
 
   /** `changed` hears every change of `size` (the client refs its native handle while requests are pending). */
   constructor(
-    private readonly bridge: StoreBridge | undefined,
+    /** The client's bridge now (a new one replaces it when a poison message is set aside). */
+    private readonly bridge: () => StoreBridge | undefined,
     private readonly changed: () => void,
   ) {}
 
@@ -58,7 +59,7 @@ export class NativeRequests {
   private failureOf(what: string, event: ResultEvent): Error {
     const failure = event.persistenceFailures[0];
     if (failure) {
-      const claimed = this.bridge?.takeClaimed(failure);
+      const claimed = this.bridge()?.takeClaimed(failure);
       const target = failure.key ? `${failure.op}('${failure.key}')` : failure.op;
       const message = `${what}: the store failed during ${target}: ${claimed?.message ?? failure.message}`;
       return new PersistenceError(

@@ -14,6 +14,8 @@ export interface ClientStats {
   resubscribed: number;
   /** Store failures reported as 'persistenceError'. */
   persistenceErrors: number;
+  /** Stored publishes set aside as poison messages ('poisonMessage'). */
+  poisonMessages: number;
   /** Operations waiting for Paho now. */
   pendingRequests: number;
   /** Filters subscribed through this client (restored after a reconnect without a session). */
@@ -31,6 +33,7 @@ export class ClientCounters {
   received = 0;
   resubscribed = 0;
   persistenceErrors = 0;
+  poisonMessages = 0;
 
   connected(cause: 'connect' | 'reconnect'): void {
     this.connects += 1;
@@ -47,6 +50,7 @@ export class ClientCounters {
       received: this.received,
       resubscribed: this.resubscribed,
       persistenceErrors: this.persistenceErrors,
+      poisonMessages: this.poisonMessages,
       pendingRequests,
       subscriptions,
     };

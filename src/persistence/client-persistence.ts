@@ -18,6 +18,60 @@ export type MaybePromise<T> = T | Promise<T>;
 export interface PersistenceWrite {
   readonly key: string;
   readonly data: Buffer | undefined;
+  /**
+   * The outbox entry this write moves into Paho (a `c-N` put, or the remove that cancelled
+   * it): removed from the outbox in the same unit as the write (see OutboxStore).
+   */
+  readonly outboxRemove?: string;
+}
+
+/** One outbox entry: a client-chosen id (increasing decimal digits) and its encoded message. */
+export interface OutboxEntry {
+  readonly id: string;
+  readonly data: Buffer;
+}
+
+/** The outbox's size, for stats and tests. */
+export interface OutboxStats {
+  /** Entries waiting in the outbox. */
+  length: number;
+}
+
+/**
+ * Optional: the outbox (client.enqueue(), see docs/persistence.md). A store with all five
+ * methods (and batch(), which removes a moved entry with its `c-N` put) holds a FIFO of
+ * messages apart from Paho's records: keys() never lists outbox entries.
+ */
+export interface OutboxStore {
+  /** Appends entries in order; ids increase and are never reused (see outboxLastId). */
+  outboxAppend(entries: readonly OutboxEntry[]): MaybePromise<void>;
+  /** Up to `count` entries after `afterId` (from the head when undefined), oldest first. */
+  outboxRead(afterId: string | undefined, count: number): MaybePromise<OutboxEntry[]>;
+  /** Removes entries by id; ids not present are ignored. */
+  outboxRemove(ids: readonly string[]): MaybePromise<void>;
+  /** The highest id ever appended (even if removed since), or undefined if none. */
+  outboxLastId(): MaybePromise<string | undefined>;
+  outboxStats(): MaybePromise<OutboxStats>;
+  /**
+   * False when batch() does not apply a move atomically (RedisPersistence with ackReplicas):
+   * a crash can then leave a message in both places, so QoS 2 enqueue() is refused.
+   */
+  readonly outboxAtomicMoves?: boolean;
+}
+
+/** The outbox methods, as named in ERR_OUTBOX_UNSUPPORTED. */
+export const OUTBOX_METHODS: readonly (keyof OutboxStore)[] = [
+  'outboxAppend',
+  'outboxRead',
+  'outboxRemove',
+  'outboxLastId',
+  'outboxStats',
+];
+
+/** The outbox methods `store` lacks (batch() included: the move needs it). */
+export function missingOutboxMethods(store: ClientPersistence): string[] {
+  const methods = [...OUTBOX_METHODS, 'batch'];
+  return methods.filter((m) => typeof (store as unknown as Record<string, unknown>)[m] !== 'function');
 }
 
 /**
@@ -27,7 +81,7 @@ export interface PersistenceWrite {
  */
 export type Durability = 'batched' | 'sync';
 
-export interface ClientPersistence {
+export interface ClientPersistence extends Partial<OutboxStore> {
   /** Called once per client before any other call; names the keyspace to use. */
   open(clientId: string, serverURI: string): MaybePromise<void>;
   /** Called when the client is destroyed; the store may release its connections. */

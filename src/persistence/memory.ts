@@ -1,4 +1,10 @@
-import type { ClientPersistence, PersistenceWrite, QuarantinedRecord } from './client-persistence';
+import type {
+  ClientPersistence,
+  OutboxEntry,
+  OutboxStats,
+  PersistenceWrite,
+  QuarantinedRecord,
+} from './client-persistence';
 import { PersistenceError } from '../errors';
 
 /**
@@ -11,6 +17,8 @@ import { PersistenceError } from '../errors';
  */
 export class MemoryPersistence implements ClientPersistence {
   private readonly keyspaces = new Map<string, Map<string, Buffer>>();
+  /** Outbox per keyspace: entries by id number (Map order = append order = id order). */
+  private readonly outboxes = new Map<string, { entries: Map<number, Buffer>; lastId: number }>();
   /** Records set aside by quarantine(), per keyspace. */
   private readonly quarantines = new Map<string, QuarantinedRecord[]>();
   private current: Map<string, Buffer> | undefined;
@@ -70,7 +78,7 @@ export class MemoryPersistence implements ClientPersistence {
     this.space('remove', key).delete(key);
   }
 
-  /** Applies the writes in order, all at once (synchronously). */
+  /** Applies the writes in order, all at once (synchronously), outbox removals included. */
   batch(writes: readonly PersistenceWrite[]): void {
     const space = this.space('batch', undefined);
     for (const write of writes) {
@@ -79,7 +87,50 @@ export class MemoryPersistence implements ClientPersistence {
       } else {
         space.set(write.key, write.data); // the bridge hands over its own copy
       }
+      if (write.outboxRemove !== undefined) this.outbox('batch').entries.delete(Number(write.outboxRemove));
     }
+  }
+
+  outboxAppend(entries: readonly OutboxEntry[]): void {
+    const outbox = this.outbox('outboxAppend');
+    for (const { id } of entries) {
+      if (!/^[1-9][0-9]*$/.test(id) || Number(id) <= outbox.lastId) {
+        throw new PersistenceError(
+          'ERR_PERSISTENCE_STORE',
+          'outboxAppend',
+          id,
+          `MemoryPersistence.outboxAppend: id '${id}' is not above the last id ${outbox.lastId}`,
+        );
+      }
+    }
+    for (const { id, data } of entries) {
+      outbox.lastId = Number(id);
+      outbox.entries.set(outbox.lastId, Buffer.from(data));
+    }
+  }
+
+  outboxRead(afterId: string | undefined, count: number): OutboxEntry[] {
+    const after = afterId === undefined ? 0 : Number(afterId);
+    const found: OutboxEntry[] = [];
+    for (const [id, data] of this.outbox('outboxRead').entries) {
+      if (found.length >= count) break;
+      if (id > after) found.push({ id: String(id), data: Buffer.from(data) });
+    }
+    return found;
+  }
+
+  outboxRemove(ids: readonly string[]): void {
+    const outbox = this.outbox('outboxRemove');
+    for (const id of ids) outbox.entries.delete(Number(id));
+  }
+
+  outboxLastId(): string | undefined {
+    const { lastId } = this.outbox('outboxLastId');
+    return lastId > 0 ? String(lastId) : undefined;
+  }
+
+  outboxStats(): OutboxStats {
+    return { length: this.outbox('outboxStats').entries.size };
   }
 
   keys(): string[] {
@@ -108,6 +159,16 @@ export class MemoryPersistence implements ClientPersistence {
   quarantined(): QuarantinedRecord[] {
     this.space('quarantined', undefined);
     return (this.quarantines.get(this.currentName!) ?? []).map((r) => ({ ...r, value: Buffer.from(r.value) }));
+  }
+
+  private outbox(op: string): { entries: Map<number, Buffer>; lastId: number } {
+    this.space(op, undefined);
+    let outbox = this.outboxes.get(this.currentName!);
+    if (outbox === undefined) {
+      outbox = { entries: new Map(), lastId: 0 };
+      this.outboxes.set(this.currentName!, outbox);
+    }
+    return outbox;
   }
 
   private space(op: string, key: string | undefined): Map<string, Buffer> {

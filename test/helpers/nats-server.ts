@@ -25,6 +25,8 @@ export async function startNats(): Promise<NatsServer> {
       `server_name: pmr_${port}`,
       `jetstream { store_dir: ${JSON.stringify(path.join(dir, 'jetstream'))} }`,
       `mqtt { listen: "127.0.0.1:${port}" }`,
+      // PMR_NATS_TRACE=1: the server logs every protocol message (-DV), to explain a failure.
+      ...(process.env.PMR_NATS_TRACE === '1' ? ['debug: true', 'trace: true'] : []),
     ];
     fs.writeFileSync(confFile, config.join('\n') + '\n');
     return ['-c', confFile];

@@ -9,10 +9,12 @@
  * uses client ids unique to each test. Keyspace isolation is checked by re-opening one store
  * under other (clientId, serverURI) pairs.
  */
-import { describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ClientPersistence } from '../../src/persistence/client-persistence';
 import { PersistenceError } from '../../src/errors';
+import { missingOutboxMethods } from '../../src/persistence/client-persistence';
+import { outboxSuite } from './outbox-suite';
 
 export interface SuiteStore {
   store: ClientPersistence;
@@ -273,6 +275,18 @@ export function persistenceSuite(name: string, make: () => Promise<SuiteStore>):
       });
     });
 
+    // Stores with the outbox methods meet its contract too (made once more to ask).
+    it('has all of the outbox methods or none of them', async () => {
+      const made = await make();
+      try {
+        const missing = missingOutboxMethods(made.store).filter((m) => m !== 'batch');
+        assert.ok(missing.length === 0 || missing.length === 5, `partial outbox: lacks ${missing.join(', ')}`);
+      } finally {
+        await made.cleanup();
+      }
+    });
+    outboxSuiteIfSupported(withOpen, make);
+
     it('handles many keys (1000)', async () => {
       await withOpen('many', async (s) => {
         const keys = Array.from({ length: 1000 }, (_, i) => `c-${i}`);
@@ -285,5 +299,18 @@ export function persistenceSuite(name: string, make: () => Promise<SuiteStore>):
         assert.equal((await call(() => s.keys())).length, 500);
       });
     });
+  });
+}
+
+/** Runs the outbox contract when the stores `make` makes have the outbox methods (asked of one). */
+function outboxSuiteIfSupported(withOpen: Parameters<typeof outboxSuite>[0], make: () => Promise<SuiteStore>): void {
+  describe('outbox', () => {
+    let supported = false;
+    before(async () => {
+      const made = await make();
+      supported = missingOutboxMethods(made.store).length === 0;
+      await made.cleanup();
+    });
+    outboxSuite(withOpen, () => supported);
   });
 }

@@ -7,7 +7,8 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { AsyncClient, PahoMqttRedisError, RedisPersistence } from '../../src';
-import { hashKeys, uid } from '../helpers/client-common';
+import { Inbox, hashKeys, runFixture, uid, waitFor } from '../helpers/client-common';
+import type { PoisonMessageInfo } from '../../src';
 import { startMosquitto, startRedis, type MosquittoServer, type RedisServer } from '../helpers/servers';
 
 const MAX_PACKET = 2000;
@@ -80,6 +81,57 @@ describe('MQTT 5 CONNACK limits', () => {
       });
     } finally {
       await client.connect();
+    }
+  });
+
+  it('a QoS 2 message stored before the limits were known (an earlier process): the DISCONNECT (QoS not supported) sets it aside, the QoS 1 one behind it goes', async () => {
+    const clientId = uid('limits-stored');
+    const topic = uid('limits/stored');
+    const stored = runFixture('poison-publisher', {
+      serverURI: broker.url,
+      clientId,
+      redisUrl: redis.url,
+      mqttVersion: 5,
+      messages: [
+        { topic, payload: 'qos2', qos: 2 },
+        { topic, payload: 'qos1', qos: 1 },
+      ],
+    });
+    await stored.line(/"stored"/);
+    await stored.exited;
+    const inbox = new Inbox(client);
+    await client.subscribe(topic, { qos: 1 });
+    const restarted = await AsyncClient.create({
+      serverURI: broker.url,
+      clientId,
+      mqttVersion: 5,
+      persistence: new RedisPersistence({ url: redis.url }),
+      poison: { maxRefusals: 2 },
+    });
+    try {
+      const poisoned: PoisonMessageInfo[] = [];
+      let losses = 0;
+      restarted.on('poisonMessage', (info) => poisoned.push(info));
+      restarted.on('connectionLost', () => (losses += 1));
+      await restarted.connect({
+        cleanStart: false,
+        properties: { sessionExpiryInterval: 3600 },
+        automaticReconnect: { minRetryInterval: 1, maxRetryInterval: 1 },
+      });
+      await inbox.count(1, 30_000);
+      assert.deepEqual(
+        inbox.on(topic).map((m) => m.payload.toString()),
+        ['qos1'],
+      );
+      assert.equal(poisoned.length, 1);
+      assert.equal(poisoned[0].qos, 2);
+      assert.equal(poisoned[0].refusals, 1, 'one DISCONNECT naming the limit is enough');
+      assert.match(poisoned[0].reason, /reason code 155 \(QoS not supported\)/);
+      assert.equal(losses, 0, 'Paho reports a DISCONNECT from the broker as no loss');
+      const hash = `${clientId}:127.0.0.1:${broker.port}`;
+      await waitFor(async () => (await hashKeys(redis.port, hash)).length === 0, 'the hash to empty', 10_000);
+    } finally {
+      await restarted.close();
     }
   });
 });

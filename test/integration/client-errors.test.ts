@@ -184,7 +184,10 @@ describe('connection errors', () => {
 
 describe('requests the addon refuses itself', () => {
   it('a native client without a Paho client (not created yet, or destroyed) refuses with ERR_CLIENT_CLOSED, not ERR_PAHO_FAILURE', async () => {
-    const requests = new NativeRequests(undefined, () => undefined);
+    const requests = new NativeRequests(
+      () => undefined,
+      () => undefined,
+    );
     const client = new native.MqttClient((event: NativeClientEvent) => {
       if (event.type === 'result') requests.settle(event);
     }, null);

@@ -236,7 +236,11 @@ describe('a user missing a right learns it at open(), by name', () => {
     ['nomulti', {}, /this Redis ACL user cannot run MULTI\/EXEC: grant \+multi \+exec/],
     ['noeval', {}, /this Redis ACL user cannot run HGETALL, EVAL: grant \+hgetall \+eval/],
     ['nowait', { ackReplicas: { replicas: 1, timeoutMs: 2000 } }, /cannot run WAIT: grant \+wait/],
-    ['noquarantine', {}, /may not access hash 'mqtt:.*', its quarantine hash '\{mqtt:.*\}:quarantine' or its lease/],
+    [
+      'noquarantine',
+      {},
+      /may not access hash 'mqtt:.*', its quarantine hash '\{mqtt:.*\}:quarantine', its outbox .* or its lease/,
+    ],
     ['nolease', {}, /may not access hash 'mqtt:.*', its quarantine hash .* or its lease '\{mqtt:.*\}:lease'/],
     ['noleasecommands', {}, /cannot run GET, SET, PTTL: grant \+get \+set \+pttl/],
   ];

@@ -108,8 +108,9 @@ describe('ACL user limited to its commands and to ~mqtt:*', () => {
   // quarantine hash, EVAL, GET, SET and PTTL for the lease), +info for ioredis' ready check (or set redisOptions.enableReadyCheck:
   // false), +ping only for a user-supplied client. redis-acl.test.ts runs a client as the
   // documented user.
-  const STORE = '+hset +hget +hdel +hkeys +del +hexists +hgetall +multi +exec +eval +get +set +pttl';
-  const KEYS = '~mqtt:* ~{mqtt:*}:quarantine ~{mqtt:*}:lease';
+  const STORE =
+    '+hset +hget +hdel +hkeys +del +hexists +hgetall +multi +exec +eval +get +set +pttl +xadd +xdel +xrange +xlen +xinfo|stream';
+  const KEYS = '~mqtt:* ~{mqtt:*}:quarantine ~{mqtt:*}:lease ~{mqtt:*}:outbox';
   const pw = 'mqtt-Pa55w0rd';
   let acl: RedisServer;
   let admin: Redis;

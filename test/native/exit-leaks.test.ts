@@ -6,14 +6,14 @@
  * addon. Runs under `npm run test:asan` (which sets PMR_LSAN=1 and loads the ASan build); a
  * first child loses memory on purpose to show the check sees this addon's leaks.
  */
-import { after, before, describe, it, type TestContext } from 'node:test';
+import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { readLeakReports, type Leak } from '../helpers/leak-report';
-import { startMosquitto, startRedis, type MosquittoServer, type RedisServer } from '../helpers/servers';
+import { useFileServers } from '../helpers/file-servers';
 
 const FIXTURES = path.join(__dirname, '..', 'fixtures');
 const enabled = process.env.PMR_LSAN === '1';
@@ -68,14 +68,7 @@ function assertNoLeakOfOurs(t: TestContext, ended: Ended): void {
 }
 
 describe('LeakSanitizer at process end', { skip: enabled ? false : 'runs under npm run test:asan' }, () => {
-  let broker: MosquittoServer;
-  let redis: RedisServer;
-  before(async () => {
-    [broker, redis] = await Promise.all([startMosquitto(), startRedis()]);
-  });
-  after(async () => {
-    await Promise.all([broker?.stop(), redis?.stop()]);
-  });
+  const servers = useFileServers();
 
   it('sees a leak of this addon (a child loses 4099 bytes on purpose)', async () => {
     const driver = path.join(__dirname, '..', 'helpers', 'test-driver.js');
@@ -96,14 +89,14 @@ describe('LeakSanitizer at process end', { skip: enabled ? false : 'runs under n
   }
 
   it('process.exit() with QoS 1 publishes in flight over Redis', async (t) => {
-    const config = { mode: 'exit', serverURI: broker.url, redisUrl: redis.url };
+    const config = { mode: 'exit', serverURI: servers.broker.url, redisUrl: servers.redis.url };
     const ended = await runWithLeakCheck([path.join(FIXTURES, 'client-teardown.js'), JSON.stringify(config)]);
     assert.match(ended.stdout, /exiting/);
     assertNoLeakOfOurs(t, ended);
   });
 
   it('a connected, subscribed client unref()ed: the process ends by itself', async (t) => {
-    const config = { mode: 'unref', serverURI: broker.url, redisUrl: redis.url };
+    const config = { mode: 'unref', serverURI: servers.broker.url, redisUrl: servers.redis.url };
     const ended = await runWithLeakCheck([path.join(FIXTURES, 'client-teardown.js'), JSON.stringify(config)]);
     assert.match(ended.stdout, /ready/);
     assert.equal(ended.code, 0);

@@ -10,6 +10,7 @@ import { describe, it } from 'node:test';
 import { recordingStore } from '../helpers/recording-store';
 import { testDriver } from '../helpers/test-driver';
 import { StoreBridge } from '../../src/persistence/bridge/store-bridge';
+import { waitFor } from '../helpers/wait';
 
 const u16 = (n: number): Buffer => Buffer.from([n >> 8, n & 0xff]);
 const str = (s: string): Buffer => Buffer.concat([u16(Buffer.byteLength(s)), Buffer.from(s)]);
@@ -147,6 +148,39 @@ describe('removes of a session Paho discards', () => {
       JSON.stringify(results.map((r) => r.rc)),
     );
     assert.deepEqual(store.keys().sort(), ['s-1', 's-2', 's-3'], 'the discarded PUBLISH records stay stored');
+    bridge.close();
+  });
+});
+
+describe('a sent PUBLISH Paho stores again (its resend)', () => {
+  const open = { op: 'open' as const, clientId: 'resend-driver', serverURI: 'tcp://127.0.0.1:1883' };
+  const withDup = (packet: Buffer): Buffer => Buffer.concat([Buffer.from([packet[0] | 0x08]), packet.subarray(1)]);
+
+  it('stores a resend that sets DUP; keeps the record stored first when the resend changes the message, and reports it', async () => {
+    const { store } = recordingStore();
+    const failures: string[] = [];
+    const bridge = new StoreBridge(store, {
+      onFailure: (error) => failures.push(`${error.code} ${error.op} ${error.key}`),
+      durability: 'sync',
+    });
+    const sound = publishPacket({ qos: 1, msgid: 3, topic: 'a/b', payload: 'q1-b' });
+    // What Paho 1.3.12 resent after a failed first write: its topic and payload memory freed and reused.
+    const garbled = withDup(
+      publishPacket({ qos: 1, msgid: 3, topic: ' 093229.262 Return code 1 fr', payload: '\0\0\0\0' }),
+    );
+    const results = await testDriver.runScript(bridge.native, [
+      open,
+      { op: 'put', key: 's-3', buffers: [sound] },
+      { op: 'put', key: 's-3', buffers: [withDup(sound)] },
+      { op: 'put', key: 's-3', buffers: [garbled] },
+    ]);
+    assert.deepEqual(
+      results.map((r) => r.rc),
+      [0, 0, 0, 0],
+    );
+    assert.deepEqual(store.get('s-3'), withDup(sound), 'the sound record, with DUP set by the first resend');
+    await waitFor(() => failures.length === 1, 'the garbled resend reported');
+    assert.deepEqual(failures, ['ERR_PERSISTENCE_BAD_RESULT put s-3']);
     bridge.close();
   });
 });

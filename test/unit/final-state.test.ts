@@ -8,7 +8,10 @@ import { finalStateCommands } from '../../src/persistence/redis/final-state';
 
 const put = (key: string, text: string): { key: string; data: Buffer } => ({ key, data: Buffer.from(text) });
 const remove = (key: string): { key: string; data: undefined } => ({ key, data: undefined });
-const plain = (_key: string, data: Buffer): Buffer => data;
+const plain = {
+  seal: (_key: string, data: Buffer): Buffer => data,
+  outboxRemoval: (ids: string[]): string[] => ['xdel', 'outbox', ...ids],
+};
 const asText = (commands: (string | Buffer)[][]): string[][] => commands.map((c) => c.map((part) => part.toString()));
 
 test('alternating puts and removes become one HSET and one HDEL', () => {
@@ -43,6 +46,26 @@ test('only the value that stays is sealed', () => {
     sealed.push(`${key}=${data.toString()}`);
     return data;
   };
-  finalStateCommands('h', [put('c-1', 'first'), put('c-1', 'second'), put('s-1', 'x'), remove('s-1')], seal);
+  finalStateCommands('h', [put('c-1', 'first'), put('c-1', 'second'), put('s-1', 'x'), remove('s-1')], {
+    ...plain,
+    seal,
+  });
   assert.deepEqual(sealed, ['c-1=second']);
+});
+
+test('every outbox move is kept, also on a write its key later supersedes, as one XDEL', () => {
+  const commands = finalStateCommands(
+    'h',
+    [
+      { key: 'c-1', data: Buffer.from('a'), outboxRemove: '5' },
+      { key: 'c-1', data: undefined, outboxRemove: '6' },
+      { key: 'c-2', data: Buffer.from('b'), outboxRemove: '7' },
+    ],
+    plain,
+  );
+  assert.deepEqual(asText(commands), [
+    ['hset', 'h', 'c-2', 'b'],
+    ['hdel', 'h', 'c-1'],
+    ['xdel', 'outbox', '5', '6', '7'],
+  ]);
 });

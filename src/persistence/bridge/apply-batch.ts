@@ -29,10 +29,16 @@ export function isThenable(value: unknown): value is PromiseLike<unknown> {
 }
 
 /** Applies `batch`: a value, or a Promise when the store answers with one. */
-export function applyBatch(store: ClientPersistence, [, keys, values]: NativeBatch): unknown {
+export function applyBatch(store: ClientPersistence, [, keys, values, , , outboxRemoves]: NativeBatch): unknown {
   if (typeof store.batch === 'function') {
     const writes = new Array<PersistenceWrite>(keys.length);
-    for (let i = 0; i < keys.length; i++) writes[i] = { key: keys[i], data: values[i] };
+    for (let i = 0; i < keys.length; i++) {
+      const outboxRemove = outboxRemoves?.[i];
+      writes[i] =
+        outboxRemove === undefined
+          ? { key: keys[i], data: values[i] }
+          : { key: keys[i], data: values[i], outboxRemove };
+    }
     return store.batch(writes);
   }
   return applyOneByOne(store, keys, values, 0);

@@ -20,6 +20,8 @@ export interface StoreBridgeOptions {
   onStoreUnavailable?: 'continue' | 'disconnect';
   /** Hears every failure. */
   onFailure: (error: PersistenceError) => void;
+  /** Outbox entries whose move (the write carrying outboxRemove) failed: they are still in the outbox. */
+  onOutboxMovesFailed?: (ids: string[]) => void;
   /** A failed open is not reported: the create it fails rejects with it (takeClaimed). */
   claimOpenFailure?: boolean;
   /**

@@ -9,7 +9,7 @@ import {
   native,
   type NativeBatch,
   type NativeBridgeStats,
-  type NativeOpIndex,
+  type NativeDispatch,
   type NativeStoreBridge,
 } from '../../native';
 import {
@@ -51,7 +51,8 @@ export class StoreBridge {
   /** A failed open, for the create that rejects with it. */
   private claimedOpen: PersistenceError | undefined;
   /** The failure of the batch being settled: native code reports it synchronously, with this cause. */
-  private settling: PersistenceError | undefined;
+  /** The failures of batches being settled, by batch id: the cause of native code's report. */
+  private readonly failedBatches = new Map<number, PersistenceError>();
   /** Waiting flushes, and the keys whose last write failed: the store does not hold what the log says for them. */
   private readonly flushes: FlushTracker;
   /** Set while the store does not answer (see outage.ts): what flushes reject with meanwhile. */
@@ -72,16 +73,18 @@ export class StoreBridge {
     this.native = new native.StoreBridge(
       (id, op, key, data, clientId, serverURI) => this.dispatch(id, op, key, data, clientId, serverURI),
       (batch) => this.runBatches(batch),
-      (op, key, code, message) =>
+      (op, key, code, message, batchId) => {
+        const batchFailure = this.failedBatches.get(batchId);
         this.report(
           new PersistenceError(
             code as PersistenceErrorCode,
             op,
             key || undefined,
             message,
-            this.settling && { cause: this.settling.cause ?? this.settling },
+            batchFailure && { cause: batchFailure.cause ?? batchFailure },
           ),
-        ),
+        );
+      },
       { operationTimeoutMs, durability, maxQueuedOps, maxQueuedBytes, onStoreUnavailable },
     );
     this.flushes = new FlushTracker(this.native);
@@ -243,13 +246,15 @@ export class StoreBridge {
     const cause = causeOf(error);
     const failure = this.toPersistenceError('batch', undefined, cause);
     this.flushes.batchSettled(keys, failedAt, firstSeq, failure);
+    const moves = batch[5]?.slice(failedAt).filter((id): id is string => id !== undefined);
+    if (moves?.length) this.options.onOutboxMovesFailed?.(moves);
     // Native code reports it (once per batch).
     let next: NativeBatch | undefined;
-    this.settling = failure;
+    this.failedBatches.set(id, failure);
     try {
       next = this.native.settleBatch(id, failure.code, failure.message, failedAt);
     } finally {
-      this.settling = undefined;
+      this.failedBatches.delete(id);
     }
     this.flushes.wake(this.outage);
     return next;
@@ -257,14 +262,7 @@ export class StoreBridge {
 
   // ---- everything else: one call at a time, a C thread waiting ----
 
-  private dispatch(
-    id: number,
-    op: NativeOpIndex,
-    key: string,
-    data: Buffer | undefined,
-    clientId?: string,
-    serverURI?: string,
-  ): void {
+  private dispatch(...[id, op, key, data, clientId, serverURI]: Parameters<NativeDispatch>): void {
     const name = PERSISTENCE_OPS[op];
     let result: unknown;
     try {

@@ -6,6 +6,7 @@
 import { PersistenceError } from '../../errors';
 import type { AnyClient } from './options';
 import { QUARANTINE_SCRIPT, quarantineHashName } from './quarantine';
+import { outboxKeyName } from './outbox-stream';
 
 /** What the store will run, which depends on its options. */
 export interface RightsCheck {
@@ -96,6 +97,13 @@ export async function checkRights(redis: AnyClient, check: RightsCheck): Promise
     .del(name)
     .hgetall(quarantine)
     .eval(QUARANTINE_SCRIPT, 2, name, quarantine, 'acl-check', 'acl-check@0', '');
+  const outbox = outboxKeyName(name);
+  probe
+    .xadd(outbox, '1-0', 'd', '')
+    .xrange(outbox, '-', '+', 'COUNT', 1)
+    .xdel(outbox, '1-0')
+    .xlen(outbox)
+    .call('xinfo', 'stream', outbox);
   if (check.lease !== undefined) {
     probe.get(check.lease).set(check.lease, 'acl-check', 'PX', 1).pttl(check.lease).eval('return 0', 1, check.lease);
   }
@@ -118,9 +126,9 @@ export async function checkRights(redis: AnyClient, check: RightsCheck): Promise
   }
   if (denied.keys) {
     problems.push(
-      `may not access hash '${name}', its quarantine hash '${quarantine}'` +
+      `may not access hash '${name}', its quarantine hash '${quarantine}', its outbox '${outbox}'` +
         (check.lease !== undefined ? ` or its lease '${check.lease}'` : '') +
-        ": its key patterns must match them all (for keyPrefix 'mqtt:': ~mqtt:* ~{mqtt:*}:quarantine ~{mqtt:*}:lease)",
+        ": its key patterns must match them all (for keyPrefix 'mqtt:': ~mqtt:* ~{mqtt:*}:quarantine ~{mqtt:*}:outbox ~{mqtt:*}:lease)",
     );
   }
   if (problems.length > 0) throw refused(check, problems.join('; and it '), denied.first);

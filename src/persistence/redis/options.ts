@@ -78,6 +78,11 @@ export interface RedisPersistenceOptions {
    * (then two processes with one client id corrupt each other's messages).
    */
   lease?: false | { ttlMs?: number };
+  /**
+   * open() refuses a Redis whose maxmemory-policy is allkeys-* (ERR_PERSISTENCE_EVICTION): it
+   * evicts the client's hash and outbox silently. true accepts that loss. Default false.
+   */
+  allowEvictingPolicy?: boolean;
 }
 
 export interface EncryptionOptions {
@@ -136,6 +141,7 @@ export interface CheckedOptions {
   leaseTtlMs: number | undefined;
   /** Strings that must never appear in an error message (passwords). */
   secrets: string[];
+  allowEvictingPolicy: boolean;
 }
 
 /** RedisPersistence's default key prefix: none, as the Rust crate paho-mqtt-redis. */
@@ -180,6 +186,7 @@ const OPTION_NAMES = new Set([
   'maxQueuedOps',
   'maxQueuedBytes',
   'lease',
+  'allowEvictingPolicy',
 ]);
 
 /** Validates the options of the RedisPersistence constructor; throws ERR_INVALID_ARG. */
@@ -306,7 +313,14 @@ export function checkOptions(options: RedisPersistenceOptions): CheckedOptions {
     keyPrefix,
     operationTimeoutMs,
     secrets,
+    allowEvictingPolicy: checkAllowEviction(options.allowEvictingPolicy),
   };
+}
+
+function checkAllowEviction(allow: unknown): boolean {
+  if (allow !== undefined && typeof allow !== 'boolean')
+    throw invalidArg(`RedisPersistence: options.allowEvictingPolicy must be a boolean, got ${typeof allow}`);
+  return allow === true;
 }
 
 function makeEncryptor(encryption: EncryptionOptions): ValueEncryptor {

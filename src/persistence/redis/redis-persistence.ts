@@ -1,4 +1,10 @@
-import type { ClientPersistence, PersistenceWrite, QuarantinedRecord } from '../client-persistence';
+import type {
+  ClientPersistence,
+  OutboxEntry,
+  OutboxStats,
+  PersistenceWrite,
+  QuarantinedRecord,
+} from '../client-persistence';
 import { PersistenceError, invalidArg } from '../../errors';
 import { checkRights } from './acl-check';
 import { RedisConnection, TRANSACTION_DISCARDED, isNoAnswer } from './connection';
@@ -16,6 +22,7 @@ import { QUARANTINE_SCRIPT, quarantineHashName, quarantinedRecords } from './qua
 import { SecretRedactor } from './redaction';
 import { type WriteCommand, writeAndWait } from './ack-replicas';
 import { CAS_SCRIPT, type ReencryptResult, reencryptHash } from './reencrypt';
+import { OutboxStream, checkMemoryPolicy, outboxKeyName, streamId } from './outbox-stream';
 import { openValue, sealValue } from './stored-values';
 import { finalStateCommands } from './final-state';
 
@@ -60,6 +67,11 @@ export class RedisPersistence implements ClientPersistence {
   private closes = 0;
   /** The lease once taken, for the checks before each write. */
   private lease: ClientLease | undefined;
+  private readonly allowEvictingPolicy: boolean;
+  /** The open client's outbox stream (see outbox-stream.ts). */
+  private outbox: OutboxStream | undefined;
+  /** With ackReplicas a move is HSET then XDEL, each acknowledged, not one transaction. */
+  readonly outboxAtomicMoves: boolean;
 
   constructor(options: RedisPersistenceOptions = {}) {
     const {
@@ -75,7 +87,10 @@ export class RedisPersistence implements ClientPersistence {
       maxQueuedOps,
       maxQueuedBytes,
       leaseTtlMs,
+      allowEvictingPolicy,
     } = checkOptions(options);
+    this.allowEvictingPolicy = allowEvictingPolicy;
+    this.outboxAtomicMoves = ack === undefined;
     this.leaseTtlMs = leaseTtlMs;
     this.durability = durability;
     this.maxQueuedOps = maxQueuedOps;
@@ -120,6 +135,18 @@ export class RedisPersistence implements ClientPersistence {
         bound: (p) => this.bound(p),
         sanitize: (err) => this.connection.sanitize(err),
       });
+      const maxMemory = await checkMemoryPolicy(redis, name, this.allowEvictingPolicy, (p) => this.bound(p));
+      this.outbox = new OutboxStream(
+        {
+          redis,
+          hash: name,
+          encryptor: this.encryptor,
+          bound: (p) => this.bound(p),
+          storeError: (op, key, e) => this.storeError(op, key, e),
+          count: (n) => this.count(n),
+        },
+        maxMemory,
+      );
     } catch (err) {
       await this.connection.close();
       throw err;
@@ -200,6 +227,7 @@ export class RedisPersistence implements ClientPersistence {
   async close(): Promise<void> {
     this.closes += 1;
     this.name = undefined;
+    this.outbox = undefined;
     const leasing = this.leasing;
     this.leasing = undefined;
     this.lease = undefined;
@@ -268,6 +296,34 @@ export class RedisPersistence implements ClientPersistence {
     return this.bound(redis.hexists(this.name!, '')).then(noop, (e: unknown) => {
       if (isNoAnswer(e)) throw this.storeError('probe', undefined, e);
     });
+  }
+
+  // ---- the outbox (OutboxStore; see outbox-stream.ts) ----
+
+  outboxAppend(entries: readonly OutboxEntry[]): Promise<void> {
+    return this.withOutbox('outboxAppend', (o) => o.append(entries));
+  }
+
+  outboxRead(afterId: string | undefined, count: number): Promise<OutboxEntry[]> {
+    return this.withOutbox('outboxRead', (o) => o.read(afterId, count));
+  }
+
+  outboxRemove(ids: readonly string[]): Promise<void> {
+    return this.withOutbox('outboxRemove', (o) => o.remove(ids));
+  }
+
+  outboxLastId(): Promise<string | undefined> {
+    return this.withOutbox('outboxLastId', (o) => o.lastId());
+  }
+
+  outboxStats(): Promise<OutboxStats> {
+    return this.withOutbox('outboxStats', (o) => o.stats());
+  }
+
+  private withOutbox<T>(op: string, run: (outbox: OutboxStream) => Promise<T>): Promise<T> {
+    const outbox = this.outbox;
+    if (outbox === undefined || this.name === undefined) return this.notOpen(op, undefined);
+    return run(outbox);
   }
 
   /** Redis commands and round trips this store has made (reads included). */
@@ -410,7 +466,10 @@ export class RedisPersistence implements ClientPersistence {
    */
   private batchCommands(name: string, writes: readonly PersistenceWrite[]): (string | Buffer)[][] {
     if (this.ack === undefined)
-      return finalStateCommands(name, writes, (key, data) => sealValue(this.encryptor, name, key, data));
+      return finalStateCommands(name, writes, {
+        seal: (key, data) => sealValue(this.encryptor, name, key, data),
+        outboxRemoval: (ids) => ['xdel', outboxKeyName(name), ...ids.map(streamId)],
+      });
     const commands: (string | Buffer)[][] = [];
     let current: (string | Buffer)[] | undefined;
     let currentIsPut = false;
@@ -425,6 +484,11 @@ export class RedisPersistence implements ClientPersistence {
         current.push(write.key);
       } else {
         current.push(write.key, sealValue(this.encryptor, name, write.key, write.data));
+      }
+      if (write.outboxRemove !== undefined) {
+        // The move's second half, in the same transaction (see outbox-stream.ts).
+        commands.push(['xdel', outboxKeyName(name), streamId(write.outboxRemove)]);
+        current = undefined;
       }
     }
     return commands;

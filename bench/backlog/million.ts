@@ -1,0 +1,166 @@
+/**
+ * The 1M-message outbox figures of the store-and-forward targets (bench/backlog.bench.ts
+ * --million, only when the build has AsyncClient.enqueue()): flat cost per 100k slice, RSS,
+ * Redis used_memory per message, create() and CONNACK-to-first-PUBLISH with 1M and 1k queued,
+ * Redis's AOF load time, the drain of 1M, all against the online 'batched' QoS 1 rate of the run.
+ */
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import Redis from 'ioredis';
+import { startMosquitto, type RedisServer } from '../../test/helpers/servers';
+import { runTrial } from '../publish/child';
+import type { TrialResult } from '../publish/trial';
+import type { FillResult, MillionChildSpec, RestartResult } from './million-child';
+import { OrderedSubscriber, type Delivery } from './subscriber';
+
+export interface MillionOptions {
+  redis: RedisServer;
+  payloadBytes: number;
+  maxInflight: number;
+  budgetSeconds: number;
+  /** The large backlog (1,000,000; smaller for a smoke test). */
+  messages: number;
+}
+
+interface QueuedRun {
+  messages: number;
+  fill: FillResult;
+  redisBytesPerMessage: number;
+  aofLoadSeconds?: number;
+  restart: RestartResult;
+  connackToFirstPublishMs?: number;
+  delivery: Delivery;
+}
+
+export interface MillionResult {
+  onlineMsgPerSec: number;
+  runs: QueuedRun[];
+}
+
+function runChild<T>(spec: MillionChildSpec, timeoutSeconds: number): Promise<T> {
+  const child = spawn(process.execPath, [path.join(__dirname, 'million-child.js'), JSON.stringify(spec)], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  if (spec.mode === 'restart') child.stdin.write('connect\n'); // read once create() returned
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutSeconds * 1000);
+  return new Promise((resolve, reject) => {
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) resolve(JSON.parse(out.trim().split('\n').pop()!) as T);
+      else reject(new Error(`million ${spec.mode} exited with ${code ?? signal}: ${err.trim()}`));
+    });
+  });
+}
+
+async function usedMemory(redisUrl: string): Promise<number> {
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
+  try {
+    return Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1]);
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** Restarts Redis (same port, same AOF) and reads the load time it logs. */
+async function aofLoadSeconds(redis: RedisServer): Promise<number | undefined> {
+  await redis.restart();
+  const log = fs.readFileSync(redis.logFile, 'utf8');
+  const loads = [...log.matchAll(/DB loaded from (?:append only file|disk): ([0-9.]+) seconds/g)];
+  return loads.length > 0 ? Number(loads[loads.length - 1][1]) : undefined;
+}
+
+async function queuedRun(opts: MillionOptions, messages: number, brokerPort: number): Promise<QueuedRun> {
+  const broker = await startMosquitto({ extraConfig: 'max_inflight_messages 0\nmax_queued_messages 0' });
+  await broker.stop();
+  const spec: MillionChildSpec = {
+    mode: 'fill',
+    serverURI: broker.url,
+    redisUrl: opts.redis.url,
+    clientId: `bench-outbox-${messages}-${process.pid}-${brokerPort}`,
+    topic: `bench/outbox/${messages}`,
+    messages,
+    payloadBytes: opts.payloadBytes,
+    maxInflight: opts.maxInflight,
+    window: 1000,
+    slice: Math.max(1, Math.round(messages / 10)), // 100k slices of 1M
+  };
+  const before = await usedMemory(opts.redis.url);
+  const fill = await runChild<FillResult>(spec, opts.budgetSeconds * 10);
+  const redisBytesPerMessage = ((await usedMemory(opts.redis.url)) - before) / messages;
+  const loadSeconds = await aofLoadSeconds(opts.redis);
+  await broker.restart();
+  const subscriber = await OrderedSubscriber.start(broker.url, spec.topic, messages);
+  try {
+    const restart = await runChild<RestartResult>({ ...spec, mode: 'restart' }, opts.budgetSeconds * 10);
+    const delivery = await subscriber.settle(15_000, process.hrtime.bigint() + 60_000_000_000n);
+    return {
+      messages,
+      fill,
+      redisBytesPerMessage,
+      aofLoadSeconds: loadSeconds,
+      restart,
+      connackToFirstPublishMs:
+        delivery.firstWallMs === undefined ? undefined : delivery.firstWallMs - restart.connackWallMs,
+      delivery: { delivered: delivery.delivered, duplicates: delivery.duplicates, outOfOrder: delivery.outOfOrder },
+    };
+  } finally {
+    await subscriber.stop().catch(() => undefined);
+    await broker.stop();
+  }
+}
+
+export async function runMillion(opts: MillionOptions): Promise<MillionResult> {
+  const broker = await startMosquitto({ extraConfig: 'max_inflight_messages 0\nmax_queued_messages 0' });
+  const online = await runTrial<TrialResult>({
+    kind: 'async-client',
+    store: 'redis-batched',
+    serverURI: broker.url,
+    redisUrl: opts.redis.url,
+    qos: 1,
+    messages: 50_000,
+    warmup: 1000,
+    window: 100, // below maxBufferedMessages (100 by default, a cap while connected too)
+    payloadBytes: opts.payloadBytes,
+    maxInflight: opts.maxInflight,
+    clients: 1,
+  });
+  await broker.stop();
+  const runs: QueuedRun[] = [];
+  for (const messages of [1000, opts.messages]) {
+    runs.push(await queuedRun(opts, messages, broker.port));
+    console.error(`  outbox ${messages}: ${JSON.stringify(runs[runs.length - 1])}`);
+  }
+  return { onlineMsgPerSec: online.msgPerSec, runs };
+}
+
+const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+
+/** The targets' figures as a markdown list, each with its target. */
+export function formatMillion(result: MillionResult): string {
+  const [small, large] = result.runs;
+  const slices = large.fill.slices;
+  const first = slices[0];
+  const last = slices[slices.length - 1];
+  const mb = (kb: number): string => `${(kb / 1024).toFixed(1)} MB`;
+  const rate = large.messages / large.fill.totalSeconds;
+  const drainRate = large.messages / large.restart.drainSeconds;
+  const online = result.onlineMsgPerSec;
+  const ok = (pass: boolean): string => (pass ? 'met' : 'NOT met');
+  const lines = [
+    `Outbox, ${large.messages.toLocaleString('en-US')} enqueued offline (online 'batched' QoS 1 rate of this run: ${Math.round(online).toLocaleString('en-US')} msg/s):`,
+    `- per slice of a tenth (100k of 1M): median ${median(slices.map((s) => s.seconds)).toFixed(2)} s, first ${first.seconds.toFixed(2)} s, last ${last.seconds.toFixed(2)} s (${(last.seconds / first.seconds).toFixed(2)}x; target <= 1.5x: ${ok(last.seconds <= 1.5 * first.seconds)})`,
+    `- total ${large.fill.totalSeconds.toFixed(1)} s, ${Math.round(rate).toLocaleString('en-US')} msg/s = ${(rate / online).toFixed(2)}x online (target >= 0.5x: ${ok(rate >= 0.5 * online)})`,
+    `- RSS(all) - RSS(first tenth): ${mb(last.rssKb - first.rssKb)} (target <= 16 MB: ${ok(last.rssKb - first.rssKb <= 16 * 1024)}); above the empty client: ${mb(last.rssKb - large.fill.emptyClientRssKb)} (target <= 64 MB: ${ok(last.rssKb - large.fill.emptyClientRssKb <= 64 * 1024)})`,
+    `- Redis used_memory per queued message: ${Math.round(large.redisBytesPerMessage)} B`,
+    `- create() with all queued: ${(large.restart.createSeconds * 1000).toFixed(0)} ms, with 1k: ${(small.restart.createSeconds * 1000).toFixed(0)} ms (targets <= 300 ms and within 1.2x)`,
+    `- CONNACK to the first PUBLISH (at the subscriber) with all queued: ${large.connackToFirstPublishMs ?? '-'} ms, with 1k: ${small.connackToFirstPublishMs ?? '-'} ms (target <= 100 ms, within 1.2x)`,
+    `- Redis loading the AOF with all queued: ${large.aofLoadSeconds?.toFixed(2) ?? '-'} s`,
+    `- drain of all: ${large.restart.drainSeconds.toFixed(1)} s, ${Math.round(drainRate).toLocaleString('en-US')} msg/s = ${(drainRate / online).toFixed(2)}x online (target >= 0.5x: ${ok(drainRate >= 0.5 * online)}); delivered ${large.delivery.delivered.toLocaleString('en-US')}, out of order ${large.delivery.outOfOrder}, duplicates ${large.delivery.duplicates}`,
+  ];
+  return lines.join('\n');
+}

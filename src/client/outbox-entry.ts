@@ -1,0 +1,129 @@
+/**
+ * The bytes of one outbox entry (see docs/persistence.md, "The outbox"): a format version, so
+ * a later release can still read entries an older one wrote, then the message as Paho needs it.
+ *
+ *   u8 version (1) | u8 qos | u8 retained | u16 topic length | topic (UTF-8)
+ *   | u16 property count | properties | payload (the rest)
+ *
+ * A property: u8 id, u8 kind (0 integer u32, 1 string, 2 binary, 3 string pair), then the
+ * value: u32, or u32 length + bytes (a pair: two of them).
+ */
+import { PersistenceError } from '../errors';
+import type { NativeProperty } from '../native';
+
+export const OUTBOX_FORMAT_VERSION = 1;
+
+export interface OutboxMessage {
+  topic: string;
+  payload: Buffer;
+  qos: number;
+  retained: boolean;
+  properties?: NativeProperty[];
+}
+
+const HEADER = 5;
+
+function propertyBytes(property: NativeProperty): number {
+  const { value } = property;
+  if (typeof value === 'number') return 2 + 4;
+  if (typeof value === 'string') return 2 + 4 + Buffer.byteLength(value);
+  if (Buffer.isBuffer(value)) return 2 + 4 + value.length;
+  return 2 + 8 + Buffer.byteLength(value[0]) + Buffer.byteLength(value[1]);
+}
+
+export function encodeOutboxEntry(message: OutboxMessage): Buffer {
+  const topicLength = Buffer.byteLength(message.topic);
+  const properties = message.properties ?? [];
+  let size = HEADER + topicLength + 2 + message.payload.length;
+  for (const property of properties) size += propertyBytes(property);
+  const out = Buffer.allocUnsafe(size);
+  let at = out.writeUInt8(OUTBOX_FORMAT_VERSION, 0);
+  at = out.writeUInt8(message.qos, at);
+  at = out.writeUInt8(message.retained ? 1 : 0, at);
+  at = out.writeUInt16BE(topicLength, at);
+  at += out.write(message.topic, at);
+  at = out.writeUInt16BE(properties.length, at);
+  const text = (value: string): void => {
+    at = out.writeUInt32BE(Buffer.byteLength(value), at);
+    at += out.write(value, at);
+  };
+  for (const { id, value } of properties) {
+    at = out.writeUInt8(id, at);
+    if (typeof value === 'number') {
+      at = out.writeUInt8(0, at);
+      at = out.writeUInt32BE(value, at);
+    } else if (typeof value === 'string') {
+      at = out.writeUInt8(1, at);
+      text(value);
+    } else if (Buffer.isBuffer(value)) {
+      at = out.writeUInt8(2, at);
+      at = out.writeUInt32BE(value.length, at);
+      at += value.copy(out, at);
+    } else {
+      at = out.writeUInt8(3, at);
+      text(value[0]);
+      text(value[1]);
+    }
+  }
+  message.payload.copy(out, at);
+  return out;
+}
+
+function damaged(id: string, why: string): PersistenceError {
+  return new PersistenceError('ERR_PERSISTENCE_CORRUPT', 'outboxRead', id, `outbox entry ${id}: ${why}`);
+}
+
+/** Reads an entry; a damaged one or an unknown format version fails with ERR_PERSISTENCE_CORRUPT. */
+export function decodeOutboxEntry(id: string, data: Buffer): OutboxMessage {
+  if (data.length < HEADER + 2) throw damaged(id, `${data.length} bytes are too few`);
+  const version = data.readUInt8(0);
+  if (version !== OUTBOX_FORMAT_VERSION) {
+    throw damaged(id, `format version ${version} is not known to this release (it reads ${OUTBOX_FORMAT_VERSION})`);
+  }
+  try {
+    const qos = data.readUInt8(1);
+    const retained = data.readUInt8(2) === 1;
+    const topicLength = data.readUInt16BE(3);
+    let at = HEADER;
+    const topic = data.toString('utf8', at, at + topicLength);
+    at += topicLength;
+    const count = data.readUInt16BE(at);
+    at += 2;
+    const bytes = (): Buffer => {
+      const length = data.readUInt32BE(at);
+      const value = data.subarray(at + 4, at + 4 + length);
+      if (value.length !== length) throw new RangeError('truncated');
+      at += 4 + length;
+      return value;
+    };
+    const properties: NativeProperty[] = [];
+    for (let i = 0; i < count; i++) {
+      const propertyId = data.readUInt8(at);
+      const kind = data.readUInt8(at + 1);
+      at += 2;
+      if (kind === 0) {
+        properties.push({ id: propertyId, value: data.readUInt32BE(at) });
+        at += 4;
+      } else if (kind === 1) {
+        properties.push({ id: propertyId, value: bytes().toString('utf8') });
+      } else if (kind === 2) {
+        properties.push({ id: propertyId, value: Buffer.from(bytes()) });
+      } else if (kind === 3) {
+        const name = bytes().toString('utf8');
+        properties.push({ id: propertyId, value: [name, bytes().toString('utf8')] });
+      } else {
+        throw new RangeError(`property kind ${kind}`);
+      }
+    }
+    if (qos > 2 || topicLength === 0) throw new RangeError(`qos ${qos}, topic length ${topicLength}`);
+    return {
+      topic,
+      payload: data.subarray(at),
+      qos,
+      retained,
+      properties: properties.length > 0 ? properties : undefined,
+    };
+  } catch (e) {
+    throw damaged(id, e instanceof Error ? e.message : String(e));
+  }
+}

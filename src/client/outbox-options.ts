@@ -1,0 +1,55 @@
+/** CreateOptions.outbox: validation, and whether a client gets an outbox at all. */
+import { PahoMqttRedisError, invalidArg } from '../errors';
+import { type ClientPersistence, type OutboxStore, missingOutboxMethods } from '../persistence/client-persistence';
+import type { CreateOptions } from './options';
+
+export interface OutboxOptions {
+  /**
+   * How many outbox messages Paho holds at most at a time, connected or not (the rest wait in
+   * the store). Default: half of maxBufferedMessages, at most 100 (50 with Paho's default
+   * buffer of 100): after a restart Paho holds the restored window as well as the pump's new
+   * one, and publish() calls made while disconnected count in the same buffer. At most
+   * maxBufferedMessages. A window above the connection's maxInflight only queues the excess
+   * inside Paho.
+   */
+  window?: number;
+}
+
+export const DEFAULT_OUTBOX_WINDOW = 100;
+
+/** Either the window of the client's outbox, or why it has none (enqueue() rejects with it). */
+export type OutboxChoice =
+  { store: ClientPersistence & OutboxStore; window: number } | { store: undefined; unsupported: string };
+
+export function chooseOutbox(options: CreateOptions, store: ClientPersistence | undefined): OutboxChoice {
+  const requested = options.outbox;
+  if (requested !== undefined && (requested === null || typeof requested !== 'object'))
+    throw invalidArg('outbox must be an object, e.g. { window: 100 }');
+  const maxBuffered = options.maxBufferedMessages ?? 100;
+  const window = requested?.window ?? Math.max(1, Math.min(DEFAULT_OUTBOX_WINDOW, Math.floor(maxBuffered / 2)));
+  if (!Number.isInteger(window) || window < 1 || window > maxBuffered) {
+    throw invalidArg(
+      `outbox.window must be an integer from 1 to maxBufferedMessages (${maxBuffered}), got ${String(window)}`,
+    );
+  }
+  let unsupported: string | undefined;
+  if (store === undefined) {
+    unsupported =
+      'the client has no ClientPersistence store (persistence: a RedisPersistence, a MemoryPersistence, ...)';
+  } else if (options.deleteOldestMessages === true) {
+    // Paho would drop commands that already left the outbox: the store no longer holds them anywhere.
+    unsupported = 'deleteOldestMessages is on: Paho would drop messages that already left the outbox';
+  } else {
+    const missing = missingOutboxMethods(store);
+    if (missing.length > 0) unsupported = `the store lacks the outbox methods ${missing.join(', ')}`;
+  }
+  if (unsupported !== undefined) {
+    if (requested !== undefined) throw outboxUnsupported(`create: options.outbox is set but ${unsupported}`);
+    return { store: undefined, unsupported };
+  }
+  return { store: store as ClientPersistence & OutboxStore, window };
+}
+
+export function outboxUnsupported(message: string): PahoMqttRedisError {
+  return new PahoMqttRedisError('ERR_OUTBOX_UNSUPPORTED', message);
+}

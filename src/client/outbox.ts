@@ -1,0 +1,262 @@
+/**
+ * The outbox in front of Paho (client.enqueue(); see docs/persistence.md, "The outbox"). Two
+ * halves, both on the JS thread:
+ * - appends: enqueued messages are encoded and appended to the store in groups (one store
+ *   round trip for every message enqueued while the previous append was under way); each
+ *   enqueue resolves once its group is stored, and nothing of it stays in memory;
+ * - the pump: reads entries back with a cursor and hands at most `window` of them to Paho at a
+ *   time. Paho puts each one's c-N record, and the store removes the entry in the same unit
+ *   (PersistenceWrite.outboxRemove), so after a crash a message is in exactly one of the two.
+ */
+import { PersistenceError, PahoMqttRedisError } from '../errors';
+import type { ClientPersistence, OutboxEntry, OutboxStore } from '../persistence/client-persistence';
+import { within } from '../persistence/bridge/outage';
+import { decodeOutboxEntry, encodeOutboxEntry, type OutboxMessage } from './outbox-entry';
+
+/** At most this many entries per append round trip. */
+const MAX_APPEND_GROUP = 4096;
+/** After a failed store read, the pump tries again this much later. */
+const RETRY_MS = 1000;
+
+/** What 'delivered' carries. */
+export interface DeliveredInfo {
+  /** The id enqueue() resolved with. */
+  id: string;
+  topic: string;
+  qos: number;
+}
+
+export interface OutboxHost {
+  store: ClientPersistence & OutboxStore;
+  window: number;
+  timeoutMs: number;
+  /** May the pump hand messages to Paho now (connected, or Paho buffers while disconnected)? */
+  canSend(): boolean;
+  /** Hands a message to Paho; resolves at its delivery (QoS 0: written to the socket). */
+  send(message: OutboxMessage, outboxId: string | undefined): Promise<unknown>;
+  /** Resolves once every write logged so far is stored (the moves included). */
+  flush(): Promise<void>;
+  delivered(info: DeliveredInfo): void;
+  /** Paho refused the message for good (not for want of room or a connection): it left the outbox. */
+  dropped(info: DeliveredInfo, error: unknown): void;
+  failed(error: PersistenceError): void;
+}
+
+/** Paho refusals that pass: the entry stays and is handed over again later. */
+const PASSING_REFUSALS = new Set([
+  'ERR_PAHO_DISCONNECTED',
+  'ERR_PAHO_MAX_BUFFERED_MESSAGES',
+  'ERR_PAHO_MAX_BUFFERED',
+  'ERR_PAHO_MAX_MESSAGES_INFLIGHT',
+  'ERR_PAHO_OPERATION_INCOMPLETE',
+  'ERR_PAHO_FAILURE',
+  'ERR_CLIENT_CLOSED',
+]);
+
+interface PendingAppend {
+  entry: OutboxEntry;
+  resolve(value: { id: string }): void;
+  reject(error: unknown): void;
+}
+
+export class Outbox {
+  private lastId = 0;
+  private pending: PendingAppend[] = [];
+  private appending = false;
+  /** The newest id handed to Paho (the pump reads after it); undefined: from the head. */
+  private cursor: string | undefined;
+  /** Handed to Paho, not delivered yet: id -> topic and QoS (at most `window`). */
+  private readonly handed = new Map<string, { topic: string; qos: number }>();
+  /** Handed, but their move failed in the store: removed from the outbox once delivered. */
+  private readonly stillStored = new Set<string>();
+  private pumping = false;
+  private pumpAgain = false;
+  /** A hand-off failed: read from the head again once the moves so far are stored. */
+  private rewind = false;
+  private retry: NodeJS.Timeout | undefined;
+  private closed = false;
+  /** The most entries ever handed to Paho at once (for tests and stats). */
+  maxHanded = 0;
+
+  constructor(private readonly host: OutboxHost) {}
+
+  /** Ids continue after the newest the store ever held, so they never repeat. */
+  async start(): Promise<void> {
+    const last = await within(this.host.store.outboxLastId(), this.host.timeoutMs, 'the store (outboxLastId)');
+    this.lastId = last === undefined ? 0 : Number(last);
+    this.pump();
+  }
+
+  get handedCount(): number {
+    return this.handed.size;
+  }
+
+  enqueue(message: OutboxMessage): Promise<{ id: string }> {
+    const id = String(++this.lastId);
+    const entry = { id, data: encodeOutboxEntry(message) };
+    return new Promise((resolve, reject) => {
+      this.pending.push({ entry, resolve, reject });
+      this.append();
+    });
+  }
+
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.retry);
+    const error = new PahoMqttRedisError('ERR_CLIENT_CLOSED', 'the client was closed before the message was stored');
+    for (const waiting of this.pending.splice(0)) waiting.reject(error);
+  }
+
+  private append(): void {
+    if (this.appending || this.pending.length === 0) return;
+    const group = this.pending.splice(0, MAX_APPEND_GROUP);
+    this.appending = true;
+    const store = this.host.store;
+    within(
+      Promise.resolve().then(() => store.outboxAppend(group.map((g) => g.entry))),
+      this.host.timeoutMs,
+      'the store (outboxAppend)',
+    )
+      .then(
+        () => {
+          for (const g of group) g.resolve({ id: g.entry.id });
+        },
+        (error: unknown) => {
+          for (const g of group) g.reject(error);
+        },
+      )
+      .finally(() => {
+        this.appending = false;
+        this.append();
+        this.pump();
+      })
+      .catch(() => undefined);
+  }
+
+  /** Hands entries to Paho while the window has room. */
+  pump(): void {
+    if (this.closed) return;
+    if (this.pumping) {
+      this.pumpAgain = true;
+      return;
+    }
+    const room = this.host.window - this.handed.size;
+    // Refilled by quarters: one store read per quarter window, not one per delivery.
+    const refill = this.handed.size === 0 || room >= Math.max(1, this.host.window >> 2);
+    if (!refill || !this.host.canSend()) return;
+    this.pumping = true;
+    this.pumpAgain = false;
+    this.fill(room)
+      .then(
+        (full) => {
+          this.pumping = false;
+          if (full || this.pumpAgain) this.pump();
+        },
+        (error: unknown) => {
+          this.pumping = false;
+          if (this.closed) return;
+          this.host.failed(asPersistenceError(error, 'outboxRead'));
+          clearTimeout(this.retry);
+          this.retry = setTimeout(() => this.pump(), RETRY_MS);
+          this.retry.unref();
+        },
+      )
+      .catch(() => undefined);
+  }
+
+  /** Reads up to `room` entries and hands them over; true when it read as many as asked. */
+  private async fill(room: number): Promise<boolean> {
+    const store = this.host.store;
+    if (this.rewind) {
+      // Moves still in the log are not in the store yet: an entry read now might be in Paho already.
+      await this.host.flush().catch(() => undefined);
+      this.rewind = false;
+      this.cursor = undefined;
+    }
+    const read = (await within(
+      Promise.resolve().then(() => store.outboxRead(this.cursor, room)),
+      this.host.timeoutMs,
+      'the store (outboxRead)',
+    )) as OutboxEntry[];
+    if (this.closed) return false;
+    const fresh = read.filter((e) => !this.handed.has(e.id) && !this.stillStored.has(e.id));
+    const messages = fresh.map((e) => ({ id: e.id, message: decodeOutboxEntry(e.id, e.data) }));
+    // QoS 0 is at most once: its entry leaves the store before Paho gets it.
+    const qos0 = messages.filter((m) => m.message.qos === 0).map((m) => m.id);
+    if (qos0.length > 0) {
+      await within(
+        Promise.resolve().then(() => store.outboxRemove(qos0)),
+        this.host.timeoutMs,
+        'the store (outboxRemove)',
+      );
+    }
+    for (const { id, message } of messages) this.handOver(id, message);
+    if (read.length > 0) this.cursor = read[read.length - 1].id;
+    return read.length >= room;
+  }
+
+  private handOver(id: string, message: OutboxMessage): void {
+    this.handed.set(id, { topic: message.topic, qos: message.qos });
+    this.maxHanded = Math.max(this.maxHanded, this.handed.size);
+    Promise.resolve()
+      .then(() => this.host.send(message, message.qos > 0 ? id : undefined))
+      .then(
+        () => this.deliveredOne(id),
+        (error: unknown) => this.handOverFailed(id, error),
+      );
+  }
+
+  private deliveredOne(id: string): void {
+    const info = this.handed.get(id);
+    this.handed.delete(id);
+    if (this.stillStored.delete(id)) this.removeLater(id);
+    if (info !== undefined) this.host.delivered({ id, topic: info.topic, qos: info.qos });
+    this.pump();
+  }
+
+  private handOverFailed(id: string, error: unknown): void {
+    const info = this.handed.get(id);
+    this.handed.delete(id);
+    this.stillStored.delete(id);
+    if (this.closed) return;
+    const code = (error as { code?: unknown } | undefined)?.code;
+    if (typeof code === 'string' && !PASSING_REFUSALS.has(code) && info !== undefined) {
+      // Refused for good (e.g. beyond a broker limit): handing it over again would loop.
+      this.removeLater(id);
+      this.host.dropped({ id, ...info }, error);
+      this.pump();
+      return;
+    }
+    // Refused for now (Paho's buffer full, not connected): the entry is still in the outbox.
+    this.rewind = true;
+    clearTimeout(this.retry);
+    this.retry = setTimeout(() => this.pump(), RETRY_MS / 10);
+    this.retry.unref();
+  }
+
+  /** The store failed the batches that held these moves: the entries are still in the outbox. */
+  movesFailed(ids: readonly string[]): void {
+    for (const id of ids) {
+      if (this.handed.has(id)) this.stillStored.add(id);
+      else this.removeLater(id); // delivered already
+    }
+  }
+
+  private removeLater(id: string): void {
+    const store = this.host.store;
+    Promise.resolve()
+      .then(() => store.outboxRemove([id]))
+      .catch((error: unknown) => this.host.failed(asPersistenceError(error, 'outboxRemove')));
+  }
+}
+
+function asPersistenceError(error: unknown, op: string): PersistenceError {
+  if (error instanceof PersistenceError) return error;
+  return new PersistenceError(
+    'ERR_PERSISTENCE_STORE',
+    op,
+    undefined,
+    `store ${op} failed: ${error instanceof Error ? error.message : String(error)}`,
+    { cause: error },
+  );
+}
