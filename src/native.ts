@@ -230,8 +230,6 @@ export interface NativeMqttClient {
   dispose(): void;
   ref(): void;
   unref(): void;
-  /** Whether Paho's delivery completions are sent as 'deliveryComplete' events (off: none built). */
-  wantDeliveryComplete(want: boolean): void;
 }
 
 export interface NativeAddon {

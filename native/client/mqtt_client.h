@@ -82,8 +82,6 @@ class MqttClient : public std::enable_shared_from_this<MqttClient> {
   void Dispose();
   void Ref(Napi::Env env);
   void Unref(Napi::Env env);
-  // Any thread. Without a 'deliveryComplete' listener no event is built or sent for it.
-  void WantDeliveryComplete(bool want) { delivery_complete_wanted_.store(want); }
 
  private:
   MqttClient() { live_count_++; }
@@ -180,7 +178,6 @@ class MqttClient : public std::enable_shared_from_this<MqttClient> {
   PahoWaker waker_;
   // Publishes Paho restored at create and has not completed yet (they bypass window_).
   std::atomic<int> restored_left_{0};
-  std::atomic<bool> delivery_complete_wanted_{false};
 
   JsChannel<MqttClient, ClientEvent, &ClientCallJs> events_;
   InboundGate inbound_;

@@ -184,9 +184,6 @@ void MqttClient::OnDeliveryComplete(void* context, MQTTAsync_token token) {
   if (restored) self->restored_left_--;
   if (restored || self->window_.Overcommitted()) self->waker_.Wake();
   if (self->backlog_size_.load() > 0) self->SendBacklog();  // room in Paho's buffer
-  // One thread-safe call per completion saved when nobody listens (the publish's own result
-  // event settles its promise).
-  if (!self->delivery_complete_wanted_.load()) return;
   auto event = std::make_unique<ClientEvent>();
   event->type = ClientEvent::Type::kDeliveryComplete;
   event->token = token;

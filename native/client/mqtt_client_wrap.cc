@@ -84,7 +84,6 @@ Napi::Function MqttClientWrap::Define(Napi::Env env) {
                          InstanceMethod<&MqttClientWrap::Dispose>("dispose"),
                          InstanceMethod<&MqttClientWrap::Ref>("ref"),
                          InstanceMethod<&MqttClientWrap::Unref>("unref"),
-                         InstanceMethod<&MqttClientWrap::WantDeliveryComplete>("wantDeliveryComplete"),
                      });
 }
 
@@ -229,11 +228,6 @@ Napi::Value MqttClientWrap::Ref(const Napi::CallbackInfo& info) {
 
 Napi::Value MqttClientWrap::Unref(const Napi::CallbackInfo& info) {
   client_->Unref(info.Env());
-  return info.Env().Undefined();
-}
-
-Napi::Value MqttClientWrap::WantDeliveryComplete(const Napi::CallbackInfo& info) {
-  client_->WantDeliveryComplete(info[0].ToBoolean().Value());
   return info.Env().Undefined();
 }
 

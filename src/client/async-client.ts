@@ -131,14 +131,6 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
       (event) => surfaceThrows(() => this.onNativeEvent(event)),
       this.bridge?.native ?? null,
     );
-    // 'deliveryComplete' events cost a thread-safe call each: built only while someone listens.
-    const emitter = this as unknown as EventEmitter; // ClientEvents does not list Node's own events
-    emitter.on('newListener', (event: string | symbol) => {
-      if (event === 'deliveryComplete') this.native.wantDeliveryComplete(true);
-    });
-    emitter.on('removeListener', (event: string | symbol) => {
-      if (event === 'deliveryComplete') this.native.wantDeliveryComplete(this.listenerCount('deliveryComplete') > 0);
-    });
   }
 
   /** Creates the Paho client; with a store, Paho opens it and restores pending messages. */
