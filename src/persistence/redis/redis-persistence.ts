@@ -25,6 +25,7 @@ import { type WriteCommand, writeAndWait } from './ack-replicas';
 import { CAS_SCRIPT, type ReencryptResult, reencryptHash } from './reencrypt';
 import { OutboxStream, checkMemoryPolicy, outboxKeyName, streamId } from './outbox-stream';
 import { openValue, sealValue } from './stored-values';
+import { finalStateCommands } from './final-state';
 
 export type { RedisPersistenceOptions, EncryptionOptions, AckReplicasOptions, RedisClient } from './options';
 export type { ReencryptResult } from './reencrypt';
@@ -33,8 +34,8 @@ export type { ReencryptResult } from './reencrypt';
  * Stores each client's persistence in one Redis hash named `${keyPrefix}${clientId}:${serverURI}`
  * (with the default empty prefix, the layout of the Rust crate paho-mqtt-redis). A single call
  * is one command (put HSET, get HGET, remove HDEL, keys HKEYS, clear DEL, containsKey HEXISTS);
- * a batch of writes is one HSET per run of puts and one HDEL per run of removes, sent alone
- * when there is one, else as one MULTI/EXEC (see batch). With ackReplicas each write is
+ * a batch of writes is one HSET of the keys it leaves stored and one HDEL of those it leaves
+ * removed, sent alone when there is one, else as one MULTI/EXEC (see batch). With ackReplicas each write is
  * followed by WAIT; with a lease, a write first renews it unless it is fresh (see lease.ts).
  * open() checks that the Redis ACL user may run them (see checkRights).
  *
@@ -250,9 +251,9 @@ export class RedisPersistence implements ClientPersistence {
   }
 
   /**
-   * Applies Paho's writes in order as one MULTI/EXEC (all or nothing) on one connection: runs
-   * of puts become one HSET, runs of removes one HDEL. With ackReplicas, each command is
-   * followed by WAIT instead (in order, not atomic).
+   * Applies Paho's writes as one MULTI/EXEC (all or nothing) on one connection: the final
+   * state of each key, one HSET and one HDEL (see batchCommands). With ackReplicas, runs of
+   * puts and removes in order, each command followed by WAIT instead (not atomic).
    */
   batch(writes: readonly PersistenceWrite[]): Promise<void> {
     const redis = this.connection.client;
@@ -464,8 +465,18 @@ export class RedisPersistence implements ClientPersistence {
     }
   }
 
-  /** A batch as commands: consecutive puts share one HSET, consecutive removes one HDEL. */
+  /**
+   * A batch as commands. Sent as one MULTI/EXEC (or one command), its internal order is
+   * invisible: only the final state of each key is sent, all puts in one HSET and all removes
+   * in one HDEL. With ackReplicas the commands run one by one and a failure between them must
+   * leave a prefix of the log: consecutive puts share one HSET, consecutive removes one HDEL.
+   */
   private batchCommands(name: string, writes: readonly PersistenceWrite[]): (string | Buffer)[][] {
+    if (this.ack === undefined)
+      return finalStateCommands(name, writes, {
+        seal: (key, data) => sealValue(this.encryptor, name, key, data),
+        outboxRemoval: (ids) => ['xdel', outboxKeyName(name), ...ids.map(streamId)],
+      });
     const commands: (string | Buffer)[][] = [];
     let current: (string | Buffer)[] | undefined;
     let currentIsPut = false;

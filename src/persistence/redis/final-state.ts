@@ -1,0 +1,44 @@
+/**
+ * A batch of Paho's writes reduced to its final state per key, for a store that applies the batch
+ * as one unit (MULTI/EXEC): nobody can observe the order inside it, so a key put then removed
+ * (or removed then put again) needs only its last write, and the puts and the removes can go as
+ * one HSET and one HDEL. The store still holds a prefix of the log after every batch. Outbox
+ * moves ride on writes (PersistenceWrite.outboxRemove): every one of them is kept, also on a write
+ * a later write of its key supersedes, as one more command of the same transaction.
+ */
+import type { PersistenceWrite } from '../client-persistence';
+
+export interface FinalStateEncoding {
+  /** The stored form of a value (encrypted when the store encrypts). */
+  seal: (key: string, data: Buffer) => Buffer;
+  /** The command that removes these outbox entries. */
+  outboxRemoval: (ids: string[]) => string[];
+}
+
+/**
+ * HSET of the keys the batch leaves stored, HDEL of those it leaves removed, and the removal of
+ * the outbox entries its writes move: at most three commands.
+ */
+export function finalStateCommands(
+  hash: string,
+  writes: readonly PersistenceWrite[],
+  { seal, outboxRemoval }: FinalStateEncoding,
+): (string | Buffer)[][] {
+  const last = new Map<string, Buffer | undefined>();
+  const outboxIds: string[] = [];
+  for (const write of writes) {
+    last.set(write.key, write.data);
+    if (write.outboxRemove !== undefined) outboxIds.push(write.outboxRemove);
+  }
+  const puts: (string | Buffer)[] = ['hset', hash];
+  const removes: string[] = ['hdel', hash];
+  for (const [key, data] of last) {
+    if (data === undefined) removes.push(key);
+    else puts.push(key, seal(key, data)); // only the value that stays is sealed (encrypted)
+  }
+  const commands: (string | Buffer)[][] = [];
+  if (puts.length > 2) commands.push(puts);
+  if (removes.length > 2) commands.push(removes);
+  if (outboxIds.length > 0) commands.push(outboxRemoval(outboxIds));
+  return commands;
+}
