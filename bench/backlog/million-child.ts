@@ -87,21 +87,29 @@ async function fill(spec: MillionChildSpec): Promise<FillResult> {
 }
 
 async function restart(spec: MillionChildSpec): Promise<RestartResult> {
+  // Listening before create(): the bench writes the line at once.
+  const connectLine = new Promise<void>((resolve) =>
+    readline.createInterface({ input: process.stdin }).once('line', () => resolve()),
+  );
   const started = process.hrtime.bigint();
   const client = await create(spec);
   const createSeconds = since(started);
+  process.stderr.write(`created in ${createSeconds.toFixed(3)} s; waiting for the connect line\n`);
   let delivered = 0;
   let done: (() => void) | undefined;
   (client as unknown as NodeJS.EventEmitter).on('delivered', () => {
     if (++delivered >= spec.messages) done?.();
   });
-  await new Promise<void>((resolve) =>
-    readline.createInterface({ input: process.stdin }).once('line', () => resolve()),
-  );
+  await connectLine;
   const drainStarted = process.hrtime.bigint();
   await client.connect({ cleanSession: false, maxInflight: spec.maxInflight });
   const connackWallMs = Date.now();
+  // On stderr, which the bench prints if this child has to be stopped: where the drain stands.
+  const progress = setInterval(() => {
+    process.stderr.write(`delivered ${delivered} of ${spec.messages}; stats ${JSON.stringify(client.stats())}\n`);
+  }, 2000);
   if (delivered < spec.messages) await new Promise<void>((resolve) => (done = resolve));
+  clearInterval(progress);
   const drainSeconds = since(drainStarted);
   await client.disconnect({ timeout: 1000 });
   await client.close();
