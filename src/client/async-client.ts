@@ -443,10 +443,14 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
     }
   }
 
-  /** At open, before Paho's restore: an older release's backlog of c- records moves into the outbox. */
+  /**
+   * At open, before Paho's restore: an older release's backlog of c- records moves into the
+   * outbox, for a client created with the `outbox` option only (a client that only publish()es
+   * keeps Paho's records where Paho put them).
+   */
   private async adoptQueuedPublishes(): Promise<void> {
     const choice = this.outboxChoice;
-    if (choice.store !== undefined) await adoptQueuedPublishes(choice.store, choice.window);
+    if (choice.store !== undefined && choice.requested) await adoptQueuedPublishes(choice.store, choice.window);
   }
 
   private newOutbox(sendWhileDisconnected: boolean): Outbox | undefined {

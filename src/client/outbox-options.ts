@@ -19,7 +19,13 @@ export const DEFAULT_OUTBOX_WINDOW = 100;
 
 /** Either the window of the client's outbox, or why it has none (enqueue() rejects with it). */
 export type OutboxChoice =
-  { store: ClientPersistence & OutboxStore; window: number } | { store: undefined; unsupported: string };
+  | {
+      store: ClientPersistence & OutboxStore;
+      window: number;
+      /** CreateOptions.outbox was given: the application asked for the outbox (the upgrade runs). */
+      requested: boolean;
+    }
+  | { store: undefined; unsupported: string };
 
 export function chooseOutbox(options: CreateOptions, store: ClientPersistence | undefined): OutboxChoice {
   const requested = options.outbox;
@@ -47,7 +53,7 @@ export function chooseOutbox(options: CreateOptions, store: ClientPersistence | 
     if (requested !== undefined) throw outboxUnsupported(`create: options.outbox is set but ${unsupported}`);
     return { store: undefined, unsupported };
   }
-  return { store: store as ClientPersistence & OutboxStore, window };
+  return { store: store as ClientPersistence & OutboxStore, window, requested: requested !== undefined };
 }
 
 export function outboxUnsupported(message: string): PahoMqttRedisError {
