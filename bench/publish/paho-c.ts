@@ -8,20 +8,25 @@ import * as path from 'node:path';
 import type { TrialResult } from './trial';
 
 const REPO = path.resolve(__dirname, '..', '..', '..');
-const SOURCE = path.join(REPO, 'bench', 'paho-publish.c');
-const BINARY = path.join(REPO, 'out', 'bench', 'paho-publish');
-
-/** Builds out/bench/paho-publish when it is missing or older than its source; returns its path. */
-export function buildPahoPublisher(): string {
-  const stale = !fs.existsSync(BINARY) || fs.statSync(BINARY).mtimeMs < fs.statSync(SOURCE).mtimeMs;
+/**
+ * Builds out/bench/<name> from bench/<source> when it is missing or older than its source;
+ * returns its path. Both Paho C benches (publish, offline backlog) build through it.
+ */
+export function buildPahoProgram(source: string, name: string): string {
+  const sourcePath = path.join(REPO, 'bench', source);
+  const binary = path.join(REPO, 'out', 'bench', name);
+  const stale = !fs.existsSync(binary) || fs.statSync(binary).mtimeMs < fs.statSync(sourcePath).mtimeMs;
   if (stale) {
-    fs.mkdirSync(path.dirname(BINARY), { recursive: true });
-    execFileSync('gcc', ['-O2', '-Wall', '-Wextra', '-o', BINARY, SOURCE, '-lpaho-mqtt3as', '-lpthread'], {
+    fs.mkdirSync(path.dirname(binary), { recursive: true });
+    execFileSync('gcc', ['-O2', '-Wall', '-Wextra', '-o', binary, sourcePath, '-lpaho-mqtt3as', '-lpthread'], {
       stdio: 'inherit',
     });
   }
-  return BINARY;
+  return binary;
 }
+
+/** out/bench/paho-publish, built from bench/paho-publish.c. */
+export const buildPahoPublisher = (): string => buildPahoProgram('paho-publish.c', 'paho-publish');
 
 export interface PahoTrialSpec {
   serverURI: string;
@@ -48,7 +53,7 @@ export function runPahoC(spec: PahoTrialSpec): Promise<TrialResult> {
     spec.fileStoreDir ?? 'none',
   ];
   return new Promise((resolve, reject) => {
-    const child = spawn(BINARY, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(buildPahoPublisher(), args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
