@@ -39,6 +39,11 @@ interface DrainOptions {
 interface Drain {
   /** Messages per second between the first and the last 'delivered'. */
   rate: number;
+  /**
+   * The same from the delivery of the first fifth on: a start-up stall (the first acknowledgement
+   * late while the pacer's clock runs) does not shorten the span.
+   */
+  steadyRate: number;
   /** The ids in 'delivered' order. */
   delivered: string[];
   enqueued: string[];
@@ -71,21 +76,30 @@ async function drain(messages: number, options: DrainOptions = {}): Promise<Drai
   await done;
   await client.close();
   clients.delete(client);
-  const seconds = (times[times.length - 1] - times[0]) / 1000;
-  return { rate: (messages - 1) / seconds, delivered, enqueued: enqueued.map((e) => e.id) };
+  const last = messages - 1;
+  const from = Math.floor(messages / 5);
+  return {
+    rate: (last * 1000) / (times[last] - times[0]),
+    steadyRate: ((last - from) * 1000) / (times[last] - times[from]),
+    delivered,
+    enqueued: enqueued.map((e) => e.id),
+  };
 }
 
 describe('outbox.drainRate', () => {
   for (const limit of [200, 1000]) {
-    it(`${limit} msg/s over a 3 s drain: the rate within 10% of the limit, in order`, async (t) => {
+    it(`${limit} msg/s over a 3 s drain: the rate after the first fifth within 10% of the limit, in order`, async (t) => {
       // Unpaced first: the lower bound holds only where the machine drains faster than the limit.
       const unpaced = await drain(limit);
       const paced = await drain(3 * limit, { drainRate: limit });
-      t.diagnostic(`paced ${paced.rate.toFixed(0)} msg/s; unpaced ${unpaced.rate.toFixed(0)} msg/s`);
+      const rate = paced.steadyRate.toFixed(0);
+      t.diagnostic(
+        `paced ${rate} msg/s (${paced.rate.toFixed(0)} from the first 'delivered'); unpaced ${unpaced.rate.toFixed(0)} msg/s`,
+      );
       assert.deepEqual(paced.delivered, paced.enqueued, "every 'delivered', in enqueue order");
-      assert.ok(paced.rate <= limit * 1.1, `not above the limit by more than 10%: ${paced.rate.toFixed(0)} msg/s`);
+      assert.ok(paced.steadyRate <= limit * 1.1, `not above the limit by more than 10%: ${rate} msg/s`);
       if (unpaced.rate >= 1.5 * limit) {
-        assert.ok(paced.rate >= limit * 0.9, `not below it by more than 10%: ${paced.rate.toFixed(0)} msg/s`);
+        assert.ok(paced.steadyRate >= limit * 0.9, `not below it by more than 10%: ${rate} msg/s`);
       } else {
         t.diagnostic(
           `the machine is the bottleneck (unpaced ${unpaced.rate.toFixed(0)} msg/s): lower bound not checked`,
