@@ -5,6 +5,7 @@
  * by window / round trip; the same drain over the direct link shows the link is the bound.
  *   npm run build:test && node out/bench/outbox-drain-latency.js [windows=10,100] [seconds=5]
  * DELAY_MS=25 sets the one-way delay; each backlog is window / RTT x seconds messages (QoS 1, 256 B).
+ * MAX_INFLIGHT=20 connects with that maxInflight instead of the window's (the bound is then the smaller).
  */
 import { AsyncClient, RedisPersistence } from '../src';
 import { startMosquitto, startRedis } from '../test/helpers/servers';
@@ -12,6 +13,7 @@ import { startLatencyProxy } from '../test/helpers/latency-proxy';
 
 const DELAY_MS = Number(process.env.DELAY_MS ?? 25);
 const RTT_S = (2 * DELAY_MS) / 1000;
+const MAX_INFLIGHT = process.env.MAX_INFLIGHT === undefined ? undefined : Number(process.env.MAX_INFLIGHT);
 /** BROKER_NODELAY=1: mosquitto's set_tcp_nodelay (off by default: Nagle holds its PUBACKs). */
 const BROKER_CONFIG = `max_queued_messages 0\nset_tcp_nodelay ${process.env.BROKER_NODELAY === '1'}`;
 
@@ -44,7 +46,7 @@ async function drain(redisUrl: string, serverURI: string, window: number, messag
       if (times.length === messages) resolve();
     }),
   );
-  await client.connect({ maxInflight: window, cleanSession: true });
+  await client.connect({ maxInflight: MAX_INFLIGHT ?? window, cleanSession: true });
   await done;
   await client.close();
   const seconds = (times[times.length - 1] - times[0]) / 1000;
@@ -59,13 +61,13 @@ async function main(): Promise<void> {
   try {
     console.log(`round trip through the proxy: ${(RTT_S * 1000).toFixed(0)} ms (${DELAY_MS} ms each way)`);
     for (const window of windows) {
-      const bound = window / RTT_S;
+      const bound = Math.min(window, MAX_INFLIGHT ?? window) / RTT_S;
       const messages = Math.round(bound * seconds);
       const slow = await drain(redis.url, proxy.url, window, messages);
       const direct = await drain(redis.url, broker.url, window, messages);
       console.log(
-        `window ${window}: ${messages} messages, ${slow.rate.toFixed(0)} msg/s over 50 ms RTT ` +
-          `(${slow.seconds.toFixed(2)} s; window / RTT = ${bound.toFixed(0)}, ratio ${(slow.rate / bound).toFixed(2)}); ` +
+        `window ${window}${MAX_INFLIGHT === undefined ? '' : `, maxInflight ${MAX_INFLIGHT}`}: ${messages} messages, ${slow.rate.toFixed(0)} msg/s over 50 ms RTT ` +
+          `(${slow.seconds.toFixed(2)} s; bound ${bound.toFixed(0)}, ratio ${(slow.rate / bound).toFixed(2)}); ` +
           `direct link ${direct.rate.toFixed(0)} msg/s`,
       );
     }
