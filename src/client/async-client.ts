@@ -460,6 +460,7 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
     const outbox = new Outbox({
       store,
       window: this.outboxChoice.window,
+      drainRate: this.outboxChoice.drainRate,
       timeoutMs: operationTimeoutMs,
       canSend: () => !this.closing && (sendWhileDisconnected || this.connected),
       send: (message, outboxId) => {

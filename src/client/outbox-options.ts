@@ -13,6 +13,12 @@ export interface OutboxOptions {
    * inside Paho.
    */
   window?: number;
+  /**
+   * Messages per second the pump hands to Paho at most (a token bucket with a burst of 100 ms
+   * worth, at least 1), so a fleet reconnecting at once does not flood the broker. Default: no
+   * limit (the drain is then bounded by the window over the round trip).
+   */
+  drainRate?: number;
 }
 
 export const DEFAULT_OUTBOX_WINDOW = 100;
@@ -22,6 +28,7 @@ export type OutboxChoice =
   | {
       store: ClientPersistence & OutboxStore;
       window: number;
+      drainRate: number | undefined;
       /** CreateOptions.outbox was given: the application asked for the outbox (the upgrade runs). */
       requested: boolean;
     }
@@ -36,6 +43,12 @@ export function chooseOutbox(options: CreateOptions, store: ClientPersistence | 
   if (!Number.isInteger(window) || window < 1 || window > maxBuffered) {
     throw invalidArg(
       `outbox.window must be an integer from 1 to maxBufferedMessages (${maxBuffered}), got ${String(window)}`,
+    );
+  }
+  const drainRate = requested?.drainRate;
+  if (drainRate !== undefined && (typeof drainRate !== 'number' || !Number.isFinite(drainRate) || drainRate <= 0)) {
+    throw invalidArg(
+      `outbox.drainRate must be a positive number of messages per second (omit it for no limit), got ${String(drainRate)}`,
     );
   }
   let unsupported: string | undefined;
@@ -53,7 +66,12 @@ export function chooseOutbox(options: CreateOptions, store: ClientPersistence | 
     if (requested !== undefined) throw outboxUnsupported(`create: options.outbox is set but ${unsupported}`);
     return { store: undefined, unsupported };
   }
-  return { store: store as ClientPersistence & OutboxStore, window, requested: requested !== undefined };
+  return {
+    store: store as ClientPersistence & OutboxStore,
+    window,
+    drainRate,
+    requested: requested !== undefined,
+  };
 }
 
 export function outboxUnsupported(message: string): PahoMqttRedisError {

@@ -12,6 +12,7 @@ import { PersistenceError, PahoMqttRedisError } from '../errors';
 import type { ClientPersistence, OutboxEntry, OutboxStore } from '../persistence/client-persistence';
 import { within } from '../persistence/bridge/outage';
 import { decodeOutboxEntry, encodeOutboxEntry, type OutboxMessage } from './outbox-entry';
+import { DrainPacer } from './drain-pacer';
 
 /** At most this many entries per append round trip. */
 const MAX_APPEND_GROUP = 4096;
@@ -29,6 +30,8 @@ export interface DeliveredInfo {
 export interface OutboxHost {
   store: ClientPersistence & OutboxStore;
   window: number;
+  /** Messages per second handed to Paho at most (outbox.drainRate); undefined: as fast as the window allows. */
+  drainRate?: number;
   timeoutMs: number;
   /** May the pump hand messages to Paho now (connected, or Paho buffers while disconnected)? */
   canSend(): boolean;
@@ -87,11 +90,16 @@ export class Outbox {
   /** A hand-off failed: read from the head again once the moves so far are stored. */
   private rewind = false;
   private retry: NodeJS.Timeout | undefined;
+  private readonly pacer: DrainPacer | undefined;
+  /** The pump waits for the pacer's next token. */
+  private paceWait: NodeJS.Timeout | undefined;
   private closed = false;
   /** The most entries ever handed to Paho at once (for tests and stats). */
   maxHanded = 0;
 
-  constructor(private readonly host: OutboxHost) {}
+  constructor(private readonly host: OutboxHost) {
+    if (host.drainRate !== undefined) this.pacer = new DrainPacer(host.drainRate);
+  }
 
   /** Ids continue after the newest the store ever held, so they never repeat. */
   async start(): Promise<void> {
@@ -116,6 +124,7 @@ export class Outbox {
   close(): void {
     this.closed = true;
     clearTimeout(this.retry);
+    clearTimeout(this.paceWait);
     const error = new PahoMqttRedisError('ERR_CLIENT_CLOSED', 'the client was closed before the message was stored');
     for (const waiting of this.pending.splice(0)) waiting.reject(error);
   }
@@ -158,7 +167,9 @@ export class Outbox {
     if (this.handing || this.rewind || !this.host.canSend()) return;
     const room = this.host.window - this.handed.size;
     if (room <= 0 || this.buffered.length === 0) return;
-    const taken = this.buffered.splice(0, room);
+    const taken = this.buffered.splice(0, this.paced(room));
+    if (taken.length === 0) return;
+    this.pacer?.take(taken.length);
     this.readAhead(); // the buffer just shrank
     // QoS 0 is at most once: its entry leaves the store before Paho gets it.
     const qos0 = taken.filter((m) => m.message.qos === 0).map((m) => m.id);
@@ -187,6 +198,20 @@ export class Outbox {
         },
       )
       .catch(() => undefined);
+  }
+
+  /** With a drainRate, at most the messages the pacer allows now; with none allowed, wakes the pump when one is. */
+  private paced(room: number): number {
+    if (this.pacer === undefined) return room;
+    const allowed = this.pacer.available();
+    if (allowed === 0 && this.paceWait === undefined) {
+      this.paceWait = setTimeout(() => {
+        this.paceWait = undefined;
+        this.pump();
+      }, this.pacer.msUntilNext());
+      this.paceWait.unref();
+    }
+    return Math.min(room, allowed);
   }
 
   /** Starts the next store read when the buffer is below half a window and none is in flight. */
