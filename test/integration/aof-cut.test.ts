@@ -17,7 +17,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import { AsyncClient } from '../../src';
+import { AsyncClient, RedisPersistence } from '../../src';
 import { runFixture, uid, waitFor } from '../helpers/client-common';
 import { numberIn } from '../helpers/crash-tally';
 import { seededRandom } from '../helpers/seeded-random';
@@ -198,5 +198,25 @@ describe('power loss: the AOF cut at random offsets', () => {
       ),
     );
     assert.equal(rows.length, TRIALS);
+  });
+});
+
+describe('RedisPersistence.aofEnabled', () => {
+  it('tells a Redis that keeps an AOF from one that does not, once open', async () => {
+    const [withAof, withoutAof] = await Promise.all([startRedis({ aof: true }), startRedis()]);
+    try {
+      const answers: Array<boolean | undefined> = [];
+      for (const redis of [withAof, withoutAof]) {
+        const store = new RedisPersistence({ url: redis.url });
+        answers.push(store.aofEnabled);
+        await store.open(uid('aof-enabled'), 'tcp://broker:1883');
+        answers.push(store.aofEnabled);
+        await store.close();
+        answers.push(store.aofEnabled);
+      }
+      assert.deepEqual(answers, [undefined, true, undefined, undefined, false, undefined]);
+    } finally {
+      await Promise.all([withAof.stop(), withoutAof.stop()]);
+    }
   });
 });
