@@ -59,14 +59,18 @@ export const MIGRATE_HELP = `Usage: paho-mqtt-redis migrate --from-dir DIR --cli
 
 Copies one client's records between Paho's file store (persistence: { dir: DIR }, the
 directory DIR/<clientId>-<host>-<port>, one <key>.msg file per record) and its Redis hash
-\${prefix}\${clientId}:\${serverURI}, byte for byte, all or nothing. Stop the client first: the
-copy refuses while the client's lease is held, and holds the lease itself while it runs.
-Refuses when the target holds records already (two backlogs do not merge: their packet ids
-and sequence numbers would collide); a target that holds exactly the source's records counts
-as copied, so running it again after a crash is safe. --to-dir refuses while the client's
-outbox holds enqueued messages (they are not Paho records). The source stays unless
---remove-source. A client created with the outbox option moves the copied queued publishes
-beyond its window into its outbox at its first create().
+\${prefix}\${clientId}:\${serverURI}, byte for byte, all or nothing. Stop the client first:
+the copy refuses while the client's lease is held, and holds the lease while it runs.
+
+- A target that holds records already is refused (two backlogs do not merge: their packet
+  ids and sequence numbers would collide); one that holds exactly the source's records counts
+  as copied, so running the command again after a crash is safe.
+- A copy into Redis leaves the marker {<hash>}:migrated: once the hash is empty again (its
+  messages delivered), copying files into it again is refused unless --force.
+- --to-dir refuses while the client's outbox holds enqueued messages (not Paho records).
+- The source stays unless --remove-source.
+- A client created with the outbox option moves the copied queued publishes beyond its
+  window into its outbox at its first create().
 
 Connection:
   --url URL                 Redis URL (default ${DEFAULT_REDIS_URL}, or $PAHO_MQTT_REDIS_URL)
@@ -77,6 +81,7 @@ Options:
   --to-dir DIR              copy from Redis into a file store under DIR
   --remove-source           delete the source once the copy is confirmed (the files, or the hash)
   --dry-run                 show what would be copied; change nothing
+  --force                   with --from-dir: copy although the client was migrated before
   --encryption-key-file F   the client's encryption key (RedisPersistence option encryption):
                             values are encrypted into Redis and decrypted out of it
   --key-id K                the keyId of that key (required with --encryption-key-file)

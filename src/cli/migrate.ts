@@ -6,6 +6,8 @@
  * client's lease is held so no client opens the store meanwhile. Running it again after a
  * crash is safe: a target that already holds exactly the source's records counts as done.
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import type { Redis } from 'ioredis';
 import { PersistenceError } from '../errors';
 import { decodeRecord } from '../persistence/records/paho-records';
@@ -38,8 +40,6 @@ import {
 } from './file-store';
 import { MIGRATE_HELP } from './help';
 import { decodeEntries, encryptorOption, formatRows } from './inspect';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 
 /** Fields per HSET inside the one transaction that writes the hash. */
 const FIELDS_PER_HSET = 1000;
@@ -54,6 +54,15 @@ interface Migration {
   encryptor: ValueEncryptor | undefined;
   dryRun: boolean;
   removeSource: boolean;
+  /** Copy into Redis although the client's marker says it was migrated before. */
+  force: boolean;
+}
+
+/** What the marker `{hash}:migrated` records of the last copy into Redis. */
+interface MigratedMarker {
+  from: string;
+  records: number;
+  at: string;
 }
 
 export async function migrateCommand(args: string[], io: CliIO): Promise<number> {
@@ -63,6 +72,7 @@ export async function migrateCommand(args: string[], io: CliIO): Promise<number>
     'to-dir': { type: 'string' },
     'remove-source': { type: 'boolean' },
     'dry-run': { type: 'boolean' },
+    force: { type: 'boolean' },
     'encryption-key-file': { type: 'string' },
     'key-id': { type: 'string' },
   });
@@ -84,6 +94,7 @@ function checkedArgs(v: Values, io: CliIO): Migration {
   const dir = (fromDir ?? toDir)!;
   if (dir === '') throw new UsageError(`${fromDir !== undefined ? '--from-dir' : '--to-dir'} must not be empty`);
   if (v['dry-run'] && v['remove-source']) throw new UsageError('--dry-run cannot be combined with --remove-source');
+  if (v.force && toDir !== undefined) throw new UsageError('--force goes with --from-dir only');
   const url = redisUrl(v);
   const hash = targetHash(v);
   return {
@@ -96,6 +107,7 @@ function checkedArgs(v: Values, io: CliIO): Migration {
     encryptor: encryptorOption(v),
     dryRun: v['dry-run'] === true,
     removeSource: v['remove-source'] === true,
+    force: v.force === true,
   };
 }
 
@@ -161,13 +173,18 @@ async function toRedis(m: Migration): Promise<number> {
   }
   warnUndecodable(io, records);
   const outbox = outboxKeyName(hash);
+  const markerKey = companionKeyName(hash, 'migrated');
   const copied = await withRedis(m.url, async (redis) => {
     if (m.dryRun) await checkLease(redis, hash);
     const lease = m.dryRun ? undefined : await takeLease(redis, hash);
     try {
       // Refused below, or written in one MULTI that WATCH voids if anything else wrote meanwhile.
-      await redis.watch(hash, outbox);
-      const [stored, queued] = await Promise.all([redis.hgetallBuffer(hash), redis.xlen(outbox)]);
+      await redis.watch(hash, outbox, markerKey);
+      const [stored, queued, marker] = await Promise.all([
+        redis.hgetallBuffer(hash),
+        redis.xlen(outbox),
+        redis.get(markerKey),
+      ]);
       if (Object.keys(stored).length > 0 && holdsAll(openHash(m, stored), records)) {
         io.stdout.write(
           `already copied: hash ${printable(hash)} holds the ${entries(records.length)} of ${printable(clientDir)}\n`,
@@ -184,6 +201,7 @@ async function toRedis(m: Migration): Promise<number> {
             "sequence numbers; deliver or 'paho-mqtt-redis clear' them first. Nothing was copied",
         );
       }
+      if (marker !== null && !m.force) throw migratedBefore(marker);
       if (m.dryRun) {
         showPlan(m, records, `from ${printable(clientDir)} into hash ${printable(hash)}`);
         return false;
@@ -195,6 +213,12 @@ async function toRedis(m: Migration): Promise<number> {
           .flatMap(({ key, data }) => [key, sealValue(m.encryptor, hash, key, data)]);
         transaction.hset(hash, ...fields);
       }
+      const copy: MigratedMarker = {
+        from: path.resolve(clientDir),
+        records: records.length,
+        at: new Date().toISOString(),
+      };
+      transaction.set(markerKey, JSON.stringify(copy));
       const replies = await transaction.exec();
       if (replies === null)
         throw new Error(
@@ -221,8 +245,8 @@ async function toRedis(m: Migration): Promise<number> {
     io.stdout.write(`removed ${records.length} file(s) from ${printable(clientDir)}\n`);
   } else if (copied) {
     io.stdout.write(
-      `the files stay in ${printable(clientDir)}: do not start a client with that file store or migrate them again ` +
-        'once the Redis client has sent them (--remove-source deletes them)\n',
+      `the files stay in ${printable(clientDir)}: do not start a client with that file store any more ` +
+        '(--remove-source deletes them)\n',
     );
   }
   return 0;
@@ -292,6 +316,24 @@ async function toDir(m: Migration): Promise<number> {
       await lease?.release();
     }
   });
+}
+
+/**
+ * A client migrated before: its hash is empty now because the Redis client delivered the copy
+ * (or it was cleared). Copying the files again would send their messages twice.
+ */
+function migratedBefore(marker: string): Error {
+  let what = printable(marker);
+  try {
+    const { from, records, at } = JSON.parse(marker) as MigratedMarker;
+    what = `${records} record(s) from ${printable(from)} at ${at}`;
+  } catch {
+    // an unexpected value: shown as it is
+  }
+  return new Error(
+    `refusing: this client was migrated to Redis before (${what}); its messages may have been delivered since, ` +
+      'and copying the files again would send them twice. Pass --force to copy them anyway. Nothing was copied',
+  );
 }
 
 /** The records already in a client's directory (none when it does not exist). */

@@ -262,6 +262,28 @@ describe('migrate --from-dir: a file-store backlog into Redis', () => {
     assert.equal(fs.readdirSync(c.clientDir).length, 3, 'the files are untouched');
   });
 
+  it('refuses to copy into a client migrated before, whose hash emptied since, unless --force', async () => {
+    const c = client('migrate-twice');
+    writeFiles(c.clientDir, someRecords());
+    const first = await cli('migrate', '--from-dir', c.dir, ...c.args);
+    assert.equal(first.code, 0, first.err);
+    const marker = JSON.parse((await admin.get(companionKeyName(c.hash, 'migrated')))!) as { records: number };
+    assert.equal(marker.records, 3, 'the copy leaves its marker');
+    await admin.del(c.hash); // as the Redis client leaves it once everything is delivered
+    for (const extra of [[], ['--dry-run']]) {
+      const twice = await cli('migrate', '--from-dir', c.dir, ...c.args, ...extra);
+      assert.equal(twice.code, 1);
+      assert.match(
+        twice.err,
+        /refusing: this client was migrated to Redis before \(3 record\(s\) from .* at .*\); .* would send them twice\. Pass --force/,
+      );
+    }
+    assert.equal(await admin.exists(c.hash), 0, 'nothing was copied');
+    const forced = await cli('migrate', '--from-dir', c.dir, ...c.args, '--force');
+    assert.equal(forced.code, 0, forced.err);
+    assert.equal(await admin.hlen(c.hash), 3);
+  });
+
   it('says what is wrong with the input: missing directory, wrong client, stray files, bad arguments', async () => {
     const c = client('migrate-input');
     writeFiles(c.clientDir, someRecords());
@@ -330,6 +352,10 @@ describe('migrate --to-dir: a Redis hash into a file store', () => {
     // A crash in an earlier run left its staging directory: replaced.
     fs.mkdirSync(`${c.clientDir}.migrating`, { recursive: true });
     fs.writeFileSync(path.join(`${c.clientDir}.migrating`, 'c-7.msg'), 'half');
+    const dry = await cli('migrate', '--to-dir', c.dir, ...c.args, ...withKey, '--dry-run');
+    assert.equal(dry.code, 0, dry.err);
+    assert.match(dry.out, /dry run: would copy 3 entries from hash .*\n.*\nc-1\s+command\s+1\s+m\/a\s+1\s+3 B/);
+    assert.equal(fs.existsSync(c.clientDir), false, 'a dry run writes nothing');
     const copied = await cli('migrate', '--to-dir', c.dir, ...c.args, ...withKey);
     assert.equal(copied.code, 0, copied.err);
     assert.match(copied.out, /copied 3 entries from hash .* into /);
