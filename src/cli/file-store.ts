@@ -47,21 +47,22 @@ export function listClientDirs(baseDir: string): string[] {
 }
 
 /**
- * The records of one client's store. Refuses (UsageError, naming what exists instead) when the
- * base or the client's directory is missing, and when the directory holds other files: Paho
- * would list those as keys too, so what they are is for the user to decide.
+ * The keys of one client's records (the files are read in chunks, see readRecords). Refuses
+ * (UsageError, naming what exists instead) when the base or the client's directory is missing,
+ * and when the directory holds other files: Paho would list those as keys too, so what they
+ * are is for the user to decide.
  */
-export function readClientStore(baseDir: string, clientId: string, serverUri: string): FileRecord[] {
+export function listClientRecords(baseDir: string, clientId: string, serverUri: string): string[] {
   const clientDir = path.join(baseDir, clientDirName(clientId, serverUri));
   if (!fs.existsSync(baseDir)) throw new UsageError(`--from-dir ${printable(baseDir)} does not exist`);
   if (!fs.statSync(baseDir).isDirectory()) throw new UsageError(`--from-dir ${printable(baseDir)} is not a directory`);
   if (!fs.existsSync(clientDir)) throw new UsageError(missingClientDir(baseDir, clientDir));
-  const records: FileRecord[] = [];
+  const keys: string[] = [];
   const strays: string[] = [];
   for (const entry of fs.readdirSync(clientDir, { withFileTypes: true })) {
     const key = entry.isFile() ? recordKeyOf(entry.name) : undefined;
     if (key === undefined) strays.push(entry.name);
-    else records.push({ key, data: fs.readFileSync(path.join(clientDir, entry.name)) });
+    else keys.push(key);
   }
   if (strays.length > 0) {
     throw new UsageError(
@@ -69,7 +70,12 @@ export function readClientStore(baseDir: string, clientId: string, serverUri: st
         `${strays.slice(0, 10).map(printable).join(', ')}${strays.length > 10 ? ', ...' : ''}; Paho would list them as keys too: move them away first`,
     );
   }
-  return records;
+  return keys;
+}
+
+/** The records of the given keys, read from a client's directory. */
+export function readRecords(clientDir: string, keys: readonly string[]): FileRecord[] {
+  return keys.map((key) => ({ key, data: fs.readFileSync(path.join(clientDir, `${key}${RECORD_EXTENSION}`)) }));
 }
 
 function missingClientDir(baseDir: string, clientDir: string): string {

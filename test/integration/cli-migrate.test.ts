@@ -203,9 +203,14 @@ describe('migrate --from-dir: a file-store backlog into Redis', () => {
     const key = crypto.randomBytes(32);
     const keyFile = path.join(tmp, `${c.clientId}.key`);
     fs.writeFileSync(keyFile, key.toString('hex'));
+    // A run killed while it filled the staging hash left it behind: replaced, not merged.
+    const staging = companionKeyName(c.hash, 'migrating');
+    await admin.hset(staging, 'c-99', 'half a run');
     const r = await cli('migrate', '--from-dir', c.dir, ...c.args, '--encryption-key-file', keyFile, '--key-id', 'k1');
     assert.equal(r.code, 0, r.err);
     assert.match(r.out, /copied 3 entries .*\(encrypted\)/);
+    assert.deepEqual((await admin.hkeys(c.hash)).sort(), ['c-1', 'c-2', 'c-3'], 'exactly the files');
+    assert.equal(await admin.exists(staging), 0, 'the staging hash is renamed into place');
     const stored = await admin.hgetBuffer(c.hash, 'c-2');
     assert.ok(stored !== null && !stored.equals(someRecords()['c-2']), 'stored encrypted');
     const store = new RedisPersistence({ url: redisServer.url, encryption: { key, keyId: 'k1' } });

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { clientDirName, readClientStore, recordKeyOf, writeClientStore } from '../../src/cli/file-store';
+import { clientDirName, listClientRecords, readRecords, recordKeyOf, writeClientStore } from '../../src/cli/file-store';
 import { formatAge, oldestAgeMs } from '../../src/cli/outbox-summary';
 
 test("a client's directory is named as Paho's pstopen names it: client id, '-', the URI without scheme, ':' as '-'", () => {
@@ -21,7 +21,7 @@ test('record files: <key>.msg with a Paho key; anything else is not a record', (
     assert.equal(recordKeyOf(name), undefined, name);
 });
 
-test('writeClientStore then readClientStore gives back the same records; a non-empty target is refused', () => {
+test('writeClientStore, then listClientRecords and readRecords give back the same records; a non-empty target is refused', () => {
   const base = fs.mkdtempSync(path.join(os.tmpdir(), 'file-store-'));
   try {
     const records = [
@@ -30,7 +30,8 @@ test('writeClientStore then readClientStore gives back the same records; a non-e
     ];
     const dir = writeClientStore(base, 'id', 'tcp://h:1', records);
     assert.equal(dir, path.join(base, 'id-h-1'));
-    const back = readClientStore(base, 'id', 'tcp://h:1').sort((a, b) => a.key.localeCompare(b.key));
+    const keys = listClientRecords(base, 'id', 'tcp://h:1').sort();
+    const back = readRecords(dir, keys);
     assert.deepEqual(back, records);
     assert.deepEqual(fs.readdirSync(base), ['id-h-1'], 'no staging directory is left');
     assert.throws(() => writeClientStore(base, 'id', 'tcp://h:1', records), /is not empty/);
