@@ -19,7 +19,7 @@ import { companionKeyName, hashName, pahoServerURI } from '../../src/persistence
 import { sealValue } from '../../src/persistence/redis/stored-values';
 import { encodeOutboxEntry } from '../../src/client/outbox-entry';
 import { qosOfNumber, type FileStorePublisherConfig } from '../fixtures/file-store-publisher';
-import { Inbox, closeAll, runFixture, uid } from '../helpers/client-common';
+import { Inbox, closeAll, runFixture, uid, waitFor } from '../helpers/client-common';
 import { startMosquitto, startRedis, type MosquittoServer, type RedisServer } from '../helpers/servers';
 
 const QOS1 = 60;
@@ -174,7 +174,12 @@ describe('migrate --from-dir: a file-store backlog into Redis', () => {
     );
     await publisher.connect({ cleanSession: false });
     await inbox.count(total, 30_000, topic);
-    await new Promise((r) => setTimeout(r, 300)); // a late duplicate would show now
+    // Every flow complete (QoS 2 up to PUBCOMP) and the outbox empty: nothing more is on its way.
+    await waitFor(
+      async () => (await publisher.getPendingTokens()).length === 0 && (await store.outboxStats()).length === 0,
+      'the publisher has nothing left to send',
+      10_000,
+    );
     const arrived = inbox.on(topic).map((m) => Number(/^#(\d+)#$/.exec(m.payload.toString())![1]));
     const counts = new Map<number, number>();
     for (const n of arrived) counts.set(n, (counts.get(n) ?? 0) + 1);
