@@ -22,7 +22,7 @@ interface Handed {
 async function outboxUnderTest(messages: number, moves: boolean) {
   const store = new MemoryPersistence();
   store.open('handover-test', 'tcp://127.0.0.1:1');
-  await store.outboxAppend(
+  store.outboxAppend(
     Array.from({ length: messages }, (_, i) => ({
       id: String(i + 1),
       data: encodeOutboxEntry({ topic: `t/${i + 1}`, payload: Buffer.alloc(4), qos: 1, retained: false }),
@@ -38,7 +38,7 @@ async function outboxUnderTest(messages: number, moves: boolean) {
     canSend: () => true,
     send: async (_message, id) => {
       // Paho's c-N put moves the entry out of the outbox (`moves` false: it failed, or none was made).
-      if (moves) await store.outboxRemove([id!]);
+      if (moves) store.outboxRemove([id!]);
       return new Promise<void>((deliver, fail) => handed.push({ id: id!, deliver, fail }));
     },
     flush: () => Promise.resolve(),
@@ -89,7 +89,7 @@ describe('a failed hand-over', () => {
     assert.deepEqual(t.dropped, [{ id: '1', error: acceptedThenFailed }]);
     assert.deepEqual(t.delivered, ['2', '3']);
     assert.equal(t.handed.filter((h) => h.id === '1').length, 1, 'handed over once');
-    assert.equal((await t.store.outboxStats()).length, 0, 'the outbox is empty');
+    assert.equal(t.store.outboxStats().length, 0, 'the outbox is empty');
   });
 
   it('failed after Paho accepted it while its move failed: still stored, handed over again, delivered once', async () => {
