@@ -145,6 +145,8 @@ class MqttClient : public std::enable_shared_from_this<MqttClient> {
   bool Followed(Pending* pending, int rc);
   // Paho's receive thread, at a delivery: settles the followed request of packet id `msgid`.
   void Delivered(int msgid);
+  // After Paho's destroy: the followed publishes fail as incomplete (their records stay).
+  void FailFollowed();
   // A counted publish ended: admit what waits. SetWindow: connected (maxInflight) or not (0).
   void ReleaseSlot();
   void SetWindow(int max_inflight);

@@ -80,7 +80,8 @@ bool MqttClient::Parked(Pending* pending, int rc) {
 }
 
 bool MqttClient::Followed(Pending* pending, int rc) {
-  // Operation incomplete: Paho dropped the message (destroy, or a discard Parked did not take).
+  // Operation incomplete: Paho's destroy (its records keep the message for the next client),
+  // or a discard Parked did not take.
   if (pending->kind != RequestKind::kPublish || pending->qos == 0 || pending->request == 0 ||
       rc == MQTTASYNC_OPERATION_INCOMPLETE)
     return false;
@@ -108,6 +109,26 @@ void MqttClient::Delivered(int msgid) {
   EmitResult(request, MQTTASYNC_SUCCESS, "");
 }
 
+void MqttClient::FailFollowed() {
+  std::vector<uint64_t> requests;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (const auto& followed : followed_) requests.push_back(followed.second);
+    requests.insert(requests.end(), followed_unnumbered_.begin(), followed_unnumbered_.end());
+    followed_.clear();
+    followed_unnumbered_.clear();
+    followed_size_ = 0;
+  }
+  for (uint64_t request : requests) {
+    auto event = std::make_unique<ClientEvent>();
+    event->request = request;
+    event->rc = MQTTASYNC_OPERATION_INCOMPLETE;
+    event->text = "the client was destroyed before the message was delivered";
+    event->accepted_by_paho = true;
+    Emit(std::move(event));
+  }
+}
+
 void MqttClient::Republish() {
   if (!bridge_) return;
   std::vector<SentPublish> discarded = bridge_->TakeDiscarded();
@@ -131,7 +152,7 @@ void MqttClient::Republish() {
   for (uint64_t request : lost) {
     auto event = std::make_unique<ClientEvent>();
     event->request = request;
-    event->rc = MQTTASYNC_OPERATION_INCOMPLETE;
+    event->rc = MQTTASYNC_FAILURE;  // not incomplete: that says Paho's records keep it
     event->text = "the message was lost with the session before it was sent again";
     event->accepted_by_paho = true;
     Emit(std::move(event));

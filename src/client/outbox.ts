@@ -267,6 +267,12 @@ export class Outbox {
     this.handed.delete(id);
     const stillStored = this.stillStored.delete(id);
     if (this.closed) return;
+    if (info !== undefined && acceptedByPaho(error) && !stillStored && keptInPahoRecords(error)) {
+      // Paho's destroy (a poison message set aside creates Paho again): its record stays, and
+      // the next Paho client restores and sends it, without an id (no 'delivered').
+      this.pump();
+      return;
+    }
     if (info !== undefined && (acceptedByPaho(error) ? !stillStored : refusedForGood(error))) {
       // Accepted by Paho, then lost by it (e.g. QoS 0 on a dead socket): its move took it out of
       // the outbox, so no rewind finds it. Refused for good (e.g. beyond a broker limit):
@@ -312,6 +318,11 @@ export class Outbox {
 /** The publish failed after Paho accepted it: the message was Paho's (see PahoError). */
 function acceptedByPaho(error: unknown): boolean {
   return (error as { acceptedByPaho?: unknown } | undefined)?.acceptedByPaho === true;
+}
+
+/** Paho failed an accepted publish as incomplete: it was destroyed, its records stay in the store. */
+function keptInPahoRecords(error: unknown): boolean {
+  return (error as { code?: unknown } | undefined)?.code === 'ERR_PAHO_OPERATION_INCOMPLETE';
 }
 
 /** Paho refused the publish call for a reason waiting does not change. */

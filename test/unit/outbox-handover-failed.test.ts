@@ -2,7 +2,8 @@
  * How the outbox pump takes a failed hand-over, against a store and a Paho stand-in the test
  * controls: a refusal of the publish call leaves the entry in the outbox (handed over again); a
  * failure after Paho accepted the message (acceptedByPaho: its move took the entry out) drops
- * it, unless the move failed and the entry is still stored.
+ * it, unless the move failed and the entry is still stored; an incomplete one (Paho destroyed) stays
+ * with Paho's records, without an event.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -64,6 +65,10 @@ const acceptedThenFailed = new PahoError('ERR_PAHO_FAILURE', -1, 'publish failed
   acceptedByPaho: true,
 });
 
+const destroyed = new PahoError('ERR_PAHO_OPERATION_INCOMPLETE', -11, 'publish failed after Paho accepted it', {
+  acceptedByPaho: true,
+});
+
 describe('a failed hand-over', () => {
   it('refused by the publish call: the entry stays and is handed over again, then delivered once', async () => {
     const t = await outboxUnderTest(3, false); // a refused call puts no c-N: nothing moves
@@ -101,5 +106,15 @@ describe('a failed hand-over', () => {
     assert.deepEqual(t.dropped, []);
     assert.deepEqual([...t.delivered].sort(), ['1', '2']);
     assert.equal(t.handed.filter((h) => h.id === '1').length, 2, 'handed over again from the outbox');
+  });
+
+  it("failed as incomplete after Paho accepted it (Paho's destroy): no event, its record stays with Paho", async () => {
+    const t = await outboxUnderTest(3, true);
+    t.handed[0].fail(destroyed);
+    await settled();
+    await deliverAll(t.handed, 1);
+    assert.deepEqual(t.dropped, [], 'not dropped: the next Paho client restores it');
+    assert.deepEqual(t.delivered, ['2', '3'], 'the pump went on');
+    assert.equal(t.handed.filter((h) => h.id === '1').length, 1, 'not handed over again');
   });
 });
