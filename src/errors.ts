@@ -90,10 +90,22 @@ export class PahoMqttRedisError extends Error {
 /** An error returned by a Paho C call, with Paho's numeric return code. */
 export class PahoError extends PahoMqttRedisError {
   readonly pahoCode: number;
-  constructor(code: PahoErrorCode, pahoCode: number, message: string, options?: { cause?: unknown }) {
+  /**
+   * A publish that failed after Paho had accepted it (MQTTAsync_sendMessage succeeded: the
+   * message was Paho's, and Paho no longer sends it in this process), as opposed to one Paho
+   * refused outright (false: the message never entered Paho).
+   */
+  readonly acceptedByPaho: boolean;
+  constructor(
+    code: PahoErrorCode,
+    pahoCode: number,
+    message: string,
+    options?: { cause?: unknown; acceptedByPaho?: boolean },
+  ) {
     super(code, message, options);
     this.name = 'PahoError';
     this.pahoCode = pahoCode;
+    this.acceptedByPaho = options?.acceptedByPaho === true;
   }
 }
 

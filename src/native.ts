@@ -131,6 +131,8 @@ export type NativeClientEvent =
       sessionPresent?: boolean;
       properties?: NativeProperty[];
       logSeq?: number;
+      /** A publish that failed after Paho accepted it (onFailure), not refused by the call itself. */
+      acceptedByPaho?: true;
     }
   | {
       type: 'message';

@@ -395,6 +395,7 @@ void MqttClient::DestroyHandle() {
                "the client was destroyed before the operation completed");
     delete pending;
   }
+  FailFollowed();
 }
 
 }  // namespace paho_redis

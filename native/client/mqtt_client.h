@@ -50,6 +50,9 @@ struct ClientEvent {
   size_t gated_bytes = 0;  // kMessage: what InboundGate counted for it
   std::vector<StoreBridge::ThreadFailure> persistence_failures;
   uint64_t log_seq = 0;  // flush: the newest op logged when it ran
+  // kResult failure: Paho had accepted the command (onFailure), as opposed to refusing the call
+  // itself (the command never entered Paho). A publish failing so was Paho's message.
+  bool accepted_by_paho = false;
   // Set for a received message the Paho thread waits on until JS has handled it.
   std::shared_ptr<DeliveryGate> delivered;
 };
@@ -91,7 +94,7 @@ class MqttClient : public std::enable_shared_from_this<MqttClient> {
   void OnTeardown();
 
   // A request Paho answers through onSuccess/onFailure; `context` points at one.
-  enum class RequestKind { kConnect, kSubscribe, kUnsubscribe, kOther };
+  enum class RequestKind { kConnect, kSubscribe, kUnsubscribe, kPublish, kOther };
   struct Pending {
     MqttClient* client = nullptr;
     uint64_t request = 0;
@@ -99,6 +102,7 @@ class MqttClient : public std::enable_shared_from_this<MqttClient> {
     int count = 0;            // topics in a (un)subscribe
     bool holds_slot = false;  // a QoS 1/2 publish counted in window_
     int msgid = 0;            // an accepted QoS 1/2 publish's packet id: Parked finds its request by it
+    int qos = 0;              // kPublish
   };
   Pending* NewPending(uint64_t request, RequestKind kind = RequestKind::kOther, int count = 0);
   // Connect, disconnect and response options all carry the same callback fields.
@@ -135,6 +139,14 @@ class MqttClient : public std::enable_shared_from_this<MqttClient> {
   // MQTTAsync_sendMessage of one of them; its rc.
   int RepublishOne(const SentPublish& publish);
   bool Parked(Pending* pending, int rc);
+  // A QoS 1/2 publish Paho accepted and then failed while keeping the message (its write failed
+  // at a connection loss: Paho sends it again after the reconnect): true when its request now
+  // follows the message to its delivery (Delivered) instead of failing.
+  bool Followed(Pending* pending, int rc);
+  // Paho's receive thread, at a delivery: settles the followed request of packet id `msgid`.
+  void Delivered(int msgid);
+  // After Paho's destroy: the followed publishes fail as incomplete (their records stay).
+  void FailFollowed();
   // A counted publish ended: admit what waits. SetWindow: connected (maxInflight) or not (0).
   void ReleaseSlot();
   void SetWindow(int max_inflight);
@@ -189,6 +201,12 @@ class MqttClient : public std::enable_shared_from_this<MqttClient> {
   std::unordered_set<Pending*> pending_;
   // Requests of publishes whose message Paho discarded, by packet id, until Republish.
   std::unordered_map<int, uint64_t> parked_;
+  // Requests of publishes Paho failed but still holds (Followed), by packet id, until delivered
+  // or discarded with the session (then parked_); and those failed before SendPublish learnt
+  // their packet id (it files them here).
+  std::unordered_map<int, uint64_t> followed_;
+  std::unordered_set<uint64_t> followed_unnumbered_;
+  std::atomic<size_t> followed_size_{0};  // followed_.size()
   // Discarded messages not yet taken by Paho, oldest first; backlog_size_ mirrors its size.
   std::deque<SentPublish> backlog_;
   std::atomic<size_t> backlog_size_{0};

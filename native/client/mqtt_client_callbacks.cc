@@ -104,7 +104,9 @@ void MqttClient::Fail(void* context, FailureData* response) {
     event->text = response->message != nullptr ? response->message : MQTTAsync_strerror(event->rc);
     AddFailureDetails(event.get(), *response);
   }
-  if (self->Parked(pending, event->rc)) {
+  // A refused call never reaches onFailure: this publish was Paho's.
+  event->accepted_by_paho = pending->kind == RequestKind::kPublish;
+  if (self->Parked(pending, event->rc) || self->Followed(pending, event->rc)) {
     self->Finish(pending);
     return;
   }
@@ -184,6 +186,7 @@ void MqttClient::OnDeliveryComplete(void* context, MQTTAsync_token token) {
   if (restored) self->restored_left_--;
   if (restored || self->window_.Overcommitted()) self->waker_.Wake();
   if (self->backlog_size_.load() > 0) self->SendBacklog();  // room in Paho's buffer
+  self->Delivered(token);
   auto event = std::make_unique<ClientEvent>();
   event->type = ClientEvent::Type::kDeliveryComplete;
   event->token = token;
@@ -239,6 +242,7 @@ Napi::Object EventToJs(Napi::Env env, std::unique_ptr<ClientEvent>& event) {
       }
       js.Set("persistenceFailures", failures);
       if (event->log_seq != 0) js.Set("logSeq", static_cast<double>(event->log_seq));
+      if (event->accepted_by_paho) js.Set("acceptedByPaho", true);
       if (!event->server_uri.empty()) {
         js.Set("serverURI", event->server_uri);
         js.Set("mqttVersion", event->mqtt_version);

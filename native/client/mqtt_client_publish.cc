@@ -35,8 +35,9 @@ void MqttClient::SendPublish(uint64_t request, const PublishSpec& spec, bool hol
   message.retained = spec.retained;
   if (mqtt_version_ >= MQTTVERSION_5) FillProperties(spec.properties, &message.properties);
   MQTTAsync_responseOptions options = MQTTAsync_responseOptions_initializer;
-  Pending* pending = NewPending(request);
+  Pending* pending = NewPending(request, RequestKind::kPublish);
   pending->holds_slot = holds_slot;  // before Paho can answer it, on another thread
+  pending->qos = spec.qos;
   SetCallbacks(&options, pending);
   StoreBridge::ResetThreadFailures();
   int rc = 0;
@@ -52,7 +53,12 @@ void MqttClient::SendPublish(uint64_t request, const PublishSpec& spec, bool hol
   if (rc == MQTTASYNC_SUCCESS && spec.qos > 0) {
     // Paho may have answered it already (then it is gone from pending_).
     std::lock_guard<std::mutex> lock(mutex_);
-    if (pending_.count(pending) > 0) pending->msgid = options.token;
+    if (pending_.count(pending) > 0) {
+      pending->msgid = options.token;
+    } else if (followed_unnumbered_.erase(request) > 0) {
+      followed_[options.token] = request;
+      followed_size_ = followed_.size();
+    }
   }
   // When Paho accepted the message, it holds `pending` as the command's context and answers
   // it later: only a refused call frees it.
@@ -73,9 +79,84 @@ bool MqttClient::Parked(Pending* pending, int rc) {
   return true;
 }
 
+bool MqttClient::Followed(Pending* pending, int rc) {
+  // Operation incomplete: Paho's destroy (its records keep the message for the next client),
+  // or a discard Parked did not take.
+  if (pending->kind != RequestKind::kPublish || pending->qos == 0 || pending->request == 0 ||
+      rc == MQTTASYNC_OPERATION_INCOMPLETE)
+    return false;
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (pending->msgid != 0) {
+    followed_[pending->msgid] = pending->request;
+    followed_size_ = followed_.size();
+  } else {
+    followed_unnumbered_.insert(pending->request);  // SendPublish files it under its packet id
+  }
+  return true;
+}
+
+void MqttClient::Delivered(int msgid) {
+  if (followed_size_.load() == 0) return;  // every delivery comes here: no lock while none is followed
+  uint64_t request = 0;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto followed = followed_.find(msgid);
+    if (followed == followed_.end()) return;
+    request = followed->second;
+    followed_.erase(followed);
+    followed_size_ = followed_.size();
+  }
+  EmitResult(request, MQTTASYNC_SUCCESS, "");
+}
+
+void MqttClient::FailFollowed() {
+  std::vector<uint64_t> requests;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (const auto& followed : followed_) requests.push_back(followed.second);
+    requests.insert(requests.end(), followed_unnumbered_.begin(), followed_unnumbered_.end());
+    followed_.clear();
+    followed_unnumbered_.clear();
+    followed_size_ = 0;
+  }
+  for (uint64_t request : requests) {
+    auto event = std::make_unique<ClientEvent>();
+    event->request = request;
+    event->rc = MQTTASYNC_OPERATION_INCOMPLETE;
+    event->text = "the client was destroyed before the message was delivered";
+    event->accepted_by_paho = true;
+    Emit(std::move(event));
+  }
+}
+
 void MqttClient::Republish() {
   if (!bridge_) return;
   std::vector<SentPublish> discarded = bridge_->TakeDiscarded();
+  std::vector<uint64_t> lost;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!discarded.empty()) {
+      // The session is gone, and the followed messages with it: those discarded are sent again
+      // (their requests settle as for Parked); the others Paho no longer holds.
+      for (const SentPublish& publish : discarded) {
+        auto followed = followed_.find(publish.msgid);
+        if (followed == followed_.end()) continue;
+        parked_[publish.msgid] = followed->second;
+        followed_.erase(followed);
+      }
+      for (const auto& followed : followed_) lost.push_back(followed.second);
+      followed_.clear();
+      followed_size_ = 0;
+    }
+  }
+  for (uint64_t request : lost) {
+    auto event = std::make_unique<ClientEvent>();
+    event->request = request;
+    event->rc = MQTTASYNC_FAILURE;  // not incomplete: that says Paho's records keep it
+    event->text = "the message was lost with the session before it was sent again";
+    event->accepted_by_paho = true;
+    Emit(std::move(event));
+  }
   {
     std::lock_guard<std::mutex> lock(mutex_);
     for (SentPublish& publish : discarded) backlog_.push_back(std::move(publish));
@@ -125,7 +206,8 @@ int MqttClient::RepublishOne(const SentPublish& publish) {
     if (parked != parked_.end()) request = parked->second;
   }
   MQTTAsync_responseOptions options = MQTTAsync_responseOptions_initializer;
-  Pending* pending = NewPending(request);
+  Pending* pending = NewPending(request, RequestKind::kPublish);
+  pending->qos = publish.qos;
   SetCallbacks(&options, pending);
   StoreBridge::ResetThreadFailures();
   PahoPersistence::RepublishOnThisThread(&publish.key);
@@ -150,7 +232,12 @@ int MqttClient::RepublishOne(const SentPublish& publish) {
     std::lock_guard<std::mutex> lock(mutex_);
     parked_.erase(publish.msgid);
     // Discarded again (a second lost session) before it completes: Parked finds it by this.
-    if (pending_.count(pending) > 0) pending->msgid = options.token;
+    if (pending_.count(pending) > 0) {
+      pending->msgid = options.token;
+    } else if (request != 0 && followed_unnumbered_.erase(request) > 0) {
+      followed_[options.token] = request;
+      followed_size_ = followed_.size();
+    }
   }
   restored_left_++;  // beyond the publish window, like a restored command: wake Paho as each completes
   return rc;

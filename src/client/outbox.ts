@@ -45,7 +45,7 @@ export interface OutboxHost {
   failed(error: PersistenceError): void;
 }
 
-/** Paho refusals that pass: the entry stays and is handed over again later. */
+/** Paho refusals (of the publish call itself) that pass: the entry stays and is handed over again later. */
 const PASSING_REFUSALS = new Set([
   'ERR_PAHO_DISCONNECTED',
   'ERR_PAHO_MAX_BUFFERED_MESSAGES',
@@ -290,17 +290,26 @@ export class Outbox {
   private handOverFailed(id: string, error: unknown): void {
     const info = this.handed.get(id);
     this.handed.delete(id);
-    this.stillStored.delete(id);
+    const stillStored = this.stillStored.delete(id);
     if (this.closed) return;
-    const code = (error as { code?: unknown } | undefined)?.code;
-    if (typeof code === 'string' && !PASSING_REFUSALS.has(code) && info !== undefined) {
-      // Refused for good (e.g. beyond a broker limit): handing it over again would loop.
+    if (info !== undefined && acceptedByPaho(error) && !stillStored && keptInPahoRecords(error)) {
+      // Paho's destroy (a poison message set aside creates Paho again): its record stays, and
+      // the next Paho client restores and sends it, without an id (no 'delivered').
+      this.pump();
+      return;
+    }
+    if (info !== undefined && (acceptedByPaho(error) ? !stillStored : refusedForGood(error))) {
+      // Accepted by Paho, then lost by it (e.g. QoS 0 on a dead socket): its move took it out of
+      // the outbox, so no rewind finds it. Refused for good (e.g. beyond a broker limit):
+      // handing it over again would loop. (Paho follows an accepted QoS 1/2 message it still
+      // holds to its delivery: that settles send() as delivered.)
       this.removeLater(id);
       this.host.dropped({ id, ...info }, error);
       this.pump();
       return;
     }
-    // Refused for now (Paho's buffer full, not connected): the entry is still in the outbox.
+    // Refused for now (Paho's buffer full, not connected), or accepted and lost while its move
+    // failed: the entry is still in the outbox.
     this.startRewind();
     clearTimeout(this.retry);
     this.retry = setTimeout(() => this.pump(), RETRY_MS / 10);
@@ -329,6 +338,22 @@ export class Outbox {
       .then(() => store.outboxRemove([id]))
       .catch((error: unknown) => this.host.failed(asPersistenceError(error, 'outboxRemove')));
   }
+}
+
+/** The publish failed after Paho accepted it: the message was Paho's (see PahoError). */
+function acceptedByPaho(error: unknown): boolean {
+  return (error as { acceptedByPaho?: unknown } | undefined)?.acceptedByPaho === true;
+}
+
+/** Paho failed an accepted publish as incomplete: it was destroyed, its records stay in the store. */
+function keptInPahoRecords(error: unknown): boolean {
+  return (error as { code?: unknown } | undefined)?.code === 'ERR_PAHO_OPERATION_INCOMPLETE';
+}
+
+/** Paho refused the publish call for a reason waiting does not change. */
+function refusedForGood(error: unknown): boolean {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && !PASSING_REFUSALS.has(code);
 }
 
 function asPersistenceError(error: unknown, op: string): PersistenceError {

@@ -1,12 +1,14 @@
 /**
  * kill -9 of a process using the outbox (test/fixtures/outbox-publisher.ts), while it enqueues
  * offline and while it drains: every message it was told is stored arrives, no QoS 2 message
- * arrives twice, and each QoS keeps its order. Real Redis and mosquitto on free ports.
+ * arrives twice, and each QoS keeps its order. The same trials under MQTT 3.1.1 (c-/s- records)
+ * and MQTT 5 (c5-/s5-). Real Redis and mosquitto on free ports.
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { AsyncClient } from '../../src';
-import { runFixture, sleep, uid, waitFor } from '../helpers/client-common';
+import { hashName, pahoServerURI } from '../../src/persistence/redis/options';
+import { hashKeys, runFixture, sleep, uid, waitFor } from '../helpers/client-common';
 import { numberIn } from '../helpers/crash-tally';
 import { qosOf, type OutboxPublisherConfig } from '../fixtures/outbox-publisher';
 import { startMosquitto, startRedis, type MosquittoServer, type RedisServer } from '../helpers/servers';
@@ -38,8 +40,14 @@ after(async () => {
   await Promise.all([broker?.stop(), redis?.stop()]);
 });
 
-function config(clientId: string, topic: string, part: Partial<OutboxPublisherConfig>): OutboxPublisherConfig {
+function config(
+  mqttVersion: 4 | 5,
+  clientId: string,
+  topic: string,
+  part: Partial<OutboxPublisherConfig>,
+): OutboxPublisherConfig {
   return {
+    mqttVersion,
     serverURI: broker.url,
     clientId,
     redisUrl: redis.url,
@@ -101,41 +109,67 @@ function check(topic: string, stored: Set<number>, total: number): void {
 const storedIn = (lines: string[]): number[] =>
   lines.filter((l) => l.startsWith('stored ')).map((l) => Number(l.slice(7)));
 
-describe('kill -9 of a process using the outbox', () => {
-  it('while it enqueues offline: every message it was told is stored is delivered after a restart', async () => {
-    const clientId = uid('outbox-crash-enqueue');
-    const topic = `outbox-crash/${clientId}`;
-    arrivals.set(topic, []);
-    const total = 3000;
-    // Killed in the middle of the stream, with groups of appends in flight.
-    const first = await run(config(clientId, topic, { to: total }), (line) => line === 'stored 1200');
-    const stored = new Set(storedIn(first));
-    assert.ok(stored.size >= 1200 && stored.size < total, `killed while enqueueing (${stored.size} stored)`);
-    await run(config(clientId, topic, { connect: true }));
-    await waitFor(() => arrivals.get(topic)!.length >= stored.size, 'the stored messages to arrive', 30_000);
-    await sleep(300); // duplicates still on their way
-    check(topic, stored, total);
-  });
+for (const mqttVersion of [4, 5] as const) {
+  const v = mqttVersion === 5 ? 'v5' : 'v3';
+  describe(`kill -9 of a process using the outbox (MQTT ${mqttVersion === 5 ? '5' : '3.1.1'})`, () => {
+    it('while it enqueues offline: every message it was told is stored is delivered after a restart', async () => {
+      const clientId = uid(`outbox-crash-enqueue-${v}`);
+      const topic = `outbox-crash/${clientId}`;
+      arrivals.set(topic, []);
+      const total = 3000;
+      // Killed in the middle of the stream, with groups of appends in flight.
+      const first = await run(config(mqttVersion, clientId, topic, { to: total }), (line) => line === 'stored 1200');
+      const stored = new Set(storedIn(first));
+      assert.ok(stored.size >= 1200 && stored.size < total, `killed while enqueueing (${stored.size} stored)`);
+      await run(config(mqttVersion, clientId, topic, { connect: true }));
+      await waitFor(() => arrivals.get(topic)!.length >= stored.size, 'the stored messages to arrive', 30_000);
+      await sleep(300); // duplicates still on their way
+      check(topic, stored, total);
+    });
 
-  it('right after create() and while it drains: every message arrives, QoS 2 once, in order', async () => {
-    const clientId = uid('outbox-crash-drain');
-    const topic = `outbox-crash/${clientId}`;
-    arrivals.set(topic, []);
-    const total = 2000;
-    const first = await run(config(clientId, topic, { to: total }), (line) => line === 'enqueued');
-    assert.equal(storedIn(first).length, total);
-    // Killed right after create() over the full outbox (create reads no backlog), then twice
-    // mid-drain, at different depths.
-    await run(config(clientId, topic, { connect: true }), (line) => line === 'created');
-    for (const after of [300, 900]) {
-      await run(
-        config(clientId, topic, { connect: true }),
-        (line) => line.startsWith('delivered ') && Number(line.slice(10)) >= after,
+    it('right after create() and while it drains: every message arrives, QoS 2 once, in order', async () => {
+      const clientId = uid(`outbox-crash-drain-${v}`);
+      const topic = `outbox-crash/${clientId}`;
+      arrivals.set(topic, []);
+      const total = 2000;
+      const first = await run(config(mqttVersion, clientId, topic, { to: total }), (line) => line === 'enqueued');
+      assert.equal(storedIn(first).length, total);
+      // Killed right after create() over the full outbox (create reads no backlog), then twice
+      // mid-drain, at different depths.
+      await run(config(mqttVersion, clientId, topic, { connect: true }), (line) => line === 'created');
+      const recordKinds = new Set<string>();
+      for (const after of [300, 900]) {
+        await run(
+          config(mqttVersion, clientId, topic, { connect: true }),
+          (line) => line.startsWith('delivered ') && Number(line.slice(10)) >= after,
+        );
+        // What the kill left with Paho: the window's moved commands and sent PUBLISHes.
+        const keys = await hashKeys(redis.port, hashName('', clientId, pahoServerURI(broker.url)));
+        for (const key of keys) recordKinds.add(key.slice(0, key.indexOf('-') + 1));
+      }
+      const [mine, others] =
+        mqttVersion === 5
+          ? [
+              ['c5-', 's5-'],
+              ['c-', 's-', 'sc-'],
+            ]
+          : [
+              ['c-', 's-'],
+              ['c5-', 's5-', 'sc5-'],
+            ];
+      assert.ok(
+        mine.some((kind) => recordKinds.has(kind)),
+        `the kills left records of this version with Paho (${[...recordKinds].join() || 'none'})`,
       );
-    }
-    await run(config(clientId, topic, { connect: true }));
-    await waitFor(() => new Set(arrivals.get(topic)).size >= total, 'every message to arrive', 30_000);
-    await sleep(300);
-    check(topic, new Set(Array.from({ length: total }, (_, i) => i + 1)), total);
+      assert.deepEqual(
+        others.filter((kind) => recordKinds.has(kind)),
+        [],
+        'and no records of the other version',
+      );
+      await run(config(mqttVersion, clientId, topic, { connect: true }));
+      await waitFor(() => new Set(arrivals.get(topic)).size >= total, 'every message to arrive', 30_000);
+      await sleep(300);
+      check(topic, new Set(Array.from({ length: total }, (_, i) => i + 1)), total);
+    });
   });
-});
+}
