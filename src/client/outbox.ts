@@ -7,11 +7,29 @@
  * - the pump: reads entries back with a cursor and hands at most `window` of them to Paho at a
  *   time. Paho puts each one's c-N record, and the store removes the entry in the same unit
  *   (PersistenceWrite.outboxRemove), so after a crash a message is in exactly one of the two.
+ * Limits (caps, time to live, the clock, stats) are in outbox-expiry.ts and outbox-limits.ts.
  */
 import { PersistenceError, PahoMqttRedisError } from '../errors';
-import type { ClientPersistence, OutboxEntry, OutboxStore } from '../persistence/client-persistence';
+import type {
+  ClientPersistence,
+  OutboxAppendResult,
+  OutboxClockCheckpoint,
+  OutboxEntry,
+  OutboxStore,
+} from '../persistence/client-persistence';
 import { within } from '../persistence/bridge/outage';
-import { decodeOutboxEntry, encodeOutboxEntry, type OutboxMessage } from './outbox-entry';
+import { decodeOutboxRecord, encodeOutboxEntry, type OutboxMessage, type OutboxTimes } from './outbox-entry';
+import { OutboxClock } from './outbox-clock';
+import { OutboxExpiry } from './outbox-expiry';
+import {
+  type DroppedInfo,
+  type OutboxLimitsChoice,
+  OutboxTally,
+  expired,
+  onTheWire,
+  outboxFull,
+  timesAt,
+} from './outbox-limits';
 
 /** At most this many entries per append round trip. */
 const MAX_APPEND_GROUP = 4096;
@@ -29,6 +47,7 @@ export interface DeliveredInfo {
 export interface OutboxHost {
   store: ClientPersistence & OutboxStore;
   window: number;
+  limits: OutboxLimitsChoice;
   timeoutMs: number;
   /** May the pump hand messages to Paho now (connected, or Paho buffers while disconnected)? */
   canSend(): boolean;
@@ -37,8 +56,8 @@ export interface OutboxHost {
   /** Resolves once every write logged so far is stored (the moves included). */
   flush(): Promise<void>;
   delivered(info: DeliveredInfo): void;
-  /** Paho refused the message for good (not for want of room or a connection): it left the outbox. */
-  dropped(info: DeliveredInfo, error: unknown): void;
+  /** A message left the outbox undelivered: expired, dropped at a cap, or refused for good by Paho. */
+  dropped(info: DroppedInfo): void;
   failed(error: PersistenceError): void;
 }
 
@@ -53,9 +72,10 @@ const PASSING_REFUSALS = new Set([
   'ERR_CLIENT_CLOSED',
 ]);
 
-interface BufferedMessage {
+export interface BufferedMessage {
   id: string;
   message: OutboxMessage;
+  times: OutboxTimes | undefined;
 }
 
 interface PendingAppend {
@@ -88,25 +108,80 @@ export class Outbox {
   private rewind = false;
   private retry: NodeJS.Timeout | undefined;
   private closed = false;
+  /** QoS 0 entries being removed before their hand-over (see pump). */
+  private taking: BufferedMessage[] = [];
+  /** While a 'dropOldest' append is in flight: the entries it may not drop (the rest wait). */
+  private appendKeep: Set<string> | undefined;
+  /** Events held until the application could attach listeners (see release()). */
+  private held: (() => void)[] | undefined = [];
   /** The most entries ever handed to Paho at once (for tests and stats). */
   maxHanded = 0;
+  clock = new OutboxClock(undefined);
+  tally = new OutboxTally(0);
+  /** maxBytes in force: the application's, else the store's default. */
+  maxBytes: number | undefined;
+  readonly expiry: OutboxExpiry;
 
-  constructor(private readonly host: OutboxHost) {}
+  constructor(private readonly host: OutboxHost) {
+    this.maxBytes = host.limits.maxBytes;
+    this.expiry = new OutboxExpiry({
+      store: host.store,
+      timeoutMs: host.timeoutMs,
+      outbox: this,
+      dropped: (info) => this.emit(() => host.dropped(info)),
+      failed: (error, op) => host.failed(asPersistenceError(error, op)),
+    });
+  }
 
   /** Ids continue after the newest the store ever held, so they never repeat. */
   async start(): Promise<void> {
-    const last = await within(this.host.store.outboxLastId(), this.host.timeoutMs, 'the store (outboxLastId)');
+    const { store, timeoutMs } = this.host;
+    const [last, saved] = await Promise.all([
+      within(store.outboxLastId(), timeoutMs, 'the store (outboxLastId)'),
+      store.outboxLimits === true && store.outboxReadClock
+        ? within(store.outboxReadClock(), timeoutMs, 'the store (outboxReadClock)')
+        : undefined,
+    ]);
     this.lastId = last === undefined ? 0 : Number(last);
+    this.clock = new OutboxClock(saved as OutboxClockCheckpoint | undefined);
+    this.tally = new OutboxTally(this.clock.now());
+    this.maxBytes = this.host.limits.maxBytes ?? store.outboxDefaultMaxBytes;
     this.pump();
+    this.expiry.start();
+  }
+
+  /** Emits the events held since start(): called once the application could listen (after create() resolved). */
+  release(): void {
+    const held = this.held ?? [];
+    this.held = undefined;
+    for (const emit of held) emit();
+  }
+
+  private emit(event: () => void): void {
+    if (this.closed) return;
+    if (this.held !== undefined) this.held.push(event);
+    else event();
+  }
+
+  /** Handed to Paho, or about to be: not to be dropped or expired from under the pump. */
+  isBusy(id: string): boolean {
+    return this.handed.has(id) || this.stillStored.has(id) || this.taking.some((m) => m.id === id);
+  }
+
+  /** Takes entries the expiry removes out of the read-ahead. */
+  forget(ids: ReadonlySet<string>): void {
+    this.buffered = this.buffered.filter((m) => !ids.has(m.id));
   }
 
   get handedCount(): number {
     return this.handed.size;
   }
 
-  enqueue(message: OutboxMessage): Promise<{ id: string }> {
+  enqueue(message: OutboxMessage, ttlMs: number | undefined): Promise<{ id: string }> {
     const id = String(++this.lastId);
-    const entry = { id, data: encodeOutboxEntry(message) };
+    const times = timesAt(message, ttlMs ?? this.host.limits.ttlMs, this.clock.now());
+    if (times.expiresAt > 0) this.expiry.expiring();
+    const entry = { id, data: encodeOutboxEntry(message, times) };
     return new Promise((resolve, reject) => {
       this.pending.push({ entry, resolve, reject });
       this.append();
@@ -116,6 +191,8 @@ export class Outbox {
   close(): void {
     this.closed = true;
     clearTimeout(this.retry);
+    this.expiry.stop();
+    this.held = undefined;
     const error = new PahoMqttRedisError('ERR_CLIENT_CLOSED', 'the client was closed before the message was stored');
     for (const waiting of this.pending.splice(0)) waiting.reject(error);
   }
@@ -125,14 +202,29 @@ export class Outbox {
     const group = this.pending.splice(0, MAX_APPEND_GROUP);
     this.appending = true;
     const store = this.host.store;
+    const limits = store.outboxLimits === true ? this.appendLimits() : undefined;
     within(
-      Promise.resolve().then(() => store.outboxAppend(group.map((g) => g.entry))),
+      Promise.resolve().then(() => store.outboxAppend(group.map((g) => g.entry), limits)),
       this.host.timeoutMs,
       'the store (outboxAppend)',
     )
       .then(
-        () => {
-          for (const g of group) g.resolve({ id: g.entry.id });
+        (answer) => {
+          const result = answer as OutboxAppendResult | undefined;
+          const rejected = new Set(result?.rejected);
+          for (const g of group) {
+            if (rejected.has(g.entry.id)) {
+              g.reject(outboxFull({ ...this.host.limits, maxBytes: this.maxBytes }));
+            } else {
+              this.tally.enqueued += 1;
+              g.resolve({ id: g.entry.id });
+            }
+          }
+          if (result) {
+            this.tally.depth = result.length;
+            this.tally.bytes = result.bytes;
+            this.expiry.droppedFull(result.dropped);
+          }
         },
         (error: unknown) => {
           for (const g of group) g.reject(error);
@@ -140,11 +232,21 @@ export class Outbox {
       )
       .finally(() => {
         this.appending = false;
+        this.appendKeep = undefined;
         this.atEnd = false;
         this.append();
         this.pump();
       })
       .catch(() => undefined);
+  }
+
+  /** The caps for the next append; with 'dropOldest', what it must not drop (see appendKeep). */
+  private appendLimits() {
+    const { maxMessages, onFull } = this.host.limits;
+    const keep = new Set([...this.handed.keys(), ...this.stillStored, ...this.buffered.map((m) => m.id)]);
+    for (const m of this.taking) keep.add(m.id);
+    if (onFull === 'dropOldest') this.appendKeep = keep;
+    return { maxMessages, maxBytes: this.maxBytes, onFull, keep: onFull === 'dropOldest' ? [...keep] : [] };
   }
 
   /**
@@ -156,17 +258,26 @@ export class Outbox {
     if (this.closed) return;
     this.readAhead();
     if (this.handing || this.rewind || !this.host.canSend()) return;
-    const room = this.host.window - this.handed.size;
-    if (room <= 0 || this.buffered.length === 0) return;
-    const taken = this.buffered.splice(0, room);
+    let room = Math.min(this.host.window - this.handed.size, this.buffered.length);
+    // An entry read while a 'dropOldest' append is in flight may be dropped by it: it waits.
+    const keep = this.appendKeep;
+    if (keep !== undefined) for (let i = 0; i < room; i++) if (!keep.has(this.buffered[i].id)) room = i;
+    if (room <= 0) return;
+    const now = this.clock.now();
+    const taken: BufferedMessage[] = [];
+    const dead: BufferedMessage[] = [];
+    for (const m of this.buffered.splice(0, room)) (expired(m.times, now) ? dead : taken).push(m);
+    this.expiry.expire(dead);
     this.readAhead(); // the buffer just shrank
+    if (taken.length === 0) return this.pump();
     // QoS 0 is at most once: its entry leaves the store before Paho gets it.
     const qos0 = taken.filter((m) => m.message.qos === 0).map((m) => m.id);
     if (qos0.length === 0) {
-      for (const { id, message } of taken) this.handOver(id, message);
+      for (const m of taken) this.handOver(m, now);
       return;
     }
     this.handing = true;
+    this.taking = taken;
     const store = this.host.store;
     within(
       Promise.resolve().then(() => store.outboxRemove(qos0)),
@@ -176,12 +287,14 @@ export class Outbox {
       .then(
         () => {
           this.handing = false;
+          this.taking = [];
           if (this.closed) return;
-          for (const { id, message } of taken) this.handOver(id, message);
+          for (const m of taken) this.handOver(m, this.clock.now());
           this.pump();
         },
         (error: unknown) => {
           this.handing = false;
+          this.taking = [];
           this.buffered.unshift(...taken); // still in the store: handed over at the next try
           this.readFailed(error, 'outboxRemove');
         },
@@ -237,17 +350,25 @@ export class Outbox {
       this.host.timeoutMs,
       'the store (outboxRead)',
     )) as OutboxEntry[];
-    const fresh = read.filter((e) => !this.handed.has(e.id) && !this.stillStored.has(e.id));
-    const messages = fresh.map((e) => ({ id: e.id, message: decodeOutboxEntry(e.id, e.data) }));
+    const fresh = read.filter((e) => !this.handed.has(e.id) && !this.stillStored.has(e.id) && !this.expiry.gone(e.id));
+    const now = this.clock.now();
+    const messages: BufferedMessage[] = [];
+    const dead: BufferedMessage[] = [];
+    for (const e of fresh) {
+      const { message, times } = decodeOutboxRecord(e.id, e.data);
+      (expired(times, now) ? dead : messages).push({ id: e.id, message, times });
+    }
+    this.expiry.expire(dead); // never handed to Paho
     if (read.length > 0) this.cursor = read[read.length - 1].id;
     return { messages, count: read.length };
   }
 
-  private handOver(id: string, message: OutboxMessage): void {
+  private handOver({ id, message, times }: BufferedMessage, now: number): void {
     this.handed.set(id, { topic: message.topic, qos: message.qos });
     this.maxHanded = Math.max(this.maxHanded, this.handed.size);
+    const wire = onTheWire(message, times, now);
     Promise.resolve()
-      .then(() => this.host.send(message, message.qos > 0 ? id : undefined))
+      .then(() => this.host.send(wire, message.qos > 0 ? id : undefined))
       .then(
         () => this.deliveredOne(id),
         (error: unknown) => this.handOverFailed(id, error),
@@ -258,7 +379,10 @@ export class Outbox {
     const info = this.handed.get(id);
     this.handed.delete(id);
     if (this.stillStored.delete(id)) this.removeLater(id);
-    if (info !== undefined) this.host.delivered({ id, topic: info.topic, qos: info.qos });
+    if (info !== undefined) {
+      this.tally.deliveredAt(this.clock.now());
+      this.emit(() => this.host.delivered({ id, topic: info.topic, qos: info.qos }));
+    }
     this.pump();
   }
 
@@ -271,7 +395,9 @@ export class Outbox {
     if (typeof code === 'string' && !PASSING_REFUSALS.has(code) && info !== undefined) {
       // Refused for good (e.g. beyond a broker limit): handing it over again would loop.
       this.removeLater(id);
-      this.host.dropped({ id, ...info }, error);
+      this.tally.dropped.refused += 1;
+      const dropped = { id, ...info, reason: 'refused' as const, error: error as Error };
+      this.emit(() => this.host.dropped(dropped));
       this.pump();
       return;
     }
