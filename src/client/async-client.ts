@@ -300,8 +300,8 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
     };
     if (this.closing) return Promise.reject(closedError('enqueue'));
     const refusal = enqueueRefusal(this.outboxChoice, this.outbox, spec.qos, options.ttlMs);
-    if (refusal !== undefined || this.outbox === undefined) return Promise.reject(refusal);
-    return this.outbox.enqueue(spec, options.ttlMs);
+    if (refusal !== undefined) return Promise.reject(refusal);
+    return this.outbox!.enqueue(spec, options.ttlMs);
   }
 
   /** Returns the granted QoS (v3) or the reason code (v5). */
@@ -420,7 +420,7 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
   private async shutdown(): Promise<void> {
     this.connection.stopReconnecting(closedError('connect'));
     await this.settingAside;
-    this.outbox?.close();
+    await this.outbox?.close(); // the outbox clock's checkpoint, while the store is open
     // A Paho thread holding back an acknowledgement (onStoreUnavailable 'disconnect') holds
     // Paho's lock, which the disconnect and destroy below need.
     this.bridge?.native.releaseHolds();

@@ -101,8 +101,7 @@ export const STORE_CHANNEL = 'paho-mqtt-redis:store';
 export interface ClientDiagnostic {
   clientId: string;
   event:
-    | Exclude<keyof ClientEvents, 'message' | 'persistenceError' | 'deliveryComplete' | 'delivered'>
-    | 'connectFailed';
+    Exclude<keyof ClientEvents, 'message' | 'persistenceError' | 'deliveryComplete' | 'delivered'> | 'connectFailed';
   detail?: unknown;
 }
 

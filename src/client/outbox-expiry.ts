@@ -13,6 +13,8 @@ import { type DroppedInfo, expired } from './outbox-limits';
 
 /** How often the tick runs. */
 export const TICK_MS = 1000;
+/** close() waits at most this long for the clock's last checkpoint (a store in an outage must not hold it up). */
+const CLOSE_CHECKPOINT_MS = 1000;
 /** The sweep reads at most this many entries per tick. */
 export const SWEEP_BATCH = 512;
 
@@ -44,11 +46,12 @@ export class OutboxExpiry {
     this.timer.unref();
   }
 
-  stop(): void {
-    if (this.timer === undefined) return;
+  /** Stops the tick; resolves once the clock's last checkpoint is stored (or failed). */
+  stop(): Promise<void> {
+    if (this.timer === undefined) return Promise.resolve();
     clearInterval(this.timer);
     this.timer = undefined;
-    this.checkpoint();
+    return this.checkpoint(Math.min(this.host.timeoutMs, CLOSE_CHECKPOINT_MS));
   }
 
   /** An entry with an expiry was enqueued. */
@@ -118,7 +121,7 @@ export class OutboxExpiry {
     try {
       await this.account();
       if (this.mayExpire) await this.sweep();
-      if ((this.ticks * TICK_MS) % CHECKPOINT_MS === 0) this.checkpoint();
+      if (this.ticks === 1 || (this.ticks * TICK_MS) % CHECKPOINT_MS === 0) void this.checkpoint();
       this.prune();
     } catch {
       // The store is unavailable: the pump reports it; the next tick tries again.
@@ -138,7 +141,7 @@ export class OutboxExpiry {
     outbox.tally.depth = stats.length;
     outbox.tally.bytes = stats.bytes ?? 0;
     const times = head[0] && decodeOutboxRecord(head[0].id, head[0].data).times;
-    outbox.tally.oldestAgeMs = times ? Math.max(0, outbox.clock.now() - times.enqueuedAt) : undefined;
+    outbox.tally.oldestEnqueuedAt = times?.enqueuedAt;
   }
 
   /** Reads the next SWEEP_BATCH entries and removes the expired ones (those with Paho excepted). */
@@ -168,12 +171,17 @@ export class OutboxExpiry {
     }
   }
 
-  private checkpoint(): void {
+  private checkpoint(timeoutMs = this.host.timeoutMs): Promise<void> {
     const { store, outbox } = this.host;
-    if (store.outboxLimits !== true || store.outboxWriteClock === undefined) return;
-    Promise.resolve()
-      .then(() => store.outboxWriteClock!(outbox.clock.checkpoint()))
-      .catch(() => undefined); // the next checkpoint tries again
+    if (store.outboxLimits !== true || store.outboxWriteClock === undefined) return Promise.resolve();
+    return within(
+      Promise.resolve().then(() => store.outboxWriteClock!(outbox.clock.checkpoint())),
+      timeoutMs,
+      'the store (outboxWriteClock)',
+    ).then(
+      () => undefined,
+      () => undefined, // the next checkpoint tries again
+    );
   }
 
   /** Forgets removals stored long enough ago that no read started before them can still answer. */

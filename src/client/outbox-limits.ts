@@ -4,6 +4,7 @@
  * the counters behind stats().outbox.
  */
 import { PahoMqttRedisError, invalidArg } from '../errors';
+import type { OutboxAppendResult, OutboxEntry } from '../persistence/client-persistence';
 import type { OutboxMessage, OutboxTimes } from './outbox-entry';
 
 export type OnFull = 'rejectNew' | 'dropOldest';
@@ -46,7 +47,7 @@ export function anyLimit(options: OutboxLimitOptions | undefined): boolean {
 function positiveInteger(value: unknown, what: string, example: string): number | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
-    throw invalidArg(`${what} must be a positive integer (${example}), got ${String(value)}`);
+    throw invalidArg(`${what} must be a positive integer (${example}), got ${JSON.stringify(value) ?? typeof value}`);
   }
   return value;
 }
@@ -108,10 +109,27 @@ export function onTheWire(message: OutboxMessage, times: OutboxTimes | undefined
   const remaining = Math.max(1, interval - Math.floor((now - times.enqueuedAt) / 1000));
   return {
     ...message,
-    properties: message.properties!.map((p) =>
-      p.id === MESSAGE_EXPIRY_INTERVAL ? { id: p.id, value: remaining } : p,
-    ),
+    properties: message.properties!.map((p) => (p.id === MESSAGE_EXPIRY_INTERVAL ? { id: p.id, value: remaining } : p)),
   };
+}
+
+/** A sealed (encrypted) entry is larger than its bytes: by at most this much (a keyId of 255 bytes, see encryption.ts). */
+const SEAL_ALLOWANCE = 300;
+
+/** Whether a 'dropOldest' append of `entries` could drop anything, judged by the ceiling (see OutboxTally). */
+export function appendMayDrop(
+  limits: OutboxLimitsChoice,
+  maxBytes: number | undefined,
+  ceiling: { depth: number; bytes: number },
+  entries: readonly OutboxEntry[],
+): boolean {
+  if (limits.onFull !== 'dropOldest') return false;
+  let bytes = 0;
+  for (const e of entries) bytes += e.data.length + SEAL_ALLOWANCE;
+  return (
+    (limits.maxMessages !== undefined && ceiling.depth + entries.length > limits.maxMessages) ||
+    (maxBytes !== undefined && ceiling.bytes + bytes > maxBytes)
+  );
 }
 
 export type DropReason = 'expired' | 'full' | 'refused';
@@ -153,13 +171,28 @@ export class OutboxTally {
   readonly dropped: Record<DropReason, number> = { expired: 0, full: 0, refused: 0 };
   depth = 0;
   bytes = 0;
-  oldestAgeMs: number | undefined;
+  /** When the oldest entry waiting was enqueued (outbox clock), if known. */
+  oldestEnqueuedAt: number | undefined;
   /** Deliveries per second, by whole second of the outbox clock. */
   private readonly seconds = new Map<number, number>();
   private readonly startedAt: number;
 
+  /**
+   * At least the store's account: only this process appends, and removals only lower it. An
+   * append that stays below the caps by it cannot drop anything.
+   */
+  ceiling = { depth: 0, bytes: 0 };
+
   constructor(now: number) {
     this.startedAt = now;
+  }
+
+  /** After an append: the store's account; an outbox that was empty starts with this group. */
+  appended(result: OutboxAppendResult, firstEnqueuedAt: () => number | undefined): void {
+    this.depth = result.length;
+    this.bytes = result.bytes;
+    this.ceiling = { depth: result.length, bytes: result.bytes };
+    if (this.oldestEnqueuedAt === undefined && result.length > 0) this.oldestEnqueuedAt = firstEnqueuedAt();
   }
 
   deliveredAt(now: number): void {

@@ -62,7 +62,9 @@ export function enqueueRefusal(
     return outboxUnsupported(`enqueue: this client has no outbox: ${choice.store ? '' : choice.unsupported}`);
   }
   if (qos === 2 && choice.store.outboxAtomicMoves === false) {
-    return outboxUnsupported('enqueue: QoS 2 needs atomic moves, which this store does not make (e.g. with ackReplicas)');
+    return outboxUnsupported(
+      'enqueue: QoS 2 needs atomic moves, which this store does not make (e.g. with ackReplicas)',
+    );
   }
   if (ttlMs === undefined) return undefined;
   checkTtl(ttlMs, 'enqueue options.ttlMs');
@@ -79,7 +81,7 @@ export function outboxStatsOf(outbox: Outbox | undefined, choice: OutboxChoice):
   return {
     depth: tally.depth,
     bytes: tally.bytes,
-    oldestAgeMs: tally.oldestAgeMs,
+    oldestAgeMs: tally.oldestEnqueuedAt === undefined ? undefined : Math.max(0, now - tally.oldestEnqueuedAt),
     enqueued: tally.enqueued,
     delivered: tally.delivered,
     dropped: { ...tally.dropped },

@@ -9,80 +9,32 @@
  *   (PersistenceWrite.outboxRemove), so after a crash a message is in exactly one of the two.
  * Limits (caps, time to live, the clock, stats) are in outbox-expiry.ts and outbox-limits.ts.
  */
-import { PersistenceError, PahoMqttRedisError } from '../errors';
+import { PahoMqttRedisError } from '../errors';
 import type {
-  ClientPersistence,
   OutboxAppendResult,
   OutboxClockCheckpoint,
   OutboxEntry,
-  OutboxStore,
+  OutboxStats,
 } from '../persistence/client-persistence';
 import { within } from '../persistence/bridge/outage';
-import { decodeOutboxRecord, encodeOutboxEntry, type OutboxMessage, type OutboxTimes } from './outbox-entry';
+import { decodeOutboxRecord, encodeOutboxEntry, type OutboxMessage } from './outbox-entry';
 import { OutboxClock } from './outbox-clock';
 import { OutboxExpiry } from './outbox-expiry';
 import {
-  type DroppedInfo,
-  type OutboxLimitsChoice,
-  OutboxTally,
-  expired,
-  onTheWire,
-  outboxFull,
-  timesAt,
-} from './outbox-limits';
+  type BufferedMessage,
+  type OutboxHost,
+  PASSING_REFUSALS,
+  type PendingAppend,
+  asPersistenceError,
+} from './outbox-host';
+import { OutboxTally, appendMayDrop, expired, onTheWire, outboxFull, timesAt } from './outbox-limits';
 
 /** At most this many entries per append round trip. */
 const MAX_APPEND_GROUP = 4096;
 /** After a failed store read, the pump tries again this much later. */
 const RETRY_MS = 1000;
 
-/** What 'delivered' carries. */
-export interface DeliveredInfo {
-  /** The id enqueue() resolved with. */
-  id: string;
-  topic: string;
-  qos: number;
-}
-
-export interface OutboxHost {
-  store: ClientPersistence & OutboxStore;
-  window: number;
-  limits: OutboxLimitsChoice;
-  timeoutMs: number;
-  /** May the pump hand messages to Paho now (connected, or Paho buffers while disconnected)? */
-  canSend(): boolean;
-  /** Hands a message to Paho; resolves at its delivery (QoS 0: written to the socket). */
-  send(message: OutboxMessage, outboxId: string | undefined): Promise<unknown>;
-  /** Resolves once every write logged so far is stored (the moves included). */
-  flush(): Promise<void>;
-  delivered(info: DeliveredInfo): void;
-  /** A message left the outbox undelivered: expired, dropped at a cap, or refused for good by Paho. */
-  dropped(info: DroppedInfo): void;
-  failed(error: PersistenceError): void;
-}
-
-/** Paho refusals that pass: the entry stays and is handed over again later. */
-const PASSING_REFUSALS = new Set([
-  'ERR_PAHO_DISCONNECTED',
-  'ERR_PAHO_MAX_BUFFERED_MESSAGES',
-  'ERR_PAHO_MAX_BUFFERED',
-  'ERR_PAHO_MAX_MESSAGES_INFLIGHT',
-  'ERR_PAHO_OPERATION_INCOMPLETE',
-  'ERR_PAHO_FAILURE',
-  'ERR_CLIENT_CLOSED',
-]);
-
-export interface BufferedMessage {
-  id: string;
-  message: OutboxMessage;
-  times: OutboxTimes | undefined;
-}
-
-interface PendingAppend {
-  entry: OutboxEntry;
-  resolve(value: { id: string }): void;
-  reject(error: unknown): void;
-}
+export type { DeliveredInfo, OutboxHost, BufferedMessage } from './outbox-host';
 
 export class Outbox {
   private lastId = 0;
@@ -110,7 +62,7 @@ export class Outbox {
   private closed = false;
   /** QoS 0 entries being removed before their hand-over (see pump). */
   private taking: BufferedMessage[] = [];
-  /** While a 'dropOldest' append is in flight: the entries it may not drop (the rest wait). */
+  /** While a 'dropOldest' append that may drop is in flight: what it keeps (the pump waits). */
   private appendKeep: Set<string> | undefined;
   /** Events held until the application could attach listeners (see release()). */
   private held: (() => void)[] | undefined = [];
@@ -146,6 +98,14 @@ export class Outbox {
     this.clock = new OutboxClock(saved as OutboxClockCheckpoint | undefined);
     this.tally = new OutboxTally(this.clock.now());
     this.maxBytes = this.host.limits.maxBytes ?? store.outboxDefaultMaxBytes;
+    if (store.outboxLimits === true) {
+      const { length, bytes } = (await within(
+        store.outboxStats(),
+        timeoutMs,
+        'the store (outboxStats)',
+      )) as OutboxStats;
+      this.tally.ceiling = { depth: length, bytes: bytes ?? 0 };
+    }
     this.pump();
     this.expiry.start();
   }
@@ -188,13 +148,15 @@ export class Outbox {
     });
   }
 
-  close(): void {
+  /** Stops the pump and the tick; resolves once the clock's checkpoint is stored (or failed). */
+  close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.retry);
-    this.expiry.stop();
+    const checkpoint = this.expiry.stop();
     this.held = undefined;
     const error = new PahoMqttRedisError('ERR_CLIENT_CLOSED', 'the client was closed before the message was stored');
     for (const waiting of this.pending.splice(0)) waiting.reject(error);
+    return checkpoint;
   }
 
   private append(): void {
@@ -202,9 +164,14 @@ export class Outbox {
     const group = this.pending.splice(0, MAX_APPEND_GROUP);
     this.appending = true;
     const store = this.host.store;
-    const limits = store.outboxLimits === true ? this.appendLimits() : undefined;
+    const limits = store.outboxLimits === true ? this.appendLimits(group.map((g) => g.entry)) : undefined;
     within(
-      Promise.resolve().then(() => store.outboxAppend(group.map((g) => g.entry), limits)),
+      Promise.resolve().then(() =>
+        store.outboxAppend(
+          group.map((g) => g.entry),
+          limits,
+        ),
+      ),
       this.host.timeoutMs,
       'the store (outboxAppend)',
     )
@@ -221,8 +188,8 @@ export class Outbox {
             }
           }
           if (result) {
-            this.tally.depth = result.length;
-            this.tally.bytes = result.bytes;
+            const first = group[0].entry;
+            this.tally.appended(result, () => decodeOutboxRecord(first.id, first.data).times?.enqueuedAt);
             this.expiry.droppedFull(result.dropped);
           }
         },
@@ -234,19 +201,26 @@ export class Outbox {
         this.appending = false;
         this.appendKeep = undefined;
         this.atEnd = false;
+        this.pump(); // first: what it hands over now is kept by the next append
         this.append();
-        this.pump();
       })
       .catch(() => undefined);
   }
 
-  /** The caps for the next append; with 'dropOldest', what it must not drop (see appendKeep). */
-  private appendLimits() {
+  /**
+   * The caps for the next append. With 'dropOldest', an append that may drop keeps what is with
+   * Paho, and the pump hands nothing over until it is answered (appendKeep): an entry it took
+   * meanwhile might be the one dropped. `ceiling` tells when no drop is possible (the common case).
+   */
+  private appendLimits(entries: readonly OutboxEntry[]) {
     const { maxMessages, onFull } = this.host.limits;
-    const keep = new Set([...this.handed.keys(), ...this.stillStored, ...this.buffered.map((m) => m.id)]);
-    for (const m of this.taking) keep.add(m.id);
-    if (onFull === 'dropOldest') this.appendKeep = keep;
-    return { maxMessages, maxBytes: this.maxBytes, onFull, keep: onFull === 'dropOldest' ? [...keep] : [] };
+    const maxBytes = this.maxBytes;
+    let keep: string[] = [];
+    if (appendMayDrop(this.host.limits, maxBytes, this.tally.ceiling, entries)) {
+      keep = [...this.handed.keys(), ...this.stillStored, ...this.taking.map((m) => m.id)];
+      this.appendKeep = new Set(keep);
+    }
+    return { maxMessages, maxBytes, onFull, keep };
   }
 
   /**
@@ -258,10 +232,9 @@ export class Outbox {
     if (this.closed) return;
     this.readAhead();
     if (this.handing || this.rewind || !this.host.canSend()) return;
-    let room = Math.min(this.host.window - this.handed.size, this.buffered.length);
-    // An entry read while a 'dropOldest' append is in flight may be dropped by it: it waits.
-    const keep = this.appendKeep;
-    if (keep !== undefined) for (let i = 0; i < room; i++) if (!keep.has(this.buffered[i].id)) room = i;
+    // An entry taken while a 'dropOldest' append that may drop is in flight could be dropped by it.
+    if (this.appendKeep !== undefined) return;
+    const room = Math.min(this.host.window - this.handed.size, this.buffered.length);
     if (room <= 0) return;
     const now = this.clock.now();
     const taken: BufferedMessage[] = [];
@@ -430,15 +403,4 @@ export class Outbox {
       .then(() => store.outboxRemove([id]))
       .catch((error: unknown) => this.host.failed(asPersistenceError(error, 'outboxRemove')));
   }
-}
-
-function asPersistenceError(error: unknown, op: string): PersistenceError {
-  if (error instanceof PersistenceError) return error;
-  return new PersistenceError(
-    'ERR_PERSISTENCE_STORE',
-    op,
-    undefined,
-    `store ${op} failed: ${error instanceof Error ? error.message : String(error)}`,
-    { cause: error },
-  );
 }

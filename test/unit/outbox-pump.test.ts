@@ -98,6 +98,6 @@ describe('outbox pump', () => {
       pump.reads.every((count) => count <= 4),
       `no read asks for more than a window: ${pump.reads.join(',')}`,
     );
-    pump.outbox.close();
+    await pump.outbox.close();
   });
 });

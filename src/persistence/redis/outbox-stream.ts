@@ -123,7 +123,10 @@ export class OutboxStream {
     for (let i = 0; i < dropped.length; i += 2) {
       const id = dropped[i].toString().split('-')[0];
       const value = dropped[i + 1];
-      result.dropped.push({ id, data: encryptor !== undefined ? openValue(encryptor, 'outboxAppend', this.key, id, value) : value });
+      result.dropped.push({
+        id,
+        data: encryptor !== undefined ? openValue(encryptor, 'outboxAppend', this.key, id, value) : value,
+      });
     }
     return result;
   }
