@@ -5,6 +5,7 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { Redis } from 'ioredis';
 import { AsyncClient } from '../../src';
 import { runFixture, sleep, uid, waitFor } from '../helpers/client-common';
 import { numberIn } from '../helpers/crash-tally';
@@ -16,6 +17,7 @@ const WINDOW = 50;
 let broker: MosquittoServer;
 let redis: RedisServer;
 let watcher: AsyncClient;
+let admin: Redis;
 /** Arrivals per topic, in order. */
 const arrivals = new Map<string, number[]>();
 
@@ -24,6 +26,7 @@ before(async () => {
     startMosquitto({ extraConfig: 'max_queued_messages 0\nmax_inflight_messages 0' }),
     startRedis(),
   ]);
+  admin = new Redis(redis.port, '127.0.0.1', { maxRetriesPerRequest: 1 });
   watcher = await AsyncClient.create({ serverURI: broker.url, clientId: uid('outbox-watcher') });
   watcher.on('message', (m) => {
     const n = numberIn(m.payload.toString('latin1'));
@@ -35,6 +38,7 @@ before(async () => {
 
 after(async () => {
   await watcher?.close().catch(() => undefined);
+  admin?.disconnect();
   await Promise.all([broker?.stop(), redis?.stop()]);
 });
 
@@ -98,6 +102,23 @@ function check(topic: string, stored: Set<number>, total: number): void {
   );
 }
 
+/**
+ * The outbox's bytes account (`{<hash>}:outbox-account`) equals the bytes of the entries in the
+ * stream: exact after a kill -9 at any instant (every change of both is one script). Answers the depth.
+ */
+async function accountExact(clientId: string): Promise<number> {
+  const [stream] = await admin.keys(`{${clientId}:*}:outbox`);
+  assert.ok(stream !== undefined, 'the outbox stream exists');
+  let sum = 0;
+  const entries = await admin.xrangeBuffer(stream, '-', '+');
+  for (const [, fields] of entries) {
+    for (let i = 0; i < fields.length; i += 2) if (fields[i].toString() === 'd') sum += fields[i + 1].length;
+  }
+  const account = Number((await admin.hget(`${stream}-account`, 'bytes')) ?? 0);
+  assert.equal(account, sum, `the account (${account}) is the bytes of the ${entries.length} entries left`);
+  return entries.length;
+}
+
 const storedIn = (lines: string[]): number[] =>
   lines.filter((l) => l.startsWith('stored ')).map((l) => Number(l.slice(7)));
 
@@ -111,6 +132,7 @@ describe('kill -9 of a process using the outbox', () => {
     const first = await run(config(clientId, topic, { to: total }), (line) => line === 'stored 1200');
     const stored = new Set(storedIn(first));
     assert.ok(stored.size >= 1200 && stored.size < total, `killed while enqueueing (${stored.size} stored)`);
+    assert.ok((await accountExact(clientId)) >= stored.size, 'every stored message is in the outbox');
     await run(config(clientId, topic, { connect: true }));
     await waitFor(() => arrivals.get(topic)!.length >= stored.size, 'the stored messages to arrive', 30_000);
     await sleep(300); // duplicates still on their way
@@ -127,13 +149,17 @@ describe('kill -9 of a process using the outbox', () => {
     // Killed right after create() over the full outbox (create reads no backlog), then twice
     // mid-drain, at different depths.
     await run(config(clientId, topic, { connect: true }), (line) => line === 'created');
+    const depths = [await accountExact(clientId)];
     for (const after of [300, 900]) {
       await run(
         config(clientId, topic, { connect: true }),
         (line) => line.startsWith('delivered ') && Number(line.slice(10)) >= after,
       );
+      depths.push(await accountExact(clientId)); // killed mid-drain, moves in flight
     }
+    assert.ok(depths[2] < depths[0], `the outbox drained between the kills (${depths.join(', ')})`);
     await run(config(clientId, topic, { connect: true }));
+    assert.equal(await accountExact(clientId), 0, 'drained: no bytes left in the account');
     await waitFor(() => new Set(arrivals.get(topic)).size >= total, 'every message to arrive', 30_000);
     await sleep(300);
     check(topic, new Set(Array.from({ length: total }, (_, i) => i + 1)), total);
