@@ -9,80 +9,17 @@
  * DIR selects Paho's file store (MQTTCLIENT_PERSISTENCE_DEFAULT) in that directory.
  * Built by bench/publish/paho-c.ts with gcc against Debian's libpaho-mqtt-dev.
  */
-#include <MQTTAsync.h>
-#include <pthread.h>
-#include <stdio.h>
+#define PROGRAM "paho-publish"
+#include "paho-common.h"
+
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <time.h>
-
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t changed = PTHREAD_COND_INITIALIZER;
-static int outstanding = 0;
-static long completed = 0;
-static long failures = 0;
-static int connect_state = 0; /* 0 pending, 1 connected, -1 failed */
-
-static void signal_locked(void) { pthread_cond_broadcast(&changed); }
-
-static void on_connect(void *context, MQTTAsync_successData *response) {
-  (void)context;
-  (void)response;
-  pthread_mutex_lock(&lock);
-  connect_state = 1;
-  signal_locked();
-  pthread_mutex_unlock(&lock);
-}
-
-static void on_connect_failure(void *context, MQTTAsync_failureData *response) {
-  (void)context;
-  fprintf(stderr, "paho-publish: connect failed: %d\n", response ? response->code : -1);
-  pthread_mutex_lock(&lock);
-  connect_state = -1;
-  signal_locked();
-  pthread_mutex_unlock(&lock);
-}
-
-static void on_sent(void *context, MQTTAsync_successData *response) {
-  (void)context;
-  (void)response;
-  pthread_mutex_lock(&lock);
-  outstanding--;
-  completed++;
-  signal_locked();
-  pthread_mutex_unlock(&lock);
-}
-
-static void on_send_failure(void *context, MQTTAsync_failureData *response) {
-  (void)context;
-  (void)response;
-  pthread_mutex_lock(&lock);
-  outstanding--;
-  completed++;
-  failures++;
-  signal_locked();
-  pthread_mutex_unlock(&lock);
-}
-
-static int on_message(void *context, char *topic, int topic_len, MQTTAsync_message *message) {
-  (void)context;
-  (void)topic_len;
-  MQTTAsync_freeMessage(&message);
-  MQTTAsync_free(topic);
-  return 1;
-}
 
 static void on_connection_lost(void *context, char *cause) {
   (void)context;
   fprintf(stderr, "paho-publish: connection lost: %s\n", cause ? cause : "(no cause)");
   exit(3);
-}
-
-static double now_seconds(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* Publishes `count` messages, never more than `window` outstanding; returns when all completed. */

@@ -9,13 +9,16 @@ import type { TrialResult } from './trial';
 
 const REPO = path.resolve(__dirname, '..', '..', '..');
 /**
- * Builds out/bench/<name> from bench/<source> when it is missing or older than its source;
+ * Builds out/bench/<name> from bench/<source> when it is missing or older than its source or
+ * bench/paho-common.h;
  * returns its path. Both Paho C benches (publish, offline backlog) build through it.
  */
 export function buildPahoProgram(source: string, name: string): string {
   const sourcePath = path.join(REPO, 'bench', source);
   const binary = path.join(REPO, 'out', 'bench', name);
-  const stale = !fs.existsSync(binary) || fs.statSync(binary).mtimeMs < fs.statSync(sourcePath).mtimeMs;
+  const sources = [sourcePath, path.join(REPO, 'bench', 'paho-common.h')];
+  const stale =
+    !fs.existsSync(binary) || sources.some((file) => fs.statSync(binary).mtimeMs < fs.statSync(file).mtimeMs);
   if (stale) {
     fs.mkdirSync(path.dirname(binary), { recursive: true });
     execFileSync('gcc', ['-O2', '-Wall', '-Wextra', '-o', binary, sourcePath, '-lpaho-mqtt3as', '-lpthread'], {

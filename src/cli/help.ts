@@ -6,6 +6,7 @@ export const USAGE = `Usage: paho-mqtt-redis <command> [options]
 Commands:
   inspect   decode the Paho records stored for one client (or --list the client hashes)
   clear     delete the hash holding one client's records
+  migrate   copy one client's records between Paho's file store and Redis
   demo      run the demo
 
 Options:
@@ -50,6 +51,40 @@ Asks for confirmation on a terminal; without a terminal, --yes is required.
 ${CONNECTION_HELP}Options:
   -y, --yes                 do not ask for confirmation
       --force               clear even while the client's lease is held
+  -h, --help                show this help
+`;
+
+export const MIGRATE_HELP = `Usage: paho-mqtt-redis migrate --from-dir DIR --client-id ID --server-uri URI [options]
+       paho-mqtt-redis migrate --to-dir DIR --client-id ID --server-uri URI [options]
+
+Copies one client's records between Paho's file store (persistence: { dir: DIR }, the
+directory DIR/<clientId>-<host>-<port>, one <key>.msg file per record) and its Redis hash
+\${prefix}\${clientId}:\${serverURI}, byte for byte, all or nothing. Stop the client first:
+the copy refuses while the client's lease is held, and holds the lease while it runs.
+
+- A target that holds records already is refused (two backlogs do not merge: their packet
+  ids and sequence numbers would collide); one that holds exactly the source's records counts
+  as copied, so running the command again after a crash is safe.
+- A copy into Redis leaves the marker {<hash>}:migrated: once the hash is empty again (its
+  messages delivered), copying files into it again is refused unless --force.
+- --to-dir refuses while the client's outbox holds enqueued messages (not Paho records).
+- The source stays unless --remove-source.
+- A client created with the outbox option moves the copied queued publishes beyond its
+  window into its outbox at its first create().
+
+Connection:
+  --url URL                 Redis URL (default ${DEFAULT_REDIS_URL}, or $PAHO_MQTT_REDIS_URL)
+  --key-prefix P            prefix of the hash names (default: none, like RedisPersistence)
+  --client-id ID --server-uri URI   the client; the URI as given to AsyncClient (tcp://host:1883)
+Options:
+  --from-dir DIR            copy from the file store under DIR into Redis
+  --to-dir DIR              copy from Redis into a file store under DIR
+  --remove-source           delete the source once the copy is confirmed (the files, or the hash)
+  --dry-run                 show what would be copied; change nothing
+  --force                   with --from-dir: copy although the client was migrated before
+  --encryption-key-file F   the client's encryption key (RedisPersistence option encryption):
+                            values are encrypted into Redis and decrypted out of it
+  --key-id K                the keyId of that key (required with --encryption-key-file)
   -h, --help                show this help
 `;
 

@@ -9,6 +9,7 @@ import {
   CONNECTION_OPTIONS,
   type CliIO,
   UsageError,
+  type Values,
   entries,
   missingHashHint,
   parse,
@@ -19,7 +20,7 @@ import {
   withRedis,
 } from './common';
 import { INSPECT_HELP } from './help';
-import { OUTBOX_PREVIEW_ENTRIES, formatOutbox, readOutbox } from './outbox-summary';
+import { OUTBOX_PREVIEW_ENTRIES, formatOutbox, oldestAgeMs, readOutbox } from './outbox-summary';
 
 /** Reads a 32-byte key: the raw bytes, 64 hex digits, or base64, from a file. */
 export function readKeyFile(file: string): Buffer {
@@ -37,6 +38,21 @@ export function readKeyFile(file: string): Buffer {
     if (b.length === 32) return b;
   }
   throw new UsageError(`${file}: not a 32-byte key (expected 32 raw bytes, 64 hex digits or base64 of 32 bytes)`);
+}
+
+/** The encryptor that --encryption-key-file and --key-id describe, or undefined without them. */
+export function encryptorOption(v: Values): ValueEncryptor | undefined {
+  const keyFile = v['encryption-key-file'] as string | undefined;
+  const keyId = v['key-id'] as string | undefined;
+  if ((keyFile === undefined) !== (keyId === undefined))
+    throw new UsageError('--encryption-key-file and --key-id go together');
+  if (keyFile === undefined) return undefined;
+  const key = readKeyFile(keyFile);
+  try {
+    return new ValueEncryptor({ key, keyId: keyId as string });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
 }
 
 export interface InspectRow extends DecodedRecord {
@@ -176,19 +192,7 @@ export async function inspectCommand(args: string[], io: CliIO): Promise<number>
     return 0;
   }
   const hash = targetHash(v);
-  const keyFile = v['encryption-key-file'] as string | undefined;
-  const keyId = v['key-id'] as string | undefined;
-  if ((keyFile === undefined) !== (keyId === undefined))
-    throw new UsageError('--encryption-key-file and --key-id go together');
-  let encryptor: ValueEncryptor | undefined;
-  if (keyFile !== undefined) {
-    const key = readKeyFile(keyFile);
-    try {
-      encryptor = new ValueEncryptor({ key, keyId: keyId as string });
-    } catch (err) {
-      throw new UsageError((err as Error).message);
-    }
-  }
+  const encryptor = encryptorOption(v);
   const [stored, setAside, outbox] = await withRedis(url, (redis) =>
     Promise.all([
       redis.hgetallBuffer(hash),
@@ -218,6 +222,7 @@ export async function inspectCommand(args: string[], io: CliIO): Promise<number>
       outbox: true,
       entries: outbox.length,
       oldestAt: outbox.oldestAt === undefined ? undefined : new Date(outbox.oldestAt).toISOString(),
+      oldestAgeMs: oldestAgeMs(outbox),
       first: outbox.head.map(({ payload, ...entry }) =>
         payload !== undefined ? { ...entry, payloadPreview: payloadPreview(payload) } : entry,
       ),

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * paho-mqtt-redis command line: inspect and clear the Redis hashes RedisPersistence writes,
- * and run the demo. Exit codes: 0 success, 1 failure (Redis, I/O, declined), 2 usage error.
+ * migrate a client's records between Paho's file store and Redis, and run the demo. Exit codes: 0 success, 1 failure (Redis, I/O, declined), 2 usage error.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -11,6 +11,7 @@ import { type CliIO, UsageError, secretsOf } from './common';
 import { demoUsage, runDemo } from './demo/demo';
 import { DEMO_HELP, USAGE } from './help';
 import { inspectCommand } from './inspect';
+import { migrateCommand } from './migrate';
 
 export type { CliIO } from './common';
 
@@ -25,6 +26,7 @@ async function demoCommand(args: string[], io: CliIO): Promise<number> {
 const COMMANDS: Record<string, (args: string[], io: CliIO) => Promise<number>> = {
   inspect: inspectCommand,
   clear: clearCommand,
+  migrate: migrateCommand,
   demo: demoCommand,
 };
 
@@ -45,7 +47,8 @@ export async function main(
     io.stdout.write(`${packageVersion()}\n`);
     return 0;
   }
-  if (command === undefined) return usageError('paho-mqtt-redis: no command given (inspect, clear or demo)', '');
+  if (command === undefined)
+    return usageError('paho-mqtt-redis: no command given (inspect, clear, migrate or demo)', '');
   if (command === '--help' || command === '-h' || command === 'help') {
     const sub = command === 'help' ? rest[0] : undefined;
     if (sub !== undefined && COMMANDS[sub]) return COMMANDS[sub](['--help'], io);

@@ -23,7 +23,7 @@ export interface OutboxHead {
 export interface OutboxSummary {
   key: string;
   length: number;
-  /** When the oldest entry was appended (ms since the epoch); undefined when empty or not recorded. */
+  /** When the oldest entry was appended (its `t`, ms since the epoch); undefined when empty or not recorded. */
   oldestAt?: number;
   /** The first entries (only with --payload). */
   head: OutboxHead[];
@@ -65,12 +65,29 @@ export async function readOutbox(
   return { key, length, oldestAt: Number.isFinite(oldestAt) ? oldestAt : undefined, head };
 }
 
+/**
+ * How long the oldest entry has waited: now minus its `t` (the appending process's clock, so a
+ * clock skew between hosts shows here; never below 0).
+ */
+export function oldestAgeMs(summary: OutboxSummary, now = Date.now()): number | undefined {
+  return summary.oldestAt === undefined ? undefined : Math.max(0, now - summary.oldestAt);
+}
+
+/** An age for people: `42 s`, `3 min 12 s`, `5 h 3 min`, `2 d 4 h`. */
+export function formatAge(ms: number): string {
+  const s = Math.floor(ms / 1000);
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`;
+  if (s < 86_400) return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
+  return `${Math.floor(s / 86_400)} d ${Math.floor((s % 86_400) / 3600)} h`;
+}
+
 export function formatOutbox(summary: OutboxSummary, preview: (payload: Buffer) => string): string {
+  const age = oldestAgeMs(summary);
   const oldest =
-    summary.oldestAt === undefined
+    summary.oldestAt === undefined || age === undefined
       ? ''
-      : `; the oldest appended ${new Date(summary.oldestAt).toISOString()} ` +
-        `(${Math.max(0, Math.round((Date.now() - summary.oldestAt) / 1000))} s ago)`;
+      : `; the oldest appended ${new Date(summary.oldestAt).toISOString()} (${formatAge(age)} ago)`;
   let out = `outbox ${printable(summary.key)}: ${entries(summary.length)} waiting (enqueued, not handed to Paho yet)${oldest}\n`;
   if (summary.head.length > 0) {
     out += table(

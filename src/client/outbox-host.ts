@@ -15,6 +15,8 @@ export interface DeliveredInfo {
 export interface OutboxHost {
   store: ClientPersistence & OutboxStore;
   window: number;
+  /** Messages per second handed to Paho at most (outbox.drainRate); undefined: as fast as the window allows. */
+  drainRate?: number;
   limits: OutboxLimitsChoice;
   timeoutMs: number;
   /** May the pump hand messages to Paho now (connected, or Paho buffers while disconnected)? */

@@ -15,6 +15,12 @@ export interface OutboxOptions extends OutboxLimitOptions {
    * inside Paho.
    */
   window?: number;
+  /**
+   * Messages per second the pump hands to Paho at most (a token bucket with a burst of 100 ms
+   * worth, at least 1), so a fleet reconnecting at once does not flood the broker. Default: no
+   * limit (the drain is then bounded by the window over the round trip).
+   */
+  drainRate?: number;
 }
 
 export const DEFAULT_OUTBOX_WINDOW = 100;
@@ -24,6 +30,7 @@ export type OutboxChoice =
   | {
       store: ClientPersistence & OutboxStore;
       window: number;
+      drainRate: number | undefined;
       /** CreateOptions.outbox was given: the application asked for the outbox (the upgrade runs). */
       requested: boolean;
       limits: OutboxLimitsChoice;
@@ -42,6 +49,12 @@ export function chooseOutbox(options: CreateOptions, store: ClientPersistence | 
     );
   }
   const limits = checkLimitOptions(requested);
+  const drainRate = requested?.drainRate;
+  if (drainRate !== undefined && (typeof drainRate !== 'number' || !Number.isFinite(drainRate) || drainRate <= 0)) {
+    throw invalidArg(
+      `outbox.drainRate must be a positive number of messages per second (omit it for no limit), got ${String(drainRate)}`,
+    );
+  }
   let unsupported: string | undefined;
   if (store === undefined) {
     unsupported =
@@ -59,7 +72,13 @@ export function chooseOutbox(options: CreateOptions, store: ClientPersistence | 
     if (requested !== undefined) throw outboxUnsupported(`create: options.outbox is set but ${unsupported}`);
     return { store: undefined, unsupported };
   }
-  return { store: store as ClientPersistence & OutboxStore, window, requested: requested !== undefined, limits };
+  return {
+    store: store as ClientPersistence & OutboxStore,
+    window,
+    drainRate,
+    requested: requested !== undefined,
+    limits,
+  };
 }
 
 /** Whether the store keeps the account and the clock that caps and time to live need. */

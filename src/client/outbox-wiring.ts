@@ -34,6 +34,7 @@ export function newOutbox(wiring: OutboxWiring): Outbox | undefined {
   return new Outbox({
     store: choice.store,
     window: choice.window,
+    drainRate: choice.drainRate,
     limits: choice.limits,
     timeoutMs: wiring.timeoutMs,
     canSend: () => wiring.canSend(),

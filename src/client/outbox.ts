@@ -28,6 +28,7 @@ import {
   asPersistenceError,
 } from './outbox-host';
 import { OutboxTally, appendMayDrop, expired, onTheWire, outboxFull, timesAt } from './outbox-limits';
+import { DrainPacer } from './drain-pacer';
 
 /** At most this many entries per append round trip. */
 const MAX_APPEND_GROUP = 4096;
@@ -59,6 +60,9 @@ export class Outbox {
   /** A hand-off failed: read from the head again once the moves so far are stored. */
   private rewind = false;
   private retry: NodeJS.Timeout | undefined;
+  private readonly pacer: DrainPacer | undefined;
+  /** The pump waits for the pacer's next token. */
+  private paceWait: NodeJS.Timeout | undefined;
   private closed = false;
   /** QoS 0 entries being removed before their hand-over (see pump). */
   private taking: BufferedMessage[] = [];
@@ -83,6 +87,7 @@ export class Outbox {
       dropped: (info) => this.emit(() => host.dropped(info)),
       failed: (error, op) => host.failed(asPersistenceError(error, op)),
     });
+    if (host.drainRate !== undefined) this.pacer = new DrainPacer(host.drainRate);
   }
 
   /** Ids continue after the newest the store ever held, so they never repeat. */
@@ -154,6 +159,7 @@ export class Outbox {
     clearTimeout(this.retry);
     const checkpoint = this.expiry.stop();
     this.held = undefined;
+    clearTimeout(this.paceWait);
     const error = new PahoMqttRedisError('ERR_CLIENT_CLOSED', 'the client was closed before the message was stored');
     for (const waiting of this.pending.splice(0)) waiting.reject(error);
     return checkpoint;
@@ -236,11 +242,14 @@ export class Outbox {
     if (this.appendKeep !== undefined) return;
     const room = Math.min(this.host.window - this.handed.size, this.buffered.length);
     if (room <= 0) return;
+    const batch = this.buffered.splice(0, this.paced(room));
+    if (batch.length === 0) return;
     const now = this.clock.now();
     const taken: BufferedMessage[] = [];
     const dead: BufferedMessage[] = [];
-    for (const m of this.buffered.splice(0, room)) (expired(m.times, now) ? dead : taken).push(m);
+    for (const m of batch) (expired(m.times, now) ? dead : taken).push(m);
     this.expiry.expire(dead);
+    this.pacer?.take(taken.length);
     this.readAhead(); // the buffer just shrank
     if (taken.length === 0) return this.pump();
     // QoS 0 is at most once: its entry leaves the store before Paho gets it.
@@ -273,6 +282,20 @@ export class Outbox {
         },
       )
       .catch(() => undefined);
+  }
+
+  /** With a drainRate, at most the messages the pacer allows now; with none allowed, wakes the pump when one is. */
+  private paced(room: number): number {
+    if (this.pacer === undefined) return room;
+    const allowed = this.pacer.available();
+    if (allowed === 0 && this.paceWait === undefined) {
+      this.paceWait = setTimeout(() => {
+        this.paceWait = undefined;
+        this.pump();
+      }, this.pacer.msUntilNext());
+      this.paceWait.unref();
+    }
+    return Math.min(room, allowed);
   }
 
   /** Starts the next store read when the buffer is below half a window and none is in flight. */

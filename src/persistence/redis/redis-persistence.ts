@@ -30,6 +30,7 @@ import { OutboxStream, checkMemoryPolicy, outboxKeyName, streamId } from './outb
 import { openValue, sealValue } from './stored-values';
 import { batchCommands } from './final-state';
 import { outboxAccountKeyName, removalCommand } from './outbox-account';
+import { readAofEnabled } from './aof-check';
 
 export type { RedisPersistenceOptions, EncryptionOptions, AckReplicasOptions, RedisClient } from './options';
 export type { ReencryptResult } from './reencrypt';
@@ -73,6 +74,8 @@ export class RedisPersistence implements ClientPersistence {
   /** The lease once taken, for the checks before each write. */
   private lease: ClientLease | undefined;
   private readonly allowEvictingPolicy: boolean;
+  /** INFO persistence's aof_enabled, read at open() (see aof-check.ts). */
+  private aof: boolean | undefined;
   /** The open client's outbox stream (see outbox-stream.ts). */
   private outbox: OutboxStream | undefined;
   /** With ackReplicas a move is HSET then XDEL, each acknowledged, not one transaction. */
@@ -116,6 +119,15 @@ export class RedisPersistence implements ClientPersistence {
     return this.name;
   }
 
+  /**
+   * Whether the Redis this store opened keeps an append-only file (INFO persistence, read at
+   * open()): false means a power loss takes what was written since the last RDB snapshot.
+   * Undefined before open() and when INFO is not allowed (enableReadyCheck: false).
+   */
+  get aofEnabled(): boolean | undefined {
+    return this.isOpen ? this.aof : undefined;
+  }
+
   /** True between a successful open() and close(). */
   get isOpen(): boolean {
     return this.name !== undefined;
@@ -143,6 +155,7 @@ export class RedisPersistence implements ClientPersistence {
         sanitize: (err) => this.connection.sanitize(err),
       });
       const maxMemory = await checkMemoryPolicy(redis, name, this.allowEvictingPolicy, (p) => this.bound(p));
+      this.aof = await readAofEnabled(redis, (p) => this.bound(p));
       this.outbox = new OutboxStream(
         {
           redis,
