@@ -74,6 +74,8 @@ export type ErrorCode =
   | 'ERR_CONNECT_ABORTED'
   /** enqueue() on a client without an outbox: no user store, or one without the outbox methods. */
   | 'ERR_OUTBOX_UNSUPPORTED'
+  /** enqueue() at a cap of the outbox (maxMessages, maxBytes) with onFull 'rejectNew': the message was not stored. */
+  | 'ERR_OUTBOX_FULL'
   /** No prebuild or local build of the native addon loads in this process (the message says why for each). */
   | 'ERR_ADDON_NOT_LOADED';
 

@@ -1,6 +1,7 @@
 export {
   AsyncClient,
   type PublishOptions,
+  type EnqueueOptions,
   type PublishResult,
   type SubscribeOptions,
   type ConnectResult,
@@ -20,6 +21,7 @@ export {
 export type { MessagesOptions } from './client/message-iterator';
 export type { OutboxOptions } from './client/outbox-options';
 export type { DeliveredInfo } from './client/outbox';
+export type { DroppedInfo, DropReason, OnFull, OutboxLimitOptions, OutboxStatsSnapshot } from './client/outbox-limits';
 export type { PoisonMessageInfo, PoisonOptions } from './client/poison';
 export type { ClientStats } from './client/stats';
 export type {
@@ -43,6 +45,9 @@ export type {
   OutboxEntry,
   OutboxStats,
   OutboxStore,
+  OutboxLimits,
+  OutboxAppendResult,
+  OutboxClockCheckpoint,
 } from './persistence/client-persistence';
 export type { StoreBridgeStats } from './persistence/bridge/store-bridge';
 export { MemoryPersistence } from './persistence/memory';

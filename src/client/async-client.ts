@@ -15,6 +15,7 @@ import {
   type ConnectOptions,
   type CreateOptions,
   type DisconnectOptions,
+  type EnqueueOptions,
   type PublishOptions,
   type SubscribeOptions,
   toCreateSpec,
@@ -36,12 +37,13 @@ import { type MessagesOptions, messageIterator } from './message-iterator';
 import { ClientConnection, closedError, surfaceThrows } from './connection';
 import { SubscriptionRegistry } from './subscriptions';
 import { ClientCounters, type ClientStats } from './stats';
-import { Outbox } from './outbox';
+import type { Outbox } from './outbox';
+import { enqueueRefusal, newOutbox, outboxStatsOf } from './outbox-wiring';
 import { adoptQueuedPublishes } from '../persistence/outbox-upgrade';
-import { type OutboxChoice, chooseOutbox, outboxUnsupported } from './outbox-options';
+import { type OutboxChoice, chooseOutbox } from './outbox-options';
 import { asPersistenceError, poisonPolicy, quarantineOldestPublish, type Refusal } from './poison';
 
-export type { SubscribeOptions, PublishOptions, DisconnectOptions } from './options';
+export type { SubscribeOptions, PublishOptions, EnqueueOptions, DisconnectOptions } from './options';
 export type { ConnectResult, PublishResult } from './events';
 
 /** The error create() fails with when restoring from the store failed, if it did. */
@@ -168,8 +170,12 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
       await client.close().catch(() => undefined);
       throw error;
     }
-    // After the caller's `await` has resumed, so listeners attached right after create() hear them.
-    if (restore?.quarantined.length) setImmediate(() => restore.quarantined.forEach((e) => client.reportRestored(e)));
+    // After the caller's `await` has resumed, so listeners attached right after create() hear them
+    // (the outbox's drops found at start too: it holds its events until then).
+    setImmediate(() => {
+      restore?.quarantined.forEach((e) => client.reportRestored(e));
+      client.outbox?.release();
+    });
     return client;
   }
 
@@ -287,24 +293,15 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
    * resolves with its id once it is stored; 'delivered' carries that id when the broker has it.
    * publish() is the priority lane: it overtakes what waits here.
    */
-  enqueue(topic: string, payload: Buffer | Uint8Array, options: PublishOptions = {}): Promise<{ id: string }> {
+  enqueue(topic: string, payload: Buffer | Uint8Array, options: EnqueueOptions = {}): Promise<{ id: string }> {
     const spec = {
       ...toPublishSpec(topic, payload, options),
       properties: this.v5Properties(options.properties, 'publish properties'),
     };
     if (this.closing) return Promise.reject(closedError('enqueue'));
-    const choice = this.outboxChoice;
-    if (this.outbox === undefined || choice.store === undefined) {
-      return Promise.reject(
-        outboxUnsupported(`enqueue: this client has no outbox: ${choice.store ? '' : choice.unsupported}`),
-      );
-    }
-    if (spec.qos === 2 && choice.store.outboxAtomicMoves === false) {
-      return Promise.reject(
-        outboxUnsupported('enqueue: QoS 2 needs atomic moves, which this store does not make (e.g. with ackReplicas)'),
-      );
-    }
-    return this.outbox.enqueue(spec);
+    const refusal = enqueueRefusal(this.outboxChoice, this.outbox, spec.qos, options.ttlMs);
+    if (refusal !== undefined) return Promise.reject(refusal);
+    return this.outbox!.enqueue(spec, options.ttlMs);
   }
 
   /** Returns the granted QoS (v3) or the reason code (v5). */
@@ -388,7 +385,10 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
 
   /** Counters of this client, and the store bridge's own (`store`) when a store is in use. */
   stats(): ClientStats {
-    return this.counters.snapshot(this.requests.size, this.subscriptions.size, this.bridge?.native.stats());
+    const stats = this.counters.snapshot(this.requests.size, this.subscriptions.size, this.bridge?.native.stats());
+    const outbox = outboxStatsOf(this.outbox, this.outboxChoice);
+    if (outbox !== undefined) stats.outbox = outbox;
+    return stats;
   }
 
   /** The outbox's pump (undefined without an outbox): messages with Paho now, the most at once, the window. */
@@ -420,7 +420,7 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
   private async shutdown(): Promise<void> {
     this.connection.stopReconnecting(closedError('connect'));
     await this.settingAside;
-    this.outbox?.close();
+    await this.outbox?.close(); // the outbox clock's checkpoint, while the store is open
     // A Paho thread holding back an acknowledgement (onStoreUnavailable 'disconnect') holds
     // Paho's lock, which the disconnect and destroy below need.
     this.bridge?.native.releaseHolds();
@@ -454,26 +454,21 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
   }
 
   private newOutbox(sendWhileDisconnected: boolean): Outbox | undefined {
-    const { store } = this.outboxChoice;
-    if (store === undefined || this.outboxChoice.store === undefined || this.bridge === undefined) return undefined;
-    const { operationTimeoutMs } = this.bridge;
-    const outbox = new Outbox({
-      store,
-      window: this.outboxChoice.window,
-      drainRate: this.outboxChoice.drainRate,
-      timeoutMs: operationTimeoutMs,
+    if (this.bridge === undefined) return undefined;
+    const outbox = newOutbox({
+      clientId: this.clientId,
+      choice: this.outboxChoice,
+      timeoutMs: this.bridge.operationTimeoutMs,
       canSend: () => !this.closing && (sendWhileDisconnected || this.connected),
-      send: (message, outboxId) => {
-        checkBrokerLimits(this.connection.brokerLimits, message, propertyKind);
-        return this.request('publish', (id) => this.native.publish(id, { ...message, outboxId }));
-      },
+      brokerLimits: () => this.connection.brokerLimits,
+      publish: (start) => this.request('publish', (id) => start(this.native, id)),
       // this.bridge, not a copy: a poison set-aside replaces the bridge with the Paho client.
       flush: () => this.bridge?.flush() ?? Promise.resolve(),
       delivered: (info) => this.emit('delivered', info),
-      dropped: (info, error) => this.emit('dropped', info, error as Error),
+      dropped: (info) => this.emit('dropped', info, info.error),
       failed: (error) => this.storeFailed(error),
     });
-    this.on('connected', () => outbox.pump());
+    this.on('connected', () => outbox?.pump());
     return outbox;
   }
 

@@ -7,6 +7,7 @@ import type { PersistenceError } from '../errors';
 import type { NativeClientEvent } from '../native';
 import type { QoS } from './options';
 import type { PoisonMessageInfo } from './poison';
+import type { DroppedInfo } from './outbox-limits';
 import { fromNativeProperties, type MqttProperties } from './properties';
 
 export interface Message {
@@ -79,8 +80,12 @@ export type ClientEvents = {
   deliveryComplete: [token: number];
   /** An enqueue()d message was delivered (QoS 1: PUBACK, QoS 2: PUBCOMP, QoS 0: written to the socket). */
   delivered: [info: { id: string; topic: string; qos: number }];
-  /** Paho refused an enqueue()d message for good (e.g. beyond a broker limit): it left the outbox undelivered. */
-  dropped: [info: { id: string; topic: string; qos: number }, error: Error];
+  /**
+   * An enqueue()d message left the outbox undelivered: reason 'expired' (its time to live ran
+   * out), 'full' (dropped at a cap, onFull 'dropOldest') or 'refused' (Paho refused it for good,
+   * e.g. beyond a broker limit; `error` says why, and is also the second argument).
+   */
+  dropped: [info: DroppedInfo, error: Error | undefined];
   persistenceError: [error: PersistenceError];
   /** A stored publish the broker kept refusing was set aside in the store's quarantine. */
   poisonMessage: [info: PoisonMessageInfo];
@@ -96,8 +101,7 @@ export const STORE_CHANNEL = 'paho-mqtt-redis:store';
 export interface ClientDiagnostic {
   clientId: string;
   event:
-    | Exclude<keyof ClientEvents, 'message' | 'persistenceError' | 'deliveryComplete' | 'delivered' | 'dropped'>
-    | 'connectFailed';
+    Exclude<keyof ClientEvents, 'message' | 'persistenceError' | 'deliveryComplete' | 'delivered'> | 'connectFailed';
   detail?: unknown;
 }
 

@@ -337,6 +337,14 @@ export interface PublishOptions {
   properties?: MqttProperties;
 }
 
+export interface EnqueueOptions extends PublishOptions {
+  /**
+   * Time to live, ms on the outbox clock from enqueue (default: CreateOptions.outbox.ttlMs):
+   * a message not handed to Paho by then leaves the outbox with 'dropped' reason 'expired'.
+   */
+  ttlMs?: number;
+}
+
 export interface DisconnectOptions {
   /** How long Paho waits for messages in flight, in ms (default 0). */
   timeout?: number;

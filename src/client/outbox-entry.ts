@@ -2,8 +2,10 @@
  * The bytes of one outbox entry (see docs/persistence.md, "The outbox"): a format version, so
  * a later release can still read entries an older one wrote, then the message as Paho needs it.
  *
- *   u8 version (1) | u8 qos | u8 retained | u16 topic length | topic (UTF-8)
- *   | u16 property count | properties | payload (the rest)
+ *   version 2: u8 2 | f64 enqueuedAt | f64 expiresAt (0: never) | the version 1 layout after its
+ *              version byte (times on the outbox clock, see outbox-clock.ts)
+ *   version 1: u8 1 | u8 qos | u8 retained | u16 topic length | topic (UTF-8)
+ *              | u16 property count | properties | payload (the rest)
  *
  * A property: u8 id, u8 kind (0 integer u32, 1 string, 2 binary, 3 string pair), then the
  * value: u32, or u32 length + bytes (a pair: two of them).
@@ -11,7 +13,10 @@
 import { PersistenceError } from '../errors';
 import type { NativeProperty } from '../native';
 
-export const OUTBOX_FORMAT_VERSION = 1;
+export const OUTBOX_FORMAT_VERSION = 2;
+/** Entries of this version have no times: they never expire. */
+const TIMELESS_VERSION = 1;
+const TIMES = 16;
 
 export interface OutboxMessage {
   topic: string;
@@ -19,6 +24,19 @@ export interface OutboxMessage {
   qos: number;
   retained: boolean;
   properties?: NativeProperty[];
+}
+
+/** When an entry was enqueued and when it expires, in outbox clock ms. */
+export interface OutboxTimes {
+  enqueuedAt: number;
+  /** 0: never. */
+  expiresAt: number;
+}
+
+/** A decoded entry: the message, and its times (undefined for a version 1 entry). */
+export interface OutboxRecord {
+  message: OutboxMessage;
+  times: OutboxTimes | undefined;
 }
 
 const HEADER = 5;
@@ -31,13 +49,18 @@ function propertyBytes(property: NativeProperty): number {
   return 2 + 8 + Buffer.byteLength(value[0]) + Buffer.byteLength(value[1]);
 }
 
-export function encodeOutboxEntry(message: OutboxMessage): Buffer {
+/** Times unknown (a record moved at an upgrade): read back as none. */
+const NO_TIMES: OutboxTimes = { enqueuedAt: NaN, expiresAt: 0 };
+
+export function encodeOutboxEntry(message: OutboxMessage, times: OutboxTimes = NO_TIMES): Buffer {
   const topicLength = Buffer.byteLength(message.topic);
   const properties = message.properties ?? [];
-  let size = HEADER + topicLength + 2 + message.payload.length;
+  let size = HEADER + TIMES + topicLength + 2 + message.payload.length;
   for (const property of properties) size += propertyBytes(property);
   const out = Buffer.allocUnsafe(size);
   let at = out.writeUInt8(OUTBOX_FORMAT_VERSION, 0);
+  at = out.writeDoubleBE(times.enqueuedAt, at);
+  at = out.writeDoubleBE(times.expiresAt, at);
   at = out.writeUInt8(message.qos, at);
   at = out.writeUInt8(message.retained ? 1 : 0, at);
   at = out.writeUInt16BE(topicLength, at);
@@ -73,13 +96,31 @@ function damaged(id: string, why: string): PersistenceError {
   return new PersistenceError('ERR_PERSISTENCE_CORRUPT', 'outboxRead', id, `outbox entry ${id}: ${why}`);
 }
 
-/** Reads an entry; a damaged one or an unknown format version fails with ERR_PERSISTENCE_CORRUPT. */
+/** Reads an entry's message; a damaged one or an unknown format version fails with ERR_PERSISTENCE_CORRUPT. */
 export function decodeOutboxEntry(id: string, data: Buffer): OutboxMessage {
-  if (data.length < HEADER + 2) throw damaged(id, `${data.length} bytes are too few`);
-  const version = data.readUInt8(0);
-  if (version !== OUTBOX_FORMAT_VERSION) {
-    throw damaged(id, `format version ${version} is not known to this release (it reads ${OUTBOX_FORMAT_VERSION})`);
+  return decodeOutboxRecord(id, data).message;
+}
+
+/** Reads an entry with its times (version 1 entries have none). */
+export function decodeOutboxRecord(id: string, whole: Buffer): OutboxRecord {
+  if (whole.length < 1) throw damaged(id, 'it is empty');
+  const version = whole.readUInt8(0);
+  if (version !== OUTBOX_FORMAT_VERSION && version !== TIMELESS_VERSION) {
+    throw damaged(
+      id,
+      `format version ${version} is not known to this release (it reads ${TIMELESS_VERSION} and ${OUTBOX_FORMAT_VERSION})`,
+    );
   }
+  const timed = version === OUTBOX_FORMAT_VERSION;
+  if (whole.length < HEADER + 2 + (timed ? TIMES : 0)) throw damaged(id, `${whole.length} bytes are too few`);
+  const enqueuedAt = timed ? whole.readDoubleBE(1) : NaN;
+  const times = Number.isFinite(enqueuedAt) ? { enqueuedAt, expiresAt: whole.readDoubleBE(9) } : undefined;
+  // From here on the version 1 layout: the version byte at 0.
+  const data = timed ? whole.subarray(TIMES) : whole;
+  return { message: decodeMessage(id, data), times };
+}
+
+function decodeMessage(id: string, data: Buffer): OutboxMessage {
   try {
     const qos = data.readUInt8(1);
     const retained = data.readUInt8(2) === 1;

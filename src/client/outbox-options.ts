@@ -2,8 +2,10 @@
 import { PahoMqttRedisError, invalidArg } from '../errors';
 import { type ClientPersistence, type OutboxStore, missingOutboxMethods } from '../persistence/client-persistence';
 import type { CreateOptions } from './options';
+import { type OutboxLimitOptions, type OutboxLimitsChoice, anyLimit, checkLimitOptions } from './outbox-limits';
 
-export interface OutboxOptions {
+/** CreateOptions.outbox: the window, and the limits (see outbox-limits.ts). */
+export interface OutboxOptions extends OutboxLimitOptions {
   /**
    * How many outbox messages Paho holds at most at a time, connected or not (the rest wait in
    * the store). Default: half of maxBufferedMessages, at most 100 (50 with Paho's default
@@ -31,6 +33,7 @@ export type OutboxChoice =
       drainRate: number | undefined;
       /** CreateOptions.outbox was given: the application asked for the outbox (the upgrade runs). */
       requested: boolean;
+      limits: OutboxLimitsChoice;
     }
   | { store: undefined; unsupported: string };
 
@@ -45,6 +48,7 @@ export function chooseOutbox(options: CreateOptions, store: ClientPersistence | 
       `outbox.window must be an integer from 1 to maxBufferedMessages (${maxBuffered}), got ${String(window)}`,
     );
   }
+  const limits = checkLimitOptions(requested);
   const drainRate = requested?.drainRate;
   if (drainRate !== undefined && (typeof drainRate !== 'number' || !Number.isFinite(drainRate) || drainRate <= 0)) {
     throw invalidArg(
@@ -61,6 +65,8 @@ export function chooseOutbox(options: CreateOptions, store: ClientPersistence | 
   } else {
     const missing = missingOutboxMethods(store);
     if (missing.length > 0) unsupported = `the store lacks the outbox methods ${missing.join(', ')}`;
+    else if (anyLimit(requested) && !hasLimits(store))
+      unsupported = 'the store keeps no outbox account (outboxLimits), which caps and ttlMs need';
   }
   if (unsupported !== undefined) {
     if (requested !== undefined) throw outboxUnsupported(`create: options.outbox is set but ${unsupported}`);
@@ -71,7 +77,13 @@ export function chooseOutbox(options: CreateOptions, store: ClientPersistence | 
     window,
     drainRate,
     requested: requested !== undefined,
+    limits,
   };
+}
+
+/** Whether the store keeps the account and the clock that caps and time to live need. */
+export function hasLimits(store: ClientPersistence): boolean {
+  return store.outboxLimits === true && typeof store.outboxReadClock === 'function';
 }
 
 export function outboxUnsupported(message: string): PahoMqttRedisError {

@@ -7,11 +7,27 @@
  * - the pump: reads entries back with a cursor and hands at most `window` of them to Paho at a
  *   time. Paho puts each one's c-N record, and the store removes the entry in the same unit
  *   (PersistenceWrite.outboxRemove), so after a crash a message is in exactly one of the two.
+ * Limits (caps, time to live, the clock, stats) are in outbox-expiry.ts and outbox-limits.ts.
  */
-import { PersistenceError, PahoMqttRedisError } from '../errors';
-import type { ClientPersistence, OutboxEntry, OutboxStore } from '../persistence/client-persistence';
+import { PahoMqttRedisError } from '../errors';
+import type {
+  OutboxAppendResult,
+  OutboxClockCheckpoint,
+  OutboxEntry,
+  OutboxStats,
+} from '../persistence/client-persistence';
 import { within } from '../persistence/bridge/outage';
-import { decodeOutboxEntry, encodeOutboxEntry, type OutboxMessage } from './outbox-entry';
+import { decodeOutboxRecord, encodeOutboxEntry, type OutboxMessage } from './outbox-entry';
+import { OutboxClock } from './outbox-clock';
+import { OutboxExpiry } from './outbox-expiry';
+import {
+  type BufferedMessage,
+  type OutboxHost,
+  PASSING_REFUSALS,
+  type PendingAppend,
+  asPersistenceError,
+} from './outbox-host';
+import { OutboxTally, appendMayDrop, expired, onTheWire, outboxFull, timesAt } from './outbox-limits';
 import { DrainPacer } from './drain-pacer';
 
 /** At most this many entries per append round trip. */
@@ -19,53 +35,7 @@ const MAX_APPEND_GROUP = 4096;
 /** After a failed store read, the pump tries again this much later. */
 const RETRY_MS = 1000;
 
-/** What 'delivered' carries. */
-export interface DeliveredInfo {
-  /** The id enqueue() resolved with. */
-  id: string;
-  topic: string;
-  qos: number;
-}
-
-export interface OutboxHost {
-  store: ClientPersistence & OutboxStore;
-  window: number;
-  /** Messages per second handed to Paho at most (outbox.drainRate); undefined: as fast as the window allows. */
-  drainRate?: number;
-  timeoutMs: number;
-  /** May the pump hand messages to Paho now (connected, or Paho buffers while disconnected)? */
-  canSend(): boolean;
-  /** Hands a message to Paho; resolves at its delivery (QoS 0: written to the socket). */
-  send(message: OutboxMessage, outboxId: string | undefined): Promise<unknown>;
-  /** Resolves once every write logged so far is stored (the moves included). */
-  flush(): Promise<void>;
-  delivered(info: DeliveredInfo): void;
-  /** Paho refused the message for good (not for want of room or a connection): it left the outbox. */
-  dropped(info: DeliveredInfo, error: unknown): void;
-  failed(error: PersistenceError): void;
-}
-
-/** Paho refusals (of the publish call itself) that pass: the entry stays and is handed over again later. */
-const PASSING_REFUSALS = new Set([
-  'ERR_PAHO_DISCONNECTED',
-  'ERR_PAHO_MAX_BUFFERED_MESSAGES',
-  'ERR_PAHO_MAX_BUFFERED',
-  'ERR_PAHO_MAX_MESSAGES_INFLIGHT',
-  'ERR_PAHO_OPERATION_INCOMPLETE',
-  'ERR_PAHO_FAILURE',
-  'ERR_CLIENT_CLOSED',
-]);
-
-interface BufferedMessage {
-  id: string;
-  message: OutboxMessage;
-}
-
-interface PendingAppend {
-  entry: OutboxEntry;
-  resolve(value: { id: string }): void;
-  reject(error: unknown): void;
-}
+export type { DeliveredInfo, OutboxHost, BufferedMessage } from './outbox-host';
 
 export class Outbox {
   private lastId = 0;
@@ -94,39 +64,105 @@ export class Outbox {
   /** The pump waits for the pacer's next token. */
   private paceWait: NodeJS.Timeout | undefined;
   private closed = false;
+  /** QoS 0 entries being removed before their hand-over (see pump). */
+  private taking: BufferedMessage[] = [];
+  /** While a 'dropOldest' append that may drop is in flight: what it keeps (the pump waits). */
+  private appendKeep: Set<string> | undefined;
+  /** Events held until the application could attach listeners (see release()). */
+  private held: (() => void)[] | undefined = [];
   /** The most entries ever handed to Paho at once (for tests and stats). */
   maxHanded = 0;
+  clock = new OutboxClock(undefined);
+  tally = new OutboxTally(0);
+  /** maxBytes in force: the application's, else the store's default. */
+  maxBytes: number | undefined;
+  readonly expiry: OutboxExpiry;
 
   constructor(private readonly host: OutboxHost) {
+    this.maxBytes = host.limits.maxBytes;
+    this.expiry = new OutboxExpiry({
+      store: host.store,
+      timeoutMs: host.timeoutMs,
+      outbox: this,
+      dropped: (info) => this.emit(() => host.dropped(info)),
+      failed: (error, op) => host.failed(asPersistenceError(error, op)),
+    });
     if (host.drainRate !== undefined) this.pacer = new DrainPacer(host.drainRate);
   }
 
   /** Ids continue after the newest the store ever held, so they never repeat. */
   async start(): Promise<void> {
-    const last = await within(this.host.store.outboxLastId(), this.host.timeoutMs, 'the store (outboxLastId)');
+    const { store, timeoutMs } = this.host;
+    const [last, saved] = await Promise.all([
+      within(store.outboxLastId(), timeoutMs, 'the store (outboxLastId)'),
+      store.outboxLimits === true && store.outboxReadClock
+        ? within(store.outboxReadClock(), timeoutMs, 'the store (outboxReadClock)')
+        : undefined,
+    ]);
     this.lastId = last === undefined ? 0 : Number(last);
+    this.clock = new OutboxClock(saved as OutboxClockCheckpoint | undefined);
+    this.tally = new OutboxTally(this.clock.now());
+    this.maxBytes = this.host.limits.maxBytes ?? store.outboxDefaultMaxBytes;
+    if (store.outboxLimits === true) {
+      const { length, bytes } = (await within(
+        store.outboxStats(),
+        timeoutMs,
+        'the store (outboxStats)',
+      )) as OutboxStats;
+      this.tally.ceiling = { depth: length, bytes: bytes ?? 0 };
+    }
     this.pump();
+    this.expiry.start();
+  }
+
+  /** Emits the events held since start(): called once the application could listen (after create() resolved). */
+  release(): void {
+    const held = this.held ?? [];
+    this.held = undefined;
+    for (const emit of held) emit();
+  }
+
+  private emit(event: () => void): void {
+    if (this.closed) return;
+    if (this.held !== undefined) this.held.push(event);
+    else event();
+  }
+
+  /** Handed to Paho, or about to be: not to be dropped or expired from under the pump. */
+  isBusy(id: string): boolean {
+    return this.handed.has(id) || this.stillStored.has(id) || this.taking.some((m) => m.id === id);
+  }
+
+  /** Takes entries the expiry removes out of the read-ahead. */
+  forget(ids: ReadonlySet<string>): void {
+    this.buffered = this.buffered.filter((m) => !ids.has(m.id));
   }
 
   get handedCount(): number {
     return this.handed.size;
   }
 
-  enqueue(message: OutboxMessage): Promise<{ id: string }> {
+  enqueue(message: OutboxMessage, ttlMs: number | undefined): Promise<{ id: string }> {
     const id = String(++this.lastId);
-    const entry = { id, data: encodeOutboxEntry(message) };
+    const times = timesAt(message, ttlMs ?? this.host.limits.ttlMs, this.clock.now());
+    if (times.expiresAt > 0) this.expiry.expiring();
+    const entry = { id, data: encodeOutboxEntry(message, times) };
     return new Promise((resolve, reject) => {
       this.pending.push({ entry, resolve, reject });
       this.append();
     });
   }
 
-  close(): void {
+  /** Stops the pump and the tick; resolves once the clock's checkpoint is stored (or failed). */
+  close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.retry);
+    const checkpoint = this.expiry.stop();
+    this.held = undefined;
     clearTimeout(this.paceWait);
     const error = new PahoMqttRedisError('ERR_CLIENT_CLOSED', 'the client was closed before the message was stored');
     for (const waiting of this.pending.splice(0)) waiting.reject(error);
+    return checkpoint;
   }
 
   private append(): void {
@@ -134,14 +170,34 @@ export class Outbox {
     const group = this.pending.splice(0, MAX_APPEND_GROUP);
     this.appending = true;
     const store = this.host.store;
+    const limits = store.outboxLimits === true ? this.appendLimits(group.map((g) => g.entry)) : undefined;
     within(
-      Promise.resolve().then(() => store.outboxAppend(group.map((g) => g.entry))),
+      Promise.resolve().then(() =>
+        store.outboxAppend(
+          group.map((g) => g.entry),
+          limits,
+        ),
+      ),
       this.host.timeoutMs,
       'the store (outboxAppend)',
     )
       .then(
-        () => {
-          for (const g of group) g.resolve({ id: g.entry.id });
+        (answer) => {
+          const result = answer as OutboxAppendResult | undefined;
+          const rejected = new Set(result?.rejected);
+          for (const g of group) {
+            if (rejected.has(g.entry.id)) {
+              g.reject(outboxFull({ ...this.host.limits, maxBytes: this.maxBytes }));
+            } else {
+              this.tally.enqueued += 1;
+              g.resolve({ id: g.entry.id });
+            }
+          }
+          if (result) {
+            const first = group[0].entry;
+            this.tally.appended(result, () => decodeOutboxRecord(first.id, first.data).times?.enqueuedAt);
+            this.expiry.droppedFull(result.dropped);
+          }
         },
         (error: unknown) => {
           for (const g of group) g.reject(error);
@@ -149,11 +205,28 @@ export class Outbox {
       )
       .finally(() => {
         this.appending = false;
+        this.appendKeep = undefined;
         this.atEnd = false;
+        this.pump(); // first: what it hands over now is kept by the next append
         this.append();
-        this.pump();
       })
       .catch(() => undefined);
+  }
+
+  /**
+   * The caps for the next append. With 'dropOldest', an append that may drop keeps what is with
+   * Paho, and the pump hands nothing over until it is answered (appendKeep): an entry it took
+   * meanwhile might be the one dropped. `ceiling` tells when no drop is possible (the common case).
+   */
+  private appendLimits(entries: readonly OutboxEntry[]) {
+    const { maxMessages, onFull } = this.host.limits;
+    const maxBytes = this.maxBytes;
+    let keep: string[] = [];
+    if (appendMayDrop(this.host.limits, maxBytes, this.tally.ceiling, entries)) {
+      keep = [...this.handed.keys(), ...this.stillStored, ...this.taking.map((m) => m.id)];
+      this.appendKeep = new Set(keep);
+    }
+    return { maxMessages, maxBytes, onFull, keep };
   }
 
   /**
@@ -165,19 +238,28 @@ export class Outbox {
     if (this.closed) return;
     this.readAhead();
     if (this.handing || this.rewind || !this.host.canSend()) return;
-    const room = this.host.window - this.handed.size;
-    if (room <= 0 || this.buffered.length === 0) return;
-    const taken = this.buffered.splice(0, this.paced(room));
-    if (taken.length === 0) return;
+    // An entry taken while a 'dropOldest' append that may drop is in flight could be dropped by it.
+    if (this.appendKeep !== undefined) return;
+    const room = Math.min(this.host.window - this.handed.size, this.buffered.length);
+    if (room <= 0) return;
+    const batch = this.buffered.splice(0, this.paced(room));
+    if (batch.length === 0) return;
+    const now = this.clock.now();
+    const taken: BufferedMessage[] = [];
+    const dead: BufferedMessage[] = [];
+    for (const m of batch) (expired(m.times, now) ? dead : taken).push(m);
+    this.expiry.expire(dead);
     this.pacer?.take(taken.length);
     this.readAhead(); // the buffer just shrank
+    if (taken.length === 0) return this.pump();
     // QoS 0 is at most once: its entry leaves the store before Paho gets it.
     const qos0 = taken.filter((m) => m.message.qos === 0).map((m) => m.id);
     if (qos0.length === 0) {
-      for (const { id, message } of taken) this.handOver(id, message);
+      for (const m of taken) this.handOver(m, now);
       return;
     }
     this.handing = true;
+    this.taking = taken;
     const store = this.host.store;
     within(
       Promise.resolve().then(() => store.outboxRemove(qos0)),
@@ -187,12 +269,14 @@ export class Outbox {
       .then(
         () => {
           this.handing = false;
+          this.taking = [];
           if (this.closed) return;
-          for (const { id, message } of taken) this.handOver(id, message);
+          for (const m of taken) this.handOver(m, this.clock.now());
           this.pump();
         },
         (error: unknown) => {
           this.handing = false;
+          this.taking = [];
           this.buffered.unshift(...taken); // still in the store: handed over at the next try
           this.readFailed(error, 'outboxRemove');
         },
@@ -262,17 +346,25 @@ export class Outbox {
       this.host.timeoutMs,
       'the store (outboxRead)',
     )) as OutboxEntry[];
-    const fresh = read.filter((e) => !this.handed.has(e.id) && !this.stillStored.has(e.id));
-    const messages = fresh.map((e) => ({ id: e.id, message: decodeOutboxEntry(e.id, e.data) }));
+    const fresh = read.filter((e) => !this.handed.has(e.id) && !this.stillStored.has(e.id) && !this.expiry.gone(e.id));
+    const now = this.clock.now();
+    const messages: BufferedMessage[] = [];
+    const dead: BufferedMessage[] = [];
+    for (const e of fresh) {
+      const { message, times } = decodeOutboxRecord(e.id, e.data);
+      (expired(times, now) ? dead : messages).push({ id: e.id, message, times });
+    }
+    this.expiry.expire(dead); // never handed to Paho
     if (read.length > 0) this.cursor = read[read.length - 1].id;
     return { messages, count: read.length };
   }
 
-  private handOver(id: string, message: OutboxMessage): void {
+  private handOver({ id, message, times }: BufferedMessage, now: number): void {
     this.handed.set(id, { topic: message.topic, qos: message.qos });
     this.maxHanded = Math.max(this.maxHanded, this.handed.size);
+    const wire = onTheWire(message, times, now);
     Promise.resolve()
-      .then(() => this.host.send(message, message.qos > 0 ? id : undefined))
+      .then(() => this.host.send(wire, message.qos > 0 ? id : undefined))
       .then(
         () => this.deliveredOne(id),
         (error: unknown) => this.handOverFailed(id, error),
@@ -283,7 +375,10 @@ export class Outbox {
     const info = this.handed.get(id);
     this.handed.delete(id);
     if (this.stillStored.delete(id)) this.removeLater(id);
-    if (info !== undefined) this.host.delivered({ id, topic: info.topic, qos: info.qos });
+    if (info !== undefined) {
+      this.tally.deliveredAt(this.clock.now());
+      this.emit(() => this.host.delivered({ id, topic: info.topic, qos: info.qos }));
+    }
     this.pump();
   }
 
@@ -304,7 +399,9 @@ export class Outbox {
       // handing it over again would loop. (Paho follows an accepted QoS 1/2 message it still
       // holds to its delivery: that settles send() as delivered.)
       this.removeLater(id);
-      this.host.dropped({ id, ...info }, error);
+      this.tally.dropped.refused += 1;
+      const dropped = { id, ...info, reason: 'refused' as const, error: error as Error };
+      this.emit(() => this.host.dropped(dropped));
       this.pump();
       return;
     }
@@ -354,15 +451,4 @@ function keptInPahoRecords(error: unknown): boolean {
 function refusedForGood(error: unknown): boolean {
   const code = (error as { code?: unknown } | undefined)?.code;
   return typeof code === 'string' && !PASSING_REFUSALS.has(code);
-}
-
-function asPersistenceError(error: unknown, op: string): PersistenceError {
-  if (error instanceof PersistenceError) return error;
-  return new PersistenceError(
-    'ERR_PERSISTENCE_STORE',
-    op,
-    undefined,
-    `store ${op} failed: ${error instanceof Error ? error.message : String(error)}`,
-    { cause: error },
-  );
 }

@@ -1,4 +1,5 @@
 /** The counters behind `client.stats()`. */
+import type { OutboxStatsSnapshot } from './outbox-limits';
 
 export interface ClientStats {
   /** Successful connects: by connect() and by automatic reconnects. */
@@ -22,6 +23,8 @@ export interface ClientStats {
   subscriptions: number;
   /** The native store bridge's own counters (store calls, round trips spared, ...); absent without a store. */
   store?: Record<string, number>;
+  /** The outbox (absent without one): see docs/persistence.md, "Limits". */
+  outbox?: OutboxStatsSnapshot;
 }
 
 export class ClientCounters {

@@ -43,6 +43,36 @@ export interface OutboxAdoption {
 export interface OutboxStats {
   /** Entries waiting in the outbox. */
   length: number;
+  /** Their stored bytes, from the store's account (a store with `outboxLimits`). */
+  bytes?: number;
+}
+
+/** Caps an append honours (see OutboxStore.outboxLimits): 0 or undefined, no cap. */
+export interface OutboxLimits {
+  maxMessages?: number;
+  maxBytes?: number;
+  /** 'rejectNew': an entry that does not fit is not appended; 'dropOldest': older entries make room. */
+  onFull: 'rejectNew' | 'dropOldest';
+  /** Entries 'dropOldest' must not remove (handed to Paho, or about to be). */
+  keep: readonly string[];
+}
+
+/** What an append under limits did, and the account after it. */
+export interface OutboxAppendResult {
+  /** Ids of the entries not appended for want of room. */
+  rejected: string[];
+  /** Entries removed to make room ('dropOldest'), oldest first; possibly ones of this append. */
+  dropped: OutboxEntry[];
+  length: number;
+  bytes: number;
+}
+
+/** The outbox clock as last checkpointed (see src/client/outbox-clock.ts). */
+export interface OutboxClockCheckpoint {
+  /** The outbox clock's reading, ms. */
+  outboxMs: number;
+  /** The wall clock (Date.now()) at that moment. */
+  wallMs: number;
 }
 
 /**
@@ -51,8 +81,12 @@ export interface OutboxStats {
  * messages apart from Paho's records: keys() never lists outbox entries.
  */
 export interface OutboxStore {
-  /** Appends entries in order; ids increase and are never reused (see outboxLastId). */
-  outboxAppend(entries: readonly OutboxEntry[]): MaybePromise<void>;
+  /**
+   * Appends entries in order; ids increase and are never reused (see outboxLastId). With
+   * `limits` (a store with `outboxLimits`), caps are applied in the same atomic unit as the
+   * append and the account is answered.
+   */
+  outboxAppend(entries: readonly OutboxEntry[], limits?: OutboxLimits): MaybePromise<void | OutboxAppendResult>;
   /** Up to `count` entries after `afterId` (from the head when undefined), oldest first. */
   outboxRead(afterId: string | undefined, count: number): MaybePromise<OutboxEntry[]>;
   /** Removes entries by id; ids not present are ignored. */
@@ -71,6 +105,19 @@ export interface OutboxStore {
    * a crash can then leave a message in both places, so QoS 2 enqueue() is refused.
    */
   readonly outboxAtomicMoves?: boolean;
+  /**
+   * True when the store keeps an account of the outbox's bytes, updated in the same atomic
+   * unit as every append, removal and move (so outboxStats() has `bytes`), applies
+   * OutboxLimits in outboxAppend, and keeps the outbox clock's checkpoint. Caps and time to
+   * live need it.
+   */
+  readonly outboxLimits?: boolean;
+  /** The maxBytes to use when the application sets none (RedisPersistence: from maxmemory). */
+  readonly outboxDefaultMaxBytes?: number;
+  /** With outboxLimits: the outbox clock's last checkpoint, undefined if none. */
+  outboxReadClock?(): MaybePromise<OutboxClockCheckpoint | undefined>;
+  /** With outboxLimits: stores a checkpoint of the outbox clock. */
+  outboxWriteClock?(checkpoint: OutboxClockCheckpoint): MaybePromise<void>;
 }
 
 /** The outbox methods, as named in ERR_OUTBOX_UNSUPPORTED. */

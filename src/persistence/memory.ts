@@ -1,12 +1,16 @@
 import type {
   ClientPersistence,
   OutboxAdoption,
+  OutboxAppendResult,
+  OutboxClockCheckpoint,
   OutboxEntry,
+  OutboxLimits,
   OutboxStats,
   PersistenceWrite,
   QuarantinedRecord,
 } from './client-persistence';
 import { PersistenceError } from '../errors';
+import { MemoryOutbox } from './memory-outbox';
 
 /**
  * An in-process store: the fast baseline, and handy in tests. Every answer is synchronous.
@@ -18,8 +22,10 @@ import { PersistenceError } from '../errors';
  */
 export class MemoryPersistence implements ClientPersistence {
   private readonly keyspaces = new Map<string, Map<string, Buffer>>();
-  /** Outbox per keyspace: entries by id number (Map order = append order = id order). */
-  private readonly outboxes = new Map<string, { entries: Map<number, Buffer>; lastId: number }>();
+  /** Outbox per keyspace (see memory-outbox.ts). */
+  private readonly outboxes = new Map<string, MemoryOutbox>();
+  /** Caps, the bytes account and the outbox clock (see OutboxStore.outboxLimits). */
+  readonly outboxLimits = true;
   /** Records set aside by quarantine(), per keyspace. */
   private readonly quarantines = new Map<string, QuarantinedRecord[]>();
   private current: Map<string, Buffer> | undefined;
@@ -88,26 +94,12 @@ export class MemoryPersistence implements ClientPersistence {
       } else {
         space.set(write.key, write.data); // the bridge hands over its own copy
       }
-      if (write.outboxRemove !== undefined) this.outbox('batch').entries.delete(Number(write.outboxRemove));
+      if (write.outboxRemove !== undefined) this.outbox('batch').remove(Number(write.outboxRemove));
     }
   }
 
-  outboxAppend(entries: readonly OutboxEntry[]): void {
-    const outbox = this.outbox('outboxAppend');
-    for (const { id } of entries) {
-      if (!/^[1-9][0-9]*$/.test(id) || Number(id) <= outbox.lastId) {
-        throw new PersistenceError(
-          'ERR_PERSISTENCE_STORE',
-          'outboxAppend',
-          id,
-          `MemoryPersistence.outboxAppend: id '${id}' is not above the last id ${outbox.lastId}`,
-        );
-      }
-    }
-    for (const { id, data } of entries) {
-      outbox.lastId = Number(id);
-      outbox.entries.set(outbox.lastId, Buffer.from(data));
-    }
+  outboxAppend(entries: readonly OutboxEntry[], limits?: OutboxLimits): OutboxAppendResult {
+    return this.outbox('outboxAppend').append(entries, limits);
   }
 
   outboxRead(afterId: string | undefined, count: number): OutboxEntry[] {
@@ -122,7 +114,7 @@ export class MemoryPersistence implements ClientPersistence {
 
   outboxRemove(ids: readonly string[]): void {
     const outbox = this.outbox('outboxRemove');
-    for (const id of ids) outbox.entries.delete(Number(id));
+    for (const id of ids) outbox.remove(Number(id));
   }
 
   /** Each move at once (synchronously): the record leaves the keyspace as its entry is appended. */
@@ -138,7 +130,17 @@ export class MemoryPersistence implements ClientPersistence {
   }
 
   outboxStats(): OutboxStats {
-    return { length: this.outbox('outboxStats').entries.size };
+    const outbox = this.outbox('outboxStats');
+    return { length: outbox.entries.size, bytes: outbox.bytes };
+  }
+
+  outboxReadClock(): OutboxClockCheckpoint | undefined {
+    const { clock } = this.outbox('outboxReadClock');
+    return clock && { ...clock };
+  }
+
+  outboxWriteClock(checkpoint: OutboxClockCheckpoint): void {
+    this.outbox('outboxWriteClock').clock = { ...checkpoint };
   }
 
   keys(): string[] {
@@ -170,11 +172,11 @@ export class MemoryPersistence implements ClientPersistence {
     return (this.quarantines.get(this.currentName!) ?? []).map((r) => ({ ...r, value: Buffer.from(r.value) }));
   }
 
-  private outbox(op: string): { entries: Map<number, Buffer>; lastId: number } {
+  private outbox(op: string): MemoryOutbox {
     this.space(op, undefined);
     let outbox = this.outboxes.get(this.currentName!);
     if (outbox === undefined) {
-      outbox = { entries: new Map(), lastId: 0 };
+      outbox = new MemoryOutbox();
       this.outboxes.set(this.currentName!, outbox);
     }
     return outbox;

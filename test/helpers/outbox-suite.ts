@@ -5,6 +5,7 @@
 import { it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ClientPersistence, OutboxStore } from '../../src/persistence/client-persistence';
+import { outboxLimitsSuite } from './outbox-limits-suite';
 
 type WithOpen = (tag: string, body: (s: ClientPersistence, clientId: string) => Promise<void>) => Promise<void>;
 
@@ -120,4 +121,6 @@ export function outboxSuite(withOpen: WithOpen, supported: () => boolean): void 
       assert.deepEqual(await call(() => s.outboxRead(undefined, 10)), []);
     });
   });
+
+  outboxLimitsSuite(withOutbox);
 }

@@ -6,6 +6,7 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { Redis } from 'ioredis';
 import { AsyncClient } from '../../src';
 import { hashName, pahoServerURI } from '../../src/persistence/redis/options';
 import { hashKeys, runFixture, sleep, uid, waitFor } from '../helpers/client-common';
@@ -18,6 +19,7 @@ const WINDOW = 50;
 let broker: MosquittoServer;
 let redis: RedisServer;
 let watcher: AsyncClient;
+let admin: Redis;
 /** Arrivals per topic, in order. */
 const arrivals = new Map<string, number[]>();
 
@@ -26,6 +28,7 @@ before(async () => {
     startMosquitto({ extraConfig: 'max_queued_messages 0\nmax_inflight_messages 0' }),
     startRedis(),
   ]);
+  admin = new Redis(redis.port, '127.0.0.1', { maxRetriesPerRequest: 1 });
   watcher = await AsyncClient.create({ serverURI: broker.url, clientId: uid('outbox-watcher') });
   watcher.on('message', (m) => {
     const n = numberIn(m.payload.toString('latin1'));
@@ -37,6 +40,7 @@ before(async () => {
 
 after(async () => {
   await watcher?.close().catch(() => undefined);
+  admin?.disconnect();
   await Promise.all([broker?.stop(), redis?.stop()]);
 });
 
@@ -106,6 +110,23 @@ function check(topic: string, stored: Set<number>, total: number): void {
   );
 }
 
+/**
+ * The outbox's bytes account (`{<hash>}:outbox-account`) equals the bytes of the entries in the
+ * stream: exact after a kill -9 at any instant (every change of both is one script). Answers the depth.
+ */
+async function accountExact(clientId: string): Promise<number> {
+  const [stream] = await admin.keys(`{${clientId}:*}:outbox`);
+  assert.ok(stream !== undefined, 'the outbox stream exists');
+  let sum = 0;
+  const entries = await admin.xrangeBuffer(stream, '-', '+');
+  for (const [, fields] of entries) {
+    for (let i = 0; i < fields.length; i += 2) if (fields[i].toString() === 'd') sum += fields[i + 1].length;
+  }
+  const account = Number((await admin.hget(`${stream}-account`, 'bytes')) ?? 0);
+  assert.equal(account, sum, `the account (${account}) is the bytes of the ${entries.length} entries left`);
+  return entries.length;
+}
+
 const storedIn = (lines: string[]): number[] =>
   lines.filter((l) => l.startsWith('stored ')).map((l) => Number(l.slice(7)));
 
@@ -121,6 +142,7 @@ for (const mqttVersion of [4, 5] as const) {
       const first = await run(config(mqttVersion, clientId, topic, { to: total }), (line) => line === 'stored 1200');
       const stored = new Set(storedIn(first));
       assert.ok(stored.size >= 1200 && stored.size < total, `killed while enqueueing (${stored.size} stored)`);
+      await accountExact(clientId); // killed mid-append (some with Paho already: sendWhileDisconnected)
       await run(config(mqttVersion, clientId, topic, { connect: true }));
       await waitFor(() => arrivals.get(topic)!.length >= stored.size, 'the stored messages to arrive', 30_000);
       await sleep(300); // duplicates still on their way
@@ -137,6 +159,7 @@ for (const mqttVersion of [4, 5] as const) {
       // Killed right after create() over the full outbox (create reads no backlog), then twice
       // mid-drain, at different depths.
       await run(config(mqttVersion, clientId, topic, { connect: true }), (line) => line === 'created');
+      const depths = [await accountExact(clientId)];
       const recordKinds = new Set<string>();
       for (const after of [300, 900]) {
         await run(
@@ -146,7 +169,9 @@ for (const mqttVersion of [4, 5] as const) {
         // What the kill left with Paho: the window's moved commands and sent PUBLISHes.
         const keys = await hashKeys(redis.port, hashName('', clientId, pahoServerURI(broker.url)));
         for (const key of keys) recordKinds.add(key.slice(0, key.indexOf('-') + 1));
+        depths.push(await accountExact(clientId)); // killed mid-drain, moves in flight
       }
+      assert.ok(depths[2] < depths[0], `the outbox drained between the kills (${depths.join(', ')})`);
       const [mine, others] =
         mqttVersion === 5
           ? [
@@ -167,6 +192,7 @@ for (const mqttVersion of [4, 5] as const) {
         'and no records of the other version',
       );
       await run(config(mqttVersion, clientId, topic, { connect: true }));
+      assert.equal(await accountExact(clientId), 0, 'drained: no bytes left in the account');
       await waitFor(() => new Set(arrivals.get(topic)).size >= total, 'every message to arrive', 30_000);
       await sleep(300);
       check(topic, new Set(Array.from({ length: total }, (_, i) => i + 1)), total);

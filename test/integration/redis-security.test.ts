@@ -110,7 +110,7 @@ describe('ACL user limited to its commands and to ~mqtt:*', () => {
   // documented user.
   const STORE =
     '+hset +hget +hdel +hkeys +del +hexists +hgetall +multi +exec +eval +get +set +pttl +xadd +xdel +xrange +xlen +xinfo|stream';
-  const KEYS = '~mqtt:* ~{mqtt:*}:quarantine ~{mqtt:*}:lease ~{mqtt:*}:outbox';
+  const KEYS = '~mqtt:* ~{mqtt:*}:quarantine ~{mqtt:*}:lease ~{mqtt:*}:outbox ~{mqtt:*}:outbox-account';
   const pw = 'mqtt-Pa55w0rd';
   let acl: RedisServer;
   let admin: Redis;

@@ -1,6 +1,11 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodeOutboxEntry, encodeOutboxEntry, OUTBOX_FORMAT_VERSION } from '../../src/client/outbox-entry';
+import {
+  decodeOutboxEntry,
+  decodeOutboxRecord,
+  encodeOutboxEntry,
+  OUTBOX_FORMAT_VERSION,
+} from '../../src/client/outbox-entry';
 import { PersistenceError } from '../../src/errors';
 
 describe('outbox entries', () => {
@@ -22,9 +27,9 @@ describe('outbox entries', () => {
     assert.deepEqual(decodeOutboxEntry('1', bytes), message);
   });
 
-  it('an entry without properties costs 7 bytes beyond topic and payload', () => {
+  it('an entry without properties costs 23 bytes beyond topic and payload (7, and 16 of times)', () => {
     const bytes = encodeOutboxEntry({ topic: 't', payload: Buffer.alloc(256), qos: 1, retained: false });
-    assert.equal(bytes.length, 256 + 1 + 7);
+    assert.equal(bytes.length, 256 + 1 + 23);
     assert.deepEqual(decodeOutboxEntry('1', bytes), {
       topic: 't',
       payload: Buffer.alloc(256),
@@ -48,5 +53,16 @@ describe('outbox entries', () => {
         (e: unknown) => e instanceof PersistenceError && e.code === 'ERR_PERSISTENCE_CORRUPT' && /42/.test(e.message),
       );
     }
+  });
+
+  it('version 2 carries the enqueue time and the expiry; version 1 entries still read, without times', () => {
+    const message = { topic: 'a', payload: Buffer.from('x'), qos: 1, retained: false, properties: undefined };
+    const timed = encodeOutboxEntry(message, { enqueuedAt: 1234.5, expiresAt: 99_000 });
+    assert.equal(OUTBOX_FORMAT_VERSION, 2);
+    assert.deepEqual(decodeOutboxRecord('1', timed), { message, times: { enqueuedAt: 1234.5, expiresAt: 99_000 } });
+    // A version 1 entry as an older release wrote it: the version 2 bytes without the times.
+    const v1 = Buffer.concat([Buffer.from([1]), timed.subarray(17)]);
+    assert.deepEqual(decodeOutboxRecord('1', v1), { message, times: undefined });
+    assert.deepEqual(decodeOutboxEntry('1', v1), message);
   });
 });

@@ -8,6 +8,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Outbox } from '../../src/client/outbox';
+import { checkLimitOptions } from '../../src/client/outbox-limits';
 import { encodeOutboxEntry } from '../../src/client/outbox-entry';
 import { PahoError } from '../../src/errors';
 import { MemoryPersistence } from '../../src/persistence/memory';
@@ -35,6 +36,7 @@ async function outboxUnderTest(messages: number, moves: boolean) {
   const outbox = new Outbox({
     store,
     window: 2,
+    limits: checkLimitOptions(undefined),
     timeoutMs: 5000,
     canSend: () => true,
     send: async (_message, id) => {
@@ -44,10 +46,11 @@ async function outboxUnderTest(messages: number, moves: boolean) {
     },
     flush: () => Promise.resolve(),
     delivered: (info) => delivered.push(info.id),
-    dropped: (info, error) => dropped.push({ id: info.id, error }),
+    dropped: (info) => dropped.push({ id: info.id, error: info.error }),
     failed: (error) => assert.fail(error),
   });
   await outbox.start();
+  outbox.release();
   await settled();
   return { outbox, store, handed, delivered, dropped };
 }

@@ -7,6 +7,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Outbox, type OutboxHost } from '../../src/client/outbox';
 import { encodeOutboxEntry } from '../../src/client/outbox-entry';
+import { SWEEP_BATCH } from '../../src/client/outbox-expiry';
+import { checkLimitOptions } from '../../src/client/outbox-limits';
 import { MemoryPersistence } from '../../src/persistence/memory';
 import type { OutboxEntry } from '../../src/persistence/client-persistence';
 
@@ -32,7 +34,7 @@ function pumpUnderTest(window: number, messages: number) {
   const reads: number[] = [];
   const gatedStore = Object.assign(Object.create(store) as MemoryPersistence, {
     outboxRead: async (afterId: string | undefined, count: number): Promise<OutboxEntry[]> => {
-      reads.push(count);
+      if (count !== SWEEP_BATCH && count !== 1) reads.push(count); // the pump's reads, not the expiry tick's
       await gate;
       return store.outboxRead(afterId, count);
     },
@@ -42,6 +44,7 @@ function pumpUnderTest(window: number, messages: number) {
   const outbox: Outbox = new Outbox({
     store: gatedStore,
     window,
+    limits: checkLimitOptions(undefined),
     timeoutMs: 5000,
     canSend: () => true,
     send: (_message, id) =>
@@ -69,6 +72,7 @@ describe('outbox pump', () => {
   it('a delivery is refilled from the read-ahead while the store read is still under way', async () => {
     const pump = pumpUnderTest(4, 20);
     await pump.outbox.start();
+    pump.outbox.release();
     await settled();
     assert.equal(pump.handed.length, 4, 'Paho got a full window');
     assert.equal(pump.outbox.handedCount, 4);
@@ -94,6 +98,6 @@ describe('outbox pump', () => {
       pump.reads.every((count) => count <= 4),
       `no read asks for more than a window: ${pump.reads.join(',')}`,
     );
-    pump.outbox.close();
+    await pump.outbox.close();
   });
 });

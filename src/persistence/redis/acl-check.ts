@@ -7,6 +7,7 @@ import { PersistenceError } from '../../errors';
 import type { AnyClient } from './options';
 import { QUARANTINE_SCRIPT, quarantineHashName } from './quarantine';
 import { outboxKeyName } from './outbox-stream';
+import { outboxAccountKeyName } from './outbox-account';
 
 /** What the store will run, which depends on its options. */
 export interface RightsCheck {
@@ -104,6 +105,9 @@ export async function checkRights(redis: AnyClient, check: RightsCheck): Promise
     .xdel(outbox, '1-0')
     .xlen(outbox)
     .call('xinfo', 'stream', outbox);
+  // The outbox's account (outbox-account.ts): its scripts, and the clock's checkpoint.
+  const account = outboxAccountKeyName(name);
+  probe.eval('return 0', 2, outbox, account).hget(account, 'bytes').hset(account, 'clock', '0').hgetall(account);
   if (check.lease !== undefined) {
     probe.get(check.lease).set(check.lease, 'acl-check', 'PX', 1).pttl(check.lease).eval('return 0', 1, check.lease);
   }
@@ -128,7 +132,7 @@ export async function checkRights(redis: AnyClient, check: RightsCheck): Promise
     problems.push(
       `may not access hash '${name}', its quarantine hash '${quarantine}', its outbox '${outbox}'` +
         (check.lease !== undefined ? ` or its lease '${check.lease}'` : '') +
-        ": its key patterns must match them all (for keyPrefix 'mqtt:': ~mqtt:* ~{mqtt:*}:quarantine ~{mqtt:*}:outbox ~{mqtt:*}:lease)",
+        ": its key patterns must match them all (for keyPrefix 'mqtt:': ~mqtt:* ~{mqtt:*}:quarantine ~{mqtt:*}:outbox ~{mqtt:*}:outbox-account ~{mqtt:*}:lease)",
     );
   }
   if (problems.length > 0) throw refused(check, problems.join('; and it '), denied.first);

@@ -42,3 +42,40 @@ export function finalStateCommands(
   if (outboxIds.length > 0) commands.push(outboxRemoval(outboxIds));
   return commands;
 }
+
+/**
+ * A batch as commands: sent as one MULTI/EXEC (or one command), only the final state of each key
+ * (finalStateCommands). With ackReplicas (`ordered`) the commands run one by one and a failure
+ * between them must leave a prefix of the log: consecutive puts share one HSET, consecutive
+ * removes one HDEL, and each move's outbox removal follows its write.
+ */
+export function batchCommands(
+  hash: string,
+  writes: readonly PersistenceWrite[],
+  encoding: FinalStateEncoding,
+  ordered: boolean,
+): (string | Buffer)[][] {
+  if (!ordered) return finalStateCommands(hash, writes, encoding);
+  const commands: (string | Buffer)[][] = [];
+  let current: (string | Buffer)[] | undefined;
+  let currentIsPut = false;
+  for (const write of writes) {
+    const isPut = write.data !== undefined;
+    if (current === undefined || isPut !== currentIsPut) {
+      current = [isPut ? 'hset' : 'hdel', hash];
+      currentIsPut = isPut;
+      commands.push(current);
+    }
+    if (write.data === undefined) {
+      current.push(write.key);
+    } else {
+      current.push(write.key, encoding.seal(write.key, write.data));
+    }
+    if (write.outboxRemove !== undefined) {
+      // The move's second half, right after it (see outbox-stream.ts).
+      commands.push(encoding.outboxRemoval([write.outboxRemove]));
+      current = undefined;
+    }
+  }
+  return commands;
+}

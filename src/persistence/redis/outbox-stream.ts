@@ -8,10 +8,25 @@
  * the field name once per listpack node, so an entry costs little beyond its bytes.
  */
 import { PersistenceError } from '../../errors';
-import type { OutboxAdoption, OutboxEntry, OutboxStats } from '../client-persistence';
+import type {
+  OutboxAdoption,
+  OutboxAppendResult,
+  OutboxClockCheckpoint,
+  OutboxEntry,
+  OutboxLimits,
+  OutboxStats,
+} from '../client-persistence';
 import type { ValueEncryptor } from './encryption';
 import { type AnyClient, companionKeyName } from './options';
 import { openValue, sealValue } from './stored-values';
+import {
+  ADD_SCRIPT,
+  APPEND_SCRIPT,
+  DEFAULT_MAX_BYTES_SHARE,
+  INIT_SCRIPT,
+  outboxAccountKeyName,
+  removalCommand,
+} from './outbox-account';
 
 export const OUTBOX_FIELD = 'd';
 /** When the entry was appended (ms since the epoch, plaintext): for `inspect`'s oldest age. */
@@ -41,6 +56,8 @@ export interface OutboxStreamContext {
 
 export class OutboxStream {
   readonly key: string;
+  /** The account of the stream's bytes and the clock's checkpoint (see outbox-account.ts). */
+  readonly accountKey: string;
   private usedMemory: { bytes: number; at: number } | undefined;
 
   /** `maxmemory`: 0 = no limit, undefined = unknown (CONFIG GET denied). */
@@ -49,28 +66,69 @@ export class OutboxStream {
     private readonly maxMemory: number | undefined,
   ) {
     this.key = outboxKeyName(ctx.hash);
+    this.accountKey = outboxAccountKeyName(ctx.hash);
   }
 
-  async append(entries: readonly OutboxEntry[]): Promise<void> {
-    if (entries.length === 0) return;
+  /** The maxBytes a client gets when it sets none: a share of maxmemory, if Redis has one. */
+  get defaultMaxBytes(): number | undefined {
+    return this.maxMemory ? Math.floor(this.maxMemory * DEFAULT_MAX_BYTES_SHARE) : undefined;
+  }
+
+  /** At open: counts the bytes of a stream an older release wrote (once; see INIT_SCRIPT). */
+  async initAccount(): Promise<void> {
+    this.ctx.count(1);
+    try {
+      await this.ctx.bound(this.ctx.redis.eval(INIT_SCRIPT, 2, this.key, this.accountKey));
+    } catch (e) {
+      throw this.ctx.storeError('open', undefined, e);
+    }
+  }
+
+  /** One script: caps (see OutboxLimits), the XADDs and the account, atomically. */
+  async append(entries: readonly OutboxEntry[], limits?: OutboxLimits): Promise<OutboxAppendResult> {
     const { redis, encryptor, bound } = this.ctx;
     let bytes = 0;
-    const now = String(Date.now());
-    const commands = entries.map(({ id, data }) => {
+    const args: (string | Buffer)[] = [];
+    for (const { id, data } of entries) {
       bytes += data.length + 32;
-      const sealed = sealValue(encryptor, this.key, id, data);
-      return ['xadd', this.key, streamId(id), OUTBOX_FIELD, sealed, OUTBOX_TIME_FIELD, now];
-    });
-    await this.checkHeadroom(bytes);
-    this.ctx.count(commands.length + 2);
+      args.push(streamId(id), sealValue(encryptor, this.key, id, data));
+    }
+    if (entries.length > 0) await this.checkHeadroom(bytes);
+    const keep = (limits?.keep ?? []).map(streamId);
+    const head = [
+      String(limits?.maxMessages ?? 0),
+      String(limits?.maxBytes ?? 0),
+      limits?.onFull === 'dropOldest' ? '1' : '0',
+      String(Date.now()),
+      String(keep.length),
+      ...keep,
+    ];
+    this.ctx.count(1);
+    let reply: [Buffer[], Buffer[], number, number];
     try {
-      const replies = await bound(redis.multi(commands as string[][]).exec());
-      if (replies === null) throw new Error('the transaction was discarded');
-      for (const [error] of replies) if (error) throw error;
+      reply = (await bound(
+        redis.callBuffer('eval', APPEND_SCRIPT, '2', this.key, this.accountKey, ...head, ...args),
+      )) as typeof reply;
     } catch (e) {
       throw this.error('outboxAppend', e);
     }
     if (this.usedMemory !== undefined) this.usedMemory.bytes += bytes;
+    const [rejected, dropped, length, total] = reply;
+    const result: OutboxAppendResult = {
+      rejected: rejected.map((id) => id.toString().split('-')[0]),
+      dropped: [],
+      length: Number(length),
+      bytes: Number(total),
+    };
+    for (let i = 0; i < dropped.length; i += 2) {
+      const id = dropped[i].toString().split('-')[0];
+      const value = dropped[i + 1];
+      result.dropped.push({
+        id,
+        data: encryptor !== undefined ? openValue(encryptor, 'outboxAppend', this.key, id, value) : value,
+      });
+    }
+    return result;
   }
 
   /**
@@ -80,25 +138,20 @@ export class OutboxStream {
   async adopt(moves: readonly OutboxAdoption[]): Promise<void> {
     const { redis, encryptor, bound, hash } = this.ctx;
     const now = String(Date.now()); // the time of the move: the record's own is not kept
-    this.ctx.count(moves.length * 4);
+    this.ctx.count(moves.length * 5);
     try {
       const replies = await Promise.all(
-        moves.map(({ key, entry }) =>
-          bound(
+        moves.map(({ key, entry }) => {
+          const sealed = sealValue(encryptor, this.key, entry.id, entry.data);
+          return bound(
             redis
               .multi()
               .hdel(hash, key)
-              .xadd(
-                this.key,
-                streamId(entry.id),
-                OUTBOX_FIELD,
-                sealValue(encryptor, this.key, entry.id, entry.data),
-                OUTBOX_TIME_FIELD,
-                now,
-              )
+              .xadd(this.key, streamId(entry.id), OUTBOX_FIELD, sealed, OUTBOX_TIME_FIELD, now)
+              .eval(ADD_SCRIPT, 1, this.accountKey, sealed.length)
               .exec(),
-          ),
-        ),
+          );
+        }),
       );
       for (const reply of replies) {
         if (reply === null) throw new Error('the transaction was discarded');
@@ -129,8 +182,9 @@ export class OutboxStream {
   async remove(ids: readonly string[]): Promise<void> {
     if (ids.length === 0) return;
     this.ctx.count(1);
+    const [command, ...args] = removalCommand(this.ctx.hash, ids.map(streamId));
     try {
-      await this.ctx.bound(this.ctx.redis.xdel(this.key, ...ids.map(streamId)));
+      await this.ctx.bound(this.ctx.redis.call(command, ...args));
     } catch (e) {
       throw this.ctx.storeError('outboxRemove', ids[0], e);
     }
@@ -155,9 +209,34 @@ export class OutboxStream {
   async stats(): Promise<OutboxStats> {
     this.ctx.count(1);
     try {
-      return { length: await this.ctx.bound(this.ctx.redis.xlen(this.key)) };
+      const [length, bytes] = await Promise.all([
+        this.ctx.bound(this.ctx.redis.xlen(this.key)),
+        this.ctx.bound(this.ctx.redis.hget(this.accountKey, 'bytes')),
+      ]);
+      return { length, bytes: Number(bytes ?? 0) };
     } catch (e) {
       throw this.ctx.storeError('outboxStats', undefined, e);
+    }
+  }
+
+  async readClock(): Promise<OutboxClockCheckpoint | undefined> {
+    this.ctx.count(1);
+    let account: Record<string, string>;
+    try {
+      account = await this.ctx.bound(this.ctx.redis.hgetall(this.accountKey));
+    } catch (e) {
+      throw this.ctx.storeError('outboxReadClock', undefined, e);
+    }
+    if (account.clock === undefined || account.wall === undefined) return undefined;
+    return { outboxMs: Number(account.clock), wallMs: Number(account.wall) };
+  }
+
+  async writeClock({ outboxMs, wallMs }: OutboxClockCheckpoint): Promise<void> {
+    this.ctx.count(1);
+    try {
+      await this.ctx.bound(this.ctx.redis.hset(this.accountKey, 'clock', String(outboxMs), 'wall', String(wallMs)));
+    } catch (e) {
+      throw this.ctx.storeError('outboxWriteClock', undefined, e);
     }
   }
 

@@ -1,7 +1,10 @@
 import type {
   ClientPersistence,
   OutboxAdoption,
+  OutboxAppendResult,
+  OutboxClockCheckpoint,
   OutboxEntry,
+  OutboxLimits,
   OutboxStats,
   PersistenceWrite,
   QuarantinedRecord,
@@ -25,7 +28,8 @@ import { type WriteCommand, writeAndWait } from './ack-replicas';
 import { CAS_SCRIPT, type ReencryptResult, reencryptHash } from './reencrypt';
 import { OutboxStream, checkMemoryPolicy, outboxKeyName, streamId } from './outbox-stream';
 import { openValue, sealValue } from './stored-values';
-import { finalStateCommands } from './final-state';
+import { batchCommands } from './final-state';
+import { outboxAccountKeyName, removalCommand } from './outbox-account';
 import { readAofEnabled } from './aof-check';
 
 export type { RedisPersistenceOptions, EncryptionOptions, AckReplicasOptions, RedisClient } from './options';
@@ -76,6 +80,8 @@ export class RedisPersistence implements ClientPersistence {
   private outbox: OutboxStream | undefined;
   /** With ackReplicas a move is HSET then XDEL, each acknowledged, not one transaction. */
   readonly outboxAtomicMoves: boolean;
+  /** Caps, the bytes account and the clock checkpoint (see outbox-account.ts). */
+  readonly outboxLimits = true;
 
   constructor(options: RedisPersistenceOptions = {}) {
     const {
@@ -161,6 +167,7 @@ export class RedisPersistence implements ClientPersistence {
         },
         maxMemory,
       );
+      await this.outbox.initAccount();
     } catch (err) {
       await this.connection.close();
       throw err;
@@ -314,8 +321,21 @@ export class RedisPersistence implements ClientPersistence {
 
   // ---- the outbox (OutboxStore; see outbox-stream.ts) ----
 
-  outboxAppend(entries: readonly OutboxEntry[]): Promise<void> {
-    return this.withOutbox('outboxAppend', (o) => o.append(entries));
+  outboxAppend(entries: readonly OutboxEntry[], limits?: OutboxLimits): Promise<OutboxAppendResult> {
+    return this.withOutbox('outboxAppend', (o) => o.append(entries, limits));
+  }
+
+  /** A quarter of Redis's maxmemory when it has one (read at open()), else undefined. */
+  get outboxDefaultMaxBytes(): number | undefined {
+    return this.outbox?.defaultMaxBytes;
+  }
+
+  outboxReadClock(): Promise<OutboxClockCheckpoint | undefined> {
+    return this.withOutbox('outboxReadClock', (o) => o.readClock());
+  }
+
+  outboxWriteClock(checkpoint: OutboxClockCheckpoint): Promise<void> {
+    return this.withOutbox('outboxWriteClock', (o) => o.writeClock(checkpoint));
   }
 
   outboxRead(afterId: string | undefined, count: number): Promise<OutboxEntry[]> {
@@ -383,9 +403,11 @@ export class RedisPersistence implements ClientPersistence {
     const redis = this.connection.client;
     if (redis === undefined) return this.notOpen('clear', undefined);
     const name = this.name!;
-    // The outbox goes too, in the same command (one DEL, one Cluster slot). The stream's last id
-    // goes with it: a later process's enqueue ids start again from 1.
-    return this.write('clear', undefined, redis, name, (c) => c.del(name, outboxKeyName(name))).then(noop);
+    // The outbox and its account go too, in the same command (one DEL, one Cluster slot). The
+    // stream's last id goes with it: a later process's enqueue ids start again from 1.
+    return this.write('clear', undefined, redis, name, (c) =>
+      c.del(name, outboxKeyName(name), outboxAccountKeyName(name)),
+    ).then(noop);
   }
 
   containsKey(key: string): Promise<boolean> {
@@ -478,40 +500,13 @@ export class RedisPersistence implements ClientPersistence {
     }
   }
 
-  /**
-   * A batch as commands. Sent as one MULTI/EXEC (or one command), its internal order is
-   * invisible: only the final state of each key is sent, all puts in one HSET and all removes
-   * in one HDEL. With ackReplicas the commands run one by one and a failure between them must
-   * leave a prefix of the log: consecutive puts share one HSET, consecutive removes one HDEL.
-   */
+  /** A batch as commands (see batchCommands in final-state.ts). */
   private batchCommands(name: string, writes: readonly PersistenceWrite[]): (string | Buffer)[][] {
-    if (this.ack === undefined)
-      return finalStateCommands(name, writes, {
-        seal: (key, data) => sealValue(this.encryptor, name, key, data),
-        outboxRemoval: (ids) => ['xdel', outboxKeyName(name), ...ids.map(streamId)],
-      });
-    const commands: (string | Buffer)[][] = [];
-    let current: (string | Buffer)[] | undefined;
-    let currentIsPut = false;
-    for (const write of writes) {
-      const isPut = write.data !== undefined;
-      if (current === undefined || isPut !== currentIsPut) {
-        current = [isPut ? 'hset' : 'hdel', name];
-        currentIsPut = isPut;
-        commands.push(current);
-      }
-      if (write.data === undefined) {
-        current.push(write.key);
-      } else {
-        current.push(write.key, sealValue(this.encryptor, name, write.key, write.data));
-      }
-      if (write.outboxRemove !== undefined) {
-        // The move's second half, in the same transaction (see outbox-stream.ts).
-        commands.push(['xdel', outboxKeyName(name), streamId(write.outboxRemove)]);
-        current = undefined;
-      }
-    }
-    return commands;
+    const encoding = {
+      seal: (key: string, data: Buffer) => sealValue(this.encryptor, name, key, data),
+      outboxRemoval: (ids: string[]) => removalCommand(name, ids.map(streamId)),
+    };
+    return batchCommands(name, writes, encoding, this.ack !== undefined);
   }
 
   private async writeEach(redis: AnyClient, name: string, commands: (string | Buffer)[][]): Promise<void> {
