@@ -5,9 +5,9 @@
  * create() over what is queued, waits for a line on stdin, connects and reports the CONNACK
  * (wall clock, to compare with the subscriber's first arrival) and the end of the drain.
  */
-import * as readline from 'node:readline';
 import { AsyncClient } from '../../src';
 import { redisPersistence } from '../publish/stores';
+import { waitForLine } from './line-signal';
 import { numberedPayload } from './spec';
 
 export interface MillionChildSpec {
@@ -87,10 +87,9 @@ async function fill(spec: MillionChildSpec): Promise<FillResult> {
 }
 
 async function restart(spec: MillionChildSpec): Promise<RestartResult> {
-  // Listening before create(): the bench writes the line at once.
-  const connectLine = new Promise<void>((resolve) =>
-    readline.createInterface({ input: process.stdin }).once('line', () => resolve()),
-  );
+  // The bench writes the line at spawn; the pipe holds it until read. Awaited after create().
+  const connectLine = waitForLine('connect');
+  connectLine.catch(() => undefined); // a rejection is thrown by the await below, not reported as unhandled
   const started = process.hrtime.bigint();
   const client = await create(spec);
   const createSeconds = since(started);

@@ -12,6 +12,7 @@ import { startMosquitto, type RedisServer } from '../../test/helpers/servers';
 import { runTrial } from '../publish/child';
 import type { TrialResult } from '../publish/trial';
 import type { FillResult, MillionChildSpec, RestartResult } from './million-child';
+import { sendLine } from './line-signal';
 import { OrderedSubscriber, type Delivery } from './subscriber';
 
 export interface MillionOptions {
@@ -42,11 +43,16 @@ function runChild<T>(spec: MillionChildSpec, timeoutSeconds: number): Promise<T>
   const child = spawn(process.execPath, [path.join(__dirname, 'million-child.js'), JSON.stringify(spec)], {
     stdio: ['pipe', 'pipe', 'pipe'],
   });
-  if (spec.mode === 'restart') child.stdin.write('connect\n'); // read once create() returned
+  // The restart child reads the line once create() returned; the fill child reads nothing.
+  if (spec.mode === 'restart') sendLine(child.stdin, 'connect');
+  else child.stdin.end();
   let out = '';
   let err = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
+  child.stderr.on('data', (d: Buffer) => {
+    process.stderr.write(`  [${spec.mode} ${spec.messages}] ${d.toString()}`); // its progress, as it comes
+    err = (err + d.toString()).slice(-4000);
+  });
   const timer = setTimeout(() => child.kill('SIGKILL'), timeoutSeconds * 1000);
   return new Promise((resolve, reject) => {
     child.once('exit', (code, signal) => {
