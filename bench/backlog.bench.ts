@@ -116,6 +116,7 @@ async function runSizes(redisUrl: string): Promise<BacklogRow[]> {
 
 async function main(): Promise<void> {
   const startedAt = new Date();
+  const commit = gitCommit(); // at the start: files edited during the run are not what it measured
   const loadAtStart = os.loadavg().map((l) => l.toFixed(2));
   if (contenders.some((c) => c.kind.startsWith('paho-c'))) buildPahoOffline();
   // As a gateway runs Redis: AOF on, fsync once a second.
@@ -137,7 +138,7 @@ async function main(): Promise<void> {
     : undefined;
   await redis.stop();
 
-  const heading = `QoS 1, ${payloadBytes} B payload, broker down while buffering, maxInflight ${maxInflight} for the drain, budget ${budgetSeconds} s per phase; commit ${gitCommit() ?? '?'}; ${startedAt.toISOString().slice(0, 16)}Z, load ${loadAtStart.join(' ')} -> ${os
+  const heading = `QoS 1, ${payloadBytes} B payload, broker down while buffering, maxInflight ${maxInflight} for the drain, budget ${budgetSeconds} s per phase; commit ${commit ?? '?'}; ${startedAt.toISOString().slice(0, 16)}Z, load ${loadAtStart.join(' ')} -> ${os
     .loadavg()
     .map((l) => l.toFixed(2))
     .join(' ')}; ${os.cpus().length} CPUs, Node ${process.version}`;

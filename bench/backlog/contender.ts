@@ -9,25 +9,14 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import * as readline from 'node:readline';
 import { AsyncClient } from '../../src';
 import { makeStore } from '../publish/stores';
+import { waitForLine } from './line-signal';
 import { numberedPayload, type ContenderKind, type ContenderSpec } from './spec';
 
 const rssKb = (): number => Math.round(process.memoryUsage.rss() / 1024);
 const seconds = (since: bigint): number => Number(process.hrtime.bigint() - since) / 1e9;
 const emit = (line: object): void => void process.stdout.write(`${JSON.stringify(line)}\n`);
-
-function waitForDrainSignal(): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const lines = readline.createInterface({ input: process.stdin });
-    lines.once('line', () => {
-      resolve(); // before close(): close() emits 'close' at once
-      lines.close();
-    });
-    lines.once('close', () => reject(new Error('the bench closed stdin before the drain')));
-  });
-}
 
 /** Counts settled promises and wakes one waiter at a target, without keeping the promises. */
 class Settled {
@@ -77,7 +66,7 @@ async function asyncClientPublish(spec: ContenderSpec, dir: string): Promise<voi
     rssAfterKb: rssKb(),
     accepted: spec.messages - delivered.failures,
   }); // offline, a settled publish was refused
-  await waitForDrainSignal();
+  await waitForLine('drain');
   const drainStarted = process.hrtime.bigint();
   await client.connect({ cleanSession: true, maxInflight: spec.maxInflight });
   await delivered.reach(spec.messages);
@@ -112,7 +101,7 @@ async function asyncClientEnqueue(spec: ContenderSpec, dir: string): Promise<voi
   }
   await durable.reach(spec.messages);
   emit({ event: 'buffered', seconds: seconds(started), rssBeforeKb, rssAfterKb: rssKb(), accepted: spec.messages });
-  await waitForDrainSignal();
+  await waitForLine('drain');
   const drainStarted = process.hrtime.bigint();
   await client.connect({ cleanSession: true, maxInflight: spec.maxInflight });
   await delivered.reach(spec.messages);
@@ -150,7 +139,7 @@ async function mqttJs(spec: ContenderSpec, dir: string): Promise<void> {
     );
   await stored.reach(spec.messages);
   emit({ event: 'buffered', seconds: seconds(started), rssBeforeKb, rssAfterKb: rssKb(), accepted: spec.messages });
-  await waitForDrainSignal();
+  await waitForLine('drain');
   const drainStarted = process.hrtime.bigint();
   // reconnect() without stores would replace them with empty ones (and lose the backlog).
   client.reconnect({ incomingStore: client.incomingStore, outgoingStore: client.outgoingStore });

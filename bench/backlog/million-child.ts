@@ -2,12 +2,13 @@
  * The outbox figures of bench/backlog.bench.ts --million, in a process of their own. argv[2] is a
  * MillionChildSpec. 'fill' enqueues `messages` offline (at most `window` not yet durable: no JS
  * object per queued message) and samples the time and RSS of every slice; 'restart' times
- * create() over what is queued, waits for a line on stdin, connects and reports the CONNACK
- * (wall clock, to compare with the subscriber's first arrival) and the end of the drain.
+ * create() over what is queued, waits for a line on stdin, connects and reports when connect()
+ * was called and when it resolved (wall clock, to compare with the subscriber's first arrival:
+ * the CONNACK lies between the two) and the end of the drain.
  */
-import * as readline from 'node:readline';
 import { AsyncClient } from '../../src';
 import { redisPersistence } from '../publish/stores';
+import { waitForLine } from './line-signal';
 import { numberedPayload } from './spec';
 
 export interface MillionChildSpec {
@@ -33,7 +34,10 @@ export interface FillResult {
 
 export interface RestartResult {
   createSeconds: number;
-  connackWallMs: number;
+  /** Date.now() just before connect(): the CONNACK comes after it. */
+  connectCalledWallMs: number;
+  /** Date.now() once connect() resolved: after the CONNACK, and after Paho began sending. */
+  connectResolvedWallMs: number;
   drainSeconds: number;
 }
 
@@ -87,10 +91,9 @@ async function fill(spec: MillionChildSpec): Promise<FillResult> {
 }
 
 async function restart(spec: MillionChildSpec): Promise<RestartResult> {
-  // Listening before create(): the bench writes the line at once.
-  const connectLine = new Promise<void>((resolve) =>
-    readline.createInterface({ input: process.stdin }).once('line', () => resolve()),
-  );
+  // The bench writes the line at spawn; the pipe holds it until read. Awaited after create().
+  const connectLine = waitForLine('connect');
+  connectLine.catch(() => undefined); // a rejection is thrown by the await below, not reported as unhandled
   const started = process.hrtime.bigint();
   const client = await create(spec);
   const createSeconds = since(started);
@@ -102,8 +105,9 @@ async function restart(spec: MillionChildSpec): Promise<RestartResult> {
   });
   await connectLine;
   const drainStarted = process.hrtime.bigint();
+  const connectCalledWallMs = Date.now();
   await client.connect({ cleanSession: false, maxInflight: spec.maxInflight });
-  const connackWallMs = Date.now();
+  const connectResolvedWallMs = Date.now();
   // On stderr, which the bench prints if this child has to be stopped: where the drain stands.
   const progress = setInterval(() => {
     process.stderr.write(`delivered ${delivered} of ${spec.messages}; stats ${JSON.stringify(client.stats())}\n`);
@@ -113,7 +117,7 @@ async function restart(spec: MillionChildSpec): Promise<RestartResult> {
   const drainSeconds = since(drainStarted);
   await client.disconnect({ timeout: 1000 });
   await client.close();
-  return { createSeconds, connackWallMs, drainSeconds };
+  return { createSeconds, connectCalledWallMs, connectResolvedWallMs, drainSeconds };
 }
 
 async function main(): Promise<void> {

@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import * as readline from 'node:readline';
 import Redis from 'ioredis';
 import { startMosquitto } from '../../test/helpers/servers';
+import { sendLine } from './line-signal';
 import { buildPahoOffline } from './paho-c';
 import type { ContenderSpec } from './spec';
 import { OrderedSubscriber, type Delivery } from './subscriber';
@@ -133,7 +134,7 @@ export async function runBacklogTrial(opts: TrialOptions, usesRedis: boolean): P
     subscriber = await OrderedSubscriber.start(broker.url, spec.topic, spec.messages);
     const drainStarted = process.hrtime.bigint();
     const drainDeadline = deadlineIn(opts.budgetSeconds);
-    events.child.stdin!.write('drain\n');
+    sendLine(events.child.stdin!, 'drain');
     const delivery = await subscriber.settle(opts.idleSeconds * 1000, drainDeadline);
     outcome.delivery = {
       delivered: delivery.delivered,

@@ -178,6 +178,7 @@ void MqttClient::Create(uint64_t request, CreateSpec spec) {
         self->restored_left_ = count;
         MQTTAsync_free(tokens);
       }
+      self->publish_ids_ = 0;  // a new Paho client: the ids of the one destroyed are free
     } else {
       self->handle_ = nullptr;
     }

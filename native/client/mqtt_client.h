@@ -190,6 +190,11 @@ class MqttClient : public std::enable_shared_from_this<MqttClient> {
   PahoWaker waker_;
   // Publishes Paho restored at create and has not completed yet (they bypass window_).
   std::atomic<int> restored_left_{0};
+  // QoS 1/2 publishes handed to Paho (SendPublish) and not answered yet: with restored_left_,
+  // the packet ids Paho holds. Paho looks for a free id by scanning its command list once per
+  // candidate id, so a publish made with all ids taken costs it 65,535 scans (seconds), and
+  // every later request, a flush() too, waits behind it: SendPublish refuses it first.
+  std::atomic<int> publish_ids_{0};
 
   JsChannel<MqttClient, ClientEvent, &ClientCallJs> events_;
   InboundGate inbound_;

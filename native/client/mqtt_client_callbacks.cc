@@ -45,7 +45,10 @@ void MqttClient::Succeed(void* context, SuccessData* response) {
 void MqttClient::Finish(Pending* pending) {
   bool holds_slot = pending->holds_slot;
   delete pending;
-  if (holds_slot) ReleaseSlot();
+  if (holds_slot) {
+    publish_ids_--;
+    ReleaseSlot();
+  }
 }
 
 void MqttClient::OnSuccess(void* context, MQTTAsync_successData* response) { Succeed(context, response); }

@@ -8,6 +8,10 @@
 
 namespace paho_redis {
 
+namespace {
+constexpr int kPacketIds = 65535;  // MQTT packet ids 1..65535
+}  // namespace
+
 void MqttClient::Publish(uint64_t request, PublishSpec spec) {
   // Weak: a job the window holds must not keep its own client (and so the window) alive.
   std::weak_ptr<MqttClient> weak = shared_from_this();
@@ -28,6 +32,14 @@ void MqttClient::ReleaseSlot() { window_.Release(); }
 void MqttClient::SetWindow(int max_inflight) { window_.SetWindow(max_inflight); }
 
 void MqttClient::SendPublish(uint64_t request, const PublishSpec& spec, bool holds_slot) {
+  if (holds_slot && publish_ids_.load() + restored_left_.load() >= kPacketIds) {
+    ReleaseSlot();
+    EmitResult(request, MQTTASYNC_NO_MORE_MSGIDS,
+               "all 65,535 MQTT packet ids are held by QoS 1/2 publishes not completed yet (buffered "
+               "offline or in flight): this one is refused; publish it again once some are delivered, or "
+               "queue large offline backlogs with enqueue() (the outbox)");
+    return;
+  }
   MQTTAsync_message message = MQTTAsync_message_initializer;
   message.payload = const_cast<char*>(spec.payload.data());
   message.payloadlen = static_cast<int>(spec.payload.size());
@@ -50,6 +62,7 @@ void MqttClient::SendPublish(uint64_t request, const PublishSpec& spec, bool hol
   // from memory: the publish settles by its delivery, the store failure is reported as such.
   // (A record that fails later, in its batch, is reported by the bridge.)
   ReportCommandFailures("PUBLISH");
+  if (rc == MQTTASYNC_SUCCESS && holds_slot) publish_ids_++;  // Finish may have counted it down already
   if (rc == MQTTASYNC_SUCCESS && spec.qos > 0) {
     // Paho may have answered it already (then it is gone from pending_).
     std::lock_guard<std::mutex> lock(mutex_);
