@@ -14,6 +14,7 @@ import {
 import { CLEAR_HELP } from './help';
 import { companionKeyName } from '../persistence/redis/options';
 import { outboxKeyName } from '../persistence/redis/outbox-stream';
+import { outboxAccountKeyName } from '../persistence/redis/outbox-account';
 import { describeLeaseHolder, isStale } from '../persistence/redis/lease';
 
 function ask(io: CliIO, question: string): Promise<string> {
@@ -73,8 +74,9 @@ export async function clearCommand(args: string[], io: CliIO): Promise<number> {
         return 1;
       }
     }
-    // One transaction: a client must not find its hash gone and its outbox still there.
-    const res = await redis.multi().hlen(hash).xlen(outbox).del(hash, outbox).exec();
+    // One transaction: a client must not find its hash gone and its outbox still there. The
+    // outbox's bytes account and clock checkpoint go with them, as RedisPersistence.clear() does.
+    const res = await redis.multi().hlen(hash).xlen(outbox).del(hash, outbox, outboxAccountKeyName(hash)).exec();
     const removed = Number(res?.[0]?.[1] ?? 0);
     const dequeued = Number(res?.[1]?.[1] ?? 0);
     io.stdout.write(

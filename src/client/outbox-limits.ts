@@ -156,8 +156,8 @@ export interface OutboxStatsSnapshot {
   enqueued: number;
   delivered: number;
   dropped: Record<DropReason, number>;
-  /** Deliveries per second over the last DRAIN_WINDOW_S seconds. */
-  drainRate: number;
+  /** Deliveries per second over the last DRAIN_WINDOW_S seconds (outbox.drainRate is the limit). */
+  deliveryRate: number;
   /** The caps in force (maxBytes: the application's or the store's default). */
   maxMessages: number | undefined;
   maxBytes: number | undefined;
@@ -204,7 +204,7 @@ export class OutboxTally {
     }
   }
 
-  drainRate(now: number): number {
+  deliveryRate(now: number): number {
     const since = now - Math.min(DRAIN_WINDOW_S * 1000, Math.max(1, now - this.startedAt));
     let count = 0;
     for (const [second, n] of this.seconds) if (second * 1000 >= since) count += n;

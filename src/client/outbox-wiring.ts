@@ -86,7 +86,7 @@ export function outboxStatsOf(outbox: Outbox | undefined, choice: OutboxChoice):
     enqueued: tally.enqueued,
     delivered: tally.delivered,
     dropped: { ...tally.dropped },
-    drainRate: tally.drainRate(now),
+    deliveryRate: tally.deliveryRate(now),
     maxMessages: choice.limits.maxMessages,
     maxBytes: outbox.maxBytes,
   };

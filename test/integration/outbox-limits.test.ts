@@ -196,7 +196,7 @@ describe('outbox limits', () => {
     assert.equal(stats.delivered, 50);
     assert.equal(stats.bytes, 0);
     assert.equal(stats.oldestAgeMs, undefined);
-    assert.ok(stats.drainRate > 0, `drain rate ${stats.drainRate}`);
+    assert.ok(stats.deliveryRate > 0, `delivery rate ${stats.deliveryRate}`);
     assert.deepEqual(stats.dropped, { expired: 0, full: 0, refused: 0 });
   });
 
