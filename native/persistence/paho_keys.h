@@ -5,9 +5,47 @@
 // Pure functions of the key: any thread.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 namespace paho_redis {
+
+// The family a key belongs to: its prefix before the '-'. kOther: not one of Paho's.
+enum class KeyFamily : uint8_t {
+  kCommand,
+  kCommandV5,
+  kSent,
+  kSentV5,
+  kPubrel,
+  kPubrelV5,
+  kReceived,
+  kReceivedV5,
+  kQueued,
+  kQueuedV5,
+  kOther
+};
+
+inline KeyFamily FamilyOf(const char* key) {
+  if (key == nullptr) return KeyFamily::kOther;
+  size_t length = 0;
+  while (length < 4 && key[length] != '\0' && key[length] != '-') ++length;
+  if (key[length] != '-') return KeyFamily::kOther;
+  std::string prefix(key, length);
+  if (prefix == "c") return KeyFamily::kCommand;
+  if (prefix == "c5") return KeyFamily::kCommandV5;
+  if (prefix == "s") return KeyFamily::kSent;
+  if (prefix == "s5") return KeyFamily::kSentV5;
+  if (prefix == "sc") return KeyFamily::kPubrel;
+  if (prefix == "sc5") return KeyFamily::kPubrelV5;
+  if (prefix == "r") return KeyFamily::kReceived;
+  if (prefix == "r5") return KeyFamily::kReceivedV5;
+  if (prefix == "q") return KeyFamily::kQueued;
+  if (prefix == "q5") return KeyFamily::kQueuedV5;
+  return KeyFamily::kOther;
+}
+
+// One bit per family, for sets of families.
+inline uint32_t FamilyBit(KeyFamily family) { return uint32_t{1} << static_cast<unsigned>(family); }
 
 inline bool HasKeyPrefix(const std::string& key, const char* prefix) { return key.rfind(prefix, 0) == 0; }
 
