@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <string>
 
 namespace paho_redis {
@@ -26,28 +27,37 @@ enum class KeyFamily : uint8_t {
 };
 
 inline KeyFamily FamilyOf(const char* key) {
-  if (key == nullptr) return KeyFamily::kOther;
-  size_t length = 0;
-  while (length < 4 && key[length] != '\0' && key[length] != '-') ++length;
-  if (key[length] != '-') return KeyFamily::kOther;
-  std::string prefix(key, length);
-  if (prefix == "c") return KeyFamily::kCommand;
-  if (prefix == "c5") return KeyFamily::kCommandV5;
-  if (prefix == "s") return KeyFamily::kSent;
-  if (prefix == "s5") return KeyFamily::kSentV5;
-  if (prefix == "sc") return KeyFamily::kPubrel;
-  if (prefix == "sc5") return KeyFamily::kPubrelV5;
-  if (prefix == "r") return KeyFamily::kReceived;
-  if (prefix == "r5") return KeyFamily::kReceivedV5;
-  if (prefix == "q") return KeyFamily::kQueued;
-  if (prefix == "q5") return KeyFamily::kQueuedV5;
-  return KeyFamily::kOther;
+  if (key == nullptr || key[0] == '\0') return KeyFamily::kOther;
+  // The prefix: one letter, an optional 'c' (sc), an optional '5' (MQTT 5), then '-'.
+  size_t at = 1;
+  bool pubrel = key[0] == 's' && key[at] == 'c';
+  if (pubrel) ++at;
+  bool v5 = key[at] == '5';
+  if (v5) ++at;
+  if (key[at] != '-') return KeyFamily::kOther;
+  switch (key[0]) {
+    case 'c':
+      return at == 1 ? KeyFamily::kCommand : at == 2 && v5 ? KeyFamily::kCommandV5 : KeyFamily::kOther;
+    case 's':
+      if (pubrel) return v5 ? KeyFamily::kPubrelV5 : KeyFamily::kPubrel;
+      return v5 ? KeyFamily::kSentV5 : KeyFamily::kSent;
+    case 'r':
+      return v5 ? KeyFamily::kReceivedV5 : KeyFamily::kReceived;
+    case 'q':
+      return v5 ? KeyFamily::kQueuedV5 : KeyFamily::kQueued;
+    default:
+      return KeyFamily::kOther;
+  }
 }
 
 // One bit per family, for sets of families.
 inline uint32_t FamilyBit(KeyFamily family) { return uint32_t{1} << static_cast<unsigned>(family); }
 
-inline bool HasKeyPrefix(const std::string& key, const char* prefix) { return key.rfind(prefix, 0) == 0; }
+// Inline (the prefixes are literals): Put and Remove classify each key several times.
+template <size_t N>
+inline bool HasKeyPrefix(const std::string& key, const char (&prefix)[N]) {
+  return key.size() >= N - 1 && memcmp(key.data(), prefix, N - 1) == 0;
+}
 
 // A queued command (c-N, c5-N): Paho reads it back once to send it.
 inline bool IsCommandKey(const std::string& key) {

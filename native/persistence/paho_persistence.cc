@@ -399,7 +399,7 @@ int PahoPersistence::Remove(void* handle, char* key) {
   self->StoreHeld();
   if (discard_listing.Consume(self, name) && self->CaptureDiscard(name)) return 0;
   switch (self->ledger_.DecideRemove(name)) {
-    case KeyLedger::RemoveAction::kAbsent:  // known absent: nothing to write
+    case KeyLedger::RemoveAction::kAbsent:    // known absent: nothing to write
     case KeyLedger::RemoveAction::kDeferred:  // due with the s-N put (see KeyLedger)
       return 0;
     case KeyLedger::RemoveAction::kDue:
