@@ -390,7 +390,9 @@ int PahoPersistence::Remove(void* handle, char* key) {
   auto* self = FromHandle(handle);
   // Most of Paho's removes name a family this session never wrote (see KeyLedger): answered
   // without a lock when nothing else is owed (no deferred remove, no held record, no discard).
-  if (discard_listing.owner != self && self->held_records_.load() == 0 &&
+  // (A thread's listing stays set until its next other callback: Paho's receive thread lists at
+  // CONNACK, then only removes; once its keys were consumed it holds no discard.)
+  if ((discard_listing.owner != self || discard_listing.keys.empty()) && self->held_records_.load() == 0 &&
       self->ledger_.KnownAbsentByFamily(key))
     return 0;
   self->FlushDeferred();
