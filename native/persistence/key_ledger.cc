@@ -28,12 +28,19 @@ bool IsQosPublish(const std::vector<uint8_t>& body) {
 
 }  // namespace
 
+void KeyLedger::SetComplete(bool complete) {
+  complete_ = complete;
+  complete_hint_.store(complete, std::memory_order_release);
+}
+
 void KeyLedger::Reset() {
   std::lock_guard<std::mutex> lock(mutex_);
-  complete_ = false;
+  SetComplete(false);
   keys_.clear();
+  families_.store(0, std::memory_order_release);
   values_.clear();
   deferred_.clear();
+  deferred_count_.store(0, std::memory_order_release);
 }
 
 uint64_t KeyLedger::ListingEpoch() {
@@ -46,25 +53,59 @@ void KeyLedger::Learn(const std::vector<std::string>& keys, uint64_t epoch) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (epoch != removals_) return;
   // Keys put meanwhile stay: a put may race with the listing.
+  uint32_t families = 0;
+  for (const std::string& key : keys) families |= FamilyBit(FamilyOf(key.c_str()));
+  families_.fetch_or(families, std::memory_order_acq_rel);
   keys_.insert(keys.begin(), keys.end());
-  complete_ = true;
+  SetComplete(true);
 }
 
-void KeyLedger::Added(const std::string& key, const Bytes& data) {
-  std::lock_guard<std::mutex> lock(mutex_);
+void KeyLedger::AddedLocked(const std::string& key, const Bytes& data) {
+  families_.fetch_or(FamilyBit(FamilyOf(key.c_str())), std::memory_order_acq_rel);
   keys_.insert(key);
   values_[key] = data;
 }
 
-bool KeyLedger::MayExist(const std::string& key) {
+void KeyLedger::Added(const std::string& key, const Bytes& data) {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (!complete_ || keys_.count(key) > 0) return true;
-  ++stats_.skipped_removes;
-  return false;
+  AddedLocked(key, data);
+}
+
+void KeyLedger::AddedAndRemoved(const std::string& key, const Bytes& data, const std::string* removed) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  AddedLocked(key, data);
+  if (removed != nullptr) RemovedLocked(*removed);
+}
+
+bool KeyLedger::KnownAbsentByFamily(const char* key) {
+  KeyFamily family = FamilyOf(key);
+  if (family == KeyFamily::kOther || family == KeyFamily::kReceivedV5) return false;
+  // Acquire pairs with the release of whatever callback wrote the family or deferred a remove
+  // before this one (Paho orders its callbacks with its own mutexes).
+  if (deferred_count_.load(std::memory_order_acquire) > 0) return false;
+  if (!complete_hint_.load(std::memory_order_acquire)) return false;
+  if ((families_.load(std::memory_order_acquire) & FamilyBit(family)) != 0) return false;
+  skipped_by_family_.fetch_add(1, std::memory_order_relaxed);
+  return true;
+}
+
+KeyLedger::RemoveAction KeyLedger::DecideRemove(const std::string& key) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (complete_ && keys_.count(key) == 0) {
+    ++stats_.skipped_removes;
+    return RemoveAction::kAbsent;
+  }
+  if (DeferRemoveLocked(key)) return RemoveAction::kDeferred;
+  RemovedLocked(key);
+  return RemoveAction::kDue;
 }
 
 void KeyLedger::Removed(const std::string& key) {
   std::lock_guard<std::mutex> lock(mutex_);
+  RemovedLocked(key);
+}
+
+void KeyLedger::RemovedLocked(const std::string& key) {
   ++removes_in_progress_;
   ++removals_;
   values_.erase(key);
@@ -79,7 +120,7 @@ void KeyLedger::RemoveAppended() {
 
 void KeyLedger::Invalidate() {
   std::lock_guard<std::mutex> lock(mutex_);
-  complete_ = false;
+  SetComplete(false);
 }
 
 bool KeyLedger::complete() {
@@ -115,8 +156,10 @@ int KeyLedger::CommandCount() {
 void KeyLedger::Cleared() {
   std::lock_guard<std::mutex> lock(mutex_);
   keys_.clear();
+  families_.store(0, std::memory_order_release);
   values_.clear();
   deferred_.clear();
+  deferred_count_.store(0, std::memory_order_release);
 }
 
 Bytes KeyLedger::Value(const std::string& key) {
@@ -132,11 +175,12 @@ void KeyLedger::Fetched(const std::string& key, const Bytes& data) {
   values_[key] = data;
 }
 
-bool KeyLedger::DeferRemove(const std::string& key) {
-  std::lock_guard<std::mutex> lock(mutex_);
+bool KeyLedger::DeferRemoveLocked(const std::string& key) {
+  if (!IsCommandKey(key)) return false;
   auto found = values_.find(key);
   if (found == values_.end() || !IsQosPublish(*found->second)) return false;
   deferred_[std::this_thread::get_id()] = key;
+  deferred_count_.store(deferred_.size(), std::memory_order_release);
   ++stats_.deferred_removes;
   return true;
 }
@@ -147,6 +191,7 @@ std::optional<std::string> KeyLedger::TakeDeferred() {
   if (found == deferred_.end()) return std::nullopt;
   std::string key = std::move(found->second);
   deferred_.erase(found);
+  deferred_count_.store(deferred_.size(), std::memory_order_release);
   return key;
 }
 
@@ -155,12 +200,15 @@ std::vector<std::string> KeyLedger::TakeAllDeferred() {
   std::vector<std::string> keys;
   for (auto& entry : deferred_) keys.push_back(std::move(entry.second));
   deferred_.clear();
+  deferred_count_.store(0, std::memory_order_release);
   return keys;
 }
 
 KeyLedger::Stats KeyLedger::stats() {
   std::lock_guard<std::mutex> lock(mutex_);
-  return stats_;
+  Stats stats = stats_;
+  stats.skipped_removes += skipped_by_family_.load(std::memory_order_relaxed);
+  return stats;
 }
 
 }  // namespace paho_redis

@@ -13,13 +13,18 @@
 // had accepted. The ledger defers that remove until the thread's next call (normally the
 // s-N put) has been made; a crash in between then yields a duplicate, never a loss.
 //
-// Threads: every method takes the ledger's lock, so any thread may call it. PahoPersistence
-// calls it from the thread running each Paho persistence callback (the creating or command
-// thread at create/send/destroy, Paho's send and receive threads otherwise); Invalidate also
-// runs where a failed write is learnt (the JS thread, through the bridge). DeferRemove and
-// TakeDeferred are per calling thread: each Paho thread finds only the remove it deferred.
+// Paho's acknowledgements also remove keys of families this session never wrote (s5- and sc5-
+// on MQTT 3, sc- after a QoS 1 message): KnownAbsentByFamily answers those without the lock.
+//
+// Threads: every method but KnownAbsentByFamily and deferring takes the ledger's lock, so any
+// thread may call it. PahoPersistence calls it from the thread running each Paho persistence
+// callback (the creating or command thread at create/send/destroy, Paho's send and receive
+// threads otherwise); Invalidate also runs where a failed write is learnt (the JS thread,
+// through the bridge). Deferral (DecideRemove) and TakeDeferred are per calling thread: each
+// Paho thread finds only the remove it deferred.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -55,12 +60,21 @@ class KeyLedger {
   void Learn(const std::vector<std::string>& keys, uint64_t epoch);
   // When a put is logged.
   void Added(const std::string& key, const Bytes& data);
-  // False only when the key is known to be absent.
-  bool MayExist(const std::string& key);
+  // Lock-free: true when the key is known to be absent because no key of its family is held
+  // (complete, none written nor listed), and this thread owes no deferred remove (any thread
+  // does: false). Never for r5- keys (held records, see PahoPersistence::Hold).
+  bool KnownAbsentByFamily(const char* key);
+  // What a remove of `key` needs, decided under one lock: known absent (counted as skipped),
+  // deferred (a QoS 1/2 PUBLISH command: due with this thread's next call), or due: logged now (the ledger
+  // forgets the key as Removed does; call RemoveAppended once it is appended).
+  enum class RemoveAction : uint8_t { kAbsent, kDeferred, kDue };
+  RemoveAction DecideRemove(const std::string& key);
   // When a remove is logged (before it is appended), and after it was appended: a listing
   // that began between the two may still list the key.
   void Removed(const std::string& key);
   void RemoveAppended();
+  // Added(`key`) and, if given, Removed(`*removed`), under one lock.
+  void AddedAndRemoved(const std::string& key, const Bytes& data, const std::string* removed);
   void Cleared();
   // JS thread (the drainer): a write failed, so what the store holds is unknown until it is
   // listed again.
@@ -78,17 +92,29 @@ class KeyLedger {
   // The value put or read in this session, or null.
   Bytes Value(const std::string& key);
   void Fetched(const std::string& key, const Bytes& data);
-  // Defers the remove of a QoS 1/2 PUBLISH command; false (not deferred) for anything else.
-  bool DeferRemove(const std::string& key);
   // The remove this thread deferred, if any, now due.
   std::optional<std::string> TakeDeferred();
+  // Lock-free: whether any thread owes a deferred remove (when false, TakeDeferred finds none).
+  bool deferring() const { return deferred_count_.load(std::memory_order_acquire) > 0; }
   std::vector<std::string> TakeAllDeferred();
   // JS thread (the bridge's stats()).
   Stats stats();
 
  private:
+  // Lock held.
+  void AddedLocked(const std::string& key, const Bytes& data);
+  void RemovedLocked(const std::string& key);
+  void SetComplete(bool complete);
+  bool DeferRemoveLocked(const std::string& key);
+
   std::mutex mutex_;
   bool complete_ = false;
+  // Written under the lock, read without it (KnownAbsentByFamily, deferring): complete_, the
+  // families of keys_ (bits only cleared when keys_ is emptied), deferred_.size().
+  std::atomic<bool> complete_hint_{false};
+  std::atomic<uint32_t> families_{0};
+  std::atomic<size_t> deferred_count_{0};
+  std::atomic<uint64_t> skipped_by_family_{0};
   uint64_t removals_ = 0;
   int removes_in_progress_ = 0;  // logged with Removed, not yet appended
   std::unordered_set<std::string> keys_;

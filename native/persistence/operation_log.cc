@@ -171,6 +171,7 @@ const LogBatch* OperationLog::TakeBatch() {
     LogBatch batch;
     batch.first_seq = unsent_.front().seq;
     batch.last_seq = unsent_.back().seq;
+    batch.ops.reserve(unsent_.size());
     for (LogOp& op : unsent_) {
       if (op.absorbed) continue;
       // From here on the store may hold what this batch puts, and not what it removes.

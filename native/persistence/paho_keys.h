@@ -5,11 +5,59 @@
 // Pure functions of the key: any thread.
 #pragma once
 
+#include <cstdint>
+#include <cstring>
 #include <string>
 
 namespace paho_redis {
 
-inline bool HasKeyPrefix(const std::string& key, const char* prefix) { return key.rfind(prefix, 0) == 0; }
+// The family a key belongs to: its prefix before the '-'. kOther: not one of Paho's.
+enum class KeyFamily : uint8_t {
+  kCommand,
+  kCommandV5,
+  kSent,
+  kSentV5,
+  kPubrel,
+  kPubrelV5,
+  kReceived,
+  kReceivedV5,
+  kQueued,
+  kQueuedV5,
+  kOther
+};
+
+inline KeyFamily FamilyOf(const char* key) {
+  if (key == nullptr || key[0] == '\0') return KeyFamily::kOther;
+  // The prefix: one letter, an optional 'c' (sc), an optional '5' (MQTT 5), then '-'.
+  size_t at = 1;
+  bool pubrel = key[0] == 's' && key[at] == 'c';
+  if (pubrel) ++at;
+  bool v5 = key[at] == '5';
+  if (v5) ++at;
+  if (key[at] != '-') return KeyFamily::kOther;
+  switch (key[0]) {
+    case 'c':
+      return at == 1 ? KeyFamily::kCommand : at == 2 && v5 ? KeyFamily::kCommandV5 : KeyFamily::kOther;
+    case 's':
+      if (pubrel) return v5 ? KeyFamily::kPubrelV5 : KeyFamily::kPubrel;
+      return v5 ? KeyFamily::kSentV5 : KeyFamily::kSent;
+    case 'r':
+      return v5 ? KeyFamily::kReceivedV5 : KeyFamily::kReceived;
+    case 'q':
+      return v5 ? KeyFamily::kQueuedV5 : KeyFamily::kQueued;
+    default:
+      return KeyFamily::kOther;
+  }
+}
+
+// One bit per family, for sets of families.
+inline uint32_t FamilyBit(KeyFamily family) { return uint32_t{1} << static_cast<unsigned>(family); }
+
+// Inline (the prefixes are literals): Put and Remove classify each key several times.
+template <size_t N>
+inline bool HasKeyPrefix(const std::string& key, const char (&prefix)[N]) {
+  return key.size() >= N - 1 && memcmp(key.data(), prefix, N - 1) == 0;
+}
 
 // A queued command (c-N, c5-N): Paho reads it back once to send it.
 inline bool IsCommandKey(const std::string& key) {

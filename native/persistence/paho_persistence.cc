@@ -139,6 +139,7 @@ int PahoPersistence::Open(void** handle, const char* client_id, const char* serv
   {
     std::lock_guard<std::mutex> lock(self->command_seqs_mutex_);
     self->command_seqs_.clear();
+    self->command_seq_count_ = 0;
   }
   self->ForgetDiscarded();
   if (!self->bridge_->Forward(call)) return MQTTCLIENT_PERSISTENCE_ERROR;
@@ -148,9 +149,14 @@ int PahoPersistence::Open(void** handle, const char* client_id, const char* serv
 
 LogOp PahoPersistence::DueRemove(const std::string& key, bool wait) {
   ledger_.Removed(key);
-  if (IsCommandKey(key)) {
+  return RemoveOp(key, wait);
+}
+
+LogOp PahoPersistence::RemoveOp(const std::string& key, bool wait) {
+  if (command_seq_count_.load() > 0 && IsCommandKey(key)) {
     std::lock_guard<std::mutex> lock(command_seqs_mutex_);
     command_seqs_.erase(key);
+    command_seq_count_ = command_seqs_.size();
   }
   return LogOp{0, key, nullptr, false, wait};
 }
@@ -167,6 +173,7 @@ bool PahoPersistence::CommandStored(const std::string& command_key, const std::s
     if (found == command_seqs_.end()) return false;
     seq = found->second;
     command_seqs_.erase(found);
+    command_seq_count_ = command_seqs_.size();
   }
   Bytes command = ledger_.Value(command_key);
   int token = -1;
@@ -186,9 +193,12 @@ void PahoPersistence::Hold(const std::string& key, Bytes bytes) {
     }
   }
   mine.emplace_back(key, std::move(bytes));
+  ++held_records_;
 }
 
 std::vector<LogOp> PahoPersistence::TakeHeld() {
+  // None held: this thread's own Hold would be seen (same thread), others' are not taken here.
+  if (held_records_.load() == 0) return {};
   std::vector<std::pair<std::string, Bytes>> taken;
   {
     std::lock_guard<std::mutex> lock(held_mutex_);
@@ -196,6 +206,7 @@ std::vector<LogOp> PahoPersistence::TakeHeld() {
     if (mine == held_.end()) return {};
     taken.swap(mine->second);
     held_.erase(mine);
+    held_records_ -= taken.size();
   }
   std::vector<LogOp> ops;
   for (auto& held : taken) {
@@ -206,12 +217,14 @@ std::vector<LogOp> PahoPersistence::TakeHeld() {
 }
 
 void PahoPersistence::DropHeld(const std::string& key) {
+  if (held_records_.load() == 0) return;
   std::lock_guard<std::mutex> lock(held_mutex_);
   for (auto& thread : held_) {
     auto& records = thread.second;
     for (auto it = records.begin(); it != records.end(); ++it) {
       if (it->first == key) {
         records.erase(it);
+        --held_records_;
         break;
       }
     }
@@ -232,6 +245,7 @@ LogOutcome PahoPersistence::StoreHeldReceived() { return StoreHeld(); }
 void PahoPersistence::RepublishOnThisThread(const std::string* sent_key) { republish_key = sent_key; }
 
 void PahoPersistence::FlushDeferred() {
+  if (!ledger_.deferring()) return;  // the common case, without the ledger's lock
   if (auto key = ledger_.TakeDeferred()) {
     std::vector<LogOp> ops;
     ops.push_back(DueRemove(*key, bridge_->sync()));
@@ -247,6 +261,7 @@ int PahoPersistence::Close(void* handle) {
     // being delivered is stored as its delivery ends, and Paho closes after that).
     std::lock_guard<std::mutex> lock(self->held_mutex_);
     self->held_.clear();
+    self->held_records_ = 0;
   }
   std::vector<LogOp> removes;
   for (const std::string& key : self->ledger_.TakeAllDeferred())
@@ -296,6 +311,7 @@ int PahoPersistence::Put(void* handle, char* key, int bufcount, char* buffers[],
   // Held records go first, in the same unit: Paho queued their message (q5-N) instead of
   // delivering it, and PUBREC leaves after this put.
   std::vector<LogOp> ops = self->TakeHeld();
+  ops.reserve(ops.size() + 3);
   bool barrier = !ops.empty() || IsBarrierPut(name, bufcount, buffers, buflens);
   bool wait = sync || barrier;
   // A deferred command remove is due once the sent packet (s-N) is logged, in the same
@@ -312,10 +328,10 @@ int PahoPersistence::Put(void* handle, char* key, int bufcount, char* buffers[],
   // The command of a discarded message sent again: the old record goes in the same unit.
   std::optional<std::string> replaced;
   if (republish_key != nullptr && IsCommandKey(name)) replaced = self->TakeHeldRemove(*republish_key);
-  self->ledger_.Added(name, bytes);
+  self->ledger_.AddedAndRemoved(name, bytes, deferred ? &*deferred : nullptr);
   ops.push_back(LogOp{0, name, std::move(bytes), false, wait});
   if (IsCommandKey(name)) ops.back().outbox_remove = OutboxHandoff::TakeForCommandPut();
-  if (deferred) ops.push_back(self->DueRemove(*deferred, wait));
+  if (deferred) ops.push_back(self->RemoveOp(*deferred, wait));
   if (replaced) ops.push_back(LogOp{0, *replaced, nullptr, false, wait});
   uint64_t seq = 0;
   // An acknowledgement (PUBREL after sc-, PUBREC after r-) can be held back; the QoS 2 PUBLISH
@@ -327,6 +343,7 @@ int PahoPersistence::Put(void* handle, char* key, int bufcount, char* buffers[],
   if (qos2_command && outcome.failure == CallFailure::kNone) {
     std::lock_guard<std::mutex> lock(self->command_seqs_mutex_);
     self->command_seqs_[name] = seq;
+    self->command_seq_count_ = self->command_seqs_.size();
   }
   if (outcome.failure != CallFailure::kNone) return Fail(PersistenceOp::kPut, name, outcome);
   return 0;
@@ -371,17 +388,29 @@ int PahoPersistence::Get(void* handle, char* key, char** buffer, int* buflen) {
 
 int PahoPersistence::Remove(void* handle, char* key) {
   auto* self = FromHandle(handle);
+  // Most of Paho's removes name a family this session never wrote (see KeyLedger): answered
+  // without a lock when nothing else is owed (no deferred remove, no held record, no discard).
+  // (A thread's listing stays set until its next other callback: Paho's receive thread lists at
+  // CONNACK, then only removes; once its keys were consumed it holds no discard.)
+  if ((discard_listing.owner != self || discard_listing.keys.empty()) && self->held_records_.load() == 0 &&
+      self->ledger_.KnownAbsentByFamily(key))
+    return 0;
   self->FlushDeferred();
   std::string name = key != nullptr ? key : "";
   self->DropHeld(name);
   self->StoreHeld();
   if (discard_listing.Consume(self, name) && self->CaptureDiscard(name)) return 0;
-  if (!self->ledger_.MayExist(name)) return 0;    // known absent: nothing to write
-  if (self->ledger_.DeferRemove(name)) return 0;  // due with the s-N put (see KeyLedger)
-  bool acknowledgement = IsBarrierRemove(name);   // PUBCOMP leaves next
+  switch (self->ledger_.DecideRemove(name)) {
+    case KeyLedger::RemoveAction::kAbsent:    // known absent: nothing to write
+    case KeyLedger::RemoveAction::kDeferred:  // due with the s-N put (see KeyLedger)
+      return 0;
+    case KeyLedger::RemoveAction::kDue:
+      break;
+  }
+  bool acknowledgement = IsBarrierRemove(name);  // PUBCOMP leaves next
   bool wait = self->bridge_->sync() || acknowledgement;
   std::vector<LogOp> ops;
-  ops.push_back(self->DueRemove(name, wait));
+  ops.push_back(self->RemoveOp(name, wait));
   LogOutcome outcome = self->bridge_->Write(std::move(ops), wait, nullptr, acknowledgement);
   self->ledger_.RemoveAppended();
   if (outcome.failure != CallFailure::kNone) {

@@ -60,6 +60,8 @@ class PahoPersistence {
   LogOutcome DrainForRead();
   // A remove that is now due, as a log op (the ledger forgets the key).
   LogOp DueRemove(const std::string& key, bool wait);
+  // The same, for a key the ledger already forgot (DecideRemove, AddedAndRemoved).
+  LogOp RemoveOp(const std::string& key, bool wait);
   // The QoS 2 PUBLISH being logged as `sent_key` (s-T) is durable without waiting for it:
   // its command `command_key` (the remove deferred to this put, token T) is in the store,
   // waiting for that put only if it is not acknowledged yet. False: wait for the s- put.
@@ -98,11 +100,14 @@ class PahoPersistence {
   // QoS 2 PUBLISH commands logged in this session: key (c-N) -> seq of their put.
   std::mutex command_seqs_mutex_;
   std::unordered_map<std::string, uint64_t> command_seqs_;
+  std::atomic<size_t> command_seq_count_{0};  // its size, read without the lock
   // Held received records: one per message between Paho's put and the end of its delivery.
   // By the thread that holds them: each thread stores only its own (Paho's receive thread in
   // practice; any thread may call the persistence).
   std::mutex held_mutex_;
   std::unordered_map<std::thread::id, std::vector<std::pair<std::string, Bytes>>> held_;
+  // How many records held_ holds, read without the lock: callbacks skip it when none are.
+  std::atomic<size_t> held_records_{0};
   // See TakeDiscarded.
   std::mutex discarded_mutex_;
   std::vector<SentPublish> discarded_;

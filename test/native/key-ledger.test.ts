@@ -109,6 +109,31 @@ describe('KeyLedger through the native test driver', () => {
     bridge.close();
   });
 
+  it('skips removes of families never written, yet flushes a remove it deferred first', async () => {
+    const { store, log } = recordingStore();
+    const bridge = new StoreBridge(store, { onFailure: () => undefined, durability: 'sync' });
+    const results = await testDriver.runScript(bridge.native, [
+      open,
+      { op: 'keys' },
+      { op: 'put', key: 'c-1', buffers: [publishCommand(1)] },
+      { op: 'remove', key: 'c-1' }, // deferred
+      { op: 'remove', key: 'sc5-1' }, // no sc5- written, but the deferred remove is due first
+      { op: 'remove', key: 's5-1' }, // no s5- written
+      { op: 'put', key: 'sc-2', buffers: [Buffer.from([0x62, 0x02, 0, 2])] },
+      { op: 'remove', key: 'sc-2' }, // its family and key were written: logged
+      { op: 'remove', key: 'sc-3' }, // its family was written, the key was not
+    ]);
+    assert.deepEqual(
+      results.map((r) => r.rc),
+      [0, 0, 0, 0, 0, 0, 0, 0, 0],
+    );
+    const order = log.filter(([op]) => op !== 'keys').map(([op, key]) => `${op} ${key}`);
+    assert.deepEqual(order, ['put c-1', 'remove c-1', 'put sc-2', 'remove sc-2']);
+    const stats = bridge.native.stats();
+    assert.deepEqual([stats.skippedRemoves, stats.deferredRemoves], [3, 1]);
+    bridge.close();
+  });
+
   // Deferral is per thread, and each runScript runs on a pool thread: one script per case.
   it('defers the remove of a QoS 1 PUBLISH command until the next s- put, and serves its get from memory', async () => {
     const { store, log } = recordingStore();
