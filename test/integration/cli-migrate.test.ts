@@ -9,10 +9,8 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { PassThrough, Writable } from 'node:stream';
 import { Redis } from 'ioredis';
 import { AsyncClient, RedisPersistence } from '../../src';
-import { main, type CliIO } from '../../src/cli/main';
 import { clientDirName } from '../../src/cli/file-store';
 import { ValueEncryptor } from '../../src/persistence/redis/encryption';
 import { companionKeyName, hashName, pahoServerURI } from '../../src/persistence/redis/options';
@@ -21,6 +19,7 @@ import { encodeOutboxEntry } from '../../src/client/outbox-entry';
 import { qosOfNumber, type FileStorePublisherConfig } from '../fixtures/file-store-publisher';
 import { Inbox, closeAll, runFixture, uid, waitFor } from '../helpers/client-common';
 import { startMosquitto, startRedis, type MosquittoServer, type RedisServer } from '../helpers/servers';
+import { runCli, type CliRun } from '../helpers/cli-run';
 
 const QOS1 = 60;
 const QOS2 = 40;
@@ -48,28 +47,7 @@ after(async () => {
   if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
 });
 
-interface Run {
-  code: number;
-  out: string;
-  err: string;
-}
-
-function sink(chunks: string[]): Writable {
-  return new Writable({
-    write(c, _e, cb) {
-      chunks.push(String(c));
-      cb();
-    },
-  });
-}
-
-async function cli(...argv: string[]): Promise<Run> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: CliIO = { stdout: sink(out), stderr: sink(err), stdin: new PassThrough() };
-  const code = await main(argv, io);
-  return { code, out: out.join(''), err: err.join('') };
-}
+const cli = (...argv: string[]): Promise<CliRun> => runCli(argv);
 
 /** A client of its own: its id, the URI it connects to, its hash and its directory under `dir`. */
 function client(tag: string, dir = path.join(tmp, tag)) {

@@ -5,15 +5,15 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { execFile } from 'node:child_process';
-import { PassThrough, Writable } from 'node:stream';
+import { PassThrough } from 'node:stream';
 import Redis from 'ioredis';
 import { startRedis, type RedisServer } from '../helpers/servers';
-import { main, type CliIO } from '../../src/cli/main';
 import type { InspectRow } from '../../src/cli/inspect';
 import { redactUrl } from '../../src/persistence/redis/redaction';
 import { ValueEncryptor } from '../../src/persistence/redis/encryption';
 import { companionKeyName } from '../../src/persistence/redis/options';
 import { encodeOutboxEntry } from '../../src/client/outbox-entry';
+import { runCli, type CliRun } from '../helpers/cli-run';
 
 const PASSWORD = 'cli-test-Secret-pw';
 const inspectRows = (json: string): InspectRow[] => JSON.parse(json) as InspectRow[];
@@ -40,27 +40,8 @@ after(async () => {
   await server?.stop();
 });
 
-interface Run {
-  code: number;
-  out: string;
-  err: string;
-}
-
-function sink(chunks: string[]): Writable {
-  return new Writable({
-    write(c, _e, cb) {
-      chunks.push(String(c));
-      cb();
-    },
-  });
-}
-
-async function run(argv: string[], stdin?: PassThrough & { isTTY?: boolean }): Promise<Run> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: CliIO = { stdout: sink(out), stderr: sink(err), stdin: stdin ?? new PassThrough() };
-  const code = await main(argv, io);
-  const r = { code, out: out.join(''), err: err.join('') };
+async function run(argv: string[], stdin?: PassThrough & { isTTY?: boolean }): Promise<CliRun> {
+  const r = await runCli(argv, stdin);
   assert.ok(!r.out.includes(PASSWORD) && !r.err.includes(PASSWORD), 'the Redis password must never be printed');
   return r;
 }
