@@ -14,7 +14,7 @@ export interface OutboxLimitOptions {
   /** At most this many messages wait in the outbox. Default: no cap. */
   maxMessages?: number;
   /**
-   * At most this many bytes of stored entries (topic, payload, properties and 23 bytes each;
+   * At most this many bytes of stored entries (topic, payload, properties and 10-16 bytes each;
    * encrypted size with encryption). Default: a quarter of Redis's maxmemory when it has one,
    * else no cap.
    */

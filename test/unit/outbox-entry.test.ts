@@ -27,16 +27,15 @@ describe('outbox entries', () => {
     assert.deepEqual(decodeOutboxEntry('1', bytes), message);
   });
 
-  it('an entry without properties costs 23 bytes beyond topic and payload (7, and 16 of times)', () => {
-    const bytes = encodeOutboxEntry({ topic: 't', payload: Buffer.alloc(256), qos: 1, retained: false });
-    assert.equal(bytes.length, 256 + 1 + 23);
-    assert.deepEqual(decodeOutboxEntry('1', bytes), {
-      topic: 't',
-      payload: Buffer.alloc(256),
-      qos: 1,
-      retained: false,
-      properties: undefined,
-    });
+  it('a plain entry costs 10 bytes beyond topic and payload with its enqueue time, 16 with an expiry', () => {
+    const message = { topic: 't', payload: Buffer.alloc(256), qos: 1, retained: false, properties: undefined };
+    const plain = encodeOutboxEntry(message, { enqueuedAt: 5, expiresAt: 0 });
+    assert.equal(plain.length, 256 + 1 + 10);
+    assert.deepEqual(decodeOutboxRecord('1', plain), { message, times: { enqueuedAt: 5, expiresAt: 0 } });
+    assert.equal(encodeOutboxEntry(message, { enqueuedAt: 5, expiresAt: 9 }).length, 256 + 1 + 16);
+    const timeless = encodeOutboxEntry(message); // moved at an upgrade: times unknown
+    assert.equal(timeless.length, 256 + 1 + 4);
+    assert.deepEqual(decodeOutboxRecord('1', timeless), { message, times: undefined });
   });
 
   it('an unknown format version or a damaged entry fails with ERR_PERSISTENCE_CORRUPT naming the id', () => {
@@ -55,13 +54,16 @@ describe('outbox entries', () => {
     }
   });
 
-  it('version 2 carries the enqueue time and the expiry; version 1 entries still read, without times', () => {
-    const message = { topic: 'a', payload: Buffer.from('x'), qos: 1, retained: false, properties: undefined };
-    const timed = encodeOutboxEntry(message, { enqueuedAt: 1234.5, expiresAt: 99_000 });
+  it('version 2 carries the enqueue time and the expiry (whole ms); version 1 entries still read, without times', () => {
+    const message = { topic: 'a', payload: Buffer.from('x'), qos: 1, retained: true, properties: undefined };
+    const timed = encodeOutboxEntry(message, { enqueuedAt: 1234.4, expiresAt: 2 ** 40 + 0.6 });
     assert.equal(OUTBOX_FORMAT_VERSION, 2);
-    assert.deepEqual(decodeOutboxRecord('1', timed), { message, times: { enqueuedAt: 1234.5, expiresAt: 99_000 } });
-    // A version 1 entry as an older release wrote it: the version 2 bytes without the times.
-    const v1 = Buffer.concat([Buffer.from([1]), timed.subarray(17)]);
+    assert.deepEqual(decodeOutboxRecord('1', timed), {
+      message,
+      times: { enqueuedAt: 1234, expiresAt: 2 ** 40 + 1 },
+    });
+    // A version 1 entry as an older release wrote it: version, qos, retain, topic, no properties, payload.
+    const v1 = Buffer.from([1, 1, 1, 0, 1, 0x61, 0, 0, 0x78]);
     assert.deepEqual(decodeOutboxRecord('1', v1), { message, times: undefined });
     assert.deepEqual(decodeOutboxEntry('1', v1), message);
   });
