@@ -77,11 +77,12 @@ bool MqttClient::Emit(std::unique_ptr<ClientEvent> event) {
   return true;
 }
 
-void MqttClient::EmitResult(uint64_t request, int rc, const std::string& message) {
+void MqttClient::EmitResult(uint64_t request, int rc, const std::string& message, bool accepted_by_paho) {
   auto event = std::make_unique<ClientEvent>();
   event->request = request;
   event->rc = rc;
   event->text = message;
+  event->accepted_by_paho = accepted_by_paho;
   Emit(std::move(event));
 }
 

@@ -156,7 +156,8 @@ class MqttClient : public std::enable_shared_from_this<MqttClient> {
   void QueueWithHandle(uint64_t request, std::function<void()> job);
   // False when the event could not be queued (the client is closed).
   bool Emit(std::unique_ptr<ClientEvent> event);
-  void EmitResult(uint64_t request, int rc, const std::string& message);
+  // accepted_by_paho: the publish failed after Paho took it (see ClientEvent).
+  void EmitResult(uint64_t request, int rc, const std::string& message, bool accepted_by_paho = false);
   // A request refused by the addon itself because the client is closed (not a Paho failure).
   void EmitClosed(uint64_t request, const std::string& message);
   void DestroyHandle();

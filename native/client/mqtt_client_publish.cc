@@ -133,12 +133,8 @@ void MqttClient::FailFollowed() {
     followed_size_ = 0;
   }
   for (uint64_t request : requests) {
-    auto event = std::make_unique<ClientEvent>();
-    event->request = request;
-    event->rc = MQTTASYNC_OPERATION_INCOMPLETE;
-    event->text = "the client was destroyed before the message was delivered";
-    event->accepted_by_paho = true;
-    Emit(std::move(event));
+    EmitResult(request, MQTTASYNC_OPERATION_INCOMPLETE,
+               "the client was destroyed before the message was delivered", true);
   }
 }
 
@@ -163,12 +159,9 @@ void MqttClient::Republish() {
     }
   }
   for (uint64_t request : lost) {
-    auto event = std::make_unique<ClientEvent>();
-    event->request = request;
-    event->rc = MQTTASYNC_FAILURE;  // not incomplete: that says Paho's records keep it
-    event->text = "the message was lost with the session before it was sent again";
-    event->accepted_by_paho = true;
-    Emit(std::move(event));
+    // Failure, not incomplete: incomplete says Paho's records keep it.
+    EmitResult(request, MQTTASYNC_FAILURE, "the message was lost with the session before it was sent again",
+               true);
   }
   {
     std::lock_guard<std::mutex> lock(mutex_);
