@@ -1,46 +1,29 @@
 /**
  * The outbox in front of Paho (client.enqueue(); see docs/persistence.md, "The outbox"). Two
  * halves, both on the JS thread:
- * - appends: enqueued messages are encoded and appended to the store in groups (one store
- *   round trip for every message enqueued while the previous append was under way); each
+ * - appends (outbox-appender.ts): enqueued messages are appended to the store in groups; each
  *   enqueue resolves once its group is stored, and nothing of it stays in memory;
- * - the pump: reads entries back with a cursor and hands at most `window` of them to Paho at a
- *   time. Paho puts each one's c-N record, and the store removes the entry in the same unit
+ * - the pump (here): reads entries back with a cursor and hands at most `window` of them to Paho
+ *   at a time. Paho puts each one's c-N record, and the store removes the entry in the same unit
  *   (PersistenceWrite.outboxRemove), so after a crash a message is in exactly one of the two.
  * Limits (caps, time to live, the clock, stats) are in outbox-expiry.ts and outbox-limits.ts.
  */
-import { PahoMqttRedisError } from '../errors';
-import type {
-  OutboxAppendResult,
-  OutboxClockCheckpoint,
-  OutboxEntry,
-  OutboxStats,
-} from '../persistence/client-persistence';
+import type { OutboxClockCheckpoint, OutboxEntry, OutboxStats } from '../persistence/client-persistence';
 import { within } from '../persistence/bridge/outage';
-import { decodeOutboxRecord, encodeOutboxEntry, type OutboxMessage } from './outbox-entry';
+import { decodeOutboxRecord, type OutboxMessage } from './outbox-entry';
+import { OutboxAppender } from './outbox-appender';
 import { OutboxClock } from './outbox-clock';
 import { OutboxExpiry } from './outbox-expiry';
-import {
-  type BufferedMessage,
-  type OutboxHost,
-  PASSING_REFUSALS,
-  type PendingAppend,
-  asPersistenceError,
-} from './outbox-host';
-import { OutboxTally, appendMayDrop, expired, onTheWire, outboxFull, timesAt } from './outbox-limits';
+import { type BufferedMessage, type OutboxHost, PASSING_REFUSALS, asPersistenceError } from './outbox-host';
+import { OutboxTally, expired, onTheWire } from './outbox-limits';
 import { DrainPacer } from './drain-pacer';
 
-/** At most this many entries per append round trip. */
-const MAX_APPEND_GROUP = 4096;
 /** After a failed store read, the pump tries again this much later. */
 const RETRY_MS = 1000;
 
 export type { DeliveredInfo, OutboxHost, BufferedMessage } from './outbox-host';
 
 export class Outbox {
-  private lastId = 0;
-  private pending: PendingAppend[] = [];
-  private appending = false;
   /** The newest id handed to Paho (the pump reads after it); undefined: from the head. */
   private cursor: string | undefined;
   /** Handed to Paho, not delivered yet: id -> topic and QoS (at most `window`). */
@@ -66,8 +49,6 @@ export class Outbox {
   private closed = false;
   /** QoS 0 entries being removed before their hand-over (see pump). */
   private taking: BufferedMessage[] = [];
-  /** While a 'dropOldest' append that may drop is in flight: what it keeps (the pump waits). */
-  private appendKeep: Set<string> | undefined;
   /** Events held until the application could attach listeners (see release()). */
   private held: (() => void)[] | undefined = [];
   /** The most entries ever handed to Paho at once (for tests and stats). */
@@ -77,6 +58,7 @@ export class Outbox {
   /** maxBytes in force: the application's, else the store's default. */
   maxBytes: number | undefined;
   readonly expiry: OutboxExpiry;
+  private readonly appender: OutboxAppender;
 
   constructor(private readonly host: OutboxHost) {
     this.maxBytes = host.limits.maxBytes;
@@ -88,6 +70,7 @@ export class Outbox {
       failed: (error, op) => host.failed(asPersistenceError(error, op)),
     });
     if (host.drainRate !== undefined) this.pacer = new DrainPacer(host.drainRate);
+    this.appender = new OutboxAppender(host, this);
   }
 
   /** Ids continue after the newest the store ever held, so they never repeat. */
@@ -99,7 +82,7 @@ export class Outbox {
         ? within(store.outboxReadClock(), timeoutMs, 'the store (outboxReadClock)')
         : undefined,
     ]);
-    this.lastId = last === undefined ? 0 : Number(last);
+    this.appender.continueAfter(last as string | undefined);
     this.clock = new OutboxClock(saved as OutboxClockCheckpoint | undefined);
     this.tally = new OutboxTally(this.clock.now());
     this.maxBytes = this.host.limits.maxBytes ?? store.outboxDefaultMaxBytes;
@@ -142,15 +125,19 @@ export class Outbox {
     return this.handed.size;
   }
 
+  /** With Paho, or about to be: what an append that may drop keeps. */
+  withPaho(): string[] {
+    return [...this.handed.keys(), ...this.stillStored, ...this.taking.map((m) => m.id)];
+  }
+
   enqueue(message: OutboxMessage, ttlMs: number | undefined): Promise<{ id: string }> {
-    const id = String(++this.lastId);
-    const times = timesAt(message, ttlMs ?? this.host.limits.ttlMs, this.clock.now());
-    if (times.expiresAt > 0) this.expiry.expiring();
-    const entry = { id, data: encodeOutboxEntry(message, times) };
-    return new Promise((resolve, reject) => {
-      this.pending.push({ entry, resolve, reject });
-      this.append();
-    });
+    return this.appender.enqueue(message, ttlMs);
+  }
+
+  /** An append was answered: the store may hold entries past the last short read. */
+  appended(): void {
+    this.atEnd = false;
+    this.pump();
   }
 
   /** Stops the pump and the tick; resolves once the clock's checkpoint is stored (or failed). */
@@ -160,73 +147,8 @@ export class Outbox {
     const checkpoint = this.expiry.stop();
     this.held = undefined;
     clearTimeout(this.paceWait);
-    const error = new PahoMqttRedisError('ERR_CLIENT_CLOSED', 'the client was closed before the message was stored');
-    for (const waiting of this.pending.splice(0)) waiting.reject(error);
+    this.appender.close();
     return checkpoint;
-  }
-
-  private append(): void {
-    if (this.appending || this.pending.length === 0) return;
-    const group = this.pending.splice(0, MAX_APPEND_GROUP);
-    this.appending = true;
-    const store = this.host.store;
-    const limits = store.outboxLimits === true ? this.appendLimits(group.map((g) => g.entry)) : undefined;
-    within(
-      Promise.resolve().then(() =>
-        store.outboxAppend(
-          group.map((g) => g.entry),
-          limits,
-        ),
-      ),
-      this.host.timeoutMs,
-      'the store (outboxAppend)',
-    )
-      .then(
-        (answer) => {
-          const result = answer as OutboxAppendResult | undefined;
-          const rejected = new Set(result?.rejected);
-          for (const g of group) {
-            if (rejected.has(g.entry.id)) {
-              g.reject(outboxFull({ ...this.host.limits, maxBytes: this.maxBytes }));
-            } else {
-              this.tally.enqueued += 1;
-              g.resolve({ id: g.entry.id });
-            }
-          }
-          if (result) {
-            const first = group[0].entry;
-            this.tally.appended(result, () => decodeOutboxRecord(first.id, first.data).times?.enqueuedAt);
-            this.expiry.droppedFull(result.dropped);
-          }
-        },
-        (error: unknown) => {
-          for (const g of group) g.reject(error);
-        },
-      )
-      .finally(() => {
-        this.appending = false;
-        this.appendKeep = undefined;
-        this.atEnd = false;
-        this.pump(); // first: what it hands over now is kept by the next append
-        this.append();
-      })
-      .catch(() => undefined);
-  }
-
-  /**
-   * The caps for the next append. With 'dropOldest', an append that may drop keeps what is with
-   * Paho, and the pump hands nothing over until it is answered (appendKeep): an entry it took
-   * meanwhile might be the one dropped. `ceiling` tells when no drop is possible (the common case).
-   */
-  private appendLimits(entries: readonly OutboxEntry[]) {
-    const { maxMessages, onFull } = this.host.limits;
-    const maxBytes = this.maxBytes;
-    let keep: string[] = [];
-    if (appendMayDrop(this.host.limits, maxBytes, this.tally.ceiling, entries)) {
-      keep = [...this.handed.keys(), ...this.stillStored, ...this.taking.map((m) => m.id)];
-      this.appendKeep = new Set(keep);
-    }
-    return { maxMessages, maxBytes, onFull, keep };
   }
 
   /**
@@ -239,7 +161,7 @@ export class Outbox {
     this.readAhead();
     if (this.handing || this.rewind || !this.host.canSend()) return;
     // An entry taken while a 'dropOldest' append that may drop is in flight could be dropped by it.
-    if (this.appendKeep !== undefined) return;
+    if (this.appender.keep !== undefined) return;
     const room = Math.min(this.host.window - this.handed.size, this.buffered.length);
     if (room <= 0) return;
     const batch = this.buffered.splice(0, this.paced(room));
