@@ -11,6 +11,8 @@
       'native/persistence/store_bridge_wrap.cc',
       'native/persistence/paho_persistence.cc',
       'native/persistence/paho_persistence_discard.cc',
+      'native/persistence/paho_persistence_commands.cc',
+      'native/persistence/paho_persistence_held.cc',
       'native/client/sent_publish.cc',
       'native/util/command_queue.cc',
       'native/client/mqtt_client.cc',

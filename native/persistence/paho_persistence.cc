@@ -2,7 +2,6 @@
 
 #include <MQTTAsync.h>
 
-#include <cstdlib>
 #include <cstring>
 #include <optional>
 #include <unordered_set>
@@ -59,22 +58,6 @@ bool IsQos2PublishCommand(const std::string& key, int bufcount, char* buffers[],
   memcpy(&qos, buffers[5], sizeof(int));
   return type == kPublish && qos == 2;
 }
-
-// The number after the key's dash (packet id of s-T), or -1.
-long KeyNumber(const std::string& key) {
-  size_t dash = key.find('-');
-  if (dash == std::string::npos || dash + 1 >= key.size()) return -1;
-  char* end = nullptr;
-  long number = strtol(key.c_str() + dash + 1, &end, 10);
-  return *end == '\0' ? number : -1;
-}
-
-// MQTT 5: Paho puts r5-N as it reads an inbound QoS 2 PUBLISH, then delivers the message
-// (messageArrived), then sends PUBREC. After a restart, a stored r5-N makes Paho take the
-// broker's resent PUBLISH as already received, and MQTT 5 does not deliver at PUBREL: stored
-// before the listeners returned, it would lose a message a crash interrupted. So the put is
-// held until then (StoreHeldReceived), unless the record exists already (a resent PUBLISH
-// that Paho will not deliver again). IsReceivedV5Key (paho_keys.h) picks those puts.
 
 // MQTT 5: Paho delivers an inbound QoS 2 message at PUBLISH time and, finding a restored
 // r5-N, would swallow a later message that reuses the id: the remove must be stored
@@ -136,11 +119,7 @@ int PahoPersistence::Open(void** handle, const char* client_id, const char* serv
   call->server_uri = server_uri != nullptr ? server_uri : "";
   self->ledger_.Reset();
   self->bridge_->log().Reset();
-  {
-    std::lock_guard<std::mutex> lock(self->command_seqs_mutex_);
-    self->command_seqs_.clear();
-    self->command_seq_count_ = 0;
-  }
+  self->ForgetCommands();
   self->ForgetDiscarded();
   if (!self->bridge_->Forward(call)) return MQTTCLIENT_PERSISTENCE_ERROR;
   *handle = self;
@@ -153,94 +132,9 @@ LogOp PahoPersistence::DueRemove(const std::string& key, bool wait) {
 }
 
 LogOp PahoPersistence::RemoveOp(const std::string& key, bool wait) {
-  if (command_seq_count_.load() > 0 && IsCommandKey(key)) {
-    std::lock_guard<std::mutex> lock(command_seqs_mutex_);
-    command_seqs_.erase(key);
-    command_seq_count_ = command_seqs_.size();
-  }
+  ForgetCommand(key);
   return LogOp{0, key, nullptr, false, wait};
 }
-
-// Why this is enough (docs/persistence.md): Paho sends a queued command with its token as the
-// packet id, a restored one too. While c-N is stored, a crash restores it and Paho sends it
-// again with id T, which a broker still holding T treats as the duplicate it is (MQTT 3.1.1
-// 4.3.3); the store never holds neither, since c-N's remove is logged with s-T, as one unit.
-bool PahoPersistence::CommandStored(const std::string& command_key, const std::string& sent_key) {
-  uint64_t seq = 0;
-  {
-    std::lock_guard<std::mutex> lock(command_seqs_mutex_);
-    auto found = command_seqs_.find(command_key);
-    if (found == command_seqs_.end()) return false;
-    seq = found->second;
-    command_seqs_.erase(found);
-    command_seq_count_ = command_seqs_.size();
-  }
-  Bytes command = ledger_.Value(command_key);
-  int token = -1;
-  if (command && command->size() >= 2 * sizeof(int))
-    memcpy(&token, command->data() + sizeof(int), sizeof(int));
-  if (token < 1 || token != KeyNumber(sent_key)) return false;
-  return bridge_->WaitStored(seq).failure == CallFailure::kNone;
-}
-
-void PahoPersistence::Hold(const std::string& key, Bytes bytes) {
-  std::lock_guard<std::mutex> lock(held_mutex_);
-  auto& mine = held_[std::this_thread::get_id()];
-  for (auto& held : mine) {
-    if (held.first == key) {
-      held.second = std::move(bytes);
-      return;
-    }
-  }
-  mine.emplace_back(key, std::move(bytes));
-  ++held_records_;
-}
-
-std::vector<LogOp> PahoPersistence::TakeHeld() {
-  // None held: this thread's own Hold would be seen (same thread), others' are not taken here.
-  if (held_records_.load() == 0) return {};
-  std::vector<std::pair<std::string, Bytes>> taken;
-  {
-    std::lock_guard<std::mutex> lock(held_mutex_);
-    auto mine = held_.find(std::this_thread::get_id());
-    if (mine == held_.end()) return {};
-    taken.swap(mine->second);
-    held_.erase(mine);
-    held_records_ -= taken.size();
-  }
-  std::vector<LogOp> ops;
-  for (auto& held : taken) {
-    ledger_.Added(held.first, held.second);
-    ops.push_back(LogOp{0, held.first, std::move(held.second), false, true});
-  }
-  return ops;
-}
-
-void PahoPersistence::DropHeld(const std::string& key) {
-  if (held_records_.load() == 0) return;
-  std::lock_guard<std::mutex> lock(held_mutex_);
-  for (auto& thread : held_) {
-    auto& records = thread.second;
-    for (auto it = records.begin(); it != records.end(); ++it) {
-      if (it->first == key) {
-        records.erase(it);
-        --held_records_;
-        break;
-      }
-    }
-  }
-}
-
-LogOutcome PahoPersistence::StoreHeld() {
-  std::vector<LogOp> ops = TakeHeld();
-  if (ops.empty()) return {};
-  // Stored before Paho acknowledges the message (PUBREC): with onStoreUnavailable 'disconnect'
-  // the wait holds through an outage.
-  return bridge_->Write(std::move(ops), true, nullptr, true);
-}
-
-// A failed write was reported (Write, or the failed batch): Paho sends PUBREC either way.
-LogOutcome PahoPersistence::StoreHeldReceived() { return StoreHeld(); }
 
 void PahoPersistence::RepublishOnThisThread(const std::string* sent_key) { republish_key = sent_key; }
 
@@ -304,8 +198,8 @@ int PahoPersistence::Put(void* handle, char* key, int bufcount, char* buffers[],
   bool sync = self->bridge_->sync();
   if (IsReceivedV5Key(name) && !self->ledger_.KnownPresent(name)) {
     self->FlushDeferred();
-    self->StoreHeld();  // an earlier resent PUBLISH's, if any
-    self->Hold(name, std::move(bytes));
+    self->StoreHeld();                   // an earlier resent PUBLISH's, if any
+    self->Hold(name, std::move(bytes));  // see paho_persistence_held.cc
     return 0;
   }
   // Held records go first, in the same unit: Paho queued their message (q5-N) instead of
@@ -340,11 +234,7 @@ int PahoPersistence::Put(void* handle, char* key, int bufcount, char* buffers[],
   bool acknowledgement = barrier && !sent_publish;
   LogOutcome outcome = self->bridge_->Write(std::move(ops), wait, &seq, acknowledgement);
   if (deferred) self->ledger_.RemoveAppended();
-  if (qos2_command && outcome.failure == CallFailure::kNone) {
-    std::lock_guard<std::mutex> lock(self->command_seqs_mutex_);
-    self->command_seqs_[name] = seq;
-    self->command_seq_count_ = self->command_seqs_.size();
-  }
+  if (qos2_command && outcome.failure == CallFailure::kNone) self->CommandLogged(name, seq);
   if (outcome.failure != CallFailure::kNone) return Fail(PersistenceOp::kPut, name, outcome);
   return 0;
 }

@@ -62,11 +62,18 @@ class PahoPersistence {
   LogOp DueRemove(const std::string& key, bool wait);
   // The same, for a key the ledger already forgot (DecideRemove, AddedAndRemoved).
   LogOp RemoveOp(const std::string& key, bool wait);
+  // The QoS 2 PUBLISH command `command_key` (c-N) was logged as `seq` (see CommandStored).
+  void CommandLogged(const std::string& command_key, uint64_t seq);
+  // `key` is removed: if a QoS 2 PUBLISH command, it is no longer tracked.
+  void ForgetCommand(const std::string& key);
+  // open: no command of the session before is tracked.
+  void ForgetCommands();
   // The QoS 2 PUBLISH being logged as `sent_key` (s-T) is durable without waiting for it:
   // its command `command_key` (the remove deferred to this put, token T) is in the store,
   // waiting for that put only if it is not acknowledged yet. False: wait for the s- put.
   bool CommandStored(const std::string& command_key, const std::string& sent_key);
-  // MQTT 5 received QoS 2 records held back until their message was handled (see Put).
+  // MQTT 5 received QoS 2 records held back until their message was handled (see
+  // paho_persistence_held.cc).
   void Hold(const std::string& key, Bytes bytes);
   // The records the calling thread holds, as log puts (the ledger counts them from now on).
   std::vector<LogOp> TakeHeld();
