@@ -1,7 +1,7 @@
 /**
  * Whether the Redis behind a store keeps an append-only file: without one, a power loss takes
  * everything written since the last RDB snapshot, the outbox's backlog included
- * (docs/redis-deployments.md, "Power loss: the append-only file").
+ * (docs/redis-aof.md).
  */
 import type { AnyClient } from './options';
 
