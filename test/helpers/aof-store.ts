@@ -1,7 +1,7 @@
 /**
  * For the cut-AOF test (not a test file): a Redis 7 multi-part AOF's incr file, and what a
  * client's store holds, read straight from Redis: the numbered messages (`#<n>#` payloads) in
- * its outbox stream and in Paho's `c-`/`s-` records.
+ * its outbox stream and in Paho's `c-`/`s-` records (`c5-`/`s5-` under MQTT 5).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -35,6 +35,8 @@ export interface StoredNumbers {
   sent: number[];
   /** `sc-` records (a PUBREL: the broker has the message; they hold no payload). */
   pubrels: number;
+  /** The families of Paho's records (`c-`, `s5-`, ...): which MQTT version wrote them. */
+  families: Set<string>;
   /** Records or entries that did not decode, or held no number. */
   unreadable: string[];
 }
@@ -45,7 +47,7 @@ export async function storedNumbers(port: number, clientId: string, serverURI: s
   const redis = new Redis(port, '127.0.0.1', { maxRetriesPerRequest: 1, lazyConnect: true });
   await redis.connect();
   try {
-    const out: StoredNumbers = { outbox: [], commands: [], sent: [], pubrels: 0, unreadable: [] };
+    const out: StoredNumbers = { outbox: [], commands: [], sent: [], pubrels: 0, families: new Set(), unreadable: [] };
     for (const [rawId, fields] of await redis.xrangeBuffer(companionKeyName(hash, 'outbox'), '-', '+')) {
       const id = rawId.toString();
       const at = fields.findIndex((f, i) => i % 2 === 0 && f.toString() === 'd');
@@ -54,6 +56,7 @@ export async function storedNumbers(port: number, clientId: string, serverURI: s
       else out.outbox.push(n);
     }
     for (const [key, value] of Object.entries(await redis.hgetallBuffer(hash))) {
+      out.families.add(key.slice(0, key.indexOf('-') + 1));
       const record = decodeRecord(key, value);
       if (record.kind === 'sentPubrel' && record.error === undefined) {
         out.pubrels += 1;

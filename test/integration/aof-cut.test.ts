@@ -12,7 +12,8 @@
  * only messages enqueued after everything still stored are lost (the store is a prefix of its
  * history). The restarted client opens and delivers what is left: QoS 2 once, except a message
  * delivered after T, which the cut puts back (delivered again: counted, and QoS 1 anyway).
- * AOF_CUT_SEED replays a run's offsets.
+ * The same trials under MQTT 3.1.1 (c-/s- records) and MQTT 5 (c5-/s5-). AOF_CUT_SEED replays
+ * a run's offsets.
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -29,7 +30,7 @@ const SEED = Number(process.env.AOF_CUT_SEED ?? 20261206);
 const TRIALS = 6;
 const TOTAL = 600;
 const WINDOW = 50;
-/** Redis as a gateway runs it (see docs/redis-deployments.md), no rewrite during a trial. */
+/** Redis as a gateway runs it (see docs/redis-aof.md), no rewrite during a trial. */
 const REDIS_ARGS = ['--aof-load-truncated', 'yes', '--auto-aof-rewrite-percentage', '0'];
 
 let broker: MosquittoServer;
@@ -90,14 +91,30 @@ interface TrialRow {
   unacknowledged: number;
   /** Delivered before the crash, put back by the cut, delivered again: QoS 1 and QoS 2. */
   again: [number, number];
+  /** The families of Paho's records the cut left (`c-`, `s5-`, ...). */
+  families: Set<string>;
 }
+
+/** Paho's record families of each MQTT version. */
+const familiesOf = (mqttVersion: 4 | 5): string[] => (mqttVersion === 5 ? ['c5-', 's5-', 'sc5-'] : ['c-', 's-', 'sc-']);
 
 /**
  * Checks the store after the cut against what the publisher was told is stored and what
  * arrived before the crash; answers the per-trial counts.
  */
-function classify(stored: StoredNumbers, acknowledged: Set<number>, deliveredBefore: Set<number>): TrialRow {
+function classify(
+  mqttVersion: 4 | 5,
+  stored: StoredNumbers,
+  acknowledged: Set<number>,
+  deliveredBefore: Set<number>,
+): TrialRow {
   assert.deepEqual(stored.unreadable, [], 'every entry and record decodes and holds its number');
+  const mine = familiesOf(mqttVersion);
+  assert.deepEqual(
+    [...stored.families].filter((family) => !mine.includes(family)),
+    [],
+    `Paho's records are all of MQTT ${mqttVersion === 5 ? '5' : '3.1.1'}`,
+  );
   const inOutbox = count(stored.outbox);
   const inPaho = count([...stored.commands, ...stored.sent]);
   const twice = [...inOutbox, ...inPaho].filter(([, c]) => c > 1).map(([n]) => n);
@@ -124,16 +141,18 @@ function classify(stored: StoredNumbers, acknowledged: Set<number>, deliveredBef
     lost: lost.length,
     unacknowledged: TOTAL - acknowledged.size,
     again: [0, 0],
+    families: stored.families,
   };
 }
 
-async function trial(index: number, random: () => number): Promise<TrialRow> {
+async function trial(mqttVersion: 4 | 5, index: number, random: () => number): Promise<TrialRow> {
   const redis: RedisServer = await startRedis({ aof: true, args: REDIS_ARGS });
   try {
-    const clientId = uid(`aof-cut-${index}`);
+    const clientId = uid(`aof-cut-v${mqttVersion === 5 ? 5 : 3}-${index}`);
     const topic = `aof-cut/${clientId}`;
     arrivals.set(topic, []);
     const cfg: OutboxPublisherConfig = {
+      mqttVersion,
       serverURI: broker.url,
       clientId,
       redisUrl: redis.url,
@@ -161,7 +180,7 @@ async function trial(index: number, random: () => number): Promise<TrialRow> {
     fs.truncateSync(incr, cut);
     await redis.restart();
     const stored = await storedNumbers(redis.port, clientId, broker.url);
-    const row = classify(stored, acknowledged, deliveredBefore);
+    const row = classify(mqttVersion, stored, acknowledged, deliveredBefore);
     row.offset = `${cut} of ${size}`;
 
     // The restarted client opens over what is left and delivers it.
@@ -184,21 +203,29 @@ async function trial(index: number, random: () => number): Promise<TrialRow> {
   }
 }
 
-describe('power loss: the AOF cut at random offsets', () => {
-  it(`${TRIALS} cuts (seed ${SEED}): every message is in one place, delivered or counted as lost`, async () => {
-    const random = seededRandom(SEED);
-    console.log(
-      '# trial | cut at byte | outbox | Paho | delivered | lost | not acknowledged | delivered again (QoS 1, QoS 2)',
-    );
-    // Each row as its trial ends, so a failing trial still shows the ones before it.
-    for (let i = 0; i < TRIALS; i++) {
-      const r = await trial(i, random);
+for (const mqttVersion of [4, 5] as const) {
+  describe(`power loss: the AOF cut at random offsets (MQTT ${mqttVersion === 5 ? '5' : '3.1.1'})`, () => {
+    it(`${TRIALS} cuts (seed ${SEED}): every message is in one place, delivered or counted as lost`, async () => {
+      const random = seededRandom(SEED);
       console.log(
-        `# ${i + 1} | ${r.offset} | ${r.outbox} | ${r.paho} | ${r.delivered} | ${r.lost} | ${r.unacknowledged} | ${r.again.join(', ')}`,
+        '# trial | cut at byte | outbox | Paho | delivered | lost | not acknowledged | delivered again (QoS 1, QoS 2)',
       );
-    }
+      // Each row as its trial ends, so a failing trial still shows the ones before it.
+      const families = new Set<string>();
+      for (let i = 0; i < TRIALS; i++) {
+        const r = await trial(mqttVersion, i, random);
+        console.log(
+          `# ${i + 1} | ${r.offset} | ${r.outbox} | ${r.paho} | ${r.delivered} | ${r.lost} | ${r.unacknowledged} | ${r.again.join(', ')}`,
+        );
+        for (const family of r.families) families.add(family);
+      }
+      assert.ok(
+        familiesOf(mqttVersion).some((family) => families.has(family)),
+        `the cuts left records of this version with Paho (${[...families].join() || 'none'})`,
+      );
+    });
   });
-});
+}
 
 describe('RedisPersistence.aofEnabled', () => {
   it('tells a Redis that keeps an AOF from one that does not, once open', async () => {
