@@ -34,6 +34,11 @@ MqttClient::~MqttClient() {
 }
 
 void MqttClient::OnTeardown() {
+  // What is queued is never delivered: drop it now (a received message's gate opens below).
+  burst_.Close();
+  std::vector<EventBurst::Entry> dropped;
+  burst_.TakeAll(&dropped);
+  dropped.clear();
   events_.Close();
   inbound_.Close();
   // Release the store first, so Paho's pclose and removes during destroy fail at once
@@ -59,6 +64,7 @@ void MqttClient::OnTeardown() {
 void MqttClient::Dispose() {
   std::shared_ptr<MqttClient> keep = shared_from_this();
   inbound_.Close();
+  burst_.Close();  // what is queued is delivered still: the ring for it is in flight
   events_.Dispose();
   // Destroy already ran, so the thread is idle or about to be: this join is short.
   queue_.Stop(kTeardownWait);
@@ -68,13 +74,18 @@ void MqttClient::Ref(Napi::Env env) { events_.Ref(env); }
 
 void MqttClient::Unref(Napi::Env env) { events_.Unref(env); }
 
+bool MqttClient::Append(EventBurst::Entry& entry) {
+  return burst_.Append(entry, [this] { return events_.Send(nullptr); });
+}
+
 bool MqttClient::Emit(std::unique_ptr<ClientEvent> event) {
-  if (!events_.Send(event.get())) {
-    if (event->type == ClientEvent::Type::kMessage) inbound_.Release(event->gated_bytes);
-    return false;
-  }
-  event.release();
-  return true;
+  const bool gated = event->type == ClientEvent::Type::kMessage;
+  const size_t gated_bytes = event->gated_bytes;
+  EventBurst::Entry entry;
+  entry.event = std::move(event);
+  if (Append(entry)) return true;
+  if (gated) inbound_.Release(gated_bytes);
+  return false;
 }
 
 void MqttClient::EmitResult(uint64_t request, int rc, const std::string& message, bool accepted_by_paho) {
