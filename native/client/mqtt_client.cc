@@ -110,17 +110,6 @@ void MqttClient::Queue(uint64_t request, std::function<void()> job) {
   if (!queue_.Push(std::move(job))) EmitClosed(request, "the client is closed");
 }
 
-void MqttClient::QueueWithHandle(uint64_t request, std::function<void()> job) {
-  auto self = shared_from_this();
-  Queue(request, [self, request, job = std::move(job)] {
-    if (self->handle_ == nullptr) {
-      self->EmitClosed(request, "the client is not created or already closed");
-      return;
-    }
-    job();
-  });
-}
-
 MqttClient::Pending* MqttClient::NewPending(uint64_t request, RequestKind kind, int count) {
   auto* pending = new Pending();
   pending->client = this;
@@ -371,17 +360,12 @@ void MqttClient::IsConnected(uint64_t request) {
 }
 
 void MqttClient::Flush(uint64_t request) {
-  auto self = shared_from_this();
   // Through the publish window, behind every publish submitted before it: a publish the window
   // still holds exists in memory only, so the flush waits until it reached Paho and the log.
-  window_.Submit(false, [self, request] {
-    self->Queue(request, [self, request] {
-      auto event = std::make_unique<ClientEvent>();
-      event->request = request;
-      event->log_seq = self->bridge_ ? self->bridge_->logged_seq() : 0;
-      self->Emit(std::move(event));
-    });
-  });
+  PublishWindow::Item item;
+  item.kind = PublishWindow::Item::Kind::kFlush;
+  item.request = request;
+  window_.Submit(std::move(item));
 }
 
 void MqttClient::Destroy(uint64_t request) {

@@ -64,7 +64,7 @@ class MqttClient : public std::enable_shared_from_this<MqttClient> {
   void WantDeliveryComplete(bool want) { delivery_complete_wanted_.store(want); }
 
  private:
-  MqttClient() { live_count_++; }
+  MqttClient() : window_([this](PublishWindow::Item& item) { HandOn(item); }) { live_count_++; }
   static std::atomic<int> live_count_;
   friend void ClientCallJs(Napi::Env env, Napi::Function on_events, MqttClient* self, void* unused);
   // Environment teardown: stop events, release the store, destroy the Paho client briefly.
@@ -129,8 +129,22 @@ class MqttClient : public std::enable_shared_from_this<MqttClient> {
   void SetWindow(int max_inflight);
   // Runs once Paho answered a Pending (taken by Claim): frees it and its window slot.
   void Finish(Pending* pending);
+  // What the publish window lets go: a publish or a flush, to the command queue.
+  void HandOn(PublishWindow::Item& item);
   void Queue(uint64_t request, std::function<void()> job);
-  void QueueWithHandle(uint64_t request, std::function<void()> job);
+  // Queue, for a job that needs the Paho client: refused as closed without one. A template, so
+  // the job and this check are one function object.
+  template <typename Job>
+  void QueueWithHandle(uint64_t request, Job job) {
+    auto self = shared_from_this();
+    Queue(request, [self, request, job = std::move(job)] {
+      if (self->handle_ == nullptr) {
+        self->EmitClosed(request, "the client is not created or already closed");
+        return;
+      }
+      job();
+    });
+  }
   // False when the event could not be queued (the client is closed).
   bool Emit(std::unique_ptr<ClientEvent> event);
   // A plain entry (no ClientEvent); false when it could not be queued.
