@@ -35,6 +35,14 @@ void EventBurst::Close() {
   closed_ = true;
 }
 
+void EventBurst::DropAll() {
+  std::vector<Entry> dropped;
+  TakeAll(&dropped);
+  for (Entry& entry : dropped) {
+    if (entry.event && entry.event->delivered) entry.event->delivered->Open();
+  }
+}
+
 EventBurst::Entry EventBurst::ProgressedLocked() {
   Entry progressed;
   progressed.kind = Kind::kProgressed;

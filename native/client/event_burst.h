@@ -46,6 +46,9 @@ class EventBurst {
   void TakeAll(std::vector<Entry>* out);
   // Any thread, idempotent: no more appends. What is queued stays for TakeAll.
   void Close();
+  // Any thread: drops what is queued, never to be delivered (the environment is gone): the
+  // threads waiting on received messages' gates go on.
+  void DropAll();
 
  private:
   Entry ProgressedLocked();

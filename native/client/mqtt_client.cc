@@ -35,10 +35,8 @@ MqttClient::~MqttClient() {
 
 void MqttClient::OnTeardown() {
   // What is queued is never delivered: drop it now (a received message's gate opens below).
-  burst_.Close();
-  std::vector<EventBurst::Entry> dropped;
-  burst_.TakeAll(&dropped);
-  dropped.clear();
+  burst_->Close();
+  burst_->DropAll();
   events_.Close();
   inbound_.Close();
   // Release the store first, so Paho's pclose and removes during destroy fail at once
@@ -64,7 +62,7 @@ void MqttClient::OnTeardown() {
 void MqttClient::Dispose() {
   std::shared_ptr<MqttClient> keep = shared_from_this();
   inbound_.Close();
-  burst_.Close();  // what is queued is delivered still: the ring for it is in flight
+  burst_->Close();  // what is queued is delivered still: the ring for it is in flight
   events_.Dispose();
   // Destroy already ran, so the thread is idle or about to be: this join is short.
   queue_.Stop(kTeardownWait);
@@ -75,7 +73,12 @@ void MqttClient::Ref(Napi::Env env) { events_.Ref(env); }
 void MqttClient::Unref(Napi::Env env) { events_.Unref(env); }
 
 bool MqttClient::Append(EventBurst::Entry& entry) {
-  return burst_.Append(entry, [this] { return events_.Send(nullptr); });
+  return burst_->Append(entry, [this] {
+    auto* ring = new std::shared_ptr<EventBurst>(burst_);
+    if (events_.Send(ring)) return true;
+    delete ring;
+    return false;
+  });
 }
 
 bool MqttClient::Emit(std::unique_ptr<ClientEvent> event) {

@@ -32,7 +32,9 @@
 namespace paho_redis {
 
 class MqttClient;
-void ClientCallJs(Napi::Env env, Napi::Function on_events, MqttClient* self, void* unused);
+// `ring`: owns a reference to the burst, which stays readable when `self` is gone (teardown).
+void ClientCallJs(Napi::Env env, Napi::Function on_events, MqttClient* self,
+                  std::shared_ptr<EventBurst>* ring);
 
 class MqttClient : public std::enable_shared_from_this<MqttClient> {
  public:
@@ -66,7 +68,8 @@ class MqttClient : public std::enable_shared_from_this<MqttClient> {
  private:
   MqttClient() : window_([this](PublishWindow::Item& item) { HandOn(item); }) { live_count_++; }
   static std::atomic<int> live_count_;
-  friend void ClientCallJs(Napi::Env env, Napi::Function on_events, MqttClient* self, void* unused);
+  friend void ClientCallJs(Napi::Env env, Napi::Function on_events, MqttClient* self,
+                           std::shared_ptr<EventBurst>* ring);
   // Environment teardown: stop events, release the store, destroy the Paho client briefly.
   void OnTeardown();
 
@@ -192,9 +195,10 @@ class MqttClient : public std::enable_shared_from_this<MqttClient> {
 
   std::atomic<bool> delivery_complete_wanted_{false};
 
-  // The thread-safe function only rings: what to deliver waits in burst_.
-  JsChannel<MqttClient, void, &ClientCallJs> events_;
-  EventBurst burst_;
+  // The thread-safe function only rings (each ring holds the burst): what to deliver waits in
+  // burst_.
+  JsChannel<MqttClient, std::shared_ptr<EventBurst>, &ClientCallJs> events_;
+  const std::shared_ptr<EventBurst> burst_ = std::make_shared<EventBurst>();
   std::vector<EventBurst::Entry> drained_;  // JS thread: the burst being delivered
   InboundGate inbound_;
   DeliveryGateSet delivery_gates_;  // opened at teardown: no Paho thread stays parked in one

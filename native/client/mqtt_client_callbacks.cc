@@ -211,7 +211,7 @@ void MqttClient::OnDeliveryComplete(void* context, MQTTAsync_token token) {
   self->Delivered(token);
   // Without a listener, no entry: the delivery only counts as progress (poison detection).
   if (!self->delivery_complete_wanted_.load()) {
-    self->burst_.CountDelivery();
+    self->burst_->CountDelivery();
     return;
   }
   EventBurst::Entry entry;
@@ -331,12 +331,17 @@ constexpr size_t kCodesPerEntry = 3;
 
 }  // namespace
 
-void ClientCallJs(Napi::Env env, Napi::Function on_events, MqttClient* self, void*) {
+void ClientCallJs(Napi::Env env, Napi::Function on_events, MqttClient* self,
+                  std::shared_ptr<EventBurst>* raw) {
+  std::unique_ptr<std::shared_ptr<EventBurst>> ring(raw);
   // Dropped at teardown: `self` may be freed already (the function's finalizer runs before the
-  // queue is drained and can drop the last owner); OnTeardown dropped what was queued.
-  if (env == nullptr) return;
+  // queue is drained and can drop the last owner), but the ring holds the burst.
+  if (env == nullptr) {
+    (*ring)->DropAll();
+    return;
+  }
   std::vector<EventBurst::Entry>& burst = self->drained_;
-  self->burst_.TakeAll(&burst);
+  (*ring)->TakeAll(&burst);
   BurstDone done(burst, self->inbound_);
   if (burst.empty()) return;
   try {
