@@ -9,6 +9,11 @@ namespace {
 
 MqttClient* ClientOf(void* context) { return static_cast<MqttClient*>(context); }
 
+// A v5 answer may carry properties; a v3 one never does.
+bool HasProperties(const MQTTAsync_successData&) { return false; }
+
+bool HasProperties(const MQTTAsync_successData5& response) { return response.properties.count > 0; }
+
 }  // namespace
 
 bool MqttClient::TakePending(Pending* pending) {
@@ -20,14 +25,6 @@ bool MqttClient::TakePending(Pending* pending) {
 // failed synchronously, or destroy cleaned up) is ignored. v3 and v5 answers share the
 // token and the connect block (failures: token, code and message); the rest differs
 // (AddResults, AddFailureDetails).
-namespace {
-
-bool HasProperties(const MQTTAsync_successData&) { return false; }
-
-bool HasProperties(const MQTTAsync_successData5& response) { return response.properties.count > 0; }
-
-}  // namespace
-
 template <typename SuccessData>
 void MqttClient::Succeed(void* context, SuccessData* response) {
   auto* pending = static_cast<Pending*>(context);
