@@ -27,6 +27,11 @@ Addon::Addon(Napi::Env env, Napi::Object exports) {
   Napi::Array ops = Napi::Array::New(env, kPersistenceOpCount);
   for (int op = 0; op < kPersistenceOpCount; ++op) ops.Set(op, OpName(static_cast<PersistenceOp>(op)));
   exports.Set("persistenceOps", ops);
+  const int kinds = static_cast<int>(EventBurst::Kind::kCount);
+  Napi::Array event_kinds = Napi::Array::New(env, kinds);
+  for (int kind = 0; kind < kinds; ++kind)
+    event_kinds.Set(kind, EventBurst::KindName(static_cast<EventBurst::Kind>(kind)));
+  exports.Set("clientEventKinds", event_kinds);
 #ifdef PAHO_REDIS_TEST_ADDON
   // Only in the test build (paho_mqtt_redis_test.node): drives a bridge as Paho does.
   Napi::Object driver = PersistenceDriver::Exports(env);

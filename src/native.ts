@@ -146,8 +146,14 @@ export type NativeClientEvent =
     }
   | { type: 'connectionLost'; cause: string }
   | { type: 'connected'; cause: string }
-  | { type: 'disconnected'; reasonCode: number; properties?: NativeProperty[] }
-  | { type: 'deliveryComplete'; token: number };
+  | { type: 'disconnected'; reasonCode: number; properties?: NativeProperty[] };
+
+/**
+ * What the addon hands JS per burst of client events (src/client/event-burst.ts reads it): per
+ * event three numbers in `codes` (its kind, an index into EVENT_KINDS; a request; a token), and
+ * for the 'event' kind, its object, in order, in `events` (undefined when the burst has none).
+ */
+export type NativeEventsListener = (codes: Float64Array, events: NativeClientEvent[] | undefined) => void;
 
 export interface NativeCreateSpec {
   serverURI: string;
@@ -232,6 +238,8 @@ export interface NativeMqttClient {
   dispose(): void;
   ref(): void;
   unref(): void;
+  /** Whether Paho's delivery completions are sent as 'deliveryComplete' entries (off: counted as progress only). */
+  wantDeliveryComplete(want: boolean): void;
 }
 
 export interface NativeAddon {
@@ -241,7 +249,9 @@ export interface NativeAddon {
     onFailure: NativeFailureListener,
     options: NativeBridgeOptions,
   ) => NativeStoreBridge;
-  MqttClient: new (onEvent: (event: NativeClientEvent) => void, bridge: NativeStoreBridge | null) => NativeMqttClient;
+  MqttClient: new (onEvents: NativeEventsListener, bridge: NativeStoreBridge | null) => NativeMqttClient;
+  /** The event kinds in the order of EVENT_KINDS (the C++ EventBurst::Kind enum). */
+  readonly clientEventKinds: readonly string[];
   /** The op names in the order of NativeOpIndex (the C++ PersistenceOp enum). */
   readonly persistenceOps: readonly string[];
   pahoVersion(): Record<string, string>;

@@ -34,6 +34,9 @@ MqttClient::~MqttClient() {
 }
 
 void MqttClient::OnTeardown() {
+  // What is queued is never delivered: drop it now (a received message's gate opens below).
+  burst_->Close();
+  burst_->DropAll();
   events_.Close();
   inbound_.Close();
   // Release the store first, so Paho's pclose and removes during destroy fail at once
@@ -59,6 +62,7 @@ void MqttClient::OnTeardown() {
 void MqttClient::Dispose() {
   std::shared_ptr<MqttClient> keep = shared_from_this();
   inbound_.Close();
+  burst_->Close();  // what is queued is delivered still: the ring for it is in flight
   events_.Dispose();
   // Destroy already ran, so the thread is idle or about to be: this join is short.
   queue_.Stop(kTeardownWait);
@@ -68,13 +72,23 @@ void MqttClient::Ref(Napi::Env env) { events_.Ref(env); }
 
 void MqttClient::Unref(Napi::Env env) { events_.Unref(env); }
 
-bool MqttClient::Emit(std::unique_ptr<ClientEvent> event) {
-  if (!events_.Send(event.get())) {
-    if (event->type == ClientEvent::Type::kMessage) inbound_.Release(event->gated_bytes);
+bool MqttClient::Append(EventBurst::Entry& entry) {
+  return burst_->Append(entry, [this] {
+    auto* ring = new std::shared_ptr<EventBurst>(burst_);
+    if (events_.Send(ring)) return true;
+    delete ring;
     return false;
-  }
-  event.release();
-  return true;
+  });
+}
+
+bool MqttClient::Emit(std::unique_ptr<ClientEvent> event) {
+  const bool gated = event->type == ClientEvent::Type::kMessage;
+  const size_t gated_bytes = event->gated_bytes;
+  EventBurst::Entry entry;
+  entry.event = std::move(event);
+  if (Append(entry)) return true;
+  if (gated) inbound_.Release(gated_bytes);
+  return false;
 }
 
 void MqttClient::EmitResult(uint64_t request, int rc, const std::string& message, bool accepted_by_paho) {
@@ -97,17 +111,6 @@ void MqttClient::EmitClosed(uint64_t request, const std::string& message) {
 
 void MqttClient::Queue(uint64_t request, std::function<void()> job) {
   if (!queue_.Push(std::move(job))) EmitClosed(request, "the client is closed");
-}
-
-void MqttClient::QueueWithHandle(uint64_t request, std::function<void()> job) {
-  auto self = shared_from_this();
-  Queue(request, [self, request, job = std::move(job)] {
-    if (self->handle_ == nullptr) {
-      self->EmitClosed(request, "the client is not created or already closed");
-      return;
-    }
-    job();
-  });
 }
 
 MqttClient::Pending* MqttClient::NewPending(uint64_t request, RequestKind kind, int count) {
@@ -360,17 +363,12 @@ void MqttClient::IsConnected(uint64_t request) {
 }
 
 void MqttClient::Flush(uint64_t request) {
-  auto self = shared_from_this();
   // Through the publish window, behind every publish submitted before it: a publish the window
   // still holds exists in memory only, so the flush waits until it reached Paho and the log.
-  window_.Submit(false, [self, request] {
-    self->Queue(request, [self, request] {
-      auto event = std::make_unique<ClientEvent>();
-      event->request = request;
-      event->log_seq = self->bridge_ ? self->bridge_->logged_seq() : 0;
-      self->Emit(std::move(event));
-    });
-  });
+  PublishWindow::Item item;
+  item.kind = PublishWindow::Item::Kind::kFlush;
+  item.request = request;
+  window_.Submit(std::move(item));
 }
 
 void MqttClient::Destroy(uint64_t request) {

@@ -1,7 +1,7 @@
 // One MQTTAsync client. Every MQTTAsync_* call runs on the client's CommandQueue thread, but
 // for the messages Paho discarded with a lost session, which its callbacks publish again
-// (Republish); Paho's callbacks (on Paho's threads) become ClientEvents delivered to JS through
-// a thread-safe function. Lives until MQTTAsync_destroy has returned (Paho keeps pointers).
+// (Republish); Paho's callbacks (on Paho's threads) become EventBurst entries delivered to JS
+// in bursts through a thread-safe function. Lives until MQTTAsync_destroy has returned (Paho keeps pointers).
 #pragma once
 
 #include <MQTTAsync.h>
@@ -16,6 +16,8 @@
 #include <unordered_set>
 #include <vector>
 
+#include "client/client_event.h"
+#include "client/event_burst.h"
 #include "client/inbound_gate.h"
 #include "client/mqtt_client_specs.h"
 #include "client/mqtt_properties.h"
@@ -29,36 +31,10 @@
 
 namespace paho_redis {
 
-struct ClientEvent {
-  enum class Type { kResult, kMessage, kConnectionLost, kConnected, kDisconnected, kDeliveryComplete };
-  Type type = Type::kResult;
-  uint64_t request = 0;
-  int rc = 0;
-  int token = 0;
-  std::string text;  // error message, cause, or topic
-  std::string code;  // kResult: the addon's own error code (ERR_CLIENT_CLOSED), else empty
-  std::string server_uri;
-  int mqtt_version = 0;
-  bool session_present = false;
-  std::vector<int> list;  // granted QoS, reason codes, or pending tokens
-  int reason_code = -1;
-  PropertyList properties;
-  std::unique_ptr<uint8_t[]> payload;
-  size_t payload_length = 0;
-  int qos = 0;
-  bool retained = false, dup = false;
-  size_t gated_bytes = 0;  // kMessage: what InboundGate counted for it
-  std::vector<StoreBridge::ThreadFailure> persistence_failures;
-  uint64_t log_seq = 0;  // flush: the newest op logged when it ran
-  // kResult failure: Paho had accepted the command (onFailure), as opposed to refusing the call
-  // itself (the command never entered Paho). A publish failing so was Paho's message.
-  bool accepted_by_paho = false;
-  // Set for a received message the Paho thread waits on until JS has handled it.
-  std::shared_ptr<DeliveryGate> delivered;
-};
-
 class MqttClient;
-void ClientCallJs(Napi::Env env, Napi::Function on_event, MqttClient* self, ClientEvent* event);
+// `ring`: owns a reference to the burst, which stays readable when `self` is gone (teardown).
+void ClientCallJs(Napi::Env env, Napi::Function on_events, MqttClient* self,
+                  std::shared_ptr<EventBurst>* ring);
 
 class MqttClient : public std::enable_shared_from_this<MqttClient> {
  public:
@@ -85,11 +61,15 @@ class MqttClient : public std::enable_shared_from_this<MqttClient> {
   void Dispose();
   void Ref(Napi::Env env);
   void Unref(Napi::Env env);
+  // Any thread. Without a 'deliveryComplete' listener no entry is queued per delivery: it only
+  // counts as progress (EventBurst::CountDelivery), which poison detection reads.
+  void WantDeliveryComplete(bool want) { delivery_complete_wanted_.store(want); }
 
  private:
-  MqttClient() { live_count_++; }
+  MqttClient() : window_([this](PublishWindow::Item& item) { HandOn(item); }) { live_count_++; }
   static std::atomic<int> live_count_;
-  friend void ClientCallJs(Napi::Env env, Napi::Function on_event, MqttClient* self, ClientEvent* event);
+  friend void ClientCallJs(Napi::Env env, Napi::Function on_events, MqttClient* self,
+                           std::shared_ptr<EventBurst>* ring);
   // Environment teardown: stop events, release the store, destroy the Paho client briefly.
   void OnTeardown();
 
@@ -152,10 +132,26 @@ class MqttClient : public std::enable_shared_from_this<MqttClient> {
   void SetWindow(int max_inflight);
   // Runs once Paho answered a Pending (taken by Claim): frees it and its window slot.
   void Finish(Pending* pending);
+  // What the publish window lets go: a publish or a flush, to the command queue.
+  void HandOn(PublishWindow::Item& item);
   void Queue(uint64_t request, std::function<void()> job);
-  void QueueWithHandle(uint64_t request, std::function<void()> job);
+  // Queue, for a job that needs the Paho client: refused as closed without one. A template, so
+  // the job and this check are one function object.
+  template <typename Job>
+  void QueueWithHandle(uint64_t request, Job job) {
+    auto self = shared_from_this();
+    Queue(request, [self, request, job = std::move(job)] {
+      if (self->handle_ == nullptr) {
+        self->EmitClosed(request, "the client is not created or already closed");
+        return;
+      }
+      job();
+    });
+  }
   // False when the event could not be queued (the client is closed).
   bool Emit(std::unique_ptr<ClientEvent> event);
+  // A plain entry (no ClientEvent); false when it could not be queued.
+  bool Append(EventBurst::Entry& entry);
   // accepted_by_paho: the publish failed after Paho took it (see ClientEvent).
   void EmitResult(uint64_t request, int rc, const std::string& message, bool accepted_by_paho = false);
   // A request refused by the addon itself because the client is closed (not a Paho failure).
@@ -197,7 +193,13 @@ class MqttClient : public std::enable_shared_from_this<MqttClient> {
   // every later request, a flush() too, waits behind it: SendPublish refuses it first.
   std::atomic<int> publish_ids_{0};
 
-  JsChannel<MqttClient, ClientEvent, &ClientCallJs> events_;
+  std::atomic<bool> delivery_complete_wanted_{false};
+
+  // The thread-safe function only rings (each ring holds the burst): what to deliver waits in
+  // burst_.
+  JsChannel<MqttClient, std::shared_ptr<EventBurst>, &ClientCallJs> events_;
+  const std::shared_ptr<EventBurst> burst_ = std::make_shared<EventBurst>();
+  std::vector<EventBurst::Entry> drained_;  // JS thread: the burst being delivered
   InboundGate inbound_;
   DeliveryGateSet delivery_gates_;  // opened at teardown: no Paho thread stays parked in one
   // A received message was acknowledged before JS handled it (the delivery gate's wait ended):

@@ -9,6 +9,11 @@ namespace {
 
 MqttClient* ClientOf(void* context) { return static_cast<MqttClient*>(context); }
 
+// A v5 answer may carry properties; a v3 one never does.
+bool HasProperties(const MQTTAsync_successData&) { return false; }
+
+bool HasProperties(const MQTTAsync_successData5& response) { return response.properties.count > 0; }
+
 }  // namespace
 
 bool MqttClient::TakePending(Pending* pending) {
@@ -25,6 +30,17 @@ void MqttClient::Succeed(void* context, SuccessData* response) {
   auto* pending = static_cast<Pending*>(context);
   MqttClient* self = Claim(pending);
   if (self == nullptr) return;
+  if (pending->kind == RequestKind::kPublish && (response == nullptr || !HasProperties(*response))) {
+    // The common answer: a plain entry, no ClientEvent (a v5 PUBACK's success reason code is
+    // not reported: publish() answers with the token only).
+    EventBurst::Entry entry;
+    entry.kind = EventBurst::Kind::kPublished;
+    entry.request = pending->request;
+    entry.token = response != nullptr ? response->token : 0;
+    self->Finish(pending);
+    self->Append(entry);
+    return;
+  }
   auto event = std::make_unique<ClientEvent>();
   event->request = pending->request;
   if (response != nullptr) {
@@ -190,10 +206,15 @@ void MqttClient::OnDeliveryComplete(void* context, MQTTAsync_token token) {
   if (restored || self->window_.Overcommitted()) self->waker_.Wake();
   if (self->backlog_size_.load() > 0) self->SendBacklog();  // room in Paho's buffer
   self->Delivered(token);
-  auto event = std::make_unique<ClientEvent>();
-  event->type = ClientEvent::Type::kDeliveryComplete;
-  event->token = token;
-  ClientOf(context)->Emit(std::move(event));
+  // Without a listener, no entry: the delivery only counts as progress (poison detection).
+  if (!self->delivery_complete_wanted_.load()) {
+    self->burst_->CountDelivery();
+    return;
+  }
+  EventBurst::Entry entry;
+  entry.kind = EventBurst::Kind::kDeliveryComplete;
+  entry.token = token;
+  self->Append(entry);
 }
 
 void MqttClient::OnConnected(void* context, char* cause) {
@@ -217,9 +238,8 @@ void MqttClient::OnDisconnected(void* context, MQTTProperties* properties, enum 
 
 namespace {
 
-Napi::Object EventToJs(Napi::Env env, std::unique_ptr<ClientEvent>& event) {
-  static const char* const kTypes[] = {"result",    "message",      "connectionLost",
-                                       "connected", "disconnected", "deliveryComplete"};
+Napi::Object EventToJs(Napi::Env env, const std::unique_ptr<ClientEvent>& event) {
+  static const char* const kTypes[] = {"result", "message", "connectionLost", "connected", "disconnected"};
   Napi::Object js = Napi::Object::New(env);
   js.Set("type", kTypes[static_cast<int>(event->type)]);
   switch (event->type) {
@@ -274,9 +294,6 @@ Napi::Object EventToJs(Napi::Env env, std::unique_ptr<ClientEvent>& event) {
     case ClientEvent::Type::kDisconnected:
       js.Set("reasonCode", event->reason_code);
       break;
-    case ClientEvent::Type::kDeliveryComplete:
-      js.Set("token", event->token);
-      break;
   }
   if (!event->properties.empty()) js.Set("properties", PropertiesToJs(env, event->properties));
   return js;
@@ -286,34 +303,71 @@ Napi::Object EventToJs(Napi::Env env, std::unique_ptr<ClientEvent>& event) {
 
 namespace {
 
-// Opens a received message's gate however delivery ends (delivered, thrown, or dropped).
-struct OpenGateOnExit {
-  std::shared_ptr<DeliveryGate> gate;
-  ~OpenGateOnExit() {
-    if (gate) gate->Open();
+// However delivery of a burst ends (delivered, thrown, or dropped): its received messages' gates
+// open and they leave the inbound gate (JS handled them, or never will).
+class BurstDone {
+ public:
+  BurstDone(std::vector<EventBurst::Entry>& burst, InboundGate& inbound) : burst_(burst), inbound_(inbound) {}
+  ~BurstDone() {
+    for (EventBurst::Entry& entry : burst_) {
+      if (!entry.event || entry.event->type != ClientEvent::Type::kMessage) continue;
+      if (entry.event->delivered) entry.event->delivered->Open();
+      inbound_.Release(entry.event->gated_bytes);
+    }
+    burst_.clear();
   }
+
+ private:
+  std::vector<EventBurst::Entry>& burst_;
+  InboundGate& inbound_;
 };
+
+// Per entry, three numbers: its kind, its request and its token (see EventBurst::Entry); the
+// kEvent entries' objects follow, in order, in the second argument.
+constexpr size_t kCodesPerEntry = 3;
 
 }  // namespace
 
-void ClientCallJs(Napi::Env env, Napi::Function on_event, MqttClient* self, ClientEvent* raw) {
-  std::unique_ptr<ClientEvent> event(raw);
-  OpenGateOnExit open_gate{event->delivered};
+void ClientCallJs(Napi::Env env, Napi::Function on_events, MqttClient* self,
+                  std::shared_ptr<EventBurst>* raw) {
+  std::unique_ptr<std::shared_ptr<EventBurst>> ring(raw);
   // Dropped at teardown: `self` may be freed already (the function's finalizer runs before the
-  // queue is drained and can drop the last owner), and its inbound gate was closed before.
-  if (env == nullptr) return;
-  // Delivered (the listener ran, or threw): it leaves the inbound gate.
-  const bool gated = event->type == ClientEvent::Type::kMessage;
-  const size_t gated_bytes = event->gated_bytes;
+  // queue is drained and can drop the last owner), but the ring holds the burst.
+  if (env == nullptr) {
+    (*ring)->DropAll();
+    return;
+  }
+  std::vector<EventBurst::Entry>& burst = self->drained_;
+  (*ring)->TakeAll(&burst);
+  BurstDone done(burst, self->inbound_);
+  if (burst.empty()) return;
   try {
-    // Building the event can throw too, when the environment is terminating (worker exit).
-    on_event.Call({EventToJs(env, event)});
+    // Building the burst can throw too, when the environment is terminating (worker exit).
+    Napi::Float64Array codes = Napi::Float64Array::New(env, burst.size() * kCodesPerEntry);
+    double* code = codes.Data();
+    size_t objects = 0;
+    for (const EventBurst::Entry& entry : burst) {
+      code[0] = static_cast<double>(entry.kind);
+      code[1] = static_cast<double>(entry.request);
+      code[2] = entry.token;
+      code += kCodesPerEntry;
+      if (entry.event) ++objects;
+    }
+    Napi::Value events = env.Undefined();
+    if (objects > 0) {
+      Napi::Array array = Napi::Array::New(env, objects);
+      uint32_t index = 0;
+      for (const EventBurst::Entry& entry : burst) {
+        if (entry.event) array.Set(index++, EventToJs(env, entry.event));
+      }
+      events = array;
+    }
+    on_events.Call({codes, events});
   } catch (const Napi::Error& error) {
     // src/ rethrows listener errors on a later tick; nothing may unwind through Node-API.
     if (!error.Message().empty())
       fprintf(stderr, "paho-mqtt-redis: client event delivery failed: %s\n", error.Message().c_str());
   }
-  if (gated) self->inbound_.Release(gated_bytes);
 }
 
 }  // namespace paho_redis

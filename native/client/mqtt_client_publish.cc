@@ -13,18 +13,31 @@ constexpr int kPacketIds = 65535;  // MQTT packet ids 1..65535
 }  // namespace
 
 void MqttClient::Publish(uint64_t request, PublishSpec spec) {
-  // Weak: a job the window holds must not keep its own client (and so the window) alive.
-  std::weak_ptr<MqttClient> weak = shared_from_this();
-  bool counted = spec.qos > 0;
-  auto shared_spec = std::make_shared<const PublishSpec>(std::move(spec));
-  PublishWindow::Job send = [weak, request, counted, shared_spec] {
-    std::shared_ptr<MqttClient> self = weak.lock();
-    if (!self) return;
-    self->QueueWithHandle(request, [self, request, counted, shared_spec] {
-      self->SendPublish(request, *shared_spec, counted);
+  PublishWindow::Item item;
+  item.request = request;
+  item.counted = spec.qos > 0;
+  item.spec = std::move(spec);
+  window_.Submit(std::move(item));
+}
+
+void MqttClient::HandOn(PublishWindow::Item& item) {
+  // A job the window holds must not keep its own client (and so the window) alive: none holds
+  // more than this pointer, and a client being destroyed takes nothing more.
+  std::shared_ptr<MqttClient> self = weak_from_this().lock();
+  if (!self) return;
+  const uint64_t request = item.request;
+  if (item.kind == PublishWindow::Item::Kind::kFlush) {
+    Queue(request, [self, request] {
+      auto event = std::make_unique<ClientEvent>();
+      event->request = request;
+      event->log_seq = self->bridge_ ? self->bridge_->logged_seq() : 0;
+      self->Emit(std::move(event));
     });
-  };
-  window_.Submit(counted, std::move(send));
+    return;
+  }
+  QueueWithHandle(request, [self, request, counted = item.counted, spec = std::move(item.spec)] {
+    self->SendPublish(request, spec, counted);
+  });
 }
 
 void MqttClient::ReleaseSlot() { window_.Release(); }

@@ -84,13 +84,14 @@ Napi::Function MqttClientWrap::Define(Napi::Env env) {
                          InstanceMethod<&MqttClientWrap::Dispose>("dispose"),
                          InstanceMethod<&MqttClientWrap::Ref>("ref"),
                          InstanceMethod<&MqttClientWrap::Unref>("unref"),
+                         InstanceMethod<&MqttClientWrap::WantDeliveryComplete>("wantDeliveryComplete"),
                      });
 }
 
 MqttClientWrap::MqttClientWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<MqttClientWrap>(info) {
   Napi::Env env = info.Env();
   if (!info[0].IsFunction())
-    throw Napi::TypeError::New(env, "MqttClient(onEvent, bridge?) expects a function");
+    throw Napi::TypeError::New(env, "MqttClient(onEvents, bridge?) expects a function");
   std::shared_ptr<StoreBridge> bridge;
   if (info.Length() > 1 && !info[1].IsNull() && !info[1].IsUndefined())
     bridge = StoreBridgeWrap::BridgeOf(info[1]);
@@ -228,6 +229,11 @@ Napi::Value MqttClientWrap::Ref(const Napi::CallbackInfo& info) {
 
 Napi::Value MqttClientWrap::Unref(const Napi::CallbackInfo& info) {
   client_->Unref(info.Env());
+  return info.Env().Undefined();
+}
+
+Napi::Value MqttClientWrap::WantDeliveryComplete(const Napi::CallbackInfo& info) {
+  client_->WantDeliveryComplete(info[0].ToBoolean().Value());
   return info.Env().Undefined();
 }
 

@@ -29,6 +29,7 @@ class MqttClientWrap : public Napi::ObjectWrap<MqttClientWrap> {
   Napi::Value Dispose(const Napi::CallbackInfo& info);
   Napi::Value Ref(const Napi::CallbackInfo& info);
   Napi::Value Unref(const Napi::CallbackInfo& info);
+  Napi::Value WantDeliveryComplete(const Napi::CallbackInfo& info);
 
   std::shared_ptr<MqttClient> client_;
 };

@@ -2,15 +2,15 @@
 
 namespace paho_redis {
 
-void PublishWindow::Submit(bool counted, Job job) {
+void PublishWindow::Submit(Item item) {
   std::lock_guard<std::mutex> lock(mutex_);
   // Once anything waits, everything waits (QoS 0 too), so publishes keep their order.
-  if (hold_all_ || (window_ > 0 && (!held_.empty() || (counted && inflight_ >= window_)))) {
-    held_.push_back({counted, std::move(job)});
+  if (hold_all_ || (window_ > 0 && (!held_.empty() || (item.counted && inflight_ >= window_)))) {
+    held_.push_back(std::move(item));
     return;
   }
-  if (counted) ++inflight_;
-  job();
+  if (item.counted) ++inflight_;
+  hand_on_(item);
 }
 
 void PublishWindow::Release() {
@@ -43,12 +43,12 @@ int PublishWindow::held() {
 
 void PublishWindow::RunHeld() {
   while (!hold_all_ && !held_.empty()) {
-    Held& next = held_.front();
+    Item& next = held_.front();
     if (window_ > 0 && next.counted && inflight_ >= window_) break;
     if (next.counted) ++inflight_;
-    Job job = std::move(next.job);
+    Item item = std::move(next);
     held_.pop_front();
-    job();
+    hand_on_(item);
   }
 }
 

@@ -5,21 +5,34 @@
 // disconnected nothing is held: Paho buffers (and persists) offline publishes as before.
 #pragma once
 
+#include <cstdint>
 #include <deque>
 #include <functional>
 #include <mutex>
+
+#include "client/mqtt_client_specs.h"
 
 namespace paho_redis {
 
 class PublishWindow {
  public:
-  // Hands the publish on (queues it for Paho). Runs under the window's lock, so publishes
-  // reach the command queue in the order they were submitted, from whichever thread.
-  using Job = std::function<void()>;
+  // A publish (QoS 1/2 ones `counted` against the window), or a flush: it waits behind every
+  // publish submitted before it. A plain value: no allocation of its own per publish.
+  struct Item {
+    enum class Kind { kPublish, kFlush };
+    Kind kind = Kind::kPublish;
+    uint64_t request = 0;
+    bool counted = false;
+    PublishSpec spec;  // kPublish
+  };
+  // Hands an item on (queues it for Paho). Runs under the window's lock, so publishes reach the
+  // command queue in the order they were submitted, from whichever thread.
+  using HandOn = std::function<void(Item&)>;
 
-  // Runs `job` now if the publish fits (counted against the window if `counted`, i.e. QoS
-  // 1/2), else keeps it for a later Release or SetWindow.
-  void Submit(bool counted, Job job);
+  explicit PublishWindow(HandOn hand_on) : hand_on_(std::move(hand_on)) {}
+
+  // Hands `item` on now if it fits, else keeps it for a later Release or SetWindow.
+  void Submit(Item item);
   // A counted publish completed or was refused: runs what now fits, in order.
   void Release();
   // Connected with this window, or disconnected (window 0): runs what now fits.
@@ -32,17 +45,14 @@ class PublishWindow {
   void HoldAll(bool on);
 
  private:
-  struct Held {
-    bool counted;
-    Job job;
-  };
   void RunHeld();  // lock held
 
+  const HandOn hand_on_;
   std::mutex mutex_;
   int window_ = 0;  // 0: not connected, nothing is held
   bool hold_all_ = false;
   int inflight_ = 0;
-  std::deque<Held> held_;
+  std::deque<Item> held_;
 };
 
 }  // namespace paho_redis

@@ -35,6 +35,7 @@ import {
 } from './events';
 import { type MessagesOptions, messageIterator } from './message-iterator';
 import { ClientConnection, closedError, surfaceThrows } from './connection';
+import { type BurstHandlers, forEachInBurst } from './event-burst';
 import { SubscriptionRegistry } from './subscriptions';
 import { ClientCounters, type ClientStats } from './stats';
 import type { Outbox } from './outbox';
@@ -125,16 +126,27 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
       () => this.updateRef(),
     );
     this.native = this.newNative();
+    // A 'deliveryComplete' entry per completion only while someone listens; otherwise the addon
+    // counts completions as progress (poison detection reads that).
+    const emitter = this as unknown as EventEmitter; // ClientEvents does not list Node's own events
+    emitter.on('newListener', (event: string | symbol) => {
+      if (event === 'deliveryComplete') this.native.wantDeliveryComplete(true);
+    });
+    emitter.on('removeListener', (event: string | symbol) => {
+      if (event === 'deliveryComplete') this.native.wantDeliveryComplete(this.listenerCount('deliveryComplete') > 0);
+    });
   }
 
   private readonly newBridge: () => StoreBridge | undefined;
 
   private newNative(): NativeMqttClient {
     // A throwing listener must surface like any other uncaught error, not inside native code.
-    return new native.MqttClient(
-      (event) => surfaceThrows(() => this.onNativeEvent(event)),
+    const client = new native.MqttClient(
+      (codes, events) => forEachInBurst(codes, events, this.burstHandlers),
       this.bridge?.native ?? null,
     );
+    client.wantDeliveryComplete(this.listenerCount('deliveryComplete') > 0);
+    return client;
   }
 
   /** Creates the Paho client; with a store, Paho opens it and restores pending messages. */
@@ -492,6 +504,16 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
     else this.native.unref();
   }
 
+  private readonly burstHandlers: BurstHandlers = {
+    event: (event) => this.onNativeEvent(event),
+    published: (request, token) => this.requests.settlePublished(request, token),
+    deliveryComplete: (token) => {
+      this.connection.progressed();
+      this.emit('deliveryComplete', token);
+    },
+    progressed: () => this.connection.progressed(),
+  };
+
   private onNativeEvent(event: NativeClientEvent): void {
     switch (event.type) {
       case 'result':
@@ -513,10 +535,6 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
         this.connection.disconnectedByBroker(event.reasonCode);
         return;
       }
-      case 'deliveryComplete':
-        this.connection.progressed();
-        this.emit('deliveryComplete', event.token);
-        return;
     }
   }
 }

@@ -52,10 +52,15 @@ export function surfaceThrows(fn: () => void): void {
   try {
     fn();
   } catch (error) {
-    process.nextTick(() => {
-      throw error;
-    });
+    surfaceLater(error);
   }
+}
+
+/** Rethrows `error` on a later tick, as an uncaught error. */
+export function surfaceLater(error: unknown): void {
+  process.nextTick(() => {
+    throw error;
+  });
 }
 
 export class ClientConnection {

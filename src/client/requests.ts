@@ -50,6 +50,12 @@ export class NativeRequests {
     pending.resolve(event);
   }
 
+  /** A publish succeeded: the addon sends only its request and token. */
+  settlePublished(request: number, token: number): void {
+    if (!this.pending.has(request)) return;
+    this.settle({ type: 'result', request, rc: 0, token, list: [], persistenceFailures: [] });
+  }
+
   rejectAll(error: Error): void {
     for (const [, pending] of this.pending) pending.reject(error);
     this.pending.clear();

@@ -20,6 +20,7 @@ import {
 } from '../../src';
 import { native, type NativeClientEvent } from '../../src/native';
 import { NativeRequests } from '../../src/client/requests';
+import { forEachInBurst } from '../../src/client/event-burst';
 import { freePort, startMosquitto, startRedis, type MosquittoServer } from '../helpers/servers';
 import { closeAll, uid, waitFor } from '../helpers/client-common';
 
@@ -188,9 +189,18 @@ describe('requests the addon refuses itself', () => {
       () => undefined,
       () => undefined,
     );
-    const client = new native.MqttClient((event: NativeClientEvent) => {
-      if (event.type === 'result') requests.settle(event);
-    }, null);
+    const client = new native.MqttClient(
+      (codes, events) =>
+        forEachInBurst(codes, events, {
+          event: (event: NativeClientEvent) => {
+            if (event.type === 'result') requests.settle(event);
+          },
+          published: (request, token) => requests.settlePublished(request, token),
+          deliveryComplete: () => undefined,
+          progressed: () => undefined,
+        }),
+      null,
+    );
     const refused = async (stage: string): Promise<void> => {
       const publishing = requests.send('publish', (id) =>
         client.publish(id, { topic: 't', payload: Buffer.from('x'), qos: 1, retained: false }),

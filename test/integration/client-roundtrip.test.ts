@@ -65,6 +65,27 @@ describe(`client round trip on ${process.arch}`, () => {
     assert.deepEqual(failures, []);
   });
 
+  it('deliveryComplete follows its listeners: removed, then added again, it reports the later publishes', async () => {
+    const client = await create({ serverURI: servers.broker.url, clientId: uid('rt-dc'), persistence: 'none' });
+    await client.connect({ cleanSession: true });
+    const topic = uid('rt-dc-topic');
+    const first: number[] = [];
+    const onFirst = (token: number): void => void first.push(token);
+    client.on('deliveryComplete', onFirst);
+    const before = await client.publish(topic, Buffer.from('one'), { qos: 1 });
+    await waitFor(() => first.includes(before.token), 'deliveryComplete with a listener', WAIT_MS);
+    client.off('deliveryComplete', onFirst);
+    const unheard = await client.publish(topic, Buffer.from('two'), { qos: 1 });
+    const later: number[] = [];
+    client.on('deliveryComplete', (token) => later.push(token));
+    const after = await client.publish(topic, Buffer.from('three'), { qos: 2 });
+    await waitFor(() => later.includes(after.token), 'deliveryComplete once a listener is added again', WAIT_MS);
+    assert.deepEqual(first, [before.token]);
+    assert.ok(!later.includes(unheard.token), 'a completion while nobody listened is not reported later');
+    await client.disconnect({ timeout: 1000 });
+    await client.close();
+  });
+
   it('a new client restores QoS 1 and 2 publishes from a hash a never-connected client seeded, and sends them', async () => {
     const clientId = uid('rt-restore');
     const topic = uid('rt-restore-topic');
