@@ -8,6 +8,7 @@
       'native/persistence/persistence_call.cc',
       'native/persistence/store_bridge.cc',
       'native/persistence/store_bridge_batches.cc',
+      'native/persistence/native_batch.cc',
       'native/persistence/store_bridge_wrap.cc',
       'native/persistence/paho_persistence.cc',
       'native/persistence/paho_persistence_discard.cc',

@@ -6,6 +6,7 @@
 
 #include "client/mqtt_client.h"
 #include "client/mqtt_client_wrap.h"
+#include "persistence/paho_keys.h"
 #include "persistence/persistence_call.h"
 #include "persistence/store_bridge_wrap.h"
 #include "util/js_thread.h"
@@ -32,6 +33,10 @@ Addon::Addon(Napi::Env env, Napi::Object exports) {
   for (int kind = 0; kind < kinds; ++kind)
     event_kinds.Set(kind, EventBurst::KindName(static_cast<EventBurst::Kind>(kind)));
   exports.Set("clientEventKinds", event_kinds);
+  // The key families of a NativeBatch's key words, by code (KeyFamily order).
+  Napi::Array families = Napi::Array::New(env, static_cast<size_t>(KeyFamily::kOther));
+  for (uint32_t i = 0; i < static_cast<uint32_t>(KeyFamily::kOther); ++i) families.Set(i, kFamilyPrefixes[i]);
+  exports.Set("keyFamilies", families);
 #ifdef PAHO_REDIS_TEST_ADDON
   // Only in the test build (paho_mqtt_redis_test.node): drives a bridge as Paho does.
   Napi::Object driver = PersistenceDriver::Exports(env);

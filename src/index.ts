@@ -36,6 +36,7 @@ export type {
 } from './client/options';
 export type { MqttProperties } from './client/properties';
 export type {
+  BatchShape,
   ClientPersistence,
   Durability,
   MaybePromise,

@@ -24,17 +24,11 @@ export type NativeDispatch = (
 export type NativeFailureListener = (op: string, key: string, code: string, message: string, batchId: number) => void;
 
 /**
- * A batch of the operation log: [id, keys, values (a Buffer: put; undefined: remove), firstSeq,
- * lastSeq, outboxRemoves (sparse, present only when a write moves an outbox entry)].
+ * A batch of the operation log, as bytes: one ArrayBuffer, or several when its values need more
+ * than one chunk. The layout is native/persistence/native_batch.h's; decodeBatch
+ * (src/persistence/bridge/apply-batch.ts) reads it.
  */
-export type NativeBatch = [
-  id: number,
-  keys: string[],
-  values: (Buffer | undefined)[],
-  firstSeq: number,
-  lastSeq: number,
-  outboxRemoves?: (string | undefined)[],
-];
+export type NativeBatch = ArrayBuffer | ArrayBuffer[];
 
 export interface NativeBridgeOptions {
   operationTimeoutMs: number;
@@ -254,6 +248,8 @@ export interface NativeAddon {
   readonly clientEventKinds: readonly string[];
   /** The op names in the order of NativeOpIndex (the C++ PersistenceOp enum). */
   readonly persistenceOps: readonly string[];
+  /** The key prefixes of a NativeBatch's key words, by family code (the C++ KeyFamily enum). */
+  readonly keyFamilies: readonly string[];
   pahoVersion(): Record<string, string>;
   /** Process-wide Paho trace, delivered to this environment's logger; level 0 turns it off. */
   setTrace(level: number, logger?: (level: number, message: string) => void): void;

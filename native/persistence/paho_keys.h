@@ -26,6 +26,11 @@ enum class KeyFamily : uint8_t {
   kOther
 };
 
+// Each family's prefix, in KeyFamily order (kOther has none); JS spells keys with it (keyFamilies).
+inline constexpr const char* kFamilyPrefixes[] = {"c-",   "c5-", "s-",  "s5-", "sc-",
+                                                  "sc5-", "r-",  "r5-", "q-",  "q5-"};
+static_assert(sizeof(kFamilyPrefixes) / sizeof(kFamilyPrefixes[0]) == static_cast<size_t>(KeyFamily::kOther));
+
 inline KeyFamily FamilyOf(const char* key) {
   if (key == nullptr || key[0] == '\0') return KeyFamily::kOther;
   // The prefix: one letter, an optional 'c' (sc), an optional '5' (MQTT 5), then '-'.

@@ -53,7 +53,7 @@ void BridgeCallJs(Napi::Env env, Napi::Function dispatch, StoreBridge* self, Bri
 class StoreBridge : public std::enable_shared_from_this<StoreBridge> {
  public:
   // dispatch(id, opIndex, key, data?, clientId?, serverURI?) must end in settle/fail;
-  // applyBatch([batchId, keys, values, firstSeq, lastSeq]) must end in settleBatch;
+  // applyBatch(batch) (a NativeBatch, see native_batch.h) must end in settleBatch;
   // onFailure(op, key, code, message, batchId) hears failures detected natively (batchId 0: not a batch's).
   static std::shared_ptr<StoreBridge> Create(Napi::Env env, Napi::Function dispatch,
                                              Napi::Function apply_batch, Napi::Function on_failure,

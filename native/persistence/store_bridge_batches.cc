@@ -1,6 +1,7 @@
 // StoreBridge, part two: writes through the OperationLog, and the drainer that hands
 // the log's batches to the JS store (one thread-safe call wakes an idle drainer; a busy one
 // takes the next batch as it settles the last, without another call).
+#include "persistence/native_batch.h"
 #include "persistence/paho_keys.h"
 #include "persistence/store_bridge.h"
 
@@ -75,32 +76,9 @@ void StoreBridge::DrainOnJsThread(Napi::Env env) {
 }
 
 Napi::Value StoreBridge::BatchToJs(Napi::Env env, const LogBatch& batch) {
-  size_t count = batch.ops.size();
-  Napi::Array keys = Napi::Array::New(env, count);
-  Napi::Array values = Napi::Array::New(env, count);
-  Napi::Array outbox_removes;  // only when some write moves an outbox entry (sparse)
-  for (size_t i = 0; i < count; ++i) {
-    const LogOp& op = batch.ops[i];
-    auto index = static_cast<uint32_t>(i);
-    keys.Set(index, Napi::String::New(env, op.key));
-    if (!op.outbox_remove.empty()) {
-      if (outbox_removes.IsEmpty()) outbox_removes = Napi::Array::New(env, count);
-      outbox_removes.Set(index, Napi::String::New(env, op.outbox_remove));
-    }
-    if (op.data) {
-      // A copy: the log keeps its bytes to answer Paho's reads, whatever the store does
-      // with the Buffer it is given.
-      values.Set(index, Napi::Buffer<uint8_t>::Copy(env, op.data->data(), op.data->size()));
-    }
-  }
-  Napi::Array result = Napi::Array::New(env, outbox_removes.IsEmpty() ? 5 : 6);
-  result.Set(0u, Napi::Number::New(env, static_cast<double>(batch.id)));
-  result.Set(1u, keys);
-  result.Set(2u, values);
-  result.Set(3u, Napi::Number::New(env, static_cast<double>(batch.first_seq)));
-  result.Set(4u, Napi::Number::New(env, static_cast<double>(batch.last_seq)));
-  if (!outbox_removes.IsEmpty()) result.Set(5u, outbox_removes);
-  return result;
+  // Copies: the log keeps its bytes to answer Paho's reads, whatever the store does with the
+  // values it is given.
+  return NativeBatchOf(env, batch);
 }
 
 Napi::Value StoreBridge::SettleBatch(Napi::Env env, uint64_t id, const LogOutcome& outcome,

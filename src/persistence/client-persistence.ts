@@ -25,6 +25,12 @@ export interface PersistenceWrite {
   readonly outboxRemove?: string;
 }
 
+/** What the bridge knows about a batch's writes (ClientPersistence.batch's second argument). */
+export interface BatchShape {
+  /** No key occurs twice among the writes, so each write is its key's final state (false: unknown). */
+  readonly distinctKeys: boolean;
+}
+
 /** One outbox entry: a client-chosen id (increasing decimal digits) and its encoded message. */
 export interface OutboxEntry {
   readonly id: string;
@@ -158,9 +164,10 @@ export interface ClientPersistence extends Partial<OutboxStore> {
    * on a crash). Without it, the bridge calls put/remove one by one, each awaited. The
    * Buffers are the store's to keep (copies of the bridge's). A failure thrown as a
    * PersistenceError with `transient` set (the store cannot apply the writes now, but may
-   * later) makes the bridge hold the batch and apply it again until it is applied.
+   * later) makes the bridge hold the batch and apply it again until it is applied. `shape`
+   * says what the bridge knows of the writes (a store may ignore it).
    */
-  batch?(writes: readonly PersistenceWrite[]): MaybePromise<void>;
+  batch?(writes: readonly PersistenceWrite[], shape?: BatchShape): MaybePromise<void>;
   /**
    * Optional: set a damaged record aside (rename it, never delete it) so Paho does not read it
    * at restore. Without it, a damaged record makes create() fail with ERR_PERSISTENCE_CORRUPT.

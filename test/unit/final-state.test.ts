@@ -69,3 +69,26 @@ test('every outbox move is kept, also on a write its key later supersedes, as on
     ['xdel', 'outbox', '5', '6', '7'],
   ]);
 });
+
+test('a batch known to have distinct keys gives the same commands, each write taken as it comes', () => {
+  const writes = [
+    put('c-1', 'a'),
+    remove('s-7'),
+    { key: 'c-2', data: Buffer.from('b'), outboxRemove: '9' },
+    put('s-1', 'b'),
+    remove('c-7'),
+  ];
+  const sealed: string[] = [];
+  const seal = (key: string, data: Buffer): Buffer => {
+    sealed.push(key);
+    return Buffer.concat([Buffer.from('sealed:'), data]);
+  };
+  const distinct = finalStateCommands('h', writes, { ...plain, seal }, true);
+  assert.deepEqual(asText(distinct), [
+    ['hset', 'h', 'c-1', 'sealed:a', 'c-2', 'sealed:b', 's-1', 'sealed:b'],
+    ['hdel', 'h', 's-7', 'c-7'],
+    ['xdel', 'outbox', '9'],
+  ]);
+  assert.deepEqual(sealed, ['c-1', 'c-2', 's-1']);
+  assert.deepEqual(asText(finalStateCommands('h', writes, { ...plain, seal }, false)), asText(distinct));
+});

@@ -36,9 +36,10 @@ export class FlushTracker {
     return new Promise((resolve, reject) => this.waiters.push({ target, resolve, reject }));
   }
 
-  /** keys[0..storedUpTo) of the batch at log position `seq` are stored; the rest failed with `error`. */
-  batchSettled(keys: readonly string[], storedUpTo: number, seq: number, error?: PersistenceError): void {
-    keys.forEach((key, i) => {
+  /** writes[0..storedUpTo) of the batch at log position `seq` are stored; the rest failed with `error`. */
+  batchSettled(writes: readonly { key: string }[], storedUpTo: number, seq: number, error?: PersistenceError): void {
+    if (error === undefined && this.unstored.size === 0) return; // nothing to forget, nothing to learn
+    writes.forEach(({ key }, i) => {
       if (i < storedUpTo) this.unstored.delete(key);
       else if (error !== undefined && !this.unstored.has(key)) this.unstored.set(key, { seq, error });
     });

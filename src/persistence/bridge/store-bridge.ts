@@ -21,7 +21,7 @@ import {
 } from '../client-persistence';
 import { RestoreCheck } from './restore-check';
 import { isHeldFailure, outageMessage, recover, within } from './outage';
-import { WriteFailure, applyBatch, causeOf, isThenable } from './apply-batch';
+import { type LogBatch, WriteFailure, applyBatch, causeOf, decodeBatch, isThenable } from './apply-batch';
 import { resolveBridgeOptions, type StoreBridgeOptions } from './options';
 import { FlushTracker } from './flush-tracker';
 
@@ -72,7 +72,7 @@ export class StoreBridge {
     this.durability = durability;
     this.native = new native.StoreBridge(
       (id, op, key, data, clientId, serverURI) => this.dispatch(id, op, key, data, clientId, serverURI),
-      (batch) => this.runBatches(batch),
+      (batch) => this.runBatches(decoded(batch)),
       (op, key, code, message, batchId) => {
         const batchFailure = this.failedBatches.get(batchId);
         this.report(
@@ -143,7 +143,7 @@ export class StoreBridge {
   // ---- writes: batches from the operation log, applied in order, one at a time ----
 
   /** Applies `batch` and every batch that is ready when it settles, without recursion. */
-  private runBatches(first: NativeBatch | undefined): void {
+  private runBatches(first: LogBatch | undefined): void {
     let batch = first;
     while (batch !== undefined) {
       let result: unknown;
@@ -187,7 +187,7 @@ export class StoreBridge {
    * returned), or hold it as an outage (undefined: the drainer waits for the recovery) when the
    * store does not answer or refused it only for now (a transient error, see isHeldFailure).
    */
-  private batchFailed(batch: NativeBatch, error: unknown): NativeBatch | undefined {
+  private batchFailed(batch: LogBatch, error: unknown): LogBatch | undefined {
     if (this.closed) return this.settleBatch(batch, error);
     const failure = this.toPersistenceError('batch', undefined, causeOf(error));
     if (isHeldFailure(failure)) {
@@ -206,7 +206,7 @@ export class StoreBridge {
   }
 
   /** Holds `batch` until the store answers again; meanwhile no Paho thread waits for the store. */
-  private hold(batch: NativeBatch, failure: PersistenceError): void {
+  private hold(batch: LogBatch, failure: PersistenceError): void {
     if (this.closed) return;
     this.native.markUnavailable(failure.message);
     this.outage = new PersistenceError(
@@ -234,25 +234,25 @@ export class StoreBridge {
     });
   }
 
-  private settleBatch(batch: NativeBatch, error?: unknown): NativeBatch | undefined {
-    const [id, keys, , firstSeq] = batch;
+  private settleBatch(batch: LogBatch, error?: unknown): LogBatch | undefined {
+    const { id, writes, firstSeq } = batch;
     if (error === undefined) {
-      this.flushes.batchSettled(keys, keys.length, firstSeq);
-      const next = this.native.settleBatch(id);
+      this.flushes.batchSettled(writes, writes.length, firstSeq);
+      const next = decoded(this.native.settleBatch(id));
       this.flushes.wake(this.outage);
       return next;
     }
     const failedAt = error instanceof WriteFailure ? error.index : 0;
     const cause = causeOf(error);
     const failure = this.toPersistenceError('batch', undefined, cause);
-    this.flushes.batchSettled(keys, failedAt, firstSeq, failure);
-    const moves = batch[5]?.slice(failedAt).filter((id): id is string => id !== undefined);
-    if (moves?.length) this.options.onOutboxMovesFailed?.(moves);
+    this.flushes.batchSettled(writes, failedAt, firstSeq, failure);
+    const moves = writes.slice(failedAt).flatMap((write) => write.outboxRemove ?? []);
+    if (moves.length) this.options.onOutboxMovesFailed?.(moves);
     // Native code reports it (once per batch).
-    let next: NativeBatch | undefined;
+    let next: LogBatch | undefined;
     this.failedBatches.set(id, failure);
     try {
-      next = this.native.settleBatch(id, failure.code, failure.message, failedAt);
+      next = decoded(this.native.settleBatch(id, failure.code, failure.message, failedAt));
     } finally {
       this.failedBatches.delete(id);
     }
@@ -344,4 +344,8 @@ export class StoreBridge {
     }
     this.options.onFailure(error);
   }
+}
+
+function decoded(batch: NativeBatch | undefined): LogBatch | undefined {
+  return batch === undefined ? undefined : decodeBatch(batch);
 }

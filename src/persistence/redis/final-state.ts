@@ -17,25 +17,30 @@ export interface FinalStateEncoding {
 
 /**
  * HSET of the keys the batch leaves stored, HDEL of those it leaves removed, and the removal of
- * the outbox entries its writes move: at most three commands.
+ * the outbox entries its writes move: at most three commands. `distinctKeys`: no key occurs
+ * twice (each write is final; see BatchShape), so no pass finds each key's last write.
  */
 export function finalStateCommands(
   hash: string,
   writes: readonly PersistenceWrite[],
   { seal, outboxRemoval }: FinalStateEncoding,
+  distinctKeys = false,
 ): (string | Buffer)[][] {
-  const last = new Map<string, Buffer | undefined>();
-  const outboxIds: string[] = [];
-  for (const write of writes) {
-    last.set(write.key, write.data);
-    if (write.outboxRemove !== undefined) outboxIds.push(write.outboxRemove);
-  }
   const puts: (string | Buffer)[] = ['hset', hash];
   const removes: string[] = ['hdel', hash];
-  for (const [key, data] of last) {
+  const outboxIds: string[] = [];
+  const final = (key: string, data: Buffer | undefined): void => {
     if (data === undefined) removes.push(key);
     else puts.push(key, seal(key, data)); // only the value that stays is sealed (encrypted)
+  };
+  let last: Map<string, Buffer | undefined> | undefined;
+  if (!distinctKeys) last = new Map();
+  for (const write of writes) {
+    if (last === undefined) final(write.key, write.data);
+    else last.set(write.key, write.data);
+    if (write.outboxRemove !== undefined) outboxIds.push(write.outboxRemove);
   }
+  if (last !== undefined) for (const [key, data] of last) final(key, data);
   const commands: (string | Buffer)[][] = [];
   if (puts.length > 2) commands.push(puts);
   if (removes.length > 2) commands.push(removes);
@@ -54,8 +59,9 @@ export function batchCommands(
   writes: readonly PersistenceWrite[],
   encoding: FinalStateEncoding,
   ordered: boolean,
+  distinctKeys = false,
 ): (string | Buffer)[][] {
-  if (!ordered) return finalStateCommands(hash, writes, encoding);
+  if (!ordered) return finalStateCommands(hash, writes, encoding, distinctKeys);
   const commands: (string | Buffer)[][] = [];
   let current: (string | Buffer)[] | undefined;
   let currentIsPut = false;

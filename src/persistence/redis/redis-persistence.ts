@@ -1,4 +1,5 @@
 import type {
+  BatchShape,
   ClientPersistence,
   OutboxAdoption,
   OutboxAppendResult,
@@ -275,15 +276,15 @@ export class RedisPersistence implements ClientPersistence {
    * state of each key, one HSET and one HDEL (see batchCommands). With ackReplicas, runs of
    * puts and removes in order, each command followed by WAIT instead (not atomic).
    */
-  batch(writes: readonly PersistenceWrite[]): Promise<void> {
+  batch(writes: readonly PersistenceWrite[], shape?: BatchShape): Promise<void> {
     const redis = this.connection.client;
     if (redis === undefined) return this.notOpen('batch', undefined);
     const leased = this.leaseCheck('batch', undefined);
-    if (leased !== undefined) return leased.then(() => this.batch(writes));
+    if (leased !== undefined) return leased.then(() => this.batch(writes, shape));
     const name = this.name!;
     let commands: (string | Buffer)[][];
     try {
-      commands = this.batchCommands(name, writes);
+      commands = this.batchCommands(name, writes, shape?.distinctKeys === true);
     } catch (e) {
       return Promise.reject(this.storeError('batch', undefined, e));
     }
@@ -501,12 +502,16 @@ export class RedisPersistence implements ClientPersistence {
   }
 
   /** A batch as commands (see batchCommands in final-state.ts). */
-  private batchCommands(name: string, writes: readonly PersistenceWrite[]): (string | Buffer)[][] {
+  private batchCommands(
+    name: string,
+    writes: readonly PersistenceWrite[],
+    distinctKeys: boolean,
+  ): (string | Buffer)[][] {
     const encoding = {
       seal: (key: string, data: Buffer) => sealValue(this.encryptor, name, key, data),
       outboxRemoval: (ids: string[]) => removalCommand(name, ids.map(streamId)),
     };
-    return batchCommands(name, writes, encoding, this.ack !== undefined);
+    return batchCommands(name, writes, encoding, this.ack !== undefined, distinctKeys);
   }
 
   private async writeEach(redis: AnyClient, name: string, commands: (string | Buffer)[][]): Promise<void> {
