@@ -53,13 +53,9 @@ void StoreBridge::RingDrainer() {
 }
 
 void StoreBridge::DrainOnJsThread(Napi::Env env) {
+  // Closed meanwhile: the log is closed too, its batches failed and its waiters released.
+  if (apply_batch_.IsEmpty()) return;
   const LogBatch* batch = log_.TakeBatch();
-  if (apply_batch_.IsEmpty()) {
-    if (batch == nullptr) return;
-    // Closed meanwhile: fail the batch so its waiters are released.
-    log_.Settle(batch->id, {CallFailure::kClosing, "the persistence bridge is closed"});
-    return;
-  }
   // Called even without a batch (everything pending cancelled out): the log moved on, and
   // JS may be waiting for that (flush).
   uint64_t id = batch != nullptr ? batch->id : 0;

@@ -15,8 +15,19 @@ export class WriteFailure extends Error {
   }
 }
 
+/** Which batch of a chain applied again failed first (see applyInOrder), and why. */
+export class ChainFailure extends Error {
+  constructor(
+    readonly index: number,
+    readonly error: unknown,
+  ) {
+    super(`batch ${index} of the held batches failed`);
+  }
+}
+
 /** The store's own error inside a batch failure. */
 export function causeOf(error: unknown): unknown {
+  if (error instanceof ChainFailure) return causeOf(error.error);
   return error instanceof WriteFailure ? error.error : error;
 }
 
@@ -30,6 +41,8 @@ export function isThenable(value: unknown): value is PromiseLike<unknown> {
 
 /** Applies `batch`: a value, or a Promise when the store answers with one. */
 export function applyBatch(store: ClientPersistence, [, keys, values, , , outboxRemoves]: NativeBatch): unknown {
+  // Everything cancelled out while batches before it were in flight: it settles in its turn.
+  if (keys.length === 0) return undefined;
   if (typeof store.batch === 'function') {
     const writes = new Array<PersistenceWrite>(keys.length);
     for (let i = 0; i < keys.length; i++) {
@@ -69,4 +82,26 @@ function applyOneByOne(
     }
   }
   return undefined;
+}
+
+/**
+ * Applies held batches again, all handed to the store in order before any answer (as they were
+ * the first time: the store applies them in call order). Rejects with the ChainFailure of the
+ * first (in order) that failed.
+ */
+export function applyInOrder(store: ClientPersistence, batches: readonly NativeBatch[]): Promise<void> {
+  const outcomes = batches.map((batch, index): Promise<ChainFailure | undefined> => {
+    try {
+      return Promise.resolve(applyBatch(store, batch)).then(
+        () => undefined,
+        (error: unknown) => new ChainFailure(index, error ?? new Error('rejected')),
+      );
+    } catch (error) {
+      return Promise.resolve(new ChainFailure(index, error));
+    }
+  });
+  return Promise.all(outcomes).then((failures) => {
+    const first = failures.find((failure) => failure !== undefined);
+    if (first !== undefined) throw first;
+  });
 }

@@ -39,6 +39,8 @@ export interface ResolvedBridgeOptions {
   durability: Durability;
   maxQueuedOps: number;
   maxQueuedBytes: number;
+  /** The store's batchesInFlight (default 1). */
+  batchesInFlight: number;
   onStoreUnavailable: 'continue' | 'disconnect';
 }
 
@@ -81,5 +83,6 @@ export function resolveBridgeOptions(store: ClientPersistence, options: StoreBri
       1024,
       1e12,
     ),
+    batchesInFlight: integerIn('batchesInFlight', own<number>(store, 'batchesInFlight') ?? 1, 1, 64),
   };
 }

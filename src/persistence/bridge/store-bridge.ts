@@ -21,7 +21,7 @@ import {
 } from '../client-persistence';
 import { RestoreCheck } from './restore-check';
 import { isHeldFailure, outageMessage, recover, within } from './outage';
-import { WriteFailure, applyBatch, causeOf, isThenable } from './apply-batch';
+import { ChainFailure, WriteFailure, applyBatch, applyInOrder, causeOf, isThenable } from './apply-batch';
 import { resolveBridgeOptions, type StoreBridgeOptions } from './options';
 import { FlushTracker } from './flush-tracker';
 
@@ -33,6 +33,16 @@ export interface RestoreOutcome {
   failures: PersistenceError[];
   /** One ERR_PERSISTENCE_CORRUPT per damaged record set aside. */
   quarantined: PersistenceError[];
+}
+
+/** A batch of the operation log on its way through the store. */
+interface InFlightBatch {
+  batch: NativeBatch;
+  /** Handed to the store (not while the batches before it are held). */
+  started: boolean;
+  /** The store's call ended, with `error` when it failed. */
+  done: boolean;
+  error: unknown;
 }
 
 /** Bridge counters: what reached the store, and what the log and the key ledger spared. */
@@ -57,16 +67,20 @@ export class StoreBridge {
   private readonly flushes: FlushTracker;
   /** Set while the store does not answer (see outage.ts): what flushes reject with meanwhile. */
   private outage: PersistenceError | undefined;
+  /** Batches handed to the store (or waiting to be), oldest first: they settle in this order. */
+  private readonly inFlight: InFlightBatch[] = [];
+  /** The oldest batch failed and waits for a probe or the store's return: nothing after it starts or settles. */
+  private stalled = false;
+  /** settleReady is running (a batch that ends meanwhile is settled by its loop). */
+  private settling = false;
 
   constructor(
     readonly store: ClientPersistence,
     private readonly options: StoreBridgeOptions,
   ) {
     assertClientPersistence(store);
-    const { operationTimeoutMs, durability, maxQueuedOps, maxQueuedBytes, onStoreUnavailable } = resolveBridgeOptions(
-      store,
-      options,
-    );
+    const { operationTimeoutMs, durability, maxQueuedOps, maxQueuedBytes, batchesInFlight, onStoreUnavailable } =
+      resolveBridgeOptions(store, options);
     this.holdsAcks = onStoreUnavailable === 'disconnect';
     this.operationTimeoutMs = operationTimeoutMs;
     this.durability = durability;
@@ -85,7 +99,7 @@ export class StoreBridge {
           ),
         );
       },
-      { operationTimeoutMs, durability, maxQueuedOps, maxQueuedBytes, onStoreUnavailable },
+      { operationTimeoutMs, durability, maxQueuedOps, maxQueuedBytes, batchesInFlight, onStoreUnavailable },
     );
     this.flushes = new FlushTracker(this.native);
   }
@@ -140,74 +154,128 @@ export class StoreBridge {
     return new PersistenceError('ERR_PERSISTENCE_CLOSING', 'flush', undefined, 'the persistence bridge is closed');
   }
 
-  // ---- writes: batches from the operation log, applied in order, one at a time ----
+  // ---- writes: batches from the operation log, applied in order, settled in order ----
 
-  /** Applies `batch` and every batch that is ready when it settles, without recursion. */
-  private runBatches(first: NativeBatch | undefined): void {
-    let batch = first;
-    while (batch !== undefined) {
-      let result: unknown;
-      try {
-        result = applyBatch(this.store, batch);
-      } catch (error) {
-        batch = this.batchFailed(batch, error);
-        continue;
-      }
-      if (isThenable(result)) {
-        const applied = batch;
-        const timer = setTimeout(() => {
-          const error = new PersistenceError(
+  /**
+   * A batch handed over by native code: applied at once (as many may be in flight as the store's
+   * batchesInFlight), unless the batches before it wait for a decision (a probe, an outage):
+   * then it waits too, so that nothing reaches the store before them.
+   */
+  private runBatches(batch: NativeBatch | undefined): void {
+    if (batch !== undefined) this.enqueue(batch);
+    this.settleReady();
+  }
+
+  private enqueue(batch: NativeBatch): void {
+    const entry: InFlightBatch = { batch, started: false, done: false, error: undefined };
+    this.inFlight.push(entry);
+    if (!this.stalled) this.start(entry);
+  }
+
+  /** Hands `entry` to the store; its end is noted, and settled in its turn (settleReady). */
+  private start(entry: InFlightBatch): void {
+    entry.started = true;
+    let result: unknown;
+    try {
+      result = applyBatch(this.store, entry.batch);
+    } catch (error) {
+      entry.done = true;
+      entry.error = error ?? new Error('threw');
+      return;
+    }
+    if (!isThenable(result)) {
+      entry.done = true;
+      return;
+    }
+    const end = (error?: unknown): void => {
+      if (entry.done) return;
+      entry.done = true;
+      entry.error = error;
+      clearTimeout(timer);
+      this.settleReady();
+    };
+    const timer = setTimeout(
+      () =>
+        end(
+          new PersistenceError(
             'ERR_PERSISTENCE_TIMEOUT',
             'batch',
             undefined,
             `the store did not apply a batch of writes within ${this.operationTimeoutMs} ms`,
-          );
-          settle(error);
-        }, this.operationTimeoutMs);
-        let settled = false;
-        const settle = (error?: unknown): void => {
-          if (settled) return;
-          settled = true;
-          clearTimeout(timer);
-          this.runBatches(error === undefined ? this.settleBatch(applied) : this.batchFailed(applied, error));
-        };
-        result.then(
-          () => settle(),
-          (error: unknown) => settle(error ?? new Error('rejected')),
-        );
-        return;
+          ),
+        ),
+      this.operationTimeoutMs,
+    );
+    result.then(
+      () => end(),
+      (error: unknown) => end(error ?? new Error('rejected')),
+    );
+  }
+
+  /**
+   * Settles the batches whose store call ended, strictly in order (a later one that ended first
+   * waits for the ones before it); applies the batches native code hands over meanwhile. Loops
+   * instead of recursing (a synchronous store settles each batch at once).
+   */
+  private settleReady(): void {
+    if (this.settling) return; // the loop below picks it up
+    this.settling = true;
+    try {
+      while (!this.stalled && this.inFlight.length > 0 && this.inFlight[0].done) {
+        const entry = this.inFlight[0];
+        const next = entry.error === undefined ? this.settleHead() : this.batchFailed(entry.error);
+        if (next !== undefined) this.enqueue(next);
       }
-      batch = this.settleBatch(batch);
+    } finally {
+      this.settling = false;
     }
     this.flushes.wake(this.outage);
   }
 
+  /** The oldest batch was applied. */
+  private settleHead(error?: unknown): NativeBatch | undefined {
+    const entry = this.inFlight.shift()!;
+    return this.settleBatch(entry.batch, error);
+  }
+
   /**
-   * A batch failed: fail it when the store definitely refused it (the next batch, if ready, is
-   * returned), or hold it as an outage (undefined: the drainer waits for the recovery) when the
-   * store does not answer or refused it only for now (a transient error, see isHeldFailure).
+   * The oldest batch failed: fail it when the store definitely refused it (the next batch, if
+   * ready, is returned), or hold it and every later batch as an outage (undefined: applied again,
+   * in order, once the store answers) when the store does not answer or refused it only for now
+   * (a transient error, see isHeldFailure).
    */
-  private batchFailed(batch: NativeBatch, error: unknown): NativeBatch | undefined {
-    if (this.closed) return this.settleBatch(batch, error);
+  private batchFailed(error: unknown): NativeBatch | undefined {
+    if (this.closed) return this.settleHead(error);
     const failure = this.toPersistenceError('batch', undefined, causeOf(error));
     if (isHeldFailure(failure)) {
-      this.hold(batch, failure);
+      this.hold(failure);
       return undefined;
     }
     const store = this.store;
-    if (typeof store.probe !== 'function') return this.settleBatch(batch, error);
+    if (typeof store.probe !== 'function') return this.settleHead(error);
     // Did the store refuse these writes, or is it gone? A refusal fails the batch; gone holds it.
+    this.stalled = true;
     const probing = Promise.resolve().then(() => store.probe!());
     within(probing, this.operationTimeoutMs, 'the store (probe)').then(
-      () => this.runBatches(this.settleBatch(batch, error)),
-      () => this.hold(batch, failure),
+      () => {
+        const next = this.settleHead(error);
+        if (next !== undefined) this.inFlight.push({ batch: next, started: false, done: false, error: undefined });
+        this.resume();
+      },
+      () => this.hold(failure),
     );
     return undefined;
   }
 
-  /** Holds `batch` until the store answers again; meanwhile no Paho thread waits for the store. */
-  private hold(batch: NativeBatch, failure: PersistenceError): void {
+  /**
+   * Holds the oldest batch and every batch after it until the store answers again; meanwhile no
+   * Paho thread waits for the store. The later ones may or may not have been applied: all are
+   * applied again, in order (whole-value puts and removes: idempotent).
+   */
+  private hold(failure: PersistenceError): void {
+    this.stalled = true;
     if (this.closed) return;
+    const chain = this.inFlight.splice(0).map((entry) => entry.batch);
     this.native.markUnavailable(failure.message);
     this.outage = new PersistenceError(
       'ERR_PERSISTENCE_UNAVAILABLE',
@@ -221,7 +289,7 @@ export class StoreBridge {
     const store = this.store;
     void recover({
       probe: typeof store.probe === 'function' ? () => store.probe!() : undefined,
-      retry: () => applyBatch(this.store, batch),
+      retry: () => applyInOrder(this.store, chain),
       timedOut: (error) =>
         this.toPersistenceError('batch', undefined, causeOf(error)).code === 'ERR_PERSISTENCE_TIMEOUT',
       transient: (error) => isHeldFailure(this.toPersistenceError('batch', undefined, causeOf(error))),
@@ -230,8 +298,30 @@ export class StoreBridge {
     }).then((error) => {
       if (error === 'closed') return;
       this.outage = undefined;
-      this.runBatches(this.settleBatch(batch, error));
+      // Applied up to the first that the store refused for good (if any): that one fails, the
+      // ones after it are applied again in their turn.
+      const failedAt = error instanceof ChainFailure ? error.index : error === undefined ? chain.length : 0;
+      const handed: NativeBatch[] = [];
+      for (let i = 0; i < chain.length && i <= failedAt; i++) {
+        const next = this.settleBatch(
+          chain[i],
+          i === failedAt ? (error instanceof ChainFailure ? error.error : error) : undefined,
+        );
+        if (next !== undefined) handed.push(next);
+      }
+      const waiting = (batch: NativeBatch): InFlightBatch => ({ batch, started: false, done: false, error: undefined });
+      // Older than anything handed over during the outage: first.
+      this.inFlight.unshift(...chain.slice(failedAt + 1).map(waiting));
+      this.inFlight.push(...handed.map(waiting));
+      this.resume();
     });
+  }
+
+  /** The batches before are decided: apply the ones that waited, in order, and settle what ended. */
+  private resume(): void {
+    this.stalled = false;
+    for (const entry of this.inFlight) if (!entry.started) this.start(entry);
+    this.settleReady();
   }
 
   private settleBatch(batch: NativeBatch, error?: unknown): NativeBatch | undefined {
