@@ -2,6 +2,7 @@
  * Applying one batch of the operation log to a store: through its batch() when it has one, else
  * put/remove one by one in log order, each awaited before the next.
  */
+import { PersistenceError } from '../../errors';
 import type { NativeBatch } from '../../native';
 import type { ClientPersistence, PersistenceWrite } from '../client-persistence';
 
@@ -104,4 +105,58 @@ export function applyInOrder(store: ClientPersistence, batches: readonly NativeB
     const first = failures.find((failure) => failure !== undefined);
     if (first !== undefined) throw first;
   });
+}
+
+/** A batch of the operation log on its way through the store (see StoreBridge.settleReady). */
+export interface InFlightBatch {
+  batch: NativeBatch;
+  /** Handed to the store (not while the batches before it are held). */
+  started: boolean;
+  /** The store's call ended, with `error` when it failed. */
+  done: boolean;
+  error: unknown;
+}
+
+/**
+ * Hands `entry` to the store and notes its end: at once for a synchronous store, else when its
+ * promise settles or after `timeoutMs` (ERR_PERSISTENCE_TIMEOUT), whichever comes first; then
+ * `ended` runs (not for a synchronous end: the caller looks at `done` itself).
+ */
+export function startBatch(store: ClientPersistence, entry: InFlightBatch, timeoutMs: number, ended: () => void): void {
+  entry.started = true;
+  let result: unknown;
+  try {
+    result = applyBatch(store, entry.batch);
+  } catch (error) {
+    entry.done = true;
+    entry.error = error ?? new Error('threw');
+    return;
+  }
+  if (!isThenable(result)) {
+    entry.done = true;
+    return;
+  }
+  const end = (error?: unknown): void => {
+    if (entry.done) return;
+    entry.done = true;
+    entry.error = error;
+    clearTimeout(timer);
+    ended();
+  };
+  const timer = setTimeout(
+    () =>
+      end(
+        new PersistenceError(
+          'ERR_PERSISTENCE_TIMEOUT',
+          'batch',
+          undefined,
+          `the store did not apply a batch of writes within ${timeoutMs} ms`,
+        ),
+      ),
+    timeoutMs,
+  );
+  result.then(
+    () => end(),
+    (error: unknown) => end(error ?? new Error('rejected')),
+  );
 }

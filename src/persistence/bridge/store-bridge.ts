@@ -21,7 +21,15 @@ import {
 } from '../client-persistence';
 import { RestoreCheck } from './restore-check';
 import { isHeldFailure, outageMessage, recover, within } from './outage';
-import { ChainFailure, WriteFailure, applyBatch, applyInOrder, causeOf, isThenable } from './apply-batch';
+import {
+  ChainFailure,
+  WriteFailure,
+  applyInOrder,
+  causeOf,
+  isThenable,
+  startBatch,
+  type InFlightBatch,
+} from './apply-batch';
 import { resolveBridgeOptions, type StoreBridgeOptions } from './options';
 import { FlushTracker } from './flush-tracker';
 
@@ -33,16 +41,6 @@ export interface RestoreOutcome {
   failures: PersistenceError[];
   /** One ERR_PERSISTENCE_CORRUPT per damaged record set aside. */
   quarantined: PersistenceError[];
-}
-
-/** A batch of the operation log on its way through the store. */
-interface InFlightBatch {
-  batch: NativeBatch;
-  /** Handed to the store (not while the batches before it are held). */
-  started: boolean;
-  /** The store's call ended, with `error` when it failed. */
-  done: boolean;
-  error: unknown;
 }
 
 /** Bridge counters: what reached the store, and what the log and the key ledger spared. */
@@ -174,42 +172,7 @@ export class StoreBridge {
 
   /** Hands `entry` to the store; its end is noted, and settled in its turn (settleReady). */
   private start(entry: InFlightBatch): void {
-    entry.started = true;
-    let result: unknown;
-    try {
-      result = applyBatch(this.store, entry.batch);
-    } catch (error) {
-      entry.done = true;
-      entry.error = error ?? new Error('threw');
-      return;
-    }
-    if (!isThenable(result)) {
-      entry.done = true;
-      return;
-    }
-    const end = (error?: unknown): void => {
-      if (entry.done) return;
-      entry.done = true;
-      entry.error = error;
-      clearTimeout(timer);
-      this.settleReady();
-    };
-    const timer = setTimeout(
-      () =>
-        end(
-          new PersistenceError(
-            'ERR_PERSISTENCE_TIMEOUT',
-            'batch',
-            undefined,
-            `the store did not apply a batch of writes within ${this.operationTimeoutMs} ms`,
-          ),
-        ),
-      this.operationTimeoutMs,
-    );
-    result.then(
-      () => end(),
-      (error: unknown) => end(error ?? new Error('rejected')),
-    );
+    startBatch(this.store, entry, this.operationTimeoutMs, () => this.settleReady());
   }
 
   /**
