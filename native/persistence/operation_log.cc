@@ -221,7 +221,7 @@ const LogBatch* OperationLog::TakeBatch() {
       }
     }
     batch.id = next_batch_++;
-    ++stats_.batches;
+    if (!batch.ops.empty()) ++stats_.batches;
     stats_.written += batch.ops.size();
     drainer_ = Drainer::kBusy;
     in_flight_.push_back(std::move(batch));
