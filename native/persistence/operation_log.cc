@@ -169,6 +169,14 @@ LogOutcome OperationLog::WaitFor(uint64_t seq, Deadline deadline, bool through_o
   return {};
 }
 
+bool OperationLog::Hurry(uint64_t seq) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (closed_ || drainer_ != Drainer::kBusy || unsent_.empty() || seq < unsent_.front().seq) return false;
+  if (!MayTakeLocked()) return false;
+  drainer_ = Drainer::kRung;
+  return true;
+}
+
 uint64_t OperationLog::logged_seq() {
   std::lock_guard<std::mutex> lock(mutex_);
   return next_seq_ - 1;

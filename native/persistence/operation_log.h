@@ -97,6 +97,9 @@ class OperationLog {
   // While the store is unavailable it returns at once (kUnavailable; the ops stay logged),
   // unless `through_outage`: then it waits for the settlement or the deadline all the same.
   LogOutcome WaitFor(uint64_t seq, Deadline deadline, bool through_outage = false);
+  // A thread about to wait for `seq` (logged earlier, not as a barrier): true if the drainer must
+  // be woken, so that `seq`'s batch leaves now beside those in flight (as a barrier's would).
+  bool Hurry(uint64_t seq);
 
   // A Paho thread whose wait timed out, or the JS thread (the drainer).
   // The store does not answer: a wait for it timed out, or the drainer found it unreachable

@@ -36,10 +36,15 @@ LogOutcome StoreBridge::Write(std::vector<LogOp> ops, bool wait, uint64_t* logge
   return outcome;
 }
 
-LogOutcome StoreBridge::WaitStored(uint64_t seq) { return log_.WaitFor(seq, Deadline()); }
+LogOutcome StoreBridge::WaitStored(uint64_t seq) {
+  if (log_.Hurry(seq)) RingDrainer();
+  return log_.WaitFor(seq, Deadline());
+}
 
 LogOutcome StoreBridge::Drain() {
-  LogOutcome outcome = log_.WaitFor(log_.logged_seq(), Deadline());
+  uint64_t seq = log_.logged_seq();
+  if (log_.Hurry(seq)) RingDrainer();
+  LogOutcome outcome = log_.WaitFor(seq, Deadline());
   // A failed write was reported already; what matters here is that nothing is pending.
   bool settled = outcome.failure != CallFailure::kTimeout && outcome.failure != CallFailure::kClosing &&
                  outcome.failure != CallFailure::kUnavailable;
