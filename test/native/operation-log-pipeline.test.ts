@@ -9,9 +9,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { MemoryPersistence, PersistenceError, type PersistenceWrite } from '../../src';
-import { fixture, put, remove, started, type Fixture } from '../helpers/log-fixture';
+import { fixture, put, remove, sentPublish, started, type Fixture } from '../helpers/log-fixture';
+import type { DriverStepSpec } from '../helpers/test-driver';
 import { recordingStore, type AsyncBatch } from '../helpers/recording-store';
-import { waitFor } from '../helpers/wait';
+import { sleep, waitFor } from '../helpers/wait';
 
 /** A batch at the store, answered when the test says so. */
 interface Pending {
@@ -63,6 +64,34 @@ describe('operation log: several batches in flight', () => {
     const stats = f.bridge.stats();
     assert.equal(stats.batchesInFlightPeak, 2);
     assert.equal(stats.queueDepth, 0);
+    f.bridge.close();
+  });
+
+  it("a QoS 2 s- put waiting for its command, still unsent, sends the command's batch at once", async () => {
+    const { f, pending } = gatedFixture(4);
+    await started(f);
+    assert.deepEqual(await f.run([put('c-0')]), [0]);
+    await waitFor(() => pending.length === 1, 'the c-0 batch at the store');
+    // MQTTAsync_persistCommand's buffers for a QoS 2 PUBLISH: type 3, token 7, topic, length, payload, qos 2, retained.
+    const int = (n: number): Buffer => Buffer.from(new Int32Array([n]).buffer);
+    const command: DriverStepSpec = {
+      op: 'put',
+      key: 'c-1',
+      buffers: [int(3), int(7), Buffer.from('a\0'), int(1), Buffer.from('x'), int(2), int(0)],
+    };
+    assert.deepEqual(await f.run([command]), [0]);
+    await sleep(50);
+    assert.equal(pending.length, 1, 'a write nobody waits for left before the batch in flight settled');
+    const script = f.run([remove('c-1'), sentPublish('s-7', 2)]);
+    await waitFor(() => pending.length === 2, "c-1's batch at the store beside c-0's");
+    assert.ok(pending[1].keys.includes('put c-1'), JSON.stringify(pending[1].keys));
+    let done = false;
+    void script.finally(() => (done = true));
+    for (let answered = 0; !done;) {
+      if (answered < pending.length) pending[answered++].resolve();
+      else await sleep(10);
+    }
+    assert.deepEqual(await script, [0, 0]);
     f.bridge.close();
   });
 
