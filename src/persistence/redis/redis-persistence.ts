@@ -34,7 +34,8 @@ import { readAofEnabled } from './aof-check';
 
 /**
  * Batches in flight on the store's connection (see batchesInFlight): a QoS 2 barrier's batch
- * leaves at once instead of after the batch in flight (docs/benchmarks.md has the measurements).
+ * leaves at once instead of after the batch in flight (docs/benchmarks.md, "Several batches in
+ * flight").
  */
 export const REDIS_BATCHES_IN_FLIGHT = 4;
 
