@@ -166,7 +166,7 @@ export interface ClientPersistence extends Partial<OutboxStore> {
    * default 1: one at a time). Set it above 1 only if batch() sends its writes before it
    * returns, on one connection that applies them in call order (a store that awaits anything
    * first could apply a later batch before an earlier one). The bridge settles batches in
-   * order whatever order their promises settle in.
+   * order whatever order their promises settle in. Without batch() it is always 1.
    */
   readonly batchesInFlight?: number;
   /**

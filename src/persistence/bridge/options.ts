@@ -83,6 +83,10 @@ export function resolveBridgeOptions(store: ClientPersistence, options: StoreBri
       1024,
       1e12,
     ),
-    batchesInFlight: integerIn('batchesInFlight', own<number>(store, 'batchesInFlight') ?? 1, 1, 64),
+    // Without batch() the writes go one by one, each awaited: two batches at once would interleave.
+    batchesInFlight:
+      typeof store.batch === 'function'
+        ? integerIn('batchesInFlight', own<number>(store, 'batchesInFlight') ?? 1, 1, 64)
+        : 1,
   };
 }
