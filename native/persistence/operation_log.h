@@ -151,7 +151,7 @@ class OperationLog {
   bool HasRoom(size_t ops, size_t bytes) const;
   // Whether another batch may leave now, beside those in flight.
   bool MayTakeLocked() const;
-  // Whether a batch in flight (after the oldest) holds an op of `key`.
+  // Whether a batch still in flight (later than the one being settled) holds an op of `key`.
   bool InFlightHolds(const std::string& key) const;
   void MarkUnavailableLocked(const std::string& reason);
   bool StoreMayHold(const std::string& key) const;
