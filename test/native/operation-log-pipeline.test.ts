@@ -13,6 +13,7 @@ import { fixture, put, remove, sentPublish, started, type Fixture } from '../hel
 import type { DriverStepSpec } from '../helpers/test-driver';
 import { recordingStore, type AsyncBatch } from '../helpers/recording-store';
 import { sleep, waitFor } from '../helpers/wait';
+import { resolveBridgeOptions } from '../../src/persistence/bridge/options';
 
 /** A batch at the store, answered when the test says so. */
 interface Pending {
@@ -201,5 +202,14 @@ describe('operation log: several batches in flight', () => {
     for (const p of pending) p.resolve();
     await new Promise((resolve) => setTimeout(resolve, 20));
     assert.equal(f.bridge.stats().failedOps, 2);
+  });
+
+  it('a store without batch() keeps one batch in flight whatever its batchesInFlight (its writes go one by one)', () => {
+    const store = new MemoryPersistence() as MemoryPersistence & { batchesInFlight?: number };
+    store.batchesInFlight = 4;
+    const options = { onFailure: () => undefined };
+    assert.equal(resolveBridgeOptions(store, options).batchesInFlight, 4);
+    (store as { batch?: unknown }).batch = undefined;
+    assert.equal(resolveBridgeOptions(store, options).batchesInFlight, 1);
   });
 });
