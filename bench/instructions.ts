@@ -33,6 +33,8 @@ interface ChildResult {
   opsAbsorbed?: number;
   opsWritten?: number;
   barrierWaits?: number;
+  /** The most batches in flight at once (since create). */
+  batchesInFlightPeak?: number;
 }
 
 const WINDOW = 100;
@@ -73,6 +75,7 @@ async function child(spec: ChildSpec): Promise<void> {
     opsAbsorbed: delta('opsAbsorbed'),
     opsWritten: delta('opsWritten'),
     barrierWaits: delta('barrierWaits'),
+    batchesInFlightPeak: after?.batchesInFlightPeak,
   };
   process.stdout.write(`${JSON.stringify(result)}\n`);
   await client.disconnect({ timeout: 1000 });
@@ -139,8 +142,10 @@ async function main(): Promise<void> {
   const broker = await startMosquitto({ extraConfig: 'max_inflight_messages 0\nmax_queued_messages 1000000' });
   const redis = await startRedis();
   console.log(`instructions per message: ${messages} x ${PAYLOAD_BYTES} B, ${WINDOW} outstanding, maxInflight 100`);
-  console.log('| store | QoS | instructions/message | batches | writes logged | absorbed | written | barrier waits |');
-  console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
+  console.log(
+    '| store | QoS | instructions/message | batches | writes logged | absorbed | written | barrier waits | batches in flight (peak) |',
+  );
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   try {
     for (const qos of qosList)
       for (const store of stores) {
@@ -148,7 +153,7 @@ async function main(): Promise<void> {
         const { instructions, result } = await measure(spec, flags.out);
         const cell = (n: number | undefined): string => (n === undefined ? '-' : n.toLocaleString('en-US'));
         console.log(
-          `| ${store} | ${qos} | ${Math.round(instructions / messages).toLocaleString('en-US')} | ${cell(result.batches)} | ${cell(result.opsLogged)} | ${cell(result.opsAbsorbed)} | ${cell(result.opsWritten)} | ${cell(result.barrierWaits)} |`,
+          `| ${store} | ${qos} | ${Math.round(instructions / messages).toLocaleString('en-US')} | ${cell(result.batches)} | ${cell(result.opsLogged)} | ${cell(result.opsAbsorbed)} | ${cell(result.opsWritten)} | ${cell(result.barrierWaits)} | ${cell(result.batchesInFlightPeak)} |`,
         );
       }
   } finally {

@@ -35,6 +35,8 @@ export interface NativeBridgeOptions {
   durability: 'batched' | 'sync';
   maxQueuedOps: number;
   maxQueuedBytes: number;
+  /** Batches the store may have in flight at once (ClientPersistence.batchesInFlight). */
+  batchesInFlight: number;
   onStoreUnavailable: 'continue' | 'disconnect';
 }
 
@@ -67,6 +69,8 @@ export interface NativeBridgeStats {
   waitsSkipped: number;
   /** Writes not logged: the log was full while the store was unavailable. */
   writesRefused: number;
+  /** The most batches that were in flight at once (at most the store's batchesInFlight). */
+  batchesInFlightPeak: number;
 }
 
 export interface NativeStoreBridge {

@@ -1,5 +1,7 @@
 #include "persistence/operation_log.h"
 
+#include <algorithm>
+
 namespace paho_redis {
 
 namespace {
@@ -14,6 +16,20 @@ bool OperationLog::HasRoom(size_t ops, size_t bytes) const {
   if (stats_.queue_depth == 0) return true;
   return stats_.queue_depth + ops <= limits_.max_queued_ops &&
          stats_.bytes + bytes <= limits_.max_queued_bytes;
+}
+
+bool OperationLog::MayTakeLocked() const {
+  // During an outage the held batches are replayed first: nothing may overtake them.
+  return in_flight_.empty() || (in_flight_.size() < limits_.batches_in_flight && !unavailable_);
+}
+
+bool OperationLog::InFlightHolds(const std::string& key) const {
+  for (const LogBatch& batch : in_flight_) {
+    for (const LogOp& op : batch.ops) {
+      if (op.key == key) return true;
+    }
+  }
+  return false;
 }
 
 bool OperationLog::StoreMayHold(const std::string& key) const {
@@ -71,14 +87,22 @@ LogOutcome OperationLog::Append(std::vector<LogOp> ops, Deadline deadline, uint6
     return refused;
   }
   if (closed_) return {CallFailure::kClosing, "the persistence bridge is closed"};
+  bool waited = false;
   for (LogOp& op : ops) {
     if (!refused_keys_.empty()) refused_keys_.erase(op.key);
-    if (op.waited) ++stats_.barrier_waits;
+    if (op.waited) {
+      ++stats_.barrier_waits;
+      waited = true;
+    }
     AppendLocked(std::move(op));
   }
   *logged_seq = next_seq_ - 1;
   *ring = false;
-  if (drainer_ == Drainer::kIdle && !unsent_.empty()) {
+  // An idle drainer is woken; a busy one takes the rest as a batch settles, unless a Paho
+  // thread waits for these ops and another batch may leave now: then they leave at once
+  // instead of waiting a round trip for the batches in flight.
+  bool wake = drainer_ == Drainer::kIdle || (drainer_ == Drainer::kBusy && waited && MayTakeLocked());
+  if (wake && !unsent_.empty()) {
     drainer_ = Drainer::kRung;
     *ring = true;
   }
@@ -145,6 +169,14 @@ LogOutcome OperationLog::WaitFor(uint64_t seq, Deadline deadline, bool through_o
   return {};
 }
 
+bool OperationLog::Hurry(uint64_t seq) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (closed_ || drainer_ != Drainer::kBusy || unsent_.empty() || seq < unsent_.front().seq) return false;
+  if (!MayTakeLocked()) return false;
+  drainer_ = Drainer::kRung;
+  return true;
+}
+
 uint64_t OperationLog::logged_seq() {
   std::lock_guard<std::mutex> lock(mutex_);
   return next_seq_ - 1;
@@ -166,7 +198,11 @@ std::string OperationLog::RefusedUpTo(uint64_t seq) {
 
 const LogBatch* OperationLog::TakeBatch() {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (in_flight_) return nullptr;  // one batch at a time keeps the store a prefix of the log
+  if (closed_) return nullptr;
+  if (!MayTakeLocked()) {
+    drainer_ = Drainer::kBusy;  // the settler of a batch in flight takes the next
+    return nullptr;
+  }
   while (!unsent_.empty()) {
     LogBatch batch;
     batch.first_seq = unsent_.front().seq;
@@ -185,27 +221,30 @@ const LogBatch* OperationLog::TakeBatch() {
     unsent_.clear();
     unsent_keys_.clear();
     if (batch.ops.empty()) {
-      // Everything cancelled out: settled without a store call.
-      settled_seq_ = batch.last_seq;
-      changed_.notify_all();
-      continue;
+      // Everything cancelled out: settled without a store call, once the batches before it are.
+      if (in_flight_.empty()) {
+        settled_seq_ = batch.last_seq;
+        changed_.notify_all();
+        continue;
+      }
     }
     batch.id = next_batch_++;
-    ++stats_.batches;
+    if (!batch.ops.empty()) ++stats_.batches;
     stats_.written += batch.ops.size();
     drainer_ = Drainer::kBusy;
-    in_flight_ = std::move(batch);
-    return &*in_flight_;
+    in_flight_.push_back(std::move(batch));
+    stats_.batches_in_flight_peak = std::max<uint64_t>(stats_.batches_in_flight_peak, in_flight_.size());
+    return &in_flight_.back();
   }
-  drainer_ = Drainer::kIdle;
+  drainer_ = in_flight_.empty() ? Drainer::kIdle : Drainer::kBusy;
   return nullptr;
 }
 
 std::vector<LogOp> OperationLog::Settle(uint64_t batch_id, const LogOutcome& outcome, size_t failed_at) {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (!in_flight_ || in_flight_->id != batch_id) return {};
-  LogBatch batch = std::move(*in_flight_);
-  in_flight_.reset();
+  if (in_flight_.empty() || in_flight_.front().id != batch_id) return {};
+  LogBatch batch = std::move(in_flight_.front());
+  in_flight_.pop_front();
   drainer_ = Drainer::kRung;  // the settler takes the next batch
   unavailable_ = false;       // the store answered (even a failure is an answer)
   for (const LogOp& op : batch.ops) {
@@ -222,11 +261,13 @@ std::vector<LogOp> OperationLog::Settle(uint64_t batch_id, const LogOutcome& out
     if (failed_.size() > kFailedRangesKept) failed_.pop_front();
     // The removes after the refused write were not applied either (an atomic batch names no
     // write: its first stands for it). A remove is idempotent and, with no newer op of its key
-    // pending, its key's last word: log it again, once, so the store catches up (a command
-    // record would otherwise outlive its message). The refused write itself is not retried.
+    // pending (unsent, or in a batch in flight after this one), its key's last word: log it
+    // again, once, so the store catches up (a command record would otherwise outlive its
+    // message). The refused write itself is not retried.
     for (size_t i = failed_at + 1; i < batch.ops.size(); ++i) {
       const LogOp& op = batch.ops[i];
-      if (op.data || op.absorbed || op.relogged || unsent_keys_.count(op.key) > 0) continue;
+      if (op.data || op.absorbed || op.relogged || unsent_keys_.count(op.key) > 0 || InFlightHolds(op.key))
+        continue;
       LogOp again;
       again.key = op.key;
       again.relogged = true;
@@ -262,6 +303,16 @@ void OperationLog::Reset() {
 void OperationLog::Close() {
   std::lock_guard<std::mutex> lock(mutex_);
   closed_ = true;
+  // The batches in flight fail: nobody settles them any more (a late settle is ignored), and
+  // their waiters hear kClosing.
+  for (const LogBatch& batch : in_flight_) {
+    stats_.failed += batch.ops.size();
+    for (const LogOp& op : batch.ops) {
+      stats_.queue_depth -= 1;
+      stats_.bytes -= SizeOf(op);
+    }
+  }
+  in_flight_.clear();
   changed_.notify_all();
 }
 

@@ -1,8 +1,11 @@
 // The ordered log of one store's writes (group commit). Paho's puts and removes are
 // appended here and, unless they are barriers, answered at once; the drainer (the JS
 // thread) takes everything pending as one batch, the store applies it in order, and the
-// batch is settled as a whole. Only one batch is in flight, so the store always holds a
-// prefix of the log (at batch boundaries, when the store applies a batch atomically).
+// batch is settled as a whole. A store that applies batches in call order (one connection)
+// may have several in flight (`batches_in_flight`); they settle strictly in the order taken,
+// so a waiter for seq S is released once every batch up to the one holding S settled. A
+// store with one in flight always holds a prefix of the log (at batch boundaries, when it
+// applies a batch atomically).
 //
 // A remove whose key has a put still unsent cancels that put ("absorption"): under load
 // most QoS 1 messages complete before their batch leaves, and their records never reach
@@ -28,6 +31,8 @@ namespace paho_redis {
 struct LogLimits {
   size_t max_queued_ops = 10000;
   size_t max_queued_bytes = 64u << 20;
+  // Batches handed to the store and not yet settled, at most (the store's batchesInFlight).
+  size_t batches_in_flight = 1;
 };
 
 // One write. `data` set: a put; null: a remove.
@@ -77,6 +82,7 @@ class OperationLog {
     uint64_t outages = 0;         // times the store became unavailable
     uint64_t waits_skipped = 0;   // waits that ended at once because the store was unavailable
     uint64_t writes_refused = 0;  // writes not logged: the log was full while the store was unavailable
+    uint64_t batches_in_flight_peak = 0;  // the most batches in flight at once
   };
 
   explicit OperationLog(LogLimits limits) : limits_(limits) {}
@@ -91,6 +97,9 @@ class OperationLog {
   // While the store is unavailable it returns at once (kUnavailable; the ops stay logged),
   // unless `through_outage`: then it waits for the settlement or the deadline all the same.
   LogOutcome WaitFor(uint64_t seq, Deadline deadline, bool through_outage = false);
+  // A thread about to wait for `seq` (logged earlier, not as a barrier): true if the drainer must
+  // be woken, so that `seq`'s batch leaves now beside those in flight (as a barrier's would).
+  bool Hurry(uint64_t seq);
 
   // A Paho thread whose wait timed out, or the JS thread (the drainer).
   // The store does not answer: a wait for it timed out, or the drainer found it unreachable
@@ -109,11 +118,14 @@ class OperationLog {
   std::string RefusedUpTo(uint64_t seq);
 
   // Drainer (JS thread). The next batch, or null when none is pending (the drainer then
-  // counts as idle, and the next append rings it). Valid until Settle.
+  // counts as idle, and the next append rings it) or when no other may be in flight now
+  // (as many as batches_in_flight, or the store is unavailable: the settler takes the next).
+  // Valid until Settle or Close.
   const LogBatch* TakeBatch();
-  // Settles the batch in flight (failed from op `failed_at` on, when it failed); returns its
+  // Settles the oldest batch in flight, which must be `batch_id` (batches settle in the order
+  // taken; any other id is ignored), failed from op `failed_at` on when it failed; returns its
   // ops (for failure reports). The removes after the refused op are logged again, once, unless
-  // a newer op of their key is pending.
+  // a newer op of their key is pending: unsent, or in a later batch in flight.
   std::vector<LogOp> Settle(uint64_t batch_id, const LogOutcome& outcome, size_t failed_at = 0);
 
   // Paho's threads (the keys, clear, open and close callbacks). What the store holds: listed
@@ -122,7 +134,7 @@ class OperationLog {
   void StoreCleared();
   void Reset();
   // The thread that shuts the bridge down (JS thread, or environment teardown). Fails every
-  // waiter and every later append with kClosing.
+  // waiter, every batch in flight and every later append with kClosing.
   void Close();
   // JS thread (the bridge's stats()).
   Stats stats();
@@ -137,6 +149,10 @@ class OperationLog {
     LogOutcome outcome;
   };
   bool HasRoom(size_t ops, size_t bytes) const;
+  // Whether another batch may leave now, beside those in flight.
+  bool MayTakeLocked() const;
+  // Whether a batch still in flight (later than the one being settled) holds an op of `key`.
+  bool InFlightHolds(const std::string& key) const;
   void MarkUnavailableLocked(const std::string& reason);
   bool StoreMayHold(const std::string& key) const;
   // Appends one op (lock held); false if it was absorbed whole.
@@ -160,7 +176,8 @@ class OperationLog {
   enum class Drainer { kIdle, kRung, kBusy } drainer_ = Drainer::kIdle;
   std::vector<LogOp> unsent_;
   std::unordered_map<std::string, Unsent> unsent_keys_;
-  std::optional<LogBatch> in_flight_;
+  // Taken and not settled, oldest first (a deque: a pointer TakeBatch returned stays valid).
+  std::deque<LogBatch> in_flight_;
   std::deque<FailedRange> failed_;
   // Keys the store may hold once the batches taken so far are applied.
   bool store_known_ = false;

@@ -37,10 +37,15 @@ LogOutcome StoreBridge::Write(std::vector<LogOp> ops, bool wait, uint64_t* logge
   return outcome;
 }
 
-LogOutcome StoreBridge::WaitStored(uint64_t seq) { return log_.WaitFor(seq, Deadline()); }
+LogOutcome StoreBridge::WaitStored(uint64_t seq) {
+  if (log_.Hurry(seq)) RingDrainer();
+  return log_.WaitFor(seq, Deadline());
+}
 
 LogOutcome StoreBridge::Drain() {
-  LogOutcome outcome = log_.WaitFor(log_.logged_seq(), Deadline());
+  uint64_t seq = log_.logged_seq();
+  if (log_.Hurry(seq)) RingDrainer();
+  LogOutcome outcome = log_.WaitFor(seq, Deadline());
   // A failed write was reported already; what matters here is that nothing is pending.
   bool settled = outcome.failure != CallFailure::kTimeout && outcome.failure != CallFailure::kClosing &&
                  outcome.failure != CallFailure::kUnavailable;
@@ -54,13 +59,9 @@ void StoreBridge::RingDrainer() {
 }
 
 void StoreBridge::DrainOnJsThread(Napi::Env env) {
+  // Closed meanwhile: the log is closed too, its batches failed and its waiters released.
+  if (apply_batch_.IsEmpty()) return;
   const LogBatch* batch = log_.TakeBatch();
-  if (apply_batch_.IsEmpty()) {
-    if (batch == nullptr) return;
-    // Closed meanwhile: fail the batch so its waiters are released.
-    log_.Settle(batch->id, {CallFailure::kClosing, "the persistence bridge is closed"});
-    return;
-  }
   // Called even without a batch (everything pending cancelled out): the log moved on, and
   // JS may be waiting for that (flush).
   uint64_t id = batch != nullptr ? batch->id : 0;

@@ -49,6 +49,7 @@ BridgeOptions ParseOptions(const Napi::Object& options) {
   parsed.durability = mode == "sync" ? Durability::kSync : Durability::kBatched;
   parsed.limits.max_queued_ops = static_cast<size_t>(NumberOption(options, "maxQueuedOps", 1, 1e9));
   parsed.limits.max_queued_bytes = static_cast<size_t>(NumberOption(options, "maxQueuedBytes", 1024, 1e12));
+  parsed.limits.batches_in_flight = static_cast<size_t>(NumberOption(options, "batchesInFlight", 1, 64));
   Napi::Value unavailable = options.Get("onStoreUnavailable");
   std::string policy = unavailable.IsString() ? unavailable.As<Napi::String>().Utf8Value() : "";
   if (policy != "continue" && policy != "disconnect") {
@@ -172,6 +173,7 @@ Napi::Value StoreBridgeWrap::Stats(const Napi::CallbackInfo& info) {
   stats.Set("outages", static_cast<double>(log.outages));
   stats.Set("waitsSkipped", static_cast<double>(log.waits_skipped));
   stats.Set("writesRefused", static_cast<double>(log.writes_refused));
+  stats.Set("batchesInFlightPeak", static_cast<double>(log.batches_in_flight_peak));
   return stats;
 }
 

@@ -169,6 +169,14 @@ export interface ClientPersistence extends Partial<OutboxStore> {
    */
   batch?(writes: readonly PersistenceWrite[], shape?: BatchShape): MaybePromise<void>;
   /**
+   * Optional: how many batch() calls the bridge may make before the first settles (1 to 64;
+   * default 1: one at a time). Set it above 1 only if batch() sends its writes before it
+   * returns, on one connection that applies them in call order (a store that awaits anything
+   * first could apply a later batch before an earlier one). The bridge settles batches in
+   * order whatever order their promises settle in. Without batch() it is always 1.
+   */
+  readonly batchesInFlight?: number;
+  /**
    * Optional: set a damaged record aside (rename it, never delete it) so Paho does not read it
    * at restore. Without it, a damaged record makes create() fail with ERR_PERSISTENCE_CORRUPT.
    */

@@ -142,6 +142,28 @@ describe('RedisPersistence lease', () => {
     assert.equal(await raw.exists(companionKeyName(`${id}:127.0.0.1:1883`, 'lease')), 1);
   });
 
+  it('batches made while the lease is being renewed are sent after the one that renews, in call order', async () => {
+    const id = uniqueClientId('lease-order');
+    const store = new RedisPersistence({ url: redis.url, operationTimeoutMs: 500, lease: { ttlMs: 1500 } });
+    await store.open(id, URI);
+    try {
+      // The first batch finds a renewal under way (50 ms); the next two find the lease fresh.
+      const lease = (store as unknown as { lease: { ensureHeld(): Promise<void> | undefined } }).lease;
+      const ensureHeld = lease.ensureHeld.bind(lease);
+      let renewing = true;
+      lease.ensureHeld = () => (renewing ? ((renewing = false), sleep(50)) : ensureHeld());
+      const x = (value: string) => ({ key: 'x', data: Buffer.from(value) });
+      await Promise.all([
+        store.batch([x('a')]),
+        store.batch([x('b')]),
+        store.batch([{ key: 'y', data: Buffer.from('y') }, { key: 'y', data: undefined }, x('c')]),
+      ]);
+      assert.equal((await raw.hget(store.hashName!, 'x')) ?? '', 'c', 'a batch overtook the one before it');
+    } finally {
+      await store.close();
+    }
+  });
+
   it('renews a lease that vanished (Redis restarted without persistence)', async () => {
     const id = uniqueClientId('lease-vanished');
     const store = new RedisPersistence({ url: redis.url, operationTimeoutMs: 500, lease: { ttlMs: 1500 } });

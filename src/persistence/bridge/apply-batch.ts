@@ -1,92 +1,14 @@
 /**
- * One batch of the operation log: decoded from the bytes the addon hands over (NativeBatch), and
- * applied to a store through its batch() when it has one, else put/remove one by one in log
- * order, each awaited before the next.
+ * Applying one batch of the operation log to a store: through its batch() when it has one, else
+ * put/remove one by one in log order, each awaited before the next.
  */
-import { native, type NativeBatch } from '../../native';
+import { PersistenceError } from '../../errors';
 import type { BatchShape, ClientPersistence, PersistenceWrite } from '../client-persistence';
-
-/** A batch of the operation log (the C++ LogBatch): the writes of log positions firstSeq..lastSeq, in order. */
-export interface LogBatch extends BatchShape {
-  readonly id: number;
-  readonly firstSeq: number;
-  readonly lastSeq: number;
-  readonly writes: PersistenceWrite[];
-}
+import type { LogBatch } from './decode-batch';
 
 /** The shapes a store's batch() is told of (one object each: nothing is allocated per batch). */
 const DISTINCT: BatchShape = Object.freeze({ distinctKeys: true });
 const UNKNOWN: BatchShape = Object.freeze({ distinctKeys: false });
-
-// The layout of native/persistence/native_batch.h.
-const ID = 0;
-const FIRST_SEQ = 2;
-const LAST_SEQ = 4;
-const OP_COUNT = 6;
-const WORD_COUNT = 7;
-const TEXT_BYTES = 8;
-const FLAGS = 9;
-const HEADER_WORDS = 10;
-const DISTINCT_KEYS = 1;
-const FAMILY_MASK = 15;
-const TEXT_KEY = 15;
-const OUTBOX_REMOVE = 16;
-const NUMBER_SHIFT = 5;
-const REMOVE_VALUE = 0xffffffff;
-const KEY_FAMILIES = native.keyFamilies;
-
-/**
- * The writes of `batch`, each value a Buffer of its own over the batch's memory (which the
- * addon allocated for this batch alone: the store may keep it).
- */
-export function decodeBatch(batch: NativeBatch): LogBatch {
-  const chunks = batch instanceof ArrayBuffer ? [batch] : batch;
-  const first = chunks[0];
-  const words = new Uint32Array(first, 0, first.byteLength >>> 2);
-  const count = words[OP_COUNT];
-  let text = 4 * words[WORD_COUNT];
-  let textBytes: Buffer | undefined;
-  const readText = (length: number): string => {
-    textBytes ??= Buffer.from(first);
-    text += length;
-    return textBytes.toString('utf8', text - length, text);
-  };
-  let chunk = first;
-  let nextChunk = 1;
-  let cursor = text + words[TEXT_BYTES];
-  let at = HEADER_WORDS;
-  const writes = new Array<PersistenceWrite>(count);
-  for (let i = 0; i < count; i++) {
-    const keyWord = words[at];
-    const length = words[at + 1];
-    at += 2;
-    let data: Buffer | undefined;
-    if (length !== REMOVE_VALUE) {
-      // The chunks are filled exactly: a value that does not fit this one starts the next.
-      if (cursor + length > chunk.byteLength) {
-        chunk = chunks[nextChunk++];
-        cursor = 0;
-      }
-      data = Buffer.from(chunk, cursor, length);
-      cursor += length;
-    }
-    const family = keyWord & FAMILY_MASK;
-    const key = family === TEXT_KEY ? readText(words[at++]) : KEY_FAMILIES[family] + (keyWord >>> NUMBER_SHIFT);
-    writes[i] = (keyWord & OUTBOX_REMOVE) === 0 ? { key, data } : { key, data, outboxRemove: readText(words[at++]) };
-  }
-  return {
-    id: wide(words, ID),
-    firstSeq: wide(words, FIRST_SEQ),
-    lastSeq: wide(words, LAST_SEQ),
-    writes,
-    distinctKeys: (words[FLAGS] & DISTINCT_KEYS) !== 0,
-  };
-}
-
-/** A 64-bit number from two words, low first (exact up to 2^53). */
-function wide(words: Uint32Array, at: number): number {
-  return words[at + 1] * 0x1_0000_0000 + words[at];
-}
 
 /** Which write of a batch applied one by one failed, and why (those before it are stored). */
 export class WriteFailure extends Error {
@@ -98,8 +20,19 @@ export class WriteFailure extends Error {
   }
 }
 
+/** Which batch of a chain applied again failed first (see applyInOrder), and why. */
+export class ChainFailure extends Error {
+  constructor(
+    readonly index: number,
+    readonly error: unknown,
+  ) {
+    super(`batch ${index} of the held batches failed`);
+  }
+}
+
 /** The store's own error inside a batch failure. */
 export function causeOf(error: unknown): unknown {
+  if (error instanceof ChainFailure) return causeOf(error.error);
   return error instanceof WriteFailure ? error.error : error;
 }
 
@@ -113,6 +46,8 @@ export function isThenable(value: unknown): value is PromiseLike<unknown> {
 
 /** Applies `batch`: a value, or a Promise when the store answers with one. */
 export function applyBatch(store: ClientPersistence, { writes, distinctKeys }: LogBatch): unknown {
+  // Everything cancelled out while batches before it were in flight: it settles in its turn.
+  if (writes.length === 0) return undefined;
   if (typeof store.batch === 'function') return store.batch(writes, distinctKeys ? DISTINCT : UNKNOWN);
   return applyOneByOne(store, writes, 0);
 }
@@ -137,4 +72,80 @@ function applyOneByOne(store: ClientPersistence, writes: readonly PersistenceWri
     }
   }
   return undefined;
+}
+
+/**
+ * Applies held batches again, all handed to the store in order before any answer (as they were
+ * the first time: the store applies them in call order). Rejects with the ChainFailure of the
+ * first (in order) that failed.
+ */
+export function applyInOrder(store: ClientPersistence, batches: readonly LogBatch[]): Promise<void> {
+  const outcomes = batches.map((batch, index): Promise<ChainFailure | undefined> => {
+    try {
+      return Promise.resolve(applyBatch(store, batch)).then(
+        () => undefined,
+        (error: unknown) => new ChainFailure(index, error ?? new Error('rejected')),
+      );
+    } catch (error) {
+      return Promise.resolve(new ChainFailure(index, error));
+    }
+  });
+  return Promise.all(outcomes).then((failures) => {
+    const first = failures.find((failure) => failure !== undefined);
+    if (first !== undefined) throw first;
+  });
+}
+
+/** A batch of the operation log on its way through the store (see StoreBridge.settleReady). */
+export interface InFlightBatch {
+  batch: LogBatch;
+  /** Handed to the store (not while the batches before it are held). */
+  started: boolean;
+  /** The store's call ended, with `error` when it failed. */
+  done: boolean;
+  error: unknown;
+}
+
+/**
+ * Hands `entry` to the store and notes its end: at once for a synchronous store, else when its
+ * promise settles or after `timeoutMs` (ERR_PERSISTENCE_TIMEOUT), whichever comes first; then
+ * `ended` runs (not for a synchronous end: the caller looks at `done` itself).
+ */
+export function startBatch(store: ClientPersistence, entry: InFlightBatch, timeoutMs: number, ended: () => void): void {
+  entry.started = true;
+  let result: unknown;
+  try {
+    result = applyBatch(store, entry.batch);
+  } catch (error) {
+    entry.done = true;
+    entry.error = error ?? new Error('threw');
+    return;
+  }
+  if (!isThenable(result)) {
+    entry.done = true;
+    return;
+  }
+  const end = (error?: unknown): void => {
+    if (entry.done) return;
+    entry.done = true;
+    entry.error = error;
+    clearTimeout(timer);
+    ended();
+  };
+  const timer = setTimeout(
+    () =>
+      end(
+        new PersistenceError(
+          'ERR_PERSISTENCE_TIMEOUT',
+          'batch',
+          undefined,
+          `the store did not apply a batch of writes within ${timeoutMs} ms`,
+        ),
+      ),
+    timeoutMs,
+  );
+  result.then(
+    () => end(),
+    (error: unknown) => end(error ?? new Error('rejected')),
+  );
 }

@@ -39,6 +39,8 @@ export interface ResolvedBridgeOptions {
   durability: Durability;
   maxQueuedOps: number;
   maxQueuedBytes: number;
+  /** The store's batchesInFlight (default 1). */
+  batchesInFlight: number;
   onStoreUnavailable: 'continue' | 'disconnect';
 }
 
@@ -81,5 +83,10 @@ export function resolveBridgeOptions(store: ClientPersistence, options: StoreBri
       1024,
       1e12,
     ),
+    // Without batch() the writes go one by one, each awaited: two batches at once would interleave.
+    batchesInFlight:
+      typeof store.batch === 'function'
+        ? integerIn('batchesInFlight', own<number>(store, 'batchesInFlight') ?? 1, 1, 64)
+        : 1,
   };
 }

@@ -21,7 +21,16 @@ import {
 } from '../client-persistence';
 import { RestoreCheck } from './restore-check';
 import { isHeldFailure, outageMessage, recover, within } from './outage';
-import { type LogBatch, WriteFailure, applyBatch, causeOf, decodeBatch, isThenable } from './apply-batch';
+import {
+  ChainFailure,
+  WriteFailure,
+  applyInOrder,
+  causeOf,
+  isThenable,
+  startBatch,
+  type InFlightBatch,
+} from './apply-batch';
+import { decodeBatch, type LogBatch } from './decode-batch';
 import { resolveBridgeOptions, type StoreBridgeOptions } from './options';
 import { FlushTracker } from './flush-tracker';
 
@@ -57,16 +66,20 @@ export class StoreBridge {
   private readonly flushes: FlushTracker;
   /** Set while the store does not answer (see outage.ts): what flushes reject with meanwhile. */
   private outage: PersistenceError | undefined;
+  /** Batches handed to the store (or waiting to be), oldest first: they settle in this order. */
+  private readonly inFlight: InFlightBatch[] = [];
+  /** The oldest batch failed and waits for a probe or the store's return: nothing after it starts or settles. */
+  private stalled = false;
+  /** settleReady is running (a batch that ends meanwhile is settled by its loop). */
+  private settling = false;
 
   constructor(
     readonly store: ClientPersistence,
     private readonly options: StoreBridgeOptions,
   ) {
     assertClientPersistence(store);
-    const { operationTimeoutMs, durability, maxQueuedOps, maxQueuedBytes, onStoreUnavailable } = resolveBridgeOptions(
-      store,
-      options,
-    );
+    const { operationTimeoutMs, durability, maxQueuedOps, maxQueuedBytes, batchesInFlight, onStoreUnavailable } =
+      resolveBridgeOptions(store, options);
     this.holdsAcks = onStoreUnavailable === 'disconnect';
     this.operationTimeoutMs = operationTimeoutMs;
     this.durability = durability;
@@ -85,7 +98,7 @@ export class StoreBridge {
           ),
         );
       },
-      { operationTimeoutMs, durability, maxQueuedOps, maxQueuedBytes, onStoreUnavailable },
+      { operationTimeoutMs, durability, maxQueuedOps, maxQueuedBytes, batchesInFlight, onStoreUnavailable },
     );
     this.flushes = new FlushTracker(this.native);
   }
@@ -140,74 +153,93 @@ export class StoreBridge {
     return new PersistenceError('ERR_PERSISTENCE_CLOSING', 'flush', undefined, 'the persistence bridge is closed');
   }
 
-  // ---- writes: batches from the operation log, applied in order, one at a time ----
+  // ---- writes: batches from the operation log, applied in order, settled in order ----
 
-  /** Applies `batch` and every batch that is ready when it settles, without recursion. */
-  private runBatches(first: LogBatch | undefined): void {
-    let batch = first;
-    while (batch !== undefined) {
-      let result: unknown;
-      try {
-        result = applyBatch(this.store, batch);
-      } catch (error) {
-        batch = this.batchFailed(batch, error);
-        continue;
+  /**
+   * A batch handed over by native code: applied at once (as many may be in flight as the store's
+   * batchesInFlight), unless the batches before it wait for a decision (a probe, an outage):
+   * then it waits too, so that nothing reaches the store before them.
+   */
+  private runBatches(batch: LogBatch | undefined): void {
+    if (batch !== undefined) this.enqueue(batch);
+    this.settleReady();
+  }
+
+  private enqueue(batch: LogBatch): void {
+    const entry: InFlightBatch = { batch, started: false, done: false, error: undefined };
+    this.inFlight.push(entry);
+    if (!this.stalled) this.start(entry);
+  }
+
+  /** Hands `entry` to the store; its end is noted, and settled in its turn (settleReady). */
+  private start(entry: InFlightBatch): void {
+    startBatch(this.store, entry, this.operationTimeoutMs, () => this.settleReady());
+  }
+
+  /**
+   * Settles the batches whose store call ended, strictly in order (a later one that ended first
+   * waits for the ones before it); applies the batches native code hands over meanwhile. Loops
+   * instead of recursing (a synchronous store settles each batch at once).
+   */
+  private settleReady(): void {
+    if (this.settling) return; // the loop below picks it up
+    this.settling = true;
+    try {
+      while (!this.stalled && this.inFlight.length > 0 && this.inFlight[0].done) {
+        const entry = this.inFlight[0];
+        const next = entry.error === undefined ? this.settleHead() : this.batchFailed(entry.error);
+        if (next !== undefined) this.enqueue(next);
       }
-      if (isThenable(result)) {
-        const applied = batch;
-        const timer = setTimeout(() => {
-          const error = new PersistenceError(
-            'ERR_PERSISTENCE_TIMEOUT',
-            'batch',
-            undefined,
-            `the store did not apply a batch of writes within ${this.operationTimeoutMs} ms`,
-          );
-          settle(error);
-        }, this.operationTimeoutMs);
-        let settled = false;
-        const settle = (error?: unknown): void => {
-          if (settled) return;
-          settled = true;
-          clearTimeout(timer);
-          this.runBatches(error === undefined ? this.settleBatch(applied) : this.batchFailed(applied, error));
-        };
-        result.then(
-          () => settle(),
-          (error: unknown) => settle(error ?? new Error('rejected')),
-        );
-        return;
-      }
-      batch = this.settleBatch(batch);
+    } finally {
+      this.settling = false;
     }
     this.flushes.wake(this.outage);
   }
 
+  /** The oldest batch was applied. */
+  private settleHead(error?: unknown): LogBatch | undefined {
+    const entry = this.inFlight.shift()!;
+    return this.settleBatch(entry.batch, error);
+  }
+
   /**
-   * A batch failed: fail it when the store definitely refused it (the next batch, if ready, is
-   * returned), or hold it as an outage (undefined: the drainer waits for the recovery) when the
-   * store does not answer or refused it only for now (a transient error, see isHeldFailure).
+   * The oldest batch failed: fail it when the store definitely refused it (the next batch, if
+   * ready, is returned), or hold it and every later batch as an outage (undefined: applied again,
+   * in order, once the store answers) when the store does not answer or refused it only for now
+   * (a transient error, see isHeldFailure).
    */
-  private batchFailed(batch: LogBatch, error: unknown): LogBatch | undefined {
-    if (this.closed) return this.settleBatch(batch, error);
+  private batchFailed(error: unknown): LogBatch | undefined {
+    if (this.closed) return this.settleHead(error);
     const failure = this.toPersistenceError('batch', undefined, causeOf(error));
     if (isHeldFailure(failure)) {
-      this.hold(batch, failure);
+      this.hold(failure);
       return undefined;
     }
     const store = this.store;
-    if (typeof store.probe !== 'function') return this.settleBatch(batch, error);
+    if (typeof store.probe !== 'function') return this.settleHead(error);
     // Did the store refuse these writes, or is it gone? A refusal fails the batch; gone holds it.
+    this.stalled = true;
     const probing = Promise.resolve().then(() => store.probe!());
     within(probing, this.operationTimeoutMs, 'the store (probe)').then(
-      () => this.runBatches(this.settleBatch(batch, error)),
-      () => this.hold(batch, failure),
+      () => {
+        const next = this.settleHead(error);
+        if (next !== undefined) this.inFlight.push({ batch: next, started: false, done: false, error: undefined });
+        this.resume();
+      },
+      () => this.hold(failure),
     );
     return undefined;
   }
 
-  /** Holds `batch` until the store answers again; meanwhile no Paho thread waits for the store. */
-  private hold(batch: LogBatch, failure: PersistenceError): void {
+  /**
+   * Holds the oldest batch and every batch after it until the store answers again; meanwhile no
+   * Paho thread waits for the store. The later ones may or may not have been applied: all are
+   * applied again, in order (whole-value puts and removes: idempotent).
+   */
+  private hold(failure: PersistenceError): void {
+    this.stalled = true;
     if (this.closed) return;
+    const chain = this.inFlight.splice(0).map((entry) => entry.batch);
     this.native.markUnavailable(failure.message);
     this.outage = new PersistenceError(
       'ERR_PERSISTENCE_UNAVAILABLE',
@@ -221,7 +253,7 @@ export class StoreBridge {
     const store = this.store;
     void recover({
       probe: typeof store.probe === 'function' ? () => store.probe!() : undefined,
-      retry: () => applyBatch(this.store, batch),
+      retry: () => applyInOrder(this.store, chain),
       timedOut: (error) =>
         this.toPersistenceError('batch', undefined, causeOf(error)).code === 'ERR_PERSISTENCE_TIMEOUT',
       transient: (error) => isHeldFailure(this.toPersistenceError('batch', undefined, causeOf(error))),
@@ -230,8 +262,30 @@ export class StoreBridge {
     }).then((error) => {
       if (error === 'closed') return;
       this.outage = undefined;
-      this.runBatches(this.settleBatch(batch, error));
+      // Applied up to the first that the store refused for good (if any): that one fails, the
+      // ones after it are applied again in their turn.
+      const failedAt = error instanceof ChainFailure ? error.index : error === undefined ? chain.length : 0;
+      const handed: LogBatch[] = [];
+      for (let i = 0; i < chain.length && i <= failedAt; i++) {
+        const next = this.settleBatch(
+          chain[i],
+          i === failedAt ? (error instanceof ChainFailure ? error.error : error) : undefined,
+        );
+        if (next !== undefined) handed.push(next);
+      }
+      const waiting = (batch: LogBatch): InFlightBatch => ({ batch, started: false, done: false, error: undefined });
+      // Older than anything handed over during the outage: first.
+      this.inFlight.unshift(...chain.slice(failedAt + 1).map(waiting));
+      this.inFlight.push(...handed.map(waiting));
+      this.resume();
     });
+  }
+
+  /** The batches before are decided: apply the ones that waited, in order, and settle what ended. */
+  private resume(): void {
+    this.stalled = false;
+    for (const entry of this.inFlight) if (!entry.started) this.start(entry);
+    this.settleReady();
   }
 
   private settleBatch(batch: LogBatch, error?: unknown): LogBatch | undefined {

@@ -33,6 +33,13 @@ import { batchCommands } from './final-state';
 import { outboxAccountKeyName, removalCommand } from './outbox-account';
 import { readAofEnabled } from './aof-check';
 
+/**
+ * Batches in flight on the store's connection (see batchesInFlight): a QoS 2 barrier's batch
+ * leaves at once instead of after the batch in flight (docs/benchmarks.md, "Several batches in
+ * flight").
+ */
+export const REDIS_BATCHES_IN_FLIGHT = 4;
+
 export type { RedisPersistenceOptions, EncryptionOptions, AckReplicasOptions, RedisClient } from './options';
 export type { ReencryptResult } from './reencrypt';
 
@@ -61,6 +68,15 @@ export class RedisPersistence implements ClientPersistence {
   readonly durability: 'batched' | 'sync';
   readonly maxQueuedOps: number | undefined;
   readonly maxQueuedBytes: number | undefined;
+  /**
+   * Batches the bridge may have in flight at once (see ClientPersistence.batchesInFlight): a batch
+   * is sent before batch() returns, on one connection, so Redis applies them in call order. One
+   * with ackReplicas (a batch's writes go one by one, each awaited) or a Cluster client (a
+   * command may wait for the slot map or be redirected).
+   */
+  readonly batchesInFlight: number;
+  /** Batches called while an earlier one waits for the lease's renewal: sent after it, in call order. */
+  private leaseQueue: (() => void)[] | undefined;
   /** Commands sent to Redis (MULTI and EXEC included) and round trips, since construction. */
   private readonly counters = { commands: 0, roundTrips: 0 };
   private readonly connection: RedisConnection;
@@ -108,6 +124,10 @@ export class RedisPersistence implements ClientPersistence {
     this.maxQueuedBytes = maxQueuedBytes;
     this.encryptor = encryptor;
     this.ack = ack;
+    this.batchesInFlight =
+      ack !== undefined || (client as { isCluster?: boolean } | undefined)?.isCluster === true
+        ? 1
+        : REDIS_BATCHES_IN_FLIGHT;
     this.keyPrefix = keyPrefix;
     this.operationTimeoutMs = operationTimeoutMs;
     // The redactor masks the passwords from the options in every message and error cause.
@@ -277,10 +297,36 @@ export class RedisPersistence implements ClientPersistence {
    * puts and removes in order, each command followed by WAIT instead (not atomic).
    */
   batch(writes: readonly PersistenceWrite[], shape?: BatchShape): Promise<void> {
+    if (this.leaseQueue !== undefined) {
+      const queue = this.leaseQueue;
+      return new Promise<void>((resolve) => queue.push(() => resolve(this.batch(writes, shape))));
+    }
+    const leased = this.leaseCheck('batch', undefined);
+    if (leased === undefined) return this.sendBatch(writes, shape);
+    // Later batches wait behind this one, so that Redis still gets them in call order.
+    const queue: (() => void)[] = [];
+    this.leaseQueue = queue;
+    const release = (): void => {
+      this.leaseQueue = undefined;
+      for (const next of queue) next();
+    };
+    return leased.then(
+      () => {
+        const sent = this.sendBatch(writes, shape);
+        release();
+        return sent;
+      },
+      (e: unknown) => {
+        release();
+        throw e;
+      },
+    );
+  }
+
+  /** Sends a batch before it returns (without ackReplicas): see batchesInFlight. */
+  private sendBatch(writes: readonly PersistenceWrite[], shape?: BatchShape): Promise<void> {
     const redis = this.connection.client;
     if (redis === undefined) return this.notOpen('batch', undefined);
-    const leased = this.leaseCheck('batch', undefined);
-    if (leased !== undefined) return leased.then(() => this.batch(writes, shape));
     const name = this.name!;
     let commands: (string | Buffer)[][];
     try {
@@ -289,20 +335,22 @@ export class RedisPersistence implements ClientPersistence {
       return Promise.reject(this.storeError('batch', undefined, e));
     }
     if (commands.length === 0) return Promise.resolve();
+    if (this.ack !== undefined) return this.writeEach(redis, name, commands);
+    let sent: Promise<unknown>;
     if (commands.length === 1) {
       const [command, ...args] = commands[0];
-      return this.write('batch', undefined, redis, name, (c) => c.call(command as string, ...args)).then(noop);
-    }
-    if (this.ack !== undefined) return this.writeEach(redis, name, commands);
-    this.count(commands.length + 2);
-    return this.bound(redis.multi(commands as string[][]).exec())
-      .then((replies) => {
+      this.count(1);
+      sent = this.bound(redis.call(command as string, ...args));
+    } else {
+      this.count(commands.length + 2);
+      sent = this.bound(redis.multi(commands as string[][]).exec()).then((replies) => {
         if (replies === null) throw new Error(TRANSACTION_DISCARDED);
         for (const [error] of replies) if (error) throw error;
-      })
-      .catch((e: unknown) => {
-        throw this.storeError('batch', undefined, e);
       });
+    }
+    return sent.then(noop, (e: unknown) => {
+      throw this.storeError('batch', undefined, e);
+    });
   }
 
   /**
