@@ -1,5 +1,5 @@
 /**
- * The offline backlog, one run, side by side (docs/benchmarks.md, "Offline backlog"):
+ * The offline backlog, one run, side by side (docs/benchmarks-backlog.md):
  *   npm run bench:backlog [-- --quick] [-- flags]
  * Each contender buffers N QoS 1 messages while its broker is down (the port refuses connections),
  * then the broker comes back and the drain is timed to the last message a subscriber receives

@@ -1,5 +1,5 @@
 /**
- * Instructions per published message, a figure the machine's load does not move (docs/benchmarks.md):
+ * Instructions per published message, a figure the machine's load does not move (docs/benchmarks-instructions.md):
  *   npm run bench:instructions [-- --messages 20000 --qos 1,2 --stores none,memory,redis-batched]
  * Each row is a child process under `valgrind --tool=callgrind` with instrumentation off until the
  * client is connected and warmed up; the parent turns it on (callgrind_control) for exactly the
