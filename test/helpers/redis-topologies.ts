@@ -400,16 +400,25 @@ export async function startSentinelSetup(opts: { sentinels?: number; name?: stri
       async failover() {
         const oldMaster = setup.masterPort;
         const newMaster = setup.replicaPort;
+        // A failover the sentinel abandons (failover-timeout 5 s on a loaded machine) is not tried
+        // again by the sentinel: ask again whenever none is in progress and the master is still the
+        // old one (one SENTINEL MASTER reply holds both, so no failover can end in between).
         await waitFor(
           async () => {
-            // -NOGOODSLAVE until the sentinel knows a suitable replica; -INPROG: an earlier try got through.
-            await command(sentinels[0].port, ['SENTINEL', 'FAILOVER', name]).catch((e: Error) => {
-              if (!/INPROG/.test(e.message)) throw e;
-            });
-            return true;
+            const fields = (await command(sentinels[0].port, ['SENTINEL', 'MASTER', name])) as string[];
+            const master = new Map<string, string>();
+            for (let i = 0; i + 1 < fields.length; i += 2) master.set(fields[i], fields[i + 1]);
+            if (master.get('port') === String(newMaster)) return true;
+            if (!(master.get('flags') ?? '').includes('failover_in_progress')) {
+              // -NOGOODSLAVE until the sentinel knows a suitable replica; -INPROG: an earlier try got through.
+              await command(sentinels[0].port, ['SENTINEL', 'FAILOVER', name]).catch((e: Error) => {
+                if (!/INPROG|NOGOODSLAVE/.test(e.message)) throw e;
+              });
+            }
+            return false;
           },
-          'SENTINEL FAILOVER accepted',
-          SERVER_STATE,
+          'SENTINEL FAILOVER done',
+          { ...SERVER_STATE, withinMs: 45_000, everyMs: 200 },
         );
         await Promise.all(
           sentinels.map((s) =>
