@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { MemoryPersistence } from '../../src/persistence/memory';
 import type { ClientPersistence, PersistenceWrite } from '../../src/persistence/client-persistence';
-import { harness, rcs, waitFor } from '../helpers/bridge-harness';
+import { delegatingTo, harness, rcs, waitFor } from '../helpers/bridge-harness';
 import type { DriverStepSpec } from '../helpers/test-driver';
 
 const URI = 'tcp://127.0.0.1:1883';
@@ -23,14 +23,7 @@ function recordingStore(): {
   const batches: { writes: PersistenceWrite[]; distinctKeys: boolean | undefined }[] = [];
   let gate: Promise<void> | undefined;
   const store: ClientPersistence = {
-    open: (c, s) => memory.open(c, s),
-    close: () => memory.close(),
-    put: (k, d) => memory.put(k, d),
-    get: (k) => memory.get(k),
-    remove: (k) => memory.remove(k),
-    keys: () => memory.keys(),
-    clear: () => memory.clear(),
-    containsKey: (k) => memory.containsKey(k),
+    ...delegatingTo(memory),
     batch: (writes, shape) => {
       batches.push({ writes: [...writes], distinctKeys: shape?.distinctKeys });
       const held = gate;
