@@ -16,7 +16,6 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { parseArgs } from 'node:util';
 import { AsyncClient } from '../src';
 import { startRedis } from '../test/helpers/servers';
 import { runMillion, formatMillion } from './backlog/million';
@@ -24,9 +23,11 @@ import { buildPahoOffline } from './backlog/paho-c';
 import { formatTable, renderChart, type BacklogRow } from './backlog/report';
 import { CONTENDERS, type Contender } from './backlog/spec';
 import { runBacklogTrial } from './backlog/trial';
+import { benchArgs } from './bench-args';
 
-const { values: flags } = parseArgs({
-  options: {
+const flags = benchArgs(
+  'The offline backlog: buffer N messages while the broker is down, then time the drain; docs/benchmarks-backlog.md.',
+  {
     quick: { type: 'boolean', default: false },
     sizes: { type: 'string' },
     'max-size': { type: 'string', default: '1000000' },
@@ -39,7 +40,20 @@ const { values: flags } = parseArgs({
     'million-messages': { type: 'string', default: '1000000' },
     out: { type: 'string' },
   },
-});
+  {
+    quick: 'a short run: sizes 500,2000, budget 20 s, results under out/',
+    sizes: 'backlog sizes to start with, comma-separated (default: 5000,20000,40000; 500,2000 with --quick)',
+    'max-size': 'the largest backlog any contender grows to',
+    budget: 'seconds a trial may take before its contender stops growing (default: 120; 20 with --quick)',
+    payload: 'payload bytes',
+    'max-inflight': 'maxInflight of every client',
+    only: 'contenders to run, comma-separated (paho-c-none, paho-c-file, async-none, async-file, async-redis, mqttjs-memory, mqttjs-level, async-enqueue)',
+    idle: 'the drain ends once the subscriber sees nothing new for this many seconds',
+    million: 'also the 1M-message outbox figures',
+    'million-messages': 'messages in the --million run',
+    out: 'directory for table.md and results.json (default: bench/results/backlog; out/bench-results/backlog with --quick)',
+  },
+);
 const quick = flags.quick;
 const sizes = (flags.sizes ?? (quick ? '500,2000' : '5000,20000,40000')).split(',').map(Number);
 const maxSize = Number(flags['max-size']);

@@ -20,7 +20,6 @@
 import { spawnSync } from 'node:child_process';
 import * as os from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import Redis from 'ioredis';
 import { testDriver } from '../test/helpers/test-driver';
@@ -29,6 +28,7 @@ import { MemoryPersistence } from '../src/persistence/memory';
 import { RedisPersistence } from '../src/persistence/redis/redis-persistence';
 import type { ClientPersistence } from '../src/persistence/client-persistence';
 import { startRedis, type RedisServer } from '../test/helpers/servers';
+import { benchArgs } from './bench-args';
 
 interface Row {
   name: string;
@@ -180,15 +180,23 @@ async function plainRedis(url: string, hash: string, iterations: number, mix: bo
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
+  const values = benchArgs(
+    'Latency of one persistence callback through the bridge (C thread -> JS -> C thread).',
+    {
       iterations: { type: 'string', default: '20000' },
       'redis-iterations': { type: 'string', default: '5000' },
       repeat: { type: 'string', default: '3' },
       shared: { type: 'boolean', default: false },
       pin: { type: 'string' },
     },
-  });
+    {
+      iterations: 'calls per MemoryPersistence pass',
+      'redis-iterations': 'calls per RedisPersistence and ioredis pass',
+      repeat: 'passes of each row',
+      shared: "use the shared Redis at 127.0.0.1:6379 instead of the run's own",
+      pin: 'CPU list for taskset (e.g. 0)',
+    },
+  );
   const iterations = Number(values.iterations);
   const redisIterations = Number(values['redis-iterations']);
   const repeat = Number(values.repeat);

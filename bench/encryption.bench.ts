@@ -6,16 +6,22 @@
  *   npm run bench:encryption [-- --values N --bytes B --repeat R]
  */
 import * as crypto from 'node:crypto';
-import { parseArgs } from 'node:util';
 import { ValueEncryptor } from '../src/persistence/redis/encryption';
+import { benchArgs } from './bench-args';
 
-const { values } = parseArgs({
-  options: {
+const values = benchArgs(
+  'What encryption at rest adds per stored value (ValueEncryptor against bare AES-256-GCM).',
+  {
     values: { type: 'string', default: '20000' },
     bytes: { type: 'string', default: '100' },
     repeat: { type: 'string', default: '5' },
   },
-});
+  {
+    values: 'values per timed pass',
+    bytes: 'bytes per value',
+    repeat: 'timed passes',
+  },
+);
 const count = Number(values.values);
 const size = Number(values.bytes);
 const repeat = Number(values.repeat);

@@ -13,10 +13,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
-import { parseArgs } from 'node:util';
 import { AsyncClient } from '../src';
 import { startMosquitto, startRedis } from '../test/helpers/servers';
 import { flushIfSupported, makeStore, publishWindowed, type StoreKind } from './publish/stores';
+import { benchArgs } from './bench-args';
 
 interface ChildSpec {
   serverURI: string;
@@ -127,14 +127,21 @@ async function measure(spec: ChildSpec, outDir: string): Promise<{ instructions:
 }
 
 async function main(): Promise<void> {
-  const { values: flags } = parseArgs({
-    options: {
+  const flags = benchArgs(
+    'Instructions per published message under callgrind; docs/benchmarks-instructions.md.',
+    {
       messages: { type: 'string', default: '20000' },
       qos: { type: 'string', default: '1,2' },
       stores: { type: 'string', default: 'none,memory,redis-batched' },
       out: { type: 'string', default: path.join(os.tmpdir(), 'pmr-bench-instructions') },
     },
-  });
+    {
+      messages: 'messages per row',
+      qos: 'QoS levels, comma-separated',
+      stores: 'stores, comma-separated (none, file, memory, redis, redis-batched, redis-sync)',
+      out: 'directory for the callgrind files',
+    },
+  );
   const messages = Number(flags.messages);
   const stores = flags.stores.split(',') as StoreKind[];
   const qosList = flags.qos.split(',').map((q) => Number(q) as 1 | 2);

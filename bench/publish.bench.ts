@@ -13,8 +13,8 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { parseArgs } from 'node:util';
 import { startMosquitto, startRedis } from '../test/helpers/servers';
+import { benchArgs } from './bench-args';
 import { renderChart } from './publish/chart';
 import { buildPahoPublisher, runPahoC } from './publish/paho-c';
 import { evaluateTargets, formatTable, formatTargets, median, toRow, type Publisher, type Row } from './publish/report';
@@ -25,8 +25,9 @@ import { runTrial } from './publish/child';
 
 const PAHO_C_DEFAULT_INFLIGHT = 20; // AsyncClient's MQTT 3 default; Paho C's own (65535) is no window at all
 
-const { values: flags } = parseArgs({
-  options: {
+const flags = benchArgs(
+  'Publish throughput: Paho C, AsyncClient on every store, MQTT.js; docs/benchmarks.md.',
+  {
     quick: { type: 'boolean', default: false },
     messages: { type: 'string' },
     repeat: { type: 'string' },
@@ -43,7 +44,24 @@ const { values: flags } = parseArgs({
     'soak-messages': { type: 'string', default: '1000000' },
     out: { type: 'string' },
   },
-});
+  {
+    quick: 'a short run: 2,000 messages, 1 repetition, results under out/',
+    messages: 'messages per trial (default: 10000; 2000 with --quick)',
+    repeat: 'repetitions of every row, interleaved (default: 3; 1 with --quick)',
+    window: 'publishes outstanding at once',
+    payload: 'payload bytes',
+    qos: 'QoS levels to run, comma-separated',
+    'max-inflight': "maxInflight values, comma-separated ('default': the client's own)",
+    only: 'row ids to run, comma-separated (paho-c-none, paho-c-file, none, file, memory, redis-batched, redis-sync, mqttjs-memory, mqttjs-level)',
+    clients: 'clients in one process for the clients row',
+    'clients-messages': 'messages per client in the clients row (default: --messages)',
+    'restore-messages': 'pending messages in the restore row (default: 10000; 2000 with --quick)',
+    skip: 'parts to skip, comma-separated: matrix, clients, restore',
+    soak: 'also measure RSS over a long run',
+    'soak-messages': 'messages in the --soak run',
+    out: 'directory for results.json, chart and table.md (default: bench/results; out/bench-results with --quick)',
+  },
+);
 const quick = flags.quick;
 const messages = Number(flags.messages ?? (quick ? 2000 : 10000));
 const repeat = Number(flags.repeat ?? (quick ? 1 : 3));

@@ -7,14 +7,15 @@
  * trial does not stop the run: its evidence is printed when it happens, the table at the end
  * counts it, and the exit code is 1. Ctrl-C prints the table so far.
  */
-import { parseArgs } from 'node:util';
 import { crashCases } from '../test/helpers/crash-cases';
 import { Summary, violation } from '../test/helpers/crash-tally';
 import { seededRandom } from '../test/helpers/seeded-random';
 import { startCrashEnv, stopCrashEnv, type CrashEnv } from '../test/helpers/crash-trials';
+import { benchArgs } from './bench-args';
 
-const { values: flags } = parseArgs({
-  options: {
+const flags = benchArgs(
+  'kill -9 soak: the crash-trial cases, many trials each, round-robin.',
+  {
     trials: { type: 'string', default: '50' },
     total: { type: 'string', default: '10000' },
     'short-total': { type: 'string', default: '2000' },
@@ -22,7 +23,15 @@ const { values: flags } = parseArgs({
     only: { type: 'string' },
     seed: { type: 'string' },
   },
-});
+  {
+    trials: 'trials in all',
+    total: 'messages per trial',
+    'short-total': 'messages per trial of the short cases',
+    'restore-records': 'records in the restore cases',
+    only: 'a regular expression on case names',
+    seed: 'the random seed (default: a new one, printed)',
+  },
+);
 
 const trials = Number(flags.trials);
 const seed = flags.seed !== undefined ? Number(flags.seed) : Math.floor(Math.random() * 2 ** 31);
