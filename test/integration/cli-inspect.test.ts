@@ -133,8 +133,12 @@ test('inspect with encrypted values: reported as encrypted without a key, decode
   fs.writeFileSync(rawFile, key);
   const wrongFile = path.join(dir, 'wrong.b64');
   fs.writeFileSync(wrongFile, crypto.randomBytes(32).toString('base64'));
+  const target = ['inspect', '--url', cli.url, '--hash', encryptedHash];
+  /** inspect of the encrypted hash with a key file and key id, as JSON unless `json` is false. */
+  const withKey = (file: string, keyId: string, json = true) =>
+    run([...target, ...(json ? ['--json'] : []), '--encryption-key-file', file, '--key-id', keyId]);
 
-  const noKey = inspectRows((await run(['inspect', '--url', cli.url, '--hash', encryptedHash, '--json'])).out);
+  const noKey = inspectRows((await run([...target, '--json'])).out);
   assert.deepEqual(noKey[0], {
     key: 's-7',
     number: 7,
@@ -145,75 +149,23 @@ test('inspect with encrypted values: reported as encrypted without a key, decode
     encryptedKeyId: 'k-2024',
   });
   assert.equal(noKey[1].topic, 'in/x', 'plain values still decode');
-  const table = await run(['inspect', '--url', cli.url, '--hash', encryptedHash]);
+  const table = await run(target);
   assert.match(table.out, /s-7\s+sentPublish\s+7\s+-\s+-\s+-\s+encrypted \(keyId k-2024\): give --encryption-key-file/);
 
   for (const file of [hexFile, rawFile]) {
-    const r = await run([
-      'inspect',
-      '--url',
-      cli.url,
-      '--hash',
-      encryptedHash,
-      '--json',
-      '--encryption-key-file',
-      file,
-      '--key-id',
-      'k-2024',
-    ]);
-    const rows = inspectRows(r.out);
+    const rows = inspectRows((await withKey(file, 'k-2024')).out);
     assert.equal(rows[0].topic, 'a/b');
     assert.equal(rows[0].payloadSize, 5);
     assert.equal(rows[0].encrypted, true);
     assert.equal(rows[0].error, undefined);
   }
-  const wrong = inspectRows(
-    (
-      await run([
-        'inspect',
-        '--url',
-        cli.url,
-        '--hash',
-        encryptedHash,
-        '--json',
-        '--encryption-key-file',
-        wrongFile,
-        '--key-id',
-        'k-2024',
-      ])
-    ).out,
-  );
+  const wrong = inspectRows((await withKey(wrongFile, 'k-2024')).out);
   assert.match(wrong[0].error ?? '', /keyId "k-2024": authentication failed/);
-  const otherId = inspectRows(
-    (
-      await run([
-        'inspect',
-        '--url',
-        cli.url,
-        '--hash',
-        encryptedHash,
-        '--json',
-        '--encryption-key-file',
-        hexFile,
-        '--key-id',
-        'k-2025',
-      ])
-    ).out,
-  );
+  const otherId = inspectRows((await withKey(hexFile, 'k-2025')).out);
   assert.match(otherId[0].error ?? '', /encrypted with keyId "k-2024"/);
   const badFile = path.join(dir, 'short');
   fs.writeFileSync(badFile, 'abcd');
-  const bad = await run([
-    'inspect',
-    '--url',
-    cli.url,
-    '--hash',
-    encryptedHash,
-    '--encryption-key-file',
-    badFile,
-    '--key-id',
-    'k',
-  ]);
+  const bad = await withKey(badFile, 'k', false);
   assert.equal(bad.code, 2);
   assert.match(bad.err, /not a 32-byte key/);
   fs.rmSync(dir, { recursive: true, force: true });

@@ -44,18 +44,29 @@ class FaultyStore extends MemoryPersistence {
   }
 }
 
+/** A client (not connected) on a FaultyStore, its 'persistenceError' events collected. */
+async function faultyClient(
+  durability: Durability,
+  tag: string,
+  more: { sendWhileDisconnected?: boolean } = {},
+): Promise<{ faulty: FaultyStore; client: AsyncClient; events: PersistenceError[] }> {
+  const faulty = new FaultyStore(durability);
+  const client = await AsyncClient.create({
+    serverURI: servers.broker.url,
+    clientId: uid(tag),
+    persistence: faulty,
+    ...more,
+  });
+  clients.add(client);
+  const events: PersistenceError[] = [];
+  client.on('persistenceError', (e) => events.push(e));
+  return { faulty, client, events };
+}
+
 describe('store failures', () => {
   // 'sync': in 'batched', the put and remove of an acknowledged s-N usually cancel out unsent.
   it("failures of other operations (remove) arrive as 'persistenceError' events with op and key", async () => {
-    const faulty = new FaultyStore('sync');
-    const client = await AsyncClient.create({
-      serverURI: servers.broker.url,
-      clientId: uid('rf'),
-      persistence: faulty,
-    });
-    clients.add(client);
-    const events: PersistenceError[] = [];
-    client.on('persistenceError', (e) => events.push(e));
+    const { faulty, client, events } = await faultyClient('sync', 'rf');
     await client.connect();
     faulty.failRemove = /^s-/;
     const { token } = await client.publish(uid('rf-topic'), Buffer.from('x'), { qos: 1 });
@@ -87,15 +98,7 @@ describe('store failures', () => {
   ] as const;
   for (const [durability, failPut, record] of cases) {
     it(`${durability}: a message whose ${record} could not be stored is still delivered: publish() resolves, the failure is a 'persistenceError'`, async () => {
-      const faulty = new FaultyStore(durability);
-      const client = await AsyncClient.create({
-        serverURI: servers.broker.url,
-        clientId: uid('pf'),
-        persistence: faulty,
-      });
-      clients.add(client);
-      const events: PersistenceError[] = [];
-      client.on('persistenceError', (e) => events.push(e));
+      const { faulty, client, events } = await faultyClient(durability, 'pf');
       await client.connect();
       const topic = uid('pf-topic');
       const inbox = new Inbox(client);
@@ -132,17 +135,8 @@ describe('store failures', () => {
   }
 
   it("batched: a command put that fails while the message waits offline is a 'persistenceError', and every flush() rejects until the record is stored", async () => {
-    const faulty = new FaultyStore('batched');
     // Not connected: the command stays queued, so its put cannot cancel out with its remove.
-    const client = await AsyncClient.create({
-      serverURI: servers.broker.url,
-      clientId: uid('pb'),
-      persistence: faulty,
-      sendWhileDisconnected: true,
-    });
-    clients.add(client);
-    const events: PersistenceError[] = [];
-    client.on('persistenceError', (e) => events.push(e));
+    const { faulty, client, events } = await faultyClient('batched', 'pb', { sendWhileDisconnected: true });
     faulty.failPut = /^c-/;
     const topic = uid('pb-topic');
     let settled = false;
@@ -170,15 +164,7 @@ describe('store failures', () => {
 describe('store failures of queued SUBSCRIBE / UNSUBSCRIBE commands', () => {
   for (const durability of ['sync', 'batched'] as const) {
     it(`${durability}: a failed put of the command is a 'persistenceError' naming its key; the calls complete`, async () => {
-      const faulty = new FaultyStore(durability);
-      const client = await AsyncClient.create({
-        serverURI: servers.broker.url,
-        clientId: uid('sf'),
-        persistence: faulty,
-      });
-      clients.add(client);
-      const events: PersistenceError[] = [];
-      client.on('persistenceError', (e) => events.push(e));
+      const { faulty, client, events } = await faultyClient(durability, 'sf');
       await client.connect({ maxInflight: 1 });
       const topic = uid('sf-topic');
       const inbox = new Inbox(client);
