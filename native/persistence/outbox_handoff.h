@@ -1,4 +1,4 @@
-// The outbox entry a publish moves into Paho (see docs/persistence.md, "The outbox"). The
+// The outbox entry a publish moves into Paho (see docs/outbox.md). The
 // command thread sets it around MQTTAsync_sendMessage; Paho puts the message's c-N record
 // inside that call, on the same thread, and that put takes the entry id into its log op, so
 // the store applies the c-N put and the entry's removal as one write that no batch boundary

@@ -1,4 +1,4 @@
-/** What `inspect` shows of a client's outbox (see docs/persistence.md, "The outbox"). */
+/** What `inspect` shows of a client's outbox (see docs/outbox.md). */
 import type { Redis } from 'ioredis';
 import { decodeOutboxEntry } from '../client/outbox-entry';
 import type { ValueEncryptor } from '../persistence/redis/encryption';

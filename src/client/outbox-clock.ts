@@ -1,5 +1,5 @@
 /**
- * The outbox clock (see docs/persistence.md, "Limits"): what enqueue times and expiries are
+ * The outbox clock (see docs/outbox.md, "Limits"): what enqueue times and expiries are
  * measured on. While the process runs it is the process's monotonic clock
  * (performance.now()), so a wall-clock jump (a gateway without RTC that boots in 1970 until NTP
  * sets it) moves nothing. Across a restart it continues from a checkpoint in the store (written

@@ -1,5 +1,5 @@
 /**
- * The bytes of one outbox entry (see docs/persistence.md, "The outbox"): a format version, so
+ * The bytes of one outbox entry (see docs/outbox.md): a format version, so
  * a later release can still read entries an older one wrote, then the message as Paho needs it.
  *
  *   version 2: u8 2 | u8 flags | u48 enqueuedAt (if TIMED) | u48 expiresAt (if EXPIRES)

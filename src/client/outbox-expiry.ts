@@ -1,5 +1,5 @@
 /**
- * What leaves the outbox undelivered on its own (see docs/persistence.md, "Limits"): expired
+ * What leaves the outbox undelivered on its own (see docs/outbox.md, "Limits"): expired
  * entries (found when read for the pump, and by a sweep that runs offline too) and entries a
  * 'dropOldest' append removed. Also the once-a-second tick: the store's account for
  * stats().outbox, and the outbox clock's checkpoint.

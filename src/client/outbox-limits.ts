@@ -1,5 +1,5 @@
 /**
- * The outbox's limits (see docs/persistence.md, "Limits"): the options and their checks, when
+ * The outbox's limits (see docs/outbox.md, "Limits"): the options and their checks, when
  * a message expires (time to live, MQTT 5 message expiry interval), what goes on the wire, and
  * the counters behind stats().outbox.
  */

@@ -1,5 +1,5 @@
 /**
- * The outbox in front of Paho (client.enqueue(); see docs/persistence.md, "The outbox"). Two
+ * The outbox in front of Paho (client.enqueue(); see docs/outbox.md). Two
  * halves, both on the JS thread:
  * - appends (outbox-appender.ts): enqueued messages are appended to the store in groups; each
  *   enqueue resolves once its group is stored, and nothing of it stays in memory;

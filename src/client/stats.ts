@@ -23,7 +23,7 @@ export interface ClientStats {
   subscriptions: number;
   /** The native store bridge's own counters (store calls, round trips spared, ...); absent without a store. */
   store?: Record<string, number>;
-  /** The outbox (absent without one): see docs/persistence.md, "Limits". */
+  /** The outbox (absent without one): see docs/outbox.md, "Limits". */
   outbox?: OutboxStatsSnapshot;
 }
 

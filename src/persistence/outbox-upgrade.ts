@@ -1,7 +1,7 @@
 /**
- * The upgrade of a backlog an older release left with Paho (see docs/persistence.md, "The
- * outbox"): queued PUBLISH commands (`c-N`, `c5-N`) beyond one window move into the outbox, in
- * the order Paho wrote them, before Paho lists the records at create(). Paho then restores
+ * The upgrade of a backlog an older release left with Paho (see docs/outbox.md): queued
+ * PUBLISH commands (`c-N`, `c5-N`) beyond one window move into the outbox, in the order Paho
+ * wrote them, before Paho lists the records at create(). Paho then restores
  * one window only, instead of walking the whole backlog on every send (quadratic).
  */
 import { encodeOutboxEntry } from '../client/outbox-entry';

@@ -1,5 +1,5 @@
 /**
- * The outbox's limits (docs/persistence.md, "Limits"): time to live (also while offline and
+ * The outbox's limits (docs/outbox.md, "Limits"): time to live (also while offline and
  * across a restart), the caps with both onFull policies, MQTT 5's expiry interval counted from
  * enqueue, 'dropped' events (also on the diagnostics channel) and stats().outbox. Real Redis and
  * mosquitto on free ports.

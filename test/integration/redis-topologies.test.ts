@@ -10,13 +10,8 @@ import { RedisPersistence } from '../../src/persistence/redis/redis-persistence'
 import { PahoMqttRedisError } from '../../src/errors';
 import { persistenceSuite, assertPersistenceError, uniqueClientId } from '../helpers/persistence-suite';
 import { runningServerCount } from '../helpers/servers';
-import {
-  startRedisCluster,
-  startSentinelSetup,
-  runningSentinelCount,
-  type RedisClusterSetup,
-  type SentinelSetup,
-} from '../helpers/redis-topologies';
+import { startRedisCluster, type RedisClusterSetup } from '../helpers/redis-cluster';
+import { startSentinelSetup, runningSentinelCount, type SentinelSetup } from '../helpers/redis-sentinel';
 import { sleep, waitFor } from '../helpers/wait';
 
 const URI = 'tcp://127.0.0.1:1883';

@@ -14,7 +14,7 @@ import Redis from 'ioredis';
 import { AsyncClient, RedisPersistence, type QoS, type RedisPersistenceOptions } from '../../src';
 import { startRedis, type RedisServer } from '../helpers/servers';
 import { useWatchedServers } from '../helpers/watched-servers';
-import { startSentinelSetup, type SentinelSetup } from '../helpers/redis-topologies';
+import { startSentinelSetup, type SentinelSetup } from '../helpers/redis-sentinel';
 import { sleep, uid, waitFor } from '../helpers/client-common';
 
 const OPERATION_TIMEOUT_MS = 2000;

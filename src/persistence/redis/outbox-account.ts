@@ -1,5 +1,5 @@
 /**
- * The outbox's account in Redis (see docs/persistence.md, "Limits"): a hash `{<hash>}:outbox-account`
+ * The outbox's account in Redis (see docs/outbox.md, "Limits"): a hash `{<hash>}:outbox-account`
  * beside the stream, in its Cluster slot, with
  * - `bytes`: the stored size of the entries in the stream (their `d` fields), updated by the same
  *   script as every append, removal and move, so it is exact after a kill -9 at any instant; the

@@ -1,5 +1,5 @@
 /**
- * RedisPersistence's outbox (see docs/persistence.md, "The outbox"): one Redis Stream per
+ * RedisPersistence's outbox (see docs/outbox.md): one Redis Stream per
  * client, `{<hash>}:outbox`, in the hash's Cluster slot so a move (HSET c-N + XDEL) runs in one
  * MULTI/EXEC. Entry ids are the client's (`<n>-0`, increasing; a stream keeps its
  * last-generated-id after XDEL empties it, so ids never repeat); one field `d` holds the

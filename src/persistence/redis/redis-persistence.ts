@@ -11,7 +11,6 @@ import type {
   QuarantinedRecord,
 } from '../client-persistence';
 import { PersistenceError, invalidArg } from '../../errors';
-import { checkRights } from './acl-check';
 import { RedisConnection, TRANSACTION_DISCARDED, isNoAnswer } from './connection';
 import type { ValueEncryptor } from './encryption';
 import {
@@ -19,19 +18,19 @@ import {
   type AnyClient,
   type RedisPersistenceOptions,
   checkOptions,
-  companionKeyName,
   hashName,
 } from './options';
-import { ClientLease } from './lease';
+import type { ClientLease } from './lease';
+import { LeaseKeeper } from './lease-keeper';
+import { checkBeforeOpen } from './open-checks';
 import { QUARANTINE_SCRIPT, quarantineHashName, quarantinedRecords } from './quarantine';
 import { SecretRedactor } from './redaction';
 import { type WriteCommand, writeAndWait } from './ack-replicas';
 import { CAS_SCRIPT, type ReencryptResult, reencryptHash } from './reencrypt';
-import { OutboxStream, checkMemoryPolicy, outboxKeyName, streamId } from './outbox-stream';
-import { openValue, sealValue } from './stored-values';
+import { type OutboxStream, outboxKeyName, streamId } from './outbox-stream';
+import { sealValue, storedValue } from './stored-values';
 import { batchCommands } from './final-state';
 import { outboxAccountKeyName, removalCommand } from './outbox-account';
-import { readAofEnabled } from './aof-check';
 
 /**
  * Batches in flight on the store's connection (see batchesInFlight): a QoS 2 barrier's batch
@@ -83,12 +82,9 @@ export class RedisPersistence implements ClientPersistence {
   private name: string | undefined;
   private readonly encryptor: ValueEncryptor | undefined;
   private readonly ack: AckReplicasOptions | undefined;
-  private readonly leaseTtlMs: number | undefined;
-  /** The lease of the open store, taken or being taken (see lease.ts). */
-  private leasing: { key: string; taken: Promise<ClientLease> } | undefined;
-  /** close() calls so far: an open() that a close() overtook gives its lease back. */
-  private closes = 0;
-  /** The lease once taken, for the checks before each write. */
+  /** Takes the lease at open() and gives it back at close(); undefined with lease: false. */
+  private readonly leases: LeaseKeeper | undefined;
+  /** The lease once taken, for the checks before each write (see lease.ts). */
   private lease: ClientLease | undefined;
   private readonly allowEvictingPolicy: boolean;
   /** INFO persistence's aof_enabled, read at open() (see aof-check.ts). */
@@ -101,38 +97,33 @@ export class RedisPersistence implements ClientPersistence {
   readonly outboxLimits = true;
 
   constructor(options: RedisPersistenceOptions = {}) {
-    const {
-      url,
-      redisOptions,
-      client,
-      keyPrefix,
-      operationTimeoutMs,
-      encryptor,
-      ack,
-      secrets,
-      durability,
-      maxQueuedOps,
-      maxQueuedBytes,
-      leaseTtlMs,
-      allowEvictingPolicy,
-    } = checkOptions(options);
-    this.allowEvictingPolicy = allowEvictingPolicy;
+    const checked = checkOptions(options);
+    const { url, redisOptions, client, operationTimeoutMs, ack, leaseTtlMs } = checked;
+    this.allowEvictingPolicy = checked.allowEvictingPolicy;
+    this.durability = checked.durability;
+    this.maxQueuedOps = checked.maxQueuedOps;
+    this.maxQueuedBytes = checked.maxQueuedBytes;
+    this.encryptor = checked.encryptor;
+    this.keyPrefix = checked.keyPrefix;
     this.outboxAtomicMoves = ack === undefined;
-    this.leaseTtlMs = leaseTtlMs;
-    this.durability = durability;
-    this.maxQueuedOps = maxQueuedOps;
-    this.maxQueuedBytes = maxQueuedBytes;
-    this.encryptor = encryptor;
     this.ack = ack;
     this.batchesInFlight =
       ack !== undefined || (client as { isCluster?: boolean } | undefined)?.isCluster === true
         ? 1
         : REDIS_BATCHES_IN_FLIGHT;
-    this.keyPrefix = keyPrefix;
     this.operationTimeoutMs = operationTimeoutMs;
     // The redactor masks the passwords from the options in every message and error cause.
-    const redactor = new SecretRedactor(secrets);
+    const redactor = new SecretRedactor(checked.secrets);
     this.connection = new RedisConnection({ url, redisOptions, operationTimeoutMs, redactor }, client);
+    this.leases =
+      leaseTtlMs === undefined
+        ? undefined
+        : new LeaseKeeper(leaseTtlMs, {
+            connection: this.connection,
+            bound: (p) => this.bound(p),
+            count: (n) => this.count(n),
+            notOpen: (op, key) => this.notOpen(op, key),
+          });
   }
 
   /** The name of the hash in use: `${keyPrefix}${clientId}:${serverURI}`. Undefined until open. */
@@ -168,90 +159,30 @@ export class RedisPersistence implements ClientPersistence {
     const redis = this.connection.client;
     if (redis === undefined) return this.notOpen('open', undefined);
     try {
-      await checkRights(redis, {
-        name,
-        lease: this.leaseTtlMs !== undefined ? companionKeyName(name, 'lease') : undefined,
+      const checked = await checkBeforeOpen(redis, name, {
+        connection: this.connection,
+        encryptor: this.encryptor,
+        leased: this.leases !== undefined,
         ackReplicas: this.ack !== undefined,
+        allowEvictingPolicy: this.allowEvictingPolicy,
         bound: (p) => this.bound(p),
-        sanitize: (err) => this.connection.sanitize(err),
+        storeError: (op, key, e) => this.storeError(op, key, e),
+        count: (n) => this.count(n),
       });
-      const maxMemory = await checkMemoryPolicy(redis, name, this.allowEvictingPolicy, (p) => this.bound(p));
-      this.aof = await readAofEnabled(redis, (p) => this.bound(p));
-      this.outbox = new OutboxStream(
-        {
-          redis,
-          hash: name,
-          encryptor: this.encryptor,
-          bound: (p) => this.bound(p),
-          storeError: (op, key, e) => this.storeError(op, key, e),
-          count: (n) => this.count(n),
-        },
-        maxMemory,
-      );
+      this.aof = checked.aof;
+      this.outbox = checked.outbox;
       await this.outbox.initAccount();
     } catch (err) {
       await this.connection.close();
       throw err;
     }
-    if (this.leaseTtlMs !== undefined) {
-      const closes = this.closes;
-      let lease: ClientLease;
-      try {
-        lease = await this.takeLease(name, this.leaseTtlMs);
-      } catch (e) {
-        // A refused open keeps no connection (nor, so, the process) alive.
-        if (this.name === undefined && this.closes === closes) await this.connection.close().catch(() => undefined);
-        throw e;
-      }
-      if (this.closes !== closes) return this.notOpen('open', undefined); // close() released it
-      this.lease = lease;
-    }
+    if (this.leases !== undefined) this.lease = await this.leases.acquire(name, () => this.isOpen);
     this.name = name;
   }
 
   /** The lease key of the open store (see options.lease), or undefined. */
   get leaseKey(): string | undefined {
-    return this.isOpen ? this.leasing?.key : undefined;
-  }
-
-  /** Takes the lease on `name`'s store, once per store (concurrent opens share it). */
-  private takeLease(name: string, ttlMs: number): Promise<ClientLease> {
-    const key = companionKeyName(name, 'lease');
-    if (this.leasing?.key !== key) {
-      const previous = this.leasing?.taken;
-      const closes = this.closes;
-      const taken = (async () => {
-        await previous?.then((lease) => lease.release()).catch(() => undefined); // reopened without close()
-        const redis = this.connection.client;
-        if (redis === undefined || this.closes !== closes) return this.notOpen('open', undefined);
-        const lease = await ClientLease.take(redis, key, name, ttlMs, (p) => {
-          this.count(1);
-          return this.bound(p);
-        }).catch((e: unknown) => {
-          if (e instanceof PersistenceError) throw e;
-          if (e instanceof Error && /\bNOPERM\b/.test(e.message)) {
-            throw new PersistenceError(
-              'ERR_PERSISTENCE_CONNECTION',
-              'open',
-              undefined,
-              `RedisPersistence: this Redis ACL user cannot take the client's lease '${key}' (options.lease): grant +eval +get +set +pttl and a key pattern that matches it, or set lease: false`,
-              { cause: this.connection.storeError(name, 'open', undefined, e) },
-            );
-          }
-          throw this.connection.storeError(name, 'open', undefined, e);
-        });
-        if (this.closes !== closes) {
-          await lease.release().catch(() => undefined);
-          return this.notOpen('open', undefined);
-        }
-        return lease;
-      })();
-      this.leasing = { key, taken };
-      taken.catch(() => {
-        if (this.leasing?.taken === taken) this.leasing = undefined;
-      });
-    }
-    return this.leasing.taken;
+    return this.isOpen ? this.leases?.key : undefined;
   }
 
   /**
@@ -267,14 +198,10 @@ export class RedisPersistence implements ClientPersistence {
   }
 
   async close(): Promise<void> {
-    this.closes += 1;
     this.name = undefined;
     this.outbox = undefined;
-    const leasing = this.leasing;
-    this.leasing = undefined;
     this.lease = undefined;
-    // Best effort: a lease not released expires after its ttl (Redis may be down right now).
-    await leasing?.taken.then((lease) => lease.release()).catch(() => undefined);
+    await this.leases?.release();
     await this.connection.close();
   }
 
@@ -360,11 +287,11 @@ export class RedisPersistence implements ClientPersistence {
    * unreachable or does not answer within operationTimeoutMs.
    */
   probe(): Promise<void> {
-    const redis = this.connection.client;
-    if (redis === undefined) return this.notOpen('probe', undefined);
-    this.count(1);
-    return this.bound(redis.hexists(this.name!, '')).then(noop, (e: unknown) => {
-      if (isNoAnswer(e)) throw this.storeError('probe', undefined, e);
+    return this.withHash('probe', undefined, (redis, name) => {
+      this.count(1);
+      return this.bound(redis.hexists(name, '')).then(noop, (e: unknown) => {
+        if (isNoAnswer(e)) throw this.storeError('probe', undefined, e);
+      });
     });
   }
 
@@ -419,20 +346,9 @@ export class RedisPersistence implements ClientPersistence {
   }
 
   get(key: string): Promise<Buffer> {
-    const redis = this.connection.client;
-    if (redis === undefined) return this.notOpen('get', key);
-    const name = this.name!;
-    return this.read('get', key, redis.hgetBuffer(name, key)).then((value) => {
-      if (value === null) {
-        throw new PersistenceError(
-          'ERR_PERSISTENCE_NO_SUCH_KEY',
-          'get',
-          key,
-          `no such key: '${key}' in Redis hash '${name}'`,
-        );
-      }
-      return this.encryptor !== undefined ? openValue(this.encryptor, 'get', name, key, value) : value;
-    });
+    return this.withHash('get', key, (redis, name) =>
+      this.read('get', key, redis.hgetBuffer(name, key)).then((value) => storedValue(this.encryptor, name, key, value)),
+    );
   }
 
   remove(key: string): Promise<void> {
@@ -443,26 +359,21 @@ export class RedisPersistence implements ClientPersistence {
   }
 
   keys(): Promise<string[]> {
-    const redis = this.connection.client;
-    if (redis === undefined) return this.notOpen('keys', undefined);
-    return this.read('keys', undefined, redis.hkeys(this.name!));
+    return this.withHash('keys', undefined, (redis, name) => this.read('keys', undefined, redis.hkeys(name)));
   }
 
   clear(): Promise<void> {
-    const redis = this.connection.client;
-    if (redis === undefined) return this.notOpen('clear', undefined);
-    const name = this.name!;
     // The outbox and its account go too, in the same command (one DEL, one Cluster slot). The
     // stream's last id goes with it: a later process's enqueue ids start again from 1.
-    return this.write('clear', undefined, redis, name, (c) =>
-      c.del(name, outboxKeyName(name), outboxAccountKeyName(name)),
+    return this.withHash('clear', undefined, (redis, name) =>
+      this.write('clear', undefined, redis, name, (c) => c.del(name, outboxKeyName(name), outboxAccountKeyName(name))),
     ).then(noop);
   }
 
   containsKey(key: string): Promise<boolean> {
-    const redis = this.connection.client;
-    if (redis === undefined) return this.notOpen('containsKey', key);
-    return this.read('containsKey', key, redis.hexists(this.name!, key)).then((n) => n === 1);
+    return this.withHash('containsKey', key, (redis, name) =>
+      this.read('containsKey', key, redis.hexists(name, key)).then((n) => n === 1),
+    );
   }
 
   /**
@@ -471,22 +382,19 @@ export class RedisPersistence implements ClientPersistence {
    * reason next to it. Nothing is deleted; `paho-mqtt-redis inspect` lists them.
    */
   quarantine(key: string, reason: string): Promise<void> {
-    const redis = this.connection.client;
-    if (redis === undefined) return this.notOpen('quarantine', key);
-    const name = this.name!;
-    const field = `${key}@${Date.now()}`;
-    return this.write('quarantine', key, redis, name, (c) =>
-      c.eval(QUARANTINE_SCRIPT, 2, name, quarantineHashName(name), key, field, reason),
-    ).then(noop);
+    return this.withHash('quarantine', key, (redis, name) => {
+      const field = `${key}@${Date.now()}`;
+      return this.write('quarantine', key, redis, name, (c) =>
+        c.eval(QUARANTINE_SCRIPT, 2, name, quarantineHashName(name), key, field, reason),
+      );
+    }).then(noop);
   }
 
   /** The records quarantine() set aside for the open client, oldest first. */
-  async quarantined(): Promise<QuarantinedRecord[]> {
-    const redis = this.connection.client;
-    if (redis === undefined) return this.notOpen('quarantined', undefined);
-    return quarantinedRecords(
-      await this.read('quarantined', undefined, redis.hgetallBuffer(quarantineHashName(this.name!))),
-    );
+  quarantined(): Promise<QuarantinedRecord[]> {
+    return this.withHash('quarantined', undefined, (redis, name) =>
+      this.read('quarantined', undefined, redis.hgetallBuffer(quarantineHashName(name))),
+    ).then(quarantinedRecords);
   }
 
   /**
@@ -497,28 +405,34 @@ export class RedisPersistence implements ClientPersistence {
    * +eval), so it is safe while Paho uses the store. Rejects with ERR_PERSISTENCE_DECRYPT on the
    * first value that no configured key opens; nothing is deleted.
    */
-  async reencrypt(options: { encryptPlaintext?: boolean } = {}): Promise<ReencryptResult> {
-    const redis = this.connection.client;
-    if (redis === undefined) return this.notOpen('reencrypt', undefined);
-    const encryptor = this.encryptor;
-    if (encryptor === undefined) {
-      throw invalidArg('RedisPersistence.reencrypt: the store has no options.encryption');
-    }
-    const name = this.name!;
-    return reencryptHash(
-      {
+  reencrypt(options: { encryptPlaintext?: boolean } = {}): Promise<ReencryptResult> {
+    return this.withHash('reencrypt', undefined, async (redis, name) => {
+      const encryptor = this.encryptor;
+      if (encryptor === undefined) throw invalidArg('RedisPersistence.reencrypt: the store has no options.encryption');
+      const target = {
         name,
         encryptor,
         fields: () => this.read('reencrypt', undefined, redis.hkeys(name)),
-        read: (field) => this.read('reencrypt', field, redis.hgetBuffer(name, field)),
-        compareAndSet: (field, expected, fresh) =>
+        read: (field: string) => this.read('reencrypt', field, redis.hgetBuffer(name, field)),
+        compareAndSet: (field: string, expected: Buffer, fresh: Buffer) =>
           this.write('reencrypt', field, redis, name, (c) => c.eval(CAS_SCRIPT, 1, name, field, expected, fresh)),
-      },
-      options.encryptPlaintext === true,
-    );
+      };
+      return reencryptHash(target, options.encryptPlaintext === true);
+    });
   }
 
   // -------------------------------------------------------------------------------------
+
+  /** Runs `run` on the open client's hash; rejects with ERR_PERSISTENCE_NOT_OPEN when it is not open. */
+  private withHash<T>(
+    op: string,
+    key: string | undefined,
+    run: (redis: AnyClient, name: string) => Promise<T>,
+  ): Promise<T> {
+    const redis = this.connection.client;
+    if (redis === undefined) return this.notOpen(op, key);
+    return run(redis, this.name!);
+  }
 
   /** One read round trip: counted, bounded by operationTimeoutMs, failures as PersistenceErrors. */
   private read<T>(op: string, key: string | undefined, command: Promise<T>): Promise<T> {

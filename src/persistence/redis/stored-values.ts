@@ -11,6 +11,27 @@ export function sealValue(encryptor: ValueEncryptor | undefined, name: string, k
 }
 
 /**
+ * What get() answers for field `key` of hash `name` read as `value`: its plaintext, or
+ * ERR_PERSISTENCE_NO_SUCH_KEY when the field is missing.
+ */
+export function storedValue(
+  encryptor: ValueEncryptor | undefined,
+  name: string,
+  key: string,
+  value: Buffer | null,
+): Buffer {
+  if (value === null) {
+    throw new PersistenceError(
+      'ERR_PERSISTENCE_NO_SUCH_KEY',
+      'get',
+      key,
+      `no such key: '${key}' in Redis hash '${name}'`,
+    );
+  }
+  return encryptor !== undefined ? openValue(encryptor, 'get', name, key, value) : value;
+}
+
+/**
  * The plaintext of a value read from field `key` of hash `name`; one that no configured key
  * opens fails with ERR_PERSISTENCE_DECRYPT, saying what to check.
  */
