@@ -56,6 +56,7 @@ for (const mode of ['continue', 'disconnect'] as const) {
       await waitFor(() => pending.length === 4, 'the later batch, after the held one');
       assert.deepEqual(pending[3].keys, ['remove sc-1', 'put r-3']);
       pending[3].resolve();
+      await waitFor(() => f.bridge.stats().queueDepth === 0, 'everything settled');
       await f.bridge.flush();
       assert.deepEqual(applied, [['c-1'], ['sc-1'], ['sc-1', 'r-3']]);
       assert.deepEqual(f.rec.store.keys().sort(), ['c-1', 'r-3']);
@@ -90,6 +91,7 @@ for (const mode of ['continue', 'disconnect'] as const) {
       );
       pending[2].resolve();
       pending[3].resolve();
+      await waitFor(() => f.bridge.stats().queueDepth === 0, 'the held batches settled');
       await f.bridge.flush();
       assert.deepEqual(applied, [['c-1'], ['sc-1'], ['sc-1', 'r-3']]);
       assert.deepEqual(f.rec.store.keys(), ['c-1', 'r-3']);
