@@ -19,7 +19,7 @@ const loading = (): PersistenceError =>
 for (const mode of ['continue', 'disconnect'] as const) {
   describe(`operation log: order through an outage (onStoreUnavailable '${mode}')`, () => {
     it('a wait that timed out keeps later batches back until the batches then at the store settled, even when an earlier one settles first', async () => {
-      const timeoutMs = 1000;
+      const timeoutMs = 1500;
       const { f, pending, applied } = gatedFixture(4, { operationTimeoutMs: timeoutMs, onStoreUnavailable: mode });
       await started(f);
       // A read the store never answers: its wait times out and marks the store unavailable
