@@ -43,6 +43,7 @@ void OperationLog::MarkUnavailable(const std::string& reason) {
 
 void OperationLog::MarkUnavailableLocked(const std::string& reason) {
   unavailable_reason_ = reason;
+  if (!in_flight_.empty()) unavailable_through_ = std::max(unavailable_through_, in_flight_.back().last_seq);
   if (unavailable_) return;
   unavailable_ = true;
   refused_in_outage_ = 0;
@@ -246,7 +247,9 @@ std::vector<LogOp> OperationLog::Settle(uint64_t batch_id, const LogOutcome& out
   LogBatch batch = std::move(in_flight_.front());
   in_flight_.pop_front();
   drainer_ = Drainer::kRung;  // the settler takes the next batch
-  unavailable_ = false;       // the store answered (even a failure is an answer)
+  // The store answered (even a failure is an answer), once it answered every batch that was in
+  // flight when it stopped: an earlier one settling says nothing of the later ones.
+  if (batch.last_seq >= unavailable_through_) unavailable_ = false;
   for (const LogOp& op : batch.ops) {
     stats_.queue_depth -= 1;
     stats_.bytes -= SizeOf(op);

@@ -103,8 +103,9 @@ class OperationLog {
 
   // A Paho thread whose wait timed out, or the JS thread (the drainer).
   // The store does not answer: a wait for it timed out, or the drainer found it unreachable
-  // (and holds its batch to retry it). Until a batch settles, no Paho thread waits for the
-  // store: each wait would cost the full deadline under Paho's mutexes, one after another.
+  // (and holds its batch to retry it). Until every batch in flight now has settled, no Paho
+  // thread waits for the store (each wait would cost the full deadline under Paho's mutexes,
+  // one after another) and no other batch leaves (see MayTakeLocked).
   void MarkUnavailable(const std::string& reason);
   // JS thread. Ends the waits made `through_outage`, now and later (the client is closing).
   void ReleaseHolds();
@@ -164,6 +165,9 @@ class OperationLog {
   std::condition_variable changed_;
   bool closed_ = false;
   bool unavailable_ = false;
+  // The newest seq at the store when it was marked unavailable: the mark ends when the batch
+  // holding it settles (the store answered those batches), not when an earlier one does.
+  uint64_t unavailable_through_ = 0;
   bool holds_released_ = false;
   std::string unavailable_reason_;
   uint64_t refused_in_outage_ = 0;

@@ -8,41 +8,12 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { MemoryPersistence, PersistenceError, type PersistenceWrite } from '../../src';
-import { fixture, put, remove, sentPublish, started, type Fixture } from '../helpers/log-fixture';
+import { MemoryPersistence, PersistenceError } from '../../src';
+import { put, remove, sentPublish, started } from '../helpers/log-fixture';
 import type { DriverStepSpec } from '../helpers/test-driver';
-import { recordingStore, type AsyncBatch } from '../helpers/recording-store';
+import { gatedFixture } from '../helpers/gated-store';
 import { sleep, waitFor } from '../helpers/wait';
 import { resolveBridgeOptions } from '../../src/persistence/bridge/options';
-
-/** A batch at the store, answered when the test says so. */
-interface Pending {
-  keys: string[];
-  resolve(): void;
-  reject(error: unknown): void;
-}
-
-/** A store with `depth` batches in flight whose batches wait for the test (pending). */
-function gatedFixture(depth: number): { f: Fixture; pending: Pending[]; applied: string[][] } {
-  const rec = recordingStore();
-  const apply = rec.store.batch.bind(rec.store);
-  const pending: Pending[] = [];
-  const applied: string[][] = [];
-  (rec.store as AsyncBatch).batch = (writes: readonly PersistenceWrite[]) =>
-    new Promise<void>((resolve, reject) =>
-      pending.push({
-        keys: writes.map((w) => `${w.data === undefined ? 'remove' : 'put'} ${w.key}`),
-        resolve: () => {
-          applied.push(writes.map((w) => w.key));
-          apply(writes);
-          resolve();
-        },
-        reject,
-      }),
-    );
-  (rec.store as MemoryPersistence & { batchesInFlight?: number }).batchesInFlight = depth;
-  return { f: fixture({}, rec), pending, applied };
-}
 
 describe('operation log: several batches in flight', () => {
   it("a barrier's batch leaves at once; it settles only after the batch before it, whatever order the store answers in", async () => {

@@ -59,7 +59,6 @@ export class StoreBridge {
   private restoreFailures: PersistenceError[] = [];
   /** A failed open, for the create that rejects with it. */
   private claimedOpen: PersistenceError | undefined;
-  /** The failure of the batch being settled: native code reports it synchronously, with this cause. */
   /** The failures of batches being settled, by batch id: the cause of native code's report. */
   private readonly failedBatches = new Map<number, PersistenceError>();
   /** Waiting flushes, and the keys whose last write failed: the store does not hold what the log says for them. */
@@ -157,8 +156,9 @@ export class StoreBridge {
 
   /**
    * A batch handed over by native code: applied at once (as many may be in flight as the store's
-   * batchesInFlight), unless the batches before it wait for a decision (a probe, an outage):
-   * then it waits too, so that nothing reaches the store before them.
+   * batchesInFlight), unless a batch before it failed (its failure is decided in its turn) or
+   * waits for a decision (a probe, an outage): then it waits too, so that nothing reaches the
+   * store beside or before them.
    */
   private runBatches(batch: LogBatch | undefined): void {
     if (batch !== undefined) this.enqueue(batch);
@@ -166,9 +166,17 @@ export class StoreBridge {
   }
 
   private enqueue(batch: LogBatch): void {
-    const entry: InFlightBatch = { batch, started: false, done: false, error: undefined };
-    this.inFlight.push(entry);
-    if (!this.stalled) this.start(entry);
+    this.inFlight.push({ batch, started: false, done: false, error: undefined });
+    this.startWaiting();
+  }
+
+  /** Hands the batches that wait to the store, in order, up to the first that failed. */
+  private startWaiting(): void {
+    if (this.stalled) return;
+    for (const entry of this.inFlight) {
+      if (!entry.started) this.start(entry);
+      if (entry.done && entry.error !== undefined) return;
+    }
   }
 
   /** Hands `entry` to the store; its end is noted, and settled in its turn (settleReady). */
@@ -189,6 +197,7 @@ export class StoreBridge {
         const entry = this.inFlight[0];
         const next = entry.error === undefined ? this.settleHead() : this.batchFailed(entry.error);
         if (next !== undefined) this.enqueue(next);
+        else this.startWaiting(); // a failed batch settled: the ones it kept back leave
       }
     } finally {
       this.settling = false;
@@ -284,7 +293,7 @@ export class StoreBridge {
   /** The batches before are decided: apply the ones that waited, in order, and settle what ended. */
   private resume(): void {
     this.stalled = false;
-    for (const entry of this.inFlight) if (!entry.started) this.start(entry);
+    this.startWaiting();
     this.settleReady();
   }
 
