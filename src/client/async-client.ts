@@ -102,6 +102,7 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
       closing: () => this.closing !== undefined,
       refAllowed: () => this.allowRef,
       sessionChanged: () => this.updateRef(),
+      connected: () => this.outbox?.pump(),
       sendConnect: (what, spec) => this.request(what, (id) => this.native.connect(id, spec)),
       sendDisconnect: (spec) => this.request('disconnect', (id) => this.native.disconnect(id, spec), true),
       subscribeMany: (group) => this.subscribeMany(group),
@@ -126,15 +127,34 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
       () => this.updateRef(),
     );
     this.native = this.newNative();
-    // A 'deliveryComplete' entry per completion only while someone listens; otherwise the addon
-    // counts completions as progress (poison detection reads that).
+    this.watchDeliveryListeners();
+  }
+
+  // A 'deliveryComplete' entry per completion only while someone listens; otherwise the addon
+  // counts completions as progress (poison detection reads that).
+  private readonly onNewListener = (event: string | symbol): void => {
+    if (event === 'deliveryComplete') this.native.wantDeliveryComplete(true);
+  };
+
+  private readonly onRemoveListener = (event: string | symbol): void => {
+    if (event === 'deliveryComplete') this.native.wantDeliveryComplete(this.listenerCount('deliveryComplete') > 0);
+  };
+
+  /** Installs the client's own 'newListener'/'removeListener' hooks, unless they are in place. */
+  private watchDeliveryListeners(): void {
     const emitter = this as unknown as EventEmitter; // ClientEvents does not list Node's own events
-    emitter.on('newListener', (event: string | symbol) => {
-      if (event === 'deliveryComplete') this.native.wantDeliveryComplete(true);
-    });
-    emitter.on('removeListener', (event: string | symbol) => {
-      if (event === 'deliveryComplete') this.native.wantDeliveryComplete(this.listenerCount('deliveryComplete') > 0);
-    });
+    if (!emitter.listeners('newListener').includes(this.onNewListener)) emitter.on('newListener', this.onNewListener);
+    if (!emitter.listeners('removeListener').includes(this.onRemoveListener))
+      emitter.on('removeListener', this.onRemoveListener);
+    this.native.wantDeliveryComplete(this.listenerCount('deliveryComplete') > 0);
+  }
+
+  /** As EventEmitter's; the client's own hooks that follow the 'deliveryComplete' listeners stay. */
+  override removeAllListeners(event?: keyof ClientEvents | 'newListener' | 'removeListener'): this {
+    if (event === undefined) super.removeAllListeners();
+    else super.removeAllListeners(event as keyof ClientEvents);
+    this.watchDeliveryListeners();
+    return this;
   }
 
   private readonly newBridge: () => StoreBridge | undefined;
@@ -480,7 +500,6 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
       dropped: (info) => this.emit('dropped', info, info.error),
       failed: (error) => this.storeFailed(error),
     });
-    this.on('connected', () => outbox?.pump());
     return outbox;
   }
 
