@@ -78,15 +78,14 @@ export class NativeRequests {
     }
     if (event.code !== undefined) return new PahoMqttRedisError(event.code, `${what}: ${event.message ?? 'refused'}`);
     const detail = event.message ? `: ${event.message}` : '';
-    const reason = event.reasonCode !== undefined && event.reasonCode > 0 ? ` (reason code ${event.reasonCode})` : '';
+    const reasonCode = event.reasonCode !== undefined && event.reasonCode > 0 ? event.reasonCode : undefined;
+    const reason = reasonCode !== undefined ? ` (reason code ${reasonCode})` : '';
     const accepted = event.acceptedByPaho === true ? ' after Paho accepted it' : '';
     return new PahoError(
       pahoErrorCode(event.rc),
       event.rc,
       `${what} failed${accepted}${detail}${reason} [rc ${event.rc}]`,
-      {
-        acceptedByPaho: event.acceptedByPaho === true,
-      },
+      { acceptedByPaho: event.acceptedByPaho === true, reasonCode },
     );
   }
 }
