@@ -4,11 +4,11 @@
  */
 import { EventEmitter } from 'node:events';
 import { PahoMqttRedisError, PersistenceError, invalidArg } from '../errors';
-import { native, type NativeClientEvent, type NativeCreateSpec, type NativeMqttClient } from '../native';
+import { native, type NativeCreateSpec, type NativeMqttClient } from '../native';
 import type { ClientPersistence } from '../persistence/client-persistence';
 import { choosePersistence, claimStore, releaseStore, validateStoreUnavailablePolicy } from './persistence-choice';
 import { NativeRequests, type ResultEvent } from './requests';
-import { fromNativeProperties, type MqttProperties, propertyKind, toNativeProperties } from './properties';
+import { type MqttProperties, propertyKind, toNativeProperties } from './properties';
 import { checkBrokerLimits } from './broker-limits';
 import { StoreBridge } from '../persistence/bridge/store-bridge';
 import {
@@ -31,39 +31,23 @@ import {
   type PublishResult,
   publishClient,
   publishStore,
-  toMessage,
 } from './events';
 import { type MessagesOptions, messageIterator } from './message-iterator';
-import { ClientConnection, closedError, surfaceThrows } from './connection';
-import { type BurstHandlers, forEachInBurst } from './event-burst';
+import { ClientConnection, closedError } from './connection';
+import { forEachInBurst } from './event-burst';
+import { DeliveryListenerWatch, burstHandlersOf } from './native-events';
+import { restoreError } from './restore-error';
 import { SubscriptionRegistry } from './subscriptions';
 import { ClientCounters, type ClientStats } from './stats';
 import type { Outbox } from './outbox';
 import { enqueueRefusal, newOutbox, outboxStatsOf } from './outbox-wiring';
 import { adoptQueuedPublishes } from '../persistence/outbox-upgrade';
 import { type OutboxChoice, chooseOutbox } from './outbox-options';
-import { asPersistenceError, poisonPolicy, quarantineOldestPublish, type Refusal } from './poison';
+import { asPersistenceError, poisonPolicy, type Refusal } from './poison';
+import { quarantinePoison } from './poison-quarantine';
 
 export type { SubscribeOptions, PublishOptions, EnqueueOptions, DisconnectOptions } from './options';
 export type { ConnectResult, PublishResult } from './events';
-
-/** The error create() fails with when restoring from the store failed, if it did. */
-function restoreError(failures: PersistenceError[] | undefined): PersistenceError | undefined {
-  const first = failures?.[0];
-  if (first === undefined) return undefined;
-  // The store's own open failure (e.g. ERR_PERSISTENCE_CONNECTION) and the restore check's errors say it best.
-  const asIs = ['ERR_PERSISTENCE_CORRUPT', 'ERR_PERSISTENCE_VERSION', 'ERR_PERSISTENCE_DECRYPT'];
-  if (first.op === 'open' || asIs.includes(first.code)) return first;
-  const target = first.key ? `${first.op}('${first.key}')` : first.op;
-  return new PersistenceError(
-    'ERR_PERSISTENCE_RESTORE',
-    first.op,
-    first.key,
-    `create: restoring from the store failed during ${target}, so the client was not created and nothing ` +
-      `stored was changed (retry create() when the store answers): ${first.message}`,
-    { cause: first },
-  );
-}
 
 /** Events are typed: `on`, `once` and `off` know each event's arguments (see ClientEvents). */
 export class AsyncClient extends EventEmitter<ClientEvents> {
@@ -127,42 +111,32 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
       () => this.updateRef(),
     );
     this.native = this.newNative();
-    this.watchDeliveryListeners();
+    this.deliveryListeners.watch();
   }
 
-  // A 'deliveryComplete' entry per completion only while someone listens; otherwise the addon
-  // counts completions as progress (poison detection reads that).
-  private readonly onNewListener = (event: string | symbol): void => {
-    if (event === 'deliveryComplete') this.native.wantDeliveryComplete(true);
-  };
-
-  private readonly onRemoveListener = (event: string | symbol): void => {
-    if (event === 'deliveryComplete') this.native.wantDeliveryComplete(this.listenerCount('deliveryComplete') > 0);
-  };
-
-  /** Installs the client's own 'newListener'/'removeListener' hooks, unless they are in place. */
-  private watchDeliveryListeners(): void {
-    const emitter = this as unknown as EventEmitter; // ClientEvents does not list Node's own events
-    if (!emitter.listeners('newListener').includes(this.onNewListener)) emitter.on('newListener', this.onNewListener);
-    if (!emitter.listeners('removeListener').includes(this.onRemoveListener))
-      emitter.on('removeListener', this.onRemoveListener);
-    this.native.wantDeliveryComplete(this.listenerCount('deliveryComplete') > 0);
-  }
+  private readonly deliveryListeners = new DeliveryListenerWatch(this, () => this.native);
 
   /** As EventEmitter's; the client's own hooks that follow the 'deliveryComplete' listeners stay. */
   override removeAllListeners(event?: keyof ClientEvents | 'newListener' | 'removeListener'): this {
     if (event === undefined) super.removeAllListeners();
-    else super.removeAllListeners(event as keyof ClientEvents);
-    this.watchDeliveryListeners();
+    else super.removeAllListeners(event);
+    this.deliveryListeners.watch();
     return this;
   }
 
   private readonly newBridge: () => StoreBridge | undefined;
 
   private newNative(): NativeMqttClient {
+    const burstHandlers = burstHandlersOf({
+      clientId: this.clientId,
+      events: this,
+      requests: this.requests,
+      connection: this.connection,
+      counters: this.counters,
+    });
     // A throwing listener must surface like any other uncaught error, not inside native code.
     const client = new native.MqttClient(
-      (codes, events) => forEachInBurst(codes, events, this.burstHandlers),
+      (codes, events) => forEachInBurst(codes, events, burstHandlers),
       this.bridge?.native ?? null,
     );
     client.wantDeliveryComplete(this.listenerCount('deliveryComplete') > 0);
@@ -226,7 +200,12 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
   private async setAsidePoison(refusal: Refusal): Promise<void> {
     if (this.closing || this.settingAside) return;
     this.settingAside = (async () => {
-      if (!(await this.quarantinePoison(refusal))) return;
+      const host = { clientId: this.clientId, events: this, counters: this.counters, bridge: this.bridge };
+      const moved = await quarantinePoison(
+        { ...host, isClosed: () => this.isClosed, storeFailed: (error) => this.storeFailed(error) },
+        refusal,
+      );
+      if (!moved) return;
       try {
         await this.createPahoAgain();
       } catch (error) {
@@ -238,24 +217,6 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
       this.settingAside = undefined;
     });
     await this.settingAside;
-  }
-
-  /** Moves the oldest stored publish to the quarantine and reports it; false if nothing was moved. */
-  private async quarantinePoison(refusal: Refusal): Promise<boolean> {
-    const bridge = this.bridge;
-    if (bridge === undefined) return false;
-    await bridge.flush().catch(() => undefined); // what Paho wrote before the loss is in the store
-    try {
-      const info = await quarantineOldestPublish(bridge.store, refusal, () => this.isClosed);
-      if (info === undefined) return false;
-      this.counters.poisonMessages += 1;
-      publishClient({ clientId: this.clientId, event: 'poisonMessage', detail: info });
-      surfaceThrows(() => this.emit('poisonMessage', info));
-      return true;
-    } catch (error) {
-      this.storeFailed(asPersistenceError(error, 'setting aside a poison message failed'));
-      return false;
-    }
   }
 
   /** Destroys the Paho client (and its copy of the poison) and creates one over the same store. */
@@ -521,39 +482,5 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
     this.refed = want;
     if (want) this.native.ref();
     else this.native.unref();
-  }
-
-  private readonly burstHandlers: BurstHandlers = {
-    event: (event) => this.onNativeEvent(event),
-    published: (request, token) => this.requests.settlePublished(request, token),
-    deliveryComplete: (token) => {
-      this.connection.progressed();
-      this.emit('deliveryComplete', token);
-    },
-    progressed: () => this.connection.progressed(),
-  };
-
-  private onNativeEvent(event: NativeClientEvent): void {
-    switch (event.type) {
-      case 'result':
-        this.requests.settle(event);
-        return;
-      case 'message':
-        this.counters.received += 1;
-        this.emit('message', toMessage(event));
-        return;
-      case 'connected':
-        return; // emitted by connectOnce(), which knows sessionPresent (Paho's callback does not)
-      case 'connectionLost':
-        this.connection.lost(event.cause);
-        return;
-      case 'disconnected': {
-        const info = { reasonCode: event.reasonCode, properties: fromNativeProperties(event.properties) };
-        publishClient({ clientId: this.clientId, event: 'disconnected', detail: info });
-        this.emit('disconnected', info);
-        this.connection.disconnectedByBroker(event.reasonCode);
-        return;
-      }
-    }
   }
 }
