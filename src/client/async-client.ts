@@ -43,8 +43,8 @@ import type { Outbox } from './outbox';
 import { enqueueRefusal, newOutbox, outboxStatsOf } from './outbox-wiring';
 import { adoptQueuedPublishes } from '../persistence/outbox-upgrade';
 import { type OutboxChoice, chooseOutbox } from './outbox-options';
-import { asPersistenceError, poisonPolicy, type Refusal } from './poison';
-import { quarantinePoison } from './poison-quarantine';
+import { poisonPolicy } from './poison';
+import { PoisonSetAside } from './poison-quarantine';
 
 export type { SubscribeOptions, PublishOptions, EnqueueOptions, DisconnectOptions } from './options';
 export type { ConnectResult, PublishResult } from './events';
@@ -58,8 +58,6 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
   private native: NativeMqttClient;
   private bridge: StoreBridge | undefined;
   private createSpec: NativeCreateSpec | undefined;
-  /** While a poison message is set aside: requests wait for the new Paho client. */
-  private settingAside: Promise<void> | undefined;
   private readonly requests: NativeRequests;
   private readonly connection: ClientConnection;
   private refed = false;
@@ -69,6 +67,7 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
   private readonly counters = new ClientCounters();
   private readonly outboxChoice: OutboxChoice;
   private readonly outbox: Outbox | undefined;
+  private readonly poisonSetAside: PoisonSetAside;
 
   private constructor(options: CreateOptions, store: ClientPersistence | undefined) {
     super();
@@ -76,6 +75,16 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
     this.serverURI = options.serverURI;
     this.clientId = options.clientId;
     this.mqttVersion = options.mqttVersion ?? 4;
+    this.poisonSetAside = new PoisonSetAside({
+      clientId: this.clientId,
+      events: this,
+      counters: this.counters,
+      bridge: () => this.bridge,
+      isClosed: () => this.isClosed,
+      storeFailed: (error) => this.storeFailed(error),
+      createPahoAgain: () => this.createPahoAgain(),
+      close: () => void this.close(),
+    });
     this.connection = new ClientConnection({
       clientId: this.clientId,
       serverURI: this.serverURI,
@@ -91,7 +100,7 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
       sendDisconnect: (spec) => this.request('disconnect', (id) => this.native.disconnect(id, spec), true),
       subscribeMany: (group) => this.subscribeMany(group),
       poison: poisonPolicy(options.poison),
-      setAsidePoison: (refusal) => this.setAsidePoison(refusal),
+      setAsidePoison: (refusal) => this.poisonSetAside.run(refusal),
     });
     const bridgeFor = (s: ClientPersistence): StoreBridge =>
       new StoreBridge(s, {
@@ -189,36 +198,6 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
     if (!this.isClosed) this.storeFailed(error);
   }
 
-  /**
-   * The broker refused the connection `refusals` times in a row with nothing acknowledged: the
-   * oldest stored publish is the one it refuses. Paho holds its own copy of that message and
-   * has no call to drop one, so: move its record to the store's quarantine, destroy the Paho
-   * client, and create a new one over the same store (it restores everything else). Without a
-   * store that has quarantine(), or when the store fails, nothing is set aside and the
-   * reconnects go on as before.
-   */
-  private async setAsidePoison(refusal: Refusal): Promise<void> {
-    if (this.closing || this.settingAside) return;
-    this.settingAside = (async () => {
-      const host = { clientId: this.clientId, events: this, counters: this.counters, bridge: this.bridge };
-      const moved = await quarantinePoison(
-        { ...host, isClosed: () => this.isClosed, storeFailed: (error) => this.storeFailed(error) },
-        refusal,
-      );
-      if (!moved) return;
-      try {
-        await this.createPahoAgain();
-      } catch (error) {
-        // Without a Paho client the client is unusable: say why, and close it.
-        this.storeFailed(asPersistenceError(error, 'creating the Paho client again failed'));
-        void this.close();
-      }
-    })().finally(() => {
-      this.settingAside = undefined;
-    });
-    await this.settingAside;
-  }
-
   /** Destroys the Paho client (and its copy of the poison) and creates one over the same store. */
   private async createPahoAgain(): Promise<void> {
     await this.request('close', (id) => this.native.destroy(id), true);
@@ -265,21 +244,33 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
   }
 
   /** Resolves when the QoS flow completes (QoS 0: written to the socket). */
-  async publish(topic: string, payload: Buffer | Uint8Array, options: PublishOptions = {}): Promise<PublishResult> {
-    const spec = {
-      ...toPublishSpec(topic, payload, options),
-      properties: this.v5Properties(options.properties, 'publish properties'),
-    };
-    checkBrokerLimits(this.connection.brokerLimits, spec, propertyKind);
+  publish(topic: string, payload: Buffer | Uint8Array, options: PublishOptions = {}): Promise<PublishResult> {
+    let spec: ReturnType<typeof toPublishSpec>;
     try {
-      const event = await this.request('publish', (id) => this.native.publish(id, spec));
-      this.counters.published += 1;
-      return { token: event.token };
+      spec = toPublishSpec(topic, payload, options);
+      spec.properties = this.v5Properties(options.properties, 'publish properties');
+      checkBrokerLimits(this.connection.brokerLimits, spec, propertyKind);
     } catch (error) {
-      this.counters.publishFailures += 1;
-      throw error;
+      return Promise.reject(error instanceof Error ? error : new Error(String(error))); // bad arguments reject, as everything else does
     }
+    const { properties } = spec;
+    const start = (id: number): void =>
+      this.native.publish(id, spec.topic, spec.payload, spec.qos, spec.retained, properties);
+    if (this.closing === undefined && this.poisonSetAside.pending === undefined)
+      return this.requests.sendPublish(start, this.countPublish);
+    return this.request('publish', start).then(
+      (event) => (this.countPublish(true), { token: event.token }),
+      (error: unknown) => {
+        this.countPublish(false);
+        throw error;
+      },
+    );
   }
+
+  private readonly countPublish = (delivered: boolean): void => {
+    if (delivered) this.counters.published += 1;
+    else this.counters.publishFailures += 1;
+  };
 
   /**
    * Puts a message in the outbox (the FIFO backlog in the store, see docs/persistence.md):
@@ -287,10 +278,8 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
    * publish() is the priority lane: it overtakes what waits here.
    */
   enqueue(topic: string, payload: Buffer | Uint8Array, options: EnqueueOptions = {}): Promise<{ id: string }> {
-    const spec = {
-      ...toPublishSpec(topic, payload, options),
-      properties: this.v5Properties(options.properties, 'publish properties'),
-    };
+    const spec = toPublishSpec(topic, payload, options);
+    spec.properties = this.v5Properties(options.properties, 'publish properties');
     if (this.closing) return Promise.reject(closedError('enqueue'));
     const refusal = enqueueRefusal(this.outboxChoice, this.outbox, spec.qos, options.ttlMs);
     if (refusal !== undefined) return Promise.reject(refusal);
@@ -412,7 +401,7 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
 
   private async shutdown(): Promise<void> {
     this.connection.stopReconnecting(closedError('connect'));
-    await this.settingAside;
+    await this.poisonSetAside.pending;
     await this.outbox?.close(); // the outbox clock's checkpoint, while the store is open
     // A Paho thread holding back an acknowledgement (onStoreUnavailable 'disconnect') holds
     // Paho's lock, which the disconnect and destroy below need.
@@ -471,8 +460,8 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
 
   private request(what: string, start: (id: number) => void, evenIfClosing = false): Promise<ResultEvent> {
     if (this.closing && !evenIfClosing) return Promise.reject(closedError(what));
-    if (this.settingAside && !evenIfClosing)
-      return this.settingAside.then(() => this.request(what, start, evenIfClosing));
+    const settingAside = this.poisonSetAside.pending;
+    if (settingAside && !evenIfClosing) return settingAside.then(() => this.request(what, start, evenIfClosing));
     return this.requests.send(what, start);
   }
 

@@ -40,7 +40,9 @@ export function newOutbox(wiring: OutboxWiring): Outbox | undefined {
     canSend: () => wiring.canSend(),
     send: (message: OutboxMessage, outboxId) => {
       checkBrokerLimits(wiring.brokerLimits(), message, propertyKind);
-      return wiring.publish((native, id) => native.publish(id, { ...message, outboxId }));
+      return wiring.publish((native, id) =>
+        native.publish(id, message.topic, message.payload, message.qos, message.retained, message.properties, outboxId),
+      );
     },
     flush: () => wiring.flush(),
     delivered: (info) => wiring.delivered(info),
