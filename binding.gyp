@@ -19,6 +19,7 @@
       'native/client/mqtt_client.cc',
       'native/client/mqtt_client_callbacks.cc',
       'native/client/mqtt_client_publish.cc',
+      'native/client/mqtt_client_commands.cc',
       'native/client/publish_window.cc',
       'native/client/event_burst.cc',
       'native/client/paho_waker.cc',

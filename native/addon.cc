@@ -51,6 +51,7 @@ Addon::Addon(Napi::Env env, Napi::Object exports) {
   exports.Set("testDriver", driver);
 #endif
   exports.Set("setTrace", Napi::Function::New(env, &TraceSink::SetTrace));
+  TraceSink::ApplyLevel();
   DefineAddon(exports, {InstanceMethod<&Addon::PahoVersion>("pahoVersion")});
 }
 

@@ -98,16 +98,22 @@ export class PahoError extends PahoMqttRedisError {
    * refused outright (false: the message never entered Paho).
    */
   readonly acceptedByPaho: boolean;
+  /**
+   * MQTT 5: the reason code the broker answered with (0x80 or more), e.g. 0x87 (Not authorized)
+   * in the PUBACK of a refused publish, or 0x97 (Quota exceeded); absent otherwise.
+   */
+  readonly reasonCode?: number;
   constructor(
     code: PahoErrorCode,
     pahoCode: number,
     message: string,
-    options?: { cause?: unknown; acceptedByPaho?: boolean },
+    options?: { cause?: unknown; acceptedByPaho?: boolean; reasonCode?: number },
   ) {
     super(code, message, options);
     this.name = 'PahoError';
     this.pahoCode = pahoCode;
     this.acceptedByPaho = options?.acceptedByPaho === true;
+    if (options?.reasonCode !== undefined) this.reasonCode = options.reasonCode;
   }
 }
 

@@ -201,17 +201,16 @@ export interface NativeConnectSpec {
 export interface NativeMqttClient {
   create(request: number, spec: NativeCreateSpec): void;
   connect(request: number, spec: NativeConnectSpec): void;
+  /** Positional (reading an options object costs more natively than the rest of the call). */
   publish(
     request: number,
-    spec: {
-      topic: string;
-      payload: Buffer;
-      qos: number;
-      retained: boolean;
-      properties?: NativeProperty[];
-      /** The outbox entry the publish moves into Paho (removed with its c-N put). */
-      outboxId?: string;
-    },
+    topic: string,
+    payload: Buffer,
+    qos: number,
+    retained: boolean,
+    properties?: NativeProperty[],
+    /** The outbox entry the publish moves into Paho (removed with its c-N put). */
+    outboxId?: string,
   ): void;
   /** One entry per topic in qos, noLocal, retainAsPublished and retainHandling. */
   subscribe(

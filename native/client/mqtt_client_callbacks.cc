@@ -9,11 +9,6 @@ namespace {
 
 MqttClient* ClientOf(void* context) { return static_cast<MqttClient*>(context); }
 
-// A v5 answer may carry properties; a v3 one never does.
-bool HasProperties(const MQTTAsync_successData&) { return false; }
-
-bool HasProperties(const MQTTAsync_successData5& response) { return response.properties.count > 0; }
-
 }  // namespace
 
 bool MqttClient::TakePending(Pending* pending) {
@@ -30,9 +25,11 @@ void MqttClient::Succeed(void* context, SuccessData* response) {
   auto* pending = static_cast<Pending*>(context);
   MqttClient* self = Claim(pending);
   if (self == nullptr) return;
-  if (pending->kind == RequestKind::kPublish && (response == nullptr || !HasProperties(*response))) {
-    // The common answer: a plain entry, no ClientEvent (a v5 PUBACK's success reason code is
-    // not reported: publish() answers with the token only).
+  if (pending->kind == RequestKind::kPublish) {
+    // A plain entry, no ClientEvent: Paho (1.3.12) tells nothing more of a publish that
+    // succeeded. Its v5 answer has reason code 0 whatever the PUBACK said (0x10, no matching
+    // subscribers, included) and the publish's own properties, not the acknowledgement's; a
+    // code of 0x80 or more comes through Fail, with the acknowledgement's properties.
     EventBurst::Entry entry;
     entry.kind = EventBurst::Kind::kPublished;
     entry.request = pending->request;
@@ -125,7 +122,10 @@ void MqttClient::Fail(void* context, FailureData* response) {
   }
   // A refused call never reaches onFailure: this publish was Paho's.
   event->accepted_by_paho = pending->kind == RequestKind::kPublish;
-  if (self->Parked(pending, event->rc) || self->Followed(pending, event->rc)) {
+  // MQTT 5: a PUBACK/PUBREC reason code of 0x80 or more is the broker's refusal, and Paho has
+  // dropped the message: it fails now (followed, it would wait for a delivery that never comes).
+  const bool refused_by_broker = event->reason_code >= MQTTREASONCODE_UNSPECIFIED_ERROR;
+  if (!refused_by_broker && (self->Parked(pending, event->rc) || self->Followed(pending, event->rc))) {
     self->Finish(pending);
     return;
   }

@@ -158,14 +158,19 @@ Napi::Value MqttClientWrap::Connect(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value MqttClientWrap::Publish(const Napi::CallbackInfo& info) {
-  Napi::Object o = SpecOf(info);
+  // publish(request, topic, payload, qos, retained, properties?, outboxId?): positional, as
+  // reading an options object's properties cost more than the rest of the call.
+  if (info.Length() < 5 || !info[1].IsString() || !info[2].IsBuffer())
+    throw Napi::TypeError::New(info.Env(),
+                               "publish(request, topic, payload, qos, retained, properties?, outboxId?)");
   PublishSpec spec;
-  spec.topic = GetString(o, "topic");
-  spec.payload = GetString(o, "payload");  // a Buffer, copied once
-  spec.qos = GetInt(o, "qos", 0);
-  spec.retained = GetInt(o, "retained", 0);
-  spec.properties = PropertiesFromJs(o.Get("properties"));
-  if (o.Get("outboxId").IsString()) spec.outbox_id = GetString(o, "outboxId");
+  spec.topic = info[1].As<Napi::String>().Utf8Value();
+  auto payload = info[2].As<Napi::Buffer<char>>();
+  spec.payload.assign(payload.Data(), payload.Length());  // copied once
+  spec.qos = info[3].IsNumber() ? info[3].As<Napi::Number>().Int32Value() : 0;
+  spec.retained = info[4].ToBoolean().Value() ? 1 : 0;
+  if (info.Length() > 5) spec.properties = PropertiesFromJs(info[5]);
+  if (info.Length() > 6 && info[6].IsString()) spec.outbox_id = info[6].As<Napi::String>().Utf8Value();
   client_->Publish(RequestId(info), std::move(spec));
   return info.Env().Undefined();
 }

@@ -46,6 +46,7 @@ void TraceSink::ApplyLevel() {
   OffJsThread([level] {
     if (level == 0) {
       MQTTAsync_setTraceCallback(nullptr);
+      MQTTAsync_setTraceLevel(MQTTASYNC_TRACE_ERROR);
     } else {
       MQTTAsync_setTraceLevel(static_cast<enum MQTTASYNC_TRACE_LEVELS>(level));
       MQTTAsync_setTraceCallback(reinterpret_cast<MQTTAsync_traceCallback*>(&TraceSink::OnPahoTrace));

@@ -24,6 +24,10 @@ class TraceSink : public std::enable_shared_from_this<TraceSink> {
  public:
   // setTrace(level, logger) installs this environment's sink; setTrace(0) removes it.
   static Napi::Value SetTrace(const Napi::CallbackInfo& info);
+  // Tells Paho the most verbose level a sink wants. Without a sink (also at addon load), Paho
+  // formats only errors: at its default level it formats ~6 lines per publish into its own
+  // trace buffer under a process-wide lock, though no one reads them.
+  static void ApplyLevel();
 
  private:
   friend void TraceCallJs(Napi::Env env, Napi::Function logger, TraceSink* sink, TraceLine* line);
@@ -31,7 +35,6 @@ class TraceSink : public std::enable_shared_from_this<TraceSink> {
   static void Install(std::shared_ptr<TraceSink> sink, napi_env env);
   // Removes the environment's sink; `explicitly`: by setTrace, not by teardown.
   static void Remove(napi_env env, bool explicitly);
-  static void ApplyLevel();
   void OnTeardown() { Remove(env_, false); }
 
   int level_ = 0;

@@ -4,11 +4,10 @@
  */
 import { EventEmitter } from 'node:events';
 import { PahoMqttRedisError, PersistenceError, invalidArg } from '../errors';
-import { native, type NativeClientEvent, type NativeCreateSpec, type NativeMqttClient } from '../native';
 import type { ClientPersistence } from '../persistence/client-persistence';
 import { choosePersistence, claimStore, releaseStore, validateStoreUnavailablePolicy } from './persistence-choice';
 import { NativeRequests, type ResultEvent } from './requests';
-import { fromNativeProperties, type MqttProperties, propertyKind, toNativeProperties } from './properties';
+import { type MqttProperties, propertyKind, toNativeProperties } from './properties';
 import { checkBrokerLimits } from './broker-limits';
 import { StoreBridge } from '../persistence/bridge/store-bridge';
 import {
@@ -31,39 +30,29 @@ import {
   type PublishResult,
   publishClient,
   publishStore,
-  toMessage,
 } from './events';
 import { type MessagesOptions, messageIterator } from './message-iterator';
-import { ClientConnection, closedError, surfaceThrows } from './connection';
-import { type BurstHandlers, forEachInBurst } from './event-burst';
+import { ClientConnection, closedError } from './connection';
+import { DeliveryListenerWatch } from './native-events';
+import { PahoHandle } from './paho-handle';
+import { restoreError } from './restore-error';
 import { SubscriptionRegistry } from './subscriptions';
 import { ClientCounters, type ClientStats } from './stats';
 import type { Outbox } from './outbox';
-import { enqueueRefusal, newOutbox, outboxStatsOf } from './outbox-wiring';
-import { adoptQueuedPublishes } from '../persistence/outbox-upgrade';
+import {
+  type PumpStats,
+  adoptQueuedPublishesOf,
+  enqueueRefusal,
+  newOutbox,
+  outboxStatsOf,
+  pumpStatsOf,
+} from './outbox-wiring';
 import { type OutboxChoice, chooseOutbox } from './outbox-options';
-import { asPersistenceError, poisonPolicy, quarantineOldestPublish, type Refusal } from './poison';
+import { poisonPolicy } from './poison';
+import { PoisonSetAside } from './poison-quarantine';
 
 export type { SubscribeOptions, PublishOptions, EnqueueOptions, DisconnectOptions } from './options';
 export type { ConnectResult, PublishResult } from './events';
-
-/** The error create() fails with when restoring from the store failed, if it did. */
-function restoreError(failures: PersistenceError[] | undefined): PersistenceError | undefined {
-  const first = failures?.[0];
-  if (first === undefined) return undefined;
-  // The store's own open failure (e.g. ERR_PERSISTENCE_CONNECTION) and the restore check's errors say it best.
-  const asIs = ['ERR_PERSISTENCE_CORRUPT', 'ERR_PERSISTENCE_VERSION', 'ERR_PERSISTENCE_DECRYPT'];
-  if (first.op === 'open' || asIs.includes(first.code)) return first;
-  const target = first.key ? `${first.op}('${first.key}')` : first.op;
-  return new PersistenceError(
-    'ERR_PERSISTENCE_RESTORE',
-    first.op,
-    first.key,
-    `create: restoring from the store failed during ${target}, so the client was not created and nothing ` +
-      `stored was changed (retry create() when the store answers): ${first.message}`,
-    { cause: first },
-  );
-}
 
 /** Events are typed: `on`, `once` and `off` know each event's arguments (see ClientEvents). */
 export class AsyncClient extends EventEmitter<ClientEvents> {
@@ -71,20 +60,15 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
   readonly clientId: string;
   readonly mqttVersion: 3 | 4 | 5;
   // Replaced (with the create spec kept for it) only when a poison message is set aside.
-  private native: NativeMqttClient;
-  private bridge: StoreBridge | undefined;
-  private createSpec: NativeCreateSpec | undefined;
-  /** While a poison message is set aside: requests wait for the new Paho client. */
-  private settingAside: Promise<void> | undefined;
+  private readonly paho: PahoHandle;
   private readonly requests: NativeRequests;
   private readonly connection: ClientConnection;
-  private refed = false;
-  private allowRef = true;
   private closing: Promise<void> | undefined;
   private readonly subscriptions = new SubscriptionRegistry();
   private readonly counters = new ClientCounters();
   private readonly outboxChoice: OutboxChoice;
   private readonly outbox: Outbox | undefined;
+  private readonly poisonSetAside: PoisonSetAside;
 
   private constructor(options: CreateOptions, store: ClientPersistence | undefined) {
     super();
@@ -92,6 +76,16 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
     this.serverURI = options.serverURI;
     this.clientId = options.clientId;
     this.mqttVersion = options.mqttVersion ?? 4;
+    this.poisonSetAside = new PoisonSetAside({
+      clientId: this.clientId,
+      events: this,
+      counters: this.counters,
+      bridge: () => this.paho.bridge,
+      isClosed: () => this.isClosed,
+      storeFailed: (error) => this.storeFailed(error),
+      createPahoAgain: () => this.paho.createAgain(),
+      close: () => void this.close(),
+    });
     this.connection = new ClientConnection({
       clientId: this.clientId,
       serverURI: this.serverURI,
@@ -100,13 +94,14 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
       counters: this.counters,
       subscriptions: this.subscriptions,
       closing: () => this.closing !== undefined,
-      refAllowed: () => this.allowRef,
-      sessionChanged: () => this.updateRef(),
-      sendConnect: (what, spec) => this.request(what, (id) => this.native.connect(id, spec)),
-      sendDisconnect: (spec) => this.request('disconnect', (id) => this.native.disconnect(id, spec), true),
+      refAllowed: () => this.paho.refAllowed,
+      sessionChanged: () => this.paho.updateRef(),
+      connected: () => this.outbox?.pump(),
+      sendConnect: (what, spec) => this.request(what, (id) => this.paho.native.connect(id, spec)),
+      sendDisconnect: (spec) => this.request('disconnect', (id) => this.paho.native.disconnect(id, spec), true),
       subscribeMany: (group) => this.subscribeMany(group),
       poison: poisonPolicy(options.poison),
-      setAsidePoison: (refusal) => this.setAsidePoison(refusal),
+      setAsidePoison: (refusal) => this.poisonSetAside.run(refusal),
     });
     const bridgeFor = (s: ClientPersistence): StoreBridge =>
       new StoreBridge(s, {
@@ -116,37 +111,34 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
         checkRestore: { mqttVersion: this.mqttVersion },
         onFailure: (error) => this.storeFailed(error),
         onOutboxMovesFailed: (ids) => this.outbox?.movesFailed(ids),
-        afterOpen: () => this.adoptQueuedPublishes(),
+        afterOpen: () => adoptQueuedPublishesOf(this.outboxChoice),
       });
-    this.newBridge = () => store && bridgeFor(store);
-    this.bridge = this.newBridge();
-    this.outbox = this.newOutbox(options.sendWhileDisconnected === true);
     this.requests = new NativeRequests(
-      () => this.bridge,
-      () => this.updateRef(),
+      () => this.paho.bridge,
+      () => this.paho.updateRef(),
     );
-    this.native = this.newNative();
-    // A 'deliveryComplete' entry per completion only while someone listens; otherwise the addon
-    // counts completions as progress (poison detection reads that).
-    const emitter = this as unknown as EventEmitter; // ClientEvents does not list Node's own events
-    emitter.on('newListener', (event: string | symbol) => {
-      if (event === 'deliveryComplete') this.native.wantDeliveryComplete(true);
+    this.paho = new PahoHandle({
+      clientId: this.clientId,
+      events: this,
+      requests: this.requests,
+      connection: this.connection,
+      counters: this.counters,
+      newBridge: () => store && bridgeFor(store),
+      storeFailed: (error) => this.storeFailed(error),
+      busy: () => this.requests.size > 0 || (this.connection.sessionActive && !this.closing),
     });
-    emitter.on('removeListener', (event: string | symbol) => {
-      if (event === 'deliveryComplete') this.native.wantDeliveryComplete(this.listenerCount('deliveryComplete') > 0);
-    });
+    this.outbox = this.newOutbox(options.sendWhileDisconnected === true);
+    this.deliveryListeners.watch();
   }
 
-  private readonly newBridge: () => StoreBridge | undefined;
+  private readonly deliveryListeners = new DeliveryListenerWatch(this, () => this.paho.native);
 
-  private newNative(): NativeMqttClient {
-    // A throwing listener must surface like any other uncaught error, not inside native code.
-    const client = new native.MqttClient(
-      (codes, events) => forEachInBurst(codes, events, this.burstHandlers),
-      this.bridge?.native ?? null,
-    );
-    client.wantDeliveryComplete(this.listenerCount('deliveryComplete') > 0);
-    return client;
+  /** As EventEmitter's; the client's own hooks that follow the 'deliveryComplete' listeners stay. */
+  override removeAllListeners(event?: keyof ClientEvents | 'newListener' | 'removeListener'): this {
+    if (event === undefined) super.removeAllListeners();
+    else super.removeAllListeners(event);
+    this.deliveryListeners.watch();
+    return this;
   }
 
   /** Creates the Paho client; with a store, Paho opens it and restores pending messages. */
@@ -158,18 +150,18 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
     validateStoreUnavailablePolicy(options, store !== undefined);
     const spec = toCreateSpec(options, type, dir);
     const client = new AsyncClient(options, store);
-    client.createSpec = spec;
+    client.paho.createSpec = spec;
     if (store) claimStore(store);
     try {
-      await client.request('create', (id) => client.native.create(id, spec));
+      await client.request('create', (id) => client.paho.native.create(id, spec));
     } catch (error) {
-      const restore = client.bridge?.endRestore();
+      const restore = client.paho.bridge?.endRestore();
       await client.close().catch(() => undefined);
       // Paho does not close a store it failed to create over; its connections would stay open.
       await Promise.resolve(store?.close()).catch(() => undefined);
       throw restoreError(restore?.failures) ?? error;
     }
-    const restore = client.bridge?.endRestore();
+    const restore = client.paho.bridge?.endRestore();
     const failed = restoreError(restore?.failures);
     if (failed) {
       // Paho went on without what it could not read: destroy it before it writes over those records.
@@ -193,70 +185,6 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
 
   private reportRestored(error: PersistenceError): void {
     if (!this.isClosed) this.storeFailed(error);
-  }
-
-  /**
-   * The broker refused the connection `refusals` times in a row with nothing acknowledged: the
-   * oldest stored publish is the one it refuses. Paho holds its own copy of that message and
-   * has no call to drop one, so: move its record to the store's quarantine, destroy the Paho
-   * client, and create a new one over the same store (it restores everything else). Without a
-   * store that has quarantine(), or when the store fails, nothing is set aside and the
-   * reconnects go on as before.
-   */
-  private async setAsidePoison(refusal: Refusal): Promise<void> {
-    if (this.closing || this.settingAside) return;
-    this.settingAside = (async () => {
-      if (!(await this.quarantinePoison(refusal))) return;
-      try {
-        await this.createPahoAgain();
-      } catch (error) {
-        // Without a Paho client the client is unusable: say why, and close it.
-        this.storeFailed(asPersistenceError(error, 'creating the Paho client again failed'));
-        void this.close();
-      }
-    })().finally(() => {
-      this.settingAside = undefined;
-    });
-    await this.settingAside;
-  }
-
-  /** Moves the oldest stored publish to the quarantine and reports it; false if nothing was moved. */
-  private async quarantinePoison(refusal: Refusal): Promise<boolean> {
-    const bridge = this.bridge;
-    if (bridge === undefined) return false;
-    await bridge.flush().catch(() => undefined); // what Paho wrote before the loss is in the store
-    try {
-      const info = await quarantineOldestPublish(bridge.store, refusal, () => this.isClosed);
-      if (info === undefined) return false;
-      this.counters.poisonMessages += 1;
-      publishClient({ clientId: this.clientId, event: 'poisonMessage', detail: info });
-      surfaceThrows(() => this.emit('poisonMessage', info));
-      return true;
-    } catch (error) {
-      this.storeFailed(asPersistenceError(error, 'setting aside a poison message failed'));
-      return false;
-    }
-  }
-
-  /** Destroys the Paho client (and its copy of the poison) and creates one over the same store. */
-  private async createPahoAgain(): Promise<void> {
-    await this.request('close', (id) => this.native.destroy(id), true);
-    this.native.dispose();
-    this.bridge?.close();
-    this.bridge = this.newBridge();
-    this.native = this.newNative();
-    this.refed = false;
-    this.updateRef();
-    await this.openNative('create again without the poison message');
-  }
-
-  /** Paho's create over the current bridge; rejects with what restoring from the store failed with. */
-  private async openNative(what: string): Promise<void> {
-    await this.requests.send(what, (id) => this.native.create(id, this.createSpec!));
-    const restore = this.bridge?.endRestore();
-    const failed = restoreError(restore?.failures);
-    if (failed) throw failed;
-    restore?.quarantined.forEach((error) => this.storeFailed(error));
   }
 
   private storeFailed(error: PersistenceError): void {
@@ -284,21 +212,33 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
   }
 
   /** Resolves when the QoS flow completes (QoS 0: written to the socket). */
-  async publish(topic: string, payload: Buffer | Uint8Array, options: PublishOptions = {}): Promise<PublishResult> {
-    const spec = {
-      ...toPublishSpec(topic, payload, options),
-      properties: this.v5Properties(options.properties, 'publish properties'),
-    };
-    checkBrokerLimits(this.connection.brokerLimits, spec, propertyKind);
+  publish(topic: string, payload: Buffer | Uint8Array, options: PublishOptions = {}): Promise<PublishResult> {
+    let spec: ReturnType<typeof toPublishSpec>;
     try {
-      const event = await this.request('publish', (id) => this.native.publish(id, spec));
-      this.counters.published += 1;
-      return { token: event.token };
+      spec = toPublishSpec(topic, payload, options);
+      spec.properties = this.v5Properties(options.properties, 'publish properties');
+      checkBrokerLimits(this.connection.brokerLimits, spec, propertyKind);
     } catch (error) {
-      this.counters.publishFailures += 1;
-      throw error;
+      return Promise.reject(error instanceof Error ? error : new Error(String(error))); // bad arguments reject, as everything else does
     }
+    const { properties } = spec;
+    const start = (id: number): void =>
+      this.paho.native.publish(id, spec.topic, spec.payload, spec.qos, spec.retained, properties);
+    if (this.closing === undefined && this.poisonSetAside.pending === undefined)
+      return this.requests.sendPublish(start, this.countPublish);
+    return this.request('publish', start).then(
+      (event) => (this.countPublish(true), { token: event.token }),
+      (error: unknown) => {
+        this.countPublish(false);
+        throw error;
+      },
+    );
   }
+
+  private readonly countPublish = (delivered: boolean): void => {
+    if (delivered) this.counters.published += 1;
+    else this.counters.publishFailures += 1;
+  };
 
   /**
    * Puts a message in the outbox (the FIFO backlog in the store, see docs/persistence.md):
@@ -306,10 +246,8 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
    * publish() is the priority lane: it overtakes what waits here.
    */
   enqueue(topic: string, payload: Buffer | Uint8Array, options: EnqueueOptions = {}): Promise<{ id: string }> {
-    const spec = {
-      ...toPublishSpec(topic, payload, options),
-      properties: this.v5Properties(options.properties, 'publish properties'),
-    };
+    const spec = toPublishSpec(topic, payload, options);
+    spec.properties = this.v5Properties(options.properties, 'publish properties');
     if (this.closing) return Promise.reject(closedError('enqueue'));
     const refusal = enqueueRefusal(this.outboxChoice, this.outbox, spec.qos, options.ttlMs);
     if (refusal !== undefined) return Promise.reject(refusal);
@@ -327,7 +265,7 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
       ...toSubscribeLists(subscriptions, this.mqttVersion),
       properties: this.v5Properties(subscriptions[0].properties, 'subscribe properties'),
     };
-    const event = await this.request('subscribe', (id) => this.native.subscribe(id, spec));
+    const event = await this.request('subscribe', (id) => this.paho.native.subscribe(id, spec));
     this.subscriptions.add(subscriptions.map((s) => ({ ...s })));
     return event.list;
   }
@@ -336,13 +274,13 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
     const topics = (Array.isArray(topicFilters) ? topicFilters : [topicFilters]).map(validateTopicFilter);
     if (topics.length === 0) throw invalidArg('unsubscribe needs at least one topic filter');
     const spec = { topics, properties: this.v5Properties(properties, 'unsubscribe properties') };
-    await this.request('unsubscribe', (id) => this.native.unsubscribe(id, spec));
+    await this.request('unsubscribe', (id) => this.paho.native.unsubscribe(id, spec));
     this.subscriptions.remove(topics);
   }
 
   /** Tokens of messages not yet fully delivered (MQTTAsync_getPendingTokens). */
   async getPendingTokens(): Promise<number[]> {
-    return (await this.request('getPendingTokens', (id) => this.native.getPendingTokens(id))).list;
+    return (await this.request('getPendingTokens', (id) => this.paho.native.getPendingTokens(id))).list;
   }
 
   /**
@@ -353,12 +291,12 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
    * once earlier calls have reached Paho (Paho's file store writes synchronously).
    */
   async flush(): Promise<void> {
-    const event = await this.request('flush', (id) => this.native.flush(id));
-    if (this.bridge) await this.bridge.waitSettled(event.logSeq ?? 0);
+    const event = await this.request('flush', (id) => this.paho.native.flush(id));
+    if (this.paho.bridge) await this.paho.bridge.waitSettled(event.logSeq ?? 0);
   }
 
   async isConnected(): Promise<boolean> {
-    return (await this.request('isConnected', (id) => this.native.isConnected(id))).list[0] === 1;
+    return (await this.request('isConnected', (id) => this.paho.native.isConnected(id))).list[0] === 1;
   }
 
   /**
@@ -397,17 +335,15 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
 
   /** Counters of this client, and the store bridge's own (`store`) when a store is in use. */
   stats(): ClientStats {
-    const stats = this.counters.snapshot(this.requests.size, this.subscriptions.size, this.bridge?.native.stats());
+    const stats = this.counters.snapshot(this.requests.size, this.subscriptions.size, this.paho.bridge?.native.stats());
     const outbox = outboxStatsOf(this.outbox, this.outboxChoice);
     if (outbox !== undefined) stats.outbox = outbox;
     return stats;
   }
 
   /** The outbox's pump (undefined without an outbox): messages with Paho now, the most at once, the window. */
-  outboxStats(): { handed: number; maxHanded: number; window: number } | undefined {
-    const outbox = this.outbox;
-    if (outbox === undefined || this.outboxChoice.store === undefined) return undefined;
-    return { handed: outbox.handedCount, maxHanded: outbox.maxHanded, window: this.outboxChoice.window };
+  outboxStats(): PumpStats | undefined {
+    return pumpStatsOf(this.outbox, this.outboxChoice);
   }
 
   /** Let the process exit even while connected (like socket.unref()). */
@@ -421,21 +357,18 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
 
   /** Whether the native handle, the reconnect timer and the store's connection may keep the process alive. */
   private allowRefs(allow: boolean): this {
-    this.allowRef = allow;
-    this.updateRef();
+    this.paho.allowRef(allow);
     this.connection.applyRef();
-    if (allow) this.bridge?.store.ref?.();
-    else this.bridge?.store.unref?.();
     return this;
   }
 
   private async shutdown(): Promise<void> {
     this.connection.stopReconnecting(closedError('connect'));
-    await this.settingAside;
+    await this.poisonSetAside.pending;
     await this.outbox?.close(); // the outbox clock's checkpoint, while the store is open
     // A Paho thread holding back an acknowledgement (onStoreUnavailable 'disconnect') holds
     // Paho's lock, which the disconnect and destroy below need.
-    this.bridge?.native.releaseHolds();
+    this.paho.bridge?.native.releaseHolds();
     // A clean DISCONNECT: the broker drops the will message and ends the session now.
     if (this.connection.established) await this.connection.sendDisconnect({ timeout: 0 }).catch(() => undefined);
     await this.destroy();
@@ -445,42 +378,31 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
 
   private async destroy(): Promise<void> {
     try {
-      await this.request('close', (id) => this.native.destroy(id), true);
+      await this.request('close', (id) => this.paho.native.destroy(id), true);
     } finally {
-      this.native.dispose();
-      this.bridge?.close();
-      if (this.bridge) releaseStore(this.bridge.store);
+      this.paho.native.dispose();
+      this.paho.bridge?.close();
+      if (this.paho.bridge) releaseStore(this.paho.bridge.store);
       this.connection.ended();
       this.requests.rejectAll(new PahoMqttRedisError('ERR_CLIENT_CLOSED', 'the client was closed'));
     }
   }
 
-  /**
-   * At open, before Paho's restore: an older release's backlog of c- records moves into the
-   * outbox, for a client created with the `outbox` option only (a client that only publish()es
-   * keeps Paho's records where Paho put them).
-   */
-  private async adoptQueuedPublishes(): Promise<void> {
-    const choice = this.outboxChoice;
-    if (choice.store !== undefined && choice.requested) await adoptQueuedPublishes(choice.store, choice.window);
-  }
-
   private newOutbox(sendWhileDisconnected: boolean): Outbox | undefined {
-    if (this.bridge === undefined) return undefined;
+    if (this.paho.bridge === undefined) return undefined;
     const outbox = newOutbox({
       clientId: this.clientId,
       choice: this.outboxChoice,
-      timeoutMs: this.bridge.operationTimeoutMs,
+      timeoutMs: this.paho.bridge.operationTimeoutMs,
       canSend: () => !this.closing && (sendWhileDisconnected || this.connected),
       brokerLimits: () => this.connection.brokerLimits,
-      publish: (start) => this.request('publish', (id) => start(this.native, id)),
+      publish: (start) => this.request('publish', (id) => start(this.paho.native, id)),
       // this.bridge, not a copy: a poison set-aside replaces the bridge with the Paho client.
-      flush: () => this.bridge?.flush() ?? Promise.resolve(),
+      flush: () => this.paho.bridge?.flush() ?? Promise.resolve(),
       delivered: (info) => this.emit('delivered', info),
       dropped: (info) => this.emit('dropped', info, info.error),
       failed: (error) => this.storeFailed(error),
     });
-    this.on('connected', () => outbox?.pump());
     return outbox;
   }
 
@@ -491,50 +413,8 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
 
   private request(what: string, start: (id: number) => void, evenIfClosing = false): Promise<ResultEvent> {
     if (this.closing && !evenIfClosing) return Promise.reject(closedError(what));
-    if (this.settingAside && !evenIfClosing)
-      return this.settingAside.then(() => this.request(what, start, evenIfClosing));
+    const settingAside = this.poisonSetAside.pending;
+    if (settingAside && !evenIfClosing) return settingAside.then(() => this.request(what, start, evenIfClosing));
     return this.requests.send(what, start);
-  }
-
-  private updateRef(): void {
-    const want = this.allowRef && (this.requests.size > 0 || (this.connection.sessionActive && !this.closing));
-    if (want === this.refed) return;
-    this.refed = want;
-    if (want) this.native.ref();
-    else this.native.unref();
-  }
-
-  private readonly burstHandlers: BurstHandlers = {
-    event: (event) => this.onNativeEvent(event),
-    published: (request, token) => this.requests.settlePublished(request, token),
-    deliveryComplete: (token) => {
-      this.connection.progressed();
-      this.emit('deliveryComplete', token);
-    },
-    progressed: () => this.connection.progressed(),
-  };
-
-  private onNativeEvent(event: NativeClientEvent): void {
-    switch (event.type) {
-      case 'result':
-        this.requests.settle(event);
-        return;
-      case 'message':
-        this.counters.received += 1;
-        this.emit('message', toMessage(event));
-        return;
-      case 'connected':
-        return; // emitted by connectOnce(), which knows sessionPresent (Paho's callback does not)
-      case 'connectionLost':
-        this.connection.lost(event.cause);
-        return;
-      case 'disconnected': {
-        const info = { reasonCode: event.reasonCode, properties: fromNativeProperties(event.properties) };
-        publishClient({ clientId: this.clientId, event: 'disconnected', detail: info });
-        this.emit('disconnected', info);
-        this.connection.disconnectedByBroker(event.reasonCode);
-        return;
-      }
-    }
   }
 }

@@ -32,6 +32,8 @@ export interface ConnectionHooks {
   refAllowed(): boolean;
   /** The session went up or down: the client re-evaluates whether it keeps the process alive. */
   sessionChanged(): void;
+  /** Connected, before the 'connected' event (not a listener: removeAllListeners() cannot drop it). */
+  connected(): void;
   sendConnect(what: string, spec: NativeConnectSpec): Promise<ResultEvent>;
   sendDisconnect(spec: DisconnectSpec): Promise<unknown>;
   subscribeMany(subscriptions: ({ topic: string } & SubscribeOptions)[]): Promise<number[]>;
@@ -244,6 +246,7 @@ export class ClientConnection {
     const info = { cause, sessionPresent: result.sessionPresent, serverURI: result.serverURI };
     publishClient({ clientId: hooks.clientId, event: 'connected', detail: info });
     // A throwing listener must not undo a connection that happened (nor the waiters' results).
+    surfaceThrows(() => hooks.connected());
     surfaceThrows(() => hooks.events.emit('connected', info));
     this.reconnector.succeeded(result);
     if (cause === 'reconnect' && !result.sessionPresent && this.policy?.resubscribe) void this.resubscribe();

@@ -4,7 +4,7 @@
  */
 import type { OutboxOptions } from './outbox-options';
 import { invalidArg } from '../errors';
-import type { NativeConnectSpec, NativeCreateSpec } from '../native';
+import type { NativeConnectSpec, NativeCreateSpec, NativeProperty } from '../native';
 import type { ClientPersistence } from '../persistence/client-persistence';
 import { integerIn, optionalBoolean } from './option-checks';
 import { type MqttProperties, toNativeProperties } from './properties';
@@ -353,6 +353,7 @@ export interface DisconnectOptions {
 }
 
 /** Checks publish arguments; answers the native spec without properties. */
+/** Checks a publish's arguments; `properties` is for the caller to fill in (after these checks). */
 export function toPublishSpec(topic: string, payload: unknown, options: PublishOptions) {
   validateTopicName(topic);
   if (!(payload instanceof Uint8Array)) {
@@ -365,5 +366,6 @@ export function toPublishSpec(topic: string, payload: unknown, options: PublishO
     payload: Buffer.isBuffer(payload) ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength),
     qos: validateQoS(options.qos ?? 0, 'options.qos'),
     retained: optionalBoolean(options.retained, 'options.retained') ?? false,
+    properties: undefined as NativeProperty[] | undefined,
   };
 }

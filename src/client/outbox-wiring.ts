@@ -14,6 +14,7 @@ import type { DeliveredInfo } from './outbox';
 import type { DroppedInfo } from './outbox-limits';
 import type { PersistenceError } from '../errors';
 import type { NativeMqttClient } from '../native';
+import { adoptQueuedPublishes } from '../persistence/outbox-upgrade';
 
 export interface OutboxWiring {
   clientId: string;
@@ -40,7 +41,9 @@ export function newOutbox(wiring: OutboxWiring): Outbox | undefined {
     canSend: () => wiring.canSend(),
     send: (message: OutboxMessage, outboxId) => {
       checkBrokerLimits(wiring.brokerLimits(), message, propertyKind);
-      return wiring.publish((native, id) => native.publish(id, { ...message, outboxId }));
+      return wiring.publish((native, id) =>
+        native.publish(id, message.topic, message.payload, message.qos, message.retained, message.properties, outboxId),
+      );
     },
     flush: () => wiring.flush(),
     delivered: (info) => wiring.delivered(info),
@@ -90,4 +93,25 @@ export function outboxStatsOf(outbox: Outbox | undefined, choice: OutboxChoice):
     maxMessages: choice.limits.maxMessages,
     maxBytes: outbox.maxBytes,
   };
+}
+
+/** The outbox's pump: messages with Paho now, the most at once, the window. */
+export interface PumpStats {
+  handed: number;
+  maxHanded: number;
+  window: number;
+}
+
+export function pumpStatsOf(outbox: Outbox | undefined, choice: OutboxChoice): PumpStats | undefined {
+  if (outbox === undefined || choice.store === undefined) return undefined;
+  return { handed: outbox.handedCount, maxHanded: outbox.maxHanded, window: choice.window };
+}
+
+/**
+ * At open, before Paho's restore: an older release's backlog of c- records moves into the
+ * outbox, for a client created with the `outbox` option only (a client that only publish()es
+ * keeps Paho's records where Paho put them).
+ */
+export async function adoptQueuedPublishesOf(choice: OutboxChoice): Promise<void> {
+  if (choice.store !== undefined && choice.requested) await adoptQueuedPublishes(choice.store, choice.window);
 }

@@ -5,6 +5,7 @@
 import { PahoError, PahoMqttRedisError, PersistenceError, pahoErrorCode, type PersistenceErrorCode } from '../errors';
 import type { NativeClientEvent } from '../native';
 import type { StoreBridge } from '../persistence/bridge/store-bridge';
+import type { PublishResult } from './events';
 
 export type ResultEvent = Extract<NativeClientEvent, { type: 'result' }>;
 
@@ -50,10 +51,28 @@ export class NativeRequests {
     pending.resolve(event);
   }
 
+  /**
+   * A publish: resolves with its token, and tells `done` how it ended (true: delivered). Its
+   * plain 'published' entry settles it without an event object.
+   */
+  sendPublish(start: (id: number) => void, done: (ok: boolean) => void): Promise<PublishResult> {
+    const id = this.nextId++;
+    const promise = new Promise<PublishResult>((resolve, reject) => {
+      this.pending.set(id, new PendingPublish(this, resolve, reject, done));
+    });
+    this.changed();
+    start(id);
+    return promise;
+  }
+
   /** A publish succeeded: the addon sends only its request and token. */
   settlePublished(request: number, token: number): void {
-    if (!this.pending.has(request)) return;
-    this.settle({ type: 'result', request, rc: 0, token, list: [], persistenceFailures: [] });
+    const pending = this.pending.get(request);
+    if (pending === undefined) return;
+    this.pending.delete(request);
+    this.changed();
+    if (pending instanceof PendingPublish) pending.published(token);
+    else pending.resolve({ type: 'result', request, rc: 0, token, list: [], persistenceFailures: [] });
   }
 
   rejectAll(error: Error): void {
@@ -62,7 +81,8 @@ export class NativeRequests {
     this.changed();
   }
 
-  private failureOf(what: string, event: ResultEvent): Error {
+  /** The error a request `what` fails with. */
+  failureOf(what: string, event: ResultEvent): Error {
     const failure = event.persistenceFailures[0];
     if (failure) {
       const claimed = this.bridge()?.takeClaimed(failure);
@@ -78,15 +98,39 @@ export class NativeRequests {
     }
     if (event.code !== undefined) return new PahoMqttRedisError(event.code, `${what}: ${event.message ?? 'refused'}`);
     const detail = event.message ? `: ${event.message}` : '';
-    const reason = event.reasonCode !== undefined && event.reasonCode > 0 ? ` (reason code ${event.reasonCode})` : '';
+    const reasonCode = event.reasonCode !== undefined && event.reasonCode > 0 ? event.reasonCode : undefined;
+    const reason = reasonCode !== undefined ? ` (reason code ${reasonCode})` : '';
     const accepted = event.acceptedByPaho === true ? ' after Paho accepted it' : '';
     return new PahoError(
       pahoErrorCode(event.rc),
       event.rc,
       `${what} failed${accepted}${detail}${reason} [rc ${event.rc}]`,
-      {
-        acceptedByPaho: event.acceptedByPaho === true,
-      },
+      { acceptedByPaho: event.acceptedByPaho === true, reasonCode },
     );
+  }
+}
+
+/** A pending publish: one object, no closures of its own. */
+class PendingPublish implements Pending {
+  constructor(
+    private readonly requests: NativeRequests,
+    private readonly resolveWith: (result: PublishResult) => void,
+    private readonly rejectWith: (error: Error) => void,
+    private readonly done: (ok: boolean) => void,
+  ) {}
+
+  published(token: number): void {
+    this.done(true);
+    this.resolveWith({ token });
+  }
+
+  resolve(event: ResultEvent): void {
+    if (event.rc === 0) this.published(event.token);
+    else this.reject(this.requests.failureOf('publish', event));
+  }
+
+  reject(error: Error): void {
+    this.done(false);
+    this.rejectWith(error);
   }
 }

@@ -202,9 +202,7 @@ describe('requests the addon refuses itself', () => {
       null,
     );
     const refused = async (stage: string): Promise<void> => {
-      const publishing = requests.send('publish', (id) =>
-        client.publish(id, { topic: 't', payload: Buffer.from('x'), qos: 1, retained: false }),
-      );
+      const publishing = requests.send('publish', (id) => client.publish(id, 't', Buffer.from('x'), 1, false));
       await assert.rejects(publishing, (e: unknown) => {
         assert.ok(e instanceof PahoMqttRedisError && !(e instanceof PahoError), `${stage}: ${String(e)}`);
         assert.equal(e.code, 'ERR_CLIENT_CLOSED', stage);

@@ -52,9 +52,7 @@ describe('client events in bursts', () => {
       Promise.all(
         Array.from({ length: count }, (_, i) =>
           requests
-            .send('publish', (id) =>
-              client.publish(id, { topic: uid('burst'), payload: Buffer.from(`m${i}`), qos: 1, retained: false }),
-            )
+            .send('publish', (id) => client.publish(id, uid('burst'), Buffer.from(`m${i}`), 1, false))
             .then((event) => event.token),
         ),
       );

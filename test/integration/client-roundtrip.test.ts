@@ -6,7 +6,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { AsyncClient, RedisPersistence, type Message } from '../../src/index';
+import { AsyncClient, MemoryPersistence, RedisPersistence, type Message } from '../../src/index';
 import { useFileServers } from '../helpers/file-servers';
 import { Inbox, hashKeys, uid, waitFor } from '../helpers/client-common';
 
@@ -82,6 +82,34 @@ describe(`client round trip on ${process.arch}`, () => {
     await waitFor(() => later.includes(after.token), 'deliveryComplete once a listener is added again', WAIT_MS);
     assert.deepEqual(first, [before.token]);
     assert.ok(!later.includes(unheard.token), 'a completion while nobody listened is not reported later');
+    await client.disconnect({ timeout: 1000 });
+    await client.close();
+  });
+
+  it("removeAllListeners() keeps the client's own hooks: a 'deliveryComplete' listener added afterwards hears, and the outbox drains at connect", async () => {
+    const client = await create({
+      serverURI: servers.broker.url,
+      clientId: uid('rt-rm-all'),
+      persistence: new MemoryPersistence(),
+      outbox: {},
+    });
+    const { id } = await client.enqueue(uid('rt-rm-all-queued'), Buffer.from('queued'), { qos: 1 });
+    client.on('deliveryComplete', () => undefined);
+    client.removeAllListeners();
+    const delivered: string[] = [];
+    client.on('delivered', (info) => delivered.push(info.id));
+    const completed: number[] = [];
+    client.on('deliveryComplete', (token) => completed.push(token));
+    await client.connect({ cleanSession: true });
+    await waitFor(() => delivered.includes(id), 'the message enqueued before connect() delivered', WAIT_MS);
+    const { token } = await client.publish(uid('rt-rm-all-topic'), Buffer.from('one'), { qos: 1 });
+    await waitFor(() => completed.includes(token), "'deliveryComplete' after removeAllListeners()", WAIT_MS);
+    client.removeAllListeners('newListener');
+    client.removeAllListeners('removeListener');
+    const later: number[] = [];
+    client.on('deliveryComplete', (t) => later.push(t));
+    const second = await client.publish(uid('rt-rm-all-topic'), Buffer.from('two'), { qos: 1 });
+    await waitFor(() => later.includes(second.token), "'deliveryComplete' after removing the hooks' events", WAIT_MS);
     await client.disconnect({ timeout: 1000 });
     await client.close();
   });
