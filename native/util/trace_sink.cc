@@ -2,6 +2,7 @@
 
 #include <MQTTAsync.h>
 
+#include <cstdlib>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
@@ -46,7 +47,9 @@ void TraceSink::ApplyLevel() {
   OffJsThread([level] {
     if (level == 0) {
       MQTTAsync_setTraceCallback(nullptr);
-      MQTTAsync_setTraceLevel(MQTTASYNC_TRACE_ERROR);
+      // At Paho's default level it formats trace lines nobody reads, unless its own trace
+      // (MQTT_C_CLIENT_TRACE, to stdout or a file) was asked for.
+      if (std::getenv("MQTT_C_CLIENT_TRACE") == nullptr) MQTTAsync_setTraceLevel(MQTTASYNC_TRACE_ERROR);
     } else {
       MQTTAsync_setTraceLevel(static_cast<enum MQTTASYNC_TRACE_LEVELS>(level));
       MQTTAsync_setTraceCallback(reinterpret_cast<MQTTAsync_traceCallback*>(&TraceSink::OnPahoTrace));

@@ -26,7 +26,8 @@ class TraceSink : public std::enable_shared_from_this<TraceSink> {
   static Napi::Value SetTrace(const Napi::CallbackInfo& info);
   // Tells Paho the most verbose level a sink wants. Without a sink (also at addon load), Paho
   // formats only errors: at its default level it formats ~6 lines per publish into its own
-  // trace buffer under a process-wide lock, though no one reads them.
+  // trace buffer under a process-wide lock, though no one reads them (Paho's own
+  // MQTT_C_CLIENT_TRACE, when set, keeps its level).
   static void ApplyLevel();
 
  private:

@@ -1,4 +1,9 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { AsyncClient, setTraceLogger, type TraceLevel } from '../../src';
 import { startMosquitto, type MosquittoServer } from '../helpers/servers';
@@ -53,6 +58,29 @@ describe('Paho trace forwarding', () => {
     await probe.close();
     setTraceLogger('off');
     assert.equal(lines.length, before, 'no lines after off');
+  });
+
+  it("leaves Paho's own trace (MQTT_C_CLIENT_TRACE) at Paho's level when no logger is installed", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pmr-paho-trace-'));
+    const file = path.join(dir, 'paho.trace');
+    const script = `
+      const { AsyncClient } = require(${JSON.stringify(path.join(__dirname, '..', '..', 'src'))});
+      (async () => {
+        const client = await AsyncClient.create({ serverURI: ${JSON.stringify(broker.url)}, clientId: 'paho-trace-${process.pid}' });
+        await client.connect();
+        await client.disconnect({ timeout: 1000 });
+        await client.close();
+      })().catch((e) => { console.error(e); process.exit(1); });`;
+    try {
+      await promisify(execFile)(process.execPath, ['-e', script], {
+        env: { ...process.env, MQTT_C_CLIENT_TRACE: file, MQTT_C_CLIENT_TRACE_LEVEL: '' },
+        timeout: 30_000,
+      });
+      // Paho's default level traces the protocol; at 'error' the file would hold its header only.
+      assert.match(fs.readFileSync(file, 'utf8'), /CONNECT/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('rejects bad levels and loggers with clear errors', () => {
