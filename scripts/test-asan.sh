@@ -31,6 +31,8 @@ suites=(
   out/test/native/operation-log-refusals.test.js
   out/test/native/operation-log-publish.test.js
   out/test/native/operation-log-bounds.test.js
+  out/test/native/operation-log-pipeline.test.js
+  out/test/native/operation-log-outage-order.test.js
   out/test/native/store-outage.test.js
   out/test/native/client-teardown-leaks.test.js
   out/test/integration/client.test.js
@@ -38,6 +40,7 @@ suites=(
   out/test/integration/client-lifecycle.test.js
   out/test/integration/client-errors.test.js
   out/test/integration/client-persistence.test.js
+  out/test/integration/client-store-failures.test.js
   out/test/integration/client-teardown.test.js
   out/test/integration/restore-check.test.js
   out/test/integration/inbound-backpressure.test.js

@@ -44,6 +44,7 @@ const DEFAULT_TESTS = [
   'native/bridge-failures.test.js',
   'unit/memory-persistence.test.js',
   'integration/redis-persistence.test.js',
+  'integration/redis-connection.test.js',
   'integration/client-roundtrip.test.js',
 ];
 const TEST_DIR = path.join(ROOT, 'out', 'test');
