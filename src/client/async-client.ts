@@ -133,11 +133,18 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
 
   private readonly deliveryListeners = new DeliveryListenerWatch(this, () => this.paho.native);
 
-  /** As EventEmitter's; the client's own hooks that follow the 'deliveryComplete' listeners stay. */
+  /** The open messages() iterators' listeners, to put back (see messageIterator). */
+  private readonly openIterators = new Set<() => void>();
+
+  /**
+   * As EventEmitter's; the client's own hooks that follow the 'deliveryComplete' listeners stay,
+   * and so do open messages() iterators.
+   */
   override removeAllListeners(event?: keyof ClientEvents | 'newListener' | 'removeListener'): this {
     if (event === undefined) super.removeAllListeners();
     else super.removeAllListeners(event);
     this.deliveryListeners.watch();
+    for (const listen of this.openIterators) listen();
     return this;
   }
 
@@ -330,7 +337,7 @@ export class AsyncClient extends EventEmitter<ClientEvents> {
     if (options === null || typeof options !== 'object')
       throw invalidArg('messages(options): options must be an object');
     if (options.topicFilter !== undefined) validateTopicFilter(options.topicFilter);
-    return messageIterator(this, () => this.closing !== undefined, options);
+    return messageIterator(this, () => this.closing !== undefined, options, this.openIterators);
   }
 
   /** Counters of this client, and the store bridge's own (`store`) when a store is in use. */

@@ -11,10 +11,16 @@ export interface MessagesOptions {
   topicFilter?: string;
 }
 
+/**
+ * `open` holds a way back for each open iterator: `client.removeAllListeners()` removes the
+ * iterator's listeners too, and the client calls it to put them back (else the loop would never
+ * hear another message, nor the close that ends it).
+ */
 export function messageIterator(
   client: EventEmitter<ClientEvents>,
   isClosed: () => boolean,
   options: MessagesOptions,
+  open: Set<() => void>,
 ): AsyncIterableIterator<Message> {
   const queue: Message[] = [];
   let waiting: ((result: IteratorResult<Message>) => void) | undefined;
@@ -36,6 +42,7 @@ export function messageIterator(
       done = true;
       client.off('message', onMessage);
       client.off('closed', onClosed);
+      open.delete(listen);
     }
     return { value: undefined, done: true };
   };
@@ -48,9 +55,13 @@ export function messageIterator(
       resolve({ value: undefined, done: true });
     }
   };
+  const listen = (): void => {
+    if (!client.listeners('message').includes(onMessage)) client.on('message', onMessage);
+    if (!client.listeners('closed').includes(onClosed)) client.on('closed', onClosed);
+  };
   if (!done) {
-    client.on('message', onMessage);
-    client.on('closed', onClosed);
+    listen();
+    open.add(listen);
   }
 
   return {

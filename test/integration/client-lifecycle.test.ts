@@ -225,6 +225,30 @@ describe('messages() and typed events', () => {
     assert.deepEqual(await c.messages().next(), { value: undefined, done: true }, 'closed: ends at once');
   });
 
+  it('an open messages() loop goes on through removeAllListeners(), and still ends at close()', async () => {
+    const topic = uid('it-rm-all');
+    const c = await client();
+    await c.connect();
+    await c.subscribe(topic, { qos: 1 });
+    const got: string[] = [];
+    let ended = false;
+    const reading = (async () => {
+      for await (const m of c.messages()) got.push(m.payload.toString());
+      ended = true;
+    })();
+    await c.publish(topic, Buffer.from('before'), { qos: 1 });
+    await waitFor(() => got.length === 1, 'the message before removeAllListeners()');
+    c.removeAllListeners();
+    c.removeAllListeners('message');
+    await c.publish(topic, Buffer.from('after'), { qos: 1 });
+    await waitFor(() => got.length === 2, 'the message after removeAllListeners()');
+    assert.equal(ended, false);
+    await c.close();
+    await reading; // would hang without its 'closed' listener
+    assert.deepEqual(got, ['before', 'after']);
+    assert.equal(c.listenerCount('message'), 0, 'the ended loop left no listener behind');
+  });
+
   it('on/once/off are typed per event, and off removes a listener', async () => {
     const c = await client();
     let connects = 0;
