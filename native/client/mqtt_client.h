@@ -162,6 +162,8 @@ class MqttClient : public std::enable_shared_from_this<MqttClient> {
   static void Succeed(void* context, SuccessData* response);
   static void AddResults(ClientEvent* event, const Pending& pending, const MQTTAsync_successData& response);
   static void AddResults(ClientEvent* event, const Pending& pending, const MQTTAsync_successData5& response);
+  void LowerToReceiveMaximum(const MQTTAsync_successData&) {}
+  void LowerToReceiveMaximum(const MQTTAsync_successData5& response);
   static void OnSuccess(void* context, MQTTAsync_successData* response);
   static void OnSuccess5(void* context, MQTTAsync_successData5* response);
   template <typename FailureData>
@@ -180,9 +182,12 @@ class MqttClient : public std::enable_shared_from_this<MqttClient> {
   // callbacks, which run only while handle_ lives.
   MQTTAsync handle_ = nullptr;
   int mqtt_version_ = MQTTVERSION_DEFAULT;
-  std::atomic<int> max_inflight_{0};  // of the last connect
-  int max_buffered_ = 0;              // maxBufferedMessages, set at create
-  PublishWindow window_;              // any thread: it has its own lock
+  // maxInflight of the last connect, lowered to the broker's receive maximum (an MQTT 5 CONNACK
+  // property) as Paho lowers its own window: past it, Paho would queue and count the publishes
+  // against maxBufferedMessages (a burst beyond that was refused).
+  std::atomic<int> max_inflight_{0};
+  int max_buffered_ = 0;  // maxBufferedMessages, set at create
+  PublishWindow window_;  // any thread: it has its own lock
   // Created and destroyed with handle_, on the command thread; woken from Paho's threads.
   PahoWaker waker_;
   // Publishes Paho restored at create and has not completed yet (they bypass window_).

@@ -47,6 +47,7 @@ void MqttClient::Succeed(void* context, SuccessData* response) {
       if (response->alt.connect.serverURI != nullptr) event->server_uri = response->alt.connect.serverURI;
       event->mqtt_version = response->alt.connect.MQTTVersion;
       event->session_present = response->alt.connect.sessionPresent != 0;
+      self->LowerToReceiveMaximum(*response);
     }
   }
   bool connected = pending->kind == RequestKind::kConnect;
@@ -76,6 +77,13 @@ void MqttClient::AddResults(ClientEvent* event, const Pending& pending,
   } else if (response.alt.qosList != nullptr) {
     event->list.assign(response.alt.qosList, response.alt.qosList + pending.count);
   }
+}
+
+void MqttClient::LowerToReceiveMaximum(const MQTTAsync_successData5& response) {
+  auto* properties = const_cast<MQTTProperties*>(&response.properties);
+  if (!MQTTProperties_hasProperty(properties, MQTTPROPERTY_CODE_RECEIVE_MAXIMUM)) return;
+  int receive_maximum = MQTTProperties_getNumericValue(properties, MQTTPROPERTY_CODE_RECEIVE_MAXIMUM);
+  if (receive_maximum > 0 && receive_maximum < max_inflight_.load()) max_inflight_ = receive_maximum;
 }
 
 void MqttClient::AddResults(ClientEvent* event, const Pending& pending,

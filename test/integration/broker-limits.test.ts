@@ -3,6 +3,7 @@
  * honoured before anything is stored: a publish beyond them rejects with ERR_BROKER_LIMIT,
  * leaves no record in Redis, and the connection stays up. The packet size is computed as the
  * broker counts it: a packet of exactly the maximum goes through, one byte more is refused.
+ * Its Receive Maximum bounds how many publishes the client hands Paho at once.
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -52,6 +53,22 @@ describe('MQTT 5 CONNACK limits', () => {
   it('QoS above Maximum QoS is refused before it is stored; QoS 1 goes through', async () => {
     await refused(client.publish(uid('limits/q'), Buffer.from('x'), { qos: 2 }), /takes QoS 1 at most.*this is QoS 2/);
     await client.publish(uid('limits/q'), Buffer.from('x'), { qos: 1 });
+  });
+
+  it("Receive Maximum (mosquitto's 20): a burst past maxBufferedMessages all goes, the default maxInflight held to it", async () => {
+    // maxInflight defaults to 65535 on MQTT 5; Paho lowers its own window to the broker's 20 and
+    // queues the rest, refusing those past maxBufferedMessages (100): the client must hold them.
+    const topic = uid('limits/burst');
+    const outcomes = await Promise.all(
+      Array.from({ length: 300 }, (_, i) =>
+        client.publish(topic, Buffer.from(String(i)), { qos: 1 }).then(
+          () => 'ok',
+          (e: unknown) => (e as { code?: string }).code ?? String(e),
+        ),
+      ),
+    );
+    const refusedCodes = outcomes.filter((o) => o !== 'ok');
+    assert.deepEqual(refusedCodes, [], `${refusedCodes.length} of 300 refused`);
   });
 
   it('a retained message is refused when Retain Available is 0', async () => {
