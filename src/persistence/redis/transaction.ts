@@ -1,10 +1,10 @@
 /**
  * A batch's MULTI/EXEC sent as plain commands (ioredis' `multi({ pipeline: false })` flow) in one
- * socket write, instead of through ioredis' Pipeline: the same bytes reach Redis, at about 60% of
- * the client's instructions per batch and one round trip ~20 us shorter (docs/benchmarks.md,
- * "Round 4"). Failures take the shape `multi().exec()` gives them, which connection.ts reads: an
- * EXECABORT carries the queued commands' errors as `previousErrors`, an error inside EXEC's
- * reply is thrown as is, a null EXEC is TRANSACTION_DISCARDED.
+ * socket write, instead of through ioredis' Pipeline: the same commands reach Redis, for 8-24%
+ * fewer instructions per message and a round trip ~20 us shorter (docs/benchmarks.md, "Round 4",
+ * and benchmarks-instructions.md). Failures take the shape `multi().exec()` gives them, which
+ * connection.ts reads: an EXECABORT carries the queued commands' errors as `previousErrors`, an
+ * error inside EXEC's reply is thrown as is, a null EXEC is TRANSACTION_DISCARDED.
  */
 import type { Redis } from 'ioredis';
 import { TRANSACTION_DISCARDED } from './connection';
@@ -19,8 +19,8 @@ interface Corkable {
 
 /**
  * Whether `client` can take a transaction as plain commands. Not a Cluster (MULTI and EXEC
- * name no key, so it would route them anywhere), and not a client with auto-pipelining (it
- * would move the queued commands into a later write, after EXEC).
+ * name no key, so it would route them anywhere), and not a client with auto-pipelining (it sends
+ * MULTI at once but the rest in a later write, with whatever else was called meanwhile).
  */
 export function sendsPlainTransactions(client: AnyClient): client is Redis {
   if ((client as { isCluster?: boolean }).isCluster === true) return false;
