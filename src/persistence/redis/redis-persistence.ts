@@ -11,7 +11,7 @@ import type {
   QuarantinedRecord,
 } from '../client-persistence';
 import { PersistenceError, invalidArg } from '../../errors';
-import { RedisConnection, TRANSACTION_DISCARDED, isNoAnswer } from './connection';
+import { RedisConnection, isNoAnswer } from './connection';
 import type { ValueEncryptor } from './encryption';
 import {
   type AckReplicasOptions,
@@ -31,7 +31,7 @@ import { type OutboxStream, outboxKeyName, streamId } from './outbox-stream';
 import { sealValue, storedValue } from './stored-values';
 import { batchCommands } from './final-state';
 import { outboxAccountKeyName, removalCommand } from './outbox-account';
-import { sendTransaction, sendsPlainTransactions } from './transaction';
+import { sendTransaction } from './transaction';
 
 /**
  * Batches in flight on the store's connection (see batchesInFlight): a QoS 2 barrier's batch
@@ -271,12 +271,7 @@ export class RedisPersistence implements ClientPersistence {
       sent = this.bound(redis.call(command as string, ...args));
     } else {
       this.count(commands.length + 2);
-      sent = sendsPlainTransactions(redis)
-        ? this.bound(sendTransaction(redis, commands))
-        : this.bound(redis.multi(commands as string[][]).exec()).then((replies) => {
-            if (replies === null) throw new Error(TRANSACTION_DISCARDED);
-            for (const [error] of replies) if (error) throw error;
-          });
+      sent = this.bound(sendTransaction(redis, commands));
     }
     return sent.then(noop, (e: unknown) => {
       throw this.storeError('batch', undefined, e);

@@ -28,8 +28,26 @@ export function sendsPlainTransactions(client: AnyClient): client is Redis {
   return options?.enableAutoPipelining !== true;
 }
 
-/** Sends MULTI, `commands`, EXEC; resolves once EXEC answered with every command applied. */
-export function sendTransaction(redis: Redis, commands: readonly Command[]): Promise<void> {
+/**
+ * Sends MULTI, `commands`, EXEC; resolves once EXEC answered with every command applied. As plain
+ * commands where `client` takes them (sendsPlainTransactions), else through ioredis' Pipeline.
+ */
+export function sendTransaction(client: AnyClient, commands: readonly Command[]): Promise<void> {
+  if (!sendsPlainTransactions(client))
+    return client
+      .multi(commands as string[][])
+      .exec()
+      .then(throwOnFailure);
+  return sendPlain(client, commands);
+}
+
+/** EXEC's replies, paired by ioredis as [error] or [null, result]: the first error, or null's. */
+function throwOnFailure(replies: [error: Error | null, result: unknown][] | null): void {
+  if (replies === null) throw new Error(TRANSACTION_DISCARDED);
+  for (const [error] of replies) if (error) throw error;
+}
+
+function sendPlain(redis: Redis, commands: readonly Command[]): Promise<void> {
   // Corked, the commands leave in one write (while not connected they wait in ioredis' queue,
   // in order, and leave together at the reconnect).
   const stream = (redis as { stream?: Partial<Corkable> }).stream;
@@ -53,18 +71,11 @@ export function sendTransaction(redis: Redis, commands: readonly Command[]): Pro
       (e: unknown) => e,
     ),
   );
-  return exec.then(
-    (replies) => {
-      if (replies === null) throw new Error(TRANSACTION_DISCARDED);
-      // ioredis pairs EXEC's replies as [error] or [null, result], as multi().exec() does.
-      for (const [error] of replies) if (error) throw error;
-    },
-    async (e: unknown) => {
-      if (e instanceof Error && e.message.startsWith('EXECABORT')) {
-        const previousErrors = (await Promise.all(refusals)).filter((r) => r !== undefined);
-        Object.assign(e, { previousErrors });
-      }
-      throw e;
-    },
-  );
+  return exec.then(throwOnFailure, async (e: unknown) => {
+    if (e instanceof Error && e.message.startsWith('EXECABORT')) {
+      const previousErrors = (await Promise.all(refusals)).filter((r) => r !== undefined);
+      Object.assign(e, { previousErrors });
+    }
+    throw e;
+  });
 }
