@@ -1,11 +1,13 @@
 /**
  * Publish throughput, one run (docs/benchmarks.md):
  *   npm run bench:publish [-- --quick] [-- flags]
- * Rows: Paho C (bench/paho-publish.c) without persistence and with its file store; AsyncClient with
- * 'none', { dir }, MemoryPersistence, RedisPersistence ('batched' and 'sync' when the build has the
- * durability option, else as is); MQTT.js 5 in memory and with mqtt-level-store 3. QoS 1 and 2, at
- * the default maxInflight and at 100. Every trial runs in a process of its own, against the run's
- * own mosquitto and Redis; repetitions are interleaved so that load spreads over all rows.
+ * Rows: Paho C (bench/paho-publish.c) without persistence, with its file store and with stores
+ * written in C (bench/paho-user-store.h: in memory; Redis, every write waited; Redis, only the QoS 2
+ * barrier waited); AsyncClient with 'none', { dir }, MemoryPersistence, RedisPersistence ('batched'
+ * and 'sync' when the build has the durability option, else as is); MQTT.js 5 in memory and with
+ * mqtt-level-store 3. QoS 1 and 2, at the default maxInflight and at 100. Every trial runs in a
+ * process of its own, against the run's own mosquitto and Redis; repetitions are interleaved so
+ * that load spreads over all rows.
  * Then the other targets: N clients on one Redis, restore of pending messages, and (--soak) RSS
  * over a long run. Writes results.json, chart.svg/.png and table.md to --out.
  */
@@ -16,7 +18,7 @@ import * as path from 'node:path';
 import { startMosquitto, startRedis } from '../test/helpers/servers';
 import { benchArgs } from './bench-args';
 import { renderChart } from './publish/chart';
-import { buildPahoPublisher, runPahoC } from './publish/paho-c';
+import { buildPahoPublisher, runPahoC, type PahoTrialSpec } from './publish/paho-c';
 import { evaluateTargets, formatTable, formatTargets, median, toRow, type Publisher, type Row } from './publish/report';
 import { runClients, runRestore, runSoak } from './publish/scenario-runs';
 import { supportsDurability } from './publish/stores';
@@ -52,7 +54,7 @@ const flags = benchArgs(
     payload: 'payload bytes',
     qos: 'QoS levels to run, comma-separated',
     'max-inflight': "maxInflight values, comma-separated ('default': the client's own)",
-    only: 'row ids to run, comma-separated (paho-c-none, paho-c-file, none, file, memory, redis-batched, redis-sync, mqttjs-memory, mqttjs-level)',
+    only: 'row ids to run, comma-separated (paho-c-none, paho-c-file, paho-c-memory, paho-c-redis-sync, paho-c-redis-barrier, none, file, memory, redis-batched, redis-sync, mqttjs-memory, mqttjs-level)',
     clients: 'clients in one process for the clients row',
     'clients-messages': 'messages per client in the clients row (default: --messages)',
     'restore-messages': 'pending messages in the restore row (default: 10000; 2000 with --quick)',
@@ -81,6 +83,9 @@ const batchedId = durability ? 'redis-batched' : 'redis';
 const publishers: Publisher[] = [
   { id: 'paho-c-none', label: 'Paho C, no persistence' },
   { id: 'paho-c-file', label: 'Paho C, file store' },
+  { id: 'paho-c-memory', label: 'Paho C, in-memory store in C' },
+  { id: 'paho-c-redis-sync', label: 'Paho C, Redis, every write waited' },
+  { id: 'paho-c-redis-barrier', label: 'Paho C, Redis sc- barrier only' },
   { id: 'none', label: "AsyncClient, 'none'" },
   { id: 'file', label: 'AsyncClient, { dir }' },
   { id: 'memory', label: 'AsyncClient, MemoryPersistence' },
@@ -104,7 +109,18 @@ async function measure(servers: Servers, p: Publisher, qos: 1 | 2, mi: string, t
   const maxInflight = mi === 'default' ? undefined : Number(mi);
   if (p.id.startsWith('paho-c')) {
     const fileStoreDir = p.id === 'paho-c-file' ? fs.mkdtempSync(path.join(tmp, 'paho-')) : undefined;
-    const result = await runPahoC({ ...common, maxInflight: maxInflight ?? PAHO_C_DEFAULT_INFLIGHT, fileStoreDir });
+    const userStores: Record<string, PahoTrialSpec['userStore']> = {
+      'paho-c-memory': { mode: 'memory' },
+      'paho-c-redis-sync': { mode: 'redis-sync', redisUrl: servers.redisUrl },
+      'paho-c-redis-barrier': { mode: 'redis-barrier', redisUrl: servers.redisUrl },
+    };
+    const userStore = userStores[p.id];
+    const result = await runPahoC({
+      ...common,
+      maxInflight: maxInflight ?? PAHO_C_DEFAULT_INFLIGHT,
+      fileStoreDir,
+      userStore,
+    });
     if (fileStoreDir) fs.rmSync(fileStoreDir, { recursive: true, force: true });
     return result;
   }

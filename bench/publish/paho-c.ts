@@ -10,13 +10,13 @@ import type { TrialResult } from './trial';
 const REPO = path.resolve(__dirname, '..', '..', '..');
 /**
  * Builds out/bench/<name> from bench/<source> when it is missing or older than its source or
- * bench/paho-common.h;
+ * the headers it includes;
  * returns its path. Both Paho C benches (publish, offline backlog) build through it.
  */
 export function buildPahoProgram(source: string, name: string): string {
   const sourcePath = path.join(REPO, 'bench', source);
   const binary = path.join(REPO, 'out', 'bench', name);
-  const sources = [sourcePath, path.join(REPO, 'bench', 'paho-common.h')];
+  const sources = [sourcePath, ...['paho-common.h', 'paho-user-store.h'].map((h) => path.join(REPO, 'bench', h))];
   const stale =
     !fs.existsSync(binary) || sources.some((file) => fs.statSync(binary).mtimeMs < fs.statSync(file).mtimeMs);
   if (stale) {
@@ -39,8 +39,21 @@ export interface PahoTrialSpec {
   window: number;
   payloadBytes: number;
   maxInflight: number;
-  /** Paho's file store in this directory; undefined: no persistence. */
+  /** Paho's file store in this directory; undefined: no persistence (or `userStore`). */
   fileStoreDir?: string;
+  /**
+   * A store of bench/paho-user-store.h: records in memory only, or also in this Redis ('redis-sync' waits
+   * for every write, 'redis-barrier' only for the QoS 2 `sc-` put).
+   */
+  userStore?: { mode: 'memory' } | { mode: 'redis-sync' | 'redis-barrier'; redisUrl: string };
+}
+
+function storeArgument(spec: PahoTrialSpec): string {
+  const store = spec.userStore;
+  if (store === undefined) return spec.fileStoreDir ?? 'none';
+  if (store.mode === 'memory') return 'memory';
+  const url = new URL(store.redisUrl);
+  return `${store.mode}:${url.hostname}:${url.port || '6379'}`;
 }
 
 export function runPahoC(spec: PahoTrialSpec): Promise<TrialResult> {
@@ -53,7 +66,7 @@ export function runPahoC(spec: PahoTrialSpec): Promise<TrialResult> {
     String(spec.window),
     String(spec.payloadBytes),
     String(spec.maxInflight),
-    spec.fileStoreDir ?? 'none',
+    storeArgument(spec),
   ];
   return new Promise((resolve, reject) => {
     const child = spawn(buildPahoPublisher(), args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -67,8 +80,16 @@ export function runPahoC(spec: PahoTrialSpec): Promise<TrialResult> {
         reject(new Error(`paho-publish exited with ${code ?? signal}: ${err.trim()}`));
         return;
       }
-      const r = JSON.parse(out) as { messages: number; seconds: number; msgPerSec: number; maxRssKb: number };
-      resolve({ messages: r.messages, seconds: r.seconds, msgPerSec: r.msgPerSec, maxRssKb: r.maxRssKb });
+      const r = JSON.parse(out) as TrialResult & { redisCommands?: Record<string, number> };
+      const commands = r.redisCommands ? Object.values(r.redisCommands).reduce((a, b) => a + b, 0) : 0;
+      resolve({
+        messages: r.messages,
+        seconds: r.seconds,
+        msgPerSec: r.msgPerSec,
+        maxRssKb: r.maxRssKb,
+        // Every command of this store is one waited round trip.
+        redis: r.redisCommands && { commands, roundTrips: commands, byCommand: r.redisCommands },
+      });
     });
   });
 }
