@@ -1,5 +1,4 @@
 import type {
-  BatchShape,
   ClientPersistence,
   OutboxAdoption,
   OutboxAppendResult,
@@ -7,31 +6,20 @@ import type {
   OutboxEntry,
   OutboxLimits,
   OutboxStats,
-  PersistenceWrite,
   QuarantinedRecord,
 } from '../client-persistence';
 import { PersistenceError, invalidArg } from '../../errors';
 import { RedisConnection, isNoAnswer } from './connection';
-import type { ValueEncryptor } from './encryption';
-import {
-  type AckReplicasOptions,
-  type AnyClient,
-  type RedisPersistenceOptions,
-  checkOptions,
-  hashName,
-} from './options';
-import type { ClientLease } from './lease';
+import { type RedisPersistenceOptions, checkOptions, hashName } from './options';
 import { LeaseKeeper } from './lease-keeper';
 import { checkBeforeOpen } from './open-checks';
 import { QUARANTINE_SCRIPT, quarantineHashName, quarantinedRecords } from './quarantine';
 import { SecretRedactor } from './redaction';
-import { type WriteCommand, writeAndWait } from './ack-replicas';
 import { CAS_SCRIPT, type ReencryptResult, reencryptHash } from './reencrypt';
-import { type OutboxStream, outboxKeyName, streamId } from './outbox-stream';
+import { type OutboxStream, outboxKeyName } from './outbox-stream';
 import { sealValue, storedValue } from './stored-values';
-import { batchCommands } from './final-state';
-import { outboxAccountKeyName, removalCommand } from './outbox-account';
-import { sendTransaction } from './transaction';
+import { outboxAccountKeyName } from './outbox-account';
+import { RedisHashAccess } from './hash-access';
 
 /**
  * Batches in flight on the store's connection (see batchesInFlight): a QoS 2 barrier's batch
@@ -61,7 +49,7 @@ export type { ReencryptResult } from './reencrypt';
  * and reconnects on READONLY unless you set those yourself), or Cluster through
  * `client: new Cluster(...)` (one client = one hash = one slot). See docs/redis-deployments.md.
  */
-export class RedisPersistence implements ClientPersistence {
+export class RedisPersistence extends RedisHashAccess implements ClientPersistence {
   readonly operationTimeoutMs: number;
   readonly keyPrefix: string;
   /** How Paho's writes reach Redis (read by the bridge): see RedisPersistenceOptions.durability. */
@@ -75,18 +63,8 @@ export class RedisPersistence implements ClientPersistence {
    * command may wait for the slot map or be redirected).
    */
   readonly batchesInFlight: number;
-  /** Batches called while an earlier one waits for the lease's renewal: sent after it, in call order. */
-  private leaseQueue: (() => void)[] | undefined;
-  /** Commands sent to Redis (MULTI and EXEC included) and round trips, since construction. */
-  private readonly counters = { commands: 0, roundTrips: 0 };
-  private readonly connection: RedisConnection;
-  private name: string | undefined;
-  private readonly encryptor: ValueEncryptor | undefined;
-  private readonly ack: AckReplicasOptions | undefined;
   /** Takes the lease at open() and gives it back at close(); undefined with lease: false. */
   private readonly leases: LeaseKeeper | undefined;
-  /** The lease once taken, for the checks before each write (see lease.ts). */
-  private lease: ClientLease | undefined;
   private readonly allowEvictingPolicy: boolean;
   /** INFO persistence's aof_enabled, read at open() (see aof-check.ts). */
   private aof: boolean | undefined;
@@ -100,22 +78,20 @@ export class RedisPersistence implements ClientPersistence {
   constructor(options: RedisPersistenceOptions = {}) {
     const checked = checkOptions(options);
     const { url, redisOptions, client, operationTimeoutMs, ack, leaseTtlMs } = checked;
+    // The redactor masks the passwords from the options in every message and error cause.
+    const redactor = new SecretRedactor(checked.secrets);
+    super(new RedisConnection({ url, redisOptions, operationTimeoutMs, redactor }, client), checked.encryptor, ack);
     this.allowEvictingPolicy = checked.allowEvictingPolicy;
     this.durability = checked.durability;
     this.maxQueuedOps = checked.maxQueuedOps;
     this.maxQueuedBytes = checked.maxQueuedBytes;
-    this.encryptor = checked.encryptor;
     this.keyPrefix = checked.keyPrefix;
     this.outboxAtomicMoves = ack === undefined;
-    this.ack = ack;
     this.batchesInFlight =
       ack !== undefined || (client as { isCluster?: boolean } | undefined)?.isCluster === true
         ? 1
         : REDIS_BATCHES_IN_FLIGHT;
     this.operationTimeoutMs = operationTimeoutMs;
-    // The redactor masks the passwords from the options in every message and error cause.
-    const redactor = new SecretRedactor(checked.secrets);
-    this.connection = new RedisConnection({ url, redisOptions, operationTimeoutMs, redactor }, client);
     this.leases =
       leaseTtlMs === undefined
         ? undefined
@@ -217,65 +193,6 @@ export class RedisPersistence implements ClientPersistence {
       return Promise.reject(this.storeError('put', key, e));
     }
     return this.write('put', key, redis, name, (c) => c.hset(name, key, value)).then(noop);
-  }
-
-  /**
-   * Applies Paho's writes as one MULTI/EXEC (all or nothing) on one connection: the final
-   * state of each key, one HSET and one HDEL (see batchCommands). With ackReplicas, runs of
-   * puts and removes in order, each command followed by WAIT instead (not atomic).
-   */
-  batch(writes: readonly PersistenceWrite[], shape?: BatchShape): Promise<void> {
-    if (this.leaseQueue !== undefined) {
-      const queue = this.leaseQueue;
-      return new Promise<void>((resolve) => queue.push(() => resolve(this.batch(writes, shape))));
-    }
-    const leased = this.leaseCheck('batch', undefined);
-    if (leased === undefined) return this.sendBatch(writes, shape);
-    // Later batches wait behind this one, so that Redis still gets them in call order.
-    const queue: (() => void)[] = [];
-    this.leaseQueue = queue;
-    const release = (): void => {
-      this.leaseQueue = undefined;
-      for (const next of queue) next();
-    };
-    return leased.then(
-      () => {
-        const sent = this.sendBatch(writes, shape);
-        release();
-        return sent;
-      },
-      (e: unknown) => {
-        release();
-        throw e;
-      },
-    );
-  }
-
-  /** Sends a batch before it returns (without ackReplicas): see batchesInFlight. */
-  private sendBatch(writes: readonly PersistenceWrite[], shape?: BatchShape): Promise<void> {
-    const redis = this.connection.client;
-    if (redis === undefined) return this.notOpen('batch', undefined);
-    const name = this.name!;
-    let commands: (string | Buffer)[][];
-    try {
-      commands = this.batchCommands(name, writes, shape?.distinctKeys === true);
-    } catch (e) {
-      return Promise.reject(this.storeError('batch', undefined, e));
-    }
-    if (commands.length === 0) return Promise.resolve();
-    if (this.ack !== undefined) return this.writeEach(redis, name, commands);
-    let sent: Promise<unknown>;
-    if (commands.length === 1) {
-      const [command, ...args] = commands[0];
-      this.count(1);
-      sent = this.bound(redis.call(command as string, ...args));
-    } else {
-      this.count(commands.length + 2);
-      sent = this.bound(sendTransaction(redis, commands));
-    }
-    return sent.then(noop, (e: unknown) => {
-      throw this.storeError('batch', undefined, e);
-    });
   }
 
   /**
@@ -417,94 +334,6 @@ export class RedisPersistence implements ClientPersistence {
       };
       return reencryptHash(target, options.encryptPlaintext === true);
     });
-  }
-
-  // -------------------------------------------------------------------------------------
-
-  /** Runs `run` on the open client's hash; rejects with ERR_PERSISTENCE_NOT_OPEN when it is not open. */
-  private withHash<T>(
-    op: string,
-    key: string | undefined,
-    run: (redis: AnyClient, name: string) => Promise<T>,
-  ): Promise<T> {
-    const redis = this.connection.client;
-    if (redis === undefined) return this.notOpen(op, key);
-    return run(redis, this.name!);
-  }
-
-  /** One read round trip: counted, bounded by operationTimeoutMs, failures as PersistenceErrors. */
-  private read<T>(op: string, key: string | undefined, command: Promise<T>): Promise<T> {
-    this.count(1);
-    return this.bound(command).catch((e: unknown) => {
-      throw this.storeError(op, key, e);
-    });
-  }
-
-  /**
-   * Runs one write on hash `name`. With ackReplicas, the write is followed by WAIT (see
-   * writeAndWait) and too few acknowledgements fail the operation.
-   */
-  private async write(
-    op: string,
-    key: string | undefined,
-    redis: AnyClient,
-    name: string,
-    cmd: WriteCommand,
-  ): Promise<unknown> {
-    await this.leaseCheck(op, key);
-    this.count(this.ack === undefined ? 1 : 2);
-    try {
-      if (this.ack === undefined) return await this.bound(cmd(redis) as Promise<unknown>);
-      return await writeAndWait(op, key, redis, name, this.ack, (p) => this.bound(p), cmd);
-    } catch (e) {
-      throw this.storeError(op, key, e);
-    }
-  }
-
-  /** A batch as commands (see batchCommands in final-state.ts). */
-  private batchCommands(
-    name: string,
-    writes: readonly PersistenceWrite[],
-    distinctKeys: boolean,
-  ): (string | Buffer)[][] {
-    const encoding = {
-      seal: (key: string, data: Buffer) => sealValue(this.encryptor, name, key, data),
-      outboxRemoval: (ids: string[]) => removalCommand(name, ids.map(streamId)),
-    };
-    return batchCommands(name, writes, encoding, this.ack !== undefined, distinctKeys);
-  }
-
-  private async writeEach(redis: AnyClient, name: string, commands: (string | Buffer)[][]): Promise<void> {
-    for (const [command, ...args] of commands) {
-      await this.write('batch', undefined, redis, name, (c) => c.call(command as string, ...args));
-    }
-  }
-
-  /** Before a write: undefined while the lease is fresh, else its renewal (see lease.ts). */
-  private leaseCheck(op: string, key: string | undefined): Promise<void> | undefined {
-    return this.lease?.ensureHeld()?.catch((e: unknown) => {
-      throw e instanceof PersistenceError ? e : this.storeError(op, key, e);
-    });
-  }
-
-  private count(commands: number): void {
-    this.counters.commands += commands;
-    this.counters.roundTrips += 1;
-  }
-
-  /** Bounds a command when the user-supplied client has no suitable commandTimeout. */
-  private bound<T>(p: Promise<T>): Promise<T> {
-    return this.connection.bound(p);
-  }
-
-  private notOpen(op: string, key: string | undefined): Promise<never> {
-    return Promise.reject(
-      new PersistenceError('ERR_PERSISTENCE_NOT_OPEN', op, key, `RedisPersistence.${op}: the store is not open`),
-    );
-  }
-
-  private storeError(op: string, key: string | undefined, err: unknown): PersistenceError {
-    return this.connection.storeError(this.name, op, key, err);
   }
 }
 
