@@ -77,7 +77,13 @@ describe('upgrade: c- records an older release left in the hash', () => {
       BACKLOG,
       'every record is in exactly one of the two',
     );
-    assert.equal((await store.outboxStats()).length, BACKLOG - WINDOW, 'the rest moved into the outbox');
+    const moved = await store.outboxStats();
+    assert.equal(moved.length, BACKLOG - WINDOW, 'the rest moved into the outbox');
+    // Each move adds its entry's bytes to the account in its MULTI; every delivery takes them off again.
+    assert.ok(
+      moved.bytes !== undefined && moved.bytes >= (BACKLOG - WINDOW) * 2,
+      `the account holds the moved bytes (${moved.bytes})`,
+    );
 
     await broker.restart();
     const sub = await AsyncClient.create({ serverURI: broker.url, clientId: uid('upgrade-sub') });
@@ -93,6 +99,12 @@ describe('upgrade: c- records an older release left in the hash', () => {
       firsts,
       Array.from({ length: BACKLOG }, (_, i) => i),
       'every message delivered, in the order it was published',
+    );
+    await waitFor(async () => (await store.outboxStats()).length === 0, 'the outbox drained', 20_000);
+    assert.equal(
+      (await store.outboxStats()).bytes,
+      0,
+      'the account is back to 0: the moves added what the deliveries took off',
     );
     await client.close();
   });

@@ -19,6 +19,7 @@ import type {
 import type { ValueEncryptor } from './encryption';
 import { type AnyClient, companionKeyName } from './options';
 import { openValue, sealValue } from './stored-values';
+import { sendTransaction } from './transaction';
 import {
   ADD_SCRIPT,
   APPEND_SCRIPT,
@@ -132,31 +133,27 @@ export class OutboxStream {
   }
 
   /**
-   * Moves records of hash `hash` into the stream: per record one MULTI (HDEL + XADD), so a crash
-   * leaves each in exactly one of the two. The transactions of a group share a round trip.
+   * Moves records of hash `hash` into the stream: per record one MULTI (HDEL + XADD + the account's
+   * script), so a crash leaves each in exactly one of the two. The transactions of a group share a
+   * round trip.
    */
   async adopt(moves: readonly OutboxAdoption[]): Promise<void> {
     const { redis, encryptor, bound, hash } = this.ctx;
     const now = String(Date.now()); // the time of the move: the record's own is not kept
     this.ctx.count(moves.length * 5);
     try {
-      const replies = await Promise.all(
+      await Promise.all(
         moves.map(({ key, entry }) => {
           const sealed = sealValue(encryptor, this.key, entry.id, entry.data);
           return bound(
-            redis
-              .multi()
-              .hdel(hash, key)
-              .xadd(this.key, streamId(entry.id), OUTBOX_FIELD, sealed, OUTBOX_TIME_FIELD, now)
-              .eval(ADD_SCRIPT, 1, this.accountKey, sealed.length)
-              .exec(),
+            sendTransaction(redis, [
+              ['hdel', hash, key],
+              ['xadd', this.key, streamId(entry.id), OUTBOX_FIELD, sealed, OUTBOX_TIME_FIELD, now],
+              ['eval', ADD_SCRIPT, '1', this.accountKey, String(sealed.length)],
+            ]),
           );
         }),
       );
-      for (const reply of replies) {
-        if (reply === null) throw new Error('the transaction was discarded');
-        for (const [error] of reply) if (error) throw error;
-      }
     } catch (e) {
       throw this.error('outboxAdopt', e);
     }
