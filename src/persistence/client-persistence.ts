@@ -120,7 +120,11 @@ export interface OutboxStore {
   readonly outboxLimits?: boolean;
   /** The maxBytes to use when the application sets none (RedisPersistence: from maxmemory). */
   readonly outboxDefaultMaxBytes?: number;
-  /** With outboxLimits: the outbox clock's last checkpoint, undefined if none. */
+  /**
+   * With outboxLimits: the outbox clock's last checkpoint, undefined if none. A checkpoint is kept
+   * across close and open while the outbox holds entries; with an empty outbox a store may drop it
+   * at close (nothing is dated on it then).
+   */
   outboxReadClock?(): MaybePromise<OutboxClockCheckpoint | undefined>;
   /** With outboxLimits: stores a checkpoint of the outbox clock. */
   outboxWriteClock?(checkpoint: OutboxClockCheckpoint): MaybePromise<void>;

@@ -108,13 +108,17 @@ export function outboxLimitsSuite(withOutbox: WithOutbox): void {
     });
   });
 
-  it('outbox limits: the clock checkpoint is kept across reopening', async (t) => {
+  // Kept while the outbox holds entries (their times are on this clock); with an empty outbox a
+  // store may drop it at close (RedisPersistence does: the next open starts as a fresh client).
+  it('outbox limits: the clock checkpoint is kept across reopening while the outbox holds entries', async (t) => {
     await withLimits(t, 'limits-clock', async (s, clientId) => {
       assert.equal(await call(() => s.outboxReadClock!()), undefined);
+      await call(() => s.outboxAppend([entry(1)]));
       await call(() => s.outboxWriteClock!({ outboxMs: 12_345.5, wallMs: 1_800_000_000_000 }));
       await call(() => s.close());
       await call(() => s.open(clientId, 'tcp://127.0.0.1:1883'));
       assert.deepEqual(await call(() => s.outboxReadClock!()), { outboxMs: 12_345.5, wallMs: 1_800_000_000_000 });
+      await call(() => s.clear());
     });
   });
 }

@@ -120,6 +120,46 @@ describe('RedisPersistence lifecycle', () => {
   });
 });
 
+describe('RedisPersistence keys left behind', () => {
+  it('close() deletes the outbox account of an empty outbox (the stream stays, for its ids); one with entries keeps it', async () => {
+    const id = uniqueClientId('account');
+    const store = new RedisPersistence({ url: server.url });
+    const keysOf = async (): Promise<string[]> => (await raw.keys(`*${id}*`)).sort();
+    try {
+      await store.open(id, URI);
+      const hash = store.hashName!;
+      const account = `{${hash}}:outbox-account`;
+      const stream = `{${hash}}:outbox`;
+      // What every client does: the outbox clock's checkpoint, Paho's records written and removed.
+      await store.outboxWriteClock({ outboxMs: 5, wallMs: Date.now() });
+      await store.put('s-1', Buffer.from('x'));
+      await store.remove('s-1');
+      assert.deepEqual(await keysOf(), [account, `{${hash}}:lease`].sort(), 'while open: the account and the lease');
+      await store.close();
+      assert.deepEqual(await keysOf(), [], 'a client that never enqueued leaves no key behind');
+
+      await store.open(id, URI);
+      await store.outboxAppend([{ id: '1', data: Buffer.from('entry') }]);
+      await store.outboxWriteClock({ outboxMs: 7, wallMs: Date.now() });
+      await store.close();
+      assert.deepEqual(await keysOf(), [account, stream].sort(), 'an outbox with an entry keeps its account');
+      assert.equal(await raw.hget(account, 'clock'), '7', 'and its clock checkpoint');
+
+      await store.open(id, URI);
+      await store.outboxRemove(['1']);
+      await store.close();
+      assert.deepEqual(await keysOf(), [stream], 'emptied: the account goes, the stream stays');
+      await store.open(id, URI);
+      assert.equal(await store.outboxLastId(), '1', 'the next id follows the last one');
+      await store.clear();
+      await store.close();
+      assert.deepEqual(await keysOf(), []);
+    } finally {
+      await store.close(); // idempotent; a failed assertion must not leave the connection open
+    }
+  });
+});
+
 describe('RedisPersistence options', () => {
   const bad = (opts: unknown, mentions: RegExp): void => {
     assert.throws(

@@ -45,6 +45,17 @@ end
 return removed
 `;
 
+/**
+ * At close: deletes the account KEYS[2] when the outbox KEYS[1] holds no entry. Its bytes are 0 and
+ * its clock checkpoint dates nothing (an entry's times are its own), so the next open starts as a
+ * fresh client would; without this every client id that was ever opened left its account behind.
+ * The stream itself stays: its last id keeps later ids from repeating earlier ones.
+ */
+export const DROP_EMPTY_ACCOUNT_SCRIPT = `
+if redis.call('XLEN', KEYS[1]) == 0 then return redis.call('DEL', KEYS[2]) end
+return 0
+`;
+
 /** Adds ARGV[1] bytes to the account KEYS[1] (a move at an upgrade, inside its MULTI). */
 export const ADD_SCRIPT = `
 redis.call('HSET', KEYS[1], 'bytes', tonumber(redis.call('HGET', KEYS[1], 'bytes') or '0') + tonumber(ARGV[1]))

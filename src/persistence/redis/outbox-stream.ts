@@ -24,6 +24,7 @@ import {
   ADD_SCRIPT,
   APPEND_SCRIPT,
   DEFAULT_MAX_BYTES_SHARE,
+  DROP_EMPTY_ACCOUNT_SCRIPT,
   INIT_SCRIPT,
   outboxAccountKeyName,
   removalCommand,
@@ -226,6 +227,18 @@ export class OutboxStream {
     }
     if (account.clock === undefined || account.wall === undefined) return undefined;
     return { outboxMs: Number(account.clock), wallMs: Number(account.wall) };
+  }
+
+  /**
+   * At close, best effort: the account of an empty outbox goes (see DROP_EMPTY_ACCOUNT_SCRIPT). Not
+   * while the connection is down: close() would wait for it, for a key the next close removes.
+   */
+  async dropEmptyAccount(): Promise<void> {
+    if ((this.ctx.redis as { status?: string }).status !== 'ready') return;
+    this.ctx.count(1);
+    await this.ctx
+      .bound(this.ctx.redis.eval(DROP_EMPTY_ACCOUNT_SCRIPT, 2, this.key, this.accountKey))
+      .catch(() => undefined);
   }
 
   async writeClock({ outboxMs, wallMs }: OutboxClockCheckpoint): Promise<void> {

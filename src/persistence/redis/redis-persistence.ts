@@ -175,8 +175,10 @@ export class RedisPersistence extends RedisHashAccess implements ClientPersisten
   }
 
   async close(): Promise<void> {
+    const outbox = this.outbox;
     this.name = undefined;
     this.outbox = undefined;
+    await outbox?.dropEmptyAccount(); // before the lease goes: the client's keys are still ours
     this.lease = undefined;
     await this.leases?.release();
     await this.connection.close();
