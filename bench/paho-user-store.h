@@ -34,7 +34,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define REDIS_STORE_BUCKETS 4096
+#define STORE_BUCKETS 4096
 
 struct stored_record {
   struct stored_record *next;
@@ -51,7 +51,7 @@ struct user_store {
   char hash[256];
   pthread_mutex_t mutex; /* guards the socket, the records and the counts */
   long hsets, hdels; /* commands sent, all waited for: one round trip each */
-  struct stored_record *records[REDIS_STORE_BUCKETS];
+  struct stored_record *records[STORE_BUCKETS];
 };
 
 static struct user_store the_store = {-1, STORE_MEMORY, "", PTHREAD_MUTEX_INITIALIZER, 0, 0, {0}};
@@ -59,7 +59,7 @@ static struct user_store the_store = {-1, STORE_MEMORY, "", PTHREAD_MUTEX_INITIA
 static struct stored_record **record_slot(struct user_store *store, const char *key) {
   unsigned hash = 5381;
   for (const char *c = key; *c; c++) hash = hash * 33 + (unsigned char)*c;
-  struct stored_record **slot = &store->records[hash % REDIS_STORE_BUCKETS];
+  struct stored_record **slot = &store->records[hash % STORE_BUCKETS];
   while (*slot != NULL && strcmp((*slot)->key, key) != 0) slot = &(*slot)->next;
   return slot;
 }

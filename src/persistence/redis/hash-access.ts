@@ -133,7 +133,7 @@ export class RedisHashAccess {
   }
 
   /** A batch as commands (see batchCommands in final-state.ts). */
-  protected batchCommands(
+  private batchCommands(
     name: string,
     writes: readonly PersistenceWrite[],
     distinctKeys: boolean,
@@ -145,7 +145,7 @@ export class RedisHashAccess {
     return batchCommands(name, writes, encoding, this.ack !== undefined, distinctKeys);
   }
 
-  protected async writeEach(redis: AnyClient, name: string, commands: (string | Buffer)[][]): Promise<void> {
+  private async writeEach(redis: AnyClient, name: string, commands: (string | Buffer)[][]): Promise<void> {
     for (const [command, ...args] of commands) {
       await this.write('batch', undefined, redis, name, (c) => c.call(command as string, ...args));
     }
